@@ -1,0 +1,98 @@
+/**
+ * Wires one appliance together: supervisor (nats-server + service hosts), gateway on the public port, control
+ * socket for the CLI. `nexus up`, the integration tests and the benchmarks all start the box through this.
+ */
+
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { loadService } from "../services/registry.js";
+import type { ApplianceConfig } from "./config/schema.js";
+import { startControlServer } from "./control.js";
+import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } from "./gateway/index.js";
+import type { Logger } from "./kit/index.js";
+import { applianceVersion, dataPaths } from "./paths.js";
+import { loadProfile } from "./profiles/load.js";
+import { cmdline, readPid, removePid, writePid } from "./supervisor/pidfile.js";
+import { Supervisor, type SupervisorDeps } from "./supervisor/supervisor.js";
+
+export interface Appliance {
+  supervisor: Supervisor;
+  gateway: Server;
+  url: string;
+  port: number;
+  /** Graceful stop: gateway closes, services drain, nats-server stops last. */
+  stop(): Promise<void>;
+  /** Resolves once `stop()` finished (from any cause: signal, control API). */
+  stopped: Promise<void>;
+}
+
+/** Starts the box. Throws when another supervisor owns the data dir or the config is wrong. */
+export async function startAppliance(
+  config: ApplianceConfig,
+  log: Logger,
+  opts: { host?: SupervisorDeps["host"] } = {},
+): Promise<Appliance> {
+  const paths = dataPaths(config.dataDir);
+  const other = readPid(paths.supervisorPid);
+  if (other && other !== process.pid && cmdline(other).includes("node")) {
+    throw new Error(
+      `another supervisor (pid ${other}) is running on ${paths.root}; run \`nexus stop\` first`,
+    );
+  }
+  const profile = loadProfile(config.profile);
+  const names = config.services ?? profile.services;
+  const services = await Promise.all(names.map((n) => loadService(n)));
+  const isolation = config.isolation ?? profile.isolation;
+  const version = applianceVersion();
+
+  const supervisor = new Supervisor({ config, paths, services, isolation, log, host: opts.host });
+  const metrics = new GatewayMetrics();
+  const gateway = createGateway({
+    config: config.gateway,
+    log: log.child({ component: "gateway" }),
+    version,
+    auth: bootstrapTokenAuth(bootstrapToken(paths.adminToken)),
+    metrics,
+    routes: () => supervisor.routes(),
+    services: () => supervisor.serviceNames(),
+    gauges: () => supervisor.status(),
+  });
+
+  supervisor.start();
+  writePid(paths.supervisorPid, process.pid);
+  await new Promise<void>((resolve, reject) => {
+    gateway.once("error", reject);
+    gateway.listen(config.port, config.host, () => resolve());
+  });
+  const port = (gateway.address() as AddressInfo).port;
+  const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  const url = `http://${shownHost}:${port}`;
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => {
+    resolveStopped = r;
+  });
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info("stopping appliance");
+      const closed = new Promise<void>((r) => gateway.close(() => r()));
+      gateway.closeAllConnections();
+      await closed;
+      control.close();
+      await supervisor.stop();
+      removePid(paths.supervisorPid);
+      removePid(paths.controlSocket);
+      log.info("appliance stopped");
+      resolveStopped();
+    })();
+    return stopping;
+  };
+  const control = await startControlServer(paths.controlSocket, {
+    supervisor,
+    version,
+    gatewayUrl: url,
+    requestStop: () => void stop(),
+  });
+  return { supervisor, gateway, url, port, stop, stopped };
+}

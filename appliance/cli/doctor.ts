@@ -1,0 +1,169 @@
+/** `nexus doctor`: what the box has, what it lacks, and the command that fixes each gap. */
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, statfsSync } from "node:fs";
+import { createServer } from "node:net";
+import os from "node:os";
+import { dirname } from "node:path";
+import { promisify } from "node:util";
+import { natsServerVersion } from "../supervisor/nats-server.js";
+
+export type CheckLevel = "ok" | "warn" | "fail";
+export interface Check {
+  name: string;
+  level: CheckLevel;
+  detail: string;
+  fix?: string;
+}
+
+const run = promisify(execFile);
+
+async function version(bin: string, args: string[], re: RegExp): Promise<string | null> {
+  try {
+    const { stdout, stderr } = await run(bin, args, { timeout: 5000 });
+    return re.exec(stdout + stderr)?.[1] ?? "unknown";
+  } catch {
+    return null;
+  }
+}
+
+function cmpVersion(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
+}
+
+function portFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+/** Runs every check; none of them changes anything on the box. */
+export async function runDoctor(opts: {
+  dataDir: string;
+  port: number;
+  host: string;
+  natsServer: string;
+  supervisorRunning: boolean;
+}): Promise<Check[]> {
+  const checks: Check[] = [];
+  const node = process.versions.node;
+  checks.push(
+    cmpVersion(node, "20.19.0") >= 0
+      ? { name: "node", level: "ok", detail: `v${node}` }
+      : {
+          name: "node",
+          level: "fail",
+          detail: `v${node}, need >= 20.19`,
+          fix: "install Node.js 20.19 or newer",
+        },
+  );
+
+  const nats = await natsServerVersion(opts.natsServer);
+  checks.push(
+    nats === null
+      ? {
+          name: "nats-server",
+          level: "fail",
+          detail: `${opts.natsServer} not found`,
+          fix: "apt-get install nats-server",
+        }
+      : cmpVersion(nats, "2.9.0") < 0
+        ? {
+            name: "nats-server",
+            level: "fail",
+            detail: `v${nats}, need >= 2.9`,
+            fix: "apt-get install nats-server",
+          }
+        : { name: "nats-server", level: "ok", detail: `v${nats}` },
+  );
+
+  const ffmpegBin = process.env.NEXUS_FFMPEG ?? "ffmpeg";
+  const ff = await version(ffmpegBin, ["-version"], /ffmpeg version (\S+)/);
+  checks.push(
+    ff === null
+      ? {
+          name: "ffmpeg",
+          level: "warn",
+          detail: "not found (media processing will be unavailable)",
+          fix: "apt-get install ffmpeg",
+        }
+      : { name: "ffmpeg", level: "ok", detail: ff },
+  );
+
+  let probe = opts.dataDir;
+  while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
+  const fs = statfsSync(probe);
+  const free = fs.bavail * fs.bsize;
+  const gb = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GB`;
+  checks.push({
+    name: "disk",
+    level: free < 200 * 1024 ** 2 ? "fail" : free < 2 * 1024 ** 3 ? "warn" : "ok",
+    detail: `${gb(free)} free of ${gb(fs.blocks * fs.bsize)} at ${probe}`,
+    fix:
+      free < 2 * 1024 ** 3
+        ? "free space on the data dir's disk, or set NEXUS_DATA_DIR to a larger one"
+        : undefined,
+  });
+  try {
+    mkdirSync(opts.dataDir, { recursive: true });
+    checks.push({ name: "data dir", level: "ok", detail: `${opts.dataDir} (writable)` });
+  } catch (err) {
+    checks.push({
+      name: "data dir",
+      level: "fail",
+      detail: `${opts.dataDir}: ${(err as Error).message}`,
+      fix: "choose a writable directory with --data-dir or NEXUS_DATA_DIR",
+    });
+  }
+
+  const mem = os.totalmem();
+  checks.push({
+    name: "memory",
+    level: mem < 1024 ** 3 ? "warn" : "ok",
+    detail: `${gb(os.freemem())} free of ${gb(mem)}`,
+    fix: mem < 1024 ** 3 ? "use a profile with isolation: shared on boxes under 1 GB" : undefined,
+  });
+
+  const smi = await version(
+    "nvidia-smi",
+    ["--query-gpu=name,driver_version", "--format=csv,noheader"],
+    /(.+)/,
+  );
+  checks.push(
+    smi
+      ? { name: "gpu", level: "ok", detail: smi.trim() }
+      : existsSync("/dev/nvidia0")
+        ? {
+            name: "gpu",
+            level: "warn",
+            detail: "/dev/nvidia0 present but nvidia-smi failed",
+            fix: "install the NVIDIA driver utilities",
+          }
+        : { name: "gpu", level: "ok", detail: "none (CPU inference and software encoding)" },
+  );
+
+  if (opts.supervisorRunning) {
+    checks.push({
+      name: "port",
+      level: "ok",
+      detail: `${opts.host}:${opts.port} (in use by the running appliance)`,
+    });
+  } else {
+    const freePort = opts.port === 0 || (await portFree(opts.port, opts.host));
+    checks.push(
+      freePort
+        ? { name: "port", level: "ok", detail: `${opts.host}:${opts.port} is free` }
+        : {
+            name: "port",
+            level: "fail",
+            detail: `${opts.host}:${opts.port} is in use`,
+            fix: "stop what uses it, or start with --port N",
+          },
+    );
+  }
+  return checks;
+}

@@ -1,0 +1,69 @@
+/** Small text helpers for the CLI: tables, sizes, durations, a progress bar, readable log lines. */
+
+/** Renders rows as a left-aligned table with a header. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return "-";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 10 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+}
+
+export function duration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return "-";
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (d) return `${d}d${h}h`;
+  if (h) return `${h}h${m}m`;
+  if (m) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
+/** `[#####-----] 3/6 label` */
+export function progressBar(done: number, total: number, label: string, width = 20): string {
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total} ${label}`;
+}
+
+const LEVELS: Record<number, string> = {
+  10: "TRACE",
+  20: "DEBUG",
+  30: "INFO",
+  40: "WARN",
+  50: "ERROR",
+  60: "FATAL",
+};
+
+/** Turns a pino JSON line into `time LEVEL [service] msg k=v …`; other lines pass through. */
+export function prettyLogLine(line: string): string {
+  if (!line.startsWith("{")) return line;
+  try {
+    const o = JSON.parse(line) as Record<string, unknown>;
+    const { time, level, msg, service, pid: _pid, hostname: _h, name, ...rest } = o;
+    const t = typeof time === "string" ? time.slice(11, 23) : "";
+    const lv = (LEVELS[level as number] ?? String(level)).padEnd(5);
+    const who = service ?? name;
+    const extra = Object.entries(rest)
+      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+      .join(" ");
+    return `${t} ${lv} ${who ? `[${who}] ` : ""}${msg ?? ""}${extra ? ` ${extra}` : ""}`;
+  } catch {
+    return line;
+  }
+}

@@ -1,0 +1,180 @@
+/** The `nexus` command line. Each command is a thin wrapper over a function in appliance/. */
+import { Command, InvalidArgumentError } from "commander";
+import { loadApplianceConfig, resolveDataDir } from "../config/load.js";
+import { controlRequest } from "../control.js";
+import { applianceVersion, dataPaths } from "../paths.js";
+import { natsServerVersion } from "../supervisor/nats-server.js";
+import { isAlive, readPid } from "../supervisor/pidfile.js";
+import type { ServiceStatus } from "../supervisor/supervisor.js";
+import { runDoctor } from "./doctor.js";
+import { bytes, duration, table } from "./format.js";
+import { showLogs } from "./logs.js";
+import { up } from "./up.js";
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("a port is 0..65535");
+  return n;
+}
+
+interface StatusReply {
+  version: string;
+  pid: number;
+  gateway: string;
+  nats: { state: string; pid: number | null };
+  services: ServiceStatus[];
+}
+
+async function fetchStatus(dataDir: string): Promise<StatusReply | null> {
+  const paths = dataPaths(dataDir);
+  if (!readPid(paths.supervisorPid)) return null;
+  try {
+    return await controlRequest<StatusReply>(paths.controlSocket, "GET", "/status");
+  } catch {
+    return null;
+  }
+}
+
+const program = new Command()
+  .name("nexus")
+  .description("Nexus Edge appliance")
+  .version(applianceVersion(), "-V, --version-only")
+  .option("-d, --data-dir <dir>", "data directory (env NEXUS_DATA_DIR)");
+
+const dataDir = () => resolveDataDir(program.opts().dataDir);
+
+program
+  .command("up")
+  .description("start the appliance in the foreground")
+  .option("-p, --port <n>", "gateway port (env NEXUS_PORT; 0 picks a free one)", port)
+  .option("--host <addr>", "address the gateway binds (env NEXUS_HOST)")
+  .option("--isolation <mode>", "process | shared (default from the hardware profile)")
+  .action(async (o: { port?: number; host?: string; isolation?: "process" | "shared" }) => {
+    if (o.isolation && o.isolation !== "process" && o.isolation !== "shared") {
+      throw new InvalidArgumentError("--isolation is process or shared");
+    }
+    await up({ dataDir: program.opts().dataDir, port: o.port, host: o.host, isolation: o.isolation });
+  });
+
+program
+  .command("status")
+  .description("show each service's state")
+  .option("--json", "machine-readable output")
+  .action(async (o: { json?: boolean }) => {
+    const s = await fetchStatus(dataDir());
+    if (!s) {
+      if (o.json) console.log(JSON.stringify({ running: false, services: [] }));
+      else console.log(`The appliance is not running (data dir ${dataPaths(dataDir()).root}).`);
+      process.exitCode = 3;
+      return;
+    }
+    if (o.json) {
+      console.log(
+        JSON.stringify({
+          running: true,
+          version: s.version,
+          gateway: s.gateway,
+          nats: s.nats,
+          services: s.services,
+        }),
+      );
+      return;
+    }
+    console.log(
+      `Nexus Edge ${s.version}, supervisor pid ${s.pid}, gateway ${s.gateway}, nats-server ${s.nats.state}\n`,
+    );
+    console.log(
+      table(
+        ["SERVICE", "STATE", "PID", "RESTARTS", "UPTIME", "MEMORY"],
+        s.services.map((x) => [
+          x.name,
+          x.state,
+          x.pid ? String(x.pid) : "-",
+          String(x.restarts),
+          duration(x.uptimeSeconds),
+          bytes(x.memoryBytes),
+        ]),
+      ),
+    );
+  });
+
+program
+  .command("logs <name>")
+  .description("print a service's log (or `supervisor`, `nats`)")
+  .option("-f, --follow", "keep printing new lines")
+  .option("-n, --lines <n>", "lines of history", (v) => Number(v), 100)
+  .option("--raw", "print JSON lines as they are")
+  .action(async (name: string, o: { follow?: boolean; lines: number; raw?: boolean }) => {
+    await showLogs(dataDir(), name, { follow: !!o.follow, lines: o.lines, raw: !!o.raw });
+  });
+
+program
+  .command("stop")
+  .description("stop the running appliance gracefully")
+  .option("-t, --timeout <s>", "seconds to wait", (v) => Number(v), 60)
+  .action(async (o: { timeout: number }) => {
+    const paths = dataPaths(dataDir());
+    const pid = readPid(paths.supervisorPid);
+    if (!pid) {
+      console.log("The appliance is not running.");
+      return;
+    }
+    try {
+      await controlRequest(paths.controlSocket, "POST", "/stop");
+    } catch {
+      process.kill(pid, "SIGTERM");
+    }
+    process.stdout.write(`Stopping (pid ${pid})`);
+    const deadline = Date.now() + o.timeout * 1000;
+    while (isAlive(pid) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      process.stdout.write(".");
+    }
+    if (isAlive(pid)) {
+      console.log(" still running; try again or send SIGKILL.");
+      process.exitCode = 1;
+    } else console.log(" stopped.");
+  });
+
+program
+  .command("doctor")
+  .description("check what the box needs and say how to fix what is missing")
+  .option("--json", "machine-readable output")
+  .action(async (o: { json?: boolean }) => {
+    const config = loadApplianceConfig({ dataDir: program.opts().dataDir });
+    const checks = await runDoctor({
+      dataDir: config.dataDir,
+      port: config.port,
+      host: config.host,
+      natsServer: config.natsServer,
+      supervisorRunning: readPid(dataPaths(config.dataDir).supervisorPid) !== null,
+    });
+    if (o.json) console.log(JSON.stringify({ checks }));
+    else {
+      console.log(
+        table(
+          ["CHECK", "RESULT", "DETAIL"],
+          checks.map((c) => [c.name, c.level, c.detail]),
+        ),
+      );
+      const fixes = checks.filter((c) => c.fix && c.level !== "ok");
+      if (fixes.length) console.log(`\nTo fix:\n${fixes.map((c) => `  ${c.name}: ${c.fix}`).join("\n")}`);
+    }
+    if (checks.some((c) => c.level === "fail")) process.exitCode = 1;
+  });
+
+program
+  .command("version")
+  .description("print versions")
+  .action(async () => {
+    const config = loadApplianceConfig({ dataDir: program.opts().dataDir });
+    const nats = await natsServerVersion(config.natsServer);
+    console.log(
+      `nexus-edge ${applianceVersion()}\nnode ${process.version}\nnats-server ${nats ?? "not found"}`,
+    );
+  });
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  console.error(`nexus: ${err.message}`);
+  process.exit(1);
+});

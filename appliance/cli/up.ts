@@ -1,0 +1,79 @@
+/** `nexus up`: starts the appliance in the foreground and shows start-up progress. Ctrl-C / SIGTERM stop it. */
+import { createWriteStream, mkdirSync } from "node:fs";
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import { startAppliance } from "../appliance.js";
+import { type ConfigOverrides, loadApplianceConfig } from "../config/load.js";
+import { REDACT_PATHS } from "../kit/logger.js";
+import { applianceVersion, dataPaths } from "../paths.js";
+import { prettyLogLine, progressBar } from "./format.js";
+
+/** Supervisor log: JSON lines to logs/supervisor.log, warnings and errors also readable on stderr. */
+function supervisorLogger(logFile: string, level: string) {
+  const stderr = new Writable({
+    write(chunk, _enc, cb) {
+      process.stderr.write(`  ${prettyLogLine(String(chunk).trimEnd())}\n`);
+      cb();
+    },
+  });
+  return pino(
+    {
+      level,
+      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    pino.multistream([
+      { level: level as pino.Level, stream: createWriteStream(logFile, { flags: "a", mode: 0o640 }) },
+      { level: "warn", stream: stderr },
+    ]),
+  );
+}
+
+export async function up(overrides: ConfigOverrides): Promise<void> {
+  const config = loadApplianceConfig(overrides);
+  const paths = dataPaths(config.dataDir);
+  mkdirSync(paths.logs, { recursive: true });
+  const log = supervisorLogger(paths.logFile("supervisor"), config.logLevel);
+  const t0 = performance.now();
+  const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
+
+  console.log(`Nexus Edge ${applianceVersion()} — data dir ${paths.root}`);
+  const app = await startAppliance(config, log);
+  const units = Object.keys(app.supervisor.current.units);
+  const total = units.length;
+  let shownDone = -1;
+  app.supervisor.on("nats", (state: string) => {
+    if (state === "running") console.log(`  nats-server running (${secs()}s)`);
+  });
+  app.supervisor.on("unit", (name: string, state: string) => {
+    if (state === "crashloop") console.log(`  ${name}: crash loop — see \`nexus logs ${name}\``);
+    const done = Object.values(app.supervisor.current.units).filter((u) => u.state === "running").length;
+    if (done !== shownDone && state === "running") {
+      shownDone = done;
+      console.log(`  ${progressBar(done, total, `${name} ready (${secs()}s)`)}`);
+    }
+  });
+
+  const onSignal = (sig: string) => {
+    console.log(`\n${sig}: stopping (services drain, then nats-server)…`);
+    void app.stop();
+  };
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+
+  try {
+    await app.supervisor.ready(config.supervisor.startTimeoutMs + 30_000);
+    console.log(`\nAll ${total} service(s) ready in ${secs()}s.`);
+  } catch (err) {
+    console.log(`\nStarted with problems: ${(err as Error).message}. \`nexus status\` shows each service.`);
+  }
+  console.log(`  Console:  ${app.url}/`);
+  console.log(`  API:      ${app.url}/api/<service>/…   (OpenAPI: ${app.url}/api/openapi.json)`);
+  console.log(
+    `  First login: until the identity service is installed, the API takes the bootstrap admin token`,
+  );
+  console.log(`               in ${paths.adminToken} (mode 0600) as \`Authorization: Bearer <token>\`.`);
+  console.log("  Stop with Ctrl-C or `nexus stop`.");
+  await app.stopped;
+  console.log("Stopped.");
+}

@@ -1,0 +1,67 @@
+/** The appliance's one config schema (supervisor + gateway). Parsed once at start and passed down. */
+import { z } from "zod";
+
+export const gatewayConfigSchema = z.object({
+  bodyLimitBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
+  /** Requests per IP per window before 429. */
+  rateLimitMax: z.number().int().positive().default(1200),
+  rateLimitWindowMs: z.number().int().positive().default(60_000),
+  /** A client must send its headers within this time (slowloris guard). */
+  headersTimeoutMs: z.number().int().positive().default(10_000),
+  /** The whole request must arrive within this time. */
+  requestTimeoutMs: z.number().int().positive().default(60_000),
+  /** Upstream (service) response timeout. */
+  upstreamTimeoutMs: z.number().int().positive().default(60_000),
+  /** When true, /metrics needs no token (for a Prometheus on a trusted network). */
+  metricsPublic: z.boolean().default(false),
+});
+
+export const supervisorConfigSchema = z.object({
+  healthIntervalMs: z.number().int().positive().default(2000),
+  startTimeoutMs: z.number().int().positive().default(30_000),
+  stopTimeoutMs: z.number().int().positive().default(10_000),
+  backoffBaseMs: z.number().int().positive().default(500),
+  backoffMaxMs: z.number().int().positive().default(30_000),
+  /** This many failures inside the window puts a unit in crash-loop state. */
+  crashLoopThreshold: z.number().int().positive().default(5),
+  crashLoopWindowMs: z.number().int().positive().default(120_000),
+  /** Consecutive failed health checks before a running unit is restarted. */
+  unhealthyAfter: z.number().int().positive().default(3),
+  logMaxBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
+  logKeep: z.number().int().min(1).max(50).default(5),
+});
+
+export const applianceConfigSchema = z.object({
+  dataDir: z.string().min(1),
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.number().int().min(0).max(65535).default(8080),
+  /** Site id: names this box to the hub and is its JetStream domain. */
+  site: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "site: lower-case letters, digits and '-'")
+    .default("local"),
+  profile: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/)
+    .default("generic-x86_64"),
+  /** Overrides the profile's isolation mode. */
+  isolation: z.enum(["process", "shared"]).optional(),
+  /** Overrides the profile's service set. */
+  services: z.array(z.string()).optional(),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+  natsServer: z.string().default("nats-server"),
+  gateway: gatewayConfigSchema.default(gatewayConfigSchema.parse({})),
+  supervisor: supervisorConfigSchema.default(supervisorConfigSchema.parse({})),
+});
+
+export type ApplianceConfig = z.infer<typeof applianceConfigSchema>;
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+export type SupervisorConfig = z.infer<typeof supervisorConfigSchema>;

@@ -1,0 +1,46 @@
+/**
+ * The gateway's authentication hook. The identity service plugs in its own; until then the box is guarded by
+ * a bootstrap admin token generated on first start (data dir secrets/admin.token, mode 0600).
+ */
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { IncomingHttpHeaders } from "node:http";
+import { dirname } from "node:path";
+
+export interface Principal {
+  id: string;
+  roles: string[];
+  /** How the caller proved who it is. */
+  via: "bootstrap-token" | "session" | "token" | "api-key";
+}
+
+export interface AuthRequest {
+  method: string;
+  /** `/api/<service>/…` or a gateway path such as `/metrics`. */
+  path: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** Returns the caller, or null when the request carries no valid credentials. */
+export type AuthHook = (req: AuthRequest) => Promise<Principal | null> | Principal | null;
+
+/** Reads the bootstrap token, creating it on first use. */
+export function bootstrapToken(file: string): string {
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const token = randomBytes(32).toString("base64url");
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+/** Accepts `Authorization: Bearer <bootstrap token>`; compares in constant time. */
+export function bootstrapTokenAuth(token: string): AuthHook {
+  const expected = Buffer.from(token);
+  return (req) => {
+    const h = req.headers.authorization;
+    if (!h?.startsWith("Bearer ")) return null;
+    const given = Buffer.from(h.slice(7).trim());
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+    return { id: "bootstrap-admin", roles: ["admin"], via: "bootstrap-token" };
+  };
+}

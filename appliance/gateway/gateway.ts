@@ -1,0 +1,200 @@
+/**
+ * The gateway: the box's one public port. Built on node:http rather than Hono because the proxy path is hot
+ * (the benchmark goal is >= 0.8 of direct throughput) and needs streaming both ways; the services behind it are
+ * Hono apps. Order of checks on /api/*: request id → rate limit → path → body size → auth → route → proxy.
+ */
+import { randomUUID } from "node:crypto";
+import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { GatewayConfig } from "../config/schema.js";
+import type { Logger } from "../kit/index.js";
+import type { AuthHook, Principal } from "./auth.js";
+import type { GatewayMetrics, ServiceGauge } from "./metrics.js";
+import { aggregateOpenApi } from "./openapi.js";
+import { parseApiPath } from "./path.js";
+import { proxy } from "./proxy.js";
+import { RateLimiter } from "./rate-limit.js";
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  log: Logger;
+  version: string;
+  auth: AuthHook;
+  metrics: GatewayMetrics;
+  /** Running services and their loopback ports. */
+  routes: () => Map<string, number>;
+  /** Every configured service (running or not): unknown names get 404, known-but-down 503. */
+  services: () => string[];
+  gauges: () => ServiceGauge[];
+  /** The console page (served at `/`). */
+  consoleHtml?: () => string;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const PUBLIC_PATHS = new Set(["/health", "/ready", "/", "/favicon.ico"]);
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** `{ status, message, data }` from the gateway itself. */
+function fail(res: ServerResponse, status: number, message: string, data: unknown = null, headers = {}) {
+  send(res, status, { status, message, data }, headers);
+}
+
+/** Creates (does not start) the gateway's HTTP server. */
+export function createGateway(deps: GatewayDeps): Server {
+  const { config, log, metrics } = deps;
+  const limiter = new RateLimiter(config.rateLimitMax, config.rateLimitWindowMs);
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const incomingId = req.headers["x-request-id"];
+    const reqId = typeof incomingId === "string" && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    res.setHeader("x-request-id", reqId);
+    const target = req.url ?? "/";
+    const ip = req.socket.remoteAddress ?? "unknown";
+
+    const limit = limiter.hit(ip);
+    if (!limit.allowed) {
+      metrics.reject("rate-limit");
+      return fail(res, 429, "too many requests", null, { "retry-after": String(limit.retryAfterSeconds) });
+    }
+
+    const pathOnly = target.split("?")[0] ?? "/";
+    if (!pathOnly.startsWith("/api/") || pathOnly === "/api/openapi.json") {
+      return handleOwn(req, res, pathOnly, reqId);
+    }
+
+    const parsed = parseApiPath(target);
+    if (!parsed.ok) {
+      metrics.reject("path");
+      return fail(res, parsed.status, parsed.message);
+    }
+    if (!deps.services().includes(parsed.service)) {
+      metrics.reject("unknown-service");
+      return fail(res, 404, "no such service", { service: parsed.service });
+    }
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > config.bodyLimitBytes) {
+      metrics.reject("body-size");
+      res.setHeader("connection", "close");
+      return fail(res, 413, `request body over ${config.bodyLimitBytes} bytes`);
+    }
+    const principal = await deps.auth({ method: req.method ?? "GET", path: pathOnly, headers: req.headers });
+    if (!principal) {
+      metrics.reject("unauthenticated");
+      return fail(res, 401, "authentication required", null, { "www-authenticate": "Bearer" });
+    }
+    const port = deps.routes().get(parsed.service);
+    if (!port) {
+      metrics.reject("unavailable");
+      return fail(res, 503, "service unavailable", { service: parsed.service }, { "retry-after": "2" });
+    }
+
+    const started = performance.now();
+    const outcome = await proxy(req, res, {
+      port,
+      path: `${parsed.rest}${parsed.search}`,
+      headers: upstreamHeaders(req, reqId, principal),
+      bodyLimitBytes: config.bodyLimitBytes,
+      timeoutMs: config.upstreamTimeoutMs,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    if ("error" in outcome) {
+      const [status, message] =
+        outcome.error === "body-too-large"
+          ? [413, `request body over ${config.bodyLimitBytes} bytes`]
+          : outcome.error === "timeout"
+            ? [504, "service did not answer in time"]
+            : [503, "service unavailable"];
+      metrics.observe(parsed.service, status, seconds);
+      if (!res.headersSent) {
+        res.setHeader("connection", "close");
+        fail(res, status, message, { service: parsed.service });
+      } else res.destroy();
+      return;
+    }
+    metrics.observe(parsed.service, outcome.status, seconds);
+  }
+
+  async function handleOwn(req: IncomingMessage, res: ServerResponse, path: string, reqId: string) {
+    if (req.method !== "GET" && req.method !== "HEAD") return fail(res, 405, "method not allowed");
+    if (!PUBLIC_PATHS.has(path) && !(path === "/metrics" && config.metricsPublic)) {
+      const principal = await deps.auth({ method: req.method, path, headers: req.headers });
+      if (!principal) {
+        metrics.reject("unauthenticated");
+        return fail(res, 401, "authentication required", null, { "www-authenticate": "Bearer" });
+      }
+    }
+    switch (path) {
+      case "/health":
+        return send(res, 200, { status: "ok", version: deps.version });
+      case "/ready": {
+        const routes = deps.routes();
+        const down = deps.services().filter((s) => !routes.has(s));
+        return send(res, down.length ? 503 : 200, {
+          status: down.length ? "degraded" : "ready",
+          services: Object.fromEntries(
+            deps.services().map((s) => [s, routes.has(s) ? "ready" : "unavailable"]),
+          ),
+        });
+      }
+      case "/metrics": {
+        const text = metrics.render(deps.gauges());
+        res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+        return res.end(text);
+      }
+      case "/api/openapi.json":
+        return send(res, 200, await aggregateOpenApi(deps.routes(), deps.version));
+      case "/": {
+        const html = deps.consoleHtml?.() ?? "<!doctype html><title>Nexus Edge</title><p>Nexus Edge</p>";
+        res.writeHead(200, {
+          "content-type": "text/html; charset=utf-8",
+          "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'",
+          "x-content-type-options": "nosniff",
+        });
+        return res.end(html);
+      }
+      default:
+        log.debug({ reqId, path }, "gateway 404");
+        return fail(res, 404, "no such route", { path });
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      log.error({ err }, "gateway error");
+      if (!res.headersSent) fail(res, 500, "internal error");
+      else res.destroy();
+    });
+  });
+  server.headersTimeout = config.headersTimeoutMs;
+  server.requestTimeout = config.requestTimeoutMs;
+  server.keepAliveTimeout = 5000;
+  server.maxHeadersCount = 100;
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status =
+      err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+    const body = JSON.stringify({ status, message: http.STATUS_CODES[status], data: null });
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+  server.on("close", () => limiter.close());
+  return server;
+}
+
+function upstreamHeaders(req: IncomingMessage, reqId: string, principal: Principal): Record<string, string> {
+  return {
+    "x-request-id": reqId,
+    "x-forwarded-for": req.socket.remoteAddress ?? "",
+    "x-forwarded-proto": "http",
+    "x-nexus-principal": JSON.stringify(principal),
+  };
+}

@@ -1,0 +1,11 @@
+export {
+  type AuthHook,
+  type AuthRequest,
+  bootstrapToken,
+  bootstrapTokenAuth,
+  type Principal,
+} from "./auth.js";
+export { createGateway, type GatewayDeps } from "./gateway.js";
+export { GatewayMetrics, type ServiceGauge } from "./metrics.js";
+export { parseApiPath } from "./path.js";
+export { RateLimiter } from "./rate-limit.js";

@@ -1,0 +1,92 @@
+/** Gateway metrics, rendered as Prometheus text exposition format 0.0.4. */
+
+const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+interface Histogram {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+export interface ServiceGauge {
+  name: string;
+  state: string;
+  restarts: number;
+  memoryBytes: number | null;
+}
+
+export class GatewayMetrics {
+  private readonly requests = new Map<string, number>();
+  private readonly latency = new Map<string, Histogram>();
+  private readonly rejected = new Map<string, number>();
+
+  /** Records one proxied request. */
+  observe(service: string, status: number, seconds: number): void {
+    const key = `${service}\u0000${status}`;
+    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+    let h = this.latency.get(service);
+    if (!h) {
+      h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.latency.set(service, h);
+    }
+    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) h.counts[i]!++;
+    h.sum += seconds;
+    h.count++;
+  }
+
+  /** Records a request the gateway answered itself with an error (rate limit, body size, path, auth). */
+  reject(reason: string): void {
+    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+  }
+
+  render(services: ServiceGauge[]): string {
+    const out: string[] = [];
+    const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+    out.push(
+      "# HELP nexus_service_up 1 when the service is running and ready.",
+      "# TYPE nexus_service_up gauge",
+    );
+    for (const s of services)
+      out.push(`nexus_service_up{service="${esc(s.name)}"} ${s.state === "running" ? 1 : 0}`);
+    out.push("# HELP nexus_service_state Current state of each service (1 for the current one).");
+    out.push("# TYPE nexus_service_state gauge");
+    for (const s of services)
+      out.push(`nexus_service_state{service="${esc(s.name)}",state="${esc(s.state)}"} 1`);
+    out.push("# HELP nexus_service_restarts_total Restarts since the supervisor started.");
+    out.push("# TYPE nexus_service_restarts_total counter");
+    for (const s of services)
+      out.push(`nexus_service_restarts_total{service="${esc(s.name)}"} ${s.restarts}`);
+    out.push("# HELP nexus_service_memory_bytes Resident memory of the service's process.");
+    out.push("# TYPE nexus_service_memory_bytes gauge");
+    for (const s of services) {
+      if (s.memoryBytes !== null)
+        out.push(`nexus_service_memory_bytes{service="${esc(s.name)}"} ${s.memoryBytes}`);
+    }
+    out.push("# HELP nexus_http_requests_total Requests proxied to services, by status code.");
+    out.push("# TYPE nexus_http_requests_total counter");
+    for (const [key, n] of this.requests) {
+      const [svc, code] = key.split("\u0000");
+      out.push(`nexus_http_requests_total{service="${esc(svc!)}",code="${code}"} ${n}`);
+    }
+    out.push("# HELP nexus_http_request_duration_seconds Latency of proxied requests.");
+    out.push("# TYPE nexus_http_request_duration_seconds histogram");
+    for (const [svc, h] of this.latency) {
+      BUCKETS.forEach((b, i) => {
+        out.push(
+          `nexus_http_request_duration_seconds_bucket{service="${esc(svc)}",le="${b}"} ${h.counts[i]}`,
+        );
+      });
+      out.push(`nexus_http_request_duration_seconds_bucket{service="${esc(svc)}",le="+Inf"} ${h.count}`);
+      out.push(`nexus_http_request_duration_seconds_sum{service="${esc(svc)}"} ${h.sum}`);
+      out.push(`nexus_http_request_duration_seconds_count{service="${esc(svc)}"} ${h.count}`);
+    }
+    out.push("# HELP nexus_gateway_rejected_total Requests the gateway refused itself, by reason.");
+    out.push("# TYPE nexus_gateway_rejected_total counter");
+    for (const [reason, n] of this.rejected)
+      out.push(`nexus_gateway_rejected_total{reason="${esc(reason)}"} ${n}`);
+    out.push("# HELP process_resident_memory_bytes Resident memory of the supervisor/gateway process.");
+    out.push("# TYPE process_resident_memory_bytes gauge");
+    out.push(`process_resident_memory_bytes ${process.memoryUsage().rss}`);
+    return `${out.join("\n")}\n`;
+  }
+}

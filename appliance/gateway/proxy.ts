@@ -1,0 +1,84 @@
+/** Forwards one request to a service on loopback over a keep-alive agent, streaming both bodies. */
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+]);
+
+/** Headers a client may never set itself: services trust them because only the gateway reaches them. */
+export const TRUSTED_HEADERS = ["x-nexus-principal", "x-forwarded-for", "x-forwarded-proto"];
+
+export const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+
+export interface ProxyOptions {
+  port: number;
+  path: string;
+  headers: Record<string, string>;
+  bodyLimitBytes: number;
+  timeoutMs: number;
+}
+
+export type ProxyOutcome = { status: number } | { error: "body-too-large" | "unavailable" | "timeout" };
+
+/** Streams `req` to the service and its response back to `res`. Never throws. */
+export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOptions): Promise<ProxyOutcome> {
+  return new Promise((resolve) => {
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined || HOP_BY_HOP.has(k) || TRUSTED_HEADERS.includes(k)) continue;
+      headers[k] = v;
+    }
+    Object.assign(headers, opts.headers);
+    let settled = false;
+    const finish = (o: ProxyOutcome) => {
+      if (!settled) {
+        settled = true;
+        resolve(o);
+      }
+    };
+    const upstream = http.request(
+      {
+        host: "127.0.0.1",
+        port: opts.port,
+        method: req.method,
+        path: opts.path,
+        headers,
+        agent: upstreamAgent,
+        timeout: opts.timeoutMs,
+      },
+      (up) => {
+        const out: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(up.headers))
+          if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+        res.writeHead(up.statusCode ?? 502, out);
+        up.pipe(res);
+        up.once("end", () => finish({ status: up.statusCode ?? 502 }));
+        up.once("error", () => finish({ status: up.statusCode ?? 502 }));
+      },
+    );
+    upstream.once("timeout", () => {
+      upstream.destroy();
+      finish({ error: "timeout" });
+    });
+    upstream.once("error", () => finish({ error: settled ? "timeout" : "unavailable" }));
+
+    let received = 0;
+    req.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > opts.bodyLimitBytes) {
+        upstream.destroy();
+        req.unpipe(upstream);
+        finish({ error: "body-too-large" });
+      }
+    });
+    req.pipe(upstream);
+  });
+}

@@ -1,0 +1,73 @@
+/** Builds a service's Hono app: request logging, body limit, health/ready, its routes, OpenAPI, one error shape. */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import type { ServiceContext, ServiceDefinition } from "./define-service.js";
+import { errorBody, renderError } from "./errors.js";
+
+export const REQUEST_ID_HEADER = "x-request-id";
+
+export interface AppOptions {
+  /** Largest request body a service accepts, in bytes. */
+  bodyLimitBytes: number;
+  /** Extra readiness checks from the runtime (database, bus). */
+  ready: () => Promise<string | null>;
+}
+
+/** The app for one service; the runtime serves it, tests can call `app.request()` on it directly. */
+export function createServiceApp<C>(def: ServiceDefinition<C>, ctx: ServiceContext<C>, opts: AppOptions) {
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const issues = result.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+        return c.json(errorBody(400, "invalid request", { issues }), 400);
+      }
+    },
+  });
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    ctx.log.info(
+      {
+        reqId: c.req.header(REQUEST_ID_HEADER),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      },
+      "request",
+    );
+  });
+  app.use(
+    bodyLimit({
+      maxSize: opts.bodyLimitBytes,
+      onError: (c) => c.json(errorBody(413, `request body over ${opts.bodyLimitBytes} bytes`), 413),
+    }),
+  );
+
+  app.get("/health", (c) => c.json({ status: "ok", service: def.name, version: def.version }));
+  app.get("/ready", async (c) => {
+    const problem = (await opts.ready()) ?? (await readyFromHealth(def, ctx));
+    if (problem) return c.json(errorBody(503, "not ready", { reason: problem }), 503);
+    return c.json({ status: "ready", service: def.name });
+  });
+
+  def.routes(app, ctx);
+
+  app.doc("/openapi.json", {
+    openapi: "3.0.0",
+    info: { title: `nexus ${def.name}`, version: def.version, description: def.description },
+  });
+  app.notFound((c) => c.json(errorBody(404, "no such route", { path: c.req.path }), 404));
+  app.onError((err, c) => renderError(err, c, ctx.log));
+  return app;
+}
+
+async function readyFromHealth<C>(def: ServiceDefinition<C>, ctx: ServiceContext<C>): Promise<string | null> {
+  try {
+    const h = await def.health(ctx);
+    return h.ok ? null : h.reason;
+  } catch (err) {
+    return `health check threw: ${(err as Error).message}`;
+  }
+}

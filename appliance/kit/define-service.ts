@@ -1,0 +1,68 @@
+/**
+ * `defineService({...})`: the whole contract between a service folder and the appliance. A service is data
+ * plus plain functions; the runtime gives it an HTTP app, a database, events and config.
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { NatsConnection } from "nats";
+import { z } from "zod";
+import type { Db, Migration } from "./db.js";
+import type { Logger } from "./logger.js";
+import type { Subscription } from "./nats.js";
+
+/** What a service's routes, subscriptions and health check receive. Passed explicitly; no singletons. */
+export interface ServiceContext<C = unknown> {
+  name: string;
+  version: string;
+  site: string;
+  dataDir: string;
+  config: C;
+  db: Db;
+  log: Logger;
+  /** null when the service runs without a message bus (unit tests); events then wait in the outbox. */
+  nats: NatsConnection | null;
+  /** Runs `fn` in one SQLite transaction; events emitted inside commit or roll back with it. */
+  tx<T>(fn: () => T): T;
+  /** Records an event in the outbox (inside the current transaction, or its own). Returns the event id. */
+  emit(type: string, data: unknown, opts?: { subject?: string }): string;
+}
+
+export type HealthResult = { ok: true } | { ok: false; reason: string };
+
+export interface ServiceDefinition<C = unknown> {
+  name: string;
+  version: string;
+  description: string;
+  dependsOn: string[];
+  configSchema: z.ZodType<C>;
+  migrations: Migration[];
+  routes: (app: OpenAPIHono, ctx: ServiceContext<C>) => void;
+  subscriptions: (ctx: ServiceContext<C>) => Subscription[];
+  /** Runs after migrations, before the service takes requests. */
+  onStart: (ctx: ServiceContext<C>) => Promise<void> | void;
+  health: (ctx: ServiceContext<C>) => Promise<HealthResult> | HealthResult;
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+
+type Input<C> = Pick<ServiceDefinition<C>, "name" | "version" | "routes"> &
+  Partial<Omit<ServiceDefinition<C>, "name" | "version" | "routes">>;
+
+/** Declares a service. Fills defaults and validates the name and migration ids. */
+export function defineService<C = Record<string, never>>(def: Input<C>): ServiceDefinition<C> {
+  if (!NAME.test(def.name)) throw new Error(`service name must match ${NAME}: ${def.name}`);
+  const migrations = def.migrations ?? [];
+  for (const m of migrations) {
+    if (!/^\d{10}_[a-z0-9_]+$/.test(m.id))
+      throw new Error(`${def.name}: migration id must be <unix-ts>_<what>: ${m.id}`);
+  }
+  return {
+    description: "",
+    dependsOn: [],
+    configSchema: z.object({}) as unknown as z.ZodType<C>,
+    subscriptions: () => [],
+    onStart: () => undefined,
+    health: () => ({ ok: true }),
+    ...def,
+    migrations,
+  } satisfies ServiceDefinition<C>;
+}

@@ -1,0 +1,21 @@
+export { createServiceApp, REQUEST_ID_HEADER } from "./app.js";
+export { envKey, envPrefix, loadConfig } from "./config.js";
+export { type Db, type Migration, migrate, openDatabase } from "./db.js";
+export {
+  defineService,
+  type HealthResult,
+  type ServiceContext,
+  type ServiceDefinition,
+} from "./define-service.js";
+export { ApiError, type ErrorBody, errorBody, renderError } from "./errors.js";
+export { type CloudEvent, cloudEventSchema, eventSubject, makeEvent } from "./events.js";
+export { createLogger, type Logger } from "./logger.js";
+export {
+  connectNats,
+  EVENTS_STREAM,
+  ensureEventStream,
+  type NatsOptions,
+  type Subscription,
+} from "./nats.js";
+export { addToOutbox, OutboxRelay, outboxBacklog } from "./outbox.js";
+export { type RunningService, type StartOptions, serviceDbPath, startService } from "./runtime.js";

@@ -1,0 +1,125 @@
+/**
+ * Starts one service in the current process: config, database + migrations, bus, outbox relay,
+ * subscriptions and HTTP server. Both isolation modes call this; only the number of calls per process differs.
+ */
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { serve } from "@hono/node-server";
+import type { NatsConnection } from "nats";
+import { createServiceApp } from "./app.js";
+import { envPrefix, loadConfig } from "./config.js";
+import { migrate, openDatabase } from "./db.js";
+import type { ServiceContext, ServiceDefinition } from "./define-service.js";
+import type { Logger } from "./logger.js";
+import { connectNats, type NatsOptions, runSubscription } from "./nats.js";
+import { addToOutbox, OutboxRelay, outboxMigrations } from "./outbox.js";
+
+export interface StartOptions {
+  dataDir: string;
+  site: string;
+  log: Logger;
+  /** 0 picks a free port. */
+  port: number;
+  host?: string;
+  nats: NatsOptions | null;
+  bodyLimitBytes?: number;
+  env?: NodeJS.ProcessEnv;
+  fileConfig?: Record<string, unknown>;
+}
+
+export interface RunningService {
+  name: string;
+  port: number;
+  ctx: ServiceContext<unknown>;
+  app: ReturnType<typeof createServiceApp>;
+  relay: OutboxRelay | null;
+  stop(): Promise<void>;
+}
+
+/** The database file of a service inside the data dir. */
+export function serviceDbPath(dataDir: string, name: string): string {
+  return join(dataDir, "services", name, `${name}.db`);
+}
+
+/** Starts a service and resolves once it listens. On failure everything opened so far is closed. */
+export async function startService<C>(
+  def: ServiceDefinition<C>,
+  opts: StartOptions,
+): Promise<RunningService> {
+  const log = opts.log.child({ service: def.name });
+  const config = loadConfig(def.configSchema, {
+    prefix: envPrefix(def.name),
+    env: opts.env,
+    fileValues: opts.fileConfig,
+  });
+  const dataDir = join(opts.dataDir, "services", def.name);
+  const db = openDatabase(serviceDbPath(opts.dataDir, def.name));
+  let nc: NatsConnection | null = null;
+  try {
+    migrate(db, [...outboxMigrations, ...def.migrations]);
+    nc = opts.nats ? await connectNats(opts.nats) : null;
+    const relay = nc ? new OutboxRelay(db, nc.jetstream(), log) : null;
+
+    const ctx: ServiceContext<C> = {
+      name: def.name,
+      version: def.version,
+      site: opts.site,
+      dataDir,
+      config,
+      db,
+      log,
+      nats: nc,
+      tx: (fn) => db.transaction(fn)(),
+      emit: (type, data, o) => {
+        const write = () =>
+          addToOutbox(db, { service: def.name, site: opts.site, type, data, subject: o?.subject });
+        const id = db.inTransaction ? write() : db.transaction(write)();
+        // The relay reads committed rows only; waking it after this tick sees the commit.
+        if (relay) setImmediate(() => relay.notify());
+        return id;
+      },
+    };
+    const app = createServiceApp(def, ctx, {
+      bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
+      ready: async () => {
+        if (!db.open) return "database closed";
+        if (nc?.isClosed()) return "message bus closed";
+        return null;
+      },
+    });
+
+    await def.onStart(ctx);
+    if (nc) for (const sub of def.subscriptions(ctx)) await runSubscription(nc, def.name, sub, log);
+    relay?.start();
+
+    const server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host ?? "127.0.0.1" });
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+    });
+    const port = (server.address() as AddressInfo).port;
+    log.info({ port }, "service listening");
+
+    return {
+      name: def.name,
+      port,
+      ctx: ctx as ServiceContext<unknown>,
+      app,
+      relay,
+      async stop() {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          if ("closeIdleConnections" in server) server.closeIdleConnections();
+        });
+        await relay?.stop();
+        if (relay) await relay.flush().catch(() => 0);
+        await nc?.drain().catch(() => undefined);
+        db.close();
+      },
+    };
+  } catch (err) {
+    await nc?.close().catch(() => undefined);
+    db.close();
+    throw err;
+  }
+}

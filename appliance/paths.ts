@@ -1,0 +1,54 @@
+/** Where things are: the package root (source or dist), the data dir layout. */
+import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The folder holding this package's package.json, found from this file (works from source and dist). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = join(dir, "package.json");
+    if (existsSync(pj) && JSON.parse(readFileSync(pj, "utf8")).name === "nexus-edge") return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error("cannot find the nexus-edge package root");
+    dir = up;
+  }
+}
+
+/** The appliance version from package.json. */
+export function applianceVersion(): string {
+  return JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")).version as string;
+}
+
+/** Default data dir: /var/lib/nexus-edge for root, else ~/.local/share/nexus-edge. */
+export function defaultDataDir(): string {
+  if (process.getuid?.() === 0) return "/var/lib/nexus-edge";
+  const base = process.env.XDG_DATA_HOME || join(os.homedir(), ".local", "share");
+  return join(base, "nexus-edge");
+}
+
+/** The data dir layout; every writer and reader goes through this. */
+export function dataPaths(dataDir: string) {
+  const root = resolve(dataDir);
+  return {
+    root,
+    config: join(root, "config.json"),
+    run: join(root, "run"),
+    supervisorPid: join(root, "run", "supervisor.pid"),
+    natsPid: join(root, "run", "nats.pid"),
+    controlSocket: join(root, "run", "control.sock"),
+    state: join(root, "run", "state.json"),
+    logs: join(root, "logs"),
+    logFile: (unit: string) => join(root, "logs", `${unit}.log`),
+    nats: join(root, "nats"),
+    natsConf: join(root, "nats", "nats.conf"),
+    jetstream: join(root, "nats", "jetstream"),
+    secrets: join(root, "secrets"),
+    natsSecret: join(root, "secrets", "nats.json"),
+    adminToken: join(root, "secrets", "admin.token"),
+    services: join(root, "services"),
+  };
+}
+
+export type DataPaths = ReturnType<typeof dataPaths>;

@@ -1,0 +1,20 @@
+/** Hardware profiles are data (firmware-profiles/<name>/profile.json), validated by this schema. */
+import { z } from "zod";
+
+export const profileSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/),
+    description: z.string(),
+    arch: z.enum(["x86_64", "aarch64"]),
+    gpu: z.object({ vendor: z.enum(["none", "nvidia", "intel", "amd", "rockchip", "apple"]) }),
+    onnx: z.object({
+      executionProviders: z.array(z.enum(["cpu", "cuda", "tensorrt", "openvino", "rocm", "coreml"])).min(1),
+    }),
+    ffmpeg: z.object({ h264Encoders: z.array(z.string().min(1)).min(1) }),
+    memoryBudgetMb: z.number().int().min(256),
+    isolation: z.enum(["process", "shared"]),
+    services: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).min(1),
+  })
+  .strict();
+
+export type HardwareProfile = z.infer<typeof profileSchema>;

@@ -1,0 +1,124 @@
+/**
+ * Runs the box's nats-server: JetStream store in the data dir, a free loopback port, generated credentials
+ * (data dir secrets/, mode 0600), JetStream domain = site id (the hub sources it over a leafnode later).
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { connect } from "nats";
+import { ensureEventStream } from "../kit/nats.js";
+import type { DataPaths } from "../paths.js";
+import { cmdline, readPid, removePid, writePid } from "./pidfile.js";
+import { freePort } from "./ports.js";
+
+export interface NatsCredentials {
+  user: string;
+  pass: string;
+}
+
+/** The credentials services use, created once per data dir. */
+export function natsCredentials(paths: DataPaths): NatsCredentials {
+  if (existsSync(paths.natsSecret)) return JSON.parse(readFileSync(paths.natsSecret, "utf8"));
+  mkdirSync(paths.secrets, { recursive: true, mode: 0o700 });
+  const creds = { user: "nexus", pass: randomBytes(24).toString("base64url") };
+  writeFileSync(paths.natsSecret, JSON.stringify(creds), { mode: 0o600 });
+  return creds;
+}
+
+/** nats-server's config text. Values are quoted JSON strings, so paths with spaces are safe. */
+export function natsConfig(opts: {
+  port: number;
+  storeDir: string;
+  site: string;
+  creds: NatsCredentials;
+}): string {
+  const q = JSON.stringify;
+  return [
+    `listen: "127.0.0.1:${opts.port}"`,
+    `server_name: ${q(`nexus-${opts.site}`)}`,
+    "jetstream {",
+    `  store_dir: ${q(opts.storeDir)}`,
+    `  domain: ${q(opts.site)}`,
+    "  max_memory_store: 64MB",
+    "}",
+    "authorization {",
+    `  user: ${q(opts.creds.user)}`,
+    `  password: ${q(opts.creds.pass)}`,
+    "}",
+    "max_payload: 8MB",
+    "",
+  ].join("\n");
+}
+
+/** `nats-server --version`, e.g. "2.9.10"; null when the binary is missing. */
+export async function natsServerVersion(bin: string): Promise<string | null> {
+  try {
+    const { stdout } = await promisify(execFile)(bin, ["--version"], { timeout: 5000 });
+    return /v?(\d+\.\d+\.\d+)/.exec(stdout)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Kills a nats-server left behind by a supervisor that was killed -9 (pid file names a live nats-server). */
+export function killStaleNats(paths: DataPaths): number | null {
+  const pid = readPid(paths.natsPid);
+  if (pid && cmdline(pid).includes("nats-server")) {
+    process.kill(pid, "SIGKILL");
+    removePid(paths.natsPid);
+    return pid;
+  }
+  removePid(paths.natsPid);
+  return null;
+}
+
+export interface RunningNats {
+  child: ChildProcess;
+  url: string;
+  creds: NatsCredentials;
+}
+
+/** Starts nats-server and resolves once it accepts connections and the events stream exists. */
+export async function startNats(opts: {
+  bin: string;
+  paths: DataPaths;
+  site: string;
+  logFd: number;
+  readyTimeoutMs?: number;
+}): Promise<RunningNats> {
+  const { paths } = opts;
+  mkdirSync(paths.jetstream, { recursive: true });
+  const creds = natsCredentials(paths);
+  const port = await freePort();
+  writeFileSync(paths.natsConf, natsConfig({ port, storeDir: paths.jetstream, site: opts.site, creds }), {
+    mode: 0o600,
+  });
+  const child = spawn(opts.bin, ["-c", paths.natsConf], { stdio: ["ignore", opts.logFd, opts.logFd] });
+  const exited = new Promise<never>((_, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`nats-server exited with code ${code} during start`)));
+  });
+  exited.catch(() => undefined);
+  if (child.pid) writePid(paths.natsPid, child.pid);
+  const url = `nats://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 15_000);
+  for (;;) {
+    try {
+      const nc = await Promise.race([connectNatsOnce(url, creds), exited]);
+      await ensureEventStream(nc);
+      await nc.close();
+      return { child, url, creds };
+    } catch (err) {
+      if (child.exitCode !== null || Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`nats-server did not start: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function connectNatsOnce(url: string, creds: NatsCredentials) {
+  return connect({ servers: url, user: creds.user, pass: creds.pass, reconnect: false, timeout: 1000 });
+}

@@ -1,0 +1,80 @@
+/** Desired and current state of the box, as plain data. The planner reads them; executors change `current`. */
+
+export type UnitState =
+  | "stopped" // not running, not wanted to run yet (initial, or stopped on purpose)
+  | "starting" // process spawned, not yet ready
+  | "running" // every service in it answers /ready
+  | "exited" // the process ended on its own; the planner decides what next
+  | "backoff" // waiting until `nextStartAt` before the next start
+  | "crashloop" // failed too often: left stopped until someone restarts it
+  | "stopping"; // asked to stop, waiting for it to exit
+
+/** A unit is one process: a single service (`isolation: process`) or all of them (`shared`). */
+export interface UnitSpec {
+  name: string;
+  services: string[];
+  /** Units that must be running before this one starts. */
+  dependsOn: string[];
+}
+
+export interface UnitStatus {
+  spec: UnitSpec;
+  state: UnitState;
+  pid: number | null;
+  /** Times (ms) of recent failures: exits, start time-outs, failed health checks. */
+  failures: number[];
+  restarts: number;
+  startedAt: number | null;
+  nextStartAt: number | null;
+  /** Consecutive failed health checks while running. */
+  healthFailures: number;
+  lastError: string | null;
+  /** The supervisor killed it (time-out, health): the exit is already counted as a failure. */
+  killRequested: boolean;
+}
+
+export type NatsState = "stopped" | "starting" | "running" | "stopping" | "failed";
+
+export interface CurrentState {
+  nats: NatsState;
+  units: Record<string, UnitStatus>;
+}
+
+export interface DesiredState {
+  nats: boolean;
+  units: UnitSpec[];
+}
+
+export interface Policy {
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  crashLoopThreshold: number;
+  crashLoopWindowMs: number;
+  startTimeoutMs: number;
+  unhealthyAfter: number;
+}
+
+export type Step =
+  | { action: "start-nats" }
+  | { action: "stop-nats" }
+  | { action: "start-unit"; unit: string }
+  | { action: "stop-unit"; unit: string }
+  | { action: "kill-unit"; unit: string; reason: string }
+  | { action: "schedule-restart"; unit: string; at: number }
+  | { action: "mark-crashloop"; unit: string };
+
+/** A fresh status for a unit that has never run. */
+export function newUnitStatus(spec: UnitSpec): UnitStatus {
+  return {
+    spec,
+    state: "stopped",
+    pid: null,
+    failures: [],
+    restarts: 0,
+    startedAt: null,
+    nextStartAt: null,
+    healthFailures: 0,
+    lastError: null,
+    killRequested: false,
+  };
+}

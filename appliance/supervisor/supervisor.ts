@@ -1,0 +1,437 @@
+/**
+ * The supervisor owns the box: it keeps `current` (what runs) and `desired` (what should run), and a single
+ * reconcile loop applies plan(current, desired) until they match. Stopping is the same loop with an empty
+ * desired state, so start-up and shut-down share one ordering logic.
+ */
+import type { ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { ApplianceConfig } from "../config/schema.js";
+import type { Logger, ServiceDefinition } from "../kit/index.js";
+import type { DataPaths } from "../paths.js";
+import { type HostCommand, spawnUnit, terminate } from "./executor.js";
+import { unitReady } from "./health.js";
+import { closeLog, openLog, rotateIfNeeded } from "./log-files.js";
+import { killStaleNats, type RunningNats, startNats } from "./nats-server.js";
+import { removePid, rssBytes } from "./pidfile.js";
+import { plan } from "./planner.js";
+import { freePort } from "./ports.js";
+import {
+  type CurrentState,
+  type DesiredState,
+  newUnitStatus,
+  type Policy,
+  type Step,
+  type UnitStatus,
+} from "./state.js";
+import { unitsFor } from "./units.js";
+
+export interface ServiceStatus {
+  name: string;
+  unit: string;
+  state: UnitStatus["state"] | "failed";
+  pid: number | null;
+  port: number | null;
+  restarts: number;
+  uptimeSeconds: number | null;
+  memoryBytes: number | null;
+  lastError: string | null;
+}
+
+export interface SupervisorDeps {
+  config: ApplianceConfig;
+  paths: DataPaths;
+  services: ServiceDefinition<unknown>[];
+  isolation: "process" | "shared";
+  log: Logger;
+  host?: HostCommand;
+  now?: () => number;
+}
+
+/** How to run a service host: the compiled entry under node, or the TypeScript one through tsx (tests, dev). */
+export function defaultHostCommand(): HostCommand {
+  const self = fileURLToPath(import.meta.url);
+  const ext = self.endsWith(".ts") ? ".ts" : ".js";
+  const entry = fileURLToPath(new URL(`../host/main${ext}`, import.meta.url));
+  if (ext === ".js") return { execPath: process.execPath, args: [entry] };
+  return { execPath: process.execPath, args: ["--import", import.meta.resolve("tsx"), entry] };
+}
+
+export class Supervisor extends EventEmitter {
+  readonly current: CurrentState = { nats: "stopped", units: {} };
+  private desired: DesiredState;
+  private readonly policy: Policy;
+  private readonly ports = new Map<string, number>();
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly failedServices = new Map<string, Set<string>>();
+  private readonly logFds = new Map<string, number>();
+  private readonly lastProbe = new Map<string, number>();
+  private nats: RunningNats | null = null;
+  private natsRetryAt = 0;
+  private natsFailures = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private rotateTimer: NodeJS.Timeout | null = null;
+  private reconciling = false;
+  private again = false;
+  private stopped: Promise<void> | null = null;
+  private readonly now: () => number;
+  private readonly host: HostCommand;
+
+  constructor(private readonly deps: SupervisorDeps) {
+    super();
+    this.now = deps.now ?? Date.now;
+    this.host = deps.host ?? defaultHostCommand();
+    const s = deps.config.supervisor;
+    this.policy = {
+      backoffBaseMs: s.backoffBaseMs,
+      backoffMaxMs: s.backoffMaxMs,
+      crashLoopThreshold: s.crashLoopThreshold,
+      crashLoopWindowMs: s.crashLoopWindowMs,
+      startTimeoutMs: s.startTimeoutMs,
+      unhealthyAfter: s.unhealthyAfter,
+    };
+    const units = unitsFor(deps.services, deps.isolation);
+    for (const spec of units) this.current.units[spec.name] = newUnitStatus(spec);
+    this.desired = { nats: true, units };
+  }
+
+  /** Starts the loops. Resolves at once; watch `ready()` or the `unit` events for progress. */
+  start(): void {
+    const { paths } = this.deps;
+    for (const dir of [paths.run, paths.logs, paths.services]) mkdirSync(dir, { recursive: true });
+    const stale = killStaleNats(paths);
+    if (stale) this.deps.log.warn({ pid: stale }, "killed a nats-server left by an earlier supervisor");
+    this.timer = setInterval(() => this.reconcile(), 200);
+    this.healthTimer = setInterval(() => void this.checkHealth(), 250);
+    this.rotateTimer = setInterval(() => this.rotateLogs(), 5000);
+    this.reconcile();
+  }
+
+  /** Resolves when every unit is running, rejects when one is in crash loop or `timeoutMs` passes. */
+  ready(timeoutMs = 60_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const deadline = this.now() + timeoutMs;
+      const check = () => {
+        const units = Object.values(this.current.units);
+        if (units.every((u) => u.state === "running")) return done(resolve);
+        const bad = units.find((u) => u.state === "crashloop");
+        if (bad) return done(() => reject(new Error(`${bad.spec.name} is in crash loop: ${bad.lastError}`)));
+        if (this.now() > deadline) return done(() => reject(new Error("services not ready in time")));
+      };
+      const t = setInterval(check, 100);
+      const done = (f: () => void) => {
+        clearInterval(t);
+        f();
+      };
+      check();
+    });
+  }
+
+  /** Ports of services that are up, for the gateway. */
+  routes(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const u of Object.values(this.current.units)) {
+      if (u.state !== "running") continue;
+      const failed = this.failedServices.get(u.spec.name);
+      for (const s of u.spec.services) {
+        const p = this.ports.get(s);
+        if (p && !failed?.has(s)) out.set(s, p);
+      }
+    }
+    return out;
+  }
+
+  /** Names of every service the box is configured to run. */
+  serviceNames(): string[] {
+    return Object.values(this.current.units).flatMap((u) => u.spec.services);
+  }
+
+  /** Per-service status for `nexus status`, the gateway's /metrics and the console. */
+  status(): ServiceStatus[] {
+    const now = this.now();
+    return Object.values(this.current.units).flatMap((u) => {
+      const alive = u.state === "running" || u.state === "starting";
+      const mem = alive && u.pid ? rssBytes(u.pid) : null;
+      return u.spec.services.map((name) => ({
+        name,
+        unit: u.spec.name,
+        state: this.failedServices.get(u.spec.name)?.has(name) ? ("failed" as const) : u.state,
+        pid: alive ? u.pid : null,
+        port: this.ports.get(name) ?? null,
+        restarts: u.restarts,
+        uptimeSeconds: u.state === "running" && u.startedAt ? Math.round((now - u.startedAt) / 1000) : null,
+        memoryBytes: mem,
+        lastError: u.lastError,
+      }));
+    });
+  }
+
+  natsState() {
+    return { state: this.current.nats, pid: this.nats?.child.pid ?? null, url: this.nats?.url ?? null };
+  }
+
+  /** Connection details for in-process clients (the hub link, tests). */
+  natsConnection(): { url: string; user: string; pass: string } | null {
+    return this.nats ? { url: this.nats.url, ...this.nats.creds } : null;
+  }
+
+  /** Restarts a unit now, also one in crash loop (an admin's explicit ask clears its failure history). */
+  async restartUnit(name: string): Promise<void> {
+    const u = this.current.units[name];
+    if (!u) throw new Error(`no unit ${name}`);
+    const child = this.children.get(name);
+    u.failures = [];
+    if (child && (u.state === "running" || u.state === "starting")) {
+      u.state = "stopping";
+      await terminate(child, this.deps.config.supervisor.stopTimeoutMs);
+    }
+    u.state = "stopped";
+    u.restarts++;
+    this.reconcile();
+  }
+
+  /** Drains and stops everything (dependents first, nats-server last). Idempotent. */
+  stop(): Promise<void> {
+    if (this.stopped) return this.stopped;
+    this.desired = { nats: false, units: [] };
+    this.stopped = new Promise<void>((resolve) => {
+      const check = () => {
+        const idle = Object.values(this.current.units).every((u) =>
+          ["stopped", "crashloop"].includes(u.state),
+        );
+        if (idle && this.current.nats === "stopped") {
+          clearInterval(t);
+          this.shutdownLoops();
+          resolve();
+        }
+      };
+      const t = setInterval(check, 50);
+      this.reconcile();
+    });
+    return this.stopped;
+  }
+
+  private shutdownLoops() {
+    for (const t of [this.timer, this.healthTimer, this.rotateTimer]) if (t) clearInterval(t);
+    for (const fd of this.logFds.values()) closeLog(fd);
+    this.logFds.clear();
+    removePid(this.deps.paths.natsPid);
+  }
+
+  /** One pass of plan + apply; re-runs once if asked while running. */
+  private reconcile(): void {
+    if (this.reconciling) {
+      this.again = true;
+      return;
+    }
+    this.reconciling = true;
+    void (async () => {
+      try {
+        do {
+          this.again = false;
+          const steps = plan(this.current, this.desired, this.now(), this.policy);
+          for (const step of steps) await this.apply(step);
+        } while (this.again);
+      } catch (err) {
+        this.deps.log.error({ err }, "reconcile failed");
+      } finally {
+        this.reconciling = false;
+      }
+    })();
+  }
+
+  private async apply(step: Step): Promise<void> {
+    const { log } = this.deps;
+    switch (step.action) {
+      case "start-nats":
+        return this.startNats();
+      case "stop-nats": {
+        this.current.nats = "stopping";
+        if (this.nats) await terminate(this.nats.child, this.deps.config.supervisor.stopTimeoutMs);
+        this.nats = null;
+        this.setNats("stopped");
+        return;
+      }
+      case "start-unit":
+        return this.startUnit(step.unit);
+      case "stop-unit": {
+        const u = this.unit(step.unit);
+        const child = this.children.get(step.unit);
+        if (!child || u.state === "exited" || u.state === "backoff") return this.setUnit(u, "stopped");
+        this.setUnit(u, "stopping");
+        void terminate(child, this.deps.config.supervisor.stopTimeoutMs);
+        return;
+      }
+      case "kill-unit": {
+        const u = this.unit(step.unit);
+        log.warn({ unit: step.unit, reason: step.reason }, "killing unit");
+        u.lastError = step.reason;
+        u.failures.push(this.now());
+        u.killRequested = true;
+        this.children.get(step.unit)?.kill("SIGKILL");
+        return;
+      }
+      case "schedule-restart": {
+        const u = this.unit(step.unit);
+        u.nextStartAt = step.at;
+        this.setUnit(u, "backoff");
+        log.info({ unit: step.unit, inMs: step.at - this.now() }, "restart scheduled");
+        return;
+      }
+      case "mark-crashloop": {
+        const u = this.unit(step.unit);
+        this.setUnit(u, "crashloop");
+        log.error({ unit: step.unit, lastError: u.lastError }, "unit is in crash loop; not restarting it");
+        return;
+      }
+    }
+  }
+
+  private async startNats(): Promise<void> {
+    if (this.now() < this.natsRetryAt) return;
+    const { config, paths, log } = this.deps;
+    this.setNats("starting");
+    try {
+      const fd = this.logFd("nats");
+      this.nats = await startNats({ bin: config.natsServer, paths, site: config.site, logFd: fd });
+      this.natsFailures = 0;
+      const child = this.nats.child;
+      child.once("exit", (code, signal) => {
+        if (this.current.nats === "stopping") return;
+        log.error({ code, signal }, "nats-server exited; restarting it");
+        this.nats = null;
+        this.setNats("failed");
+      });
+      log.info({ url: this.nats.url, pid: child.pid }, "nats-server running");
+      this.setNats("running");
+    } catch (err) {
+      this.natsFailures++;
+      this.natsRetryAt = this.now() + Math.min(500 * 2 ** this.natsFailures, 30_000);
+      log.error({ err: (err as Error).message }, "nats-server failed to start");
+      this.setNats("failed");
+    }
+  }
+
+  private async startUnit(name: string): Promise<void> {
+    const u = this.unit(name);
+    const { config, paths, log } = this.deps;
+    if (!this.nats) return;
+    for (const s of u.spec.services) if (!this.ports.has(s)) this.ports.set(s, await freePort());
+    if (u.state === "backoff") u.restarts++;
+    this.failedServices.delete(name);
+    u.killRequested = false;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: process.env.NODE_ENV,
+      NEXUS_DATA_DIR: paths.root,
+      NEXUS_SITE: config.site,
+      NEXUS_LOG_LEVEL: config.logLevel,
+      NEXUS_NATS_URL: this.nats.url,
+      NEXUS_NATS_USER: this.nats.creds.user,
+      NEXUS_NATS_PASS: this.nats.creds.pass,
+      NEXUS_SERVICE_BODY_LIMIT_BYTES: String(config.gateway.bodyLimitBytes),
+      ...serviceEnv(process.env),
+    };
+    const child = spawnUnit(u, this.ports, {
+      host: this.host,
+      env,
+      logFd: this.logFd(name),
+      log,
+      now: this.now,
+      onExit: (unit, code, signal) => this.onUnitExit(unit, code, signal),
+      onMessage: (unit, msg) => this.onUnitMessage(unit, msg),
+    });
+    this.children.set(name, child);
+    log.info({ unit: name, pid: child.pid, services: u.spec.services }, "unit starting");
+    this.emit("unit", name, u.state);
+  }
+
+  private onUnitExit(u: UnitStatus, code: number | null, signal: NodeJS.Signals | null) {
+    this.children.delete(u.spec.name);
+    u.pid = null;
+    if (u.state === "stopping") return this.setUnit(u, "stopped");
+    if (this.desired.units.length === 0) return this.setUnit(u, "stopped");
+    if (!u.killRequested) {
+      u.failures.push(this.now());
+      u.lastError = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    }
+    this.deps.log.warn({ unit: u.spec.name, code, signal }, "unit exited");
+    this.setUnit(u, "exited");
+  }
+
+  private onUnitMessage(u: UnitStatus, msg: unknown) {
+    const m = msg as { type?: string; services?: { name: string }[] };
+    if (m?.type !== "started" || !Array.isArray(m.services)) return;
+    const started = new Set(m.services.map((s) => s.name));
+    const failed = new Set(u.spec.services.filter((s) => !started.has(s)));
+    if (failed.size > 0) this.failedServices.set(u.spec.name, failed);
+  }
+
+  private async checkHealth(): Promise<void> {
+    const now = this.now();
+    await Promise.all(
+      Object.values(this.current.units).map(async (u) => {
+        if (u.state !== "starting" && u.state !== "running") return;
+        const last = this.lastProbe.get(u.spec.name) ?? 0;
+        const interval = u.state === "starting" ? 100 : this.deps.config.supervisor.healthIntervalMs;
+        if (now - last < interval) return;
+        this.lastProbe.set(u.spec.name, now);
+        const failed = this.failedServices.get(u.spec.name);
+        const ports = u.spec.services.filter((s) => !failed?.has(s)).map((s) => this.ports.get(s) ?? 0);
+        const ok = ports.length > 0 && (await unitReady(ports));
+        if (u.state === "starting" && ok) {
+          u.healthFailures = 0;
+          this.setUnit(u, "running");
+        } else if (u.state === "running") {
+          u.healthFailures = ok ? 0 : u.healthFailures + 1;
+          if (!ok) this.reconcile();
+        }
+      }),
+    );
+  }
+
+  private rotateLogs() {
+    const { supervisor } = this.deps.config;
+    for (const name of this.logFds.keys()) {
+      rotateIfNeeded(this.deps.paths.logFile(name), supervisor.logMaxBytes, supervisor.logKeep);
+    }
+  }
+
+  private logFd(name: string): number {
+    let fd = this.logFds.get(name);
+    if (fd === undefined) {
+      fd = openLog(this.deps.paths.logFile(name));
+      this.logFds.set(name, fd);
+    }
+    return fd;
+  }
+
+  private unit(name: string): UnitStatus {
+    const u = this.current.units[name];
+    if (!u) throw new Error(`unknown unit ${name}`);
+    return u;
+  }
+
+  private setUnit(u: UnitStatus, state: UnitStatus["state"]) {
+    if (u.state === state) return;
+    u.state = state;
+    this.emit("unit", u.spec.name, state);
+    this.reconcile();
+  }
+
+  private setNats(state: CurrentState["nats"]) {
+    this.current.nats = state;
+    this.emit("nats", state);
+    this.reconcile();
+  }
+}
+
+/** Service config env (`NEXUS_<SERVICE>_*`) passes through to hosts; the supervisor's own settings do not. */
+function serviceEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const own =
+    /^NEXUS_(DATA_DIR|PORT|HOST|SITE|PROFILE|ISOLATION|SERVICES|LOG_LEVEL|NATS_|GATEWAY_|SUPERVISOR_|HOST_)/;
+  return Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith("NEXUS_") && !own.test(k)));
+}

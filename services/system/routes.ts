@@ -1,0 +1,95 @@
+/** HTTP for the system service: thin handlers that call box.ts and settings.ts. */
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { ApiError, type ServiceContext } from "../../appliance/kit/index.js";
+import { boxInfo, diskInfo, uptime } from "./box.js";
+import { deleteSetting, getSetting, listSettings, putSetting } from "./settings.js";
+
+const keyParam = z.object({
+  key: z
+    .string()
+    .regex(
+      /^[a-z][a-z0-9_.-]{0,63}$/,
+      "key: lower-case letters, digits, '_', '.', '-'; at most 64 characters",
+    )
+    .openapi({ param: { name: "key", in: "path" }, example: "box.label" }),
+});
+const settingBody = z.object({ value: z.string().max(4096) }).strict();
+const settingOut = z.object({ key: z.string(), value: z.string(), updatedAt: z.string() });
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+
+/** Mounts the system routes on the service app. */
+export function systemRoutes(app: OpenAPIHono, ctx: ServiceContext) {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/info",
+      summary: "Box facts: host, CPU, memory, uptime, disk of the data dir",
+      responses: { 200: json(z.object({}).passthrough(), "box facts") },
+    }),
+    (c) => c.json({ ...boxInfo(), uptime: uptime(), disk: diskInfo(ctx.dataDir), site: ctx.site }, 200),
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/time",
+      summary: "The box clock, for checking drift against a client",
+      responses: { 200: json(z.object({ now: z.string(), epochMs: z.number() }), "time") },
+    }),
+    (c) => {
+      const now = Date.now();
+      return c.json({ now: new Date(now).toISOString(), epochMs: now }, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/settings",
+      summary: "All box settings",
+      responses: { 200: json(z.object({ settings: z.array(settingOut) }), "settings") },
+    }),
+    (c) => c.json({ settings: listSettings(ctx) }, 200),
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/settings/{key}",
+      summary: "One box setting",
+      request: { params: keyParam },
+      responses: { 200: json(settingOut, "the setting") },
+    }),
+    (c) => {
+      const s = getSetting(ctx, c.req.valid("param").key);
+      if (!s) throw new ApiError(404, "no such setting");
+      return c.json(s, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/settings/{key}",
+      summary: "Create or replace a box setting (emits nexus.system.settings.changed)",
+      request: {
+        params: keyParam,
+        body: { content: { "application/json": { schema: settingBody } }, required: true },
+      },
+      responses: { 200: json(settingOut, "the stored setting") },
+    }),
+    (c) => c.json(putSetting(ctx, c.req.valid("param").key, c.req.valid("json").value), 200),
+  );
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/settings/{key}",
+      summary: "Delete a box setting (emits nexus.system.settings.deleted)",
+      request: { params: keyParam },
+      responses: { 200: json(z.object({ deleted: z.boolean() }), "deleted") },
+    }),
+    (c) => {
+      if (!deleteSetting(ctx, c.req.valid("param").key)) throw new ApiError(404, "no such setting");
+      return c.json({ deleted: true }, 200);
+    },
+  );
+}
