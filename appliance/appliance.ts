@@ -5,10 +5,11 @@
 
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { loadService } from "../services/registry.js";
+import { loadService as registryLoader } from "../services/registry.js";
 import type { ApplianceConfig } from "./config/schema.js";
 import { startControlServer } from "./control.js";
 import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } from "./gateway/index.js";
+import type { ServiceLoader } from "./host/run.js";
 import type { Logger } from "./kit/index.js";
 import { applianceVersion, dataPaths } from "./paths.js";
 import { loadProfile } from "./profiles/load.js";
@@ -30,7 +31,7 @@ export interface Appliance {
 export async function startAppliance(
   config: ApplianceConfig,
   log: Logger,
-  opts: { host?: SupervisorDeps["host"] } = {},
+  opts: { host?: SupervisorDeps["host"]; loadService?: ServiceLoader } = {},
 ): Promise<Appliance> {
   const paths = dataPaths(config.dataDir);
   const other = readPid(paths.supervisorPid);
@@ -41,7 +42,7 @@ export async function startAppliance(
   }
   const profile = loadProfile(config.profile);
   const names = config.services ?? profile.services;
-  const services = await Promise.all(names.map((n) => loadService(n)));
+  const services = await Promise.all(names.map((n) => (opts.loadService ?? registryLoader)(n)));
   const isolation = config.isolation ?? profile.isolation;
   const version = applianceVersion();
 

@@ -1,0 +1,76 @@
+/**
+ * A service host process. The supervisor starts one per service (`isolation: process`) or one for all
+ * services (`isolation: shared`); the same service code runs in both. Configuration comes in env:
+ *   NEXUS_HOST_SERVICES  name:port,name:port   NEXUS_DATA_DIR  NEXUS_SITE  NEXUS_LOG_LEVEL
+ *   NEXUS_NATS_URL  NEXUS_NATS_USER  NEXUS_NATS_PASS (removed from env once read)
+ * The host exits when the supervisor goes away (IPC disconnect), so a killed supervisor leaves no orphans.
+ */
+import { createLogger, type RunningService, type ServiceDefinition, startService } from "../kit/index.js";
+
+/** Resolves a service name to its definition (the registry in production, fixtures in tests). */
+export type ServiceLoader = (name: string) => Promise<ServiceDefinition<unknown>>;
+
+/** Parses `name:port,name:port`. */
+export function parseHostServices(value: string): { name: string; port: number }[] {
+  return value
+    .split(",")
+    .filter(Boolean)
+    .map((s) => {
+      const [name = "", port = ""] = s.split(":");
+      return { name, port: Number(port) };
+    });
+}
+
+/** Runs the host until SIGTERM or the supervisor goes away. */
+export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = process.env): void {
+  const log = createLogger({ level: env.NEXUS_LOG_LEVEL ?? "info", name: "host" });
+  const nats = env.NEXUS_NATS_URL
+    ? { url: env.NEXUS_NATS_URL, user: env.NEXUS_NATS_USER, pass: env.NEXUS_NATS_PASS, name: "" }
+    : null;
+  delete env.NEXUS_NATS_PASS;
+  const specs = parseHostServices(env.NEXUS_HOST_SERVICES ?? "");
+  const running: RunningService[] = [];
+  let stopping = false;
+
+  async function main() {
+    if (specs.length === 0) throw new Error("NEXUS_HOST_SERVICES is empty");
+    const shared = specs.length > 1;
+    for (const spec of specs) {
+      try {
+        const def = await loadService(spec.name);
+        const svc = await startService(def, {
+          dataDir: env.NEXUS_DATA_DIR ?? ".",
+          site: env.NEXUS_SITE ?? "local",
+          log,
+          port: spec.port,
+          nats: nats ? { ...nats, name: `nexus-${spec.name}` } : null,
+          bodyLimitBytes: Number(env.NEXUS_SERVICE_BODY_LIMIT_BYTES ?? 10 * 1024 * 1024),
+          env,
+        });
+        running.push(svc);
+      } catch (err) {
+        log.error({ err, service: spec.name }, "service failed to start");
+        // One process per service: exit so the supervisor's backoff applies. Shared: the others keep
+        // serving; the failed one is reported and the supervisor marks it failed.
+        if (!shared) throw err;
+      }
+    }
+    process.send?.({ type: "started", services: running.map((s) => ({ name: s.name, port: s.port })) });
+  }
+
+  async function shutdown(reason: string) {
+    if (stopping) return;
+    stopping = true;
+    log.info({ reason }, "stopping services");
+    await Promise.allSettled(running.map((s) => s.stop()));
+    process.exit(0);
+  }
+
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("disconnect", () => void shutdown("supervisor gone"));
+  main().catch((err) => {
+    log.fatal({ err }, "host failed");
+    process.exit(1);
+  });
+}

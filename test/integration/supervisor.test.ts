@@ -1,0 +1,101 @@
+/** Real supervisor + real nats-server + real service processes. */
+import { afterEach, describe, expect, it } from "vitest";
+import { isAlive } from "../../appliance/supervisor/pidfile.js";
+import {
+  removeDir,
+  spawnNexusUp,
+  startTestAppliance,
+  type TestAppliance,
+  waitFor,
+} from "../helpers/appliance.js";
+
+let app: TestAppliance | null = null;
+afterEach(async () => {
+  if (app) {
+    await app.stop();
+    removeDir(app.dataDir);
+    app = null;
+  }
+});
+
+const svc = (a: TestAppliance, name: string) => a.supervisor.status().find((s) => s.name === name)!;
+
+describe("supervisor", () => {
+  it("starts services in dependency order and routes to them", async () => {
+    app = await startTestAppliance({ services: ["dependent", "echo"] });
+    const order = Object.keys(app.supervisor.current.units);
+    expect(order.indexOf("echo")).toBeLessThan(order.indexOf("dependent"));
+    const res = await app.api("/api/dependent/ok");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true });
+  });
+
+  it("restarts a service killed with SIGKILL and it serves again", async () => {
+    app = await startTestAppliance({ services: ["echo"] });
+    const before = svc(app, "echo");
+    process.kill(before.pid!, "SIGKILL");
+    await waitFor(() => svc(app!, "echo").state !== "running", 5000, "echo to notice the kill");
+    await waitFor(() => svc(app!, "echo").state === "running", 20_000, "echo to come back");
+    const after = svc(app, "echo");
+    expect(after.pid).not.toBe(before.pid);
+    expect(after.restarts).toBe(1);
+    const res = await app.api("/api/echo/hello");
+    expect(res.status).toBe(200);
+  });
+
+  it("puts a service that exits at once into crash loop while the others keep serving", async () => {
+    app = await startTestAppliance({
+      services: ["echo", "crasher"],
+      waitReady: false,
+      env: { NEXUS_SUPERVISOR_CRASH_LOOP_THRESHOLD: "3", NEXUS_SUPERVISOR_BACKOFF_BASE_MS: "50" },
+    });
+    await waitFor(() => svc(app!, "crasher").state === "crashloop", 30_000, "crash loop");
+    expect(svc(app, "crasher").lastError).toMatch(/exited with code 1/);
+    expect(svc(app, "echo").state).toBe("running");
+    expect((await app.api("/api/echo/hello")).status).toBe(200);
+    const down = await app.api("/api/crasher/anything");
+    expect(down.status).toBe(503);
+    // It stays down: no more restarts once in crash loop.
+    const restarts = svc(app, "crasher").restarts;
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(svc(app, "crasher").restarts).toBe(restarts);
+    const metrics = await (await app.api("/metrics")).text();
+    expect(metrics).toContain('nexus_service_state{service="crasher",state="crashloop"} 1');
+    expect(metrics).toContain('nexus_service_up{service="echo"} 1');
+  });
+
+  it("runs the same services in shared isolation, one process for all", async () => {
+    app = await startTestAppliance({ services: ["echo", "dependent"], isolation: "shared" });
+    const [a, b] = [svc(app, "echo"), svc(app, "dependent")];
+    expect(a.pid).toBe(b.pid);
+    expect((await app.api("/api/echo/hello")).status).toBe(200);
+    expect((await app.api("/api/dependent/ok")).status).toBe(200);
+  });
+
+  it("keeps serving the others in shared isolation when one service fails to start", async () => {
+    app = await startTestAppliance({ services: ["echo", "crasher"], isolation: "shared", waitReady: false });
+    await waitFor(() => svc(app!, "crasher").state === "failed", 20_000, "crasher marked failed");
+    await waitFor(() => svc(app!, "echo").state === "running", 20_000, "echo running beside it");
+    expect((await app.api("/api/echo/hello")).status).toBe(200);
+    expect((await app.api("/api/crasher/x")).status).toBe(503);
+  });
+});
+
+describe("nexus up as a process", () => {
+  it("SIGTERM stops every child and nats-server, leaving no process behind", async () => {
+    const up = await spawnNexusUp();
+    try {
+      const status = await up.status();
+      const pids = [status.nats.pid!, ...status.services.map((s) => s.pid!)];
+      expect(pids.every((p) => p && isAlive(p))).toBe(true);
+      up.child.kill("SIGTERM");
+      const code = await new Promise((r) => up.child.once("exit", r));
+      expect(code).toBe(0);
+      for (const pid of pids) expect(isAlive(pid)).toBe(false);
+      expect(up.output()).toContain("Stopped.");
+    } finally {
+      up.child.kill("SIGKILL");
+      removeDir(up.dataDir);
+    }
+  });
+});
