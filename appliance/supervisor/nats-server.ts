@@ -89,6 +89,7 @@ export async function startNats(opts: {
 }): Promise<RunningNats> {
   const { paths } = opts;
   mkdirSync(paths.jetstream, { recursive: true });
+  mkdirSync(paths.run, { recursive: true });
   const creds = natsCredentials(paths);
   const port = await freePort();
   writeFileSync(paths.natsConf, natsConfig({ port, storeDir: paths.jetstream, site: opts.site, creds }), {

@@ -42,11 +42,12 @@ export function plan(current: CurrentState, desired: DesiredState, now: number, 
   }
 
   if (!desired.nats) {
-    const anyAlive = Object.values(current.units).some((u) =>
-      ["starting", "running", "stopping"].includes(u.state),
+    // nats-server goes last: only once every unit has settled (stopped, or parked in crash loop).
+    const unsettled = Object.values(current.units).some(
+      (u) => u.state !== "stopped" && u.state !== "crashloop",
     );
     if (
-      !anyAlive &&
+      !unsettled &&
       (current.nats === "running" || current.nats === "starting" || current.nats === "failed")
     ) {
       steps.push({ action: "stop-nats" });
