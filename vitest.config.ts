@@ -8,6 +8,7 @@ export default defineConfig({
     // Integration tests spawn real nats-server and service processes; on a 2-core box
     // running them all at once makes timings meaningless.
     fileParallelism: false,
-    reporters: ["default"],
+    reporters: ["default", "json"],
+    outputFile: { json: "test-results/vitest.json" },
   },
 });

@@ -85,13 +85,15 @@ export async function startNats(opts: {
   paths: DataPaths;
   site: string;
   logFd: number;
+  /** Reuse this port (services reconnect to the same URL after a nats-server restart); 0 picks one. */
+  port?: number;
   readyTimeoutMs?: number;
 }): Promise<RunningNats> {
   const { paths } = opts;
   mkdirSync(paths.jetstream, { recursive: true });
   mkdirSync(paths.run, { recursive: true });
   const creds = natsCredentials(paths);
-  const port = await freePort();
+  const port = opts.port || (await freePort());
   writeFileSync(paths.natsConf, natsConfig({ port, storeDir: paths.jetstream, site: opts.site, creds }), {
     mode: 0o600,
   });

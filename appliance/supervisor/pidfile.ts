@@ -1,13 +1,18 @@
 /** Pid files, and finding out whether the process they name is still ours. */
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 
-/** True if a process with this pid exists. */
+/** True if a process with this pid exists and is not a zombie (exited, not yet reaped). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return true; // no /proc: trust kill(0)
   }
 }
 

@@ -70,6 +70,7 @@ export class Supervisor extends EventEmitter {
   private nats: RunningNats | null = null;
   private natsRetryAt = 0;
   private natsFailures = 0;
+  private natsPort = 0;
   private timer: NodeJS.Timeout | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
   private rotateTimer: NodeJS.Timeout | null = null;
@@ -295,7 +296,14 @@ export class Supervisor extends EventEmitter {
     this.setNats("starting");
     try {
       const fd = this.logFd("nats");
-      this.nats = await startNats({ bin: config.natsServer, paths, site: config.site, logFd: fd });
+      this.nats = await startNats({
+        bin: config.natsServer,
+        paths,
+        site: config.site,
+        logFd: fd,
+        port: this.natsPort,
+      });
+      this.natsPort = Number(new URL(this.nats.url).port);
       this.natsFailures = 0;
       const child = this.nats.child;
       child.once("exit", (code, signal) => {

@@ -96,8 +96,8 @@ export interface UpProcess {
 export async function spawnNexusUp(
   args: string[] = [],
   env: Record<string, string> = {},
+  dataDir = tempDir(),
 ): Promise<UpProcess> {
-  const dataDir = tempDir();
   let out = "";
   const child = spawn(
     process.execPath,

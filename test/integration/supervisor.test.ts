@@ -43,6 +43,34 @@ describe("supervisor", () => {
     expect(res.status).toBe(200);
   });
 
+  it("restarts nats-server on the same port and services publish again", async () => {
+    app = await startTestAppliance({ services: ["echo"] });
+    const before = app.supervisor.natsState();
+    process.kill(before.pid!, "SIGKILL");
+    await waitFor(
+      () => {
+        const n = app!.supervisor.natsState();
+        return n.state === "running" && n.pid !== before.pid;
+      },
+      20_000,
+      "nats-server restarted",
+    );
+    expect(app.supervisor.natsState().url).toBe(before.url);
+    const res = await app.api("/api/echo/items", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ body: "after restart" }),
+    });
+    expect(res.status).toBe(201);
+    const { openDatabase, outboxBacklog, serviceDbPath } = await import("../../appliance/kit/index.js");
+    const db = openDatabase(serviceDbPath(app.dataDir, "echo"));
+    try {
+      await waitFor(() => outboxBacklog(db) === 0, 20_000, "outbox drained after nats restart");
+    } finally {
+      db.close();
+    }
+  });
+
   it("puts a service that exits at once into crash loop while the others keep serving", async () => {
     app = await startTestAppliance({
       services: ["echo", "crasher"],

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Nexus Edge needs (and only what is missing). Used by the quick start and CI.
+#   nats-server            the box's message bus (JetStream)
+#   build-essential python3 to compile better-sqlite3 when no prebuilt binary can be fetched (offline)
+#   ffmpeg                 media processing (thumbnails, HLS); `nexus doctor` warns without it
+set -euo pipefail
+PKGS=(nats-server build-essential python3 ffmpeg ca-certificates)
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "all present: ${PKGS[*]}"
+fi
+# Debian's package enables a system-wide nats-server unit; the appliance runs its own, so leave that one off.
+if command -v systemctl >/dev/null && systemctl is-enabled nats-server >/dev/null 2>&1; then
+  $SUDO systemctl disable --now nats-server >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,123 @@
+/** The built `nexus` CLI against a real running appliance. Needs `npm run build` (npm test does it). */
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dataPaths } from "../../appliance/paths.js";
+import { isAlive } from "../../appliance/supervisor/pidfile.js";
+import { ROOT, removeDir, spawnNexusUp, tempDir, type UpProcess, waitFor } from "../helpers/appliance.js";
+
+const run = promisify(execFile);
+const nexus = (dataDir: string, ...args: string[]) =>
+  run(process.execPath, [join(ROOT, "bin/nexus.js"), "-d", dataDir, ...args], { timeout: 30_000 });
+
+describe("nexus CLI with a running appliance", () => {
+  let up: UpProcess;
+  beforeAll(async () => {
+    up = await spawnNexusUp();
+  });
+  afterAll(async () => {
+    up.child.kill("SIGKILL");
+    removeDir(up.dataDir);
+  });
+
+  it("up prints the console URL and how to log in the first time", () => {
+    expect(up.output()).toMatch(/Console:\s+http:\/\/127\.0\.0\.1:\d+\//);
+    expect(up.output()).toContain("admin.token");
+    expect(up.output()).not.toContain(readFileSync(dataPaths(up.dataDir).adminToken, "utf8").trim());
+  });
+
+  it("status --json has name, state, pid, restarts per service", async () => {
+    const { stdout } = await nexus(up.dataDir, "status", "--json");
+    const s = JSON.parse(stdout);
+    expect(s.running).toBe(true);
+    expect(s.services).toEqual([
+      expect.objectContaining({ name: "system", state: "running", pid: expect.any(Number), restarts: 0 }),
+    ]);
+  });
+
+  it("status prints a table", async () => {
+    const { stdout } = await nexus(up.dataDir, "status");
+    expect(stdout).toMatch(/SERVICE\s+STATE\s+PID\s+RESTARTS\s+UPTIME\s+MEMORY/);
+    expect(stdout).toMatch(/system\s+running\s+\d+\s+0\s+\S+\s+\d+ MB/);
+  });
+
+  it("logs shows the service's lines and refuses hostile names", async () => {
+    const { stdout } = await nexus(up.dataDir, "logs", "system", "-n", "20");
+    expect(stdout).toContain("[system] service listening");
+    await expect(nexus(up.dataDir, "logs", "../secrets/admin")).rejects.toMatchObject({
+      stderr: expect.stringContaining("invalid name"),
+    });
+    await expect(nexus(up.dataDir, "logs", "nope")).rejects.toMatchObject({
+      stderr: expect.stringContaining("no log"),
+    });
+  });
+
+  it("doctor reports nats-server and the port in use by the appliance", async () => {
+    const { stdout } = await nexus(up.dataDir, "doctor", "--json");
+    const { checks } = JSON.parse(stdout) as { checks: { name: string; level: string; detail: string }[] };
+    expect(checks.find((c) => c.name === "nats-server")).toMatchObject({ level: "ok" });
+    expect(checks.find((c) => c.name === "port")?.detail).toContain("running appliance");
+  });
+
+  it("a second `up` on the same data dir refuses to start", async () => {
+    await expect(nexus(up.dataDir, "up", "--port", "0")).rejects.toMatchObject({
+      stderr: expect.stringContaining("another supervisor"),
+    });
+  });
+
+  it("stop stops it gracefully", async () => {
+    const { stdout } = await nexus(up.dataDir, "stop");
+    expect(stdout).toContain("stopped.");
+    await waitFor(() => up.child.exitCode !== null, 20_000, "nexus up to exit");
+    expect(up.child.exitCode).toBe(0);
+    const after = await nexus(up.dataDir, "status", "--json").catch((e) => e);
+    expect(after.code).toBe(3);
+    expect(JSON.parse(after.stdout)).toEqual({ running: false, services: [] });
+  });
+});
+
+describe("nexus CLI without an appliance", () => {
+  it("version prints versions; doctor checks; bad flags are refused", async () => {
+    const dir = tempDir();
+    try {
+      expect((await nexus(dir, "version")).stdout).toMatch(
+        /nexus-edge \d+\.\d+\.\d+\nnode v\d+.*\nnats-server \d/,
+      );
+      const { stdout } = await nexus(dir, "doctor");
+      expect(stdout).toMatch(/nats-server\s+ok/);
+      await expect(nexus(dir, "up", "--port", "99999")).rejects.toMatchObject({
+        stderr: expect.stringContaining("0..65535"),
+      });
+      await expect(nexus(dir, "up", "--isolation", "weird")).rejects.toMatchObject({
+        stderr: expect.stringContaining("process or shared"),
+      });
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it("a supervisor killed with SIGKILL leaves no service host; its nats-server is reaped at the next start", async () => {
+    const up = await spawnNexusUp();
+    try {
+      const status = await up.status();
+      const hostPids = status.services.map((s) => s.pid!);
+      const natsPid = status.nats.pid!;
+      up.child.kill("SIGKILL");
+      await waitFor(() => hostPids.every((p) => !isAlive(p)), 10_000, "service hosts to exit");
+      expect(existsSync(dataPaths(up.dataDir).natsPid)).toBe(true);
+      const again = await spawnNexusUp([], {}, up.dataDir);
+      try {
+        expect(isAlive(natsPid)).toBe(false);
+        expect(again.output()).toContain("killed a nats-server left by an earlier supervisor");
+      } finally {
+        again.child.kill("SIGTERM");
+        await new Promise((r) => again.child.once("exit", r));
+      }
+    } finally {
+      up.child.kill("SIGKILL");
+      removeDir(up.dataDir);
+    }
+  });
+});
