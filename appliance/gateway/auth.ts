@@ -37,9 +37,9 @@ export function bootstrapToken(file: string): string {
 export function bootstrapTokenAuth(token: string): AuthHook {
   const expected = Buffer.from(token);
   return (req) => {
-    const h = req.headers.authorization;
-    if (!h?.startsWith("Bearer ")) return null;
-    const given = Buffer.from(h.slice(7).trim());
+    const m = /^bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
+    if (!m) return null;
+    const given = Buffer.from(m[1]!);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
     return { id: "bootstrap-admin", roles: ["admin"], via: "bootstrap-token" };
   };

@@ -1,7 +1,9 @@
 /**
  * The gateway: the box's one public port. Built on node:http rather than Hono because the proxy path is hot
  * (the benchmark goal is >= 0.8 of direct throughput) and needs streaming both ways; the services behind it are
- * Hono apps. Order of checks on /api/*: request id → rate limit → path → body size → auth → route → proxy.
+ * Hono apps. Order of checks on /api/*: request id → rate limit → path → body size → auth → service → proxy.
+ * Node enforces the headers and request timeouts only when it sweeps its connections, every 30 s by default:
+ * a slowloris would outlive a 10 s headers timeout threefold, so the sweep interval follows the timeouts.
  */
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -11,7 +13,7 @@ import type { AuthHook, Principal } from "./auth.js";
 import type { GatewayMetrics, ServiceGauge } from "./metrics.js";
 import { aggregateOpenApi } from "./openapi.js";
 import { parseApiPath } from "./path.js";
-import { proxy } from "./proxy.js";
+import { type ProxyError, proxy } from "./proxy.js";
 import { RateLimiter } from "./rate-limit.js";
 
 export interface GatewayDeps {
@@ -75,10 +77,6 @@ export function createGateway(deps: GatewayDeps): Server {
       metrics.reject("path");
       return fail(res, parsed.status, parsed.message);
     }
-    if (!deps.services().includes(parsed.service)) {
-      metrics.reject("unknown-service");
-      return fail(res, 404, "no such service", { service: parsed.service });
-    }
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > config.bodyLimitBytes) {
       metrics.reject("body-size");
@@ -89,6 +87,11 @@ export function createGateway(deps: GatewayDeps): Server {
     if (!principal) {
       metrics.reject("unauthenticated");
       return fail(res, 401, "authentication required", null, { "www-authenticate": "Bearer" });
+    }
+    // After authentication, so an anonymous caller cannot list which services exist.
+    if (!deps.services().includes(parsed.service)) {
+      metrics.reject("unknown-service");
+      return fail(res, 404, "no such service", { service: parsed.service });
     }
     const port = deps.routes().get(parsed.service);
     if (!port) {
@@ -106,13 +109,10 @@ export function createGateway(deps: GatewayDeps): Server {
     });
     const seconds = (performance.now() - started) / 1000;
     if ("error" in outcome) {
-      const [status, message] =
-        outcome.error === "body-too-large"
-          ? [413, `request body over ${config.bodyLimitBytes} bytes`]
-          : outcome.error === "timeout"
-            ? [504, "service did not answer in time"]
-            : [503, "service unavailable"];
+      const [status, message] = proxyError(outcome.error, config.bodyLimitBytes);
       metrics.observe(parsed.service, status, seconds);
+      // A streamed body over the limit is refused by the gateway just like a declared one.
+      if (outcome.error === "body-too-large") metrics.reject("body-size");
       if (!res.headersSent) {
         res.setHeader("connection", "close");
         fail(res, status, message, { service: parsed.service });
@@ -166,7 +166,7 @@ export function createGateway(deps: GatewayDeps): Server {
     }
   }
 
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({ connectionsCheckingInterval: timeoutSweepMs(config) }, (req, res) => {
     handle(req, res).catch((err) => {
       log.error({ err }, "gateway error");
       if (!res.headersSent) fail(res, 500, "internal error");
@@ -188,6 +188,26 @@ export function createGateway(deps: GatewayDeps): Server {
   });
   server.on("close", () => limiter.close());
   return server;
+}
+
+/** Status and message for a proxy failure; 499 (client closed request, as nginx logs it) only reaches metrics. */
+function proxyError(error: ProxyError, bodyLimitBytes: number): [number, string] {
+  switch (error) {
+    case "body-too-large":
+      return [413, `request body over ${bodyLimitBytes} bytes`];
+    case "timeout":
+      return [504, "service did not answer in time"];
+    case "client-closed":
+      return [499, "client closed request"];
+    default:
+      return [503, "service unavailable"];
+  }
+}
+
+/** How often node checks for headers/request timeouts: a quarter of the shorter one, between 50 ms and 1 s. */
+function timeoutSweepMs(config: GatewayConfig): number {
+  const shorter = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
+  return Math.min(1000, Math.max(50, Math.floor(shorter / 4)));
 }
 
 function upstreamHeaders(req: IncomingMessage, reqId: string, principal: Principal): Record<string, string> {

@@ -1,4 +1,8 @@
-/** Forwards one request to a service on loopback over a keep-alive agent, streaming both bodies. */
+/**
+ * Forwards one request to a service on loopback over a keep-alive agent, streaming both bodies. Either side
+ * going away ends the other: a response the service cut short closes the client's connection (a pipe alone
+ * would leave the client waiting forever), and a client that left aborts the request to the service.
+ */
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 
 const HOP_BY_HOP = new Set([
@@ -16,6 +20,9 @@ const HOP_BY_HOP = new Set([
 /** Headers a client may never set itself: services trust them because only the gateway reaches them. */
 export const TRUSTED_HEADERS = ["x-nexus-principal", "x-forwarded-for", "x-forwarded-proto"];
 
+/** Credentials stop at the gateway: a service learns who calls from `x-nexus-principal`, never the secret. */
+export const CREDENTIAL_HEADERS = ["authorization", "cookie"];
+
 export const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
 
 export interface ProxyOptions {
@@ -26,14 +33,21 @@ export interface ProxyOptions {
   timeoutMs: number;
 }
 
-export type ProxyOutcome = { status: number } | { error: "body-too-large" | "unavailable" | "timeout" };
+export type ProxyError = "body-too-large" | "unavailable" | "timeout" | "client-closed";
+export type ProxyOutcome = { status: number } | { error: ProxyError };
 
 /** Streams `req` to the service and its response back to `res`. Never throws. */
 export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOptions): Promise<ProxyOutcome> {
   return new Promise((resolve) => {
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined || HOP_BY_HOP.has(k) || TRUSTED_HEADERS.includes(k)) continue;
+      if (
+        v === undefined ||
+        HOP_BY_HOP.has(k) ||
+        TRUSTED_HEADERS.includes(k) ||
+        CREDENTIAL_HEADERS.includes(k)
+      )
+        continue;
       headers[k] = v;
     }
     Object.assign(headers, opts.headers);
@@ -62,8 +76,16 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
         up.pipe(res);
         up.once("end", () => finish({ status: up.statusCode ?? 502 }));
         up.once("error", () => finish({ status: up.statusCode ?? 502 }));
+        up.once("close", () => {
+          if (!up.complete) res.destroy();
+        });
       },
     );
+    res.once("close", () => {
+      if (settled || res.writableFinished) return;
+      upstream.destroy();
+      finish({ error: "client-closed" });
+    });
     upstream.once("timeout", () => {
       upstream.destroy();
       finish({ error: "timeout" });
