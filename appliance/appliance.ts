@@ -3,6 +3,7 @@
  * socket for the CLI. `nexus up`, the integration tests and the benchmarks all start the box through this.
  */
 
+import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadService as registryLoader } from "../services/registry.js";
@@ -10,7 +11,7 @@ import type { ApplianceConfig } from "./config/schema.js";
 import { startControlServer } from "./control.js";
 import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } from "./gateway/index.js";
 import type { ServiceLoader } from "./host/run.js";
-import type { Logger } from "./kit/index.js";
+import { accessFor, type Logger } from "./kit/index.js";
 import { applianceVersion, dataPaths } from "./paths.js";
 import { loadProfile } from "./profiles/load.js";
 import { cmdline, readPid, removePid, writePid } from "./supervisor/pidfile.js";
@@ -46,7 +47,17 @@ export async function startAppliance(
   const isolation = config.isolation ?? profile.isolation;
   const version = applianceVersion();
 
-  const supervisor = new Supervisor({ config, paths, services, isolation, log, host: opts.host });
+  const internalToken = randomBytes(32).toString("base64url");
+  const rules = new Map(services.map((d) => [d.name, d.access]));
+  const supervisor = new Supervisor({
+    config,
+    paths,
+    services,
+    isolation,
+    log,
+    host: opts.host,
+    internalToken,
+  });
   const metrics = new GatewayMetrics();
   const gateway = createGateway({
     config: config.gateway,
@@ -54,6 +65,8 @@ export async function startAppliance(
     version,
     auth: bootstrapTokenAuth(bootstrapToken(paths.adminToken)),
     metrics,
+    internalToken,
+    access: (service, method, path) => accessFor(rules.get(service) ?? [], method, path),
     routes: () => supervisor.routes(),
     services: () => supervisor.serviceNames(),
     gauges: () => supervisor.status(),

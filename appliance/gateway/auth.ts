@@ -9,7 +9,14 @@ import { dirname } from "node:path";
 
 export interface Principal {
   id: string;
+  username?: string;
   roles: string[];
+  /** Effective permissions (roles expanded, API-key scope applied). */
+  permissions: string[];
+  /** Session id, when the caller is a logged-in user. */
+  sid?: string;
+  /** For cookie sessions: whether the request carried the session's CSRF token. Never forwarded. */
+  csrfOk?: boolean;
   /** How the caller proved who it is. */
   via: "bootstrap-token" | "session" | "token" | "api-key";
 }
@@ -41,6 +48,6 @@ export function bootstrapTokenAuth(token: string): AuthHook {
     if (!m) return null;
     const given = Buffer.from(m[1]!);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
-    return { id: "bootstrap-admin", roles: ["admin"], via: "bootstrap-token" };
+    return { id: "bootstrap-admin", roles: ["admin"], permissions: ["*"], via: "bootstrap-token" };
   };
 }

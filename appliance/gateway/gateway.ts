@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { GatewayConfig } from "../config/schema.js";
-import type { Logger } from "../kit/index.js";
+import { type AccessLevel, hasPermission, type Logger } from "../kit/index.js";
 import type { AuthHook, Principal } from "./auth.js";
 import type { GatewayMetrics, ServiceGauge } from "./metrics.js";
 import { aggregateOpenApi } from "./openapi.js";
@@ -27,11 +27,16 @@ export interface GatewayDeps {
   /** Every configured service (running or not): unknown names get 404, known-but-down 503. */
   services: () => string[];
   gauges: () => ServiceGauge[];
+  /** The access level a service declares for `method path` (see kit/access.ts). */
+  access: (service: string, method: string, path: string) => AccessLevel;
+  /** Proves to services that a request came through the gateway. */
+  internalToken: string;
   /** The console page (served at `/`). */
   consoleHtml?: () => string;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const PUBLIC_PATHS = new Set(["/health", "/ready", "/", "/favicon.ico"]);
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -83,15 +88,29 @@ export function createGateway(deps: GatewayDeps): Server {
       res.setHeader("connection", "close");
       return fail(res, 413, `request body over ${config.bodyLimitBytes} bytes`);
     }
-    const principal = await deps.auth({ method: req.method ?? "GET", path: pathOnly, headers: req.headers });
-    if (!principal) {
+    const method = req.method ?? "GET";
+    const known = deps.services().includes(parsed.service);
+    // Service-internal routes (identity's introspection, …) are for the gateway and supervisor only.
+    const internal = parsed.rest === "/internal" || parsed.rest.startsWith("/internal/");
+    const level: AccessLevel =
+      known && !internal ? deps.access(parsed.service, method, parsed.rest) : { permission: "*" };
+    const principal = await deps.auth({ method, path: pathOnly, headers: req.headers });
+    if (level !== "public" && !principal) {
       metrics.reject("unauthenticated");
       return fail(res, 401, "authentication required", null, { "www-authenticate": "Bearer" });
     }
     // After authentication, so an anonymous caller cannot list which services exist.
-    if (!deps.services().includes(parsed.service)) {
+    if (!known || internal) {
       metrics.reject("unknown-service");
-      return fail(res, 404, "no such service", { service: parsed.service });
+      return fail(res, 404, known ? "no such route" : "no such service", { service: parsed.service });
+    }
+    if (principal?.via === "session" && !SAFE_METHODS.has(method) && !principal.csrfOk) {
+      metrics.reject("csrf");
+      return fail(res, 403, "missing or invalid CSRF token (send the x-csrf-token header)");
+    }
+    if (typeof level === "object" && !hasPermission(principal?.permissions ?? [], level.permission)) {
+      metrics.reject("forbidden");
+      return fail(res, 403, "permission denied", { needs: level.permission });
     }
     const port = deps.routes().get(parsed.service);
     if (!port) {
@@ -103,7 +122,7 @@ export function createGateway(deps: GatewayDeps): Server {
     const outcome = await proxy(req, res, {
       port,
       path: `${parsed.rest}${parsed.search}`,
-      headers: upstreamHeaders(req, reqId, principal),
+      headers: upstreamHeaders(req, reqId, principal, deps.internalToken),
       bodyLimitBytes: config.bodyLimitBytes,
       timeoutMs: config.upstreamTimeoutMs,
     });
@@ -150,7 +169,7 @@ export function createGateway(deps: GatewayDeps): Server {
         return res.end(text);
       }
       case "/api/openapi.json":
-        return send(res, 200, await aggregateOpenApi(deps.routes(), deps.version));
+        return send(res, 200, await aggregateOpenApi(deps.routes(), deps.version, deps.internalToken));
       case "/": {
         const html = deps.consoleHtml?.() ?? "<!doctype html><title>Nexus Edge</title><p>Nexus Edge</p>";
         res.writeHead(200, {
@@ -210,11 +229,21 @@ function timeoutSweepMs(config: GatewayConfig): number {
   return Math.min(1000, Math.max(50, Math.floor(shorter / 4)));
 }
 
-function upstreamHeaders(req: IncomingMessage, reqId: string, principal: Principal): Record<string, string> {
-  return {
+function upstreamHeaders(
+  req: IncomingMessage,
+  reqId: string,
+  principal: Principal | null,
+  internalToken: string,
+): Record<string, string> {
+  const h: Record<string, string> = {
     "x-request-id": reqId,
     "x-forwarded-for": req.socket.remoteAddress ?? "",
     "x-forwarded-proto": "http",
-    "x-nexus-principal": JSON.stringify(principal),
+    "x-nexus-internal": internalToken,
   };
+  if (principal) {
+    const { csrfOk: _csrf, ...visible } = principal;
+    h["x-nexus-principal"] = JSON.stringify(visible);
+  }
+  return h;
 }

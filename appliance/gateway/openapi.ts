@@ -6,7 +6,7 @@ interface OpenApiDoc {
 }
 
 /** Fetches `/openapi.json` from every running service and merges them. A service that fails is listed, not fatal. */
-export async function aggregateOpenApi(routes: Map<string, number>, version: string) {
+export async function aggregateOpenApi(routes: Map<string, number>, version: string, internalToken: string) {
   const paths: Record<string, unknown> = {};
   const schemas: Record<string, unknown> = {};
   const unavailable: string[] = [];
@@ -15,6 +15,7 @@ export async function aggregateOpenApi(routes: Map<string, number>, version: str
       try {
         const res = await fetch(`http://127.0.0.1:${port}/openapi.json`, {
           signal: AbortSignal.timeout(3000),
+          headers: { "x-nexus-internal": internalToken },
         });
         const doc = (await res.json()) as OpenApiDoc;
         for (const [p, item] of Object.entries(doc.paths ?? {})) {

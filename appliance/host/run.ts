@@ -45,6 +45,7 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
           port: spec.port,
           nats: nats ? { ...nats, name: `nexus-${spec.name}` } : null,
           bodyLimitBytes: Number(env.NEXUS_SERVICE_BODY_LIMIT_BYTES ?? 10 * 1024 * 1024),
+          internalToken: env.NEXUS_INTERNAL_TOKEN || undefined,
           env,
         });
         running.push(svc);

@@ -1,4 +1,5 @@
 /** Builds a service's Hono app: request logging, body limit, health/ready, its routes, OpenAPI, one error shape. */
+import { timingSafeEqual } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
@@ -9,6 +10,8 @@ export const REQUEST_ID_HEADER = "x-request-id";
 export interface AppOptions {
   /** Largest request body a service accepts, in bytes. */
   bodyLimitBytes: number;
+  /** When set, every route but /health and /ready needs `x-nexus-internal: <token>` (sent by the gateway). */
+  internalToken?: string;
   /** Extra readiness checks from the runtime (database, bus). */
   ready: () => Promise<string | null>;
 }
@@ -38,6 +41,17 @@ export function createServiceApp<C>(def: ServiceDefinition<C>, ctx: ServiceConte
       "request",
     );
   });
+  if (opts.internalToken) {
+    const expected = Buffer.from(opts.internalToken);
+    app.use(async (c, next) => {
+      if (c.req.path === "/health" || c.req.path === "/ready") return next();
+      const given = Buffer.from(c.req.header("x-nexus-internal") ?? "");
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        return c.json(errorBody(401, "requests must come through the gateway"), 401);
+      }
+      return next();
+    });
+  }
   app.use(
     bodyLimit({
       maxSize: opts.bodyLimitBytes,

@@ -5,6 +5,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { NatsConnection } from "nats";
 import { z } from "zod";
+import type { AccessRule } from "./access.js";
 import type { Db, Migration } from "./db.js";
 import type { Logger } from "./logger.js";
 import type { Subscription } from "./nats.js";
@@ -33,6 +34,8 @@ export interface ServiceDefinition<C = unknown> {
   version: string;
   description: string;
   dependsOn: string[];
+  /** Permission per route, enforced by the gateway; unmatched routes need `*`. */
+  access: AccessRule[];
   configSchema: z.ZodType<C>;
   migrations: Migration[];
   routes: (app: OpenAPIHono, ctx: ServiceContext<C>) => void;
@@ -58,6 +61,7 @@ export function defineService<C = Record<string, never>>(def: Input<C>): Service
   return {
     description: "",
     dependsOn: [],
+    access: [],
     configSchema: z.object({}) as unknown as z.ZodType<C>,
     subscriptions: () => [],
     onStart: () => undefined,

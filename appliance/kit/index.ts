@@ -1,3 +1,4 @@
+export { type AccessLevel, type AccessRule, accessFor, hasPermission, rule } from "./access.js";
 export { createServiceApp, REQUEST_ID_HEADER } from "./app.js";
 export { envKey, envPrefix, loadConfig } from "./config.js";
 export { type Db, type Migration, migrate, openDatabase } from "./db.js";

@@ -23,6 +23,8 @@ export interface StartOptions {
   host?: string;
   nats: NatsOptions | null;
   bodyLimitBytes?: number;
+  /** See AppOptions.internalToken. */
+  internalToken?: string;
   env?: NodeJS.ProcessEnv;
   fileConfig?: Record<string, unknown>;
 }
@@ -81,6 +83,7 @@ export async function startService<C>(
     };
     const app = createServiceApp(def, ctx, {
       bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
+      internalToken: opts.internalToken,
       ready: async () => {
         if (!db.open) return "database closed";
         if (nc?.isClosed()) return "message bus closed";

@@ -47,6 +47,8 @@ export interface SupervisorDeps {
   log: Logger;
   host?: HostCommand;
   now?: () => number;
+  /** Shared with the gateway: services accept requests only with it (health and ready excepted). */
+  internalToken?: string;
 }
 
 /** How to run a service host: the compiled entry under node, or the TypeScript one through tsx (tests, dev). */
@@ -341,6 +343,7 @@ export class Supervisor extends EventEmitter {
       NEXUS_NATS_USER: this.nats.creds.user,
       NEXUS_NATS_PASS: this.nats.creds.pass,
       NEXUS_SERVICE_BODY_LIMIT_BYTES: String(config.gateway.bodyLimitBytes),
+      NEXUS_INTERNAL_TOKEN: this.deps.internalToken,
       ...serviceEnv(process.env),
     };
     const child = spawnUnit(u, this.ports, {

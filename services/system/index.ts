@@ -1,5 +1,5 @@
 /** The system service: box info, uptime, disk, time and box settings. The smallest real service. */
-import { defineService } from "../../appliance/kit/index.js";
+import { defineService, rule } from "../../appliance/kit/index.js";
 import { migrations } from "./migrations.js";
 import { systemRoutes } from "./routes.js";
 import { recordBoot } from "./settings.js";
@@ -9,6 +9,14 @@ export default defineService({
   version: "0.1.0",
   description: "Box facts (host, CPU, memory, disk, uptime, clock) and box settings",
   migrations,
+  access: [
+    rule("GET", "/info", "system:read"),
+    rule("GET", "/time", "system:read"),
+    rule("GET", "/settings", "system:read"),
+    rule("GET", "/settings/:key", "system:read"),
+    rule("PUT", "/settings/:key", "system:write"),
+    rule("DELETE", "/settings/:key", "system:write"),
+  ],
   routes: (app, ctx) => systemRoutes(app, ctx),
   onStart: (ctx) => {
     recordBoot(ctx);

@@ -188,6 +188,7 @@ describe("gateway with default limits (echo + system)", () => {
       expect(JSON.parse(body.principal)).toEqual({
         id: "bootstrap-admin",
         roles: ["admin"],
+        permissions: ["*"],
         via: "bootstrap-token",
       });
     });
@@ -624,6 +625,7 @@ describe("gateway with default limits (echo + system)", () => {
       expect(JSON.parse(seen["x-nexus-principal"] as string)).toEqual({
         id: "bootstrap-admin",
         roles: ["admin"],
+        permissions: ["*"],
         via: "bootstrap-token",
       });
       expect(["127.0.0.1", "::ffff:127.0.0.1"]).toContain(seen["x-forwarded-for"]);
@@ -1127,6 +1129,8 @@ describe("gateway in front of a misbehaving service (in-process gateway, raw TCP
       routes: () => new Map([["bad", upstreamPort]]),
       services: () => ["bad"],
       gauges: () => [],
+      access: () => ({ permission: "*" }),
+      internalToken: "test-internal",
     });
     gateways.push(g);
     await new Promise<void>((r) => g.listen(0, "127.0.0.1", r));
