@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { loadService as registryLoader } from "../services/registry.js";
 import type { ApplianceConfig } from "./config/schema.js";
 import { startControlServer } from "./control.js";
+import { identityAuth } from "./gateway/identity-auth.js";
 import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } from "./gateway/index.js";
 import type { ServiceLoader } from "./host/run.js";
 import { accessFor, type Logger } from "./kit/index.js";
@@ -26,7 +27,15 @@ export interface Appliance {
   stop(): Promise<void>;
   /** Resolves once `stop()` finished (from any cause: signal, control API). */
   stopped: Promise<void>;
+  /** How the first person logs in: a one-time setup link while no admin exists. */
+  firstLogin(): Promise<FirstLogin>;
 }
+
+export type FirstLogin =
+  | { kind: "setup"; url: string; expiresAt: string }
+  | { kind: "accounts" }
+  | { kind: "bootstrap-token"; file: string }
+  | { kind: "unavailable" };
 
 /** Starts the box. Throws when another supervisor owns the data dir or the config is wrong. */
 export async function startAppliance(
@@ -59,11 +68,21 @@ export async function startAppliance(
     internalToken,
   });
   const metrics = new GatewayMetrics();
+  // With identity installed every caller is a real account; the bootstrap token is only for boxes without it.
+  const withIdentity = names.includes("identity");
+  const auth = withIdentity
+    ? identityAuth({
+        port: () => supervisor.routes().get("identity"),
+        internalToken,
+        site: config.site,
+        log: log.child({ component: "auth" }),
+      })
+    : bootstrapTokenAuth(bootstrapToken(paths.adminToken));
   const gateway = createGateway({
     config: config.gateway,
     log: log.child({ component: "gateway" }),
     version,
-    auth: bootstrapTokenAuth(bootstrapToken(paths.adminToken)),
+    auth,
     metrics,
     internalToken,
     access: (service, method, path) => accessFor(rules.get(service) ?? [], method, path),
@@ -108,5 +127,17 @@ export async function startAppliance(
     gatewayUrl: url,
     requestStop: () => void stop(),
   });
-  return { supervisor, gateway, url, port, stop, stopped };
+  const firstLogin = async (): Promise<FirstLogin> => {
+    if (!withIdentity) return { kind: "bootstrap-token", file: paths.adminToken };
+    const port = supervisor.routes().get("identity");
+    if (!port) return { kind: "unavailable" };
+    const res = await fetch(`http://127.0.0.1:${port}/internal/setup-token`, {
+      method: "POST",
+      headers: { "x-nexus-internal": internalToken },
+    });
+    const { setup } = (await res.json()) as { setup: { token: string; expiresAt: string } | null };
+    if (!setup) return { kind: "accounts" };
+    return { kind: "setup", url: `${url}/setup?token=${setup.token}`, expiresAt: setup.expiresAt };
+  };
+  return { supervisor, gateway, url, port, stop, stopped, firstLogin };
 }

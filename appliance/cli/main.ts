@@ -6,6 +6,7 @@ import { applianceVersion, dataPaths } from "../paths.js";
 import { natsServerVersion } from "../supervisor/nats-server.js";
 import { isAlive, readPid } from "../supervisor/pidfile.js";
 import type { ServiceStatus } from "../supervisor/supervisor.js";
+import { adminCreate, adminResetPassword, adminUnlock } from "./admin.js";
 import { runDoctor } from "./doctor.js";
 import { bytes, duration, table } from "./format.js";
 import { showLogs } from "./logs.js";
@@ -162,6 +163,31 @@ program
     }
     if (checks.some((c) => c.level === "fail")) process.exitCode = 1;
   });
+
+const admin = program.command("admin").description("accounts, on the box itself (first admin, recovery)");
+const siteOf = () => loadApplianceConfig({ dataDir: program.opts().dataDir }).site;
+admin
+  .command("create")
+  .description("create a user (admin by default); prints a temporary password unless --password-stdin")
+  .requiredOption("-u, --username <name>", "user name")
+  .option("--password-stdin", "read the password from standard input")
+  .option("--role <role>", "role to give", "admin")
+  .action(async (o: { username: string; passwordStdin?: boolean; role: string }) => {
+    await adminCreate(dataDir(), siteOf(), o);
+  });
+admin
+  .command("reset-password")
+  .description("set a new password (or a temporary one), end the user's sessions and lift any lock")
+  .requiredOption("-u, --username <name>", "user name")
+  .option("--password-stdin", "read the password from standard input")
+  .action(async (o: { username: string; passwordStdin?: boolean }) => {
+    await adminResetPassword(dataDir(), siteOf(), o);
+  });
+admin
+  .command("unlock")
+  .description("lift a login lock")
+  .requiredOption("-u, --username <name>", "user name")
+  .action((o: { username: string }) => adminUnlock(dataDir(), siteOf(), o));
 
 program
   .command("version")

@@ -69,10 +69,21 @@ export async function up(overrides: ConfigOverrides): Promise<void> {
   }
   console.log(`  Console:  ${app.url}/`);
   console.log(`  API:      ${app.url}/api/<service>/…   (OpenAPI: ${app.url}/api/openapi.json)`);
-  console.log(
-    `  First login: until the identity service is installed, the API takes the bootstrap admin token`,
-  );
-  console.log(`               in ${paths.adminToken} (mode 0600) as \`Authorization: Bearer <token>\`.`);
+  const first = await app.firstLogin().catch(() => ({ kind: "unavailable" as const }));
+  if (first.kind === "setup") {
+    console.log(
+      `  First login: no admin exists yet. Open this one-time link (valid until ${first.expiresAt}):`,
+    );
+    console.log(`               ${first.url}`);
+    console.log("               or, in a script: nexus admin create --username admin --password-stdin");
+  } else if (first.kind === "accounts") {
+    console.log("  Log in with your account. Lost the admin password? See `nexus admin --help`.");
+  } else if (first.kind === "bootstrap-token") {
+    console.log("  First login: without the identity service the API takes the bootstrap admin token");
+    console.log(`               in ${first.file} (mode 0600) as \`Authorization: Bearer <token>\`.`);
+  } else {
+    console.log("  The identity service is not ready: `nexus status` and `nexus logs identity` say why.");
+  }
   console.log("  Stop with Ctrl-C or `nexus stop`.");
   await app.stopped;
   console.log("Stopped.");

@@ -12,6 +12,7 @@ import { type AccessLevel, hasPermission, type Logger } from "../kit/index.js";
 import type { AuthHook, Principal } from "./auth.js";
 import type { GatewayMetrics, ServiceGauge } from "./metrics.js";
 import { aggregateOpenApi } from "./openapi.js";
+import { LANDING_HTML, SETUP_HTML, SETUP_JS } from "./pages.js";
 import { parseApiPath } from "./path.js";
 import { type ProxyError, proxy } from "./proxy.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -37,7 +38,7 @@ export interface GatewayDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-const PUBLIC_PATHS = new Set(["/health", "/ready", "/", "/favicon.ico"]);
+const PUBLIC_PATHS = new Set(["/health", "/ready", "/", "/favicon.ico", "/setup", "/setup.js"]);
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   const text = JSON.stringify(body);
@@ -47,6 +48,16 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
     ...headers,
   });
   res.end(text);
+}
+
+function page(res: ServerResponse, body: string, type: string) {
+  res.writeHead(200, {
+    "content-type": `${type}; charset=utf-8`,
+    "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+  });
+  res.end(body);
 }
 
 /** `{ status, message, data }` from the gateway itself. */
@@ -170,15 +181,12 @@ export function createGateway(deps: GatewayDeps): Server {
       }
       case "/api/openapi.json":
         return send(res, 200, await aggregateOpenApi(deps.routes(), deps.version, deps.internalToken));
-      case "/": {
-        const html = deps.consoleHtml?.() ?? "<!doctype html><title>Nexus Edge</title><p>Nexus Edge</p>";
-        res.writeHead(200, {
-          "content-type": "text/html; charset=utf-8",
-          "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'",
-          "x-content-type-options": "nosniff",
-        });
-        return res.end(html);
-      }
+      case "/":
+        return page(res, deps.consoleHtml?.() ?? LANDING_HTML, "text/html");
+      case "/setup":
+        return page(res, SETUP_HTML, "text/html");
+      case "/setup.js":
+        return page(res, SETUP_JS, "text/javascript");
       default:
         log.debug({ reqId, path }, "gateway 404");
         return fail(res, 404, "no such route", { path });

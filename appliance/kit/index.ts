@@ -1,6 +1,8 @@
 export { type AccessLevel, type AccessRule, accessFor, hasPermission, rule } from "./access.js";
 export { createServiceApp, REQUEST_ID_HEADER } from "./app.js";
+export { type Caller, callerOf, callerSchema, clientIp, requireCaller } from "./caller.js";
 export { envKey, envPrefix, loadConfig } from "./config.js";
+export { createContext, openServiceOffline, serviceDbPath } from "./context.js";
 export { type Db, type Migration, migrate, openDatabase } from "./db.js";
 export {
   defineService,
@@ -19,4 +21,5 @@ export {
   type Subscription,
 } from "./nats.js";
 export { addToOutbox, OutboxRelay, outboxBacklog } from "./outbox.js";
-export { type RunningService, type StartOptions, serviceDbPath, startService } from "./runtime.js";
+export { jsonRoute, type RouteSpec } from "./route.js";
+export { type RunningService, type StartOptions, startService } from "./runtime.js";

@@ -8,6 +8,7 @@ import { serve } from "@hono/node-server";
 import type { NatsConnection } from "nats";
 import { createServiceApp } from "./app.js";
 import { envPrefix, loadConfig } from "./config.js";
+import { createContext, serviceDbPath } from "./context.js";
 import { migrate, openDatabase } from "./db.js";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
 import type { Logger } from "./logger.js";
@@ -38,23 +39,12 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** The database file of a service inside the data dir. */
-export function serviceDbPath(dataDir: string, name: string): string {
-  return join(dataDir, "services", name, `${name}.db`);
-}
-
 /** Starts a service and resolves once it listens. On failure everything opened so far is closed. */
 export async function startService<C>(
   def: ServiceDefinition<C>,
   opts: StartOptions,
 ): Promise<RunningService> {
   const log = opts.log.child({ service: def.name });
-  const config = loadConfig(def.configSchema, {
-    prefix: envPrefix(def.name),
-    env: opts.env,
-    fileValues: opts.fileConfig,
-  });
-  const dataDir = join(opts.dataDir, "services", def.name);
   const db = openDatabase(serviceDbPath(opts.dataDir, def.name));
   let nc: NatsConnection | null = null;
   try {
@@ -62,25 +52,16 @@ export async function startService<C>(
     nc = opts.nats ? await connectNats(opts.nats) : null;
     const relay = nc ? new OutboxRelay(db, nc.jetstream(), log) : null;
 
-    const ctx: ServiceContext<C> = {
-      name: def.name,
-      version: def.version,
+    const ctx = createContext(def, {
+      dataDir: opts.dataDir,
       site: opts.site,
-      dataDir,
-      config,
       db,
       log,
       nats: nc,
-      tx: (fn) => db.transaction(fn)(),
-      emit: (type, data, o) => {
-        const write = () =>
-          addToOutbox(db, { service: def.name, site: opts.site, type, data, subject: o?.subject });
-        const id = db.inTransaction ? write() : db.transaction(write)();
-        // The relay reads committed rows only; waking it after this tick sees the commit.
-        if (relay) setImmediate(() => relay.notify());
-        return id;
-      },
-    };
+      env: opts.env,
+      fileConfig: opts.fileConfig,
+      onEmit: relay ? () => relay.notify() : undefined,
+    });
     const app = createServiceApp(def, ctx, {
       bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
       internalToken: opts.internalToken,

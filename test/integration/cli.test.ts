@@ -22,19 +22,26 @@ describe("nexus CLI with a running appliance", () => {
     removeDir(up.dataDir);
   });
 
-  it("up prints the console URL and how to log in the first time", () => {
+  it("up prints the console URL and a one-time setup link for the first admin", async () => {
     expect(up.output()).toMatch(/Console:\s+http:\/\/127\.0\.0\.1:\d+\//);
-    expect(up.output()).toContain("admin.token");
-    expect(up.output()).not.toContain(readFileSync(dataPaths(up.dataDir).adminToken, "utf8").trim());
+    const link = /(http:\/\/127\.0\.0\.1:\d+\/setup\?token=[A-Za-z0-9_-]+)/.exec(up.output())?.[1];
+    expect(link).toBeDefined();
+    const page = await fetch(link!);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Create the first admin");
+    expect(up.output()).toContain("nexus admin create --username admin --password-stdin");
   });
 
   it("status --json has name, state, pid, restarts per service", async () => {
     const { stdout } = await nexus(up.dataDir, "status", "--json");
     const s = JSON.parse(stdout);
     expect(s.running).toBe(true);
-    expect(s.services).toEqual([
-      expect.objectContaining({ name: "system", state: "running", pid: expect.any(Number), restarts: 0 }),
-    ]);
+    expect(s.services).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: "identity", state: "running", pid: expect.any(Number), restarts: 0 }),
+        expect.objectContaining({ name: "system", state: "running", pid: expect.any(Number), restarts: 0 }),
+      ]),
+    );
   });
 
   it("status prints a table", async () => {
@@ -65,6 +72,46 @@ describe("nexus CLI with a running appliance", () => {
     await expect(nexus(up.dataDir, "up", "--port", "0")).rejects.toMatchObject({
       stderr: expect.stringContaining("another supervisor"),
     });
+  });
+
+  it("admin create makes an admin from a script, and the password never reaches a log", async () => {
+    const child = execFile(process.execPath, [
+      join(ROOT, "bin/nexus.js"),
+      "-d",
+      up.dataDir,
+      "admin",
+      "create",
+      "--username",
+      "ops",
+      "--password-stdin",
+    ]);
+    child.stdin?.end("a long scripted password\n");
+    const out = await new Promise<string>((resolve, reject) => {
+      let text = "";
+      child.stdout?.on("data", (c) => {
+        text += c;
+      });
+      child.once("exit", (code) => (code === 0 ? resolve(text) : reject(new Error(`exit ${code}`))));
+    });
+    expect(out).toContain("Created admin ops");
+    const status = JSON.parse((await nexus(up.dataDir, "status", "--json")).stdout);
+    const url = status.gateway as string;
+    const res = await fetch(`${url}/api/identity/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "ops", password: "a long scripted password" }),
+    });
+    expect(res.status).toBe(200);
+    const second = await nexus(up.dataDir, "admin", "create", "--username", "ops", "--password-stdin").catch(
+      (e) => e,
+    );
+    expect(second.code).not.toBe(0);
+    const { readdirSync } = await import("node:fs");
+    for (const f of readdirSync(dataPaths(up.dataDir).logs)) {
+      expect(readFileSync(join(dataPaths(up.dataDir).logs, f), "utf8")).not.toContain(
+        "a long scripted password",
+      );
+    }
   });
 
   it("stop stops it gracefully", async () => {

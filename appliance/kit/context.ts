@@ -1,0 +1,67 @@
+/** Builds a service's context. The runtime uses it; so do CLI commands that work on a service's data offline. */
+import { join } from "node:path";
+import type { NatsConnection } from "nats";
+import { envPrefix, loadConfig } from "./config.js";
+import { type Db, migrate, openDatabase } from "./db.js";
+import type { ServiceContext, ServiceDefinition } from "./define-service.js";
+import type { Logger } from "./logger.js";
+import { addToOutbox, outboxMigrations } from "./outbox.js";
+
+/** The database file of a service inside the data dir. */
+export function serviceDbPath(dataDir: string, name: string): string {
+  return join(dataDir, "services", name, `${name}.db`);
+}
+
+export function createContext<C>(
+  def: ServiceDefinition<C>,
+  opts: {
+    dataDir: string;
+    site: string;
+    db: Db;
+    log: Logger;
+    nats: NatsConnection | null;
+    env?: NodeJS.ProcessEnv;
+    fileConfig?: Record<string, unknown>;
+    /** Called after an event row is written (the relay wakes up). */
+    onEmit?: () => void;
+  },
+): ServiceContext<C> {
+  const { db } = opts;
+  return {
+    name: def.name,
+    version: def.version,
+    site: opts.site,
+    dataDir: join(opts.dataDir, "services", def.name),
+    config: loadConfig(def.configSchema, {
+      prefix: envPrefix(def.name),
+      env: opts.env,
+      fileValues: opts.fileConfig,
+    }),
+    db,
+    log: opts.log,
+    nats: opts.nats,
+    tx: (fn) => db.transaction(fn)(),
+    emit: (type, data, o) => {
+      const write = () =>
+        addToOutbox(db, { service: def.name, site: opts.site, type, data, subject: o?.subject });
+      const id = db.inTransaction ? write() : db.transaction(write)();
+      // The relay reads committed rows only; waking it after this tick sees the commit.
+      if (opts.onEmit) setImmediate(opts.onEmit);
+      return id;
+    },
+  };
+}
+
+/**
+ * Opens a service's database with its migrations applied, without HTTP or bus: for `nexus admin …` on the
+ * box, also while the appliance runs (SQLite WAL + busy timeout). Events written here wait in the outbox
+ * until the running service's relay publishes them.
+ */
+export function openServiceOffline<C>(
+  def: ServiceDefinition<C>,
+  opts: { dataDir: string; site: string; log: Logger },
+) {
+  const db = openDatabase(serviceDbPath(opts.dataDir, def.name));
+  migrate(db, [...outboxMigrations, ...def.migrations]);
+  return createContext(def, { ...opts, db, nats: null });
+}

@@ -1,0 +1,55 @@
+/**
+ * The identity service: users, teams, roles and permissions, sessions, access tokens, API keys, MFA and the
+ * security audit log. The gateway authenticates every request against it (see appliance/gateway/identity-auth.ts).
+ */
+import { defineService, rule } from "../../appliance/kit/index.js";
+import { type IdentityConfig, identityConfigSchema } from "./config.js";
+import { migrations } from "./migrations.js";
+import { adminRoutes } from "./routes-admin.js";
+import { internalRoutes } from "./routes-internal.js";
+import { selfRoutes } from "./routes-self.js";
+import { ensureSigningKey } from "./signing.js";
+
+export default defineService<IdentityConfig>({
+  name: "identity",
+  version: "0.1.0",
+  description: "Users, teams, roles, sessions, access tokens, API keys, MFA and the audit log",
+  configSchema: identityConfigSchema,
+  migrations,
+  access: [
+    rule("POST", "/login", "public"),
+    rule("GET", "/setup", "public"),
+    rule("POST", "/setup", "public"),
+    rule("GET", "/jwks", "public"),
+    rule("*", "/me", "authenticated"),
+    rule("*", "/me/*", "authenticated"),
+    rule("POST", "/token", "authenticated"),
+    rule("POST", "/logout", "authenticated"),
+    rule("POST", "/logout-all", "authenticated"),
+    rule("GET", "/users", "identity:users:read"),
+    rule("GET", "/users/:id", "identity:users:read"),
+    rule("GET", "/users/:id/sessions", "identity:users:read"),
+    rule("DELETE", "/users/:id/sessions", "identity:sessions:write"),
+    rule("*", "/users", "identity:users:write"),
+    rule("*", "/users/*", "identity:users:write"),
+    rule("GET", "/roles", "identity:roles:read"),
+    rule("*", "/roles", "identity:roles:write"),
+    rule("*", "/roles/*", "identity:roles:write"),
+    rule("GET", "/teams", "identity:teams:read"),
+    rule("*", "/teams", "identity:teams:write"),
+    rule("*", "/teams/*", "identity:teams:write"),
+    rule("GET", "/api-keys", "identity:keys:read"),
+    rule("DELETE", "/api-keys/:id", "identity:keys:write"),
+    rule("GET", "/audit", "identity:audit:read"),
+    rule("GET", "/signing-keys", "identity:signing:read"),
+    rule("POST", "/signing-keys/rotate", "identity:signing:write"),
+  ],
+  routes: (app, ctx) => {
+    selfRoutes(app, ctx);
+    adminRoutes(app, ctx);
+    internalRoutes(app, ctx);
+  },
+  onStart: (ctx) => {
+    ensureSigningKey(ctx);
+  },
+});

@@ -1,0 +1,167 @@
+/**
+ * Password login with per-IP throttling, per-account lockout and TOTP.
+ *
+ * Lockout policy: `lockoutThreshold` wrong passwords lock the account for `lockoutBaseSec`, doubling for each
+ * further lock up to `lockoutMaxSec`. Locks always expire by themselves, so an attacker can delay an admin but
+ * never lock them out for good; a correct login resets the count, and an admin (or `nexus admin unlock` on the
+ * box) can lift a lock at once. Wrong attempts also count against the caller's IP, which is throttled (429)
+ * after `ipMaxFailures` in `ipWindowSec`, so guessing across many accounts from one place stops too.
+ */
+import { ApiError, type ServiceContext } from "../../appliance/kit/index.js";
+import { audit } from "./audit.js";
+import type { IdentityConfig } from "./config.js";
+import { useRecoveryCode } from "./mfa.js";
+import { verifyPassword } from "./passwords.js";
+import { principalFor } from "./principal.js";
+import { createSession } from "./sessions.js";
+import { issueAccessToken } from "./signing.js";
+import { matchTotp } from "./totp.js";
+import { toUser, type UserRow, userRowByName } from "./users.js";
+
+type Ctx = ServiceContext<IdentityConfig>;
+
+export interface LoginInput {
+  username: string;
+  password: string;
+  totp?: string;
+  ip: string;
+  userAgent: string;
+}
+
+const INVALID = "invalid username or password";
+
+function ipThrottled(ctx: Ctx, ip: string): boolean {
+  const r = ctx.db.prepare("SELECT count, window_start FROM ip_failures WHERE ip = ?").get(ip) as
+    | { count: number; window_start: number }
+    | undefined;
+  return (
+    !!r && Date.now() - r.window_start < ctx.config.ipWindowSec * 1000 && r.count >= ctx.config.ipMaxFailures
+  );
+}
+
+function countIpFailure(ctx: Ctx, ip: string) {
+  const now = Date.now();
+  const windowStart = now - ctx.config.ipWindowSec * 1000;
+  ctx.db
+    .prepare(
+      `INSERT INTO ip_failures (ip, count, window_start) VALUES (?, 1, ?)
+       ON CONFLICT(ip) DO UPDATE SET
+         count = CASE WHEN window_start < ? THEN 1 ELSE count + 1 END,
+         window_start = CASE WHEN window_start < ? THEN excluded.window_start ELSE window_start END`,
+    )
+    .run(ip, now, windowStart, windowStart);
+}
+
+function failPassword(ctx: Ctx, u: UserRow, ip: string) {
+  ctx.tx(() => {
+    countIpFailure(ctx, ip);
+    const failed = u.failed_logins + 1;
+    if (failed >= ctx.config.lockoutThreshold) {
+      const seconds = Math.min(ctx.config.lockoutBaseSec * 2 ** u.lockouts, ctx.config.lockoutMaxSec);
+      ctx.db
+        .prepare("UPDATE users SET failed_logins = 0, lockouts = lockouts + 1, locked_until = ? WHERE id = ?")
+        .run(Date.now() + seconds * 1000, u.id);
+      audit(ctx, { actor: u.username, ip, action: "account.locked", target: u.id, details: { seconds } });
+    } else {
+      ctx.db.prepare("UPDATE users SET failed_logins = ? WHERE id = ?").run(failed, u.id);
+    }
+    audit(ctx, {
+      actor: u.username,
+      ip,
+      action: "login",
+      target: u.id,
+      outcome: "failure",
+      details: { reason: "password" },
+    });
+  });
+}
+
+/** Checks credentials and opens a session; throws ApiError with the reason a client may see. */
+export async function login(ctx: Ctx, input: LoginInput) {
+  if (ipThrottled(ctx, input.ip)) {
+    audit(ctx, {
+      actor: input.username,
+      ip: input.ip,
+      action: "login",
+      outcome: "failure",
+      details: { reason: "ip-throttled" },
+    });
+    throw new ApiError(429, "too many failed logins from this address; try again later");
+  }
+  const u = userRowByName(ctx, input.username);
+  const passwordOk = await verifyPassword(input.password, u?.password_hash ?? null);
+  if (!u) {
+    ctx.tx(() => {
+      countIpFailure(ctx, input.ip);
+      audit(ctx, {
+        actor: input.username,
+        ip: input.ip,
+        action: "login",
+        outcome: "failure",
+        details: { reason: "unknown-user" },
+      });
+    });
+    throw new ApiError(401, INVALID);
+  }
+  if (u.locked_until && u.locked_until > Date.now()) {
+    audit(ctx, {
+      actor: u.username,
+      ip: input.ip,
+      action: "login",
+      target: u.id,
+      outcome: "failure",
+      details: { reason: "locked" },
+    });
+    const minutes = Math.ceil((u.locked_until - Date.now()) / 60_000);
+    throw new ApiError(
+      423,
+      `account locked after repeated failed logins; try again in ${minutes} min or ask an admin`,
+    );
+  }
+  if (!passwordOk) {
+    failPassword(ctx, u, input.ip);
+    throw new ApiError(401, INVALID);
+  }
+  if (u.status !== "active") {
+    audit(ctx, {
+      actor: u.username,
+      ip: input.ip,
+      action: "login",
+      target: u.id,
+      outcome: "failure",
+      details: { reason: "disabled" },
+    });
+    throw new ApiError(403, "account disabled");
+  }
+  if (u.totp_enabled) {
+    if (!input.totp) throw new ApiError(401, "a one-time code is required", { mfaRequired: true });
+    const step = matchTotp(u.totp_secret!, input.totp, u.totp_last_step);
+    if (step !== null) ctx.db.prepare("UPDATE users SET totp_last_step = ? WHERE id = ?").run(step, u.id);
+    else if (!useRecoveryCode(ctx, u.id, input.totp)) {
+      failPassword(ctx, u, input.ip);
+      throw new ApiError(401, "invalid one-time code", { mfaRequired: true });
+    }
+  }
+  return ctx.tx(() => {
+    ctx.db
+      .prepare("UPDATE users SET failed_logins = 0, lockouts = 0, locked_until = NULL WHERE id = ?")
+      .run(u.id);
+    const session = createSession(ctx, u.id, { ip: input.ip, userAgent: input.userAgent });
+    const p = principalFor(ctx, u, "session", { sid: session.id });
+    const access = issueAccessToken(ctx, {
+      userId: u.id,
+      username: u.username,
+      sid: session.id,
+      roles: p.roles,
+      permissions: p.permissions,
+    });
+    audit(ctx, {
+      actor: u.username,
+      ip: input.ip,
+      action: "login",
+      target: u.id,
+      details: { mfa: u.totp_enabled === 1 },
+    });
+    return { session, access, user: toUser(ctx, u) };
+  });
+}

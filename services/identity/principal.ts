@@ -1,0 +1,41 @@
+/** The shape the gateway forwards to services as `x-nexus-principal`. */
+import type { ServiceContext } from "../../appliance/kit/index.js";
+import type { IdentityConfig } from "./config.js";
+import { permissionsOf, rolesOf, type UserRow } from "./users.js";
+
+export interface IdentityPrincipal {
+  id: string;
+  username: string;
+  roles: string[];
+  permissions: string[];
+  via: "session" | "token" | "api-key";
+  sid?: string;
+  /** Session logins only: the CSRF token the gateway checks on state-changing requests. */
+  csrf?: string;
+}
+
+export function principalFor(
+  ctx: ServiceContext<IdentityConfig>,
+  user: UserRow,
+  via: IdentityPrincipal["via"],
+  extra: { sid?: string; csrf?: string; scope?: string[] } = {},
+): IdentityPrincipal {
+  const permissions = permissionsOf(ctx, user.id);
+  return {
+    id: user.id,
+    username: user.username,
+    roles: rolesOf(ctx, user.id),
+    permissions: extra.scope ? intersect(extra.scope, permissions) : permissions,
+    via,
+    ...(extra.sid ? { sid: extra.sid } : {}),
+    ...(extra.csrf ? { csrf: extra.csrf } : {}),
+  };
+}
+
+/** Scope ∩ owner's permissions: an API key never grants more than its owner holds today. */
+function intersect(scope: string[], owner: string[]): string[] {
+  if (owner.includes("*")) return scope;
+  return scope.filter((p) =>
+    owner.some((o) => o === p || (o.endsWith(":*") && p.startsWith(o.slice(0, -1)))),
+  );
+}

@@ -1,0 +1,264 @@
+/** Routes for anyone: login, setup, and what a signed-in user does with their own account. */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import {
+  ApiError,
+  clientIp,
+  jsonRoute,
+  requireCaller,
+  type ServiceContext,
+} from "../../appliance/kit/index.js";
+import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.js";
+import { audit } from "./audit.js";
+import type { IdentityConfig } from "./config.js";
+import { login } from "./login.js";
+import { confirmTotp, disableTotp, enrollTotp } from "./mfa.js";
+import { verifyPassword } from "./passwords.js";
+import { principalFor } from "./principal.js";
+import * as s from "./schemas.js";
+import { clearedCookies, listSessions, liveSession, revokeSession, sessionCookies } from "./sessions.js";
+import { completeSetup, setupNeeded } from "./setup.js";
+import { issueAccessToken, jwks } from "./signing.js";
+import { getUser, revokeUserSessions, setPassword, userRow } from "./users.js";
+
+type Ctx = ServiceContext<IdentityConfig>;
+
+export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
+  jsonRoute(
+    app,
+    {
+      method: "post",
+      path: "/login",
+      summary: "Log in: session cookie + bearer access token",
+      body: s.loginBody,
+    },
+    async (c, { body }) => {
+      const r = await login(ctx, { ...body, ip: clientIp(c), userAgent: c.req.header("user-agent") ?? "" });
+      for (const cookie of sessionCookies(
+        r.session.secret,
+        r.session.csrf,
+        ctx.config.sessionAbsoluteSec,
+        ctx.config.secureCookies,
+      )) {
+        c.header("set-cookie", cookie, { append: true });
+      }
+      return c.json(
+        { token: r.access.token, expiresIn: r.access.expiresIn, csrfToken: r.session.csrf, user: r.user },
+        200,
+      );
+    },
+  );
+
+  jsonRoute(
+    app,
+    { method: "get", path: "/setup", summary: "Whether the first admin still has to be created" },
+    (c) => c.json({ needed: setupNeeded(ctx) }, 200),
+  );
+  jsonRoute(
+    app,
+    {
+      method: "post",
+      path: "/setup",
+      summary: "Create the first admin with the one-time setup token",
+      body: s.setupBody,
+      status: 201,
+    },
+    async (c, { body }) => c.json(await completeSetup(ctx, { ...body, ip: clientIp(c) }), 201),
+  );
+  jsonRoute(app, { method: "get", path: "/jwks", summary: "Public keys that verify access tokens" }, (c) =>
+    c.json(jwks(ctx), 200),
+  );
+
+  jsonRoute(app, { method: "get", path: "/me", summary: "The signed-in user and their permissions" }, (c) => {
+    const caller = requireCaller(c);
+    if (caller.via === "bootstrap-token") throw new ApiError(404, "the bootstrap token has no user");
+    return c.json({ ...getUser(ctx, caller.id), permissions: caller.permissions, via: caller.via }, 200);
+  });
+
+  jsonRoute(
+    app,
+    { method: "post", path: "/token", summary: "A fresh access token for the current session" },
+    (c) => {
+      const caller = requireCaller(c);
+      const session = caller.sid ? liveSession(ctx, caller.sid) : null;
+      const u = session ? userRow(ctx, session.user_id) : undefined;
+      if (!session || !u || u.status !== "active") throw new ApiError(401, "session ended; log in again");
+      const p = principalFor(ctx, u, "session", { sid: session.id });
+      return c.json(
+        issueAccessToken(ctx, {
+          userId: u.id,
+          username: u.username,
+          sid: session.id,
+          roles: p.roles,
+          permissions: p.permissions,
+        }),
+        200,
+      );
+    },
+  );
+
+  jsonRoute(app, { method: "post", path: "/logout", summary: "End the current session" }, (c) => {
+    const caller = requireCaller(c);
+    if (caller.sid) revokeSession(ctx, caller.id, caller.sid);
+    audit(ctx, { actor: caller.username ?? caller.id, ip: clientIp(c), action: "logout", target: caller.id });
+    for (const cookie of clearedCookies(ctx.config.secureCookies))
+      c.header("set-cookie", cookie, { append: true });
+    return c.json({ loggedOut: true }, 200);
+  });
+
+  jsonRoute(
+    app,
+    { method: "post", path: "/logout-all", summary: "End every session of the signed-in user" },
+    (c) => {
+      const caller = requireCaller(c);
+      const n = revokeUserSessions(ctx, caller.id);
+      audit(ctx, {
+        actor: caller.username ?? caller.id,
+        ip: clientIp(c),
+        action: "logout.all",
+        target: caller.id,
+        details: { sessions: n },
+      });
+      for (const cookie of clearedCookies(ctx.config.secureCookies))
+        c.header("set-cookie", cookie, { append: true });
+      return c.json({ revoked: n }, 200);
+    },
+  );
+
+  jsonRoute(app, { method: "get", path: "/me/sessions", summary: "My live sessions" }, (c) => {
+    const caller = requireCaller(c);
+    return c.json({ sessions: listSessions(ctx, caller.id, caller.sid) }, 200);
+  });
+  jsonRoute(
+    app,
+    { method: "delete", path: "/me/sessions/{id}", summary: "End one of my sessions", params: s.id },
+    (c, { params }) => {
+      const caller = requireCaller(c);
+      revokeSession(ctx, caller.id, params.id);
+      return c.json({ revoked: true }, 200);
+    },
+  );
+
+  jsonRoute(
+    app,
+    {
+      method: "post",
+      path: "/me/password",
+      summary: "Change my password (ends my other sessions)",
+      body: s.changePasswordBody,
+    },
+    async (c, { body }) => {
+      const caller = requireCaller(c);
+      const u = userRow(ctx, caller.id);
+      if (!u || !(await verifyPassword(body.currentPassword, u.password_hash))) {
+        audit(ctx, {
+          actor: caller.username ?? caller.id,
+          ip: clientIp(c),
+          action: "password.change",
+          target: caller.id,
+          outcome: "failure",
+        });
+        throw new ApiError(403, "current password is wrong");
+      }
+      await setPassword(ctx, caller.id, body.newPassword, false);
+      audit(ctx, { actor: u.username, ip: clientIp(c), action: "password.change", target: u.id });
+      return c.json({ changed: true }, 200);
+    },
+  );
+
+  jsonRoute(
+    app,
+    {
+      method: "post",
+      path: "/me/mfa/enroll",
+      summary: "Start TOTP enrolment: a secret for the authenticator app",
+    },
+    (c) => c.json(enrollTotp(ctx, requireCaller(c).id), 200),
+  );
+  jsonRoute(
+    app,
+    {
+      method: "post",
+      path: "/me/mfa/confirm",
+      summary: "Confirm TOTP with a code; returns recovery codes once",
+      body: s.codeBody,
+    },
+    (c, { body }) => {
+      const caller = requireCaller(c);
+      const r = confirmTotp(ctx, caller.id, body.code);
+      audit(ctx, {
+        actor: caller.username ?? caller.id,
+        ip: clientIp(c),
+        action: "mfa.enabled",
+        target: caller.id,
+      });
+      return c.json(r, 200);
+    },
+  );
+  jsonRoute(
+    app,
+    {
+      method: "post",
+      path: "/me/mfa/disable",
+      summary: "Turn TOTP off (needs the password)",
+      body: s.passwordOnlyBody,
+    },
+    async (c, { body }) => {
+      const caller = requireCaller(c);
+      if (!(await verifyPassword(body.password, userRow(ctx, caller.id)?.password_hash ?? null)))
+        throw new ApiError(403, "password is wrong");
+      disableTotp(ctx, caller.id);
+      audit(ctx, {
+        actor: caller.username ?? caller.id,
+        ip: clientIp(c),
+        action: "mfa.disabled",
+        target: caller.id,
+      });
+      return c.json({ mfaEnabled: false }, 200);
+    },
+  );
+
+  jsonRoute(app, { method: "get", path: "/me/api-keys", summary: "My API keys (never their secrets)" }, (c) =>
+    c.json({ keys: listApiKeys(ctx, requireCaller(c).id) }, 200),
+  );
+  jsonRoute(
+    app,
+    {
+      method: "post",
+      path: "/me/api-keys",
+      summary: "Create an API key; the secret is shown once",
+      body: s.apiKeyBody,
+      status: 201,
+    },
+    (c, { body }) => {
+      const caller = requireCaller(c);
+      if (caller.via === "api-key") throw new ApiError(403, "API keys cannot create API keys");
+      const r = ctx.tx(() => {
+        const created = createApiKey(ctx, caller.id, body);
+        audit(ctx, {
+          actor: caller.username ?? caller.id,
+          ip: clientIp(c),
+          action: "apikey.created",
+          target: created.key.id,
+          details: { permissions: body.permissions },
+        });
+        return created;
+      });
+      return c.json({ ...r.key, secret: r.secret }, 201);
+    },
+  );
+  jsonRoute(
+    app,
+    { method: "delete", path: "/me/api-keys/{id}", summary: "Revoke one of my API keys", params: s.id },
+    (c, { params }) => {
+      const caller = requireCaller(c);
+      revokeApiKey(ctx, params.id, caller.id);
+      audit(ctx, {
+        actor: caller.username ?? caller.id,
+        ip: clientIp(c),
+        action: "apikey.revoked",
+        target: params.id,
+      });
+      return c.json({ revoked: true }, 200);
+    },
+  );
+}

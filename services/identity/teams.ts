@@ -1,0 +1,74 @@
+/** Teams: named groups of users (ownership and sharing in files and other services use them). */
+import { randomUUID } from "node:crypto";
+import { ApiError, type ServiceContext } from "../../appliance/kit/index.js";
+import type { IdentityConfig } from "./config.js";
+import { userRow } from "./users.js";
+
+type Ctx = ServiceContext<IdentityConfig>;
+
+export interface Team {
+  id: string;
+  name: string;
+  members: { id: string; username: string }[];
+}
+
+export function listTeams(ctx: Ctx): Team[] {
+  const teams = ctx.db.prepare("SELECT id, name FROM teams ORDER BY name").all() as {
+    id: string;
+    name: string;
+  }[];
+  const members = ctx.db.prepare(
+    "SELECT u.id, u.username FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = ? ORDER BY u.username",
+  );
+  return teams.map((t) => ({ ...t, members: members.all(t.id) as Team["members"] }));
+}
+
+export function getTeam(ctx: Ctx, id: string): Team {
+  const t = listTeams(ctx).find((x) => x.id === id);
+  if (!t) throw new ApiError(404, "no such team");
+  return t;
+}
+
+export function createTeam(ctx: Ctx, name: string): Team {
+  const id = randomUUID();
+  ctx.tx(() => {
+    if (ctx.db.prepare("SELECT 1 FROM teams WHERE name = ?").get(name))
+      throw new ApiError(409, "a team with that name exists");
+    ctx.db
+      .prepare("INSERT INTO teams (id, name, created_at) VALUES (?, ?, ?)")
+      .run(id, name, new Date().toISOString());
+    ctx.emit("team.created", { id, name });
+  });
+  return getTeam(ctx, id);
+}
+
+export function deleteTeam(ctx: Ctx, id: string): void {
+  ctx.tx(() => {
+    if (!ctx.db.prepare("DELETE FROM teams WHERE id = ?").run(id).changes)
+      throw new ApiError(404, "no such team");
+    ctx.emit("team.deleted", { id });
+  });
+}
+
+export function addMember(ctx: Ctx, teamId: string, userId: string): Team {
+  getTeam(ctx, teamId);
+  if (!userRow(ctx, userId)) throw new ApiError(404, "no such user");
+  ctx.tx(() => {
+    ctx.db.prepare("INSERT OR IGNORE INTO team_members (team_id, user_id) VALUES (?, ?)").run(teamId, userId);
+    ctx.emit("team.member_added", { teamId, userId });
+  });
+  return getTeam(ctx, teamId);
+}
+
+export function removeMember(ctx: Ctx, teamId: string, userId: string): Team {
+  ctx.tx(() => {
+    if (
+      !ctx.db.prepare("DELETE FROM team_members WHERE team_id = ? AND user_id = ?").run(teamId, userId)
+        .changes
+    ) {
+      throw new ApiError(404, "not a member");
+    }
+    ctx.emit("team.member_removed", { teamId, userId });
+  });
+  return getTeam(ctx, teamId);
+}
