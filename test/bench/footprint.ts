@@ -1,0 +1,174 @@
+/**
+ * Idle memory of the whole appliance: VmRSS of the supervisor process + nats-server + every service host
+ * process (a shared host counted once), read from /proc after BENCH_IDLE_S (3) seconds of idle after "ready".
+ * RSS counts shared pages (the node binary, libraries) once per process, which is exactly what isolation
+ * `process` pays for and `shared` saves, so summing RSS is the right comparison here.
+ *
+ * Two sets:
+ *  - the default profile's services (the built CLI: `nexus up --isolation process|shared`, production code);
+ *  - a 3-service set (echo, dependent, system fixtures). Fixtures only exist in the test harness, so a child
+ *    process runs `startTestAppliance` (its own RSS counts as the supervisor's) and hosts run through tsx;
+ *    a fresh child per mode so neither mode inherits the other's heap. Absolute figures are higher than the
+ *    built CLI's (tsx loader in every process); the shared/process ratio is the figure to read.
+ */
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { startTestAppliance } from "../helpers/appliance.js";
+import {
+  alive,
+  envNumber,
+  metric,
+  note,
+  onCleanup,
+  removeAppliance,
+  rss,
+  sleep,
+  track,
+  withNexusUp,
+} from "./util.js";
+
+type Mode = "process" | "shared";
+const MODES: Mode[] = ["process", "shared"];
+const MB = 1024 * 1024;
+const CHILD_FLAG = "NEXUS_BENCH_FOOTPRINT_CHILD";
+const FIXTURE_SET = ["echo", "dependent", "system"];
+
+interface Pids {
+  supervisor: number;
+  nats: number | null;
+  hosts: number[];
+}
+
+interface Footprint {
+  supervisor: number;
+  nats: number;
+  hosts: number;
+  total: number;
+  hostCount: number;
+}
+
+function measure(p: Pids): Footprint {
+  const hosts = [...new Set(p.hosts)];
+  const supervisor = rss(p.supervisor);
+  const nats = p.nats ? rss(p.nats) : 0;
+  const hostRss = hosts.reduce((sum, pid) => sum + rss(pid), 0);
+  return { supervisor, nats, hosts: hostRss, total: supervisor + nats + hostRss, hostCount: hosts.length };
+}
+
+function report(prefix: string, by: Record<Mode, Footprint>): void {
+  for (const mode of MODES) {
+    const f = by[mode];
+    metric(`${prefix}_${mode}_mb`, f.total / MB, 1);
+    metric(`${prefix}_${mode}_supervisor_mb`, f.supervisor / MB, 1);
+    metric(`${prefix}_${mode}_nats_mb`, f.nats / MB, 1);
+    metric(`${prefix}_${mode}_hosts_mb`, f.hosts / MB, 1);
+    metric(`${prefix}_${mode}_host_processes`, f.hostCount);
+  }
+  metric(`${prefix}_shared_process_ratio`, by.shared.total / by.process.total, 3);
+}
+
+/** Default profile through the built CLI. */
+async function defaultProfile(mode: Mode, idleMs: number): Promise<Footprint> {
+  return withNexusUp(["--isolation", mode], async (up) => {
+    await sleep(idleMs);
+    const s = await up.status();
+    const hosts = s.services.map((x) => x.pid).filter((p): p is number => typeof p === "number");
+    if (hosts.length === 0 || !s.nats.pid) throw new Error(`${mode}: not all processes up`);
+    note(`default profile, ${mode}: services ${s.services.map((x) => x.name).join(", ")}`);
+    return measure({ supervisor: s.pid, nats: s.nats.pid, hosts });
+  });
+}
+
+/** The fixture set in a fresh child process running the test harness. */
+function fixtureSet(mode: Mode, idleMs: number): Promise<Footprint> {
+  const child = fork(fileURLToPath(import.meta.url), [], {
+    execArgv: ["--import", import.meta.resolve("tsx")],
+    env: { ...process.env, [CHILD_FLAG]: mode },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  track(child.pid);
+  let pids: Pids | null = null;
+  const stopChild = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      if (child.connected) child.send({ type: "stop" });
+      else child.kill("SIGTERM");
+      await Promise.race([exited, sleep(25_000)]);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
+    const deadline = Date.now() + 5000;
+    const left = () => [pids?.nats, ...(pids?.hosts ?? [])].filter((p): p is number => !!p && alive(p));
+    while (left().length && Date.now() < deadline) await sleep(50);
+    for (const pid of left()) process.kill(pid, "SIGKILL");
+  };
+  const unregister = onCleanup(stopChild);
+  return new Promise<Pids>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`fixture appliance (${mode}) not ready in 90 s`)),
+      90_000,
+    );
+    child.once("message", (m: { type: string; pids: Pids }) => {
+      clearTimeout(timer);
+      if (m.type !== "ready") return reject(new Error(`fixture child: ${JSON.stringify(m)}`));
+      resolve(m.pids);
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`fixture appliance (${mode}) exited with code ${code}`));
+    });
+  })
+    .then(async (p) => {
+      pids = p;
+      for (const pid of [p.nats, ...p.hosts]) track(pid);
+      await sleep(idleMs);
+      return measure(p);
+    })
+    .finally(async () => {
+      await stopChild();
+      unregister();
+    });
+}
+
+export async function footprintBench(): Promise<void> {
+  const idleMs = envNumber("BENCH_IDLE_S", 3) * 1000;
+  const byDefault = {} as Record<Mode, Footprint>;
+  const byFixture = {} as Record<Mode, Footprint>;
+  for (const mode of MODES) {
+    byDefault[mode] = await defaultProfile(mode, idleMs);
+    note(`default profile, ${mode}: ${(byDefault[mode].total / MB).toFixed(1)} MB`);
+  }
+  for (const mode of MODES) {
+    byFixture[mode] = await fixtureSet(mode, idleMs);
+    note(`fixture set ${FIXTURE_SET.join("+")}, ${mode}: ${(byFixture[mode].total / MB).toFixed(1)} MB`);
+  }
+  // footprint_process_mb, footprint_shared_mb, footprint_shared_process_ratio: the default profile.
+  report("footprint", byDefault);
+  report("footprint_3svc", byFixture);
+}
+
+// Child side of `fixtureSet`: an in-process appliance that reports its pids and stops when told.
+const childMode = process.env[CHILD_FLAG];
+if ((childMode === "process" || childMode === "shared") && process.send) {
+  const app = await startTestAppliance({ services: FIXTURE_SET, isolation: childMode });
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await removeAppliance(app);
+    process.exit(code);
+  };
+  setTimeout(() => void stop(4), 180_000).unref();
+  process.on("message", (m: { type: string }) => {
+    if (m.type === "stop") void stop(0);
+  });
+  process.on("disconnect", () => void stop(0));
+  const hosts = app.supervisor.status().map((s) => s.pid);
+  process.send({
+    type: "ready",
+    pids: {
+      supervisor: process.pid,
+      nats: app.supervisor.natsState().pid,
+      hosts: hosts.filter((p): p is number => typeof p === "number"),
+    },
+  });
+}
