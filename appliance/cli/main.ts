@@ -6,11 +6,7 @@ import { applianceVersion, dataPaths } from "../paths.js";
 import { natsServerVersion } from "../supervisor/nats-server.js";
 import { isAlive, readPid } from "../supervisor/pidfile.js";
 import type { ServiceStatus } from "../supervisor/supervisor.js";
-import { adminCreate, adminResetPassword, adminUnlock } from "./admin.js";
-import { runDoctor } from "./doctor.js";
 import { bytes, duration, table } from "./format.js";
-import { showLogs } from "./logs.js";
-import { up } from "./up.js";
 
 function port(v: string): number {
   const n = Number(v);
@@ -54,6 +50,7 @@ program
     if (o.isolation && o.isolation !== "process" && o.isolation !== "shared") {
       throw new InvalidArgumentError("--isolation is process or shared");
     }
+    const { up } = await import("./up.js");
     await up({ dataDir: program.opts().dataDir, port: o.port, host: o.host, isolation: o.isolation });
   });
 
@@ -106,6 +103,7 @@ program
   .option("-n, --lines <n>", "lines of history", (v) => Number(v), 100)
   .option("--raw", "print JSON lines as they are")
   .action(async (name: string, o: { follow?: boolean; lines: number; raw?: boolean }) => {
+    const { showLogs } = await import("./logs.js");
     await showLogs(dataDir(), name, { follow: !!o.follow, lines: o.lines, raw: !!o.raw });
   });
 
@@ -143,6 +141,7 @@ program
   .option("--json", "machine-readable output")
   .action(async (o: { json?: boolean }) => {
     const config = loadApplianceConfig({ dataDir: program.opts().dataDir });
+    const { runDoctor } = await import("./doctor.js");
     const checks = await runDoctor({
       dataDir: config.dataDir,
       port: config.port,
@@ -173,7 +172,7 @@ admin
   .option("--password-stdin", "read the password from standard input")
   .option("--role <role>", "role to give", "admin")
   .action(async (o: { username: string; passwordStdin?: boolean; role: string }) => {
-    await adminCreate(dataDir(), siteOf(), o);
+    await (await import("./admin.js")).adminCreate(dataDir(), siteOf(), o);
   });
 admin
   .command("reset-password")
@@ -181,13 +180,15 @@ admin
   .requiredOption("-u, --username <name>", "user name")
   .option("--password-stdin", "read the password from standard input")
   .action(async (o: { username: string; passwordStdin?: boolean }) => {
-    await adminResetPassword(dataDir(), siteOf(), o);
+    await (await import("./admin.js")).adminResetPassword(dataDir(), siteOf(), o);
   });
 admin
   .command("unlock")
   .description("lift a login lock")
   .requiredOption("-u, --username <name>", "user name")
-  .action((o: { username: string }) => adminUnlock(dataDir(), siteOf(), o));
+  .action(async (o: { username: string }) =>
+    (await import("./admin.js")).adminUnlock(dataDir(), siteOf(), o),
+  );
 
 program
   .command("version")

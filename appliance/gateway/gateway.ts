@@ -24,9 +24,9 @@ export interface GatewayDeps {
   auth: AuthHook;
   metrics: GatewayMetrics;
   /** Running services and their loopback ports. */
-  routes: () => Map<string, number>;
+  routes: () => ReadonlyMap<string, number>;
   /** Every configured service (running or not): unknown names get 404, known-but-down 503. */
-  services: () => string[];
+  services: () => readonly string[];
   gauges: () => ServiceGauge[];
   /** The access level a service declares for `method path` (see kit/access.ts). */
   access: (service: string, method: string, path: string) => AccessLevel;
@@ -105,7 +105,8 @@ export function createGateway(deps: GatewayDeps): Server {
     const internal = parsed.rest === "/internal" || parsed.rest.startsWith("/internal/");
     const level: AccessLevel =
       known && !internal ? deps.access(parsed.service, method, parsed.rest) : { permission: "*" };
-    const principal = await deps.auth({ method, path: pathOnly, headers: req.headers });
+    const authed = deps.auth({ method, path: pathOnly, headers: req.headers });
+    const principal = authed instanceof Promise ? await authed : authed;
     if (level !== "public" && !principal) {
       metrics.reject("unauthenticated");
       return fail(res, 401, "authentication required", null, { "www-authenticate": "Bearer" });

@@ -8,7 +8,7 @@
  * A revoked session or key stops working within `cacheMs`; a bearer access token within its lifetime.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { type Jwk, verifyJwt } from "../kit/jwt.js";
+import { type Jwk, type VerifyResult, verifyJwt } from "../kit/jwt.js";
 import type { Logger } from "../kit/logger.js";
 import type { AuthHook, AuthRequest, Principal } from "./auth.js";
 
@@ -81,10 +81,18 @@ export function identityAuth(
 
   async function bearerToken(token: string): Promise<Principal | null> {
     const expect = { iss: `nexus-edge:${opts.site}`, aud: "nexus-edge" };
-    let r = verifyJwt(token, keys, expect);
+    // verifyJwt throws on some hostile tokens (a header of JSON `null`); that is a refusal, not a 500.
+    const verify = (): VerifyResult => {
+      try {
+        return verifyJwt(token, keys, expect);
+      } catch {
+        return { ok: false, reason: "malformed" };
+      }
+    };
+    let r = verify();
     if (!r.ok && r.reason === "unknown kid") {
       await refreshJwks();
-      r = verifyJwt(token, keys, expect);
+      r = verify();
     }
     if (!r.ok) return null;
     verified++;

@@ -6,7 +6,11 @@ interface OpenApiDoc {
 }
 
 /** Fetches `/openapi.json` from every running service and merges them. A service that fails is listed, not fatal. */
-export async function aggregateOpenApi(routes: Map<string, number>, version: string, internalToken: string) {
+export async function aggregateOpenApi(
+  routes: ReadonlyMap<string, number>,
+  version: string,
+  internalToken: string,
+) {
   const paths: Record<string, unknown> = {};
   const schemas: Record<string, unknown> = {};
   const unavailable: string[] = [];

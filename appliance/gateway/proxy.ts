@@ -23,6 +23,9 @@ export const TRUSTED_HEADERS = ["x-nexus-principal", "x-forwarded-for", "x-forwa
 /** Credentials stop at the gateway: a service learns who calls from `x-nexus-principal`, never the secret. */
 export const CREDENTIAL_HEADERS = ["authorization", "cookie"];
 
+/** Request headers that never travel upstream: hop-by-hop, trusted (set by the gateway) and credentials. */
+const DROP_UPSTREAM = new Set([...HOP_BY_HOP, ...TRUSTED_HEADERS, ...CREDENTIAL_HEADERS]);
+
 export const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
 
 export interface ProxyOptions {
@@ -40,15 +43,10 @@ export type ProxyOutcome = { status: number } | { error: ProxyError };
 export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOptions): Promise<ProxyOutcome> {
   return new Promise((resolve) => {
     const headers: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (
-        v === undefined ||
-        HOP_BY_HOP.has(k) ||
-        TRUSTED_HEADERS.includes(k) ||
-        CREDENTIAL_HEADERS.includes(k)
-      )
-        continue;
-      headers[k] = v;
+    const inbound = req.headers;
+    for (const k in inbound) {
+      const v = inbound[k];
+      if (v !== undefined && !DROP_UPSTREAM.has(k)) headers[k] = v;
     }
     Object.assign(headers, opts.headers);
     let settled = false;
@@ -70,8 +68,11 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
       },
       (up) => {
         const out: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(up.headers))
+        const upHeaders = up.headers;
+        for (const k in upHeaders) {
+          const v = upHeaders[k];
           if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+        }
         res.writeHead(up.statusCode ?? 502, out);
         up.pipe(res);
         up.once("end", () => finish({ status: up.statusCode ?? 502 }));
@@ -92,6 +93,13 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
     });
     upstream.once("error", () => finish({ error: settled ? "timeout" : "unavailable" }));
 
+    // Most API calls carry no body: skip the byte counting and piping machinery for them.
+    const bodiless = inbound["transfer-encoding"] === undefined && (inbound["content-length"] ?? "0") === "0";
+    if (bodiless) {
+      req.resume();
+      upstream.end();
+      return;
+    }
     let received = 0;
     req.on("data", (chunk: Buffer) => {
       received += chunk.length;

@@ -69,6 +69,8 @@ export class Supervisor extends EventEmitter {
   private readonly failedServices = new Map<string, Set<string>>();
   private readonly logFds = new Map<string, number>();
   private readonly lastProbe = new Map<string, number>();
+  private routeCache: Map<string, number> | null = null;
+  private readonly names: readonly string[];
   private nats: RunningNats | null = null;
   private natsRetryAt = 0;
   private natsFailures = 0;
@@ -98,6 +100,7 @@ export class Supervisor extends EventEmitter {
     const units = unitsFor(deps.services, deps.isolation);
     for (const spec of units) this.current.units[spec.name] = newUnitStatus(spec);
     this.desired = { nats: true, units };
+    this.names = units.flatMap((u) => u.services);
   }
 
   /** Starts the loops. Resolves at once; watch `ready()` or the `unit` events for progress. */
@@ -132,8 +135,13 @@ export class Supervisor extends EventEmitter {
     });
   }
 
-  /** Ports of services that are up, for the gateway. */
-  routes(): Map<string, number> {
+  /** Ports of services that are up, for the gateway (on its hot path: cached until a unit changes). */
+  routes(): ReadonlyMap<string, number> {
+    this.routeCache ??= this.computeRoutes();
+    return this.routeCache;
+  }
+
+  private computeRoutes(): Map<string, number> {
     const out = new Map<string, number>();
     for (const u of Object.values(this.current.units)) {
       if (u.state !== "running") continue;
@@ -147,8 +155,8 @@ export class Supervisor extends EventEmitter {
   }
 
   /** Names of every service the box is configured to run. */
-  serviceNames(): string[] {
-    return Object.values(this.current.units).flatMap((u) => u.spec.services);
+  serviceNames(): readonly string[] {
+    return this.names;
   }
 
   /** Per-service status for `nexus status`, the gateway's /metrics and the console. */
@@ -331,6 +339,7 @@ export class Supervisor extends EventEmitter {
     for (const s of u.spec.services) if (!this.ports.has(s)) this.ports.set(s, await freePort());
     if (u.state === "backoff") u.restarts++;
     this.failedServices.delete(name);
+    this.routeCache = null;
     u.killRequested = false;
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
@@ -379,6 +388,7 @@ export class Supervisor extends EventEmitter {
     const started = new Set(m.services.map((s) => s.name));
     const failed = new Set(u.spec.services.filter((s) => !started.has(s)));
     if (failed.size > 0) this.failedServices.set(u.spec.name, failed);
+    this.routeCache = null;
   }
 
   private async checkHealth(): Promise<void> {
@@ -429,6 +439,7 @@ export class Supervisor extends EventEmitter {
   private setUnit(u: UnitStatus, state: UnitStatus["state"]) {
     if (u.state === state) return;
     u.state = state;
+    this.routeCache = null;
     this.emit("unit", u.spec.name, state);
     this.reconcile();
   }
