@@ -8,6 +8,7 @@ import {
   createPublicKey,
   generateKeyPairSync,
   type JsonWebKey,
+  type KeyObject,
   sign,
   verify,
 } from "node:crypto";
@@ -51,6 +52,18 @@ export function signJwt(claims: TokenClaims, kid: string, privatePem: string): s
   return `${head}.${body}.${b64(sig)}`;
 }
 
+const keyObjects = new WeakMap<Jwk, KeyObject>();
+
+/** Parsing a JWK into a key costs more than the signature check itself: do it once per key. */
+function publicKey(jwk: Jwk): KeyObject {
+  let k = keyObjects.get(jwk);
+  if (!k) {
+    k = createPublicKey({ key: jwk, format: "jwk" });
+    keyObjects.set(jwk, k);
+  }
+  return k;
+}
+
 export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: string; kid?: string };
 
 /** Verifies a token against `keys`; `reason` says why it was refused (never shown to clients verbatim). */
@@ -70,6 +83,7 @@ export function verifyJwt(
   } catch {
     return { ok: false, reason: "malformed" };
   }
+  if (typeof header !== "object" || header === null) return { ok: false, reason: "malformed" };
   if (header.alg !== "ES256") return { ok: false, reason: `algorithm ${String(header.alg)} refused` };
   if (typeof header.kid !== "string") return { ok: false, reason: "no kid" };
   const jwk = keys.get(header.kid);
@@ -79,7 +93,7 @@ export function verifyJwt(
   const good = verify(
     "sha256",
     Buffer.from(`${h}.${p}`),
-    { key: createPublicKey({ key: jwk, format: "jwk" }), dsaEncoding: "ieee-p1363" },
+    { key: publicKey(jwk), dsaEncoding: "ieee-p1363" },
     sig,
   );
   if (!good) return { ok: false, reason: "bad signature" };

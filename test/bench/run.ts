@@ -1,10 +1,11 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | startup | footprint | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
 import { execFileSync } from "node:child_process";
 import { ROOT } from "../helpers/appliance.js";
+import { authBench } from "./auth.js";
 import { footprintBench } from "./footprint.js";
 import { gatewayBench } from "./gateway.js";
 import { startupBench } from "./startup.js";
@@ -12,6 +13,7 @@ import { installExitHooks, metric, note, runCleanups } from "./util.js";
 
 const BENCHES: Record<string, () => Promise<void>> = {
   gateway: gatewayBench,
+  auth: authBench,
   startup: startupBench,
   footprint: footprintBench,
 };

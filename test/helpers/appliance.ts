@@ -3,7 +3,7 @@
  * real processes running the fixture host through tsx), or a whole `nexus up` process for signal tests.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,7 +57,9 @@ export async function startTestAppliance(
     host: { execPath: process.execPath, args: ["--import", TSX, join(ROOT, "test/fixtures/host.ts")] },
   });
   if (opts.waitReady !== false) await app.supervisor.ready(60_000);
-  const token = readFileSync(dataPaths(dataDir).adminToken, "utf8").trim();
+  // The bootstrap token exists only on boxes without the identity service.
+  const tokenFile = dataPaths(dataDir).adminToken;
+  const token = existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : "";
   return {
     ...app,
     dataDir,
