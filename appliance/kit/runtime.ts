@@ -3,17 +3,15 @@
  * subscriptions and HTTP server. Both isolation modes call this; only the number of calls per process differs.
  */
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import type { NatsConnection } from "nats";
 import { createServiceApp } from "./app.js";
-import { envPrefix, loadConfig } from "./config.js";
 import { createContext, serviceDbPath } from "./context.js";
 import { migrate, openDatabase } from "./db.js";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
 import type { Logger } from "./logger.js";
 import { connectNats, type NatsOptions, runSubscription } from "./nats.js";
-import { addToOutbox, OutboxRelay, outboxMigrations } from "./outbox.js";
+import { OutboxRelay, outboxMigrations } from "./outbox.js";
 
 export interface StartOptions {
   dataDir: string;

@@ -38,8 +38,13 @@ export async function authBench(): Promise<void> {
         headers: { "content-type": "application/json", ...headers },
         body: JSON.stringify(body),
       });
-    await json(await post("/api/identity/setup", { token, username: "bench", password: "measure-the-gateway-42" }));
-    const loginRes = await post("/api/identity/login", { username: "bench", password: "measure-the-gateway-42" });
+    await json(
+      await post("/api/identity/setup", { token, username: "bench", password: "measure-the-gateway-42" }),
+    );
+    const loginRes = await post("/api/identity/login", {
+      username: "bench",
+      password: "measure-the-gateway-42",
+    });
     const login = await json<{ token: string }>(loginRes.clone());
     const cookie = (loginRes.headers.getSetCookie?.() ?? [])
       .map((c) => c.split(";")[0])
@@ -88,7 +93,7 @@ export async function authBench(): Promise<void> {
         });
         if (result.errors || result.non2xx)
           throw new Error(`${name}: ${result.errors} errors, ${result.non2xx} non-2xx`);
-        (rps[name] ??= []).push(result.rps);
+        rps[name] = [...(rps[name] ?? []), result.rps];
         note(`round ${r + 1} ${name}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(2)} ms`);
       }
     }
