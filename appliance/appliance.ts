@@ -41,7 +41,7 @@ export type FirstLogin =
 export async function startAppliance(
   config: ApplianceConfig,
   log: Logger,
-  opts: { host?: SupervisorDeps["host"]; loadService?: ServiceLoader } = {},
+  opts: { host?: SupervisorDeps["host"]; loadService?: ServiceLoader; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Appliance> {
   const paths = dataPaths(config.dataDir);
   const other = readPid(paths.supervisorPid);
@@ -66,6 +66,7 @@ export async function startAppliance(
     log,
     host: opts.host,
     internalToken,
+    env: opts.env,
   });
   const metrics = new GatewayMetrics();
   // With identity installed every caller is a real account; the bootstrap token is only for boxes without it.

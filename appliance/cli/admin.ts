@@ -26,7 +26,7 @@ export async function adminCreate(
   site: string,
   o: { username: string; passwordStdin?: boolean; role: string },
 ) {
-  const password = o.passwordStdin ? await readStdin() : temporaryPassword();
+  const password = o.passwordStdin ? await readStdin() : temporaryPassword(o.username);
   const ctx = open(dataDir, site);
   try {
     const user = await createUser(ctx, {
@@ -53,7 +53,7 @@ export async function adminResetPassword(
   site: string,
   o: { username: string; passwordStdin?: boolean },
 ) {
-  const password = o.passwordStdin ? await readStdin() : temporaryPassword();
+  const password = o.passwordStdin ? await readStdin() : temporaryPassword(o.username);
   const ctx = open(dataDir, site);
   try {
     const u = userRowByName(ctx, o.username);

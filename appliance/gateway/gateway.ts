@@ -116,7 +116,13 @@ export function createGateway(deps: GatewayDeps): Server {
       metrics.reject("unknown-service");
       return fail(res, 404, known ? "no such route" : "no such service", { service: parsed.service });
     }
-    if (principal?.via === "session" && !SAFE_METHODS.has(method) && !principal.csrfOk) {
+    // Public routes (login, setup) stay reachable for a browser that still holds an old session cookie.
+    if (
+      principal?.via === "session" &&
+      level !== "public" &&
+      !SAFE_METHODS.has(method) &&
+      !principal.csrfOk
+    ) {
       metrics.reject("csrf");
       return fail(res, 403, "missing or invalid CSRF token (send the x-csrf-token header)");
     }

@@ -48,6 +48,7 @@ export function identityAuth(
   const cacheMs = opts.cacheMs ?? 5000;
   const cache = new Map<string, { principal: Introspected; until: number }>();
   let keys = new Map<string, Jwk>();
+  const verifiedTokens = new Map<string, { principal: Principal; exp: number }>();
   let jwksFetchedAt = 0;
   let verified = 0;
   let introspected = 0;
@@ -89,6 +90,8 @@ export function identityAuth(
         return { ok: false, reason: "malformed" };
       }
     };
+    const hit = verifiedTokens.get(token);
+    if (hit && hit.exp * 1000 > Date.now()) return hit.principal;
     let r = verify();
     if (!r.ok && r.reason === "unknown kid") {
       await refreshJwks();
@@ -97,7 +100,7 @@ export function identityAuth(
     if (!r.ok) return null;
     verified++;
     const c = r.claims;
-    return {
+    const principal: Principal = {
       id: c.sub,
       username: typeof c.name === "string" ? c.name : undefined,
       roles: Array.isArray(c.roles) ? (c.roles as string[]) : [],
@@ -105,6 +108,10 @@ export function identityAuth(
       sid: typeof c.sid === "string" ? c.sid : undefined,
       via: "token",
     };
+    // A verified token stays valid until its exp (checked above on every hit): skip the signature check.
+    if (verifiedTokens.size >= MAX_CACHE) verifiedTokens.delete(verifiedTokens.keys().next().value!);
+    verifiedTokens.set(token, { principal, exp: c.exp });
+    return principal;
   }
 
   async function introspect(kind: "session" | "api-key", secret: string): Promise<Introspected | null> {

@@ -49,6 +49,8 @@ export interface SupervisorDeps {
   now?: () => number;
   /** Shared with the gateway: services accept requests only with it (health and ready excepted). */
   internalToken?: string;
+  /** Environment the service settings (`NEXUS_<SERVICE>_*`) come from; process.env by default. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** How to run a service host: the compiled entry under node, or the TypeScript one through tsx (tests, dev). */
@@ -353,7 +355,7 @@ export class Supervisor extends EventEmitter {
       NEXUS_NATS_PASS: this.nats.creds.pass,
       NEXUS_SERVICE_BODY_LIMIT_BYTES: String(config.gateway.bodyLimitBytes),
       NEXUS_INTERNAL_TOKEN: this.deps.internalToken,
-      ...serviceEnv(process.env),
+      ...serviceEnv(this.deps.env ?? process.env),
     };
     const child = spawnUnit(u, this.ports, {
       host: this.host,

@@ -75,13 +75,15 @@ export function queryAudit(ctx: Ctx, q: AuditQuery): AuditEntry[] {
   if (q.action) eq("action", q.action);
   if (q.outcome) eq("outcome", q.outcome);
   if (q.target) eq("target", q.target);
+  // `at` is compared as text, so bounds take its exact form: `…:36Z` sorted after `…:36.575Z` and a
+  // bound without milliseconds dropped (since) or kept (until) up to a second of entries.
   if (q.since) {
     where.push("at >= ?");
-    args.push(q.since);
+    args.push(new Date(q.since).toISOString());
   }
   if (q.until) {
     where.push("at < ?");
-    args.push(q.until);
+    args.push(new Date(q.until).toISOString());
   }
   if (q.before) {
     where.push("seq < ?");

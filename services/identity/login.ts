@@ -16,7 +16,7 @@ import { principalFor } from "./principal.js";
 import { createSession } from "./sessions.js";
 import { issueAccessToken } from "./signing.js";
 import { matchTotp } from "./totp.js";
-import { toUser, type UserRow, userRowByName } from "./users.js";
+import { toUser, type UserRow, userRow, userRowByName } from "./users.js";
 
 type Ctx = ServiceContext<IdentityConfig>;
 
@@ -78,7 +78,8 @@ function failPassword(ctx: Ctx, u: UserRow, ip: string) {
 
 /** Checks credentials and opens a session; throws ApiError with the reason a client may see. */
 export async function login(ctx: Ctx, input: LoginInput) {
-  if (ipThrottled(ctx, input.ip)) {
+  const refuseThrottled = () => {
+    if (!ipThrottled(ctx, input.ip)) return;
     audit(ctx, {
       actor: input.username,
       ip: input.ip,
@@ -87,9 +88,15 @@ export async function login(ctx: Ctx, input: LoginInput) {
       details: { reason: "ip-throttled" },
     });
     throw new ApiError(429, "too many failed logins from this address; try again later");
-  }
-  const u = userRowByName(ctx, input.username);
-  const passwordOk = await verifyPassword(input.password, u?.password_hash ?? null);
+  };
+  refuseThrottled();
+  const found = userRowByName(ctx, input.username);
+  const passwordOk = await verifyPassword(input.password, found?.password_hash ?? null);
+  // Everything below runs without yielding, so check the IP and re-read the account after the slow hash:
+  // parallel attempts all read them before it, so a burst of guesses got past the IP throttle, never
+  // reached the lockout threshold (each wrote the same count + 1) and could use one TOTP code twice.
+  refuseThrottled();
+  const u = found && userRow(ctx, found.id);
   if (!u) {
     ctx.tx(() => {
       countIpFailure(ctx, input.ip);
@@ -118,7 +125,7 @@ export async function login(ctx: Ctx, input: LoginInput) {
       `account locked after repeated failed logins; try again in ${minutes} min or ask an admin`,
     );
   }
-  if (!passwordOk) {
+  if (!passwordOk || u.password_hash !== found?.password_hash) {
     failPassword(ctx, u, input.ip);
     throw new ApiError(401, INVALID);
   }

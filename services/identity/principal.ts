@@ -1,5 +1,5 @@
 /** The shape the gateway forwards to services as `x-nexus-principal`. */
-import type { ServiceContext } from "../../appliance/kit/index.js";
+import { hasPermission, type ServiceContext } from "../../appliance/kit/index.js";
 import type { IdentityConfig } from "./config.js";
 import { permissionsOf, rolesOf, type UserRow } from "./users.js";
 
@@ -32,10 +32,10 @@ export function principalFor(
   };
 }
 
-/** Scope ∩ owner's permissions: an API key never grants more than its owner holds today. */
+/**
+ * Scope ∩ owner's permissions: an API key never grants more than its owner holds today. Uses the gateway's
+ * own matcher: a prefix test let an owner's `identity:*` (one segment) keep a key's `identity:users:write`.
+ */
 function intersect(scope: string[], owner: string[]): string[] {
-  if (owner.includes("*")) return scope;
-  return scope.filter((p) =>
-    owner.some((o) => o === p || (o.endsWith(":*") && p.startsWith(o.slice(0, -1)))),
-  );
+  return scope.filter((p) => hasPermission(owner, p));
 }

@@ -85,6 +85,10 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
       if (body.roles) {
         if (params.id === caller.id) throw new ApiError(403, "you cannot change your own roles");
         assertCanGrant(caller.permissions, permissionsOfRoles(ctx, body.roles));
+      }
+      // Disabling an account needs what deleting it needs: holding its permissions. Without this a user
+      // manager could not delete an admin but could disable one (and so end their sessions).
+      if (body.roles || body.status) {
         assertCanGrant(caller.permissions, permissionsOfRoles(ctx, getUser(ctx, params.id).roles));
       }
       const user = updateUser(ctx, params.id, body);
@@ -121,8 +125,9 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     },
     async (c, { params, body }) => {
       const { caller, actor, ip } = who(c);
-      assertCanGrant(caller.permissions, permissionsOfRoles(ctx, getUser(ctx, params.id).roles));
-      const pw = body.password ?? temporaryPassword();
+      const target = getUser(ctx, params.id);
+      assertCanGrant(caller.permissions, permissionsOfRoles(ctx, target.roles));
+      const pw = body.password ?? temporaryPassword(target.username);
       await setPassword(ctx, params.id, pw, true);
       audit(ctx, { actor, ip, action: "password.reset", target: params.id });
       return c.json(
@@ -217,7 +222,9 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     app,
     { method: "delete", path: "/roles/{name}", summary: "Delete a custom role", params: roleParam },
     (c, { params }) => {
-      const { actor, ip } = who(c);
+      const { caller, actor, ip } = who(c);
+      // Deleting a role takes rights away from its holders: only someone holding all of them may.
+      assertCanGrant(caller.permissions, getRole(ctx, params.name)?.permissions ?? []);
       ctx.tx(() => {
         deleteRole(ctx, params.name);
         audit(ctx, { actor, ip, action: "role.deleted", target: params.name });

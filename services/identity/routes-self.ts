@@ -22,6 +22,17 @@ import { getUser, revokeUserSessions, setPassword, userRow } from "./users.js";
 
 type Ctx = ServiceContext<IdentityConfig>;
 
+/**
+ * The caller, when signed in as themselves. An API key acts within its scope only: `/me/*` is open to any
+ * authenticated caller, so without this a key scoped to `system:read` could enrol MFA on its owner's account,
+ * change the password or end every session.
+ */
+function requireLogin(c: Parameters<typeof requireCaller>[0], what: string) {
+  const caller = requireCaller(c);
+  if (caller.via === "api-key") throw new ApiError(403, `API keys cannot ${what}`);
+  return caller;
+}
+
 export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
   jsonRoute(
     app,
@@ -109,7 +120,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     app,
     { method: "post", path: "/logout-all", summary: "End every session of the signed-in user" },
     (c) => {
-      const caller = requireCaller(c);
+      const caller = requireLogin(c, "end sessions");
       const n = revokeUserSessions(ctx, caller.id);
       audit(ctx, {
         actor: caller.username ?? caller.id,
@@ -132,7 +143,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     app,
     { method: "delete", path: "/me/sessions/{id}", summary: "End one of my sessions", params: s.id },
     (c, { params }) => {
-      const caller = requireCaller(c);
+      const caller = requireLogin(c, "end sessions");
       revokeSession(ctx, caller.id, params.id);
       return c.json({ revoked: true }, 200);
     },
@@ -147,7 +158,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
       body: s.changePasswordBody,
     },
     async (c, { body }) => {
-      const caller = requireCaller(c);
+      const caller = requireLogin(c, "change the password");
       const u = userRow(ctx, caller.id);
       if (!u || !(await verifyPassword(body.currentPassword, u.password_hash))) {
         audit(ctx, {
@@ -159,7 +170,8 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
         });
         throw new ApiError(403, "current password is wrong");
       }
-      await setPassword(ctx, caller.id, body.newPassword, false);
+      // The summary promises "ends my other sessions": keep the one making the change.
+      await setPassword(ctx, caller.id, body.newPassword, false, caller.sid);
       audit(ctx, { actor: u.username, ip: clientIp(c), action: "password.change", target: u.id });
       return c.json({ changed: true }, 200);
     },
@@ -172,7 +184,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
       path: "/me/mfa/enroll",
       summary: "Start TOTP enrolment: a secret for the authenticator app",
     },
-    (c) => c.json(enrollTotp(ctx, requireCaller(c).id), 200),
+    (c) => c.json(enrollTotp(ctx, requireLogin(c, "change MFA").id), 200),
   );
   jsonRoute(
     app,
@@ -183,7 +195,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
       body: s.codeBody,
     },
     (c, { body }) => {
-      const caller = requireCaller(c);
+      const caller = requireLogin(c, "change MFA");
       const r = confirmTotp(ctx, caller.id, body.code);
       audit(ctx, {
         actor: caller.username ?? caller.id,
@@ -203,7 +215,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
       body: s.passwordOnlyBody,
     },
     async (c, { body }) => {
-      const caller = requireCaller(c);
+      const caller = requireLogin(c, "change MFA");
       if (!(await verifyPassword(body.password, userRow(ctx, caller.id)?.password_hash ?? null)))
         throw new ApiError(403, "password is wrong");
       disableTotp(ctx, caller.id);
@@ -250,7 +262,8 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     app,
     { method: "delete", path: "/me/api-keys/{id}", summary: "Revoke one of my API keys", params: s.id },
     (c, { params }) => {
-      const caller = requireCaller(c);
+      // A leaked key must not be able to switch off its owner's other keys.
+      const caller = requireLogin(c, "revoke API keys");
       revokeApiKey(ctx, params.id, caller.id);
       audit(ctx, {
         actor: caller.username ?? caller.id,

@@ -191,12 +191,13 @@ export function deleteUser(ctx: Ctx, id: string): void {
   });
 }
 
-/** Sets a new password (policy-checked); all sessions of the user end. */
+/** Sets a new password (policy-checked); all sessions of the user end, but `keepSession` when given. */
 export async function setPassword(
   ctx: Ctx,
   id: string,
   password: string,
   mustChange: boolean,
+  keepSession?: string,
 ): Promise<void> {
   const r = userRow(ctx, id);
   if (!r) throw new ApiError(404, "no such user");
@@ -209,7 +210,7 @@ export async function setPassword(
         "UPDATE users SET password_hash = ?, must_change_password = ?, failed_logins = 0, locked_until = NULL, updated_at = ? WHERE id = ?",
       )
       .run(hash, mustChange ? 1 : 0, new Date().toISOString(), id);
-    revokeUserSessions(ctx, id);
+    revokeUserSessions(ctx, id, keepSession);
   });
 }
 

@@ -54,6 +54,7 @@ export async function startTestAppliance(
   const log = pino({ level: "warn" }, pino.destination(join(os.tmpdir(), "nexus-test-supervisor.log")));
   const app = await startAppliance(config, log, {
     loadService: testLoader,
+    env,
     host: { execPath: process.execPath, args: ["--import", TSX, join(ROOT, "test/fixtures/host.ts")] },
   });
   if (opts.waitReady !== false) await app.supervisor.ready(60_000);
