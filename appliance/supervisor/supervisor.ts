@@ -12,9 +12,10 @@ import type { Logger, ServiceDefinition } from "../kit/index.js";
 import type { DataPaths } from "../paths.js";
 import { type HostCommand, spawnUnit, terminate } from "./executor.js";
 import { unitReady } from "./health.js";
+import { hostEnv } from "./host-env.js";
 import { closeLog, openLog, rotateIfNeeded } from "./log-files.js";
 import { killStaleNats, type RunningNats, startNats } from "./nats-server.js";
-import { removePid, rssBytes } from "./pidfile.js";
+import { removePid } from "./pidfile.js";
 import { plan } from "./planner.js";
 import { freePort } from "./ports.js";
 import {
@@ -25,19 +26,10 @@ import {
   type Step,
   type UnitStatus,
 } from "./state.js";
+import { type ServiceStatus, serviceStatuses } from "./status.js";
 import { unitsFor } from "./units.js";
 
-export interface ServiceStatus {
-  name: string;
-  unit: string;
-  state: UnitStatus["state"] | "failed";
-  pid: number | null;
-  port: number | null;
-  restarts: number;
-  uptimeSeconds: number | null;
-  memoryBytes: number | null;
-  lastError: string | null;
-}
+export type { ServiceStatus } from "./status.js";
 
 export interface SupervisorDeps {
   config: ApplianceConfig;
@@ -163,22 +155,7 @@ export class Supervisor extends EventEmitter {
 
   /** Per-service status for `nexus status`, the gateway's /metrics and the console. */
   status(): ServiceStatus[] {
-    const now = this.now();
-    return Object.values(this.current.units).flatMap((u) => {
-      const alive = u.state === "running" || u.state === "starting";
-      const mem = alive && u.pid ? rssBytes(u.pid) : null;
-      return u.spec.services.map((name) => ({
-        name,
-        unit: u.spec.name,
-        state: this.failedServices.get(u.spec.name)?.has(name) ? ("failed" as const) : u.state,
-        pid: alive ? u.pid : null,
-        port: this.ports.get(name) ?? null,
-        restarts: u.restarts,
-        uptimeSeconds: u.state === "running" && u.startedAt ? Math.round((now - u.startedAt) / 1000) : null,
-        memoryBytes: mem,
-        lastError: u.lastError,
-      }));
-    });
+    return serviceStatuses(Object.values(this.current.units), this.ports, this.failedServices, this.now());
   }
 
   natsState() {
@@ -343,20 +320,13 @@ export class Supervisor extends EventEmitter {
     this.failedServices.delete(name);
     this.routeCache = null;
     u.killRequested = false;
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_ENV: process.env.NODE_ENV,
-      NEXUS_DATA_DIR: paths.root,
-      NEXUS_SITE: config.site,
-      NEXUS_LOG_LEVEL: config.logLevel,
-      NEXUS_NATS_URL: this.nats.url,
-      NEXUS_NATS_USER: this.nats.creds.user,
-      NEXUS_NATS_PASS: this.nats.creds.pass,
-      NEXUS_SERVICE_BODY_LIMIT_BYTES: String(config.gateway.bodyLimitBytes),
-      NEXUS_INTERNAL_TOKEN: this.deps.internalToken,
-      ...serviceEnv(this.deps.env ?? process.env),
-    };
+    const env = hostEnv({
+      paths,
+      config,
+      nats: { url: this.nats.url, ...this.nats.creds },
+      internalToken: this.deps.internalToken,
+      env: this.deps.env ?? process.env,
+    });
     const child = spawnUnit(u, this.ports, {
       host: this.host,
       env,
@@ -451,11 +421,4 @@ export class Supervisor extends EventEmitter {
     this.emit("nats", state);
     this.reconcile();
   }
-}
-
-/** Service config env (`NEXUS_<SERVICE>_*`) passes through to hosts; the supervisor's own settings do not. */
-function serviceEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const own =
-    /^NEXUS_(DATA_DIR|PORT|HOST|SITE|PROFILE|ISOLATION|SERVICES|LOG_LEVEL|NATS_|GATEWAY_|SUPERVISOR_|HOST_)/;
-  return Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith("NEXUS_") && !own.test(k)));
 }

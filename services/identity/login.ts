@@ -65,28 +65,20 @@ function failPassword(ctx: Ctx, u: UserRow, ip: string) {
     } else {
       ctx.db.prepare("UPDATE users SET failed_logins = ? WHERE id = ?").run(failed, u.id);
     }
-    audit(ctx, {
-      actor: u.username,
-      ip,
-      action: "login",
-      target: u.id,
-      outcome: "failure",
-      details: { reason: "password" },
-    });
+    loginFailed(ctx, u.username, ip, "password", u.id);
   });
+}
+
+/** Audits a refused login; `reason` is for admins (the client gets a generic message). */
+function loginFailed(ctx: Ctx, actor: string, ip: string, reason: string, target?: string) {
+  audit(ctx, { actor, ip, action: "login", target: target ?? null, outcome: "failure", details: { reason } });
 }
 
 /** Checks credentials and opens a session; throws ApiError with the reason a client may see. */
 export async function login(ctx: Ctx, input: LoginInput) {
   const refuseThrottled = () => {
     if (!ipThrottled(ctx, input.ip)) return;
-    audit(ctx, {
-      actor: input.username,
-      ip: input.ip,
-      action: "login",
-      outcome: "failure",
-      details: { reason: "ip-throttled" },
-    });
+    loginFailed(ctx, input.username, input.ip, "ip-throttled");
     throw new ApiError(429, "too many failed logins from this address; try again later");
   };
   refuseThrottled();
@@ -100,25 +92,12 @@ export async function login(ctx: Ctx, input: LoginInput) {
   if (!u) {
     ctx.tx(() => {
       countIpFailure(ctx, input.ip);
-      audit(ctx, {
-        actor: input.username,
-        ip: input.ip,
-        action: "login",
-        outcome: "failure",
-        details: { reason: "unknown-user" },
-      });
+      loginFailed(ctx, input.username, input.ip, "unknown-user");
     });
     throw new ApiError(401, INVALID);
   }
   if (u.locked_until && u.locked_until > Date.now()) {
-    audit(ctx, {
-      actor: u.username,
-      ip: input.ip,
-      action: "login",
-      target: u.id,
-      outcome: "failure",
-      details: { reason: "locked" },
-    });
+    loginFailed(ctx, u.username, input.ip, "locked", u.id);
     const minutes = Math.ceil((u.locked_until - Date.now()) / 60_000);
     throw new ApiError(
       423,
@@ -130,14 +109,7 @@ export async function login(ctx: Ctx, input: LoginInput) {
     throw new ApiError(401, INVALID);
   }
   if (u.status !== "active") {
-    audit(ctx, {
-      actor: u.username,
-      ip: input.ip,
-      action: "login",
-      target: u.id,
-      outcome: "failure",
-      details: { reason: "disabled" },
-    });
+    loginFailed(ctx, u.username, input.ip, "disabled", u.id);
     throw new ApiError(403, "account disabled");
   }
   if (u.totp_enabled) {

@@ -1,0 +1,37 @@
+/** The environment a service host starts with: only what it needs, never the supervisor's own settings. */
+import type { ApplianceConfig } from "../config/schema.js";
+import type { DataPaths } from "../paths.js";
+
+/** Supervisor and gateway settings, and what the supervisor sets itself: never passed through from outside. */
+const OWN =
+  /^NEXUS_(DATA_DIR|PORT|HOST|SITE|PROFILE|ISOLATION|SERVICES|LOG_LEVEL|NATS_|GATEWAY_|SUPERVISOR_|HOST_|INTERNAL_)/;
+
+/** Service settings (`NEXUS_<SERVICE>_*`) from the environment the appliance was started with. */
+export function serviceSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith("NEXUS_") && !OWN.test(k)));
+}
+
+export function hostEnv(opts: {
+  paths: DataPaths;
+  config: ApplianceConfig;
+  nats: { url: string; user: string; pass: string };
+  internalToken?: string;
+  env: NodeJS.ProcessEnv;
+}): NodeJS.ProcessEnv {
+  const { config, env } = opts;
+  return {
+    // Pass-through first, so nothing from outside can override what the supervisor sets below.
+    ...serviceSettings(env),
+    PATH: env.PATH,
+    HOME: env.HOME,
+    NODE_ENV: env.NODE_ENV,
+    NEXUS_DATA_DIR: opts.paths.root,
+    NEXUS_SITE: config.site,
+    NEXUS_LOG_LEVEL: config.logLevel,
+    NEXUS_NATS_URL: opts.nats.url,
+    NEXUS_NATS_USER: opts.nats.user,
+    NEXUS_NATS_PASS: opts.nats.pass,
+    NEXUS_SERVICE_BODY_LIMIT_BYTES: String(config.gateway.bodyLimitBytes),
+    NEXUS_INTERNAL_TOKEN: opts.internalToken,
+  };
+}

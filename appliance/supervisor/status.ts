@@ -1,0 +1,38 @@
+/** Per-service status rows, derived from unit state: what `nexus status`, /metrics and the console show. */
+import { rssBytes } from "./pidfile.js";
+import type { UnitStatus } from "./state.js";
+
+export interface ServiceStatus {
+  name: string;
+  unit: string;
+  state: UnitStatus["state"] | "failed";
+  pid: number | null;
+  port: number | null;
+  restarts: number;
+  uptimeSeconds: number | null;
+  memoryBytes: number | null;
+  lastError: string | null;
+}
+
+export function serviceStatuses(
+  units: UnitStatus[],
+  ports: ReadonlyMap<string, number>,
+  failed: ReadonlyMap<string, ReadonlySet<string>>,
+  now: number,
+): ServiceStatus[] {
+  return units.flatMap((u) => {
+    const alive = u.state === "running" || u.state === "starting";
+    const mem = alive && u.pid ? rssBytes(u.pid) : null;
+    return u.spec.services.map((name) => ({
+      name,
+      unit: u.spec.name,
+      state: failed.get(u.spec.name)?.has(name) ? ("failed" as const) : u.state,
+      pid: alive ? u.pid : null,
+      port: ports.get(name) ?? null,
+      restarts: u.restarts,
+      uptimeSeconds: u.state === "running" && u.startedAt ? Math.round((now - u.startedAt) / 1000) : null,
+      memoryBytes: mem,
+      lastError: u.lastError,
+    }));
+  });
+}
