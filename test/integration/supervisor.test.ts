@@ -71,6 +71,28 @@ describe("supervisor", () => {
     }
   });
 
+  it("delivers outbox events to a durable subscription, redelivering after a handler failure", async () => {
+    app = await startTestAppliance({ services: ["echo", "listener"] });
+    const bodies = ["one", "two", "three"];
+    for (const body of bodies) {
+      const res = await app.api("/api/echo/items", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ body }),
+      });
+      expect(res.status).toBe(201);
+    }
+    const received = await waitFor(
+      async () => {
+        const rows = (await (await app!.api("/api/listener/received")).json()) as { body: string }[];
+        return rows.length === 3 ? rows : null;
+      },
+      30_000,
+      "three events handled (each after one failed delivery)",
+    );
+    expect(received?.map((r) => r.body).sort()).toEqual([...bodies].sort());
+  });
+
   it("puts a service that exits at once into crash loop while the others keep serving", async () => {
     app = await startTestAppliance({
       services: ["echo", "crasher"],
