@@ -40,9 +40,12 @@ export async function startTestAppliance(
     isolation?: "process" | "shared";
     env?: Record<string, string>;
     waitReady?: boolean;
+    /** Runs on the fresh data dir before anything starts (mounts, corrupt files, …). */
+    beforeStart?: (dataDir: string) => void;
   } = {},
 ): Promise<TestAppliance> {
   const dataDir = tempDir();
+  opts.beforeStart?.(dataDir);
   const env = {
     ...process.env,
     NEXUS_SUPERVISOR_BACKOFF_BASE_MS: "100",
