@@ -4,6 +4,7 @@
  */
 
 import { randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadService as registryLoader } from "../services/registry.js";
@@ -92,12 +93,22 @@ export async function startAppliance(
     gauges: () => supervisor.status(),
   });
 
+  // The data dir holds secrets (credentials, databases with signing keys): owner-only.
+  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  chmodSync(paths.root, 0o700);
   supervisor.start();
   writePid(paths.supervisorPid, process.pid);
-  await new Promise<void>((resolve, reject) => {
-    gateway.once("error", reject);
-    gateway.listen(config.port, config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      gateway.once("error", reject);
+      gateway.listen(config.port, config.host, () => resolve());
+    });
+  } catch (err) {
+    // Port taken, bad address: take down what already started instead of leaving it running.
+    await supervisor.stop();
+    removePid(paths.supervisorPid);
+    throw err;
+  }
   const port = (gateway.address() as AddressInfo).port;
   const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${shownHost}:${port}`;
@@ -122,12 +133,20 @@ export async function startAppliance(
     })();
     return stopping;
   };
-  const control = await startControlServer(paths.controlSocket, {
-    supervisor,
-    version,
-    gatewayUrl: url,
-    requestStop: () => void stop(),
-  });
+  let control: Server;
+  try {
+    control = await startControlServer(paths.controlSocket, {
+      supervisor,
+      version,
+      gatewayUrl: url,
+      requestStop: () => void stop(),
+    });
+  } catch (err) {
+    gateway.close();
+    await supervisor.stop();
+    removePid(paths.supervisorPid);
+    throw err;
+  }
   const firstLogin = async (): Promise<FirstLogin> => {
     if (!withIdentity) return { kind: "bootstrap-token", file: paths.adminToken };
     const port = supervisor.routes().get("identity");

@@ -108,6 +108,19 @@ program
   });
 
 program
+  .command("restart <service>")
+  .description("restart a service now, also one in crash loop (shared mode restarts the shared process)")
+  .action(async (service: string) => {
+    const paths = dataPaths(dataDir());
+    const s = await fetchStatus(dataDir());
+    if (!s) throw new Error("the appliance is not running");
+    const unit = s.services.find((x) => x.name === service)?.unit;
+    if (!unit) throw new Error(`no service ${service}; known: ${s.services.map((x) => x.name).join(", ")}`);
+    await controlRequest(paths.controlSocket, "POST", `/units/${unit}/restart`, 60_000);
+    console.log(`Restarting ${unit}; \`nexus status\` shows when it is running again.`);
+  });
+
+program
   .command("stop")
   .description("stop the running appliance gracefully")
   .option("-t, --timeout <s>", "seconds to wait", (v) => Number(v), 60)

@@ -37,6 +37,8 @@ export interface GatewayDeps {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** What the gateway's own non-public pages (/metrics, /api/openapi.json) need. */
+const OWN_PERMISSION = "appliance:read";
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const PUBLIC_PATHS = new Set(["/health", "/ready", "/", "/favicon.ico", "/setup", "/setup.js"]);
 
@@ -166,6 +168,11 @@ export function createGateway(deps: GatewayDeps): Server {
       if (!principal) {
         metrics.reject("unauthenticated");
         return fail(res, 401, "authentication required", null, { "www-authenticate": "Bearer" });
+      }
+      // Metrics and the API map describe the whole box: operators and admins, not every signed-in caller.
+      if (!hasPermission(principal.permissions, OWN_PERMISSION)) {
+        metrics.reject("forbidden");
+        return fail(res, 403, "permission denied", { needs: OWN_PERMISSION });
       }
     }
     switch (path) {

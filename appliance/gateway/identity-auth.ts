@@ -26,6 +26,8 @@ interface Introspected extends Principal {
 }
 
 const MAX_CACHE = 10_000;
+/** The JWKS is fetched again at least this often, so retired keys drop out without a restart. */
+const JWKS_MAX_AGE_MS = 60_000;
 
 function cookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
@@ -42,16 +44,12 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-export function identityAuth(
-  opts: IdentityAuthOptions,
-): AuthHook & { stats: () => { verified: number; introspected: number } } {
+export function identityAuth(opts: IdentityAuthOptions): AuthHook {
   const cacheMs = opts.cacheMs ?? 5000;
   const cache = new Map<string, { principal: Introspected; until: number }>();
   let keys = new Map<string, Jwk>();
   const verifiedTokens = new Map<string, { principal: Principal; exp: number }>();
   let jwksFetchedAt = 0;
-  let verified = 0;
-  let introspected = 0;
 
   async function call<T>(path: string, init: RequestInit = {}): Promise<T | null> {
     const port = opts.port();
@@ -77,7 +75,11 @@ export function identityAuth(
     if (Date.now() - jwksFetchedAt < 1000) return;
     jwksFetchedAt = Date.now();
     const doc = await call<{ keys: Jwk[] }>("/jwks");
-    if (doc) keys = new Map(doc.keys.map((k) => [k.kid, k]));
+    if (!doc) return;
+    const next = new Map(doc.keys.map((k) => [k.kid, k]));
+    // A key identity no longer lists (retired past its tokens' lifetime) stops verifying at once.
+    if ([...keys.keys()].some((kid) => !next.has(kid))) verifiedTokens.clear();
+    keys = next;
   }
 
   async function bearerToken(token: string): Promise<Principal | null> {
@@ -90,6 +92,7 @@ export function identityAuth(
         return { ok: false, reason: "malformed" };
       }
     };
+    if (Date.now() - jwksFetchedAt > JWKS_MAX_AGE_MS) await refreshJwks();
     const hit = verifiedTokens.get(token);
     if (hit && hit.exp * 1000 > Date.now()) return hit.principal;
     let r = verify();
@@ -98,7 +101,6 @@ export function identityAuth(
       r = verify();
     }
     if (!r.ok) return null;
-    verified++;
     const c = r.claims;
     const principal: Principal = {
       id: c.sub,
@@ -127,7 +129,6 @@ export function identityAuth(
       cache.delete(key);
       return null;
     }
-    introspected++;
     if (cache.size >= MAX_CACHE) cache.delete(cache.keys().next().value!);
     cache.set(key, { principal: r.principal, until: Date.now() + cacheMs });
     return r.principal;
@@ -147,5 +148,5 @@ export function identityAuth(
     const sent = req.headers["x-csrf-token"];
     return { ...principal, csrfOk: typeof sent === "string" && !!csrf && same(sent, csrf) };
   };
-  return Object.assign(hook, { stats: () => ({ verified, introspected }) });
+  return hook;
 }

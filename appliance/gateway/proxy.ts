@@ -24,7 +24,7 @@ export const TRUSTED_HEADERS = ["x-nexus-principal", "x-forwarded-for", "x-forwa
 export const CREDENTIAL_HEADERS = ["authorization", "cookie"];
 
 /** Request headers that never travel upstream: hop-by-hop, trusted (set by the gateway) and credentials. */
-const DROP_UPSTREAM = new Set([...HOP_BY_HOP, ...TRUSTED_HEADERS, ...CREDENTIAL_HEADERS]);
+const DROP_UPSTREAM = new Set([...HOP_BY_HOP, ...TRUSTED_HEADERS, ...CREDENTIAL_HEADERS, "forwarded"]);
 
 export const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
 
@@ -46,7 +46,7 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
     const inbound = req.headers;
     for (const k in inbound) {
       const v = inbound[k];
-      if (v !== undefined && !DROP_UPSTREAM.has(k)) headers[k] = v;
+      if (v !== undefined && !DROP_UPSTREAM.has(k) && !k.startsWith("x-forwarded-")) headers[k] = v;
     }
     Object.assign(headers, opts.headers);
     let settled = false;

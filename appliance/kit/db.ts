@@ -2,7 +2,7 @@
  * A service's own SQLite database: WAL, synchronous=FULL (anything acknowledged to a caller is on disk),
  * and ordered migrations, each applied in its own transaction and recorded in `_migrations`.
  */
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 
@@ -16,7 +16,12 @@ export interface Migration {
 
 /** Opens (creating if needed) a database file with the appliance's durability settings. */
 export function openDatabase(file: string): Db {
-  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  if (file !== ":memory:") {
+    // Service databases hold secrets (identity's signing keys, password hashes): owner-only, and SQLite
+    // gives its -wal and -shm files the database file's mode.
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    closeSync(openSync(file, "a", 0o600));
+  }
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");

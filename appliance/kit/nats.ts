@@ -89,7 +89,7 @@ export async function runSubscription(
         m.nak(1000);
       }
     }
-  })();
+  })().catch((err) => log.error({ err, subscription: durable }, "subscription stopped"));
 }
 
 function safeJson(s: string): unknown {

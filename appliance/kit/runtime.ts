@@ -45,10 +45,12 @@ export async function startService<C>(
   const log = opts.log.child({ service: def.name });
   const db = openDatabase(serviceDbPath(opts.dataDir, def.name));
   let nc: NatsConnection | null = null;
+  let relay: OutboxRelay | null = null;
   try {
     migrate(db, [...outboxMigrations, ...def.migrations]);
     nc = opts.nats ? await connectNats(opts.nats) : null;
-    const relay = nc ? new OutboxRelay(db, nc.jetstream(), log) : null;
+    relay = nc ? new OutboxRelay(db, nc.jetstream(), log) : null;
+    const activeRelay = relay;
 
     const ctx = createContext(def, {
       dataDir: opts.dataDir,
@@ -58,7 +60,7 @@ export async function startService<C>(
       nats: nc,
       env: opts.env,
       fileConfig: opts.fileConfig,
-      onEmit: relay ? () => relay.notify() : undefined,
+      onEmit: activeRelay ? () => activeRelay.notify() : undefined,
     });
     const app = createServiceApp(def, ctx, {
       bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
@@ -100,6 +102,7 @@ export async function startService<C>(
       },
     };
   } catch (err) {
+    await relay?.stop();
     await nc?.close().catch(() => undefined);
     db.close();
     throw err;

@@ -109,8 +109,11 @@ export async function startNats(opts: {
   for (;;) {
     try {
       const nc = await Promise.race([connectNatsOnce(url, creds), exited]);
-      await ensureEventStream(nc);
-      await nc.close();
+      try {
+        await ensureEventStream(nc);
+      } finally {
+        await nc.close();
+      }
       return { child, url, creds };
     } catch (err) {
       if (child.exitCode !== null || Date.now() > deadline) {

@@ -162,24 +162,20 @@ export class Supervisor extends EventEmitter {
     return { state: this.current.nats, pid: this.nats?.child.pid ?? null, url: this.nats?.url ?? null };
   }
 
-  /** Connection details for in-process clients (the hub link, tests). */
-  natsConnection(): { url: string; user: string; pass: string } | null {
-    return this.nats ? { url: this.nats.url, ...this.nats.creds } : null;
-  }
-
   /** Restarts a unit now, also one in crash loop (an admin's explicit ask clears its failure history). */
   async restartUnit(name: string): Promise<void> {
     const u = this.current.units[name];
     if (!u) throw new Error(`no unit ${name}`);
     const child = this.children.get(name);
     u.failures = [];
-    if (child && (u.state === "running" || u.state === "starting")) {
-      u.state = "stopping";
-      await terminate(child, this.deps.config.supervisor.stopTimeoutMs);
-    }
-    u.state = "stopped";
     u.restarts++;
-    this.reconcile();
+    if (child && (u.state === "running" || u.state === "starting")) {
+      // The exit handler turns `stopping` into `stopped`, and the loop starts it again: one start only.
+      this.setUnit(u, "stopping");
+      await terminate(child, this.deps.config.supervisor.stopTimeoutMs);
+      return;
+    }
+    if (u.state !== "stopping") this.setUnit(u, "stopped");
   }
 
   /** Drains and stops everything (dependents first, nats-server last). Idempotent. */
@@ -333,7 +329,11 @@ export class Supervisor extends EventEmitter {
       logFd: this.logFd(name),
       log,
       now: this.now,
-      onExit: (unit, code, signal) => this.onUnitExit(unit, code, signal),
+      onExit: (unit, code, signal) => {
+        // Only the process we track speaks for the unit; a late exit of an older one changes nothing.
+        if (this.children.get(name) !== child) return;
+        this.onUnitExit(unit, code, signal);
+      },
       onMessage: (unit, msg) => this.onUnitMessage(unit, msg),
     });
     this.children.set(name, child);
@@ -344,6 +344,8 @@ export class Supervisor extends EventEmitter {
   private onUnitExit(u: UnitStatus, code: number | null, signal: NodeJS.Signals | null) {
     this.children.delete(u.spec.name);
     u.pid = null;
+    // A unit that died before it was ready may have lost its port to another process: pick new ones.
+    if (u.state === "starting") for (const s of u.spec.services) this.ports.delete(s);
     if (u.state === "stopping") return this.setUnit(u, "stopped");
     if (this.desired.units.length === 0) return this.setUnit(u, "stopped");
     if (!u.killRequested) {

@@ -20,11 +20,14 @@ export function principalFor(
   via: IdentityPrincipal["via"],
   extra: { sid?: string; csrf?: string; scope?: string[] } = {},
 ): IdentityPrincipal {
-  const permissions = permissionsOf(ctx, user.id);
+  // Until a reset password is changed, the account may only act on itself (`/me/*`, token, logout):
+  // no permissions, so every permission-guarded route answers 403. POST /token afterwards gives full rights.
+  const restricted = user.must_change_password === 1;
+  const permissions = restricted ? [] : permissionsOf(ctx, user.id);
   return {
     id: user.id,
     username: user.username,
-    roles: rolesOf(ctx, user.id),
+    roles: restricted ? [] : rolesOf(ctx, user.id),
     permissions: extra.scope ? intersect(extra.scope, permissions) : permissions,
     via,
     ...(extra.sid ? { sid: extra.sid } : {}),

@@ -41,6 +41,9 @@ const roleParam = z.object({ name: s.roleName });
 const memberParams = z.object({ id: s.id.shape.id, userId: s.id.shape.id });
 
 export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
+  /** Acting on a user (their sessions, keys, lock) needs every right they hold: no action against one's betters. */
+  const assertOutranks = (caller: { permissions: string[] }, userId: string) =>
+    assertCanGrant(caller.permissions, permissionsOfRoles(ctx, getUser(ctx, userId).roles));
   const who = (c: Parameters<typeof clientIp>[0]) => {
     const caller = requireCaller(c);
     return { caller, actor: caller.username ?? caller.id, ip: clientIp(c) };
@@ -140,7 +143,8 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     app,
     { method: "post", path: "/users/{id}/unlock", summary: "Lift a login lock", params: s.id },
     (c, { params }) => {
-      const { actor, ip } = who(c);
+      const { caller, actor, ip } = who(c);
+      assertOutranks(caller, params.id);
       unlockUser(ctx, params.id);
       audit(ctx, { actor, ip, action: "account.unlocked", target: params.id });
       return c.json({ unlocked: true }, 200);
@@ -158,8 +162,8 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     app,
     { method: "delete", path: "/users/{id}/sessions", summary: "End every session of a user", params: s.id },
     (c, { params }) => {
-      const { actor, ip } = who(c);
-      getUser(ctx, params.id);
+      const { caller, actor, ip } = who(c);
+      assertOutranks(caller, params.id);
       const n = revokeUserSessions(ctx, params.id);
       audit(ctx, { actor, ip, action: "sessions.revoked", target: params.id, details: { sessions: n } });
       return c.json({ revoked: n }, 200);
@@ -307,7 +311,9 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     app,
     { method: "delete", path: "/api-keys/{id}", summary: "Revoke any API key", params: s.id },
     (c, { params }) => {
-      const { actor, ip } = who(c);
+      const { caller, actor, ip } = who(c);
+      const owner = listApiKeys(ctx).find((k) => k.id === params.id)?.userId;
+      if (owner) assertOutranks(caller, owner);
       revokeApiKey(ctx, params.id);
       audit(ctx, { actor, ip, action: "apikey.revoked", target: params.id });
       return c.json({ revoked: true }, 200);

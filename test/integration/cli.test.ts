@@ -114,6 +114,64 @@ describe("nexus CLI with a running appliance", () => {
     }
   });
 
+  it("restart restarts one service and refuses unknown ones", async () => {
+    const before = JSON.parse((await nexus(up.dataDir, "status", "--json")).stdout).services.find(
+      (x: { name: string }) => x.name === "system",
+    );
+    expect((await nexus(up.dataDir, "restart", "system")).stdout).toContain("Restarting system");
+    await waitFor(
+      async () => {
+        const now = JSON.parse((await nexus(up.dataDir, "status", "--json")).stdout).services.find(
+          (x: { name: string }) => x.name === "system",
+        );
+        return now.state === "running" && now.pid !== before.pid ? now : null;
+      },
+      30_000,
+      "system restarted",
+    );
+    await expect(nexus(up.dataDir, "restart", "nope")).rejects.toMatchObject({
+      stderr: expect.stringContaining("no service nope"),
+    });
+  });
+
+  it("keeps the data dir and the databases owner-only", async () => {
+    const { statSync } = await import("node:fs");
+    expect(statSync(up.dataDir).mode & 0o777).toBe(0o700);
+    const db = join(up.dataDir, "services", "identity", "identity.db");
+    expect(statSync(db).mode & 0o777).toBe(0o600);
+  });
+
+  it("a temporary password allows nothing but changing it; /metrics needs appliance:read", async () => {
+    const { stdout } = await nexus(up.dataDir, "admin", "create", "--username", "temp-admin");
+    const temp = /Temporary password[^:]*: (\S+)/.exec(stdout)?.[1];
+    expect(temp).toBeDefined();
+    const url = JSON.parse((await nexus(up.dataDir, "status", "--json")).stdout).gateway as string;
+    const call = (path: string, token: string, init: RequestInit = {}) =>
+      fetch(`${url}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      });
+    const login = await fetch(`${url}/api/identity/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "temp-admin", password: temp }),
+    });
+    const { token, user } = (await login.json()) as { token: string; user: { mustChangePassword: boolean } };
+    expect(user.mustChangePassword).toBe(true);
+    expect((await call("/api/identity/users", token)).status).toBe(403);
+    expect((await call("/metrics", token)).status).toBe(403);
+    const changed = await call("/api/identity/me/password", token, {
+      method: "POST",
+      body: JSON.stringify({ currentPassword: temp, newPassword: "a brand new admin password" }),
+    });
+    expect(changed.status).toBe(200);
+    const fresh = (await (await call("/api/identity/token", token, { method: "POST" })).json()) as {
+      token: string;
+    };
+    expect((await call("/api/identity/users", fresh.token)).status).toBe(200);
+    expect((await call("/metrics", fresh.token)).status).toBe(200);
+  });
+
   it("stop stops it gracefully", async () => {
     const { stdout } = await nexus(up.dataDir, "stop");
     expect(stdout).toContain("stopped.");

@@ -43,6 +43,26 @@ describe("supervisor", () => {
     expect(res.status).toBe(200);
   });
 
+  it("an explicit restart starts exactly one new process and leaves none behind", async () => {
+    app = await startTestAppliance({ services: ["echo"] });
+    const first = svc(app, "echo").pid!;
+    await app.supervisor.restartUnit("echo");
+    await waitFor(
+      () => svc(app!, "echo").state === "running" && svc(app!, "echo").pid !== first,
+      20_000,
+      "restart",
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    const s = svc(app, "echo");
+    expect(s).toMatchObject({ state: "running", restarts: 1, lastError: null });
+    const second = s.pid!;
+    expect(isAlive(first)).toBe(false);
+    await app.stop();
+    expect(isAlive(second)).toBe(false);
+    removeDir(app.dataDir);
+    app = null;
+  });
+
   it("restarts nats-server on the same port and services publish again", async () => {
     app = await startTestAppliance({ services: ["echo"] });
     const before = app.supervisor.natsState();
