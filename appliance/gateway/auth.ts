@@ -6,6 +6,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { dirname } from "node:path";
+import { bearerToken } from "../kit/credentials.js";
 
 export interface Principal {
   id: string;
@@ -44,9 +45,9 @@ export function bootstrapToken(file: string): string {
 export function bootstrapTokenAuth(token: string): AuthHook {
   const expected = Buffer.from(token);
   return (req) => {
-    const m = /^bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
-    if (!m) return null;
-    const given = Buffer.from(m[1]!);
+    const token = bearerToken(req.headers.authorization);
+    if (!token) return null;
+    const given = Buffer.from(token);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
     return { id: "bootstrap-admin", roles: ["admin"], permissions: ["*"], via: "bootstrap-token" };
   };

@@ -8,6 +8,7 @@
  * A revoked session or key stops working within `cacheMs`; a bearer access token within its lifetime.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { bearerToken, SESSION_COOKIE, TOKEN_AUDIENCE, tokenIssuer } from "../kit/credentials.js";
 import { type Jwk, type VerifyResult, verifyJwt } from "../kit/jwt.js";
 import type { Logger } from "../kit/logger.js";
 import type { AuthHook, AuthRequest, Principal } from "./auth.js";
@@ -82,8 +83,8 @@ export function identityAuth(opts: IdentityAuthOptions): AuthHook {
     keys = next;
   }
 
-  async function bearerToken(token: string): Promise<Principal | null> {
-    const expect = { iss: `nexus-edge:${opts.site}`, aud: "nexus-edge" };
+  async function verifyBearer(token: string): Promise<Principal | null> {
+    const expect = { iss: tokenIssuer(opts.site), aud: TOKEN_AUDIENCE };
     // verifyJwt throws on some hostile tokens (a header of JSON `null`); that is a refusal, not a 500.
     const verify = (): VerifyResult => {
       try {
@@ -136,11 +137,11 @@ export function identityAuth(opts: IdentityAuthOptions): AuthHook {
 
   const hook = async (req: AuthRequest): Promise<Principal | null> => {
     const auth = req.headers.authorization;
-    const bearer = auth ? /^bearer\s+(\S+)\s*$/i.exec(auth)?.[1] : undefined;
+    const bearer = bearerToken(auth);
     const apiKey = bearer?.startsWith("nxk_") ? bearer : (req.headers["x-api-key"] as string | undefined);
     if (apiKey) return introspect("api-key", apiKey);
-    if (bearer) return bearerToken(bearer);
-    const session = cookie(req.headers.cookie, "nexus_session");
+    if (bearer) return verifyBearer(bearer);
+    const session = cookie(req.headers.cookie, SESSION_COOKIE);
     if (!session) return null;
     const p = await introspect("session", session);
     if (!p) return null;

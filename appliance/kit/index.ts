@@ -3,6 +3,7 @@ export { createServiceApp, REQUEST_ID_HEADER } from "./app.js";
 export { type Caller, callerOf, callerSchema, clientIp, requireCaller } from "./caller.js";
 export { envKey, envPrefix, loadConfig } from "./config.js";
 export { createContext, openServiceOffline, serviceDbPath } from "./context.js";
+export { bearerToken, CSRF_COOKIE, SESSION_COOKIE, TOKEN_AUDIENCE, tokenIssuer } from "./credentials.js";
 export { type Db, type Migration, migrate, openDatabase } from "./db.js";
 export {
   defineService,

@@ -9,8 +9,9 @@ import { hashSecret } from "./totp.js";
 
 type Ctx = ServiceContext<IdentityConfig>;
 
-export const SESSION_COOKIE = "nexus_session";
-export const CSRF_COOKIE = "nexus_csrf";
+import { CSRF_COOKIE, SESSION_COOKIE } from "../../appliance/kit/credentials.js";
+
+export { CSRF_COOKIE, SESSION_COOKIE };
 
 export interface SessionRow {
   id: string;

@@ -3,14 +3,14 @@
  * one, which stays in the JWKS until every token it signed has expired, so nobody is logged out.
  */
 import { randomBytes } from "node:crypto";
+import { TOKEN_AUDIENCE, tokenIssuer } from "../../appliance/kit/credentials.js";
 import type { ServiceContext } from "../../appliance/kit/index.js";
 import { generateSigningKey, type Jwk, signJwt, type TokenClaims } from "../../appliance/kit/jwt.js";
 import type { IdentityConfig } from "./config.js";
 
 type Ctx = ServiceContext<IdentityConfig>;
 
-export const TOKEN_AUDIENCE = "nexus-edge";
-export const tokenIssuer = (site: string) => `nexus-edge:${site}`;
+export { TOKEN_AUDIENCE, tokenIssuer } from "../../appliance/kit/credentials.js";
 
 interface KeyRow {
   kid: string;
