@@ -3,7 +3,8 @@
  * `nexus.identity.audit.<action>` through the outbox in the same transaction, so the sync can ship it.
  * Entries never hold secrets: callers pass identifiers, not passwords or tokens.
  */
-import type { ServiceContext } from "../../appliance/kit/index.js";
+import type { Context } from "hono";
+import { type Caller, clientIp, type ServiceContext } from "../../appliance/kit/index.js";
 import type { IdentityConfig } from "./config.js";
 
 type Ctx = ServiceContext<IdentityConfig>;
@@ -49,6 +50,21 @@ export function audit(
     });
   };
   ctx.db.inTransaction ? write() : ctx.tx(write);
+}
+
+/** `audit` for an HTTP caller: the actor is the caller's name, the IP the one the gateway saw. */
+export function auditCaller(
+  ctx: Ctx,
+  c: Context,
+  caller: Caller,
+  e: {
+    action: string;
+    target?: string | null;
+    outcome?: "success" | "failure";
+    details?: Record<string, unknown>;
+  },
+): void {
+  audit(ctx, { actor: caller.username ?? caller.id, ip: clientIp(c), ...e });
 }
 
 export interface AuditQuery {

@@ -8,7 +8,7 @@ import {
   type ServiceContext,
 } from "../../appliance/kit/index.js";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.js";
-import { audit } from "./audit.js";
+import { auditCaller } from "./audit.js";
 import type { IdentityConfig } from "./config.js";
 import { login } from "./login.js";
 import { confirmTotp, disableTotp, enrollTotp } from "./mfa.js";
@@ -110,7 +110,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
   jsonRoute(app, { method: "post", path: "/logout", summary: "End the current session" }, (c) => {
     const caller = requireCaller(c);
     if (caller.sid) revokeSession(ctx, caller.id, caller.sid);
-    audit(ctx, { actor: caller.username ?? caller.id, ip: clientIp(c), action: "logout", target: caller.id });
+    auditCaller(ctx, c, caller, { action: "logout", target: caller.id });
     for (const cookie of clearedCookies(ctx.config.secureCookies))
       c.header("set-cookie", cookie, { append: true });
     return c.json({ loggedOut: true }, 200);
@@ -122,13 +122,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     (c) => {
       const caller = requireLogin(c, "end sessions");
       const n = revokeUserSessions(ctx, caller.id);
-      audit(ctx, {
-        actor: caller.username ?? caller.id,
-        ip: clientIp(c),
-        action: "logout.all",
-        target: caller.id,
-        details: { sessions: n },
-      });
+      auditCaller(ctx, c, caller, { action: "logout.all", target: caller.id, details: { sessions: n } });
       for (const cookie of clearedCookies(ctx.config.secureCookies))
         c.header("set-cookie", cookie, { append: true });
       return c.json({ revoked: n }, 200);
@@ -161,18 +155,12 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
       const caller = requireLogin(c, "change the password");
       const u = userRow(ctx, caller.id);
       if (!u || !(await verifyPassword(body.currentPassword, u.password_hash))) {
-        audit(ctx, {
-          actor: caller.username ?? caller.id,
-          ip: clientIp(c),
-          action: "password.change",
-          target: caller.id,
-          outcome: "failure",
-        });
+        auditCaller(ctx, c, caller, { action: "password.change", target: caller.id, outcome: "failure" });
         throw new ApiError(403, "current password is wrong");
       }
       // The summary promises "ends my other sessions": keep the one making the change.
       await setPassword(ctx, caller.id, body.newPassword, false, caller.sid);
-      audit(ctx, { actor: u.username, ip: clientIp(c), action: "password.change", target: u.id });
+      auditCaller(ctx, c, caller, { action: "password.change", target: u.id });
       return c.json({ changed: true }, 200);
     },
   );
@@ -197,12 +185,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     (c, { body }) => {
       const caller = requireLogin(c, "change MFA");
       const r = confirmTotp(ctx, caller.id, body.code);
-      audit(ctx, {
-        actor: caller.username ?? caller.id,
-        ip: clientIp(c),
-        action: "mfa.enabled",
-        target: caller.id,
-      });
+      auditCaller(ctx, c, caller, { action: "mfa.enabled", target: caller.id });
       return c.json(r, 200);
     },
   );
@@ -219,12 +202,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
       if (!(await verifyPassword(body.password, userRow(ctx, caller.id)?.password_hash ?? null)))
         throw new ApiError(403, "password is wrong");
       disableTotp(ctx, caller.id);
-      audit(ctx, {
-        actor: caller.username ?? caller.id,
-        ip: clientIp(c),
-        action: "mfa.disabled",
-        target: caller.id,
-      });
+      auditCaller(ctx, c, caller, { action: "mfa.disabled", target: caller.id });
       return c.json({ mfaEnabled: false }, 200);
     },
   );
@@ -246,9 +224,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
       if (caller.via === "api-key") throw new ApiError(403, "API keys cannot create API keys");
       const r = ctx.tx(() => {
         const created = createApiKey(ctx, caller.id, body);
-        audit(ctx, {
-          actor: caller.username ?? caller.id,
-          ip: clientIp(c),
+        auditCaller(ctx, c, caller, {
           action: "apikey.created",
           target: created.key.id,
           details: { permissions: body.permissions },
@@ -265,12 +241,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
       // A leaked key must not be able to switch off its owner's other keys.
       const caller = requireLogin(c, "revoke API keys");
       revokeApiKey(ctx, params.id, caller.id);
-      audit(ctx, {
-        actor: caller.username ?? caller.id,
-        ip: clientIp(c),
-        action: "apikey.revoked",
-        target: params.id,
-      });
+      auditCaller(ctx, c, caller, { action: "apikey.revoked", target: params.id });
       return c.json({ revoked: true }, 200);
     },
   );
