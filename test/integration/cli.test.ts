@@ -172,6 +172,26 @@ describe("nexus CLI with a running appliance", () => {
     expect((await call("/metrics", fresh.token)).status).toBe(200);
   });
 
+  it("the control socket refuses unknown routes, units and hostile names, and is owner-only", async () => {
+    const { controlRequest } = await import("../../appliance/control.js");
+    const { statSync } = await import("node:fs");
+    const sock = dataPaths(up.dataDir).controlSocket;
+    expect(statSync(sock).mode & 0o777).toBe(0o600);
+    for (const [method, path] of [
+      ["POST", "/units/nope/restart"],
+      ["POST", "/units/../restart"],
+      ["POST", "/units/%2e%2e/restart"],
+      ["GET", "/units/system/restart"],
+      ["GET", "/bogus"],
+      ["POST", "/status"],
+    ] as const) {
+      const r = await controlRequest<{ status: number }>(sock, method, path);
+      expect(r.status, `${method} ${path}`).toBe(404);
+    }
+    const status = await controlRequest<{ services: unknown[] }>(sock, "GET", "/status");
+    expect(status.services.length).toBeGreaterThan(0);
+  });
+
   it("stop stops it gracefully", async () => {
     const { stdout } = await nexus(up.dataDir, "stop");
     expect(stdout).toContain("stopped.");
