@@ -73,6 +73,8 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
           const v = upHeaders[k];
           if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
         }
+        // An answer before the whole body arrived (an upload refused early): do not read the rest of it.
+        if (!req.complete) out.connection = "close";
         res.writeHead(up.statusCode ?? 502, out);
         up.pipe(res);
         up.once("end", () => finish({ status: up.statusCode ?? 502 }));
