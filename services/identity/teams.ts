@@ -14,7 +14,9 @@ export interface Team {
 
 /** Ids of the teams `userId` belongs to. */
 export function teamsOf(ctx: Ctx, userId: string): string[] {
-  const rows = ctx.db.prepare("SELECT team_id FROM team_members WHERE user_id = ? ORDER BY team_id").all(userId);
+  const rows = ctx.db
+    .prepare("SELECT team_id FROM team_members WHERE user_id = ? ORDER BY team_id")
+    .all(userId);
   return (rows as { team_id: string }[]).map((r) => r.team_id);
 }
 
