@@ -39,6 +39,7 @@ export interface GatewayDeps {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** What the gateway's own non-public pages (/metrics, /api/openapi.json) need. */
 const OWN_PERMISSION = "appliance:read";
+const LINGER_MS = 5000;
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const PUBLIC_PATHS = new Set(["/health", "/ready", "/", "/favicon.ico", "/setup", "/setup.js"]);
 
@@ -141,7 +142,10 @@ export function createGateway(deps: GatewayDeps): Server {
     }
 
     // A streaming route (upload) may take as long as it keeps sending: the deadline becomes an idle timeout.
-    if (matched?.maxBodyBytes) deadline.idleOnly(config.uploadIdleTimeoutMs);
+    if (matched?.maxBodyBytes) {
+      deadline.idleOnly(config.uploadIdleTimeoutMs);
+      lingerAfterEarlyAnswer(req, res);
+    }
     const started = performance.now();
     const outcome = await proxy(req, res, {
       port,
@@ -253,6 +257,20 @@ function proxyError(error: ProxyError, bodyLimitBytes: number): [number, string]
 /** How often node checks for headers timeouts: a quarter of it, between 50 ms and 1 s. */
 function timeoutSweepMs(config: GatewayConfig): number {
   return Math.min(1000, Math.max(50, Math.floor(config.headersTimeoutMs / 4)));
+}
+
+/**
+ * A service may refuse an upload before its body has arrived (quota, full disk). Closing the connection at
+ * once would reset it with unread data and could destroy the answer on its way, so node reads and drops the
+ * rest of the body; a client still sending after LINGER_MS is cut off.
+ */
+function lingerAfterEarlyAnswer(req: IncomingMessage, res: ServerResponse) {
+  res.once("finish", () => {
+    if (req.complete) return;
+    setTimeout(() => {
+      if (!req.complete) req.socket.destroy();
+    }, LINGER_MS).unref();
+  });
 }
 
 /**
