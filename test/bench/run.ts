@@ -1,11 +1,12 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | files | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
 import { execFileSync } from "node:child_process";
 import { ROOT } from "../helpers/appliance.js";
 import { authBench } from "./auth.js";
+import { filesBench } from "./files.js";
 import { footprintBench } from "./footprint.js";
 import { gatewayBench } from "./gateway.js";
 import { startupBench } from "./startup.js";
@@ -16,6 +17,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   auth: authBench,
   startup: startupBench,
   footprint: footprintBench,
+  files: filesBench,
 };
 
 /** The code measured: HEAD, plus "-dirty" when appliance/ or services/ have uncommitted changes. */
