@@ -1,0 +1,125 @@
+/**
+ * The hub's schema, as ordered migrations that run unchanged on PGlite and on PostgreSQL.
+ *
+ * Invariants:
+ * - A migration is never edited once released: add a new one. Names are `<unix-ts>_<what>` and sort in order.
+ * - Each migration runs in its own transaction together with its `_migrations` row, under an advisory lock,
+ *   so two hub processes starting against one Postgres apply it once.
+ * - One statement per string (PGlite's extended protocol takes one at a time).
+ */
+import type { HubDb } from "./db.js";
+
+export interface Migration {
+  name: string;
+  statements: string[];
+}
+
+export const migrations: Migration[] = [
+  {
+    name: "1767225600_sync_store",
+    statements: [
+      `CREATE TABLE sites (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked')),
+        enrolled_at timestamptz NOT NULL DEFAULT now(),
+        revoked_at timestamptz,
+        last_seen timestamptz,
+        version text,
+        profile text,
+        nats_user text UNIQUE,
+        nats_password_hash text
+      )`,
+      `CREATE TABLE enrol_tokens (
+        id text PRIMARY KEY,
+        token_hash text NOT NULL UNIQUE,
+        site text,
+        expires_at timestamptz NOT NULL,
+        used_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      `CREATE TABLE inbox (
+        msg_id text PRIMARY KEY,
+        site text NOT NULL,
+        service text NOT NULL,
+        seq bigint NOT NULL,
+        collection text NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      `CREATE TABLE records (
+        collection text NOT NULL,
+        key text NOT NULL,
+        hlc text NOT NULL,
+        site text NOT NULL,
+        op text NOT NULL CHECK (op IN ('upsert', 'delete')),
+        data jsonb,
+        deleted boolean NOT NULL DEFAULT false,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (collection, key)
+      )`,
+      `CREATE TABLE record_losers (
+        id bigserial PRIMARY KEY,
+        collection text NOT NULL,
+        key text NOT NULL,
+        hlc text NOT NULL,
+        site text NOT NULL,
+        op text NOT NULL,
+        data jsonb,
+        lost_to_hlc text NOT NULL,
+        lost_to_site text NOT NULL,
+        at timestamptz NOT NULL DEFAULT now()
+      )`,
+      "CREATE INDEX record_losers_key ON record_losers (collection, key)",
+      `CREATE TABLE appended (
+        id bigserial PRIMARY KEY,
+        collection text NOT NULL,
+        key text NOT NULL,
+        hlc text NOT NULL,
+        site text NOT NULL,
+        op text NOT NULL,
+        data jsonb,
+        at timestamptz NOT NULL DEFAULT now()
+      )`,
+      "CREATE INDEX appended_key ON appended (collection, key)",
+      `CREATE TABLE watermarks (
+        site text NOT NULL,
+        service text NOT NULL,
+        seq bigint NOT NULL,
+        hlc text NOT NULL,
+        at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (site, service)
+      )`,
+      `CREATE TABLE collection_policies (
+        collection text PRIMARY KEY,
+        policy text NOT NULL CHECK (policy IN ('lww', 'hub-wins', 'append-only'))
+      )`,
+    ],
+  },
+];
+
+// Any constant will do; it only has to be the same in every hub process.
+const LOCK_ID = 7_040_017;
+
+/** Applies the migrations not yet recorded in `_migrations`, in order; returns the names it applied. */
+export async function migrateHub(db: HubDb, list: Migration[] = migrations): Promise<string[]> {
+  // Under the lock too: two concurrent CREATE TABLE IF NOT EXISTS can both try to create it.
+  await db.tx(async (q) => {
+    await q.query("SELECT pg_advisory_xact_lock($1)", [LOCK_ID]);
+    await q.query(
+      "CREATE TABLE IF NOT EXISTS _migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+    );
+  });
+  const applied: string[] = [];
+  for (const m of [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const ran = await db.tx(async (q) => {
+      await q.query("SELECT pg_advisory_xact_lock($1)", [LOCK_ID]);
+      const done = await q.query("SELECT 1 FROM _migrations WHERE name = $1", [m.name]);
+      if (done.length > 0) return false;
+      for (const sql of m.statements) await q.query(sql);
+      await q.query("INSERT INTO _migrations (name) VALUES ($1)", [m.name]);
+      return true;
+    });
+    if (ran) applied.push(m.name);
+  }
+  return applied;
+}
