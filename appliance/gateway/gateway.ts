@@ -8,8 +8,10 @@
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { GatewayConfig } from "../config/schema.js";
-import { type AccessLevel, hasPermission, type Logger } from "../kit/index.js";
+import { type AccessLevel, accessFor, hasPermission, type Logger } from "../kit/index.js";
+import { APPLIANCE_API, type ApplianceApi } from "./appliance-api.js";
 import type { AuthHook, Principal } from "./auth.js";
+import type { ConsoleFiles } from "./console-files.js";
 import type { GatewayMetrics, ServiceGauge } from "./metrics.js";
 import { aggregateOpenApi } from "./openapi.js";
 import { LANDING_HTML, SETUP_HTML, SETUP_JS } from "./pages.js";
@@ -34,6 +36,10 @@ export interface GatewayDeps {
   internalToken: string;
   /** The console page (served at `/`). */
   consoleHtml?: () => string;
+  /** The built web console (`/`, `/setup`, `/assets/*`), when it was built. */
+  consoleFiles?: ConsoleFiles | null;
+  /** The gateway's own API at `/api/appliance/…` (appliance-api.ts). */
+  applianceApi?: ApplianceApi;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -102,11 +108,16 @@ export function createGateway(deps: GatewayDeps): Server {
       return fail(res, 413, `request body over ${config.bodyLimitBytes} bytes`);
     }
     const method = req.method ?? "GET";
-    const known = deps.services().includes(parsed.service);
+    const own = parsed.service === APPLIANCE_API ? deps.applianceApi : undefined;
+    const known = !!own || deps.services().includes(parsed.service);
     // Service-internal routes (identity's introspection, …) are for the gateway and supervisor only.
     const internal = parsed.rest === "/internal" || parsed.rest.startsWith("/internal/");
     const level: AccessLevel =
-      known && !internal ? deps.access(parsed.service, method, parsed.rest) : { permission: "*" };
+      !known || internal
+        ? { permission: "*" }
+        : own
+          ? accessFor(own.access, method, parsed.rest)
+          : deps.access(parsed.service, method, parsed.rest);
     const authed = deps.auth({ method, path: pathOnly, headers: req.headers });
     const principal = authed instanceof Promise ? await authed : authed;
     if (level !== "public" && !principal) {
@@ -132,6 +143,8 @@ export function createGateway(deps: GatewayDeps): Server {
       metrics.reject("forbidden");
       return fail(res, 403, "permission denied", { needs: level.permission });
     }
+    if (own)
+      return own.handle(req, res, { rest: parsed.rest, search: parsed.search, principal: principal!, reqId });
     const port = deps.routes().get(parsed.service);
     if (!port) {
       metrics.reject("unavailable");
@@ -163,6 +176,7 @@ export function createGateway(deps: GatewayDeps): Server {
 
   async function handleOwn(req: IncomingMessage, res: ServerResponse, path: string, reqId: string) {
     if (req.method !== "GET" && req.method !== "HEAD") return fail(res, 405, "method not allowed");
+    if (deps.consoleFiles?.serve(req, res, path)) return;
     if (!PUBLIC_PATHS.has(path) && !(path === "/metrics" && config.metricsPublic)) {
       const principal = await deps.auth({ method: req.method, path, headers: req.headers });
       if (!principal) {

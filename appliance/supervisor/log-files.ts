@@ -45,6 +45,8 @@ export function rotateIfNeeded(file: string, maxBytes: number, keep: number): bo
 /** A unit's log as a reader sees it: which file, and which lines of it belong to the service asked for. */
 export interface LogSource {
   file: string;
+  /** True when every line of the file is the service's own (not the shared unit's file). */
+  whole: boolean;
   /** True for a line of this service (all lines, unless the file is the shared unit's). */
   keep: (line: string) => boolean;
 }
@@ -59,11 +61,11 @@ const LOG_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 export function logSource(logsDir: string, name: string): LogSource {
   if (!LOG_NAME.test(name)) throw new Error(`invalid name: ${name}`);
   const own = join(logsDir, `${name}.log`);
-  if (existsSync(own)) return { file: own, keep: () => true };
+  if (existsSync(own)) return { file: own, whole: true, keep: () => true };
   const shared = join(logsDir, "services.log");
   const tag = `"service":"${name}"`;
   if (existsSync(shared) && readFileSync(shared, "utf8").includes(tag)) {
-    return { file: shared, keep: (l) => !l.startsWith("{") || l.includes(tag) };
+    return { file: shared, whole: false, keep: (l) => !l.startsWith("{") || l.includes(tag) };
   }
   throw new Error(`no log for ${name} in ${logsDir}`);
 }
