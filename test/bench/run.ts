@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { ROOT } from "../helpers/appliance.js";
 import { authBench } from "./auth.js";
+import { consoleBench } from "./console.js";
 import { footprintBench } from "./footprint.js";
 import { gatewayBench } from "./gateway.js";
 import { startupBench } from "./startup.js";
@@ -16,6 +17,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   auth: authBench,
   startup: startupBench,
   footprint: footprintBench,
+  console: consoleBench,
 };
 
 /** The code measured: HEAD, plus "-dirty" when appliance/ or services/ have uncommitted changes. */
