@@ -19,6 +19,10 @@ const VIEWER = { username: "vera", password: "viewer-pass-long-2" };
 /** Chromium logs the login answer that asks for the one-time code (401 + mfaRequired) as a failed load. */
 const LOGIN_NEEDS_CODE = /status of 401 .*\/api\/identity\/login\)$/;
 const FILES_LANDED = Object.hasOwn(SERVICE_LOADERS, "files");
+if (!FILES_LANDED) {
+  // The files service is built on another branch; this is the only test allowed to wait for it.
+  console.warn("console e2e: no `files` service in services/registry.ts yet: skipping the file upload test");
+}
 
 let box: TestAppliance;
 let browser: Browser;
@@ -185,6 +189,16 @@ describe("web console", () => {
       // The code just used cannot be replayed; the next step's code is accepted (±30 s of clock skew).
       await login(p, VIEWER, () => totpAt(secret, currentStep() + 1));
       await p.getByRole("heading", { name: "My account" }).waitFor();
+      // An API key: its secret is shown once, then only its name and scope.
+      await p.getByText("Create an API key").click();
+      await p.getByLabel("Key name").fill("field laptop");
+      await p.getByLabel("Permissions").fill("system:read");
+      await p.getByRole("button", { name: "Create key" }).click();
+      await expect(p.getByTestId("api-key-secret").textContent()).resolves.toMatch(/^nxk_/);
+      await screenshot(p, "account");
+      await p.getByRole("button", { name: "I have copied it" }).click();
+      await p.getByText("field laptop").waitFor();
+      expect(await p.getByTestId("api-key-secret").count()).toBe(0);
       expect(errs.filter((e) => !LOGIN_NEEDS_CODE.test(e))).toEqual([]);
     } finally {
       await b.close();
@@ -239,6 +253,9 @@ describe("web console", () => {
     try {
       const p = await b.context.newPage();
       const errs = collectErrors(p);
+      await p.goto(`${box.url}/`);
+      await p.getByRole("button", { name: "Log in" }).waitFor();
+      await screenshot(p, "login-tablet");
       await login(p, ADMIN);
       await p.getByRole("heading", { name: "Overview" }).waitFor();
       await p.getByRole("article", { name: "service system" }).getByText("running").waitFor();
@@ -253,7 +270,6 @@ describe("web console", () => {
   });
 
   it("no errors reached the browser console in the admin's session", () => {
-    if (!FILES_LANDED) console.warn("files service not registered yet: the files upload test was skipped");
     expect(errors).toEqual([]);
   });
 
