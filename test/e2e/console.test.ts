@@ -166,7 +166,8 @@ describe("web console", () => {
     await page.getByRole("heading", { name: "Services", exact: true }).waitFor();
     expect(new URL(page.url()).hash).toBe("#/services");
     // Focus moved to the page for screen readers and keyboard users.
-    await expect(page.evaluate("document.activeElement?.id")).resolves.toBe("main");
+    // (after the render that shows the page: an effect, so wait for it rather than race it on a busy box)
+    await page.waitForFunction("document.activeElement?.id === 'main'", undefined, { timeout: 5000 });
   });
 
   it("account: MFA enrolment, then logging in needs the one-time code", async () => {

@@ -30,7 +30,7 @@ describe("nexus CLI with a running appliance", () => {
       20_000,
       "the setup link",
     );
-    const page = await fetch(link);
+    const page = await fetch(link!);
     expect(page.status).toBe(200);
     // The built web console (npm test builds it) renders the setup form from /setup.
     expect(await page.text()).toContain("<title>Nexus Edge console</title>");
