@@ -18,7 +18,7 @@ import { loadConsoleFiles } from "./gateway/console-files.js";
 import { identityAuth } from "./gateway/identity-auth.js";
 import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } from "./gateway/index.js";
 import type { ServiceLoader } from "./host/run.js";
-import { accessFor, type Logger } from "./kit/index.js";
+import { type Logger, ruleFor } from "./kit/index.js";
 import { applianceVersion, dataPaths, packageRoot } from "./paths.js";
 import { loadProfile } from "./profiles/load.js";
 import { cmdline, readPid, removePid, writePid } from "./supervisor/pidfile.js";
@@ -62,6 +62,10 @@ export async function startAppliance(
     throw new Error(`"${APPLIANCE_API}" is reserved for the gateway's own API`);
   const services = await Promise.all(names.map((n) => (opts.loadService ?? registryLoader)(n)));
   const isolation = config.isolation ?? profile.isolation;
+  config = {
+    ...config,
+    serviceConfig: mergeServiceConfig(profile.serviceConfig ?? {}, config.serviceConfig),
+  };
   const version = applianceVersion();
 
   const internalToken = randomBytes(32).toString("base64url");
@@ -109,7 +113,7 @@ export async function startAppliance(
     auth,
     metrics,
     internalToken,
-    access: (service, method, path) => accessFor(rules.get(service) ?? [], method, path),
+    route: (service, method, path) => ruleFor(rules.get(service) ?? [], method, path),
     routes: () => supervisor.routes(),
     services: () => supervisor.serviceNames(),
     gauges: () => supervisor.status(),
@@ -184,4 +188,14 @@ export async function startAppliance(
     return { kind: "setup", url: `${url}/setup?token=${setup.token}`, expiresAt: setup.expiresAt };
   };
   return { supervisor, gateway, url, port, stop, stopped, firstLogin };
+}
+
+/** The profile's per-service settings overlaid key by key with the box's own. */
+function mergeServiceConfig(
+  profile: ApplianceConfig["serviceConfig"],
+  box: ApplianceConfig["serviceConfig"],
+): ApplianceConfig["serviceConfig"] {
+  const out: ApplianceConfig["serviceConfig"] = { ...profile };
+  for (const [name, values] of Object.entries(box)) out[name] = { ...(out[name] ?? {}), ...values };
+  return out;
 }

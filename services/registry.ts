@@ -7,6 +7,7 @@ import type { ServiceDefinition } from "../appliance/kit/index.js";
 type Loader = () => Promise<ServiceDefinition<unknown>>;
 
 export const SERVICE_LOADERS: Readonly<Record<string, Loader>> = {
+  files: async () => (await import("./files/index.js")).default as ServiceDefinition<unknown>,
   identity: async () => (await import("./identity/index.js")).default as ServiceDefinition<unknown>,
   system: async () => (await import("./system/index.js")).default as ServiceDefinition<unknown>,
 };

@@ -14,6 +14,8 @@ export const gatewayConfigSchema = z.object({
   headersTimeoutMs: z.number().int().positive().default(10_000),
   /** The whole request must arrive within this time. */
   requestTimeoutMs: z.number().int().positive().default(60_000),
+  /** Streaming routes (uploads): the request is cut when no byte arrives for this long. */
+  uploadIdleTimeoutMs: z.number().int().positive().default(30_000),
   /** Upstream (service) response timeout. */
   upstreamTimeoutMs: z.number().int().positive().default(60_000),
   /** When true, /metrics needs no token (for a Prometheus on a trusted network). */
@@ -56,6 +58,8 @@ export const applianceConfigSchema = z.object({
   isolation: z.enum(["process", "shared"]).optional(),
   /** Overrides the profile's service set. */
   services: z.array(z.string()).optional(),
+  /** Per-service settings (`{ "files": { "backend": "s3", … } }`), over the profile's; NEXUS_<SERVICE>_* env wins. */
+  serviceConfig: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
   natsServer: z.string().default("nats-server"),
   gateway: gatewayConfigSchema.default(gatewayConfigSchema.parse({})),

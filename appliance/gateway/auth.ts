@@ -14,6 +14,8 @@ export interface Principal {
   roles: string[];
   /** Effective permissions (roles expanded, API-key scope applied). */
   permissions: string[];
+  /** Ids of the caller's teams. */
+  teams?: string[];
   /** Session id, when the caller is a logged-in user. */
   sid?: string;
   /** For cookie sessions: whether the request carried the session's CSRF token. Never forwarded. */

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { GatewayConfig } from "../config/schema.js";
-import { type AccessLevel, accessFor, hasPermission, type Logger } from "../kit/index.js";
+import { type AccessLevel, type AccessRule, hasPermission, type Logger, ruleFor } from "../kit/index.js";
 import { APPLIANCE_API, type ApplianceApi } from "./appliance-api.js";
 import type { AuthHook, Principal } from "./auth.js";
 import type { ConsoleFiles } from "./console-files.js";
@@ -30,8 +30,8 @@ export interface GatewayDeps {
   /** Every configured service (running or not): unknown names get 404, known-but-down 503. */
   services: () => readonly string[];
   gauges: () => ServiceGauge[];
-  /** The access level a service declares for `method path` (see kit/access.ts). */
-  access: (service: string, method: string, path: string) => AccessLevel;
+  /** The rule a service declares for `method path`: access level and body limit (see kit/access.ts). */
+  route: (service: string, method: string, path: string) => AccessRule;
   /** Proves to services that a request came through the gateway. */
   internalToken: string;
   /** The console page (served at `/`). */
@@ -45,6 +45,7 @@ export interface GatewayDeps {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** What the gateway's own non-public pages (/metrics, /api/openapi.json) need. */
 const OWN_PERMISSION = "appliance:read";
+const LINGER_MS = 5000;
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const PUBLIC_PATHS = new Set(["/health", "/ready", "/", "/favicon.ico", "/setup", "/setup.js"]);
 
@@ -79,6 +80,7 @@ export function createGateway(deps: GatewayDeps): Server {
   const limiter = new RateLimiter(config.rateLimitMax, config.rateLimitWindowMs);
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
+    const deadline = requestDeadline(req, res, config.requestTimeoutMs);
     const incomingId = req.headers["x-request-id"];
     const reqId = typeof incomingId === "string" && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
     res.setHeader("x-request-id", reqId);
@@ -101,23 +103,25 @@ export function createGateway(deps: GatewayDeps): Server {
       metrics.reject("path");
       return fail(res, parsed.status, parsed.message);
     }
-    const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > config.bodyLimitBytes) {
-      metrics.reject("body-size");
-      res.setHeader("connection", "close");
-      return fail(res, 413, `request body over ${config.bodyLimitBytes} bytes`);
-    }
     const method = req.method ?? "GET";
     const own = parsed.service === APPLIANCE_API ? deps.applianceApi : undefined;
     const known = !!own || deps.services().includes(parsed.service);
     // Service-internal routes (identity's introspection, …) are for the gateway and supervisor only.
     const internal = parsed.rest === "/internal" || parsed.rest.startsWith("/internal/");
-    const level: AccessLevel =
+    const matched =
       !known || internal
-        ? { permission: "*" }
+        ? undefined
         : own
-          ? accessFor(own.access, method, parsed.rest)
-          : deps.access(parsed.service, method, parsed.rest);
+          ? ruleFor(own.access, method, parsed.rest)
+          : deps.route(parsed.service, method, parsed.rest);
+    const level: AccessLevel = matched?.access ?? { permission: "*" };
+    const bodyLimit = Math.max(config.bodyLimitBytes, matched?.maxBodyBytes ?? 0);
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > bodyLimit) {
+      metrics.reject("body-size");
+      res.setHeader("connection", "close");
+      return fail(res, 413, `request body over ${bodyLimit} bytes`);
+    }
     const authed = deps.auth({ method, path: pathOnly, headers: req.headers });
     const principal = authed instanceof Promise ? await authed : authed;
     if (level !== "public" && !principal) {
@@ -151,17 +155,22 @@ export function createGateway(deps: GatewayDeps): Server {
       return fail(res, 503, "service unavailable", { service: parsed.service }, { "retry-after": "2" });
     }
 
+    // A streaming route (upload) may take as long as it keeps sending: the deadline becomes an idle timeout.
+    if (matched?.maxBodyBytes) {
+      deadline.idleOnly(config.uploadIdleTimeoutMs);
+      lingerAfterEarlyAnswer(req, res);
+    }
     const started = performance.now();
     const outcome = await proxy(req, res, {
       port,
       path: `${parsed.rest}${parsed.search}`,
       headers: upstreamHeaders(req, reqId, principal, deps.internalToken),
-      bodyLimitBytes: config.bodyLimitBytes,
+      bodyLimitBytes: bodyLimit,
       timeoutMs: config.upstreamTimeoutMs,
     });
     const seconds = (performance.now() - started) / 1000;
     if ("error" in outcome) {
-      const [status, message] = proxyError(outcome.error, config.bodyLimitBytes);
+      const [status, message] = proxyError(outcome.error, bodyLimit);
       metrics.observe(parsed.service, status, seconds);
       // A streamed body over the limit is refused by the gateway just like a declared one.
       if (outcome.error === "body-too-large") metrics.reject("body-size");
@@ -229,7 +238,8 @@ export function createGateway(deps: GatewayDeps): Server {
     });
   });
   server.headersTimeout = config.headersTimeoutMs;
-  server.requestTimeout = config.requestTimeoutMs;
+  // Enforced per request by requestDeadline(): streaming routes trade it for an idle timeout.
+  server.requestTimeout = 0;
   server.keepAliveTimeout = 5000;
   server.maxHeadersCount = 100;
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
@@ -259,10 +269,55 @@ function proxyError(error: ProxyError, bodyLimitBytes: number): [number, string]
   }
 }
 
-/** How often node checks for headers/request timeouts: a quarter of the shorter one, between 50 ms and 1 s. */
+/** How often node checks for headers timeouts: a quarter of it, between 50 ms and 1 s. */
 function timeoutSweepMs(config: GatewayConfig): number {
-  const shorter = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
-  return Math.min(1000, Math.max(50, Math.floor(shorter / 4)));
+  return Math.min(1000, Math.max(50, Math.floor(config.headersTimeoutMs / 4)));
+}
+
+/**
+ * A service may refuse an upload before its body has arrived (quota, full disk). Closing the connection at
+ * once would reset it with unread data and could destroy the answer on its way, so node reads and drops the
+ * rest of the body; a client still sending after LINGER_MS is cut off.
+ */
+function lingerAfterEarlyAnswer(req: IncomingMessage, res: ServerResponse) {
+  res.once("finish", () => {
+    if (req.complete) return;
+    setTimeout(() => {
+      if (!req.complete) req.socket.destroy();
+    }, LINGER_MS).unref();
+  });
+}
+
+/**
+ * The whole request (head and body) must arrive within `ms`, as node's own `requestTimeout` would have it;
+ * then the client gets 408 and the connection closes. `idleOnly` turns it into "no byte for `ms`" for
+ * streaming routes, which only authenticated callers reach.
+ */
+function requestDeadline(req: IncomingMessage, res: ServerResponse, ms: number) {
+  // Most API calls carry no body: their request is already complete, nothing to time.
+  if (req.complete) return { idleOnly: (_idleMs: number) => undefined };
+  const expire = () => {
+    if (req.complete) return;
+    if (!res.headersSent) {
+      res.setHeader("connection", "close");
+      fail(res, 408, "request timeout: the request did not arrive in time");
+    }
+    req.socket.destroySoon();
+    setTimeout(() => req.socket.destroy(), 1000).unref();
+  };
+  const timer = setTimeout(expire, ms);
+  const clear = () => clearTimeout(timer);
+  req.once("end", clear);
+  res.once("close", clear);
+  return {
+    idleOnly(idleMs: number) {
+      clearTimeout(timer);
+      const idle = setTimeout(expire, idleMs);
+      req.on("data", () => idle.refresh());
+      req.once("end", () => clearTimeout(idle));
+      res.once("close", () => clearTimeout(idle));
+    },
+  };
 }
 
 function upstreamHeaders(

@@ -108,6 +108,7 @@ export function identityAuth(opts: IdentityAuthOptions): AuthHook {
       username: typeof c.name === "string" ? c.name : undefined,
       roles: Array.isArray(c.roles) ? (c.roles as string[]) : [],
       permissions: Array.isArray(c.perms) ? (c.perms as string[]) : [],
+      teams: Array.isArray(c.teams) ? (c.teams as string[]) : [],
       sid: typeof c.sid === "string" ? c.sid : undefined,
       via: "token",
     };

@@ -75,7 +75,15 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
         }
         res.writeHead(up.statusCode ?? 502, out);
         up.pipe(res);
-        up.once("end", () => finish({ status: up.statusCode ?? 502 }));
+        up.once("end", () => {
+          // Answered before the whole body arrived (an upload refused early): stop feeding the service; the
+          // rest of the client's body is read and dropped (see lingerAfterEarlyAnswer in gateway.ts).
+          if (!req.complete) {
+            req.unpipe(upstream);
+            upstream.destroy();
+          }
+          finish({ status: up.statusCode ?? 502 });
+        });
         up.once("error", () => finish({ status: up.statusCode ?? 502 }));
         up.once("close", () => {
           if (!up.complete) res.destroy();

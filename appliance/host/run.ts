@@ -3,6 +3,7 @@
  * services (`isolation: shared`); the same service code runs in both. Configuration comes in env:
  *   NEXUS_HOST_SERVICES  name:port,name:port   NEXUS_DATA_DIR  NEXUS_SITE  NEXUS_LOG_LEVEL
  *   NEXUS_NATS_URL  NEXUS_NATS_USER  NEXUS_NATS_PASS (removed from env once read)
+ *   NEXUS_HOST_SERVICE_CONFIG  JSON { <service>: { <key>: value } } from the profile and config.json
  * The host exits when the supervisor goes away (IPC disconnect), so a killed supervisor leaves no orphans.
  */
 import { createLogger, type RunningService, type ServiceDefinition, startService } from "../kit/index.js";
@@ -29,6 +30,10 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
     : null;
   delete env.NEXUS_NATS_PASS;
   const specs = parseHostServices(env.NEXUS_HOST_SERVICES ?? "");
+  const serviceConfig = JSON.parse(env.NEXUS_HOST_SERVICE_CONFIG || "{}") as Record<
+    string,
+    Record<string, unknown>
+  >;
   const running: RunningService[] = [];
   let stopping = false;
 
@@ -47,6 +52,7 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
           bodyLimitBytes: Number(env.NEXUS_SERVICE_BODY_LIMIT_BYTES ?? 10 * 1024 * 1024),
           internalToken: env.NEXUS_INTERNAL_TOKEN || undefined,
           env,
+          fileConfig: serviceConfig[spec.name],
         });
         running.push(svc);
       } catch (err) {

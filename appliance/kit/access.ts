@@ -15,15 +15,27 @@ export interface AccessRule {
   /** Path inside the service: `/users/:id`, `/files/*` (rest of path). */
   path: string;
   access: AccessLevel;
+  /**
+   * Streaming routes (uploads): the largest body the route takes, above the gateway's default limit. Such a
+   * request also gets an idle timeout instead of the whole-request timeout, so a multi-GB upload can take
+   * as long as it keeps sending. The service enforces its own finer limits (quota, declared size).
+   */
+  maxBodyBytes?: number;
 }
 
 /** Shorthand for a rule. */
-export function rule(method: string, path: string, access: AccessLevel | string): AccessRule {
+export function rule(
+  method: string,
+  path: string,
+  access: AccessLevel | string,
+  opts: { maxBodyBytes?: number } = {},
+): AccessRule {
   return {
     method,
     path,
     access:
       typeof access === "string" && access.includes(":") ? { permission: access } : (access as AccessLevel),
+    ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
   };
 }
 
@@ -42,13 +54,20 @@ function pathMatches(pattern: string, path: string): boolean {
   return p.length === s.length;
 }
 
-/** The first rule matching `method path`; the fail-closed default when none does. */
-export function accessFor(rules: readonly AccessRule[], method: string, path: string): AccessLevel {
+const FAIL_CLOSED: AccessRule = { method: "*", path: "*", access: { permission: "*" } };
+
+/** The first rule matching `method path`; the fail-closed default (needs `*`) when none does. */
+export function ruleFor(rules: readonly AccessRule[], method: string, path: string): AccessRule {
   const m = method.toUpperCase() === "HEAD" ? "GET" : method.toUpperCase();
   for (const r of rules) {
-    if ((r.method === "*" || r.method.toUpperCase() === m) && pathMatches(r.path, path)) return r.access;
+    if ((r.method === "*" || r.method.toUpperCase() === m) && pathMatches(r.path, path)) return r;
   }
-  return { permission: "*" };
+  return FAIL_CLOSED;
+}
+
+/** The access level of the rule matching `method path`. */
+export function accessFor(rules: readonly AccessRule[], method: string, path: string): AccessLevel {
+  return ruleFor(rules, method, path).access;
 }
 
 /** True when one of `granted` covers `needed`. */

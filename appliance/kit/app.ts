@@ -2,6 +2,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { ruleFor } from "./access.js";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
 import { errorBody, renderError } from "./errors.js";
 
@@ -52,12 +53,20 @@ export function createServiceApp<C>(def: ServiceDefinition<C>, ctx: ServiceConte
       return next();
     });
   }
-  app.use(
-    bodyLimit({
-      maxSize: opts.bodyLimitBytes,
-      onError: (c) => c.json(errorBody(413, `request body over ${opts.bodyLimitBytes} bytes`), 413),
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: opts.bodyLimitBytes,
+    onError: (c) => c.json(errorBody(413, `request body over ${opts.bodyLimitBytes} bytes`), 413),
+  });
+  // Streaming routes (uploads) read the raw request themselves and count what they store.
+  const streaming = def.access.filter((r) => r.maxBodyBytes);
+  app.use(async (c, next) => {
+    const max = streaming.length ? ruleFor(streaming, c.req.method, c.req.path).maxBodyBytes : undefined;
+    if (!max) return limitBody(c, next);
+    if (Number(c.req.header("content-length") ?? 0) > max) {
+      return c.json(errorBody(413, `request body over ${max} bytes`), 413);
+    }
+    return next();
+  });
 
   app.get("/health", (c) => c.json({ status: "ok", service: def.name, version: def.version }));
   app.get("/ready", async (c) => {

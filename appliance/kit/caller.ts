@@ -11,6 +11,7 @@ export const callerSchema = z.object({
   username: z.string().optional(),
   roles: z.array(z.string()),
   permissions: z.array(z.string()),
+  teams: z.array(z.string()).default([]),
   via: z.enum(["bootstrap-token", "session", "token", "api-key"]),
   sid: z.string().optional(),
 });

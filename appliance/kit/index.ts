@@ -1,4 +1,4 @@
-export { type AccessLevel, type AccessRule, accessFor, hasPermission, rule } from "./access.js";
+export { type AccessLevel, type AccessRule, accessFor, hasPermission, rule, ruleFor } from "./access.js";
 export { createServiceApp, REQUEST_ID_HEADER } from "./app.js";
 export { type Caller, callerOf, callerSchema, clientIp, requireCaller } from "./caller.js";
 export { envKey, envPrefix, loadConfig } from "./config.js";

@@ -77,6 +77,9 @@ export async function startService<C>(
     relay?.start();
 
     const server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host ?? "127.0.0.1" });
+    // Only the gateway reaches a service, and it enforces request and idle timeouts itself; node's own
+    // 300 s whole-request limit would cut a multi-GB upload that the gateway lets through.
+    if ("requestTimeout" in server) server.requestTimeout = 0;
     await new Promise<void>((resolve, reject) => {
       server.once("listening", resolve);
       server.once("error", reject);

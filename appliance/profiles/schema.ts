@@ -14,6 +14,8 @@ export const profileSchema = z
     memoryBudgetMb: z.number().int().min(256),
     isolation: z.enum(["process", "shared"]),
     services: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).min(1),
+    /** Per-service settings this hardware implies (e.g. `files.backend`); the box's config.json overrides. */
+    serviceConfig: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
   })
   .strict();
 

@@ -33,5 +33,6 @@ export function hostEnv(opts: {
     NEXUS_NATS_PASS: opts.nats.pass,
     NEXUS_SERVICE_BODY_LIMIT_BYTES: String(config.gateway.bodyLimitBytes),
     NEXUS_INTERNAL_TOKEN: opts.internalToken,
+    NEXUS_HOST_SERVICE_CONFIG: JSON.stringify(config.serviceConfig),
   };
 }

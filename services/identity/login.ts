@@ -133,6 +133,7 @@ export async function login(ctx: Ctx, input: LoginInput) {
       sid: session.id,
       roles: p.roles,
       permissions: p.permissions,
+      teams: p.teams,
     });
     audit(ctx, {
       actor: u.username,

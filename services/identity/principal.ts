@@ -1,6 +1,7 @@
 /** The shape the gateway forwards to services as `x-nexus-principal`. */
 import { hasPermission, type ServiceContext } from "../../appliance/kit/index.js";
 import type { IdentityConfig } from "./config.js";
+import { teamsOf } from "./teams.js";
 import { permissionsOf, rolesOf, type UserRow } from "./users.js";
 
 export interface IdentityPrincipal {
@@ -8,6 +9,8 @@ export interface IdentityPrincipal {
   username: string;
   roles: string[];
   permissions: string[];
+  /** Ids of the teams the user belongs to (team spaces and sharing in other services). */
+  teams: string[];
   via: "session" | "token" | "api-key";
   sid?: string;
   /** Session logins only: the CSRF token the gateway checks on state-changing requests. */
@@ -29,6 +32,7 @@ export function principalFor(
     username: user.username,
     roles: restricted ? [] : rolesOf(ctx, user.id),
     permissions: extra.scope ? intersect(extra.scope, permissions) : permissions,
+    teams: restricted ? [] : teamsOf(ctx, user.id),
     via,
     ...(extra.sid ? { sid: extra.sid } : {}),
     ...(extra.csrf ? { csrf: extra.csrf } : {}),

@@ -101,6 +101,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
           sid: session.id,
           roles: p.roles,
           permissions: p.permissions,
+          teams: p.teams,
         }),
         200,
       );

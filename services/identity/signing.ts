@@ -73,7 +73,14 @@ export function listSigningKeys(ctx: Ctx) {
 /** A short-lived access token for a session. */
 export function issueAccessToken(
   ctx: Ctx,
-  p: { userId: string; username: string; sid: string; roles: string[]; permissions: string[] },
+  p: {
+    userId: string;
+    username: string;
+    sid: string;
+    roles: string[];
+    permissions: string[];
+    teams: string[];
+  },
 ): { token: string; expiresIn: number } {
   const key = currentKey(ctx);
   const now = Math.floor(Date.now() / 1000);
@@ -88,6 +95,7 @@ export function issueAccessToken(
     sid: p.sid,
     roles: p.roles,
     perms: p.permissions,
+    teams: p.teams,
   };
   return { token: signJwt(claims, key.kid, key.private_pem), expiresIn: ctx.config.accessTokenTtlSec };
 }

@@ -12,6 +12,14 @@ export interface Team {
   members: { id: string; username: string }[];
 }
 
+/** Ids of the teams `userId` belongs to. */
+export function teamsOf(ctx: Ctx, userId: string): string[] {
+  const rows = ctx.db
+    .prepare("SELECT team_id FROM team_members WHERE user_id = ? ORDER BY team_id")
+    .all(userId);
+  return (rows as { team_id: string }[]).map((r) => r.team_id);
+}
+
 export function listTeams(ctx: Ctx): Team[] {
   const teams = ctx.db.prepare("SELECT id, name FROM teams ORDER BY name").all() as {
     id: string;

@@ -10,7 +10,6 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConsole } from "../../appliance/console/build.js";
 import { currentStep, totpAt } from "../../services/identity/totp.js";
-import { SERVICE_LOADERS } from "../../services/registry.js";
 import { removeDir, startTestAppliance, type TestAppliance, waitFor } from "../helpers/appliance.js";
 import { type Browser, collectErrors, launchBrowser, screenshot } from "../helpers/browser.js";
 
@@ -18,11 +17,6 @@ const ADMIN = { username: "admin", password: "edge-console-pass-1" };
 const VIEWER = { username: "vera", password: "viewer-pass-long-2" };
 /** Chromium logs the login answer that asks for the one-time code (401 + mfaRequired) as a failed load. */
 const LOGIN_NEEDS_CODE = /status of 401 .*\/api\/identity\/login\)$/;
-const FILES_LANDED = Object.hasOwn(SERVICE_LOADERS, "files");
-if (!FILES_LANDED) {
-  // The files service is built on another branch; this is the only test allowed to wait for it.
-  console.warn("console e2e: no `files` service in services/registry.ts yet: skipping the file upload test");
-}
 
 let box: TestAppliance;
 let browser: Browser;
@@ -34,7 +28,7 @@ let recovery: string[] = [];
 
 beforeAll(async () => {
   await buildConsole();
-  const services = ["identity", "system", ...(FILES_LANDED ? ["files"] : [])];
+  const services = ["identity", "system", "files"];
   box = await startTestAppliance({ services, env: { NEXUS_GATEWAY_RATE_LIMIT_MAX: "100000" } });
   browser = await launchBrowser();
   page = await browser.context.newPage();
@@ -189,6 +183,8 @@ describe("web console", () => {
       await p.getByRole("button", { name: "Log in" }).waitFor();
       // The code just used cannot be replayed; the next step's code is accepted (±30 s of clock skew).
       await login(p, VIEWER, () => totpAt(secret, currentStep() + 1));
+      // A viewer's home is the first page they may use (Files, now that it exists): go to the account page.
+      await p.getByRole("link", { name: "My account" }).click();
       await p.getByRole("heading", { name: "My account" }).waitFor();
       // An API key: its secret is shown once, then only its name and scope.
       await p.getByText("Create an API key").click();
@@ -213,9 +209,7 @@ describe("web console", () => {
       const errs = collectErrors(p);
       await login(p, VIEWER, () => recovery.shift()!);
       const nav = p.getByRole("navigation", { name: "Main" });
-      await expect(nav.getByRole("link").allTextContents()).resolves.toEqual(
-        FILES_LANDED ? ["Files", "My account"] : ["My account"],
-      );
+      await expect(nav.getByRole("link").allTextContents()).resolves.toEqual(["Files", "My account"]);
       for (const [hash, label] of [
         ["#/services", "Services"],
         ["#/overview", "Overview"],
@@ -236,7 +230,7 @@ describe("web console", () => {
     }
   }, 90_000);
 
-  it.skipIf(!FILES_LANDED)("files: upload a file with progress and see it listed", async () => {
+  it("files: upload a file with progress and see it listed", async () => {
     await page.goto(`${box.url}/#/files`);
     await page.getByRole("heading", { name: "Files" }).waitFor();
     await page.getByLabel("Upload files").setInputFiles({

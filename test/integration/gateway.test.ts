@@ -1129,7 +1129,7 @@ describe("gateway in front of a misbehaving service (in-process gateway, raw TCP
       routes: () => new Map([["bad", upstreamPort]]),
       services: () => ["bad"],
       gauges: () => [],
-      access: () => ({ permission: "*" }),
+      route: () => ({ method: "*", path: "*", access: { permission: "*" } }),
       internalToken: "test-internal",
     });
     gateways.push(g);

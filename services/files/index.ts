@@ -1,0 +1,96 @@
+/**
+ * The files service: spaces of folders and versioned files over a content-addressed blob store (local disk
+ * or S3), streaming and resumable uploads, ranged downloads, trash, share links and quotas. Its events
+ * (`nexus.files.uploaded`, `.versioned`, `.deleted`) go through the outbox for media, AI, search and sync.
+ */
+import { defineService, rule } from "../../appliance/kit/index.js";
+import { type FilesConfig, filesConfigSchema } from "./config.js";
+import { migrations } from "./migrations.js";
+import { expiredTrash, purgeNode } from "./nodes.js";
+import { nodeRoutes } from "./routes-nodes.js";
+import { spaceRoutes } from "./routes-spaces.js";
+import { type Ctx, filesOf, releaseBlobs, startFiles } from "./state.js";
+import { sweepUploads } from "./uploads.js";
+
+/** What the gateway lets through to the streaming routes; the service applies its own, finer limits. */
+const STREAM_LIMIT = { maxBodyBytes: 2 ** 50 };
+const SWEEP_MS = 15 * 60_000;
+
+export default defineService<FilesConfig>({
+  name: "files",
+  version: "0.1.0",
+  description:
+    "Files: spaces, folders, versions, resumable uploads, ranged downloads, trash, share links, quotas",
+  configSchema: filesConfigSchema,
+  migrations,
+  access: [
+    rule("GET", "/spaces", "files:read"),
+    rule("GET", "/spaces/:space/list/*", "files:read"),
+    rule("GET", "/spaces/:space/content/*", "files:read"),
+    rule("PUT", "/spaces/:space/content/*", "files:write", STREAM_LIMIT),
+    rule("POST", "/spaces/:space/folders", "files:write"),
+    rule("GET", "/nodes/:id", "files:read"),
+    rule("PATCH", "/nodes/:id", "files:write"),
+    rule("DELETE", "/nodes/:id", "files:write"),
+    rule("POST", "/nodes/:id/restore", "files:write"),
+    rule("GET", "/nodes/:id/versions", "files:read"),
+    rule("POST", "/nodes/:id/versions/:version/restore", "files:write"),
+    rule("POST", "/nodes/:id/shares", "files:write"),
+    rule("GET", "/trash", "files:read"),
+    rule("DELETE", "/trash/:id", "files:write"),
+    rule("POST", "/uploads", "files:write"),
+    rule("GET", "/uploads/:id", "files:write"),
+    rule("PATCH", "/uploads/:id", "files:write", STREAM_LIMIT),
+    rule("DELETE", "/uploads/:id", "files:write"),
+    rule("GET", "/shares", "files:read"),
+    rule("DELETE", "/shares/:id", "files:write"),
+    rule("GET", "/s/:token", "public"),
+    rule("POST", "/s/:token", "public"),
+    rule("PUT", "/quotas/:space", "files:admin"),
+  ],
+  routes: (app, ctx) => {
+    const files = () => filesOf(ctx);
+    spaceRoutes(app, ctx, files);
+    nodeRoutes(app, ctx, files);
+  },
+  onStart: async (ctx) => {
+    await startFiles(ctx);
+    const timer = setInterval(() => void sweep(ctx), SWEEP_MS);
+    timer.unref();
+    await sweep(ctx);
+  },
+  health: async (ctx) => {
+    const f = filesOf(ctx);
+    return (await f.store.stat("0".repeat(64)).then(
+      () => true,
+      () => false,
+    ))
+      ? { ok: true }
+      : { ok: false, reason: `blob store (${f.store.kind}) unreachable` };
+  },
+});
+
+/** Drops stale uploads and trash past its retention. */
+async function sweep(ctx: Ctx): Promise<void> {
+  const f = filesOf(ctx);
+  try {
+    await sweepUploads(ctx, f);
+    const before = new Date(Date.now() - f.config.trashRetentionDays * 86_400_000).toISOString();
+    for (const node of expiredTrash(ctx, before)) {
+      const shas = ctx.tx(() => {
+        const released = purgeNode(ctx, node);
+        ctx.emit("deleted", {
+          nodeId: node.id,
+          space: node.space,
+          kind: node.kind,
+          purged: true,
+          by: "retention",
+        });
+        return released;
+      });
+      await releaseBlobs(ctx, f, shas);
+    }
+  } catch (err) {
+    ctx.log.warn({ err }, "files sweep failed");
+  }
+}

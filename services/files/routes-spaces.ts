@@ -1,0 +1,94 @@
+/** Path-addressed routes: spaces, folder listings, folders, and file content up and down. */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { ApiError, jsonRoute, requireCaller } from "../../appliance/kit/index.js";
+import { getContent, pathAfter, putContent } from "./content.js";
+import { parsePath, parseUrlPath } from "./names.js";
+import { ensureFolders, findByPath, listChildren, nodeOf } from "./nodes.js";
+import { spaceUsage } from "./quota.js";
+import * as s from "./schemas.js";
+import { requireSpace, spacesOf } from "./spaces.js";
+import type { Ctx, Files } from "./state.js";
+
+export function spaceRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
+  jsonRoute(
+    app,
+    { method: "get", path: "/spaces", summary: "The caller's spaces, with usage and quota" },
+    (c) => {
+      const caller = requireCaller(c);
+      const spaces = spacesOf(caller).map((sp) => ({ ...sp, ...spaceUsage(ctx, sp.id, ctx.config) }));
+      return c.json({ spaces }, 200);
+    },
+  );
+
+  const list = (c: Context) => {
+    const caller = requireCaller(c);
+    const space = requireSpace(caller, c.req.param("space") ?? "");
+    const limit = s.listQuery.safeParse({ limit: c.req.query("limit") });
+    if (!limit.success) throw new ApiError(400, "limit: 1 to 5000");
+    const names = parseUrlPath(pathAfter(c, "list"));
+    const folder = names.length ? findByPath(ctx, space, names) : null;
+    if (folder === undefined || folder?.kind === "file") throw new ApiError(404, "no such folder");
+    const items = listChildren(ctx, space, folder?.id ?? null, limit.data.limit).map((r) => nodeOf(ctx, r));
+    return c.json({ folder: folder ? nodeOf(ctx, folder) : null, items }, 200);
+  };
+  app.get("/spaces/:space/list", list);
+  app.get("/spaces/:space/list/*", list);
+
+  app.put("/spaces/:space/content/*", (c) => putContent(c, ctx, files()));
+  app.get("/spaces/:space/content/*", (c) => getContent(c, ctx, files()));
+
+  jsonRoute(
+    app,
+    {
+      method: "post",
+      path: "/spaces/{space}/folders",
+      summary: "Create a folder (and missing parents); 200 when it already exists",
+      params: s.spaceParam,
+      body: s.folderBody,
+      status: 201,
+    },
+    (c, { params, body }) => {
+      const caller = requireCaller(c);
+      const space = requireSpace(caller, params.space);
+      const names = parsePath(body.path);
+      const existed = findByPath(ctx, space, names) !== undefined;
+      const folder = ctx.tx(() => ensureFolders(ctx, space, names, caller.id))!;
+      return c.json({ folder: nodeOf(ctx, folder) }, existed ? 200 : 201);
+    },
+  );
+
+  documentRawRoutes(app);
+}
+
+/** The routes with a wildcard path are plain Hono routes; describe them in the OpenAPI document by hand. */
+function documentRawRoutes(app: OpenAPIHono) {
+  const params = [
+    { name: "space", in: "path" as const, required: true, schema: { type: "string" as const } },
+    { name: "path", in: "path" as const, required: true, schema: { type: "string" as const } },
+  ];
+  const ok = { description: "success" };
+  app.openAPIRegistry.registerPath({
+    method: "put",
+    path: "/spaces/{space}/content/{path}",
+    summary:
+      "Upload a whole file (raw body, streamed). A new path makes version 1 (201), an existing file its next " +
+      "version (200). Headers: x-content-sha256 (verified), If-Match, If-None-Match: *. 507 on quota or full disk.",
+    parameters: params,
+    responses: { 200: ok, 201: ok },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/spaces/{space}/content/{path}",
+    summary: "Download a file (?version=N, ?inline=1): ETag, If-None-Match, Range (206), HEAD",
+    parameters: params,
+    responses: { 200: ok, 206: ok, 304: ok },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/spaces/{space}/list/{path}",
+    summary: "List a folder (empty path: the space root); ?limit=",
+    parameters: params,
+    responses: { 200: ok },
+  });
+}

@@ -1,0 +1,150 @@
+/**
+ * Share links: `<id>.<hmac>` tokens signed with a per-box key, expiring, optionally password-protected
+ * (scrypt), revocable. A token whose signature does not verify is answered like an unknown one (404). Wrong
+ * passwords are throttled per share.
+ */
+import { createHmac, randomBytes, scryptSync, timingSafeEqual } from "node:crypto";
+import { ApiError, type Caller, type ServiceContext } from "../../appliance/kit/index.js";
+import { type NodeRow, nodeRow } from "./nodes.js";
+import { isAdmin } from "./spaces.js";
+
+type Ctx = ServiceContext<unknown>;
+
+export interface ShareRow {
+  id: string;
+  node_id: string;
+  created_by: string;
+  created_at: string;
+  expires_at: string;
+  password_hash: string | null;
+  revoked_at: string | null;
+  downloads: number;
+}
+
+const TOKEN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+const MAX_FAILURES = 10;
+const FAILURE_WINDOW_MS = 15 * 60_000;
+const failures = new Map<string, { count: number; since: number }>();
+
+function shareKey(ctx: Ctx): Buffer {
+  const row = ctx.db.prepare("SELECT value FROM secrets WHERE name = 'share-key'").get() as
+    | { value: string }
+    | undefined;
+  if (row) return Buffer.from(row.value, "base64url");
+  const key = randomBytes(32).toString("base64url");
+  ctx.db.prepare("INSERT OR IGNORE INTO secrets (name, value) VALUES ('share-key', ?)").run(key);
+  return shareKey(ctx);
+}
+
+const sign = (ctx: Ctx, id: string) => createHmac("sha256", shareKey(ctx)).update(id).digest("base64url");
+
+export const tokenOf = (ctx: Ctx, id: string) => `${id}.${sign(ctx, id)}`;
+
+export const toShare = (ctx: Ctx, s: ShareRow) => ({
+  id: s.id,
+  nodeId: s.node_id,
+  url: `/api/files/s/${tokenOf(ctx, s.id)}`,
+  createdBy: s.created_by,
+  createdAt: s.created_at,
+  expiresAt: s.expires_at,
+  hasPassword: s.password_hash !== null,
+  revokedAt: s.revoked_at,
+  downloads: s.downloads,
+});
+
+function hashPassword(password: string): string {
+  const salt = randomBytes(16);
+  return `${salt.toString("base64url")}.${scryptSync(password, salt, 32).toString("base64url")}`;
+}
+
+function passwordMatches(stored: string, given: string): boolean {
+  const [salt = "", hash = ""] = stored.split(".");
+  const actual = scryptSync(given, Buffer.from(salt, "base64url"), 32);
+  const expected = Buffer.from(hash, "base64url");
+  return expected.length === actual.length && timingSafeEqual(actual, expected);
+}
+
+export function createShare(
+  ctx: Ctx,
+  node: NodeRow,
+  by: string,
+  input: { expiresInSeconds: number; password?: string },
+): ShareRow {
+  if (node.kind !== "file") throw new ApiError(400, "only files can be shared by link");
+  const id = randomBytes(16).toString("base64url");
+  const now = Date.now();
+  ctx.db
+    .prepare(
+      `INSERT INTO shares (id, node_id, created_by, created_at, expires_at, password_hash)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      id,
+      node.id,
+      by,
+      new Date(now).toISOString(),
+      new Date(now + input.expiresInSeconds * 1000).toISOString(),
+      input.password ? hashPassword(input.password) : null,
+    );
+  return shareRow(ctx, id)!;
+}
+
+export function shareRow(ctx: Ctx, id: string): ShareRow | undefined {
+  return ctx.db.prepare("SELECT * FROM shares WHERE id = ?").get(id) as ShareRow | undefined;
+}
+
+/** Shares the caller made (admins: all), newest first. */
+export function listShares(ctx: Ctx, caller: Caller): ShareRow[] {
+  const sql =
+    "SELECT * FROM shares WHERE revoked_at IS NULL AND (? OR created_by = ?) ORDER BY created_at DESC";
+  return ctx.db.prepare(`${sql} LIMIT 1000`).all(isAdmin(caller) ? 1 : 0, caller.id) as ShareRow[];
+}
+
+export function revokeShare(ctx: Ctx, caller: Caller, id: string): ShareRow {
+  const s = shareRow(ctx, id);
+  if (!s || (s.created_by !== caller.id && !isAdmin(caller))) throw new ApiError(404, "no such share");
+  ctx.db
+    .prepare("UPDATE shares SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+    .run(new Date().toISOString(), id);
+  return shareRow(ctx, id)!;
+}
+
+/** The live file behind a token; 404 unknown/tampered, 410 expired/revoked, 401/403 password. */
+export function openShare(
+  ctx: Ctx,
+  token: string,
+  password: string | undefined,
+): { share: ShareRow; node: NodeRow } {
+  const m = TOKEN.exec(token);
+  if (!m) throw new ApiError(404, "no such share");
+  const expected = Buffer.from(sign(ctx, m[1]!));
+  const given = Buffer.from(m[2]!);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given))
+    throw new ApiError(404, "no such share");
+  const share = shareRow(ctx, m[1]!);
+  if (!share) throw new ApiError(404, "no such share");
+  if (share.revoked_at) throw new ApiError(410, "this share link was revoked");
+  if (Date.parse(share.expires_at) <= Date.now()) throw new ApiError(410, "this share link has expired");
+  const node = nodeRow(ctx, share.node_id);
+  if (!node || node.deleted_at) throw new ApiError(410, "the shared file was deleted");
+  if (share.password_hash) checkPassword(share, password);
+  ctx.db.prepare("UPDATE shares SET downloads = downloads + 1 WHERE id = ?").run(share.id);
+  return { share, node };
+}
+
+function checkPassword(share: ShareRow, password: string | undefined): void {
+  if (password === undefined)
+    throw new ApiError(401, "this share needs a password (x-share-password header)");
+  const f = failures.get(share.id);
+  const now = Date.now();
+  if (f && now - f.since < FAILURE_WINDOW_MS && f.count >= MAX_FAILURES) {
+    throw new ApiError(429, "too many wrong passwords for this share; try again later");
+  }
+  if (passwordMatches(share.password_hash!, password)) {
+    failures.delete(share.id);
+    return;
+  }
+  const fresh = !f || now - f.since >= FAILURE_WINDOW_MS;
+  failures.set(share.id, { count: fresh ? 1 : f.count + 1, since: fresh ? now : f.since });
+  throw new ApiError(403, "wrong password for this share");
+}

@@ -1,0 +1,190 @@
+/**
+ * Resumable uploads, tus-like: POST declares path and size (the size is reserved against the quota), PATCH
+ * appends bytes at `Upload-Offset`, GET/HEAD tell the confirmed offset. What arrived before a dropped connection
+ * is kept (fsynced, then recorded), so the client continues from the last confirmed offset; a crash loses only
+ * unconfirmed bytes. The last byte completes the upload: sha256 checked, content committed as a version.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
+import type { Context } from "hono";
+import { ApiError, type Caller, requireCaller } from "../../appliance/kit/index.js";
+import { incomingOf } from "./content.js";
+import { joinPath, parsePath } from "./names.js";
+import { findByPath } from "./nodes.js";
+import { requireRoom } from "./quota.js";
+import { receive } from "./receive.js";
+import { isAdmin, requireSpace } from "./spaces.js";
+import { type Ctx, commitStaged, type Files, requireDisk, stagingFile } from "./state.js";
+
+export interface UploadRow {
+  id: string;
+  space: string;
+  path: string;
+  size: number;
+  received: number;
+  sha256: string | null;
+  content_type: string;
+  created_by: string;
+  created_at: string;
+  expires_at: string;
+}
+
+export const toUpload = (u: UploadRow) => ({
+  id: u.id,
+  space: u.space,
+  path: u.path,
+  size: u.size,
+  offset: u.received,
+  sha256: u.sha256,
+  contentType: u.content_type,
+  createdAt: u.created_at,
+  expiresAt: u.expires_at,
+});
+
+const expiry = (f: Files) => new Date(Date.now() + f.config.uploadExpiryHours * 3600_000).toISOString();
+
+export async function createUpload(
+  ctx: Ctx,
+  f: Files,
+  caller: Caller,
+  input: { space: string; path: string; size: number; sha256?: string; contentType: string },
+): Promise<UploadRow> {
+  const space = requireSpace(caller, input.space);
+  const names = parsePath(input.path);
+  if (names.length === 0) throw new ApiError(400, "a file needs a name");
+  if (input.size > f.config.maxFileBytes)
+    throw new ApiError(413, `a file is at most ${f.config.maxFileBytes} bytes`);
+  if (findByPath(ctx, space, names)?.kind === "folder") throw new ApiError(409, "a folder has that name");
+  await requireDisk(f, input.size);
+  const id = randomUUID();
+  const t = new Date().toISOString();
+  ctx.tx(() => {
+    requireRoom(ctx, space, input.size, f.config);
+    ctx.db
+      .prepare(
+        `INSERT INTO uploads (id, space, path, size, sha256, content_type, created_by, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        id,
+        space,
+        joinPath(names),
+        input.size,
+        input.sha256 ?? null,
+        input.contentType,
+        caller.id,
+        t,
+        expiry(f),
+      );
+  });
+  return uploadRow(ctx, id)!;
+}
+
+export function uploadRow(ctx: Ctx, id: string): UploadRow | undefined {
+  return ctx.db.prepare("SELECT * FROM uploads WHERE id = ?").get(id) as UploadRow | undefined;
+}
+
+/** The caller's own upload (admins: anyone's); 404 otherwise, so ids of others' uploads reveal nothing. */
+export function ownUpload(ctx: Ctx, caller: Caller, id: string): UploadRow {
+  const u = uploadRow(ctx, id);
+  if (!u || (u.created_by !== caller.id && !isAdmin(caller))) throw new ApiError(404, "no such upload");
+  return u;
+}
+
+export async function cancelUpload(ctx: Ctx, f: Files, u: UploadRow): Promise<void> {
+  if (f.busy.has(u.id))
+    throw new ApiError(409, "bytes are arriving for this upload; try again when they stop");
+  ctx.db.prepare("DELETE FROM uploads WHERE id = ?").run(u.id);
+  f.hashes.delete(u.id);
+  await rm(stagingFile(f, u.id), { force: true });
+}
+
+/** PATCH: appends the body at `Upload-Offset`; completes the upload with its last byte. */
+export async function appendUpload(c: Context, ctx: Ctx, f: Files, id: string) {
+  const caller = requireCaller(c);
+  const u = ownUpload(ctx, caller, id);
+  const offset = Number(c.req.header("upload-offset"));
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new ApiError(400, "Upload-Offset header required");
+  if (offset !== u.received) {
+    c.header("upload-offset", String(u.received));
+    throw new ApiError(409, "Upload-Offset does not match the confirmed offset", { offset: u.received });
+  }
+  if (f.busy.has(u.id)) throw new ApiError(409, "another request is sending bytes for this upload");
+  f.busy.add(u.id);
+  try {
+    return await appendLocked(c, ctx, f, u, caller);
+  } finally {
+    f.busy.delete(u.id);
+  }
+}
+
+async function appendLocked(c: Context, ctx: Ctx, f: Files, u: UploadRow, caller: Caller) {
+  const file = stagingFile(f, u.id);
+  const known = f.hashes.get(u.id);
+  const hash =
+    known?.offset === u.received ? known.hash : u.received === 0 ? createHash("sha256") : undefined;
+  f.hashes.delete(u.id);
+  const remaining = u.size - u.received;
+  await requireDisk(f, Math.min(remaining, Number(c.req.header("content-length") ?? 0)));
+  const r = await receive(incomingOf(c), file, {
+    offset: u.received,
+    max: remaining,
+    hash,
+    tooMuch: () => new ApiError(413, "more bytes than the upload's declared size"),
+  });
+  const received = u.received + r.written;
+  ctx.db
+    .prepare("UPDATE uploads SET received = ?, expires_at = ? WHERE id = ?")
+    .run(received, expiry(f), u.id);
+  if (hash) f.hashes.set(u.id, { hash, offset: received });
+  c.header("upload-offset", String(received));
+  if (received < u.size) {
+    return c.json({ upload: toUpload({ ...u, received }), file: null }, 200);
+  }
+  return c.json({ upload: toUpload({ ...u, received }), file: await completeUpload(ctx, f, u, caller) }, 201);
+}
+
+async function completeUpload(ctx: Ctx, f: Files, u: UploadRow, caller: Caller) {
+  const file = stagingFile(f, u.id);
+  const known = f.hashes.get(u.id);
+  f.hashes.delete(u.id);
+  const sha256 = known?.offset === u.size ? known.hash.digest("hex") : await hashFile(file);
+  if (u.sha256 && u.sha256 !== sha256) {
+    await cancelUpload(ctx, f, u).catch(() => undefined);
+    throw new ApiError(422, "the content does not match the declared sha256; the upload was dropped", {
+      expected: u.sha256,
+      actual: sha256,
+    });
+  }
+  const drop = () => ctx.db.prepare("DELETE FROM uploads WHERE id = ?").run(u.id);
+  try {
+    const w = await commitStaged(
+      ctx,
+      f,
+      { file, sha256, size: u.size },
+      { space: u.space, names: parsePath(u.path), contentType: u.content_type, by: caller.id },
+      drop, // inside the version's transaction: the reservation ends exactly when the content counts
+    );
+    return w.file;
+  } catch (err) {
+    drop(); // the staging file is gone with the failed commit: this upload cannot complete any more
+    throw err;
+  }
+}
+
+async function hashFile(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  await pipeline(createReadStream(file), hash);
+  return hash.digest("hex");
+}
+
+/** Drops uploads that made no progress before their expiry. */
+export async function sweepUploads(ctx: Ctx, f: Files): Promise<number> {
+  const expired = ctx.db
+    .prepare("SELECT * FROM uploads WHERE expires_at < ?")
+    .all(new Date().toISOString()) as UploadRow[];
+  for (const u of expired) if (!f.busy.has(u.id)) await cancelUpload(ctx, f, u);
+  return expired.length;
+}

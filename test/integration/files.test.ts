@@ -1,0 +1,706 @@
+/**
+ * The files service through the real gateway, with identity for real users, roles and teams: uploads,
+ * downloads with ranges and ETags, versions, folders, trash, hostile names, concurrency, quotas, permissions,
+ * share links, resumable uploads (including a dropped connection and a kill -9 of the service) and events.
+ */
+import { readdirSync } from "node:fs";
+import http from "node:http";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { removeDir, startTestAppliance, type TestAppliance, waitFor } from "../helpers/appliance.js";
+import { enc, filesCall, type Res, sha256 } from "../helpers/files.js";
+import { addPerson, addTeam, type Person, setupAdmin } from "../helpers/people.js";
+
+let app: TestAppliance;
+let admin: Person;
+let alice: Person;
+let bob: Person;
+let vera: Person;
+let teamId: string;
+
+beforeAll(async () => {
+  app = await startTestAppliance({
+    services: ["identity", "files"],
+    env: { NEXUS_GATEWAY_RATE_LIMIT_MAX: "100000" },
+  });
+  admin = await setupAdmin(app);
+  alice = await addPerson(app, admin, "alice", ["field-agent"]);
+  bob = await addPerson(app, admin, "bob", ["field-agent"]);
+  vera = await addPerson(app, admin, "vera", ["viewer"]);
+  teamId = await addTeam(app, admin, "crew", [alice, bob]);
+}, 120_000);
+
+afterAll(async () => {
+  await app?.stop();
+  if (app) removeDir(app.dataDir);
+});
+
+const as = (p: Person | null) => p?.token ?? null;
+const call = (p: Person | null, method: string, path: string, opts?: Parameters<typeof filesCall>[4]) =>
+  filesCall(app, as(p), method, path, opts);
+const put = (p: Person, path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
+  call(p, "PUT", `/spaces/me/content/${enc(path)}`, { body, headers });
+const get = (p: Person, path: string, headers: Record<string, string> = {}) =>
+  call(p, "GET", `/spaces/me/content/${enc(path)}`, { headers });
+const list = async (p: Person, folder = "", space = "me") =>
+  (await call(p, "GET", `/spaces/${space}/list/${enc(folder)}`)).body.items as {
+    name: string;
+    kind: string;
+  }[];
+
+function expectError(r: Res, status: number, message?: string) {
+  expect(r.status, r.text.slice(0, 300)).toBe(status);
+  expect(Object.keys(r.body).sort()).toEqual(["data", "message", "status"]);
+  expect(r.body.status).toBe(status);
+  if (message) expect(r.body.message).toContain(message);
+}
+
+const filesDir = () => join(app.dataDir, "services", "files");
+const stagingLeft = () => readdirSync(join(filesDir(), "staging"));
+function blobCount(): number {
+  const root = join(filesDir(), "blobs");
+  let n = 0;
+  for (const a of readdirSync(root).filter((d) => /^[0-9a-f]{2}$/.test(d))) {
+    for (const b of readdirSync(join(root, a))) n += readdirSync(join(root, a, b)).length;
+  }
+  return n;
+}
+function db() {
+  return new Database(join(filesDir(), "files.db"), { timeout: 10_000 });
+}
+
+describe("upload and download", () => {
+  it("stores a file, shows its sha256 and serves it back with ETag and safe headers", async () => {
+    const content = "hello, field team\n";
+    const up = await put(alice, "notes/hello.txt", content, { "content-type": "text/plain; charset=utf-8" });
+    expect(up.status, up.text).toBe(201);
+    expect(up.body.file).toMatchObject({
+      path: "notes/hello.txt",
+      name: "hello.txt",
+      kind: "file",
+      size: content.length,
+      sha256: sha256(content),
+      contentType: "text/plain",
+      version: 1,
+    });
+    const down = await get(alice, "notes/hello.txt");
+    expect(down.status, down.text).toBe(200);
+    expect(down.text).toBe(content);
+    expect(down.headers.get("etag")).toBe(`"${sha256(content)}"`);
+    expect(down.headers.get("x-content-sha256")).toBe(sha256(content));
+    expect(down.headers.get("content-disposition")).toMatch(/^attachment; filename="hello.txt"/);
+    expect(down.headers.get("content-security-policy")).toContain("sandbox");
+    expect(down.headers.get("x-content-type-options")).toBe("nosniff");
+    const head = await call(alice, "HEAD", `/spaces/me/content/notes/hello.txt`);
+    expect(head.status, head.text).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String(content.length));
+    expect(head.text).toBe("");
+  });
+
+  it("answers 304 to If-None-Match with the current ETag", async () => {
+    const etag = (await get(alice, "notes/hello.txt")).headers.get("etag")!;
+    expect((await get(alice, "notes/hello.txt", { "if-none-match": etag })).status).toBe(304);
+    expect((await get(alice, "notes/hello.txt", { "if-none-match": `"${"0".repeat(64)}"` })).status).toBe(
+      200,
+    );
+  });
+
+  it("stores an empty file and a binary file byte for byte", async () => {
+    expect((await put(alice, "empty.bin", "")).status).toBe(201);
+    expect((await get(alice, "empty.bin")).text).toBe("");
+    const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256));
+    const up = await put(alice, "bin/blob.bin", bytes);
+    expect(up.body.file.sha256).toBe(sha256(bytes));
+    const res = await fetch(`${app.url}/api/files/spaces/me/content/bin/blob.bin`, {
+      headers: { authorization: `Bearer ${alice.token}` },
+    });
+    expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
+  it("verifies x-content-sha256 and stores nothing when it does not match", async () => {
+    const ok = await put(alice, "checked.txt", "abc", { "x-content-sha256": sha256("abc") });
+    expect(ok.status).toBe(201);
+    const bad = await put(alice, "checked.txt", "abd", { "x-content-sha256": sha256("abc") });
+    expectError(bad, 422, "does not match");
+    expect((await get(alice, "checked.txt")).text).toBe("abc");
+    expectError(await put(alice, "checked.txt", "x", { "x-content-sha256": "nothex" }), 400);
+    expect(stagingLeft()).toEqual([]);
+  });
+
+  it("honours If-None-Match: * and If-Match", async () => {
+    expectError(await put(alice, "checked.txt", "new", { "if-none-match": "*" }), 412);
+    expectError(await put(alice, "checked.txt", "new", { "if-match": `"${sha256("zzz")}"` }), 412);
+    const ok = await put(alice, "checked.txt", "new", { "if-match": `"${sha256("abc")}"` });
+    expect(ok.status).toBe(200);
+    expect(ok.body.file.version).toBe(2);
+    expectError(await put(alice, "never-there.txt", "x", { "if-match": "*" }), 412);
+  });
+});
+
+describe("ranges", () => {
+  const content = "0123456789abcdefghijklmnopqrstuvwxyz";
+  beforeAll(async () => {
+    expect((await put(alice, "range.txt", content)).status).toBe(201);
+  });
+  const RANGES: [string, number, string, string | null][] = [
+    ["bytes=0-0", 206, "0", "bytes 0-0/36"],
+    ["bytes=35-35", 206, "z", "bytes 35-35/36"],
+    ["bytes=10-15", 206, "abcdef", "bytes 10-15/36"],
+    ["bytes=30-", 206, "uvwxyz", "bytes 30-35/36"],
+    ["bytes=-4", 206, "wxyz", "bytes 32-35/36"],
+    ["bytes=30-999", 206, "uvwxyz", "bytes 30-35/36"],
+    ["bytes=0-1,5-6", 200, content, null],
+    ["bytes=5-2", 200, content, null],
+    ["items=0-5", 200, content, null],
+  ];
+  it.each(RANGES)("Range %s → %i", async (range, status, body, contentRange) => {
+    const r = await get(alice, "range.txt", { range });
+    expect(r.status).toBe(status);
+    expect(r.text).toBe(body);
+    expect(r.headers.get("content-range")).toBe(contentRange);
+  });
+  it("an unsatisfiable range → 416 with the size", async () => {
+    const r = await get(alice, "range.txt", { range: "bytes=36-40" });
+    expectError(r, 416);
+    expect(r.headers.get("content-range")).toBe("bytes */36");
+  });
+  it("If-Range with another ETag sends the whole file", async () => {
+    const r = await get(alice, "range.txt", { range: "bytes=0-1", "if-range": `"${"1".repeat(64)}"` });
+    expect(r.status).toBe(200);
+    expect(r.text).toBe(content);
+  });
+});
+
+describe("versions", () => {
+  it("keeps previous versions, serves any of them and restores one as the newest", async () => {
+    await put(alice, "v/report.txt", "first");
+    const second = await put(alice, "v/report.txt", "second");
+    expect(second.status).toBe(200);
+    expect(second.body.file.version).toBe(2);
+    const id = second.body.file.id;
+    const versions = await call(alice, "GET", `/nodes/${id}/versions`);
+    expect(versions.body.versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+    expect(versions.body.versions[1].sha256).toBe(sha256("first"));
+    expect((await get(alice, "v/report.txt")).text).toBe("second");
+    expect((await call(alice, "GET", `/spaces/me/content/v/report.txt?version=1`)).text).toBe("first");
+    expectError(await call(alice, "GET", `/spaces/me/content/v/report.txt?version=9`), 404);
+    expectError(await call(alice, "GET", `/spaces/me/content/v/report.txt?version=x`), 400);
+    const restored = await call(alice, "POST", `/nodes/${id}/versions/1/restore`);
+    expect(restored.body.file.version).toBe(3);
+    expect((await get(alice, "v/report.txt")).text).toBe("first");
+  });
+});
+
+describe("folders, moves and metadata", () => {
+  it("creates folders with parents, lists folders first, refuses a file in the way", async () => {
+    const f = await call(alice, "POST", "/spaces/me/folders", { body: { path: "tree/a/b" } });
+    expect(f.status, f.text).toBe(201);
+    expect(f.body.folder.path).toBe("tree/a/b");
+    expect((await call(alice, "POST", "/spaces/me/folders", { body: { path: "tree/a/b" } })).status).toBe(
+      200,
+    );
+    await put(alice, "tree/file.txt", "x");
+    expect((await list(alice, "tree")).map((i) => `${i.kind}:${i.name}`)).toEqual([
+      "folder:a",
+      "file:file.txt",
+    ]);
+    expectError(await call(alice, "POST", "/spaces/me/folders", { body: { path: "tree/file.txt/c" } }), 409);
+    expectError(await put(alice, "tree/a", "x"), 409, "folder");
+    expectError(await call(alice, "GET", "/spaces/me/list/nowhere"), 404);
+    expectError(await call(alice, "GET", "/spaces/me/list/tree/file.txt"), 404);
+  });
+
+  it("renames, moves, refuses cycles and taken names, and stores metadata", async () => {
+    const file = (await put(alice, "mv/src.txt", "move me")).body.file;
+    await call(alice, "POST", "/spaces/me/folders", { body: { path: "mv/dst" } });
+    const moved = await call(alice, "PATCH", `/nodes/${file.id}`, {
+      body: { name: "moved.txt", parentPath: "mv/dst", metadata: { site: "north", count: 3 } },
+    });
+    expect(moved.status, moved.text).toBe(200);
+    expect(moved.body.node).toMatchObject({
+      path: "mv/dst/moved.txt",
+      metadata: { site: "north", count: 3 },
+    });
+    expect((await get(alice, "mv/dst/moved.txt")).text).toBe("move me");
+    const folder = (await call(alice, "POST", "/spaces/me/folders", { body: { path: "mv/dst/inner" } })).body
+      .folder;
+    const dst = (await list(alice, "mv")) as unknown as { id: string; name: string }[];
+    const dstId = dst.find((i) => i.name === "dst")!.id;
+    expectError(await call(alice, "PATCH", `/nodes/${dstId}`, { body: { parentPath: "mv/dst/inner" } }), 400);
+    await put(alice, "mv/dst/taken.txt", "t");
+    expectError(await call(alice, "PATCH", `/nodes/${file.id}`, { body: { name: "taken.txt" } }), 409);
+    expectError(await call(alice, "PATCH", `/nodes/${folder.id}`, { body: {} }), 400);
+    expectError(await call(alice, "PATCH", `/nodes/${file.id}`, { body: { name: "a/b" } }), 400);
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i]));
+    expectError(await call(alice, "PATCH", `/nodes/${file.id}`, { body: { metadata: many } }), 400);
+    expectError(
+      await call(alice, "PATCH", `/nodes/${file.id}`, { body: { metadata: { a: { b: 1 } } } }),
+      400,
+    );
+  });
+});
+
+describe("trash", () => {
+  it("trashes, restores and purges; a folder goes and comes back with its contents", async () => {
+    await put(alice, "t/keep/one.txt", "one");
+    await put(alice, "t/keep/two.txt", "two");
+    const folderId = ((await list(alice, "t")) as unknown as { id: string }[])[0]!.id;
+    const del = await call(alice, "DELETE", `/nodes/${folderId}`);
+    expect(del.status).toBe(200);
+    expect(await list(alice, "t")).toEqual([]);
+    expectError(await get(alice, "t/keep/one.txt"), 404);
+    const trash = await call(alice, "GET", "/trash");
+    expect(trash.body.items.map((i: { id: string }) => i.id)).toContain(folderId);
+    expect((await call(alice, "POST", `/nodes/${folderId}/restore`)).status).toBe(200);
+    expect((await get(alice, "t/keep/two.txt")).text).toBe("two");
+    expectError(await call(alice, "POST", `/nodes/${folderId}/restore`), 404);
+  });
+
+  it("restore refuses when the name is taken again", async () => {
+    const first = (await put(alice, "t/dup.txt", "old")).body.file;
+    await call(alice, "DELETE", `/nodes/${first.id}`);
+    await put(alice, "t/dup.txt", "new");
+    expectError(await call(alice, "POST", `/nodes/${first.id}/restore`), 409);
+  });
+
+  it("purge drops the content unless another file has the same bytes", async () => {
+    const unique = `unique ${Date.now()}`;
+    const a = (await put(alice, "p/a.txt", unique)).body.file;
+    const b = (await put(alice, "p/b.txt", unique)).body.file;
+    const before = blobCount();
+    await call(alice, "DELETE", `/nodes/${a.id}`);
+    expect((await call(alice, "DELETE", `/trash/${a.id}`)).status).toBe(200);
+    expect(blobCount()).toBe(before); // b still uses it
+    expect((await get(alice, "p/b.txt")).text).toBe(unique);
+    await call(alice, "DELETE", `/nodes/${b.id}`);
+    await call(alice, "DELETE", `/trash/${b.id}`);
+    expect(blobCount()).toBe(before - 1);
+    expectError(await call(alice, "DELETE", `/trash/${b.id}`), 404);
+    expectError(await call(alice, "GET", `/nodes/${b.id}`), 404);
+  });
+});
+
+describe("hostile names", () => {
+  const RAW_PATHS: [string, string][] = [
+    ["dot-dot", "a/../b.txt"],
+    ["encoded dot-dot", "a/%2e%2e/b.txt"],
+    ["dot", "./b.txt"],
+    ["encoded slash", "a%2Fb.txt"],
+    ["encoded backslash", "a%5Cb.txt"],
+    ["NUL", "a%00b.txt"],
+    ["control character", "a%01b.txt"],
+    ["DEL", "a%7Fb.txt"],
+    ["empty segment", "a//b.txt"],
+    ["bidi override", "gpj.%E2%80%AEexe"],
+    ["4 KB name", "x".repeat(4096)],
+    ["256-byte name", "é".repeat(128)],
+    ["malformed escape", "a%zzb.txt"],
+  ];
+  it.each(RAW_PATHS)("PUT with %s → 400, nothing stored", async (_n, raw) => {
+    const before = await list(alice);
+    // Sent exactly as written: fetch would normalise dot segments away before they left the client.
+    const status = await rawPut(`/api/files/spaces/me/content/${raw}`, alice.token, "evil");
+    expect(status).toBe(400);
+    expect(await list(alice)).toEqual(before);
+  });
+
+  const JSON_PATHS: [string, string][] = [
+    ["absolute", "/etc/passwd"],
+    ["climbing", "../../etc/passwd"],
+    ["NUL", "a\u0000b"],
+    ["newline", "a\nb"],
+    ["backslash", "..\\..\\windows"],
+    ["only spaces", "   "],
+    ["deep", Array.from({ length: 70 }, () => "d").join("/")],
+  ];
+  it.each(JSON_PATHS)("folder and upload paths: %s → 400", async (_n, path) => {
+    expectError(await call(alice, "POST", "/spaces/me/folders", { body: { path } }), 400);
+    expectError(await call(alice, "POST", "/uploads", { body: { space: "me", path, size: 1 } }), 400);
+  });
+
+  it("a 255-byte name is fine", async () => {
+    const name = `${"n".repeat(251)}.txt`;
+    expect((await put(alice, name, "ok")).status).toBe(201);
+  });
+
+  it("Unicode twins (NFC and NFD) are one file", async () => {
+    const nfc = "caf\u00e9.txt";
+    const nfd = "cafe\u0301.txt";
+    expect((await put(alice, `twins/${nfc}`, "one")).status).toBe(201);
+    const second = await put(alice, `twins/${nfd}`, "two");
+    expect(second.status).toBe(200);
+    expect(second.body.file.version).toBe(2);
+    expect((await list(alice, "twins")).map((i) => i.name)).toEqual([nfc]);
+    expect((await get(alice, `twins/${nfd}`)).text).toBe("two");
+  });
+
+  it("malformed, oversized and unknown JSON is refused", async () => {
+    const bad = await call(alice, "POST", "/uploads", {
+      body: "{nope",
+      headers: { "content-type": "application/json" },
+    });
+    expect(bad.status).toBe(400);
+    expectError(
+      await call(alice, "POST", "/uploads", { body: { space: "me", path: "x", size: 1, extra: 1 } }),
+      400,
+    );
+    expectError(await call(alice, "POST", "/uploads", { body: { space: "me", path: "x", size: -1 } }), 400);
+    expectError(
+      await call(alice, "POST", "/uploads", { body: { space: "me; DROP TABLE nodes", path: "x", size: 1 } }),
+      400,
+    );
+    const huge = await call(alice, "POST", "/spaces/me/folders", {
+      body: { path: "x".repeat(20 * 1024 * 1024) },
+    });
+    expect(huge.status).toBe(413);
+    expectError(await call(alice, "GET", "/nodes/' OR 1=1 --"), 400);
+  });
+});
+
+describe("concurrency", () => {
+  it("concurrent uploads to one path all land as versions; the file is one of them, intact", async () => {
+    const bodies = Array.from({ length: 8 }, (_, i) => `writer ${i} `.repeat(5000 + i));
+    const results = await Promise.all(bodies.map((b) => put(alice, "race/one.txt", b)));
+    for (const r of results) expect([200, 201]).toContain(r.status);
+    expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+    const id = results[0]!.body.file.id;
+    const versions = (await call(alice, "GET", `/nodes/${id}/versions`)).body.versions;
+    expect(versions).toHaveLength(8);
+    expect(new Set(versions.map((v: { sha256: string }) => v.sha256))).toEqual(new Set(bodies.map(sha256)));
+    const final = await get(alice, "race/one.txt");
+    expect(bodies).toContain(final.text);
+    expect(final.headers.get("etag")).toBe(`"${sha256(final.text)}"`);
+    expect(stagingLeft()).toEqual([]);
+  });
+
+  it("concurrent folder creation makes one folder", async () => {
+    const rs = await Promise.all(
+      Array.from({ length: 10 }, () => call(alice, "POST", "/spaces/me/folders", { body: { path: "cc/x" } })),
+    );
+    for (const r of rs) expect([200, 201]).toContain(r.status);
+    expect((await list(alice, "cc")).length).toBe(1);
+  });
+});
+
+describe("permissions", () => {
+  let secretPath: string;
+  let secretId: string;
+  beforeAll(async () => {
+    secretPath = "private/diary.txt";
+    secretId = (await put(alice, secretPath, "alice only")).body.file.id;
+  });
+
+  it("another user cannot read, list, change or share a private file", async () => {
+    const space = `user:${alice.id}`;
+    expectError(await call(bob, "GET", `/spaces/${space}/content/${secretPath}`), 403);
+    expectError(await call(bob, "GET", `/spaces/${space}/list/private`), 403);
+    expectError(await call(bob, "PUT", `/spaces/${space}/content/private/x.txt`, { body: "x" }), 403);
+    expectError(await call(bob, "GET", `/nodes/${secretId}`), 404);
+    expectError(await call(bob, "GET", `/nodes/${secretId}/versions`), 404);
+    expectError(await call(bob, "DELETE", `/nodes/${secretId}`), 404);
+    expectError(
+      await call(bob, "POST", `/nodes/${secretId}/shares`, { body: { expiresInSeconds: 600 } }),
+      404,
+    );
+    expect((await get(alice, secretPath)).text).toBe("alice only");
+  });
+
+  it("anonymous callers get 401; a viewer reads but cannot write", async () => {
+    expectError(await call(null, "GET", "/spaces"), 401);
+    expectError(await call(null, "PUT", "/spaces/me/content/a.txt", { body: "x" }), 401);
+    expect((await call(vera, "GET", "/spaces")).status).toBe(200);
+    expectError(await call(vera, "PUT", "/spaces/me/content/a.txt", { body: "x" }), 403);
+    expectError(await call(vera, "POST", "/uploads", { body: { space: "me", path: "a", size: 1 } }), 403);
+  });
+
+  it("team members share the team's space; others do not; admins see everything", async () => {
+    const team = `team:${teamId}`;
+    const up = await call(alice, "PUT", `/spaces/${team}/content/plan.txt`, { body: "team plan" });
+    expect(up.status, up.text).toBe(201);
+    expect((await call(bob, "GET", `/spaces/${team}/content/plan.txt`)).text).toBe("team plan");
+    expect((await call(bob, "GET", "/spaces")).body.spaces.map((s: { id: string }) => s.id)).toContain(team);
+    expectError(await call(vera, "GET", `/spaces/${team}/content/plan.txt`), 403);
+    expect((await call(admin, "GET", `/spaces/user:${alice.id}/content/${secretPath}`)).text).toBe(
+      "alice only",
+    );
+    expectError(await call(alice, "GET", "/spaces/team:not a team/list"), 400);
+  });
+});
+
+describe("quotas", () => {
+  it("only files:admin sets quotas; uploads past one get 507 and store nothing", async () => {
+    expectError(await call(bob, "PUT", `/quotas/user:${bob.id}`, { body: { bytes: 1000 } }), 403);
+    const set = await call(admin, "PUT", `/quotas/user:${bob.id}`, { body: { bytes: 1000 } });
+    expect(set.status, set.text).toBe(200);
+    expect((await put(bob, "q/a.bin", Buffer.alloc(600, 1))).status).toBe(201);
+    const over = await put(bob, "q/b.bin", Buffer.alloc(600, 2));
+    expectError(over, 507, "quota");
+    expect(over.body.data.reason).toBe("quota");
+    // No content-length: stopped while streaming.
+    const chunked = await fetch(`${app.url}/api/files/spaces/me/content/q/c.bin`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${bob.token}` },
+      body: new Blob([Buffer.alloc(900, 3)]).stream(),
+      duplex: "half",
+    } as RequestInit);
+    expect(chunked.status).toBe(507);
+    expectError(
+      await call(bob, "POST", "/uploads", { body: { space: "me", path: "q/d.bin", size: 500 } }),
+      507,
+    );
+    expect((await list(bob, "q")).map((i) => i.name)).toEqual(["a.bin"]);
+    const spaces = (await call(bob, "GET", "/spaces")).body.spaces;
+    expect(spaces[0]).toMatchObject({ usedBytes: 600, quotaBytes: 1000 });
+    expect(stagingLeft()).toEqual([]);
+  });
+
+  it("concurrent uploads cannot overshoot a quota together", async () => {
+    await call(admin, "PUT", `/quotas/user:${bob.id}`, { body: { bytes: 2600 } }); // 600 used: room for 2
+    const rs = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => put(bob, `qc/${i}.bin`, Buffer.alloc(1000, i))),
+    );
+    expect(rs.map((r) => r.status).sort()).toEqual([201, 201, 507, 507, 507, 507]);
+    const spaces = (await call(bob, "GET", "/spaces")).body.spaces;
+    expect(spaces[0]).toMatchObject({ usedBytes: 2600, quotaBytes: 2600 });
+    expect(stagingLeft()).toEqual([]);
+    await call(admin, "PUT", `/quotas/user:${bob.id}`, { body: { bytes: null } });
+  });
+});
+
+describe("share links", () => {
+  let fileId: string;
+  beforeAll(async () => {
+    fileId = (await put(alice, "share/photo.txt", "shared bytes")).body.file.id;
+  });
+  const anon = (url: string, init: RequestInit = {}) => fetch(`${app.url}${url}`, init);
+  const share = (body: object) => call(alice, "POST", `/nodes/${fileId}/shares`, { body });
+
+  it("anyone with the link downloads; a tampered link is unknown; a revoked one is gone", async () => {
+    const s = (await share({ expiresInSeconds: 600 })).body.share;
+    expect(s.url).toMatch(/^\/api\/files\/s\/[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+    const ok = await anon(s.url);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe("shared bytes");
+    const ranged = await anon(s.url, { headers: { range: "bytes=0-5" } });
+    expect(await ranged.text()).toBe("shared");
+    const last = s.url.at(-1) === "A" ? "B" : "A";
+    expect((await anon(s.url.slice(0, -1) + last)).status).toBe(404);
+    expect((await anon("/api/files/s/garbage")).status).toBe(404);
+    expect((await anon(`/api/files/s/${"A".repeat(22)}.${"B".repeat(43)}`)).status).toBe(404);
+    expect((await call(alice, "GET", "/shares")).body.shares.map((x: { id: string }) => x.id)).toContain(
+      s.id,
+    );
+    expectError(await call(bob, "DELETE", `/shares/${s.id}`), 404);
+    expect((await call(alice, "DELETE", `/shares/${s.id}`)).status).toBe(200);
+    expect((await anon(s.url)).status).toBe(410);
+  });
+
+  it("an expired link is gone", async () => {
+    const s = (await share({ expiresInSeconds: 600 })).body.share;
+    const d = db();
+    d.prepare("UPDATE shares SET expires_at = ? WHERE id = ?").run(
+      new Date(Date.now() - 1000).toISOString(),
+      s.id,
+    );
+    d.close();
+    const r = await anon(s.url);
+    expect(r.status).toBe(410);
+    expect(((await r.json()) as { message: string }).message).toContain("expired");
+  });
+
+  it("a password-protected link needs the password, and wrong guesses are throttled", async () => {
+    const s = (await share({ expiresInSeconds: 600, password: "open sesame" })).body.share;
+    expect(s.hasPassword).toBe(true);
+    expect((await anon(s.url)).status).toBe(401);
+    expect((await anon(s.url, { headers: { "x-share-password": "nope" } })).status).toBe(403);
+    const right = await anon(s.url, { headers: { "x-share-password": "open sesame" } });
+    expect(await right.text()).toBe("shared bytes");
+    const posted = await anon(s.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ password: "open sesame" }),
+    });
+    expect(await posted.text()).toBe("shared bytes");
+    for (let i = 0; i < 10; i++) await anon(s.url, { headers: { "x-share-password": `guess ${i}` } });
+    expect((await anon(s.url, { headers: { "x-share-password": "open sesame" } })).status).toBe(429);
+  });
+
+  it("refuses bad share requests", async () => {
+    expectError(await share({ expiresInSeconds: 10 }), 400);
+    expectError(await share({ expiresInSeconds: 10 ** 9 }), 400);
+    expectError(await share({ expiresInSeconds: 600, password: "x" }), 400);
+    const folder = (await call(alice, "POST", "/spaces/me/folders", { body: { path: "share/dir" } })).body
+      .folder;
+    expectError(
+      await call(alice, "POST", `/nodes/${folder.id}/shares`, { body: { expiresInSeconds: 600 } }),
+      400,
+    );
+  });
+
+  it("a link to a trashed file is gone", async () => {
+    const id = (await put(alice, "share/gone.txt", "bye")).body.file.id;
+    const s = (await call(alice, "POST", `/nodes/${id}/shares`, { body: { expiresInSeconds: 600 } })).body
+      .share;
+    await call(alice, "DELETE", `/nodes/${id}`);
+    expect((await anon(s.url)).status).toBe(410);
+  });
+});
+
+/** A PUT whose request target is sent byte for byte as given; resolves to the status. */
+function rawPut(target: string, token: string, body: string) {
+  return new Promise<number>((resolve, reject) => {
+    const { port } = new URL(app.url);
+    const req = http.request({
+      host: "127.0.0.1",
+      port,
+      method: "PUT",
+      path: target,
+      headers: { authorization: `Bearer ${token}`, "content-length": Buffer.byteLength(body) },
+    });
+    req.on("response", (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Sends `total` bytes of a PATCH but drops the connection after `sendBytes`. */
+function patchThenDrop(uploadId: string, token: string, offset: number, total: number, sendBytes: number) {
+  return new Promise<void>((resolve) => {
+    const req = http.request(`${app.url}/api/files/uploads/${uploadId}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${token}`, "upload-offset": String(offset), "content-length": total },
+    });
+    req.on("error", () => resolve());
+    req.on("close", () => resolve());
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    let sent = 0;
+    const pump = () => {
+      while (sent < sendBytes) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return req.once("drain", pump);
+      }
+      setTimeout(() => req.destroy(), 200);
+    };
+    pump();
+  });
+}
+
+describe("resumable uploads", () => {
+  const SIZE = 8 * 1024 * 1024;
+  const data = Buffer.alloc(SIZE, 7);
+
+  it("continues after a dropped connection from the confirmed offset; sha256 matches", async () => {
+    const start = await call(alice, "POST", "/uploads", {
+      body: { space: "me", path: "resume/big.bin", size: SIZE, sha256: sha256(data) },
+    });
+    expect(start.status, start.text).toBe(201);
+    const id = start.body.upload.id;
+    await patchThenDrop(id, alice.token, 0, SIZE, 3 * 1024 * 1024);
+    const offset = await waitFor(async () => {
+      const r = await call(alice, "GET", `/uploads/${id}`);
+      return r.body.upload.offset > 0 ? r.body.upload.offset : null;
+    }, 10_000);
+    expect(offset).toBeGreaterThan(0);
+    expect(offset).toBeLessThan(SIZE);
+    const wrong = await call(alice, "PATCH", `/uploads/${id}`, {
+      body: "x",
+      headers: { "upload-offset": "0" },
+    });
+    expectError(wrong, 409);
+    expect(wrong.headers.get("upload-offset")).toBe(String(offset));
+    const rest = await call(alice, "PATCH", `/uploads/${id}`, {
+      body: data.subarray(offset),
+      headers: { "upload-offset": String(offset) },
+    });
+    expect(rest.status, rest.text).toBe(201);
+    expect(rest.body.file.sha256).toBe(sha256(data));
+    const down = await fetch(`${app.url}/api/files/spaces/me/content/resume/big.bin`, {
+      headers: { authorization: `Bearer ${alice.token}` },
+    });
+    expect(sha256(Buffer.from(await down.arrayBuffer()))).toBe(sha256(data));
+    expectError(await call(alice, "GET", `/uploads/${id}`), 404);
+  });
+
+  it("survives a kill -9 of the files service mid-upload", async () => {
+    const start = await call(alice, "POST", "/uploads", {
+      body: { space: "me", path: "resume/killed.bin", size: SIZE },
+    });
+    const id = start.body.upload.id;
+    const first = await call(alice, "PATCH", `/uploads/${id}`, {
+      body: data.subarray(0, 1024 * 1024),
+      headers: { "upload-offset": "0" },
+    });
+    expect(first.body.upload.offset).toBe(1024 * 1024);
+    const pid = app.supervisor.status().find((s) => s.name === "files")!.pid!;
+    process.kill(pid, "SIGKILL");
+    await waitFor(() => {
+      const s = app.supervisor.status().find((x) => x.name === "files");
+      return s?.state === "running" && s.pid !== pid;
+    }, 30_000);
+    const after = await call(alice, "GET", `/uploads/${id}`);
+    expect(after.body.upload.offset).toBe(1024 * 1024);
+    const rest = await call(alice, "PATCH", `/uploads/${id}`, {
+      body: data.subarray(1024 * 1024),
+      headers: { "upload-offset": String(1024 * 1024) },
+    });
+    expect(rest.status, rest.text).toBe(201);
+    expect(rest.body.file.sha256).toBe(sha256(data));
+  });
+
+  it("refuses more bytes than declared, a wrong sha256, and others' uploads", async () => {
+    const u = (
+      await call(alice, "POST", "/uploads", { body: { space: "me", path: "resume/s.bin", size: 4 } })
+    ).body.upload;
+    expectError(await call(bob, "GET", `/uploads/${u.id}`), 404);
+    expectError(
+      await call(bob, "PATCH", `/uploads/${u.id}`, { body: "ab", headers: { "upload-offset": "0" } }),
+      404,
+    );
+    expectError(
+      await call(alice, "PATCH", `/uploads/${u.id}`, { body: "abcdef", headers: { "upload-offset": "0" } }),
+      413,
+    );
+    expectError(await call(alice, "PATCH", `/uploads/${u.id}`, { body: "ab" }), 400);
+    const bad = (
+      await call(alice, "POST", "/uploads", {
+        body: { space: "me", path: "resume/bad.bin", size: 3, sha256: sha256("abc") },
+      })
+    ).body.upload;
+    expectError(
+      await call(alice, "PATCH", `/uploads/${bad.id}`, { body: "abd", headers: { "upload-offset": "0" } }),
+      422,
+    );
+    expectError(await get(alice, "resume/bad.bin"), 404);
+    expect((await call(alice, "DELETE", `/uploads/${u.id}`)).status).toBe(200);
+    expectError(await call(alice, "GET", `/uploads/${u.id}`), 404);
+  });
+});
+
+describe("events", () => {
+  it("uploads, new versions and deletes are recorded in the outbox with their types", async () => {
+    const d = db();
+    const types = () =>
+      (d.prepare("SELECT subject FROM _outbox").all() as { subject: string }[]).map((r) => r.subject);
+    const f = (await put(alice, "ev/e.txt", "1")).body.file;
+    await put(alice, "ev/e.txt", "2");
+    await call(alice, "DELETE", `/nodes/${f.id}`);
+    const seen = types();
+    d.close();
+    expect(seen).toContain("nexus.files.uploaded");
+    expect(seen).toContain("nexus.files.versioned");
+    expect(seen).toContain("nexus.files.deleted");
+  });
+
+  it("the API is in the gateway's OpenAPI document", async () => {
+    const doc = (await (
+      await fetch(`${app.url}/api/openapi.json`, { headers: { authorization: `Bearer ${admin.token}` } })
+    ).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/api/files/spaces/{space}/content/{path}", "/api/files/uploads/{id}"]),
+    );
+  });
+});
