@@ -7,14 +7,19 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { loadService as registryLoader } from "../services/registry.js";
+import { gpuSampler } from "./box/gpu.js";
+import { cpuSampler } from "./box/resources.js";
 import type { ApplianceConfig } from "./config/schema.js";
 import { startControlServer } from "./control.js";
+import { APPLIANCE_API, createApplianceApi } from "./gateway/appliance-api.js";
+import { loadConsoleFiles } from "./gateway/console-files.js";
 import { identityAuth } from "./gateway/identity-auth.js";
 import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } from "./gateway/index.js";
 import type { ServiceLoader } from "./host/run.js";
 import { type Logger, ruleFor } from "./kit/index.js";
-import { applianceVersion, dataPaths } from "./paths.js";
+import { applianceVersion, dataPaths, packageRoot } from "./paths.js";
 import { loadProfile } from "./profiles/load.js";
 import { cmdline, readPid, removePid, writePid } from "./supervisor/pidfile.js";
 import { Supervisor, type SupervisorDeps } from "./supervisor/supervisor.js";
@@ -53,6 +58,8 @@ export async function startAppliance(
   }
   const profile = loadProfile(config.profile);
   const names = config.services ?? profile.services;
+  if (names.includes(APPLIANCE_API))
+    throw new Error(`"${APPLIANCE_API}" is reserved for the gateway's own API`);
   const services = await Promise.all(names.map((n) => (opts.loadService ?? registryLoader)(n)));
   const isolation = config.isolation ?? profile.isolation;
   config = {
@@ -84,6 +91,21 @@ export async function startAppliance(
         log: log.child({ component: "auth" }),
       })
     : bootstrapTokenAuth(bootstrapToken(paths.adminToken));
+  const applianceApi = createApplianceApi({
+    units: supervisor,
+    logsDir: paths.logs,
+    auth,
+    log: log.child({ component: "appliance-api" }),
+    status: {
+      version,
+      site: config.site,
+      dataDir: paths.root,
+      services: () => supervisor.status(),
+      nats: () => supervisor.natsState(),
+      cpuPercent: cpuSampler(),
+      gpus: gpuSampler(),
+    },
+  });
   const gateway = createGateway({
     config: config.gateway,
     log: log.child({ component: "gateway" }),
@@ -95,6 +117,8 @@ export async function startAppliance(
     routes: () => supervisor.routes(),
     services: () => supervisor.serviceNames(),
     gauges: () => supervisor.status(),
+    applianceApi,
+    consoleFiles: loadConsoleFiles(join(packageRoot(), "dist", "console")),
   });
 
   // The data dir holds secrets (credentials, databases with signing keys): owner-only.

@@ -3,8 +3,9 @@
 #   nats-server            the box's message bus (JetStream)
 #   build-essential python3 to compile better-sqlite3 when no prebuilt binary can be fetched (offline)
 #   ffmpeg                 media processing (thumbnails, HLS); `nexus doctor` warns without it
+#   chromium               the web console's end-to-end tests drive it (playwright-core, /usr/bin/chromium)
 set -euo pipefail
-PKGS=(nats-server build-essential python3 ffmpeg ca-certificates)
+PKGS=(nats-server build-essential python3 ffmpeg ca-certificates chromium)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
@@ -18,6 +19,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   echo "all present: ${PKGS[*]}"
 fi
+for bin in nats-server chromium; do
+  command -v "$bin" >/dev/null || { echo "FAILED: $bin is missing after installing the packages" >&2; exit 1; }
+done
 # Debian's package enables a system-wide nats-server unit; the appliance runs its own, so leave that one off.
 if command -v systemctl >/dev/null && systemctl is-enabled nats-server >/dev/null 2>&1; then
   $SUDO systemctl disable --now nats-server >/dev/null 2>&1 || true

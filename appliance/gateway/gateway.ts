@@ -8,8 +8,10 @@
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { GatewayConfig } from "../config/schema.js";
-import { type AccessLevel, type AccessRule, hasPermission, type Logger } from "../kit/index.js";
+import { type AccessLevel, type AccessRule, hasPermission, type Logger, ruleFor } from "../kit/index.js";
+import { APPLIANCE_API, type ApplianceApi } from "./appliance-api.js";
 import type { AuthHook, Principal } from "./auth.js";
+import type { ConsoleFiles } from "./console-files.js";
 import type { GatewayMetrics, ServiceGauge } from "./metrics.js";
 import { aggregateOpenApi } from "./openapi.js";
 import { LANDING_HTML, SETUP_HTML, SETUP_JS } from "./pages.js";
@@ -34,6 +36,10 @@ export interface GatewayDeps {
   internalToken: string;
   /** The console page (served at `/`). */
   consoleHtml?: () => string;
+  /** The built web console (`/`, `/setup`, `/assets/*`), when it was built. */
+  consoleFiles?: ConsoleFiles | null;
+  /** The gateway's own API at `/api/appliance/…` (appliance-api.ts). */
+  applianceApi?: ApplianceApi;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -98,10 +104,16 @@ export function createGateway(deps: GatewayDeps): Server {
       return fail(res, parsed.status, parsed.message);
     }
     const method = req.method ?? "GET";
-    const known = deps.services().includes(parsed.service);
+    const own = parsed.service === APPLIANCE_API ? deps.applianceApi : undefined;
+    const known = !!own || deps.services().includes(parsed.service);
     // Service-internal routes (identity's introspection, …) are for the gateway and supervisor only.
     const internal = parsed.rest === "/internal" || parsed.rest.startsWith("/internal/");
-    const matched = known && !internal ? deps.route(parsed.service, method, parsed.rest) : undefined;
+    const matched =
+      !known || internal
+        ? undefined
+        : own
+          ? ruleFor(own.access, method, parsed.rest)
+          : deps.route(parsed.service, method, parsed.rest);
     const level: AccessLevel = matched?.access ?? { permission: "*" };
     const bodyLimit = Math.max(config.bodyLimitBytes, matched?.maxBodyBytes ?? 0);
     const declared = Number(req.headers["content-length"] ?? 0);
@@ -135,6 +147,8 @@ export function createGateway(deps: GatewayDeps): Server {
       metrics.reject("forbidden");
       return fail(res, 403, "permission denied", { needs: level.permission });
     }
+    if (own)
+      return own.handle(req, res, { rest: parsed.rest, search: parsed.search, principal: principal!, reqId });
     const port = deps.routes().get(parsed.service);
     if (!port) {
       metrics.reject("unavailable");
@@ -171,6 +185,7 @@ export function createGateway(deps: GatewayDeps): Server {
 
   async function handleOwn(req: IncomingMessage, res: ServerResponse, path: string, reqId: string) {
     if (req.method !== "GET" && req.method !== "HEAD") return fail(res, 405, "method not allowed");
+    if (deps.consoleFiles?.serve(req, res, path)) return;
     if (!PUBLIC_PATHS.has(path) && !(path === "/metrics" && config.metricsPublic)) {
       const principal = await deps.auth({ method: req.method, path, headers: req.headers });
       if (!principal) {

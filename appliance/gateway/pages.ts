@@ -1,6 +1,7 @@
 /**
- * The few pages the gateway serves itself until the console lands: a landing page and the first-boot setup
- * form (the link `nexus up` prints). No inline script (CSP `default-src 'self'`), no external resources.
+ * The pages the gateway serves when the web console was not built (dist/console missing): a landing page
+ * that says so, and a minimal first-boot setup form (the link `nexus up` prints). No inline script
+ * (CSP `default-src 'self'`), no external resources.
  */
 
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#111}
@@ -9,7 +10,8 @@ button{margin-top:1rem;padding:.6rem 1.2rem;font:inherit}#msg{margin-top:1rem;fo
 
 export const LANDING_HTML = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>Nexus Edge</title><style>${STYLE}</style></head>
-<body><h1>Nexus Edge</h1><p>The appliance is running. The web console arrives with a later release; the API is at
+<body><h1>Nexus Edge</h1><p>The appliance is running, but its web console was not built: run
+<code>npm run build</code> (it writes <code>dist/console</code>) and restart the appliance. The API is at
 <code>/api/&lt;service&gt;/</code> (OpenAPI: <code>/api/openapi.json</code>), health at <a href="/health">/health</a>.</p>
 </body></html>`;
 

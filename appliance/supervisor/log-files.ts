@@ -3,7 +3,20 @@
  * opened O_APPEND), so logging costs the supervisor nothing. Rotation is copy-then-truncate by size: the
  * child's descriptor stays valid and, being O_APPEND, writes continue at the new end.
  */
-import { closeSync, copyFileSync, existsSync, openSync, renameSync, statSync, truncateSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  createReadStream,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  truncateSync,
+} from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** Opens a log file for appending; returns its descriptor. */
 export function openLog(file: string): number {
@@ -27,4 +40,96 @@ export function rotateIfNeeded(file: string, maxBytes: number, keep: number): bo
   copyFileSync(file, `${file}.1`);
   truncateSync(file, 0);
   return true;
+}
+
+/** A unit's log as a reader sees it: which file, and which lines of it belong to the service asked for. */
+export interface LogSource {
+  file: string;
+  /** True when every line of the file is the service's own (not the shared unit's file). */
+  whole: boolean;
+  /** True for a line of this service (all lines, unless the file is the shared unit's). */
+  keep: (line: string) => boolean;
+}
+
+const LOG_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+/**
+ * The log of a service (its own unit's file, or the shared `services` unit's lines tagged with it), of
+ * `supervisor` or of `nats`. Names are checked before any path is built, so no input reaches outside `logs/`.
+ * Throws when the name is invalid or there is no log yet.
+ */
+export function logSource(logsDir: string, name: string): LogSource {
+  if (!LOG_NAME.test(name)) throw new Error(`invalid name: ${name}`);
+  const own = join(logsDir, `${name}.log`);
+  if (existsSync(own)) return { file: own, whole: true, keep: () => true };
+  const shared = join(logsDir, "services.log");
+  const tag = `"service":"${name}"`;
+  if (existsSync(shared) && readFileSync(shared, "utf8").includes(tag)) {
+    return { file: shared, whole: false, keep: (l) => !l.startsWith("{") || l.includes(tag) };
+  }
+  throw new Error(`no log for ${name} in ${logsDir}`);
+}
+
+/** Reads at most this much of a log's end for a tail: a 10 MiB file costs no more than a small one. */
+const TAIL_BYTES = 2 * 1024 * 1024;
+
+/** The last `n` kept lines of a log (from its last 2 MiB), and the byte offset a follower continues from. */
+export function tailLog(
+  src: LogSource,
+  n: number,
+  match?: (line: string) => boolean,
+): { lines: string[]; end: number } {
+  const size = statSync(src.file).size;
+  const start = Math.max(0, size - TAIL_BYTES);
+  const buf = Buffer.alloc(size - start);
+  const fd = openSync(src.file, "r");
+  try {
+    readSync(fd, buf, 0, buf.length, start);
+  } finally {
+    closeSync(fd);
+  }
+  const all = buf.toString("utf8").split("\n");
+  if (start > 0) all.shift(); // a partial first line
+  const lines = all.filter((l) => l && src.keep(l) && (!match || match(l)));
+  return { lines: lines.slice(-n), end: size };
+}
+
+/**
+ * Follows a log from byte `from`, calling `onLines` with each batch of new kept lines, until `signal` aborts.
+ * Survives copy-truncate rotation (the file shrinks: read again from its start).
+ */
+export async function followLog(
+  src: LogSource,
+  from: number,
+  onLines: (lines: string[]) => void,
+  signal: AbortSignal,
+  everyMs = 250,
+): Promise<void> {
+  let pos = from;
+  let partial = "";
+  while (!signal.aborted) {
+    await sleep(everyMs);
+    if (signal.aborted) return;
+    const size = existsSync(src.file) ? statSync(src.file).size : 0;
+    if (size < pos) pos = 0; // rotated (copy-truncate)
+    if (size === pos) continue;
+    const chunk = await readRange(src.file, pos, size);
+    pos = size;
+    const parts = (partial + chunk).split("\n");
+    partial = parts.pop() ?? "";
+    const kept = parts.filter((l) => l && src.keep(l));
+    if (kept.length) onLines(kept);
+  }
+}
+
+function readRange(file: string, start: number, end: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let s = "";
+    createReadStream(file, { start, end: end - 1, encoding: "utf8" })
+      .on("data", (c) => {
+        s += c;
+      })
+      .on("end", () => resolve(s))
+      .on("error", reject);
+  });
 }

@@ -68,7 +68,7 @@ export function plan(current: CurrentState, desired: DesiredState, now: number, 
     const depsUp = spec.dependsOn.every(isUp);
     switch (u.state) {
       case "stopped":
-        if (depsUp) steps.push({ action: "start-unit", unit: spec.name });
+        if (depsUp && !u.held) steps.push({ action: "start-unit", unit: spec.name });
         break;
       case "starting":
         if (u.startedAt !== null && now - u.startedAt > policy.startTimeoutMs) {

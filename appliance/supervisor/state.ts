@@ -31,6 +31,8 @@ export interface UnitStatus {
   lastError: string | null;
   /** The supervisor killed it (time-out, health): the exit is already counted as a failure. */
   killRequested: boolean;
+  /** Stopped on purpose by an admin: stays `stopped` (the planner does not start it) until started again. */
+  held: boolean;
 }
 
 export type NatsState = "stopped" | "starting" | "running" | "stopping" | "failed";
@@ -76,5 +78,6 @@ export function newUnitStatus(spec: UnitSpec): UnitStatus {
     healthFailures: 0,
     lastError: null,
     killRequested: false,
+    held: false,
   };
 }

@@ -168,6 +168,7 @@ export class Supervisor extends EventEmitter {
     if (!u) throw new Error(`no unit ${name}`);
     const child = this.children.get(name);
     u.failures = [];
+    u.held = false;
     u.restarts++;
     if (child && (u.state === "running" || u.state === "starting")) {
       // The exit handler turns `stopping` into `stopped`, and the loop starts it again: one start only.
@@ -176,6 +177,35 @@ export class Supervisor extends EventEmitter {
       return;
     }
     if (u.state !== "stopping") this.setUnit(u, "stopped");
+  }
+
+  /**
+   * Stops a unit and keeps it stopped (the planner leaves a held unit alone) until `startUnit`. Units that
+   * depend on it keep running; the gateway answers 503 for its services meanwhile.
+   */
+  async stopUnit(name: string): Promise<void> {
+    const u = this.current.units[name];
+    if (!u) throw new Error(`no unit ${name}`);
+    u.held = true;
+    const child = this.children.get(name);
+    if (child && (u.state === "running" || u.state === "starting" || u.state === "stopping")) {
+      this.setUnit(u, "stopping");
+      await terminate(child, this.deps.config.supervisor.stopTimeoutMs);
+      return;
+    }
+    this.setUnit(u, "stopped");
+  }
+
+  /** Starts a unit stopped with `stopUnit` (or parked in crash loop) again; a running unit is left alone. */
+  startUnit(name: string): void {
+    const u = this.current.units[name];
+    if (!u) throw new Error(`no unit ${name}`);
+    u.held = false;
+    if (u.state === "crashloop") {
+      u.failures = [];
+      this.setUnit(u, "stopped");
+    }
+    this.reconcile();
   }
 
   /** Drains and stops everything (dependents first, nats-server last). Idempotent. */
@@ -241,7 +271,7 @@ export class Supervisor extends EventEmitter {
         return;
       }
       case "start-unit":
-        return this.startUnit(step.unit);
+        return this.launchUnit(step.unit);
       case "stop-unit": {
         const u = this.unit(step.unit);
         const child = this.children.get(step.unit);
@@ -307,7 +337,7 @@ export class Supervisor extends EventEmitter {
     }
   }
 
-  private async startUnit(name: string): Promise<void> {
+  private async launchUnit(name: string): Promise<void> {
     const u = this.unit(name);
     const { config, paths, log } = this.deps;
     if (!this.nats) return;

@@ -1,5 +1,4 @@
 /** Facts about the box: plain functions, no HTTP. */
-import { statfsSync } from "node:fs";
 import os from "node:os";
 
 export interface BoxInfo {
@@ -32,27 +31,8 @@ export function boxInfo(): BoxInfo {
   };
 }
 
-export interface DiskInfo {
-  path: string;
-  totalBytes: number;
-  freeBytes: number;
-  availableBytes: number;
-  usedPercent: number;
-}
-
-/** Space on the file system holding `path` (the data dir). */
-export function diskInfo(path: string): DiskInfo {
-  const s = statfsSync(path);
-  const total = s.blocks * s.bsize;
-  const avail = s.bavail * s.bsize;
-  return {
-    path,
-    totalBytes: total,
-    freeBytes: s.bfree * s.bsize,
-    availableBytes: avail,
-    usedPercent: total === 0 ? 0 : Math.round(((total - avail) / total) * 1000) / 10,
-  };
-}
+/** Space on the file system holding the data dir: one implementation, shared with the console's status. */
+export { type DiskInfo, diskInfo } from "../../appliance/box/resources.js";
 
 /** Uptimes in seconds. */
 export function uptime(): { hostSeconds: number; serviceSeconds: number } {

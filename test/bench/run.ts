@@ -1,11 +1,12 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | files | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
 import { execFileSync } from "node:child_process";
 import { ROOT } from "../helpers/appliance.js";
 import { authBench } from "./auth.js";
+import { consoleBench } from "./console.js";
 import { filesBench } from "./files.js";
 import { footprintBench } from "./footprint.js";
 import { gatewayBench } from "./gateway.js";
@@ -17,6 +18,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   auth: authBench,
   startup: startupBench,
   footprint: footprintBench,
+  console: consoleBench,
   files: filesBench,
 };
 

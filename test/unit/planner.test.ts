@@ -45,6 +45,18 @@ describe("plan", () => {
     ).toEqual([{ action: "start-nats" }]);
   });
 
+  it("leaves a unit an admin stopped (held) stopped, and its dependents waiting", () => {
+    const s = state("running", [
+      [a, { state: "stopped", held: true }],
+      [b, {}],
+      [c, {}],
+    ]);
+    expect(plan(s, up, 0, policy)).toEqual([]);
+    expect(plan(state("running", [[a, { state: "stopped", held: false }]]), up, 0, policy)).toEqual([
+      { action: "start-unit", unit: "a" },
+    ]);
+  });
+
   it("waits while nats-server is starting", () => {
     expect(plan(state("starting", [[a, {}]]), up, 0, policy)).toEqual([]);
   });

@@ -1,0 +1,97 @@
+/** Shapes of what the console reads from the API (only the fields it uses). */
+
+export interface Me {
+  id: string;
+  username: string;
+  displayName: string;
+  roles: string[];
+  permissions: string[];
+  mfaEnabled: boolean;
+  mustChangePassword: boolean;
+}
+
+export interface ServiceRow {
+  name: string;
+  unit: string;
+  state: string;
+  pid: number | null;
+  restarts: number;
+  uptimeSeconds: number | null;
+  memoryBytes: number | null;
+  lastError: string | null;
+}
+
+export interface Gpu {
+  index: number;
+  name: string;
+  utilizationPercent: number | null;
+  memoryUsedBytes: number | null;
+  memoryTotalBytes: number | null;
+  temperatureC: number | null;
+}
+
+export interface Status {
+  version: string;
+  site: string;
+  time: string;
+  uptimeSeconds: number;
+  nats: { state: string };
+  services: ServiceRow[];
+  box: {
+    cpuPercent: number;
+    cpus: number;
+    loadAverage: number[];
+    memory: { totalBytes: number; usedBytes: number; usedPercent: number };
+    disk: { path: string; totalBytes: number; availableBytes: number; usedPercent: number } | null;
+    gpus: Gpu[] | null;
+  };
+  alerts: { id: string; level: "warning" | "critical"; message: string }[];
+}
+
+export interface User {
+  id: string;
+  username: string;
+  displayName: string;
+  status: "active" | "disabled";
+  roles: string[];
+  teams: string[];
+  mfaEnabled: boolean;
+  mustChangePassword: boolean;
+  lockedUntil: string | null;
+  createdAt: string;
+}
+
+export interface Session {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  ip: string;
+  userAgent: string;
+  current?: boolean;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  userId?: string;
+  permissions: string[];
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt?: string | null;
+  revokedAt?: string | null;
+}
+
+export interface FileNode {
+  id: string;
+  space: string;
+  path: string;
+  name: string;
+  kind: "file" | "folder";
+  size: number;
+  sha256: string | null;
+  contentType: string | null;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}

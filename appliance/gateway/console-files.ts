@@ -1,0 +1,103 @@
+/**
+ * Serves the built web console (dist/console, made by `npm run build:console`): `index.html` at `/` and
+ * `/setup` (the first-boot link), hashed assets under `/assets/`. Files are read once at start. Assets have
+ * content hashes in their names and are cached for a year; the page itself is revalidated by ETag. Brotli
+ * and gzip copies made at build time are sent to clients that accept them. CSP `default-src 'self'`: the
+ * page has no inline script or style and loads nothing from elsewhere.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { extname, join } from "node:path";
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".json": "application/json; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+};
+
+export const CONSOLE_CSP =
+  "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
+
+interface StaticFile {
+  body: Buffer;
+  br?: Buffer;
+  gzip?: Buffer;
+  type: string;
+  etag: string;
+  immutable: boolean;
+}
+
+export interface ConsoleFiles {
+  /** Answers `GET|HEAD` for the console's paths; false when `path` is not one of them. */
+  serve(req: IncomingMessage, res: ServerResponse, path: string): boolean;
+}
+
+function load(file: string, immutable: boolean): StaticFile {
+  const body = readFileSync(file);
+  const optional = (f: string) => (existsSync(f) ? readFileSync(f) : undefined);
+  return {
+    body,
+    br: optional(`${file}.br`),
+    gzip: optional(`${file}.gz`),
+    type: TYPES[extname(file)] ?? "application/octet-stream",
+    etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`,
+    immutable,
+  };
+}
+
+/** Loads the built console from `dir`; null when it was not built (the gateway then shows a plain page). */
+export function loadConsoleFiles(dir: string): ConsoleFiles | null {
+  if (!existsSync(join(dir, "index.html"))) return null;
+  const index = load(join(dir, "index.html"), false);
+  const assets = new Map<string, StaticFile>();
+  const assetDir = join(dir, "assets");
+  if (existsSync(assetDir)) {
+    for (const name of readdirSync(assetDir)) {
+      if (name.endsWith(".br") || name.endsWith(".gz")) continue;
+      assets.set(`/assets/${name}`, load(join(assetDir, name), true));
+    }
+  }
+  return {
+    serve(req, res, path) {
+      const file = path === "/" || path === "/setup" ? index : assets.get(path);
+      if (!file) return false;
+      send(req, res, file);
+      return true;
+    },
+  };
+}
+
+function send(req: IncomingMessage, res: ServerResponse, f: StaticFile) {
+  const headers: Record<string, string | number> = {
+    "content-type": f.type,
+    etag: f.etag,
+    "cache-control": f.immutable ? "public, max-age=31536000, immutable" : "no-cache",
+    vary: "accept-encoding",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+  };
+  if (f.type.startsWith("text/html")) {
+    headers["content-security-policy"] = CONSOLE_CSP;
+    headers["x-frame-options"] = "DENY";
+  }
+  if (req.headers["if-none-match"] === f.etag) {
+    res.writeHead(304, headers);
+    return res.end();
+  }
+  const accept = String(req.headers["accept-encoding"] ?? "");
+  let body = f.body;
+  if (f.br && /\bbr\b/.test(accept)) {
+    body = f.br;
+    headers["content-encoding"] = "br";
+  } else if (f.gzip && /\bgzip\b/.test(accept)) {
+    body = f.gzip;
+    headers["content-encoding"] = "gzip";
+  }
+  headers["content-length"] = body.length;
+  res.writeHead(200, headers);
+  res.end(req.method === "HEAD" ? undefined : body);
+}

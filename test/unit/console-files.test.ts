@@ -1,0 +1,68 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import http, { type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CONSOLE_CSP, loadConsoleFiles } from "../../appliance/gateway/console-files.js";
+import { removeDir, tempDir } from "../helpers/appliance.js";
+
+const dir = tempDir();
+let server: Server;
+let base = "";
+
+beforeAll(async () => {
+  mkdirSync(join(dir, "assets"));
+  writeFileSync(join(dir, "index.html"), "<!doctype html><title>x</title>");
+  writeFileSync(join(dir, "assets", "app-abc.js"), "console.info(1)");
+  writeFileSync(join(dir, "assets", "app-abc.js.gz"), gzipSync("console.info(1)"));
+  const files = loadConsoleFiles(dir)!;
+  server = http.createServer((req, res) => {
+    if (!files.serve(req, res, (req.url ?? "/").split("?")[0]!)) {
+      res.writeHead(404);
+      res.end("fallthrough");
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(() => {
+  server.close();
+  removeDir(dir);
+});
+
+describe("console files", () => {
+  it("is absent (null) when the console was not built", () => {
+    expect(loadConsoleFiles(join(dir, "missing"))).toBeNull();
+  });
+
+  it("serves the page at / and /setup with CSP and revalidation, assets as immutable", async () => {
+    for (const path of ["/", "/setup"]) {
+      const r = await fetch(`${base}${path}?token=abc`);
+      expect(r.status).toBe(200);
+      expect(r.headers.get("content-security-policy")).toBe(CONSOLE_CSP);
+      expect(r.headers.get("cache-control")).toBe("no-cache");
+      const again = await fetch(`${base}${path}`, { headers: { "if-none-match": r.headers.get("etag")! } });
+      expect(again.status).toBe(304);
+    }
+    const js = await fetch(`${base}/assets/app-abc.js`, { headers: { "accept-encoding": "gzip" } });
+    expect(js.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(js.headers.get("content-encoding")).toBe("gzip");
+    expect(js.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(await js.text()).toBe("console.info(1)");
+  });
+
+  it("leaves every other path to the gateway (no directory listing, no traversal)", async () => {
+    for (const path of [
+      "/assets/",
+      "/assets/app-abc.js.gz",
+      "/assets/../index.html",
+      "/index.html",
+      "/assets/nope.js",
+    ]) {
+      const r = await fetch(`${base}${path}`);
+      expect(await r.text(), path).toBe("fallthrough");
+    }
+  });
+});
