@@ -4,8 +4,9 @@
 #   build-essential python3 to compile better-sqlite3 when no prebuilt binary can be fetched (offline)
 #   ffmpeg                 media processing (thumbnails, HLS); `nexus doctor` warns without it
 #   chromium               the web console's end-to-end tests drive it (playwright-core, /usr/bin/chromium)
+#   postgresql             the hub's production database; the hub tests run on PGlite and on a real server
 set -euo pipefail
-PKGS=(nats-server build-essential python3 ffmpeg ca-certificates chromium)
+PKGS=(nats-server build-essential python3 ffmpeg ca-certificates chromium postgresql)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
@@ -22,6 +23,11 @@ fi
 for bin in nats-server chromium; do
   command -v "$bin" >/dev/null || { echo "FAILED: $bin is missing after installing the packages" >&2; exit 1; }
 done
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "FAILED: PostgreSQL's initdb is missing" >&2; exit 1; }
+# Debian's package starts a system-wide PostgreSQL cluster; the hub tests start their own servers.
+if command -v systemctl >/dev/null && systemctl is-enabled postgresql >/dev/null 2>&1; then
+  $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
+fi
 # Debian's package enables a system-wide nats-server unit; the appliance runs its own, so leave that one off.
 if command -v systemctl >/dev/null && systemctl is-enabled nats-server >/dev/null 2>&1; then
   $SUDO systemctl disable --now nats-server >/dev/null 2>&1 || true
