@@ -1,6 +1,7 @@
 /** Builds a service's context. The runtime uses it; so do CLI commands that work on a service's data offline. */
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
+import { createSyncApi } from "../sync/recorder.js";
 import { envPrefix, loadConfig } from "./config.js";
 import { type Db, migrate, openDatabase } from "./db.js";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
@@ -24,6 +25,8 @@ export function createContext<C>(
     fileConfig?: Record<string, unknown>;
     /** Called after an event row is written (the relay wakes up). */
     onEmit?: () => void;
+    /** The wall clock of the sync HLC (tests move it). */
+    now?: () => number;
   },
 ): ServiceContext<C> {
   const { db } = opts;
@@ -49,6 +52,7 @@ export function createContext<C>(
       if (opts.onEmit) setImmediate(opts.onEmit);
       return id;
     },
+    sync: createSyncApi(db, { site: opts.site, service: def.name, now: opts.now, onRecord: opts.onEmit }),
   };
 }
 

@@ -5,6 +5,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { NatsConnection } from "nats";
 import { z } from "zod";
+import type { SyncApi } from "../sync/recorder.js";
 import type { AccessRule } from "./access.js";
 import type { Db, Migration } from "./db.js";
 import type { Logger } from "./logger.js";
@@ -25,6 +26,8 @@ export interface ServiceContext<C = unknown> {
   tx<T>(fn: () => T): T;
   /** Records an event in the outbox (inside the current transaction, or its own). Returns the event id. */
   emit(type: string, data: unknown, opts?: { subject?: string }): string;
+  /** Change records for the hub (`appliance/sync`): `record` inside `tx`, stamped with this database's HLC. */
+  sync: SyncApi;
 }
 
 export type HealthResult = { ok: true } | { ok: false; reason: string };

@@ -1,3 +1,5 @@
+export type { SyncApi, SyncChange } from "../sync/recorder.js";
+export { type SyncBacklog, syncBacklog } from "../sync/state.js";
 export { type AccessLevel, type AccessRule, accessFor, hasPermission, rule, ruleFor } from "./access.js";
 export { createServiceApp, REQUEST_ID_HEADER } from "./app.js";
 export { type Caller, callerOf, callerSchema, clientIp, requireCaller } from "./caller.js";
@@ -18,9 +20,10 @@ export {
   connectNats,
   EVENTS_STREAM,
   ensureEventStream,
+  ensureSyncStream,
   type NatsOptions,
   type Subscription,
 } from "./nats.js";
-export { addToOutbox, OutboxRelay, outboxBacklog } from "./outbox.js";
+export { addToOutbox, insertOutboxRow, OutboxRelay, outboxBacklog } from "./outbox.js";
 export { jsonRoute, type RouteSpec } from "./route.js";
 export { type RunningService, type StartOptions, startService } from "./runtime.js";

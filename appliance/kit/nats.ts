@@ -1,9 +1,18 @@
-/** NATS connection and the JetStream stream every service's events land in. */
-import { AckPolicy, connect, DeliverPolicy, type NatsConnection, nanos, StorageType } from "nats";
+/** NATS connection and the local JetStream streams: every service's events, and the site's sync records. */
+import {
+  AckPolicy,
+  connect,
+  DeliverPolicy,
+  type NatsConnection,
+  nanos,
+  StorageType,
+  type StreamConfig,
+} from "nats";
+import { SYNC_STREAM } from "../sync/change.js";
 import { type CloudEvent, cloudEventSchema } from "./events.js";
 import type { Logger } from "./logger.js";
 
-/** The one local stream; the sync relays it to the hub. */
+/** The local events stream (kept 7 days); change records for the hub go to SYNC_STREAM instead. */
 export const EVENTS_STREAM = "NEXUS_EVENTS";
 
 export interface NatsOptions {
@@ -30,17 +39,36 @@ export function connectNats(opts: NatsOptions): Promise<NatsConnection> {
  * restart: a row re-published within it is dropped by the server.
  */
 export async function ensureEventStream(nc: NatsConnection): Promise<void> {
-  const jsm = await nc.jetstreamManager();
-  const config = {
+  await ensureStream(nc, {
     name: EVENTS_STREAM,
     subjects: ["nexus.>"],
     storage: StorageType.File,
     duplicate_window: nanos(2 * 60 * 60 * 1000),
     max_age: nanos(7 * 24 * 60 * 60 * 1000),
-  };
+  });
+}
+
+/**
+ * Creates the site's sync stream if missing: change records on `sync.<site>.>`, sourced by the hub over the
+ * leafnode. No age or size limit on purpose: the outbox keeps a record until the hub acknowledges it, but a
+ * record that aged out here would have to be re-sent from the outbox; so the stream grows while the hub is
+ * unreachable (and until something purges what the hub has).
+ */
+export async function ensureSyncStream(nc: NatsConnection, site: string): Promise<void> {
+  await ensureStream(nc, {
+    name: SYNC_STREAM,
+    subjects: [`sync.${site}.>`],
+    storage: StorageType.File,
+    duplicate_window: nanos(2 * 60 * 60 * 1000),
+    max_age: 0,
+  });
+}
+
+async function ensureStream(nc: NatsConnection, config: Partial<StreamConfig> & { name: string }) {
+  const jsm = await nc.jetstreamManager();
   try {
-    await jsm.streams.info(EVENTS_STREAM);
-    await jsm.streams.update(EVENTS_STREAM, config);
+    await jsm.streams.info(config.name);
+    await jsm.streams.update(config.name, config);
   } catch {
     await jsm.streams.add(config);
   }

@@ -3,9 +3,13 @@
  * change it describes, so an event exists if and only if its change committed. The relay publishes rows to
  * JetStream with `Nats-Msg-Id` = the row's id and marks a row only after its PubAck; a crash between the two
  * re-publishes the row, and JetStream's duplicate window drops the copy — exactly once in the stream.
+ * Published rows are deleted by `appliance/sync/state.ts`: sync rows once the hub acknowledged them, event rows
+ * a day after publishing.
  */
 import { randomUUID } from "node:crypto";
-import type { JetStreamClient } from "nats";
+import { headers, type JetStreamClient, type MsgHdrs } from "nats";
+import { isSyncSubject, PREV_SEQ_HEADER, SEQ_HEADER } from "../sync/change.js";
+import { syncStateMigrations } from "../sync/state.js";
 import type { Db, Migration } from "./db.js";
 import { makeEvent } from "./events.js";
 import type { Logger } from "./logger.js";
@@ -25,6 +29,7 @@ export const outboxMigrations: Migration[] = [
       );
       CREATE INDEX _outbox_unpublished ON _outbox (seq) WHERE published_at IS NULL;`),
   },
+  ...syncStateMigrations,
 ];
 
 export interface OutboxRow {
@@ -39,16 +44,24 @@ export function addToOutbox(
   db: Db,
   ev: { service: string; site: string; type: string; data: unknown; subject?: string },
 ): string {
-  if (!db.inTransaction) throw new Error("outbox rows must be written inside the data change's transaction");
   const id = randomUUID();
   const event = makeEvent({ id, ...ev });
-  db.prepare("INSERT INTO _outbox (id, subject, payload, created_at) VALUES (?, ?, ?, ?)").run(
-    id,
-    event.type,
-    JSON.stringify(event),
-    event.time,
-  );
+  insertOutboxRow(db, { id, subject: event.type, payload: JSON.stringify(event), createdAt: event.time! });
   return id;
+}
+
+/** Adds a row as is (events and sync records). Must run inside the data change's transaction; throws otherwise. */
+export function insertOutboxRow(
+  db: Db,
+  row: { id: string; subject: string; payload: string; createdAt: string },
+): void {
+  if (!db.inTransaction) throw new Error("outbox rows must be written inside the data change's transaction");
+  db.prepare("INSERT INTO _outbox (id, subject, payload, created_at) VALUES (?, ?, ?, ?)").run(
+    row.id,
+    row.subject,
+    row.payload,
+    row.createdAt,
+  );
 }
 
 /** Counts rows not yet acknowledged by JetStream (the relay's backlog). */
@@ -75,6 +88,7 @@ export class OutboxRelay {
   private loop: Promise<void> | null = null;
   private readonly selectBatch;
   private readonly markBatch;
+  private readonly previousSync;
 
   constructor(
     readonly db: Db,
@@ -85,6 +99,9 @@ export class OutboxRelay {
     this.opts = { ...RELAY_DEFAULTS, ...opts } satisfies RelayOptions;
     this.selectBatch = db.prepare(
       "SELECT seq, id, subject, payload FROM _outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?",
+    );
+    this.previousSync = db.prepare(
+      "SELECT seq FROM _outbox WHERE seq < ? AND subject LIKE 'sync.%' ORDER BY seq DESC LIMIT 1",
     );
     const mark = db.prepare("UPDATE _outbox SET published_at = ? WHERE seq = ?");
     this.markBatch = db.transaction((seqs: number[], at: string) => {
@@ -124,12 +141,34 @@ export class OutboxRelay {
   private async publishBatch(): Promise<number> {
     const rows = this.selectBatch.all(this.opts.batchSize) as OutboxRow[];
     if (rows.length === 0) return 0;
-    await Promise.all(rows.map((r) => this.js.publish(r.subject, r.payload, { msgID: r.id })));
+    const hdrs = this.headersFor(rows);
+    await Promise.all(
+      rows.map((r, i) => this.js.publish(r.subject, r.payload, { msgID: r.id, headers: hdrs[i] })),
+    );
     this.markBatch(
       rows.map((r) => r.seq),
       new Date().toISOString(),
     );
     return rows.length;
+  }
+
+  /**
+   * `Nexus-Seq` on every row; on sync rows also `Nexus-Prev-Seq`, the previous sync row still here (0: none, all
+   * earlier ones are acknowledged). The hub advances its watermark only along that chain, so a record lost
+   * between here and the hub (reconnect, power cut) holds the watermark back instead of being pruned unseen.
+   */
+  private headersFor(rows: OutboxRow[]): MsgHdrs[] {
+    let prev: number | undefined;
+    return rows.map((r) => {
+      const h = headers();
+      h.set(SEQ_HEADER, String(r.seq));
+      if (isSyncSubject(r.subject)) {
+        prev ??= (this.previousSync.get(r.seq) as { seq: number } | undefined)?.seq ?? 0;
+        h.set(PREV_SEQ_HEADER, String(prev));
+        prev = r.seq;
+      }
+      return h;
+    });
   }
 
   private async run(): Promise<void> {

@@ -1,10 +1,12 @@
 /**
  * Starts one service in the current process: config, database + migrations, bus, outbox relay,
- * subscriptions and HTTP server. Both isolation modes call this; only the number of calls per process differs.
+ * subscriptions, the sync acknowledgement listener and HTTP server. Both isolation modes call this; only the
+ * number of calls per process differs.
  */
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { NatsConnection } from "nats";
+import { startSyncMaintenance } from "../sync/watermark.js";
 import { createServiceApp } from "./app.js";
 import { createContext, serviceDbPath } from "./context.js";
 import { migrate, openDatabase } from "./db.js";
@@ -26,6 +28,8 @@ export interface StartOptions {
   internalToken?: string;
   env?: NodeJS.ProcessEnv;
   fileConfig?: Record<string, unknown>;
+  /** The wall clock of the sync HLC (tests move it). */
+  now?: () => number;
 }
 
 export interface RunningService {
@@ -46,6 +50,7 @@ export async function startService<C>(
   const db = openDatabase(serviceDbPath(opts.dataDir, def.name));
   let nc: NatsConnection | null = null;
   let relay: OutboxRelay | null = null;
+  let sync: { stop(): void } | null = null;
   try {
     migrate(db, [...outboxMigrations, ...def.migrations]);
     nc = opts.nats ? await connectNats(opts.nats) : null;
@@ -60,6 +65,7 @@ export async function startService<C>(
       nats: nc,
       env: opts.env,
       fileConfig: opts.fileConfig,
+      now: opts.now,
       onEmit: activeRelay ? () => activeRelay.notify() : undefined,
     });
     const app = createServiceApp(def, ctx, {
@@ -75,6 +81,12 @@ export async function startService<C>(
     await def.onStart(ctx);
     if (nc) for (const sub of def.subscriptions(ctx)) await runSubscription(nc, def.name, sub, log);
     relay?.start();
+    sync = startSyncMaintenance(db, nc, {
+      site: opts.site,
+      service: def.name,
+      log,
+      onRequeue: activeRelay ? () => activeRelay.notify() : undefined,
+    });
 
     const server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host ?? "127.0.0.1" });
     // Only the gateway reaches a service, and it enforces request and idle timeouts itself; node's own
@@ -98,6 +110,7 @@ export async function startService<C>(
           server.close(() => resolve());
           if ("closeIdleConnections" in server) server.closeIdleConnections();
         });
+        sync?.stop();
         await relay?.stop();
         if (relay) await relay.flush().catch(() => 0);
         await nc?.drain().catch(() => undefined);
@@ -105,6 +118,7 @@ export async function startService<C>(
       },
     };
   } catch (err) {
+    sync?.stop();
     await relay?.stop();
     await nc?.close().catch(() => undefined);
     db.close();

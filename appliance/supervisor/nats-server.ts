@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { connect } from "nats";
-import { ensureEventStream } from "../kit/nats.js";
+import { ensureEventStream, ensureSyncStream } from "../kit/nats.js";
 import type { DataPaths } from "../paths.js";
 import { cmdline, readPid, removePid, writePid } from "./pidfile.js";
 import { freePort } from "./ports.js";
@@ -111,6 +111,7 @@ export async function startNats(opts: {
       const nc = await Promise.race([connectNatsOnce(url, creds), exited]);
       try {
         await ensureEventStream(nc);
+        await ensureSyncStream(nc, opts.site);
       } finally {
         await nc.close();
       }
