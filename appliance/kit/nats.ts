@@ -50,17 +50,21 @@ export async function ensureEventStream(nc: NatsConnection): Promise<void> {
 
 /**
  * Creates the site's sync stream if missing: change records on `sync.<site>.>`, sourced by the hub over the
- * leafnode. No age or size limit on purpose: the outbox keeps a record until the hub acknowledges it, but a
- * record that aged out here would have to be re-sent from the outbox; so the stream grows while the hub is
- * unreachable (and until something purges what the hub has).
+ * leafnode. The outbox is the record of truth: it keeps each record until the hub acknowledges it and sends
+ * again what stays unacknowledged, so the stream may drop records after SYNC_STREAM_MAX_AGE_MS.
  */
+/** How long the sync stream keeps a record (the outbox holds it until the hub has applied it). */
+export const SYNC_STREAM_MAX_AGE_MS = 14 * 86_400_000;
+
 export async function ensureSyncStream(nc: NatsConnection, site: string): Promise<void> {
   await ensureStream(nc, {
     name: SYNC_STREAM,
     subjects: [`sync.${site}.>`],
     storage: StorageType.File,
     duplicate_window: nanos(2 * 60 * 60 * 1000),
-    max_age: 0,
+    // The outbox keeps every record until the hub acknowledges it and sends again what is stuck, so the
+    // stream only needs to carry records while the hub sources them: 14 days bounds its disk use.
+    max_age: nanos(SYNC_STREAM_MAX_AGE_MS),
   });
 }
 
