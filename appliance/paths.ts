@@ -37,6 +37,8 @@ export function dataPaths(dataDir: string) {
     run: join(root, "run"),
     supervisorPid: join(root, "run", "supervisor.pid"),
     natsPid: join(root, "run", "nats.pid"),
+    /** The port of nats-server's loopback monitoring endpoint. */
+    natsMonitor: join(root, "run", "nats-monitor.port"),
     controlSocket: join(root, "run", "control.sock"),
     state: join(root, "run", "state.json"),
     logs: join(root, "logs"),
@@ -47,6 +49,8 @@ export function dataPaths(dataDir: string) {
     secrets: join(root, "secrets"),
     natsSecret: join(root, "secrets", "nats.json"),
     adminToken: join(root, "secrets", "admin.token"),
+    /** Site credentials from the hub (`nexus enroll`): the leafnode link. */
+    hubLink: join(root, "secrets", "hub.json"),
     services: join(root, "services"),
   };
 }

@@ -214,6 +214,61 @@ program
     );
   });
 
+const hub = program.command("hub").description("the central hub: enrolment, fleet registry, sync ingest");
+hub
+  .command("start", { isDefault: true })
+  .description("run the hub in the foreground (PGlite in its data dir, or PostgreSQL with --database-url)")
+  .option("--hub-dir <dir>", "hub data directory (env NEXUS_HUB_DATA_DIR)")
+  .option("-p, --port <n>", "HTTP port (default 7400)", port)
+  .option("--host <addr>", "HTTP address (default 127.0.0.1)")
+  .option("--leaf-port <n>", "leafnode port for the boxes (default 7422)", port)
+  .option("--leaf-host <addr>", "leafnode address (default 0.0.0.0)")
+  .option("--public-leaf-url <url>", "what boxes dial, e.g. nats-leaf://hub.example.org:7422")
+  .option("--database-url <url>", "PostgreSQL connection string (env NEXUS_HUB_DATABASE_URL)")
+  .action(async (o: Record<string, string | number | undefined>) =>
+    (await import("./hub.js")).runHub({ ...o, dataDir: o.hubDir as string | undefined }),
+  );
+hub
+  .command("token <site>")
+  .description("a one-time enrolment token for a site (the box runs: nexus enroll <hub-url> <token>)")
+  .option("--hub-dir <dir>", "hub data directory")
+  .option("--ttl <seconds>", "token lifetime (default 86400)", (v) => Number(v))
+  .action(async (site: string, o: { hubDir?: string; ttl?: number }) => {
+    const r = await (await import("./hub.js")).hubAdmin(o.hubDir, "POST", "/api/hub/tokens", {
+      site,
+      ...(o.ttl ? { ttlSeconds: o.ttl } : {}),
+    });
+    console.log(JSON.stringify(r, null, 2));
+  });
+hub
+  .command("sites")
+  .description("the fleet: sites, last seen, version, sync lag")
+  .option("--hub-dir <dir>", "hub data directory")
+  .action(async (o: { hubDir?: string }) =>
+    console.log(
+      JSON.stringify(await (await import("./hub.js")).hubAdmin(o.hubDir, "GET", "/api/hub/sites"), null, 2),
+    ),
+  );
+hub
+  .command("revoke <site>")
+  .description("cut a site off")
+  .option("--hub-dir <dir>", "hub data directory")
+  .action(async (site: string, o: { hubDir?: string }) => {
+    await (await import("./hub.js")).hubAdmin(
+      o.hubDir,
+      "DELETE",
+      `/api/hub/sites/${encodeURIComponent(site)}`,
+    );
+    console.log(`Site ${site} revoked: its link is cut.`);
+  });
+
+program
+  .command("enroll <hub-url> <token>")
+  .description("link this (stopped) box to a hub with a one-time token")
+  .action(async (hubUrl: string, token: string) =>
+    (await import("./hub.js")).enrollCommand(dataDir(), hubUrl, token),
+  );
+
 program.parseAsync(process.argv).catch((err: Error) => {
   console.error(`nexus: ${err.message}`);
   process.exit(1);

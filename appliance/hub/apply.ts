@@ -37,6 +37,8 @@ export const HUB_SITE = "hub";
 export interface IncomingChange {
   msgId: string;
   seq: number;
+  /** The edge's `Nexus-Prev-Seq`: the previous unacknowledged sync seq of the same service (0: none). */
+  prevSeq?: number;
   record: ChangeRecord;
 }
 
@@ -114,11 +116,14 @@ async function storedPolicies(q: HubQuery): Promise<(collection: string) => Poli
 }
 
 /** Records the message; false when its id was seen before. */
-async function insertInbox(q: HubQuery, { msgId, seq, record: r }: IncomingChange): Promise<boolean> {
+async function insertInbox(
+  q: HubQuery,
+  { msgId, seq, prevSeq, record: r }: IncomingChange,
+): Promise<boolean> {
   const rows = await q.query(
-    `INSERT INTO inbox (msg_id, site, service, seq, collection) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO inbox (msg_id, site, service, seq, collection, prev_seq, hlc) VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (msg_id) DO NOTHING RETURNING msg_id`,
-    [msgId, r.site, r.service, seq, r.collection],
+    [msgId, r.site, r.service, seq, r.collection, prevSeq ?? 0, r.hlc],
   );
   return rows.length > 0;
 }
@@ -182,27 +187,48 @@ async function lockCurrent(q: HubQuery, r: ChangeRecord, data: string | null): P
   }
 }
 
-/** Moves each (site, service) watermark up to the batch's highest seq; returns where each one stands. */
+/**
+ * Moves each (site, service) watermark along the chain of applied records: a record (seq S, prev P) with
+ * P <= W moves W to S. A record whose predecessor never arrived (lost by the edge's nats-server) holds the
+ * watermark back until the edge sends it again, so the edge never prunes a record the hub does not have.
+ */
 async function advance(q: HubQuery, batch: IncomingChange[]): Promise<ApplyResult["watermarks"]> {
-  const top = new Map<string, IncomingChange>();
+  const keys = new Map<string, { site: string; service: string }>();
   for (const c of batch) {
-    const id = JSON.stringify([c.record.site, c.record.service]);
-    const seen = top.get(id);
-    if (!seen || c.seq > seen.seq) top.set(id, c);
+    keys.set(JSON.stringify([c.record.site, c.record.service]), {
+      site: c.record.site,
+      service: c.record.service,
+    });
   }
   const out: ApplyResult["watermarks"] = [];
-  for (const id of [...top.keys()].sort(compareBytes)) {
-    const { seq, record: r } = top.get(id) as IncomingChange;
-    const [row] = await q.query<{ seq: string | number }>(
-      `INSERT INTO watermarks (site, service, seq, hlc) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (site, service) DO UPDATE SET
-         hlc = CASE WHEN excluded.seq > watermarks.seq THEN excluded.hlc ELSE watermarks.hlc END,
-         at = CASE WHEN excluded.seq > watermarks.seq THEN excluded.at ELSE watermarks.at END,
-         seq = GREATEST(watermarks.seq, excluded.seq)
-       RETURNING seq`,
-      [r.site, r.service, seq, r.hlc],
+  for (const id of [...keys.keys()].sort(compareBytes)) {
+    const { site, service } = keys.get(id)!;
+    const [current] = await q.query<{ seq: string | number; hlc: string }>(
+      "SELECT seq, hlc FROM watermarks WHERE site = $1 AND service = $2 FOR UPDATE",
+      [site, service],
     );
-    out.push({ site: r.site, service: r.service, seq: Number(row?.seq) });
+    let w = Number(current?.seq ?? 0);
+    let hlc = current?.hlc ?? "";
+    for (;;) {
+      const [next] = await q.query<{ seq: string | number; hlc: string }>(
+        `SELECT seq, hlc FROM inbox WHERE site = $1 AND service = $2 AND seq > $3 AND prev_seq <= $3
+         ORDER BY seq LIMIT 1`,
+        [site, service, w],
+      );
+      if (!next) break;
+      w = Number(next.seq);
+      hlc = next.hlc;
+    }
+    if (current && w === Number(current.seq)) {
+      out.push({ site, service, seq: w });
+      continue;
+    }
+    await q.query(
+      `INSERT INTO watermarks (site, service, seq, hlc, at) VALUES ($1, $2, $3, $4, now())
+       ON CONFLICT (site, service) DO UPDATE SET seq = excluded.seq, hlc = excluded.hlc, at = excluded.at`,
+      [site, service, w, hlc],
+    );
+    out.push({ site, service, seq: w });
   }
   return out;
 }

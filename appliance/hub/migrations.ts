@@ -95,6 +95,15 @@ export const migrations: Migration[] = [
       )`,
     ],
   },
+  {
+    // The edge's `Nexus-Prev-Seq`: the watermark only moves along the chain, never across a missing record.
+    name: "1767225601_inbox_prev_seq",
+    statements: [
+      "ALTER TABLE inbox ADD COLUMN prev_seq bigint NOT NULL DEFAULT 0",
+      "ALTER TABLE inbox ADD COLUMN hlc text NOT NULL DEFAULT ''",
+      "CREATE INDEX inbox_chain ON inbox (site, service, prev_seq, seq)",
+    ],
+  },
 ];
 
 // Any constant will do; it only has to be the same in every hub process.

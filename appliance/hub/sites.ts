@@ -119,7 +119,23 @@ export async function addSite(db: HubQuery, site: NewSite): Promise<Site> {
   return row as Site;
 }
 
-/** One site, or null. */
+/** Enrols `site.id` again (a reinstalled box, or one revoked before): new credentials, active again. */
+export async function reEnrolSite(db: HubQuery, site: NewSite): Promise<Site | null> {
+  const [row] = await db.query<Site>(
+    `UPDATE sites SET status = 'active', revoked_at = NULL, nats_user = $2, nats_password_hash = $3,
+       version = $4, profile = $5 WHERE id = $1 RETURNING ${SITE_COLUMNS}`,
+    [
+      site.id,
+      site.natsUser ?? null,
+      site.natsPasswordHash ?? null,
+      site.version ?? null,
+      site.profile ?? null,
+    ],
+  );
+  return row ?? null;
+}
+
+/** One site, or null.*/
 export async function getSite(db: HubQuery, id: string): Promise<Site | null> {
   const [row] = await db.query<Site>(`SELECT ${SITE_COLUMNS} FROM sites WHERE id = $1`, [id]);
   return row ?? null;

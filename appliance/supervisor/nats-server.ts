@@ -32,8 +32,15 @@ export function natsConfig(opts: {
   storeDir: string;
   site: string;
   creds: NatsCredentials;
+  /** Once enrolled: the leafnode link to the hub. */
+  hub?: HubLink | null;
+  /** Loopback monitoring port (`/leafz` tells whether the hub link is up). */
+  monitorPort?: number;
 }): string {
   const q = JSON.stringify;
+  const leaf = opts.hub
+    ? ["leafnodes {", `  remotes: [ { url: ${q(leafnodeUrl(opts.hub))} } ]`, "  reconnect: 2", "}"]
+    : [];
   return [
     `listen: "127.0.0.1:${opts.port}"`,
     `server_name: ${q(`nexus-${opts.site}`)}`,
@@ -47,8 +54,35 @@ export function natsConfig(opts: {
     `  password: ${q(opts.creds.pass)}`,
     "}",
     "max_payload: 8MB",
+    ...(opts.monitorPort ? [`http: "127.0.0.1:${opts.monitorPort}"`] : []),
+    ...leaf,
     "",
   ].join("\n");
+}
+
+/** The site credentials `nexus enroll` got from the hub. */
+export interface HubLink {
+  hubUrl: string;
+  site: string;
+  /** `nats-leaf://host:port` of the hub's leafnode listener. */
+  leafnodeUrl: string;
+  user: string;
+  password: string;
+  enrolledAt: string;
+}
+
+/** The leafnode URL with the site's credentials in it (user and password are URL-safe by construction). */
+function leafnodeUrl(h: HubLink): string {
+  const u = new URL(h.leafnodeUrl);
+  u.username = encodeURIComponent(h.user);
+  u.password = encodeURIComponent(h.password);
+  return u.toString();
+}
+
+/** The box's hub link, or null before enrolment. */
+export function readHubLink(paths: DataPaths): HubLink | null {
+  if (!existsSync(paths.hubLink)) return null;
+  return JSON.parse(readFileSync(paths.hubLink, "utf8")) as HubLink;
 }
 
 /** `nats-server --version`, e.g. "2.9.10"; null when the binary is missing. */
@@ -94,9 +128,11 @@ export async function startNats(opts: {
   mkdirSync(paths.run, { recursive: true });
   const creds = natsCredentials(paths);
   const port = opts.port || (await freePort());
-  writeFileSync(paths.natsConf, natsConfig({ port, storeDir: paths.jetstream, site: opts.site, creds }), {
-    mode: 0o600,
-  });
+  const hub = readHubLink(paths);
+  const monitorPort = await freePort();
+  const config = natsConfig({ port, storeDir: paths.jetstream, site: opts.site, creds, hub, monitorPort });
+  writeFileSync(paths.natsMonitor, String(monitorPort), { mode: 0o600 });
+  writeFileSync(paths.natsConf, config, { mode: 0o600 });
   const child = spawn(opts.bin, ["-c", paths.natsConf], { stdio: ["ignore", opts.logFd, opts.logFd] });
   const exited = new Promise<never>((_, reject) => {
     child.once("error", reject);

@@ -1,0 +1,83 @@
+/** `nexus hub …` and `nexus enroll`: thin wrappers over appliance/hub and appliance/enroll.ts. */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join, resolve } from "node:path";
+import { pino } from "pino";
+import { enroll } from "../enroll.js";
+import { REDACT_PATHS } from "../kit/logger.js";
+
+/** Default hub data dir: /var/lib/nexus-hub for root, else ~/.local/share/nexus-hub. */
+export function hubDataDir(flag?: string): string {
+  if (flag) return resolve(flag);
+  if (process.env.NEXUS_HUB_DATA_DIR) return resolve(process.env.NEXUS_HUB_DATA_DIR);
+  if (process.getuid?.() === 0) return "/var/lib/nexus-hub";
+  return join(process.env.XDG_DATA_HOME || join(os.homedir(), ".local", "share"), "nexus-hub");
+}
+
+const runFile = (dir: string) => join(dir, "run", "hub.json");
+
+export async function runHub(o: {
+  dataDir?: string;
+  port?: number;
+  host?: string;
+  leafPort?: number;
+  leafHost?: string;
+  publicLeafUrl?: string;
+  databaseUrl?: string;
+}): Promise<void> {
+  const { startHub } = await import("../hub/hub.js");
+  const dataDir = hubDataDir(o.dataDir);
+  mkdirSync(join(dataDir, "run"), { recursive: true, mode: 0o700 });
+  const log = pino({
+    level: process.env.NEXUS_LOG_LEVEL ?? "info",
+    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+  });
+  const hub = await startHub({
+    dataDir,
+    log,
+    httpPort: o.port ?? 7400,
+    httpHost: o.host ?? "127.0.0.1",
+    leafPort: o.leafPort ?? 7422,
+    leafHost: o.leafHost,
+    publicLeafUrl: o.publicLeafUrl,
+    databaseUrl: o.databaseUrl ?? process.env.NEXUS_HUB_DATABASE_URL,
+  });
+  writeFileSync(runFile(dataDir), JSON.stringify({ url: hub.url, pid: process.pid }), { mode: 0o600 });
+  console.log(`Nexus hub running at ${hub.url} (leafnodes: ${hub.leafnodeUrl}; data dir ${dataDir})`);
+  console.log(`Admin token: ${join(dataDir, "secrets", "hub-admin.token")}`);
+  console.log(`Enrol a box: nexus hub token <site>   then on the box: nexus enroll ${hub.url} <token>`);
+  const stop = async () => {
+    await hub.stop();
+    rmSync(runFile(dataDir), { force: true });
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop());
+  process.once("SIGINT", () => void stop());
+}
+
+/** Calls the running hub's API as its admin. */
+export async function hubAdmin(
+  dataDirFlag: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+) {
+  const dataDir = hubDataDir(dataDirFlag);
+  if (!existsSync(runFile(dataDir))) throw new Error(`no hub is running on ${dataDir} (start it: nexus hub)`);
+  const { url } = JSON.parse(readFileSync(runFile(dataDir), "utf8")) as { url: string };
+  const token = readFileSync(join(dataDir, "secrets", "hub-admin.token"), "utf8").trim();
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const answer = (await res.json()) as { message?: string };
+  if (!res.ok) throw new Error(`the hub refused: ${answer.message ?? res.status}`);
+  return answer;
+}
+
+export async function enrollCommand(dataDir: string, hubUrl: string, token: string): Promise<void> {
+  const link = await enroll({ dataDir, hubUrl, token });
+  console.log(`Enrolled as site ${link.site}; the box links to ${link.leafnodeUrl} from its next start.`);
+  console.log("Start it: nexus up");
+}

@@ -1,0 +1,78 @@
+/**
+ * `nexus enroll <hub-url> <token>`: trades a one-time enrolment token for this box's site credentials, stores
+ * them (secrets/hub.json, 0600) and sets the box's site id to the one the hub assigned. The next start runs
+ * nats-server with JetStream domain = site id and a leafnode link to the hub. Enrolment changes the site id
+ * that tokens and events carry, so it is done on a stopped box.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { z } from "zod";
+import { loadApplianceConfig } from "./config/load.js";
+import { applianceVersion, dataPaths } from "./paths.js";
+import type { HubLink } from "./supervisor/nats-server.js";
+import { isAlive, readPid } from "./supervisor/pidfile.js";
+
+const answerSchema = z.object({
+  site: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
+  leafnodeUrl: z.string().regex(/^nats-leaf:\/\/[^\s/]+$/),
+  user: z.string().min(1).max(128),
+  password: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/),
+});
+
+export class EnrolError extends Error {}
+
+export async function enroll(opts: {
+  dataDir: string;
+  hubUrl: string;
+  token: string;
+  fetchImpl?: typeof fetch;
+}): Promise<HubLink> {
+  const paths = dataPaths(opts.dataDir);
+  const pid = readPid(paths.supervisorPid);
+  if (pid && isAlive(pid)) {
+    throw new EnrolError(
+      "the appliance is running: stop it first (nexus stop), enroll, then start it (nexus up)",
+    );
+  }
+  let hub: URL;
+  try {
+    hub = new URL(opts.hubUrl);
+  } catch {
+    throw new EnrolError(`not a URL: ${opts.hubUrl}`);
+  }
+  if (hub.protocol !== "http:" && hub.protocol !== "https:")
+    throw new EnrolError("the hub URL is http(s)://…");
+  if (!/^[A-Za-z0-9_-]{20,200}$/.test(opts.token))
+    throw new EnrolError("that does not look like an enrolment token");
+  const config = loadApplianceConfig({ dataDir: opts.dataDir });
+  let res: Response;
+  try {
+    res = await (opts.fetchImpl ?? fetch)(new URL("/api/hub/enrol", hub), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: opts.token, version: applianceVersion(), profile: config.profile }),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    throw new EnrolError(`cannot reach the hub at ${hub.origin}: ${(err as Error).message}`);
+  }
+  const body = (await res.json().catch(() => null)) as { message?: string } | null;
+  if (!res.ok) throw new EnrolError(`the hub refused: ${body?.message ?? res.status}`);
+  const parsed = answerSchema.safeParse(body);
+  if (!parsed.success) throw new EnrolError("the hub's answer is not a valid enrolment");
+  const link: HubLink = { hubUrl: hub.origin, ...parsed.data, enrolledAt: new Date().toISOString() };
+  mkdirSync(paths.secrets, { recursive: true, mode: 0o700 });
+  writeFileSync(paths.hubLink, JSON.stringify(link, null, 2), { mode: 0o600 });
+  setSite(paths.config, link.site);
+  return link;
+}
+
+/** Writes `site` into config.json, keeping everything else in it. */
+function setSite(file: string, site: string): void {
+  let current: Record<string, unknown> = {};
+  try {
+    current = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    // no config.json yet
+  }
+  writeFileSync(file, `${JSON.stringify({ ...current, site }, null, 2)}\n`, { mode: 0o600 });
+}

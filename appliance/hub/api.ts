@@ -1,0 +1,110 @@
+/**
+ * The hub's HTTP API. Enrolment is public (the one-time token is the credential); everything else needs the
+ * hub admin token (`<hub data>/secrets/hub-admin.token`). Errors use the appliance's `{ status, message, data }`.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
+import { bearerToken } from "../kit/credentials.js";
+import { ApiError, errorBody, renderError } from "../kit/errors.js";
+import type { Logger } from "../kit/index.js";
+
+const SITE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export const tokenBody = z
+  .object({
+    site: z.string().regex(SITE, "site: lower-case letters, digits and '-', at most 63"),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400)
+      .default(86_400),
+  })
+  .strict();
+
+export const enrolBody = z
+  .object({
+    token: z.string().min(20).max(200),
+    version: z.string().max(64).optional(),
+    profile: z.string().max(64).optional(),
+  })
+  .strict();
+
+export interface HubApiDeps {
+  adminToken: string;
+  log: Logger;
+  createToken(site: string, ttlSeconds: number): Promise<{ token: string; expiresAt: string }>;
+  enrol(
+    input: z.infer<typeof enrolBody>,
+  ): Promise<{ site: string; leafnodeUrl: string; user: string; password: string }>;
+  sites(): Promise<unknown[]>;
+  revoke(site: string): Promise<void>;
+  records(collection: string, key?: string): Promise<unknown>;
+}
+
+async function json<T extends z.ZodType>(
+  c: { req: { json(): Promise<unknown> } },
+  schema: T,
+): Promise<z.infer<T>> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new ApiError(400, "the body is not valid JSON");
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+    throw new ApiError(400, "invalid request", { issues });
+  }
+  return parsed.data;
+}
+
+export function hubApi(deps: HubApiDeps) {
+  const app = new Hono();
+  const expected = Buffer.from(deps.adminToken);
+  const admin = (header: string | undefined) => {
+    const given = Buffer.from(bearerToken(header) ?? "");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new ApiError(401, "the hub admin token is required");
+    }
+  };
+  app.use(
+    bodyLimit({
+      maxSize: 64 * 1024,
+      onError: (c) => c.json(errorBody(413, "request body over 64 KiB"), 413),
+    }),
+  );
+  app.get("/health", (c) => c.json({ status: "ok", role: "hub" }));
+
+  app.post("/api/hub/tokens", async (c) => {
+    admin(c.req.header("authorization"));
+    const body = await json(c, tokenBody);
+    return c.json(await deps.createToken(body.site, body.ttlSeconds), 201);
+  });
+  app.post("/api/hub/enrol", async (c) => c.json(await deps.enrol(await json(c, enrolBody)), 201));
+  app.get("/api/hub/sites", async (c) => {
+    admin(c.req.header("authorization"));
+    return c.json({ sites: await deps.sites() });
+  });
+  app.delete("/api/hub/sites/:site", async (c) => {
+    admin(c.req.header("authorization"));
+    const site = c.req.param("site");
+    if (!SITE.test(site)) throw new ApiError(400, "malformed site id");
+    await deps.revoke(site);
+    return c.json({ revoked: site });
+  });
+  app.get("/api/hub/records/:collection", async (c) => {
+    admin(c.req.header("authorization"));
+    const collection = c.req.param("collection");
+    if (!/^[a-z][a-z0-9_-]{0,62}$/.test(collection)) throw new ApiError(400, "malformed collection");
+    const key = c.req.query("key");
+    if (key !== undefined && key.length > 512) throw new ApiError(400, "key too long");
+    return c.json(await deps.records(collection, key));
+  });
+  app.notFound((c) => c.json(errorBody(404, "no such route", { path: c.req.path }), 404));
+  app.onError((err, c) => renderError(err, c, deps.log));
+  return app;
+}

@@ -1,0 +1,244 @@
+/**
+ * `nexus hub`: the central side. One nats-server (JetStream domain `hub`, a leafnode listener for the boxes),
+ * a database (PGlite in the data dir by default, PostgreSQL by URL), an HTTP API (enrolment, fleet registry)
+ * and one ingest loop per enrolled site.
+ */
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
+import { serve } from "@hono/node-server";
+import bcrypt from "bcryptjs";
+import type { JetStreamManager, NatsConnection } from "nats";
+import { ApiError } from "../kit/errors.js";
+import type { Logger } from "../kit/index.js";
+import { freePort } from "../supervisor/ports.js";
+import { hubApi } from "./api.js";
+import { HUB_SITE, losersOf, recordsOf, watermarksOf } from "./apply.js";
+import { type HubDb, type HubDbOptions, openHubDb } from "./db.js";
+import { edgeStream, ensureEdgeStream, publishAck, SiteIngest } from "./ingest.js";
+import { migrateHub } from "./migrations.js";
+import { connectHub, type HubNats, hubNatsConfig, startHubNats } from "./nats.js";
+import {
+  addSite,
+  createEnrolToken,
+  EnrolTokenError,
+  listSites,
+  redeemToken,
+  reEnrolSite,
+  revokeSite,
+  touchSite,
+} from "./sites.js";
+
+export interface HubOptions {
+  dataDir: string;
+  log: Logger;
+  httpHost?: string;
+  httpPort?: number;
+  leafHost?: string;
+  leafPort?: number;
+  /** What boxes dial, e.g. nats-leaf://hub.example.org:7422 (default: leafHost:leafPort). */
+  publicLeafUrl?: string;
+  /** PostgreSQL connection string; PGlite in the data dir when absent. */
+  databaseUrl?: string;
+  natsServer?: string;
+}
+
+export interface RunningHub {
+  url: string;
+  natsUrl: string;
+  leafnodeUrl: string;
+  adminToken: string;
+  db: HubDb;
+  stop(): Promise<void>;
+}
+
+function secret(file: string, make: () => string): string {
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const value = make();
+  writeFileSync(file, `${value}\n`, { mode: 0o600 });
+  return value;
+}
+
+export async function startHub(opts: HubOptions): Promise<RunningHub> {
+  const root = resolve(opts.dataDir);
+  const dirs = { secrets: join(root, "secrets"), nats: join(root, "nats"), logs: join(root, "logs") };
+  for (const d of [root, ...Object.values(dirs)]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  const log = opts.log.child({ component: "hub" });
+  const adminToken = secret(join(dirs.secrets, "hub-admin.token"), () =>
+    randomBytes(32).toString("base64url"),
+  );
+  const hubPass = secret(join(dirs.secrets, "nats-hub.pass"), () => randomBytes(32).toString("base64url"));
+  const hubUser = { user: "nexus-hub", passwordHash: bcrypt.hashSync(hubPass, 10) };
+
+  const dbOpts: HubDbOptions = opts.databaseUrl
+    ? { kind: "postgres", url: opts.databaseUrl }
+    : { kind: "pglite", dir: join(root, "pglite") };
+  const db = await openHubDb(dbOpts);
+  await migrateHub(db);
+
+  const clientPort = await freePort();
+  const leafHost = opts.leafHost ?? "0.0.0.0";
+  const leafPort = opts.leafPort || (await freePort());
+  const leafnodeUrl =
+    opts.publicLeafUrl ?? `nats-leaf://${leafHost === "0.0.0.0" ? "127.0.0.1" : leafHost}:${leafPort}`;
+  const configFor = async () =>
+    hubNatsConfig({
+      clientPort,
+      leafHost,
+      leafPort,
+      storeDir: join(dirs.nats, "jetstream"),
+      hubUser,
+      sites: (await listSites(db))
+        .filter((s) => s.status === "active" && s.natsPasswordHash)
+        .map((s) => ({ site: s.id, user: s.id, passwordHash: s.natsPasswordHash! })),
+    });
+  const logFd = openSync(join(dirs.logs, "nats.log"), "a", 0o600);
+  const nats: HubNats = await startHubNats({
+    bin: opts.natsServer ?? "nats-server",
+    confFile: join(dirs.nats, "nats.conf"),
+    config: await configFor(),
+    clientPort,
+    user: hubUser.user,
+    pass: hubPass,
+    logFd,
+  });
+  const nc: NatsConnection = await connectHub(nats.url, hubUser.user, hubPass);
+  const jsm: JetStreamManager = await nc.jetstreamManager();
+  const js = nc.jetstream();
+  const ingests = new Map<string, SiteIngest>();
+
+  const startIngest = async (site: string) => {
+    await ensureEdgeStream(jsm, site);
+    if (ingests.has(site)) return;
+    const ingest = new SiteIngest(
+      site,
+      nc,
+      js,
+      db,
+      log,
+      (s) => void touchSite(db, s, {}).catch(() => undefined),
+    );
+    ingests.set(site, ingest);
+    ingest.start();
+  };
+  for (const s of await listSites(db)) if (s.status === "active") await startIngest(s.id);
+
+  // Watermarks again every few seconds: a box that was offline when its batch was applied still hears.
+  const republish = setInterval(() => {
+    void watermarksOf(db)
+      .then((ws) => {
+        const active = new Set(ingests.keys());
+        for (const w of ws) if (active.has(w.site)) publishAck(nc, w.site, w.service, w.seq);
+      })
+      .catch(() => undefined);
+  }, 5000);
+
+  const app = hubApi({
+    adminToken,
+    log,
+    createToken: async (site, ttl) => {
+      if (site === HUB_SITE) throw new ApiError(400, `"${HUB_SITE}" is the hub's own name`);
+      const t = await createEnrolToken(db, { site, ttlMs: ttl * 1000 });
+      return { token: t.token, site, expiresAt: t.expiresAt.toISOString() };
+    },
+    enrol: async (input) => {
+      const password = randomBytes(32).toString("base64url");
+      const hash = bcrypt.hashSync(password, 10);
+      const site = await db.tx(async (q) => {
+        let redeemed: { site: string | null };
+        try {
+          redeemed = await redeemToken(q, input.token);
+        } catch (err) {
+          if (err instanceof EnrolTokenError)
+            throw new ApiError(err.reason === "unknown" ? 401 : 410, err.message);
+          throw err;
+        }
+        if (!redeemed.site) throw new ApiError(400, "this token names no site");
+        const s = {
+          id: redeemed.site,
+          version: input.version,
+          profile: input.profile,
+          natsUser: redeemed.site,
+        };
+        const again = await reEnrolSite(q, { ...s, natsPasswordHash: hash });
+        if (!again) await addSite(q, { ...s, natsPasswordHash: hash });
+        return redeemed.site;
+      });
+      await nats.reload(await configFor());
+      await startIngest(site);
+      log.info({ site }, "site enrolled");
+      return { site, leafnodeUrl, user: site, password };
+    },
+    sites: () => fleet(db, jsm, ingests),
+    revoke: async (site) => {
+      if (!(await revokeSite(db, site))) throw new ApiError(404, "no such site");
+      await ingests.get(site)?.stop();
+      ingests.delete(site);
+      await nats.reload(await configFor());
+      log.info({ site }, "site revoked");
+    },
+    records: async (collection, key) =>
+      key === undefined
+        ? { records: await recordsOf(db, collection) }
+        : { losers: await losersOf(db, collection, key) },
+  });
+  const server = serve({
+    fetch: app.fetch,
+    port: opts.httpPort ?? 0,
+    hostname: opts.httpHost ?? "127.0.0.1",
+  });
+  await new Promise<void>((r, j) => {
+    server.once("listening", () => r());
+    server.once("error", j);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${opts.httpHost ?? "127.0.0.1"}:${port}`;
+  log.info({ url, leafnodeUrl }, "hub running");
+
+  return {
+    url,
+    natsUrl: nats.url,
+    leafnodeUrl,
+    adminToken,
+    db,
+    async stop() {
+      clearInterval(republish);
+      await new Promise<void>((r) => server.close(() => r()));
+      await Promise.all([...ingests.values()].map((i) => i.stop()));
+      await nc.drain().catch(() => undefined);
+      nats.child.kill("SIGTERM");
+      await new Promise((r) => nats.child.once("exit", r));
+      closeSync(logFd);
+      await db.close();
+    },
+  };
+}
+
+/** The fleet registry: each site with its sync lag (messages not yet applied, age of the oldest). */
+async function fleet(db: HubDb, jsm: JetStreamManager, ingests: Map<string, SiteIngest>) {
+  const sites = await listSites(db);
+  return Promise.all(
+    sites.map(async (s) => {
+      let lagMessages: number | null = null;
+      let lagSeconds: number | null = null;
+      if (ingests.has(s.id)) {
+        try {
+          const info = await jsm.streams.info(edgeStream(s.id));
+          const consumer = await jsm.consumers.info(edgeStream(s.id), "hub-ingest");
+          const notSourced = info.sources?.[0]?.lag ?? 0;
+          lagMessages = notSourced + consumer.num_pending + consumer.num_ack_pending;
+          const next = consumer.ack_floor.stream_seq + 1;
+          lagSeconds = 0;
+          if (consumer.num_pending + consumer.num_ack_pending > 0) {
+            const m = await jsm.streams.getMessage(edgeStream(s.id), { seq: next });
+            lagSeconds = Math.max(0, (Date.now() - m.time.getTime()) / 1000);
+          }
+        } catch {
+          // the stream is being created or the box has never connected
+        }
+      }
+      return { ...s, natsPasswordHash: undefined, lagMessages, lagSeconds };
+    }),
+  );
+}

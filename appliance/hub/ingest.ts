@@ -1,0 +1,155 @@
+/**
+ * Ingest of one site: the hub's stream `EDGE_<site>` sources the box's `NEXUS_SYNC` stream over the leafnode
+ * (JetStream domain = site id), and a durable pull consumer applies it into the hub's database in batches.
+ * Messages are acknowledged only after their batch committed, and the inbox table makes replays harmless,
+ * so a kill -9 anywhere replays, never loses. After each batch the applied watermark per service goes back to
+ * the box on `hub.<site>.ack.<service>`; the box then prunes its outbox below it.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+  RetentionPolicy,
+  StorageType,
+} from "nats";
+import type { Logger } from "../kit/index.js";
+import { changeRecordSchema, PREV_SEQ_HEADER, SEQ_HEADER, syncSubject } from "../sync/index.js";
+import { applyChanges, type IncomingChange } from "./apply.js";
+import type { HubDb } from "./db.js";
+
+export const edgeStream = (site: string) => `EDGE_${site}`;
+const CONSUMER = "hub-ingest";
+const BATCH = 500;
+
+export interface AckMessage {
+  service: string;
+  seq: number;
+  at: string;
+}
+
+/** Creates (or keeps) the hub stream that sources a site's sync stream. */
+export async function ensureEdgeStream(jsm: JetStreamManager, site: string): Promise<void> {
+  const name = edgeStream(site);
+  const config = {
+    name,
+    subjects: [] as string[],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    duplicate_window: 2 * 3600 * 1_000_000_000,
+    sources: [{ name: "NEXUS_SYNC", external: { api: `$JS.${site}.API`, deliver: "" } }],
+  };
+  try {
+    await jsm.streams.info(name);
+  } catch {
+    await jsm.streams.add(config);
+  }
+  try {
+    await jsm.consumers.info(name, CONSUMER);
+  } catch {
+    await jsm.consumers.add(name, {
+      durable_name: CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      max_ack_pending: 10_000,
+      ack_wait: 60 * 1_000_000_000,
+    });
+  }
+}
+
+interface Parsed {
+  msg: JsMsg;
+  item?: IncomingChange;
+}
+
+/** A valid change record from `site`, or nothing: a box can only speak for itself, on its own subjects. */
+function parse(site: string, msg: JsMsg): Parsed {
+  try {
+    const parsed = changeRecordSchema.safeParse(JSON.parse(new TextDecoder().decode(msg.data)));
+    if (!parsed.success) return { msg };
+    const record = parsed.data;
+    const seq = Number(msg.headers?.get(SEQ_HEADER));
+    const prevSeq = Number(msg.headers?.get(PREV_SEQ_HEADER) || 0);
+    const msgId = msg.headers?.get("Nats-Msg-Id") || record.id;
+    const subject = syncSubject(record.site, record.service, record.collection);
+    if (
+      !Number.isSafeInteger(seq) ||
+      !Number.isSafeInteger(prevSeq) ||
+      record.site !== site ||
+      msg.subject !== subject
+    ) {
+      return { msg };
+    }
+    return { msg, item: { msgId, seq, prevSeq, record } };
+  } catch {
+    return { msg };
+  }
+}
+
+export class SiteIngest {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  lastAppliedAt: number | null = null;
+
+  constructor(
+    private readonly site: string,
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly db: HubDb,
+    private readonly log: Logger,
+    private readonly onBatch: (site: string, applied: number) => void = () => undefined,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        const consumer = await this.js.consumers.get(edgeStream(this.site), CONSUMER);
+        while (this.running) {
+          const batch = await consumer.fetch({ max_messages: BATCH, expires: 1000 });
+          const msgs: JsMsg[] = [];
+          for await (const m of batch) msgs.push(m);
+          if (msgs.length) await this.apply(msgs);
+        }
+      } catch (err) {
+        if (!this.running) return;
+        this.log.warn({ err: (err as Error).message, site: this.site }, "ingest paused; retrying");
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async apply(msgs: JsMsg[]): Promise<void> {
+    const parsed = msgs.map((m) => parse(this.site, m));
+    for (const p of parsed) {
+      if (!p.item) {
+        this.log.warn({ site: this.site, subject: p.msg.subject }, "dropping a malformed sync message");
+        p.msg.term();
+      }
+    }
+    const items = parsed.flatMap((p) => (p.item ? [p.item] : []));
+    const result = await applyChanges(this.db, items);
+    for (const p of parsed) if (p.item) p.msg.ack();
+    this.lastAppliedAt = Date.now();
+    for (const w of result.watermarks) publishAck(this.nc, w.site, w.service, w.seq);
+    this.onBatch(this.site, result.applied);
+  }
+}
+
+/** Tells a box how far the hub has applied one service's changes. */
+export function publishAck(nc: NatsConnection, site: string, service: string, seq: number): void {
+  const ack: AckMessage = { service, seq, at: new Date().toISOString() };
+  nc.publish(`hub.${site}.ack.${service}`, JSON.stringify(ack));
+}

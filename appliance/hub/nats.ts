@@ -1,0 +1,124 @@
+/**
+ * The hub's nats-server: JetStream domain `hub`, a client port for the hub itself (loopback) and a leafnode
+ * port for the boxes. Every enrolled site has its own user, and its permissions confine it to its own
+ * subjects: it can only publish its sync traffic and JetStream replies, and only receive API calls for its own
+ * JetStream domain and messages addressed to it. Revoking a site rewrites the config and reloads the server,
+ * which drops the site's leafnode connection. Passwords are stored as bcrypt hashes only.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { connect, type NatsConnection } from "nats";
+
+export const HUB_DOMAIN = "hub";
+
+export interface SiteUser {
+  site: string;
+  user: string;
+  passwordHash: string;
+}
+
+/** What a site's leafnode connection may send to the hub and receive from it. */
+export function sitePermissions(site: string) {
+  return {
+    // From the box: its sync subjects, and the plumbing of the hub's JetStream sourcing its stream
+    // (delivery `$JS.S.*`, consumer-create replies `$JSC.R.*`, flow control, acks, request replies).
+    publish: [`sync.${site}.>`, "$JS.S.>", "$JSC.R.>", "$JS.FC.>", "$JS.ACK.>", "_INBOX.>"],
+    // To the box: JetStream API calls for its own domain, and messages addressed to it.
+    subscribe: [`$JS.${site}.API.>`, `hub.${site}.>`, "$JS.FC.>", "$JS.ACK.>", "_INBOX.>"],
+  };
+}
+
+export function hubNatsConfig(opts: {
+  clientPort: number;
+  leafHost: string;
+  leafPort: number;
+  storeDir: string;
+  hubUser: { user: string; passwordHash: string };
+  sites: readonly SiteUser[];
+}): string {
+  const q = JSON.stringify;
+  const users = [
+    `    { user: ${q(opts.hubUser.user)}, password: ${q(opts.hubUser.passwordHash)} }`,
+    ...opts.sites.map((s) => {
+      const p = sitePermissions(s.site);
+      return (
+        `    { user: ${q(s.user)}, password: ${q(s.passwordHash)}, permissions: { ` +
+        `publish: { allow: ${q(p.publish)} }, subscribe: { allow: ${q(p.subscribe)} } } }`
+      );
+    }),
+  ];
+  return [
+    `listen: "127.0.0.1:${opts.clientPort}"`,
+    `server_name: "nexus-hub"`,
+    "jetstream {",
+    `  store_dir: ${q(opts.storeDir)}`,
+    `  domain: ${q(HUB_DOMAIN)}`,
+    "}",
+    "authorization {",
+    "  users: [",
+    ...users,
+    "  ]",
+    "}",
+    "leafnodes {",
+    `  listen: ${q(`${opts.leafHost}:${opts.leafPort}`)}`,
+    "}",
+    "max_payload: 8MB",
+    "",
+  ].join("\n");
+}
+
+export interface HubNats {
+  child: ChildProcess;
+  url: string;
+  /** Rewrites the config and asks nats-server to reload it. */
+  reload(config: string): Promise<void>;
+}
+
+/** Starts nats-server with `config` (written to `confFile`, 0600) and waits until `user` can connect. */
+export async function startHubNats(opts: {
+  bin: string;
+  confFile: string;
+  config: string;
+  clientPort: number;
+  user: string;
+  pass: string;
+  logFd: number | "ignore";
+}): Promise<HubNats> {
+  writeFileSync(opts.confFile, opts.config, { mode: 0o600 });
+  const child = spawn(opts.bin, ["-c", opts.confFile], { stdio: ["ignore", opts.logFd, opts.logFd] });
+  const url = `nats://127.0.0.1:${opts.clientPort}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const nc = await connect({
+        servers: url,
+        user: opts.user,
+        pass: opts.pass,
+        reconnect: false,
+        timeout: 1000,
+      });
+      await nc.close();
+      break;
+    } catch (err) {
+      if (child.exitCode !== null || Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`hub nats-server did not start: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    child,
+    url,
+    async reload(config: string) {
+      writeFileSync(opts.confFile, config, { mode: 0o600 });
+      child.kill("SIGHUP");
+      // nats-server applies a reload asynchronously; give it a moment before callers rely on it.
+      await new Promise((r) => setTimeout(r, 300));
+    },
+  };
+}
+
+export function connectHub(url: string, user: string, pass: string): Promise<NatsConnection> {
+  return connect({ servers: url, user, pass, name: "nexus-hub", maxReconnectAttempts: -1 });
+}
