@@ -238,7 +238,11 @@ async function fleet(db: HubDb, jsm: JetStreamManager, ingests: Map<string, Site
           // the stream is being created or the box has never connected
         }
       }
-      return { ...s, natsPasswordHash: undefined, lagMessages, lagSeconds };
+      const [count] = await db.query<{ n: string | number }>(
+        "SELECT COUNT(*) AS n FROM inbox WHERE site = $1",
+        [s.id],
+      );
+      return { ...s, natsPasswordHash: undefined, received: Number(count?.n ?? 0), lagMessages, lagSeconds };
     }),
   );
 }

@@ -54,7 +54,8 @@ export async function ensureEdgeStream(jsm: JetStreamManager, site: string): Pro
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       max_ack_pending: 10_000,
-      ack_wait: 60 * 1_000_000_000,
+      // What a killed hub had fetched but not acknowledged comes back this soon.
+      ack_wait: 15 * 1_000_000_000,
     });
   }
 }

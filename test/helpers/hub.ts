@@ -1,0 +1,128 @@
+/**
+ * A real hub for tests: `nexus hub` as its own process (so it can be stopped, restarted and killed -9) on a
+ * fixed leafnode port, and boxes enrolled with it through `enroll()` before they start.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { enroll } from "../../appliance/enroll.js";
+import { freePort } from "../../appliance/supervisor/ports.js";
+import {
+  ROOT,
+  removeDir,
+  startTestAppliance,
+  type TestAppliance,
+  TSX,
+  tempDir,
+  waitFor,
+} from "./appliance.js";
+
+export interface HubProcess {
+  dir: string;
+  leafPort: number;
+  url(): string;
+  adminToken(): string;
+  start(): Promise<void>;
+  /** SIGTERM and wait. */
+  stop(): Promise<void>;
+  kill9(): Promise<void>;
+  api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+}
+
+export async function hubProcess(): Promise<HubProcess> {
+  const dir = tempDir("nexus-hub-");
+  const leafPort = await freePort();
+  let child: ChildProcess | null = null;
+  const runFile = join(dir, "run", "hub.json");
+  const hub: HubProcess = {
+    dir,
+    leafPort,
+    url: () => (JSON.parse(readFileSync(runFile, "utf8")) as { url: string }).url,
+    adminToken: () => readFileSync(join(dir, "secrets", "hub-admin.token"), "utf8").trim(),
+    async start() {
+      rmSync(runFile, { force: true });
+      child = spawn(
+        process.execPath,
+        [
+          "--import",
+          TSX,
+          join(ROOT, "appliance/cli/main.ts"),
+          "hub",
+          "--hub-dir",
+          dir,
+          "--port",
+          "0",
+          "--leaf-host",
+          "127.0.0.1",
+          "--leaf-port",
+          String(leafPort),
+        ],
+        { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NEXUS_LOG_LEVEL: "warn" } },
+      );
+      await waitFor(() => existsSync(runFile), 60_000, "hub start");
+    },
+    async stop() {
+      const c = child;
+      child = null;
+      if (!c || c.exitCode !== null) return;
+      c.kill("SIGTERM");
+      await new Promise((r) => c.once("exit", r));
+    },
+    async kill9() {
+      const c = child;
+      child = null;
+      if (!c || c.exitCode !== null) return;
+      c.kill("SIGKILL");
+      await new Promise((r) => c.once("exit", r));
+      // nats-server outlives its killed parent: end it as a power cut would have.
+      const pid = Number(execPidOf(join(dir, "nats", "nats.conf")));
+      if (pid) process.kill(pid, "SIGKILL");
+    },
+    async api<T>(method: string, path: string, body?: unknown) {
+      const res = await fetch(`${hub.url()}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${hub.adminToken()}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as T };
+    },
+  };
+  return hub;
+}
+
+/** The pid of the nats-server started with `conf` (from /proc), or "". */
+function execPidOf(conf: string): string {
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (cmd.includes("nats-server") && cmd.includes(conf)) return pid;
+    } catch {
+      // gone
+    }
+  }
+  return "";
+}
+
+/** An enrolment token for `site`. */
+export async function enrolToken(hub: HubProcess, site: string, ttlSeconds = 600): Promise<string> {
+  const r = await hub.api<{ token: string }>("POST", "/api/hub/tokens", { site, ttlSeconds });
+  if (r.status !== 201) throw new Error(`token: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.token;
+}
+
+/** Enrols a fresh box as `site` and starts it with `services`. */
+export async function enrolledBox(hub: HubProcess, site: string, services: string[]): Promise<TestAppliance> {
+  const pre = tempDir("nexus-enrol-");
+  await enroll({ dataDir: pre, hubUrl: hub.url(), token: await enrolToken(hub, site) });
+  const box = await startTestAppliance({
+    services,
+    beforeStart: (dataDir) => {
+      mkdirSync(join(dataDir, "secrets"), { recursive: true, mode: 0o700 });
+      copyFileSync(join(pre, "secrets", "hub.json"), join(dataDir, "secrets", "hub.json"));
+      copyFileSync(join(pre, "config.json"), join(dataDir, "config.json"));
+    },
+  });
+  removeDir(pre);
+  return box;
+}

@@ -1,0 +1,259 @@
+/**
+ * Sync end to end with real processes on loopback: one hub (`nexus hub`, PGlite, its own nats-server with a
+ * leafnode listener) and two enrolled boxes. Link loss (the hub stopped), kill -9 of the hub mid-ingest,
+ * conflicting edits made offline, enrolment refusals, site isolation and revocation.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { connect, headers, type NatsConnection } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { enroll } from "../../appliance/enroll.js";
+import { removeDir, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
+import { enrolledBox, enrolToken, type HubProcess, hubProcess } from "../helpers/hub.js";
+
+let hub: HubProcess;
+let a: TestAppliance;
+let b: TestAppliance;
+
+beforeAll(async () => {
+  hub = await hubProcess();
+  await hub.start();
+  a = await enrolledBox(hub, "site-a", ["notes"]);
+  b = await enrolledBox(hub, "site-b", ["notes"]);
+}, 180_000);
+
+afterAll(async () => {
+  for (const box of [a, b]) {
+    if (!box) continue;
+    await box.stop();
+    removeDir(box.dataDir);
+  }
+  await hub?.stop();
+  if (hub) removeDir(hub.dir);
+});
+
+interface HubRecord {
+  key: string;
+  site: string;
+  hlc: string;
+  data: { text: string } | null;
+}
+interface Site {
+  id: string;
+  status: string;
+  received: number;
+  lastSeen: string | null;
+  version: string | null;
+  profile: string | null;
+  lagMessages: number | null;
+  lagSeconds: number | null;
+  watermarks: { service: string; seq: number }[];
+}
+
+async function put(box: TestAppliance, key: string, text: string) {
+  const r = await box.api(`/api/notes/notes/${encodeURIComponent(key)}`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ text }),
+  });
+  expect(r.status, await r.text()).toBe(200);
+}
+async function bulk(box: TestAppliance, prefix: string, count: number) {
+  const r = await box.api("/api/notes/bulk", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ prefix, count }),
+  });
+  expect(r.status).toBe(200);
+}
+async function hubRecords(): Promise<Map<string, HubRecord>> {
+  const r = await hub.api<{ records: HubRecord[] }>("GET", "/api/hub/records/notes");
+  return new Map(r.body.records.map((x) => [x.key, x]));
+}
+async function sites(): Promise<Map<string, Site>> {
+  const r = await hub.api<{ sites: Site[] }>("GET", "/api/hub/sites");
+  return new Map(r.body.sites.map((s) => [s.id, s]));
+}
+const outboxRows = async (box: TestAppliance) =>
+  ((await (await box.api("/api/notes/outbox")).json()) as { rows: number }).rows;
+/** Waits until the hub holds every key in `keys`. */
+const hubHas = (keys: string[], timeoutMs = 60_000) =>
+  waitFor(
+    async () => {
+      const r = await hubRecords();
+      return keys.every((k) => r.has(k)) ? r : null;
+    },
+    timeoutMs,
+    `hub to hold ${keys.length} keys`,
+  );
+
+describe("enrolment", () => {
+  it("refuses a bad, a used and an expired token, and a malformed request", async () => {
+    const dir = tempDir("nexus-enrol-");
+    try {
+      await expect(enroll({ dataDir: dir, hubUrl: hub.url(), token: "x".repeat(43) })).rejects.toThrow(
+        /unknown enrolment token/,
+      );
+      const token = await enrolToken(hub, "site-c");
+      await enroll({ dataDir: dir, hubUrl: hub.url(), token });
+      await expect(enroll({ dataDir: tempDir(), hubUrl: hub.url(), token })).rejects.toThrow(/already used/);
+      const short = await enrolToken(hub, "site-d", 1);
+      await new Promise((r) => setTimeout(r, 1500));
+      await expect(enroll({ dataDir: tempDir(), hubUrl: hub.url(), token: short })).rejects.toThrow(
+        /expired/,
+      );
+      const raw = await fetch(`${hub.url()}/api/hub/enrol`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ token: "short" }),
+      });
+      expect(raw.status).toBe(400);
+      expect((await hub.api("POST", "/api/hub/tokens", { site: "hub" })).status).toBe(400);
+      expect((await hub.api("POST", "/api/hub/tokens", { site: "../etc" })).status).toBe(400);
+      const anon = await fetch(`${hub.url()}/api/hub/tokens`, { method: "POST", body: "{}" });
+      expect(anon.status).toBe(401);
+      // The credentials are stored owner-only, and the box's site id is the hub's.
+      const link = JSON.parse(readFileSync(join(dir, "secrets", "hub.json"), "utf8"));
+      expect(link.site).toBe("site-c");
+      expect(JSON.parse(readFileSync(join(dir, "config.json"), "utf8")).site).toBe("site-c");
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it("lists the enrolled boxes in the fleet registry", async () => {
+    const s = await sites();
+    expect(s.get("site-a")).toMatchObject({ status: "active", version: "0.1.0", profile: "generic-x86_64" });
+    expect(s.get("site-b")?.status).toBe("active");
+  });
+});
+
+describe("edge → hub", () => {
+  it("records from both boxes reach the hub and each box prunes what the hub acknowledged", async () => {
+    await put(a, "a-1", "from a");
+    await put(b, "b-1", "from b");
+    const r = await hubHas(["a-1", "b-1"]);
+    expect(r!.get("a-1")).toMatchObject({ site: "site-a", data: { text: "from a" } });
+    expect(r!.get("b-1")).toMatchObject({ site: "site-b", data: { text: "from b" } });
+    await waitFor(async () => (await outboxRows(a)) === 0 && (await outboxRows(b)) === 0, 30_000, "pruning");
+    const s = await sites();
+    expect(s.get("site-a")?.lastSeen).not.toBeNull();
+    expect(s.get("site-a")?.lagMessages).toBe(0);
+  });
+
+  it("writes made while the hub is down arrive exactly once when it is back", async () => {
+    await hub.stop();
+    await bulk(a, "offline-a", 300);
+    await bulk(b, "offline-b", 300);
+    expect(await outboxRows(a)).toBe(300);
+    await hub.start();
+    const keys = Array.from({ length: 300 }, (_, i) => [`offline-a-${i}`, `offline-b-${i}`]).flat();
+    await hubHas(keys, 90_000);
+    await waitFor(async () => (await outboxRows(a)) === 0 && (await outboxRows(b)) === 0, 30_000, "pruning");
+    const s = await sites();
+    // One inbox row per change: nothing applied twice.
+    expect(s.get("site-a")?.received).toBe(301);
+    expect(s.get("site-b")?.received).toBe(301);
+  }, 150_000);
+
+  it("a kill -9 of the hub mid-ingest replays without loss or duplicates", async () => {
+    await hub.stop();
+    await bulk(a, "killed", 3000);
+    await hub.start();
+    await waitFor(
+      async () => {
+        const n = (await sites()).get("site-a")?.received ?? 0;
+        return n > 301 ? n : null;
+      },
+      60_000,
+      "ingest to begin",
+    );
+    await hub.kill9();
+    await hub.start();
+    await hubHas(
+      Array.from({ length: 3000 }, (_, i) => `killed-${i}`),
+      120_000,
+    );
+    expect((await sites()).get("site-a")?.received).toBe(3301);
+    await waitFor(async () => (await outboxRows(a)) === 0, 30_000, "pruning");
+  }, 240_000);
+
+  it("one key edited on both boxes offline: the later edit wins on the hub, the other is kept", async () => {
+    await hub.stop();
+    await put(a, "shared", "edit on a");
+    await new Promise((r) => setTimeout(r, 20));
+    await put(b, "shared", "edit on b");
+    await hub.start();
+    const r = await hubHas(["shared"]);
+    await waitFor(async () => (await outboxRows(a)) === 0 && (await outboxRows(b)) === 0, 30_000, "pruning");
+    expect((await hubRecords()).get("shared")).toMatchObject({ site: "site-b", data: { text: "edit on b" } });
+    expect(r!.get("shared")).toBeDefined();
+    const losers = await hub.api<{ losers: { site: string; data: { text: string } }[] }>(
+      "GET",
+      "/api/hub/records/notes?key=shared",
+    );
+    expect(losers.body.losers).toEqual([
+      expect.objectContaining({ site: "site-a", data: { text: "edit on a" } }),
+    ]);
+  }, 120_000);
+});
+
+describe("isolation", () => {
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    const creds = JSON.parse(readFileSync(join(a.dataDir, "secrets", "nats.json"), "utf8"));
+    nc = await connect({ servers: a.supervisor.natsState().url!, user: creds.user, pass: creds.pass });
+  });
+  afterAll(async () => {
+    await nc?.close();
+  });
+
+  it("a box cannot speak for another site, reach the hub's streams, or hear another site's messages", async () => {
+    // Forged records on the other site's subject (never leaves the box: no permission to publish it).
+    const forged = {
+      v: 1,
+      id: "forged-1",
+      site: "site-b",
+      service: "notes",
+      collection: "notes",
+      key: "forged",
+      op: "upsert",
+      hlc: "009999999999999.00000.site-b",
+      data: { text: "forged" },
+    };
+    nc.publish("sync.site-b.notes.notes", JSON.stringify(forged));
+    // And on its own subject, claiming to be site-b: the hub refuses a record whose site is not the sender's.
+    const js = nc.jetstream();
+    const h = headers();
+    h.set("Nexus-Seq", "999999");
+    await js.publish("sync.site-a.notes.notes", JSON.stringify({ ...forged, id: "forged-2" }), {
+      headers: h,
+    });
+    await expect(
+      nc.request("$JS.hub.API.STREAM.INFO.EDGE_site-b", undefined, { timeout: 2000 }),
+    ).rejects.toThrow();
+    const overheard: string[] = [];
+    const sub = nc.subscribe("hub.site-b.>");
+    (async () => {
+      for await (const m of sub) overheard.push(m.subject);
+    })();
+    await new Promise((r) => setTimeout(r, 6500)); // the hub re-publishes every site's watermarks every 5 s
+    sub.unsubscribe();
+    expect(overheard).toEqual([]);
+    expect((await hubRecords()).has("forged")).toBe(false);
+  }, 30_000);
+});
+
+describe("revocation", () => {
+  it("cuts a site off: its new records no longer reach the hub", async () => {
+    expect((await hub.api("DELETE", "/api/hub/sites/site-b")).status).toBe(200);
+    expect((await sites()).get("site-b")?.status).toBe("revoked");
+    await put(b, "after-revoke", "should stay home");
+    await put(a, "after-revoke-a", "still flows");
+    await hubHas(["after-revoke-a"]);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await hubRecords()).has("after-revoke")).toBe(false);
+    expect(await outboxRows(b)).toBe(1);
+    expect((await hub.api("DELETE", "/api/hub/sites/nope")).status).toBe(404);
+  }, 60_000);
+});
