@@ -263,6 +263,41 @@ hub
   });
 
 program
+  .command("sync")
+  .description("sync with the hub")
+  .command("status")
+  .description("link up/down, changes waiting for the hub, last acknowledgement, lag")
+  .option("--json", "machine-readable output")
+  .action(async (o: { json?: boolean }) => {
+    const { syncStatus } = await import("../sync-status.js");
+    const s = await syncStatus(dataDir());
+    if (o.json) return console.log(JSON.stringify(s));
+    if (!s.enrolled) {
+      console.log("Not enrolled with a hub: everything stays on this box (nexus enroll <hub-url> <token>).");
+    } else {
+      console.log(`Site ${s.site}, hub ${s.hubUrl}: link ${s.link}`);
+    }
+    console.log(
+      `${s.backlog} change(s) waiting for the hub${s.backlog ? `, oldest ${duration(s.lagSeconds)} old` : ""}; ` +
+        `last acknowledged ${s.lastAckAt ?? "never"}`,
+    );
+    if (s.services.length) {
+      console.log(
+        table(
+          ["SERVICE", "WAITING", "UNPUBLISHED", "ACKED SEQ", "ACKED AT"],
+          s.services.map((x) => [
+            x.service,
+            String(x.pending),
+            String(x.unpublished),
+            String(x.ackedSeq),
+            x.ackedAt ?? "-",
+          ]),
+        ),
+      );
+    }
+  });
+
+program
   .command("enroll <hub-url> <token>")
   .description("link this (stopped) box to a hub with a one-time token")
   .action(async (hubUrl: string, token: string) =>

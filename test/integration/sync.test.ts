@@ -3,14 +3,17 @@
  * leafnode listener) and two enrolled boxes. Link loss (the hub stopped), kill -9 of the hub mid-ingest,
  * conflicting edits made offline, enrolment refusals, site isolation and revocation.
  */
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { connect, headers, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enroll } from "../../appliance/enroll.js";
-import { removeDir, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
+import { ROOT, removeDir, TSX, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
 import { enrolledBox, enrolToken, type HubProcess, hubProcess } from "../helpers/hub.js";
 
+const run = promisify(execFile);
 let hub: HubProcess;
 let a: TestAppliance;
 let b: TestAppliance;
@@ -196,6 +199,35 @@ describe("edge → hub", () => {
       expect.objectContaining({ site: "site-a", data: { text: "edit on a" } }),
     ]);
   }, 120_000);
+});
+
+describe("nexus sync status", () => {
+  const status = async (box: TestAppliance) => {
+    const { stdout } = await run(
+      process.execPath,
+      ["--import", TSX, join(ROOT, "appliance/cli/main.ts"), "-d", box.dataDir, "sync", "status", "--json"],
+      { timeout: 30_000 },
+    );
+    return JSON.parse(stdout);
+  };
+
+  it("shows the link, the backlog and the last acknowledgement, with the hub up and down", async () => {
+    await waitFor(async () => (await outboxRows(a)) === 0, 30_000, "pruning");
+    const up = await status(a);
+    expect(up).toMatchObject({ enrolled: true, site: "site-a", link: "up", backlog: 0, lagSeconds: 0 });
+    expect(up.lastAckAt).not.toBeNull();
+    expect(up.services).toEqual([expect.objectContaining({ service: "notes", pending: 0 })]);
+    await hub.stop();
+    await put(a, "while-down", "waits");
+    const down = await waitFor(async () => {
+      const s = await status(a);
+      return s.link === "down" ? s : null;
+    }, 20_000);
+    expect(down.backlog).toBe(1);
+    await hub.start();
+    await hubHas(["while-down"]);
+    await waitFor(async () => (await status(a)).backlog === 0, 30_000, "backlog drained");
+  }, 90_000);
 });
 
 describe("isolation", () => {
