@@ -29,7 +29,8 @@ export interface HubProcess {
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
 }
 
-export async function hubProcess(): Promise<HubProcess> {
+/** A hub process on PGlite, or on PostgreSQL when `databaseUrl` is given. */
+export async function hubProcess(opts: { databaseUrl?: string } = {}): Promise<HubProcess> {
   const dir = tempDir("nexus-hub-");
   const leafPort = await freePort();
   let child: ChildProcess | null = null;
@@ -56,6 +57,7 @@ export async function hubProcess(): Promise<HubProcess> {
           "127.0.0.1",
           "--leaf-port",
           String(leafPort),
+          ...(opts.databaseUrl ? ["--database-url", opts.databaseUrl] : []),
         ],
         { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NEXUS_LOG_LEVEL: "warn" } },
       );
