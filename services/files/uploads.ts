@@ -96,6 +96,11 @@ export function ownUpload(ctx: Ctx, caller: Caller, id: string): UploadRow {
 export async function cancelUpload(ctx: Ctx, f: Files, u: UploadRow): Promise<void> {
   if (f.busy.has(u.id))
     throw new ApiError(409, "bytes are arriving for this upload; try again when they stop");
+  await dropUpload(ctx, f, u);
+}
+
+/** Forgets an upload: its row (and so its reservation), running hash and staging file. */
+async function dropUpload(ctx: Ctx, f: Files, u: UploadRow): Promise<void> {
   ctx.db.prepare("DELETE FROM uploads WHERE id = ?").run(u.id);
   f.hashes.delete(u.id);
   await rm(stagingFile(f, u.id), { force: true });
@@ -152,7 +157,7 @@ async function completeUpload(ctx: Ctx, f: Files, u: UploadRow, caller: Caller) 
   f.hashes.delete(u.id);
   const sha256 = known?.offset === u.size ? known.hash.digest("hex") : await hashFile(file);
   if (u.sha256 && u.sha256 !== sha256) {
-    await cancelUpload(ctx, f, u).catch(() => undefined);
+    await dropUpload(ctx, f, u); // not cancelUpload: this very PATCH holds the upload busy
     throw new ApiError(422, "the content does not match the declared sha256; the upload was dropped", {
       expected: u.sha256,
       actual: sha256,

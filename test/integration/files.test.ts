@@ -678,6 +678,22 @@ describe("resumable uploads", () => {
     expect((await call(alice, "DELETE", `/uploads/${u.id}`)).status).toBe(200);
     expectError(await call(alice, "GET", `/uploads/${u.id}`), 404);
   });
+
+  it("a sha256 mismatch drops the upload, its staging file and its reservation", async () => {
+    const bad = (
+      await call(bob, "POST", "/uploads", {
+        body: { space: "me", path: "resume/mismatch.bin", size: 3, sha256: sha256("abc") },
+      })
+    ).body.upload;
+    expectError(
+      await call(bob, "PATCH", `/uploads/${bad.id}`, { body: "abd", headers: { "upload-offset": "0" } }),
+      422,
+      "dropped",
+    );
+    expectError(await call(bob, "GET", `/uploads/${bad.id}`), 404);
+    expect((await call(bob, "GET", "/spaces")).body.spaces[0].reservedBytes).toBe(0);
+    expect(stagingLeft()).not.toContain(bad.id);
+  });
 });
 
 describe("events", () => {
