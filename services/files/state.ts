@@ -127,10 +127,13 @@ export async function commitStaged(
   return written;
 }
 
-/** Deletes the blobs among `shas` that no version references and no commit holds. */
+/**
+ * Deletes the blobs among `shas` that no version references and no commit holds. Each blob is checked just
+ * before its own delete: while earlier deletes were awaited, an upload of the same bytes may have recorded it.
+ */
 export async function releaseBlobs(ctx: Ctx, f: Files, shas: readonly string[]): Promise<void> {
-  for (const sha of unreferenced(ctx, shas)) {
-    if (f.held.has(sha) || f.deleting.has(sha)) continue;
+  for (const sha of new Set(shas)) {
+    if (f.held.has(sha) || f.deleting.has(sha) || unreferenced(ctx, [sha]).length === 0) continue;
     const p = f.store.delete(sha).finally(() => f.deleting.delete(sha));
     f.deleting.set(sha, p);
     await p;
