@@ -110,6 +110,7 @@ async function dropUpload(ctx: Ctx, f: Files, u: UploadRow): Promise<void> {
 export async function appendUpload(c: Context, ctx: Ctx, f: Files, id: string) {
   const caller = requireCaller(c);
   const u = ownUpload(ctx, caller, id);
+  requireSpace(caller, u.space); // still: its creator may have left the team since
   const offset = Number(c.req.header("upload-offset"));
   if (!Number.isSafeInteger(offset) || offset < 0) throw new ApiError(400, "Upload-Offset header required");
   if (offset !== u.received) {

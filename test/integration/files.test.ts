@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, startTestAppliance, type TestAppliance, waitFor } from "../helpers/appliance.js";
 import { enc, filesCall, type Res, sha256 } from "../helpers/files.js";
-import { addPerson, addTeam, type Person, setupAdmin } from "../helpers/people.js";
+import { addPerson, addTeam, login, type Person, setupAdmin } from "../helpers/people.js";
 
 let app: TestAppliance;
 let admin: Person;
@@ -447,6 +447,31 @@ describe("permissions", () => {
       "alice only",
     );
     expectError(await call(alice, "GET", "/spaces/team:not a team/list"), 400);
+  });
+});
+
+describe("leaving a team", () => {
+  it("someone removed from a team can no longer send bytes into its space through an upload they began", async () => {
+    const carl = await addPerson(app, admin, "carl", ["field-agent"]);
+    const team = await addTeam(app, admin, "temps", [carl]);
+    const u = (
+      await call(carl, "POST", "/uploads", { body: { space: `team:${team}`, path: "late.bin", size: 4 } })
+    ).body.upload;
+    const removed = await fetch(`${app.url}/api/identity/teams/${team}/members/${carl.id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${admin.token}` },
+    });
+    expect(removed.status).toBe(200);
+    carl.token = await login(app, carl.username, carl.password);
+    expectError(await call(carl, "GET", `/spaces/team:${team}/list`), 403);
+    const patch = await call(carl, "PATCH", `/uploads/${u.id}`, {
+      body: "late",
+      headers: { "upload-offset": "0" },
+    });
+    expectError(patch, 403);
+    expectError(await call(admin, "GET", `/spaces/team:${team}/content/late.bin`), 404);
+    // Still theirs to abandon, so the team's quota is not held for a day.
+    expect((await call(carl, "DELETE", `/uploads/${u.id}`)).status).toBe(200);
   });
 });
 
