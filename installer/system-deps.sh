@@ -5,8 +5,9 @@
 #   ffmpeg                 media processing (thumbnails, HLS); `nexus doctor` warns without it
 #   chromium               the web console's end-to-end tests drive it (playwright-core, /usr/bin/chromium)
 #   postgresql             the hub's production database; the hub tests run on PGlite and on a real server
+#   faketime               the sync tests run a box whose clock is skewed
 set -euo pipefail
-PKGS=(nats-server build-essential python3 ffmpeg ca-certificates chromium postgresql)
+PKGS=(nats-server build-essential python3 ffmpeg ca-certificates chromium postgresql faketime)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
@@ -20,7 +21,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   echo "all present: ${PKGS[*]}"
 fi
-for bin in nats-server chromium; do
+for bin in nats-server chromium faketime; do
   command -v "$bin" >/dev/null || { echo "FAILED: $bin is missing after installing the packages" >&2; exit 1; }
 done
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "FAILED: PostgreSQL's initdb is missing" >&2; exit 1; }

@@ -41,6 +41,9 @@ export async function runHub(o: {
     leafHost: o.leafHost,
     publicLeafUrl: o.publicLeafUrl,
     databaseUrl: o.databaseUrl ?? process.env.NEXUS_HUB_DATABASE_URL,
+    maxClockDriftMs: process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS
+      ? Number(process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS)
+      : undefined,
   });
   writeFileSync(runFile(dataDir), JSON.stringify({ url: hub.url, pid: process.pid }), { mode: 0o600 });
   console.log(`Nexus hub running at ${hub.url} (leafnodes: ${hub.leafnodeUrl}; data dir ${dataDir})`);

@@ -42,6 +42,8 @@ export interface HubOptions {
   /** PostgreSQL connection string; PGlite in the data dir when absent. */
   databaseUrl?: string;
   natsServer?: string;
+  /** Records stamped further ahead of the hub's clock wait (default 60 s). */
+  maxClockDriftMs?: number;
 }
 
 export interface RunningHub {
@@ -111,14 +113,10 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const startIngest = async (site: string) => {
     await ensureEdgeStream(jsm, site);
     if (ingests.has(site)) return;
-    const ingest = new SiteIngest(
-      site,
-      nc,
-      js,
-      db,
-      log,
-      (s) => void touchSite(db, s, {}).catch(() => undefined),
-    );
+    const ingest = new SiteIngest(site, nc, js, db, log, {
+      maxClockDriftMs: opts.maxClockDriftMs,
+      onBatch: (s) => void touchSite(db, s, {}).catch(() => undefined),
+    });
     ingests.set(site, ingest);
     ingest.start();
   };
@@ -242,7 +240,14 @@ async function fleet(db: HubDb, jsm: JetStreamManager, ingests: Map<string, Site
         "SELECT COUNT(*) AS n FROM inbox WHERE site = $1",
         [s.id],
       );
-      return { ...s, natsPasswordHash: undefined, received: Number(count?.n ?? 0), lagMessages, lagSeconds };
+      return {
+        ...s,
+        natsPasswordHash: undefined,
+        received: Number(count?.n ?? 0),
+        lagMessages,
+        lagSeconds,
+        clockAheadSeconds: Math.round((ingests.get(s.id)?.clockAheadMs ?? 0) / 1000),
+      };
     }),
   );
 }

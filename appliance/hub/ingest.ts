@@ -16,7 +16,7 @@ import {
   StorageType,
 } from "nats";
 import type { Logger } from "../kit/index.js";
-import { changeRecordSchema, PREV_SEQ_HEADER, SEQ_HEADER, syncSubject } from "../sync/index.js";
+import { changeRecordSchema, decodeHlc, PREV_SEQ_HEADER, SEQ_HEADER, syncSubject } from "../sync/index.js";
 import { applyChanges, type IncomingChange } from "./apply.js";
 import type { HubDb } from "./db.js";
 
@@ -89,10 +89,21 @@ function parse(site: string, msg: JsMsg): Parsed {
   }
 }
 
+export interface IngestOptions {
+  /** A record stamped further than this ahead of the hub's clock waits until it is not (default 60 s). */
+  maxClockDriftMs?: number;
+  now?: () => number;
+  onBatch?: (site: string, applied: number) => void;
+}
+
 export class SiteIngest {
   private running = false;
   private loop: Promise<void> | null = null;
   lastAppliedAt: number | null = null;
+  /** How far ahead of the hub's clock the site's latest records were stamped (0: not ahead). */
+  clockAheadMs = 0;
+  private readonly maxDriftMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly site: string,
@@ -100,8 +111,11 @@ export class SiteIngest {
     private readonly js: JetStreamClient,
     private readonly db: HubDb,
     private readonly log: Logger,
-    private readonly onBatch: (site: string, applied: number) => void = () => undefined,
-  ) {}
+    private readonly opts: IngestOptions = {},
+  ) {
+    this.maxDriftMs = opts.maxClockDriftMs ?? 60_000;
+    this.now = opts.now ?? Date.now;
+  }
 
   start(): void {
     if (this.running) return;
@@ -140,12 +154,33 @@ export class SiteIngest {
         p.msg.term();
       }
     }
-    const items = parsed.flatMap((p) => (p.item ? [p.item] : []));
-    const result = await applyChanges(this.db, items);
-    for (const p of parsed) if (p.item) p.msg.ack();
-    this.lastAppliedAt = Date.now();
+    const now = this.now();
+    const ready: Parsed[] = [];
+    let ahead = 0;
+    for (const p of parsed) {
+      if (!p.item) continue;
+      const aheadMs = decodeHlc(p.item.record.hlc).wall - now;
+      ahead = Math.max(ahead, aheadMs);
+      // Stamped too far in the future (a box whose clock runs ahead): it would win every conflict. It waits,
+      // unacknowledged, until the hub's clock catches up; the box keeps it and the chain holds the watermark.
+      if (aheadMs > this.maxDriftMs) p.msg.nak(Math.min(aheadMs - this.maxDriftMs + 500, 60_000));
+      else ready.push(p);
+    }
+    this.clockAheadMs = Math.max(0, ahead);
+    if (ready.length < parsed.filter((p) => p.item).length) {
+      this.log.warn(
+        { site: this.site, aheadMs: ahead },
+        "records stamped in the future wait for the hub's clock",
+      );
+    }
+    const result = await applyChanges(
+      this.db,
+      ready.map((p) => p.item!),
+    );
+    for (const p of ready) p.msg.ack();
+    this.lastAppliedAt = now;
     for (const w of result.watermarks) publishAck(this.nc, w.site, w.service, w.seq);
-    this.onBatch(this.site, result.applied);
+    this.opts.onBatch?.(this.site, result.applied);
   }
 }
 

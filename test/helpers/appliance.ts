@@ -42,6 +42,8 @@ export async function startTestAppliance(
     waitReady?: boolean;
     /** Runs on the fresh data dir before anything starts (mounts, corrupt files, …). */
     beforeStart?: (dataDir: string) => void;
+    /** A command the service hosts run under, e.g. `["faketime", "-f", "+20s"]` for a box with a skewed clock. */
+    hostPrefix?: string[];
   } = {},
 ): Promise<TestAppliance> {
   const dataDir = tempDir();
@@ -58,7 +60,7 @@ export async function startTestAppliance(
   const app = await startAppliance(config, log, {
     loadService: testLoader,
     env,
-    host: { execPath: process.execPath, args: ["--import", TSX, join(ROOT, "test/fixtures/host.ts")] },
+    host: hostCommand(opts.hostPrefix ?? []),
   });
   if (opts.waitReady !== false) await app.supervisor.ready(60_000);
   // The bootstrap token exists only on boxes without the identity service.
@@ -74,6 +76,12 @@ export async function startTestAppliance(
         headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) },
       }),
   };
+}
+
+function hostCommand(prefix: string[]) {
+  const node = [process.execPath, "--import", TSX, join(ROOT, "test/fixtures/host.ts")];
+  const [execPath, ...args] = [...prefix, ...node];
+  return { execPath: execPath!, args };
 }
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */

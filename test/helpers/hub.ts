@@ -30,7 +30,9 @@ export interface HubProcess {
 }
 
 /** A hub process on PGlite, or on PostgreSQL when `databaseUrl` is given. */
-export async function hubProcess(opts: { databaseUrl?: string } = {}): Promise<HubProcess> {
+export async function hubProcess(
+  opts: { databaseUrl?: string; env?: Record<string, string> } = {},
+): Promise<HubProcess> {
   const dir = tempDir("nexus-hub-");
   const leafPort = await freePort();
   let child: ChildProcess | null = null;
@@ -59,7 +61,10 @@ export async function hubProcess(opts: { databaseUrl?: string } = {}): Promise<H
           String(leafPort),
           ...(opts.databaseUrl ? ["--database-url", opts.databaseUrl] : []),
         ],
-        { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NEXUS_LOG_LEVEL: "warn" } },
+        {
+          stdio: ["ignore", "ignore", "inherit"],
+          env: { ...process.env, NEXUS_LOG_LEVEL: "warn", ...opts.env },
+        },
       );
       await waitFor(() => existsSync(runFile), 60_000, "hub start");
     },
@@ -114,11 +119,17 @@ export async function enrolToken(hub: HubProcess, site: string, ttlSeconds = 600
 }
 
 /** Enrols a fresh box as `site` and starts it with `services`. */
-export async function enrolledBox(hub: HubProcess, site: string, services: string[]): Promise<TestAppliance> {
+export async function enrolledBox(
+  hub: HubProcess,
+  site: string,
+  services: string[],
+  opts: { hostPrefix?: string[] } = {},
+): Promise<TestAppliance> {
   const pre = tempDir("nexus-enrol-");
   await enroll({ dataDir: pre, hubUrl: hub.url(), token: await enrolToken(hub, site) });
   const box = await startTestAppliance({
     services,
+    hostPrefix: opts.hostPrefix,
     beforeStart: (dataDir) => {
       mkdirSync(join(dataDir, "secrets"), { recursive: true, mode: 0o700 });
       copyFileSync(join(pre, "secrets", "hub.json"), join(dataDir, "secrets", "hub.json"));

@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { connect, headers, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enroll } from "../../appliance/enroll.js";
-import { ROOT, removeDir, TSX, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
+import { ROOT, removeDir, type TestAppliance, TSX, tempDir, waitFor } from "../helpers/appliance.js";
 import { enrolledBox, enrolToken, type HubProcess, hubProcess } from "../helpers/hub.js";
 
 const run = promisify(execFile);
@@ -19,7 +19,8 @@ let a: TestAppliance;
 let b: TestAppliance;
 
 beforeAll(async () => {
-  hub = await hubProcess();
+  // Records stamped more than 5 s ahead of the hub's clock wait (the clock-skew test runs a box 20 s ahead).
+  hub = await hubProcess({ env: { NEXUS_HUB_MAX_CLOCK_DRIFT_MS: "5000" } });
   await hub.start();
   a = await enrolledBox(hub, "site-a", ["notes"]);
   b = await enrolledBox(hub, "site-b", ["notes"]);
@@ -228,6 +229,36 @@ describe("nexus sync status", () => {
     await hubHas(["while-down"]);
     await waitFor(async () => (await status(a)).backlog === 0, 30_000, "backlog drained");
   }, 90_000);
+});
+
+describe("clock skew", () => {
+  let fast: TestAppliance;
+  beforeAll(async () => {
+    fast = await enrolledBox(hub, "site-fast", ["notes"], { hostPrefix: ["faketime", "-f", "+20s"] });
+  }, 60_000);
+  afterAll(async () => {
+    await fast?.stop();
+    if (fast) removeDir(fast.dataDir);
+  });
+
+  it("a box whose clock runs 20 s ahead: its records wait for the hub's clock, then arrive; nothing is lost", async () => {
+    const t0 = Date.now();
+    await put(fast, "from-the-future", "stamped ahead");
+    const stamped = ((await (await fast.api("/api/notes/notes")).json()) as { notes: unknown[] }).notes;
+    expect(stamped).toHaveLength(1);
+    // Held, not applied, while it is more than 5 s in the hub's future; the registry shows the skew.
+    const held = await waitFor(async () => {
+      const s = (await sites()).get("site-fast") as Site & { clockAheadSeconds: number };
+      return s.clockAheadSeconds >= 10 ? s : null;
+    }, 15_000);
+    expect(held!.clockAheadSeconds).toBeLessThanOrEqual(25);
+    expect((await hubRecords()).has("from-the-future")).toBe(false);
+    expect(await outboxRows(fast)).toBe(1);
+    const r = await hubHas(["from-the-future"], 60_000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(10_000);
+    expect(Number(r!.get("from-the-future")!.hlc.slice(0, 15))).toBeGreaterThan(t0 + 15_000);
+    await waitFor(async () => (await outboxRows(fast)) === 0, 30_000, "pruning");
+  }, 120_000);
 });
 
 describe("isolation", () => {
