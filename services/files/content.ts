@@ -8,7 +8,7 @@ import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import { ApiError, type Caller, requireCaller } from "../../appliance/kit/index.js";
 import { contentTypeOf, parseUrlPath } from "./names.js";
-import { findByPath } from "./nodes.js";
+import { findByPath, requireFileSpot } from "./nodes.js";
 import { quotaOf, requireRoom, usage } from "./quota.js";
 import { receive } from "./receive.js";
 import { serveBlob } from "./serve.js";
@@ -80,6 +80,7 @@ export async function putContent(c: Context, ctx: Ctx, f: Files) {
   }
   const expected = expectedSha(c.req.header("x-content-sha256"));
   const conditions = preconditions(c);
+  requireFileSpot(ctx, space, names); // before reading the body; checked again when the version is recorded
   if (declared !== undefined) requireRoom(ctx, space, declared, f.config);
   await requireDisk(f, declared ?? 0);
 

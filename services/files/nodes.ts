@@ -125,6 +125,19 @@ export function ensureFolders(ctx: Ctx, space: string, names: readonly string[],
   return parent;
 }
 
+/** 409 unless a file can be written at `names`: no file in the way of its folders, no folder at the path. */
+export function requireFileSpot(ctx: Ctx, space: string, names: readonly string[]): void {
+  let node: NodeRow | undefined;
+  for (const [i, name] of names.entries()) {
+    node = childNamed(ctx, space, node?.id ?? null, name);
+    if (!node) return;
+    if (node.kind === "file" && i < names.length - 1) {
+      throw new ApiError(409, "a file is in the way of that folder", { path: pathOf(ctx, node.id) });
+    }
+  }
+  if (node?.kind === "folder") throw new ApiError(409, "a folder has that name");
+}
+
 /** Children of a folder: folders first, then by name. */
 export function listChildren(ctx: Ctx, space: string, parentId: string | null, limit: number): NodeRow[] {
   return ctx.db

@@ -12,7 +12,7 @@ import type { Context } from "hono";
 import { ApiError, type Caller, requireCaller } from "../../appliance/kit/index.js";
 import { incomingOf } from "./content.js";
 import { joinPath, parsePath } from "./names.js";
-import { findByPath } from "./nodes.js";
+import { requireFileSpot } from "./nodes.js";
 import { requireRoom } from "./quota.js";
 import { receive } from "./receive.js";
 import { isAdmin, requireSpace } from "./spaces.js";
@@ -56,7 +56,7 @@ export async function createUpload(
   if (names.length === 0) throw new ApiError(400, "a file needs a name");
   if (input.size > f.config.maxFileBytes)
     throw new ApiError(413, `a file is at most ${f.config.maxFileBytes} bytes`);
-  if (findByPath(ctx, space, names)?.kind === "folder") throw new ApiError(409, "a folder has that name");
+  requireFileSpot(ctx, space, names); // now, rather than after the last byte
   await requireDisk(f, input.size);
   const id = randomUUID();
   const t = new Date().toISOString();

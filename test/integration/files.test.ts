@@ -726,6 +726,20 @@ describe("resumable uploads", () => {
     expectError(await call(alice, "GET", `/uploads/${u.id}`), 404);
   });
 
+  it("a path a file or folder stands in the way of is refused when the upload starts, not after its last byte", async () => {
+    await put(bob, "blocked/file.txt", "x");
+    const under = await call(bob, "POST", "/uploads", {
+      body: { space: "me", path: "blocked/file.txt/inner.bin", size: 10 },
+    });
+    expectError(under, 409, "in the way");
+    expectError(
+      await call(bob, "POST", "/uploads", { body: { space: "me", path: "blocked", size: 10 } }),
+      409,
+      "folder",
+    );
+    expect((await call(bob, "GET", "/spaces")).body.spaces[0].reservedBytes).toBe(0);
+  });
+
   it("a sha256 mismatch drops the upload, its staging file and its reservation", async () => {
     const bad = (
       await call(bob, "POST", "/uploads", {
