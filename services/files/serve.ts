@@ -55,7 +55,9 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 /** `attachment; filename="…"; filename*=UTF-8''…` safe for any name. */
 export function contentDisposition(kind: "attachment" | "inline", name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]|["\\%]/g, "_");
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+  // encodeURIComponent leaves ' ( ) * as they are; RFC 8187's attr-char does not allow them.
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16)}`);
+  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
 /** Sends `blob` on the raw response; returns Hono's "already sent" marker. */

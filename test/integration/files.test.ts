@@ -98,6 +98,15 @@ describe("upload and download", () => {
     expect(head.text).toBe("");
   });
 
+  it("names any name safely in Content-Disposition (RFC 8187: ' ( ) * are encoded too)", async () => {
+    const name = `it's (1) *draft* "q" 100% naïve;x.txt`;
+    expect((await put(alice, `cd/${name}`, "x")).status).toBe(201);
+    const cd = (await get(alice, `cd/${name}`)).headers.get("content-disposition")!;
+    const m = /^attachment; filename="([^"\\]*)"; filename\*=UTF-8''([A-Za-z0-9!#$&+.^_`|~%-]*)$/.exec(cd);
+    expect(m, cd).not.toBeNull();
+    expect(decodeURIComponent(m![2]!)).toBe(name);
+  });
+
   it("answers 304 to If-None-Match with the current ETag", async () => {
     const etag = (await get(alice, "notes/hello.txt")).headers.get("etag")!;
     expect((await get(alice, "notes/hello.txt", { "if-none-match": etag })).status).toBe(304);
