@@ -1,7 +1,7 @@
 /** The folder tree: nodes by path, folders, listing, move/rename, trash, restore and purge. All synchronous SQL. */
 import { randomUUID } from "node:crypto";
 import { ApiError, type ServiceContext } from "../../appliance/kit/index.js";
-import { joinPath } from "./names.js";
+import { joinPath, MAX_DEPTH, MAX_PATH_BYTES } from "./names.js";
 
 type Ctx = ServiceContext<unknown>;
 
@@ -169,10 +169,30 @@ export function moveNode(ctx: Ctx, node: NodeRow, to: { name?: string; parent?: 
   }
   const taken = childNamed(ctx, node.space, parentId, name);
   if (taken && taken.id !== node.id) throw new ApiError(409, "that name is taken in the target folder");
+  requirePathLimits(ctx, node.id, parentId ? pathOf(ctx, parentId) : "", name);
   ctx.db
     .prepare("UPDATE nodes SET parent_id = ?, name = ?, updated_at = ? WHERE id = ?")
     .run(parentId, name, now(), node.id);
   return nodeRow(ctx, node.id)!;
+}
+
+/** 400 when `name` in the folder at `parentPath` would put the node or something below it past the limits. */
+function requirePathLimits(ctx: Ctx, id: string, parentPath: string, name: string): void {
+  const below = ctx.db
+    .prepare(
+      `WITH RECURSIVE d(id, depth, bytes) AS (
+         SELECT ?, 0, 0
+         UNION ALL SELECT n.id, d.depth + 1, d.bytes + 1 + length(CAST(n.name AS BLOB))
+         FROM nodes n JOIN d ON n.parent_id = d.id)
+       SELECT MAX(depth) AS depth, MAX(bytes) AS bytes FROM d`,
+    )
+    .get(id) as { depth: number; bytes: number };
+  const prefix = parentPath === "" ? 0 : Buffer.byteLength(parentPath) + 1;
+  const levels = (parentPath === "" ? 0 : parentPath.split("/").length) + 1 + below.depth;
+  if (levels > MAX_DEPTH) throw new ApiError(400, `folders nest at most ${MAX_DEPTH} deep`);
+  if (prefix + Buffer.byteLength(name) + below.bytes > MAX_PATH_BYTES) {
+    throw new ApiError(400, `a path is at most ${MAX_PATH_BYTES} bytes`);
+  }
 }
 
 /** Moves a node and its live descendants to the trash, together (restored together). */

@@ -250,6 +250,32 @@ describe("folders, moves and metadata", () => {
   });
 });
 
+describe("path limits on moves", () => {
+  const chain = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`).join("/");
+  const idOf = async (folder: string, name: string) =>
+    ((await list(alice, folder)) as unknown as { id: string; name: string }[]).find((i) => i.name === name)!
+      .id;
+
+  it("a move or rename that would put something past 64 levels or 4096 bytes is refused", async () => {
+    await call(alice, "POST", "/spaces/me/folders", { body: { path: `deep/${chain("a", 40)}` } });
+    expect((await put(alice, `deep2/${chain("b", 30)}/leaf.txt`, "leaf")).status).toBe(201);
+    const b0 = await idOf("deep2", "b0");
+    expectError(
+      await call(alice, "PATCH", `/nodes/${b0}`, { body: { parentPath: `deep/${chain("a", 40)}` } }),
+      400,
+      "64",
+    );
+    // Short enough in levels, too long in bytes once the folder's name grows.
+    const wide = Array.from({ length: 20 }, (_, i) => `${i}`.padEnd(200, "w")).join("/");
+    const leaf = `${"l".repeat(32)}.txt`; // the whole path: 4061 bytes
+    expect((await put(alice, `wide/${wide}/${leaf}`, "leaf")).status).toBe(201);
+    const wideTop = await idOf("wide", `${"0".padEnd(200, "w")}`);
+    expectError(await call(alice, "PATCH", `/nodes/${wideTop}`, { body: { name: "n".repeat(255) } }), 400);
+    expect((await get(alice, `deep2/${chain("b", 30)}/leaf.txt`)).text).toBe("leaf");
+    expect((await get(alice, `wide/${wide}/${leaf}`)).text).toBe("leaf");
+  });
+});
+
 describe("trash", () => {
   it("trashes, restores and purges; a folder goes and comes back with its contents", async () => {
     await put(alice, "t/keep/one.txt", "one");
