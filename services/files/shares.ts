@@ -93,11 +93,11 @@ export function shareRow(ctx: Ctx, id: string): ShareRow | undefined {
   return ctx.db.prepare("SELECT * FROM shares WHERE id = ?").get(id) as ShareRow | undefined;
 }
 
-/** Shares the caller made (admins: all), newest first. */
+/** Live shares (not revoked, not expired) the caller made (admins: all), newest first. */
 export function listShares(ctx: Ctx, caller: Caller): ShareRow[] {
-  const sql =
-    "SELECT * FROM shares WHERE revoked_at IS NULL AND (? OR created_by = ?) ORDER BY created_at DESC";
-  return ctx.db.prepare(`${sql} LIMIT 1000`).all(isAdmin(caller) ? 1 : 0, caller.id) as ShareRow[];
+  const sql = `SELECT * FROM shares WHERE revoked_at IS NULL AND expires_at > ? AND (? OR created_by = ?)
+     ORDER BY created_at DESC LIMIT 1000`;
+  return ctx.db.prepare(sql).all(new Date().toISOString(), isAdmin(caller) ? 1 : 0, caller.id) as ShareRow[];
 }
 
 export function revokeShare(ctx: Ctx, caller: Caller, id: string): ShareRow {

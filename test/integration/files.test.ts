@@ -589,6 +589,8 @@ describe("share links", () => {
     const r = await anon(s.url);
     expect(r.status).toBe(410);
     expect(((await r.json()) as { message: string }).message).toContain("expired");
+    const live = (await call(alice, "GET", "/shares")).body.shares.map((x: { id: string }) => x.id);
+    expect(live).not.toContain(s.id);
   });
 
   it("a password-protected link needs the password, and wrong guesses are throttled", async () => {
