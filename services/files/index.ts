@@ -6,7 +6,7 @@
 import { defineService, rule } from "../../appliance/kit/index.js";
 import { type FilesConfig, filesConfigSchema } from "./config.js";
 import { migrations } from "./migrations.js";
-import { expiredTrash, purgeNode } from "./nodes.js";
+import { expiredTrash, purgeTrashed } from "./nodes.js";
 import { nodeRoutes } from "./routes-nodes.js";
 import { spaceRoutes } from "./routes-spaces.js";
 import { type Ctx, filesOf, releaseBlobs, startFiles } from "./state.js";
@@ -77,18 +77,7 @@ async function sweep(ctx: Ctx): Promise<void> {
     await sweepUploads(ctx, f);
     const before = new Date(Date.now() - f.config.trashRetentionDays * 86_400_000).toISOString();
     for (const node of expiredTrash(ctx, before)) {
-      const shas = ctx.tx(() => {
-        const released = purgeNode(ctx, node);
-        ctx.emit("deleted", {
-          nodeId: node.id,
-          space: node.space,
-          kind: node.kind,
-          purged: true,
-          by: "retention",
-        });
-        return released;
-      });
-      await releaseBlobs(ctx, f, shas);
+      await releaseBlobs(ctx, f, purgeTrashed(ctx, node, "retention"));
     }
   } catch (err) {
     ctx.log.warn({ err }, "files sweep failed");

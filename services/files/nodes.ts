@@ -231,6 +231,20 @@ export function purgeNode(ctx: Ctx, node: NodeRow): string[] {
   return [...shas];
 }
 
+/**
+ * Purges a trashed item and records `nexus.files.deleted` (purged) in one transaction; returns the sha256s it
+ * released. Nothing when it is gone already (purged with a folder it was in).
+ */
+export function purgeTrashed(ctx: Ctx, node: NodeRow, by: string): string[] {
+  return ctx.tx(() => {
+    if (!nodeRow(ctx, node.id)) return [];
+    const path = pathOf(ctx, node.id);
+    const released = purgeNode(ctx, node);
+    ctx.emit("deleted", { nodeId: node.id, space: node.space, path, kind: node.kind, purged: true, by });
+    return released;
+  });
+}
+
 /** Top-level trashed items of a space (what one delete took), newest first. */
 export function listTrash(ctx: Ctx, space: string): NodeRow[] {
   return ctx.db
@@ -238,9 +252,9 @@ export function listTrash(ctx: Ctx, space: string): NodeRow[] {
     .all(space) as NodeRow[];
 }
 
-/** Trashed items older than `before` (ISO time), for the retention sweep. */
+/** Trashed items older than `before` (ISO time), oldest first, for the retention sweep. */
 export function expiredTrash(ctx: Ctx, before: string): NodeRow[] {
   return ctx.db
-    .prepare("SELECT * FROM nodes WHERE trashed_with = id AND deleted_at < ? LIMIT 500")
+    .prepare("SELECT * FROM nodes WHERE trashed_with = id AND deleted_at < ? ORDER BY deleted_at LIMIT 500")
     .all(before) as NodeRow[];
 }

@@ -11,7 +11,7 @@ import {
   nodeOf,
   nodeRow,
   pathOf,
-  purgeNode,
+  purgeTrashed,
   restoreNode,
   trashNode,
 } from "./nodes.js";
@@ -152,20 +152,7 @@ export function nodeRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
     { method: "delete", path: "/trash/{id}", summary: "Purge a trashed item for good", ...route },
     async (c, { params }) => {
       const caller = requireCaller(c);
-      const shas = ctx.tx(() => {
-        const n = nodeFor(ctx, caller, params.id, { trashed: true });
-        const path = pathOf(ctx, n.id);
-        const released = purgeNode(ctx, n);
-        ctx.emit("deleted", {
-          nodeId: n.id,
-          space: n.space,
-          path,
-          kind: n.kind,
-          purged: true,
-          by: caller.id,
-        });
-        return released;
-      });
+      const shas = purgeTrashed(ctx, nodeFor(ctx, caller, params.id, { trashed: true }), caller.id);
       await releaseBlobs(ctx, files(), shas);
       return c.json({ purged: params.id }, 200);
     },

@@ -299,6 +299,41 @@ describe("trash", () => {
     expectError(await call(alice, "POST", `/nodes/${first.id}/restore`), 409);
   });
 
+  it("the retention sweep purges old trash once per item, with its path, nested items included", async () => {
+    await put(alice, "old/inner/one.txt", "old one");
+    await put(alice, "old/two.txt", "old two");
+    const folderId = ((await list(alice)) as unknown as { id: string; name: string }[]).find(
+      (i) => i.name === "old",
+    )!.id;
+    const one = ((await list(alice, "old/inner")) as unknown as { id: string }[])[0]!.id;
+    await call(alice, "DELETE", `/nodes/${one}`); // trashed on its own first, then with its folder
+    await call(alice, "DELETE", `/nodes/${folderId}`);
+    const d = db();
+    const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString();
+    const age = d.prepare("UPDATE nodes SET deleted_at = ? WHERE trashed_with = ?");
+    age.run(daysAgo(41), one);
+    age.run(daysAgo(40), folderId);
+    d.close();
+    const pid = app.supervisor.status().find((s) => s.name === "files")!.pid!;
+    process.kill(pid, "SIGKILL"); // the sweep runs when the service starts
+    await waitFor(() => {
+      const s = app.supervisor.status().find((x) => x.name === "files");
+      return s?.state === "running" && s.pid !== pid;
+    }, 30_000);
+    expectError(await call(alice, "POST", `/nodes/${folderId}/restore`), 404);
+    const e = db();
+    const purged = (
+      e.prepare("SELECT payload FROM _outbox WHERE subject = 'nexus.files.deleted'").all() as {
+        payload: string;
+      }[]
+    )
+      .map((r) => JSON.parse(r.payload).data)
+      .filter((x) => x.purged && x.by === "retention");
+    e.close();
+    expect(purged.filter((x) => x.nodeId === folderId)).toMatchObject([{ path: "old" }]);
+    expect(purged.filter((x) => x.nodeId === one)).toMatchObject([{ path: "old/inner/one.txt" }]);
+  });
+
   it("purge drops the content unless another file has the same bytes", async () => {
     const unique = `unique ${Date.now()}`;
     const a = (await put(alice, "p/a.txt", unique)).body.file;
