@@ -9,7 +9,7 @@ const GiB = 1024 ** 3;
 
 export const filesConfigSchema = z.object({
   backend: z.enum(["local", "s3"]).default("local"),
-  /** Local backend: where blobs live (default <data>/files/blobs). */
+  /** Local backend: where blobs live (default <data>/services/files/blobs). */
   blobRoot: z.string().min(1).optional(),
   s3Endpoint: z.string().min(1).optional(),
   s3Port: z.number().int().min(1).max(65535).optional(),
