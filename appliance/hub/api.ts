@@ -3,7 +3,7 @@
  * hub admin token (`<hub data>/secrets/hub-admin.token`). Errors use the appliance's `{ status, message, data }`.
  */
 import { timingSafeEqual } from "node:crypto";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { bearerToken } from "../kit/credentials.js";
@@ -42,7 +42,16 @@ export interface HubApiDeps {
   sites(): Promise<unknown[]>;
   revoke(site: string): Promise<void>;
   records(collection: string, key?: string): Promise<unknown>;
+  writeData(input: {
+    service: string;
+    collection: string;
+    key: string;
+    op: "upsert" | "delete";
+    data: unknown;
+  }): Promise<unknown>;
 }
+
+export const dataBody = z.object({ data: z.json() }).strict();
 
 async function json<T extends z.ZodType>(
   c: { req: { json(): Promise<unknown> } },
@@ -104,6 +113,18 @@ export function hubApi(deps: HubApiDeps) {
     if (key !== undefined && key.length > 512) throw new ApiError(400, "key too long");
     return c.json(await deps.records(collection, key));
   });
+  // Hub-side changes (config, reference data, …): sent to every box, applied there by the service.
+  const dataRoute = async (c: Context, op: "upsert" | "delete") => {
+    admin(c.req.header("authorization"));
+    const { service = "", collection = "", key = "" } = c.req.param() as Record<string, string>;
+    if (!/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/.test(service)) throw new ApiError(400, "malformed service");
+    if (!/^[a-z][a-z0-9_-]{0,62}$/.test(collection)) throw new ApiError(400, "malformed collection");
+    if (!key || key.length > 512) throw new ApiError(400, "a key is 1 to 512 characters");
+    const data = op === "upsert" ? (await json(c, dataBody)).data : null;
+    return c.json({ record: await deps.writeData({ service, collection, key, op, data }) });
+  };
+  app.put("/api/hub/data/:service/:collection/:key", (c) => dataRoute(c, "upsert"));
+  app.delete("/api/hub/data/:service/:collection/:key", (c) => dataRoute(c, "delete"));
   app.notFound((c) => c.json(errorBody(404, "no such route", { path: c.req.path }), 404));
   app.onError((err, c) => renderError(err, c, deps.log));
   return app;

@@ -77,22 +77,30 @@ export async function applyChanges(
   policies?: (collection: string) => Policy,
 ): Promise<ApplyResult> {
   for (const c of batch) checkChange(c);
+  return db.tx((q) => applyChangesIn(q, batch, policies));
+}
+
+/** applyChanges inside a transaction the caller holds. */
+export async function applyChangesIn(
+  q: HubQuery,
+  batch: IncomingChange[],
+  policies?: (collection: string) => Policy,
+): Promise<ApplyResult> {
+  for (const c of batch) checkChange(c);
   const byMsg = [...batch].sort((a, b) => compareBytes(a.msgId, b.msgId));
-  return db.tx(async (q) => {
-    const policyOf = policies ?? (await storedPolicies(q));
-    const fresh: IncomingChange[] = [];
-    for (const c of byMsg) if (await insertInbox(q, c)) fresh.push(c);
-    fresh.sort(
-      (a, b) =>
-        compareBytes(a.record.collection, b.record.collection) || compareBytes(a.record.key, b.record.key),
-    );
-    for (const c of fresh) await applyOne(q, c.record, policyOf(c.record.collection));
-    return {
-      applied: fresh.length,
-      duplicates: batch.length - fresh.length,
-      watermarks: await advance(q, batch),
-    };
-  });
+  const policyOf = policies ?? (await storedPolicies(q));
+  const fresh: IncomingChange[] = [];
+  for (const c of byMsg) if (await insertInbox(q, c)) fresh.push(c);
+  fresh.sort(
+    (a, b) =>
+      compareBytes(a.record.collection, b.record.collection) || compareBytes(a.record.key, b.record.key),
+  );
+  for (const c of fresh) await applyOne(q, c.record, policyOf(c.record.collection));
+  return {
+    applied: fresh.length,
+    duplicates: batch.length - fresh.length,
+    watermarks: await advance(q, batch),
+  };
 }
 
 function checkChange({ msgId, seq, record: r }: IncomingChange): void {

@@ -14,11 +14,12 @@ import { ApiError } from "../kit/errors.js";
 import type { Logger } from "../kit/index.js";
 import { freePort } from "../supervisor/ports.js";
 import { hubApi } from "./api.js";
-import { HUB_SITE, losersOf, recordsOf, watermarksOf } from "./apply.js";
+import { applyChangesIn, HUB_SITE, losersOf, recordsOf, watermarksOf } from "./apply.js";
 import { type HubDb, type HubDbOptions, openHubDb } from "./db.js";
 import { edgeStream, ensureEdgeStream, publishAck, SiteIngest } from "./ingest.js";
 import { migrateHub } from "./migrations.js";
 import { connectHub, type HubNats, hubNatsConfig, startHubNats } from "./nats.js";
+import { deliver, queueHubRecords, queueWinners, writeHubRecord } from "./outbound.js";
 import {
   addSite,
   createEnrolToken,
@@ -110,12 +111,30 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const js = nc.jetstream();
   const ingests = new Map<string, SiteIngest>();
 
+  // Hub → box: pending records go out while a box's link is up (and wait, queued, while it is not).
+  const delivering = new Set<string>();
+  const deliverAll = () => {
+    for (const site of ingests.keys()) {
+      if (delivering.has(site)) continue;
+      delivering.add(site);
+      void deliver(db, js, site, log)
+        .catch((err) => log.warn({ err, site }, "delivery to the box failed"))
+        .finally(() => delivering.delete(site));
+    }
+  };
+  const deliveryTimer = setInterval(deliverAll, 2000);
+
   const startIngest = async (site: string) => {
     await ensureEdgeStream(jsm, site);
     if (ingests.has(site)) return;
     const ingest = new SiteIngest(site, nc, js, db, log, {
       maxClockDriftMs: opts.maxClockDriftMs,
-      onBatch: (s) => void touchSite(db, s, {}).catch(() => undefined),
+      onBatch: (s, _applied, batch) => {
+        void touchSite(db, s, {}).catch(() => undefined);
+        void queueWinners(db, batch, new Set(ingests.keys()))
+          .then((n) => (n > 0 ? deliverAll() : undefined))
+          .catch((err) => log.warn({ err }, "queueing conflict winners failed"));
+      },
     });
     ingests.set(site, ingest);
     ingest.start();
@@ -165,6 +184,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       });
       await nats.reload(await configFor());
       await startIngest(site);
+      await queueHubRecords(db, site);
       log.info({ site }, "site enrolled");
       return { site, leafnodeUrl, user: site, password };
     },
@@ -175,6 +195,13 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       ingests.delete(site);
       await nats.reload(await configFor());
       log.info({ site }, "site revoked");
+    },
+    writeData: async (input) => {
+      const cur = await writeHubRecord(db, input, [...ingests.keys()], async (q, change) => {
+        await applyChangesIn(q, [change]);
+      });
+      deliverAll();
+      return cur;
     },
     records: async (collection, key) =>
       key === undefined
@@ -202,6 +229,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     db,
     async stop() {
       clearInterval(republish);
+      clearInterval(deliveryTimer);
       await new Promise<void>((r) => server.close(() => r()));
       await Promise.all([...ingests.values()].map((i) => i.stop()));
       await nc.drain().catch(() => undefined);

@@ -93,7 +93,7 @@ export interface IngestOptions {
   /** A record stamped further than this ahead of the hub's clock waits until it is not (default 60 s). */
   maxClockDriftMs?: number;
   now?: () => number;
-  onBatch?: (site: string, applied: number) => void;
+  onBatch?: (site: string, applied: number, batch: IncomingChange[]) => void;
 }
 
 export class SiteIngest {
@@ -180,7 +180,11 @@ export class SiteIngest {
     for (const p of ready) p.msg.ack();
     this.lastAppliedAt = now;
     for (const w of result.watermarks) publishAck(this.nc, w.site, w.service, w.seq);
-    this.opts.onBatch?.(this.site, result.applied);
+    this.opts.onBatch?.(
+      this.site,
+      result.applied,
+      ready.map((p) => p.item!),
+    );
   }
 }
 

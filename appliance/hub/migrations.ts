@@ -104,6 +104,24 @@ export const migrations: Migration[] = [
       "CREATE INDEX inbox_chain ON inbox (site, service, prev_seq, seq)",
     ],
   },
+  {
+    // Hub → box: what each site is still to receive (hub-side changes, conflict winners), in order.
+    name: "1767225602_hub_outbox",
+    statements: [
+      `CREATE TABLE hub_outbox (
+        id bigserial PRIMARY KEY,
+        site text NOT NULL,
+        msg_id text NOT NULL UNIQUE,
+        subject text NOT NULL,
+        payload text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        delivered_at timestamptz
+      )`,
+      "CREATE INDEX hub_outbox_pending ON hub_outbox (site, id) WHERE delivered_at IS NULL",
+      "CREATE TABLE hub_clock (id integer PRIMARY KEY, hlc text NOT NULL)",
+      "CREATE TABLE hub_collections (collection text PRIMARY KEY, service text NOT NULL)",
+    ],
+  },
 ];
 
 // Any constant will do; it only has to be the same in every hub process.

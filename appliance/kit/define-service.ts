@@ -5,6 +5,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { NatsConnection } from "nats";
 import { z } from "zod";
+import type { ChangeRecord } from "../sync/change.js";
 import type { SyncApi } from "../sync/recorder.js";
 import type { AccessRule } from "./access.js";
 import type { Db, Migration } from "./db.js";
@@ -43,6 +44,12 @@ export interface ServiceDefinition<C = unknown> {
   migrations: Migration[];
   routes: (app: OpenAPIHono, ctx: ServiceContext<C>) => void;
   subscriptions: (ctx: ServiceContext<C>) => Subscription[];
+  /**
+   * Applies records the hub sends for a synced collection (hub-side changes, conflict winners), by
+   * collection. Runs inside a transaction; the handler compares HLCs itself (a record may be older than the
+   * row it has) and must not record a change for it (that would echo it back).
+   */
+  syncApply: Record<string, (ctx: ServiceContext<C>, record: ChangeRecord) => void>;
   /** Runs after migrations, before the service takes requests. */
   onStart: (ctx: ServiceContext<C>) => Promise<void> | void;
   health: (ctx: ServiceContext<C>) => Promise<HealthResult> | HealthResult;
@@ -67,6 +74,7 @@ export function defineService<C = Record<string, never>>(def: Input<C>): Service
     access: [],
     configSchema: z.object({}) as unknown as z.ZodType<C>,
     subscriptions: () => [],
+    syncApply: {},
     onStart: () => undefined,
     health: () => ({ ok: true }),
     ...def,

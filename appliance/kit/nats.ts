@@ -8,7 +8,7 @@ import {
   StorageType,
   type StreamConfig,
 } from "nats";
-import { SYNC_STREAM } from "../sync/change.js";
+import { HUB_STREAM, SYNC_STREAM } from "../sync/change.js";
 import { type CloudEvent, cloudEventSchema } from "./events.js";
 import type { Logger } from "./logger.js";
 
@@ -64,6 +64,20 @@ export async function ensureSyncStream(nc: NatsConnection, site: string): Promis
     duplicate_window: nanos(2 * 60 * 60 * 1000),
     // The outbox keeps every record until the hub acknowledges it and sends again what is stuck, so the
     // stream only needs to carry records while the hub sources them: 14 days bounds its disk use.
+    max_age: nanos(SYNC_STREAM_MAX_AGE_MS),
+  });
+}
+
+/**
+ * Creates the box's stream of what the hub sends it (`hub.<site>.data.>`): hub-side changes and conflict
+ * winners, kept until the services have applied them (each through its own durable consumer).
+ */
+export async function ensureHubStream(nc: NatsConnection, site: string): Promise<void> {
+  await ensureStream(nc, {
+    name: HUB_STREAM,
+    subjects: [`hub.${site}.data.>`],
+    storage: StorageType.File,
+    duplicate_window: nanos(2 * 60 * 60 * 1000),
     max_age: nanos(SYNC_STREAM_MAX_AGE_MS),
   });
 }

@@ -6,6 +6,7 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { NatsConnection } from "nats";
+import { runHubApply } from "../sync/hub-apply.js";
 import { startSyncMaintenance } from "../sync/watermark.js";
 import { createServiceApp } from "./app.js";
 import { createContext, serviceDbPath } from "./context.js";
@@ -80,6 +81,7 @@ export async function startService<C>(
 
     await def.onStart(ctx);
     if (nc) for (const sub of def.subscriptions(ctx)) await runSubscription(nc, def.name, sub, log);
+    if (nc) await runHubApply(nc, def, ctx, log);
     relay?.start();
     sync = startSyncMaintenance(db, nc, {
       site: opts.site,

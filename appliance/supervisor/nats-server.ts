@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { connect } from "nats";
-import { ensureEventStream, ensureSyncStream } from "../kit/nats.js";
+import { ensureEventStream, ensureHubStream, ensureSyncStream } from "../kit/nats.js";
 import type { DataPaths } from "../paths.js";
 import { cmdline, readPid, removePid, writePid } from "./pidfile.js";
 import { freePort } from "./ports.js";
@@ -148,6 +148,7 @@ export async function startNats(opts: {
       try {
         await ensureEventStream(nc);
         await ensureSyncStream(nc, opts.site);
+        await ensureHubStream(nc, opts.site);
       } finally {
         await nc.close();
       }

@@ -65,6 +65,14 @@ export function ackSubject(site: string, service: string): string {
   return `hub.${check("site", site, SITE)}.ack.${check("service", service, SERVICE)}`;
 }
 
+/** The box's JetStream stream of what the hub sends it (hub-side changes, conflict winners). */
+export const HUB_STREAM = "NEXUS_HUB";
+
+/** The subject the hub delivers a record for one service of one box on (captured by the box's NEXUS_HUB). */
+export function hubDataSubject(site: string, service: string, collection: string): string {
+  return `hub.${check("site", site, SITE)}.data.${check("service", service, SERVICE)}.${check("collection", collection, COLLECTION)}`;
+}
+
 /** True for outbox subjects that carry change records (rows kept until the hub acknowledges them). */
 export function isSyncSubject(subject: string): boolean {
   return subject.startsWith("sync.");

@@ -2,6 +2,8 @@ export {
   ackSubject,
   type ChangeRecord,
   changeRecordSchema,
+  HUB_STREAM,
+  hubDataSubject,
   isSyncSubject,
   PREV_SEQ_HEADER,
   SEQ_HEADER,

@@ -78,6 +78,11 @@ async function sites(): Promise<Map<string, Site>> {
   const r = await hub.api<{ sites: Site[] }>("GET", "/api/hub/sites");
   return new Map(r.body.sites.map((s) => [s.id, s]));
 }
+/** A note's text on a box, or undefined. */
+async function note(box: TestAppliance, key: string): Promise<string | undefined> {
+  const r = (await (await box.api("/api/notes/notes")).json()) as { notes: { key: string; text: string }[] };
+  return r.notes.find((n) => n.key === key)?.text;
+}
 const outboxRows = async (box: TestAppliance) =>
   ((await (await box.api("/api/notes/outbox")).json()) as { rows: number }).rows;
 /** Waits until the hub holds every key in `keys`. */
@@ -199,7 +204,41 @@ describe("edge → hub", () => {
     expect(losers.body.losers).toEqual([
       expect.objectContaining({ site: "site-a", data: { text: "edit on a" } }),
     ]);
+    // The winner goes back to the box whose edit lost: both boxes converge on it.
+    await waitFor(async () => (await note(a, "shared")) === "edit on b", 30_000, "box a to converge");
+    expect(await note(b, "shared")).toBe("edit on b");
   }, 120_000);
+});
+
+describe("hub → edge", () => {
+  const data = (method: string, key: string, body?: unknown) =>
+    hub.api(method, `/api/hub/data/notes/notes/${encodeURIComponent(key)}`, body);
+
+  it("a change made on the hub reaches every box, and so does its deletion", async () => {
+    expect((await data("PUT", "from-hub", { data: { text: "hub says hi" } })).status).toBe(200);
+    await waitFor(async () => (await note(a, "from-hub")) === "hub says hi", 30_000, "box a");
+    await waitFor(async () => (await note(b, "from-hub")) === "hub says hi", 30_000, "box b");
+    expect((await data("DELETE", "from-hub")).status).toBe(200);
+    await waitFor(async () => (await note(a, "from-hub")) === undefined, 30_000, "deleted on box a");
+    await waitFor(async () => (await note(b, "from-hub")) === undefined, 30_000, "deleted on box b");
+    // Applying the hub's records records nothing: no echo back to the hub.
+    expect(await outboxRows(a)).toBe(0);
+  }, 90_000);
+
+  it("what the hub wrote while a box's link was down arrives when it is back", async () => {
+    await hub.stop();
+    await hub.start();
+    expect((await data("PUT", "while-apart", { data: { text: "queued" } })).status).toBe(200);
+    await waitFor(async () => (await note(a, "while-apart")) === "queued", 30_000, "box a");
+  }, 90_000);
+
+  it("refuses malformed hub data", async () => {
+    expect((await hub.api("PUT", "/api/hub/data/notes/notes/k", { nope: 1 })).status).toBe(400);
+    expect((await hub.api("PUT", "/api/hub/data/Bad/notes/k", { data: 1 })).status).toBe(400);
+    expect((await hub.api("PUT", "/api/hub/data/notes/no.pe/k", { data: 1 })).status).toBe(400);
+    const anon = await fetch(`${hub.url()}/api/hub/data/notes/notes/k`, { method: "PUT", body: "{}" });
+    expect(anon.status).toBe(401);
+  });
 });
 
 describe("nexus sync status", () => {
