@@ -79,6 +79,17 @@ async function sweep(ctx: Ctx): Promise<void> {
     for (const node of expiredTrash(ctx, before)) {
       await releaseBlobs(ctx, f, purgeTrashed(ctx, node, "retention"));
     }
+    // Content no version references (a crash between storing a blob and recording its version, a delete
+    // that failed): releaseBlobs checks each one again, and skips what an upload in flight holds.
+    let batch: string[] = [];
+    for await (const blob of f.store.list()) {
+      batch.push(blob.sha256);
+      if (batch.length >= 500) {
+        await releaseBlobs(ctx, f, batch);
+        batch = [];
+      }
+    }
+    await releaseBlobs(ctx, f, batch);
   } catch (err) {
     ctx.log.warn({ err }, "files sweep failed");
   }

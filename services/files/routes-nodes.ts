@@ -15,14 +15,14 @@ import {
   restoreNode,
   trashNode,
 } from "./nodes.js";
-import { setQuota, spaceUsage } from "./quota.js";
+import { requireRoom, setQuota, spaceUsage } from "./quota.js";
 import * as s from "./schemas.js";
 import { serveBlob } from "./serve.js";
 import { createShare, listShares, openShare, revokeShare, toShare } from "./shares.js";
 import { canUse, requireSpace, spaceId } from "./spaces.js";
 import { type Ctx, type Files, releaseBlobs } from "./state.js";
 import { appendUpload, cancelUpload, createUpload, ownUpload, toUpload } from "./uploads.js";
-import { listVersions, restoreVersion, toVersion } from "./versions.js";
+import { listVersions, restoreVersion, toVersion, versionRow } from "./versions.js";
 
 /** A node in a space the caller may use; 404 otherwise (others' ids reveal nothing). */
 export function nodeFor(ctx: Ctx, caller: Caller, id: string, opts: { trashed?: boolean } = {}): NodeRow {
@@ -132,6 +132,9 @@ export function nodeRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
       const caller = requireCaller(c);
       const node = nodeFor(ctx, caller, params.id);
       if (node.kind !== "file") throw new ApiError(400, "folders have no versions");
+      const old = versionRow(ctx, node.id, params.version);
+      // A restored version is a new version: it counts against the quota like an upload of its size.
+      if (old) requireRoom(ctx, node.space, old.size, ctx.config);
       const w = restoreVersion(ctx, node, params.version, caller.id, ctx.config.keepVersions);
       await releaseBlobs(ctx, files(), w.released);
       return c.json({ file: w.file }, 200);

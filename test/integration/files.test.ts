@@ -3,7 +3,7 @@
  * downloads with ranges and ETags, versions, folders, trash, hostile names, concurrency, quotas, permissions,
  * share links, resumable uploads (including a dropped connection and a kill -9 of the service) and events.
  */
-import { readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -546,6 +546,17 @@ describe("leaving a team", () => {
 });
 
 describe("quotas", () => {
+  it("restoring an old version counts against the quota", async () => {
+    const first = (await put(alice, "qv/old.bin", Buffer.alloc(500, 1))).body.file;
+    await put(alice, "qv/old.bin", Buffer.alloc(10, 2));
+    const used = (await call(alice, "GET", "/spaces")).body.spaces[0].usedBytes as number;
+    await call(admin, "PUT", `/quotas/user:${alice.id}`, { body: { bytes: used + 100 } });
+    expectError(await call(alice, "POST", `/nodes/${first.id}/versions/1/restore`), 507);
+    expect((await get(alice, "qv/old.bin")).text).toBe(Buffer.alloc(10, 2).toString());
+    await call(admin, "PUT", `/quotas/user:${alice.id}`, { body: { bytes: null } });
+    expect((await call(alice, "POST", `/nodes/${first.id}/versions/1/restore`)).status).toBe(200);
+  });
+
   it("only files:admin sets quotas; uploads past one get 507 and store nothing", async () => {
     expectError(await call(bob, "PUT", `/quotas/user:${bob.id}`, { body: { bytes: 1000 } }), 403);
     const set = await call(admin, "PUT", `/quotas/user:${bob.id}`, { body: { bytes: 1000 } });
@@ -742,6 +753,21 @@ describe("resumable uploads", () => {
     });
     expect(sha256(Buffer.from(await down.arrayBuffer()))).toBe(sha256(data));
     expectError(await call(alice, "GET", `/uploads/${id}`), 404);
+  });
+
+  it("content no version references (a crash between storing and recording) is removed at the next start", async () => {
+    const orphan = Buffer.from(`orphan ${Date.now()}`);
+    const sha = sha256(orphan);
+    const dir = join(filesDir(), "blobs", sha.slice(0, 2), sha.slice(2, 4));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, sha), orphan, { mode: 0o600 });
+    const kept = (await put(alice, "gc/kept.txt", "still referenced")).body.file;
+    const pid = app.supervisor.status().find((s) => s.name === "files")!.pid!;
+    process.kill(pid, "SIGKILL");
+    await waitFor(() => !existsSync(join(dir, sha)), 30_000, "the orphan to be collected");
+    await waitFor(async () => (await get(alice, "gc/kept.txt")).status === 200, 30_000);
+    expect((await get(alice, "gc/kept.txt")).text).toBe("still referenced");
+    expect(kept.sha256).toBe(sha256("still referenced"));
   });
 
   it("survives a kill -9 of the files service mid-upload", async () => {
