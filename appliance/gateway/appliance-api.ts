@@ -1,18 +1,22 @@
 /**
  * The gateway's own API under `/api/appliance/…`, for the console and scripts: box status (also as a live
- * SSE stream), service restart/stop/start, and service logs (tail, live follow, download). The gateway has
+ * SSE stream, with the sync status), sync with the hub, service restart/stop/start, and service logs (tail,
+ * live follow, download). The gateway has
  * already authenticated the caller, checked CSRF and the permission of `APPLIANCE_ACCESS` before `handle`.
  * `appliance` is reserved: no service may take the name (startAppliance refuses it).
- * Thin routes: the work is in appliance/box (status) and appliance/supervisor (units, log files).
+ * Thin routes: the work is in appliance/box (status), appliance/sync-status.ts (through ./appliance-sync.ts)
+ * and appliance/supervisor (units, log files).
  */
 import { createReadStream } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createInterface } from "node:readline";
 import { z } from "zod";
-import { applianceStatus, type StatusSources } from "../box/status.js";
+import { type ApplianceStatus, applianceStatus, type StatusSources } from "../box/status.js";
 import { type AccessRule, errorBody, hasPermission, type Logger, rule } from "../kit/index.js";
 import { followLog, type LogSource, logSource, tailLog } from "../supervisor/log-files.js";
 import type { ServiceStatus } from "../supervisor/status.js";
+import type { SyncStatus } from "../sync-status.js";
+import { createSyncWatch } from "./appliance-sync.js";
 import type { AuthHook, Principal } from "./auth.js";
 import { openSse } from "./sse.js";
 
@@ -24,6 +28,7 @@ const WRITE = "appliance:write";
 export const APPLIANCE_ACCESS: readonly AccessRule[] = [
   rule("GET", "/status", READ),
   rule("GET", "/events", READ),
+  rule("GET", "/sync", READ),
   rule("GET", "/services/:name/logs", READ),
   rule("GET", "/services/:name/logs/*", READ),
   rule("POST", "/services/:name/*", WRITE),
@@ -107,9 +112,18 @@ function matcher(text: string | undefined): ((line: string) => boolean) | undefi
   return (line) => line.toLowerCase().includes(needle);
 }
 
+/** The box's status with its sync status; the sync backlog alert joins the box's alerts. */
+export type ApplianceStatusWithSync = ApplianceStatus & { sync: SyncStatus };
+
 export function createApplianceApi(deps: ApplianceApiDeps) {
   const maxStreams = deps.maxStreams ?? 64;
   let streams = 0;
+  const sync = createSyncWatch(deps.status.dataDir, deps.status.now);
+
+  const fullStatus = async (): Promise<ApplianceStatusWithSync> => {
+    const [status, syncNow] = await Promise.all([applianceStatus(deps.status), sync.read()]);
+    return { ...status, alerts: [...status.alerts, ...sync.alerts()], sync: syncNow };
+  };
 
   const serviceRow = (raw: string): ServiceStatus => {
     const n = name.safeParse(raw);
@@ -185,13 +199,17 @@ export function createApplianceApi(deps: ApplianceApiDeps) {
     const { rest, search } = call;
     if (method === "GET" && rest === "/status") {
       query(noQuery, search);
-      return reply(res, 200, await applianceStatus(deps.status));
+      return reply(res, 200, await fullStatus());
+    }
+    if (method === "GET" && rest === "/sync") {
+      query(noQuery, search);
+      return reply(res, 200, await sync.read());
     }
     if (method === "GET" && rest === "/events") {
       const q = query(eventsQuery, search);
       const sse = stream(req, res);
       const tick = async () => {
-        if (!sse.signal.aborted) sse.send("status", await applianceStatus(deps.status));
+        if (!sse.signal.aborted) sse.send("status", await fullStatus());
       };
       const timer = setInterval(() => void tick().catch(() => sse.close()), q.intervalMs);
       sse.signal.addEventListener("abort", () => clearInterval(timer));

@@ -1,12 +1,19 @@
 /**
  * The gateway's own API (/api/appliance/…) against a real appliance with identity and system: who may call
  * what (401/403, CSRF on cookie sessions, API key scopes), hostile names and queries, stop/start/restart
- * (also concurrent), logs (tail, filter, follow, download) and the live status stream.
+ * (also concurrent), logs (tail, filter, follow, download), the live status stream, and sync with the hub
+ * (status of a box not enrolled, then enrolled with a hub it cannot reach; the backlog samples behind the
+ * "sync backlog growing" alert).
  */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAppliance } from "../../appliance/appliance.js";
 import { loadApplianceConfig } from "../../appliance/config/load.js";
+import { addSample, SAMPLE_MS, syncAlerts } from "../../appliance/gateway/appliance-sync.js";
+import { dataPaths } from "../../appliance/paths.js";
+import type { SyncStatus } from "../../appliance/sync-status.js";
 import { removeDir, startTestAppliance, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
 import { rawRequest, rawRequestText } from "../helpers/raw-http.js";
 
@@ -152,6 +159,7 @@ afterAll(async () => {
 describe("who may call the appliance API", () => {
   const routes: [string, string][] = [
     ["GET", "/api/appliance/status"],
+    ["GET", "/api/appliance/sync"],
     ["GET", "/api/appliance/services/system/logs"],
     ["GET", "/api/appliance/services/system/logs/download"],
     ["POST", "/api/appliance/services/system/restart"],
@@ -169,6 +177,9 @@ describe("who may call the appliance API", () => {
     const r = await call("GET", "/api/appliance/status", { token: who.viewer.token });
     expectError(r, 403, "permission denied");
     expect(r.body.data).toEqual({ needs: "appliance:read" });
+    const sync = await call("GET", "/api/appliance/sync", { token: who.viewer.token });
+    expectError(sync, 403, "permission denied");
+    expect(sync.body.data).toEqual({ needs: "appliance:read" });
     const w = await call("POST", "/api/appliance/services/system/restart", { token: who.viewer.token });
     expectError(w, 403);
     expect(w.body.data).toEqual({ needs: "appliance:write" });
@@ -176,6 +187,7 @@ describe("who may call the appliance API", () => {
 
   it("an API key scoped to appliance:read reads status and logs but cannot restart", async () => {
     expect((await call("GET", "/api/appliance/status", { key: readKey })).status).toBe(200);
+    expect((await call("GET", "/api/appliance/sync", { key: readKey })).status).toBe(200);
     expect((await call("GET", "/api/appliance/services/system/logs?lines=1", { key: readKey })).status).toBe(
       200,
     );
@@ -249,6 +261,7 @@ describe("status", () => {
     const events = await readEvents("/api/appliance/events?intervalMs=500", who.admin, (e) => e.length >= 3);
     expect(events.map((e) => e.event)).toEqual(["status", "status", "status"]);
     expect(events[2]!.data.services.length).toBe(2);
+    expect(events[2]!.data.sync).toMatchObject({ enrolled: false, link: "not-enrolled", backlog: 0 });
     expect(Date.now() - t0).toBeLessThan(5000);
     // More than the 64-stream cap, one after another: each closed stream must have been released.
     for (let i = 0; i < 70; i++) {
@@ -259,6 +272,122 @@ describe("status", () => {
       expectError(await call("GET", `/api/appliance/events?${bad}`, who.admin), 400);
     }
   }, 60_000);
+});
+
+describe("sync", () => {
+  const notEnrolled = {
+    enrolled: false,
+    site: null,
+    hubUrl: null,
+    link: "not-enrolled",
+    backlog: 0,
+    lagSeconds: 0,
+    lastAckAt: null,
+  };
+
+  it("a box not enrolled: enrolled false, link not-enrolled, nothing waiting; also in /status", async () => {
+    const r = await call("GET", "/api/appliance/sync", { token: who.operator.token });
+    expect(r.status, r.text).toBe(200);
+    expect(r.headers.get("content-type")).toContain("application/json");
+    expect(Object.keys(r.body).sort()).toEqual([
+      "backlog",
+      "enrolled",
+      "hubUrl",
+      "lagSeconds",
+      "lastAckAt",
+      "link",
+      "services",
+      "site",
+    ]);
+    expect(r.body).toMatchObject(notEnrolled);
+    expect(Array.isArray(r.body.services)).toBe(true);
+    for (const s of r.body.services as Body[]) {
+      expect(Object.keys(s).sort()).toEqual([
+        "ackedAt",
+        "ackedSeq",
+        "oldestPendingAt",
+        "pending",
+        "service",
+        "unpublished",
+      ]);
+    }
+    expect((await status()).sync).toMatchObject(notEnrolled);
+    expect((await status()).alerts.filter((a: Body) => a.id.startsWith("sync"))).toEqual([]);
+    expectError(await call("GET", "/api/appliance/sync?x=1", who.admin), 400, "invalid request");
+    expectError(await call("POST", "/api/appliance/sync", who.admin), 404);
+  });
+
+  it("a box enrolled with a hub it cannot reach: site and hub URL, link down", async () => {
+    const file = dataPaths(box.dataDir).hubLink;
+    expect(existsSync(file)).toBe(false);
+    mkdirSync(dirname(file), { recursive: true });
+    const link = {
+      hubUrl: "https://hub.invalid:7400",
+      site: "site-test",
+      leafnodeUrl: "nats-leaf://hub.invalid:7422",
+      user: "site-test",
+      password: "x",
+      enrolledAt: new Date().toISOString(),
+    };
+    writeFileSync(file, JSON.stringify(link), { mode: 0o600 });
+    try {
+      // The running nats-server was started without the link: it has no leafnode, so the link reads down.
+      await waitFor(
+        async () => (await call("GET", "/api/appliance/sync", who.admin)).body.enrolled === true,
+        5000,
+        "enrolled sync status",
+      );
+      const r = await call("GET", "/api/appliance/sync", who.admin);
+      expect(r.body).toMatchObject({
+        enrolled: true,
+        site: "site-test",
+        hubUrl: "https://hub.invalid:7400",
+        link: "down",
+        backlog: 0,
+      });
+      expect(JSON.stringify(r.body)).not.toContain(link.password);
+    } finally {
+      rmSync(file, { force: true });
+    }
+    await waitFor(
+      async () => (await call("GET", "/api/appliance/sync", who.admin)).body.enrolled === false,
+      5000,
+      "not enrolled again",
+    );
+  });
+
+  it("the backlog alert: a backlog that rises at every sample for 10 minutes warns; one that drains does not", () => {
+    const reading = (backlog: number, enrolled = true): SyncStatus => ({
+      enrolled,
+      site: enrolled ? "s" : null,
+      hubUrl: enrolled ? "https://hub" : null,
+      link: enrolled ? "down" : "not-enrolled",
+      backlog,
+      lagSeconds: 0,
+      lastAckAt: null,
+      services: [],
+    });
+    const t0 = 1_000_000_000_000;
+    let samples = addSample([], reading(1), t0);
+    // Readings every 2 s (the console's stream) add one sample a minute at most.
+    for (let t = t0; t < t0 + SAMPLE_MS; t += 2000) samples = addSample(samples, reading(2), t);
+    expect(samples).toEqual([{ at: t0, pending: 1 }]);
+    // A backlog that did not move adds nothing.
+    expect(addSample(samples, reading(1), t0 + SAMPLE_MS)).toBe(samples);
+    let rising = samples;
+    for (let i = 1; i <= 11; i++) rising = addSample(rising, reading(1 + i * 5), t0 + i * SAMPLE_MS);
+    const now = t0 + 11 * SAMPLE_MS;
+    expect(syncAlerts(rising, now)).toEqual([
+      { id: "sync-backlog", level: "warning", message: expect.stringContaining("1 → 56") },
+    ]);
+    // Only 5 minutes of growth: not yet.
+    expect(syncAlerts(rising.slice(0, 6), t0 + 5 * SAMPLE_MS)).toEqual([]);
+    // The hub drains it: the rise is broken.
+    const drained = addSample(rising, reading(10), now + SAMPLE_MS);
+    expect(syncAlerts(drained, now + SAMPLE_MS)).toEqual([]);
+    // Not enrolled: changes wait for an enrolment, no samples, no alert.
+    expect(addSample(rising, reading(80, false), now + SAMPLE_MS)).toEqual([]);
+  });
 });
 
 describe("service actions", () => {

@@ -12,6 +12,8 @@ export interface Sample {
   memory: number;
   disk: number | null;
   gpu: number | null;
+  /** Changes waiting for the hub's acknowledgement (null: no sync status in the reading). */
+  backlog: number | null;
 }
 
 export interface LiveStatus {
@@ -31,6 +33,7 @@ function receive(s: Status) {
     memory: s.box.memory.usedPercent,
     disk: s.box.disk?.usedPercent ?? null,
     gpu: s.box.gpus?.[0]?.utilizationPercent ?? null,
+    backlog: s.sync?.backlog ?? null,
   };
   current = { status: s, history: [...current.history, sample].slice(-HISTORY) };
   for (const fn of subscribers) fn(current);

@@ -24,6 +24,7 @@ import { OverviewPage } from "./pages/overview";
 import { PeoplePage } from "./pages/people";
 import { ServicesPage } from "./pages/services";
 import { SetupPage } from "./pages/setup";
+import { SyncPage } from "./pages/sync";
 import type { Me, Status } from "./types";
 
 export interface PageProps {
@@ -56,6 +57,13 @@ const PAGES: PageDef[] = [
     allowed: (me) => can(me.permissions, "appliance:read"),
     needs: "appliance:read",
     view: (p) => <ServicesPage {...p} />,
+  },
+  {
+    path: "/sync",
+    label: "Sync",
+    allowed: (me) => can(me.permissions, "appliance:read"),
+    needs: "appliance:read",
+    view: () => <SyncPage />,
   },
   {
     path: "/people",

@@ -1,4 +1,5 @@
 /** Shapes of what the console reads from the API (only the fields it uses). */
+import type { SyncStatus } from "../../sync-status";
 
 export interface Me {
   id: string;
@@ -46,7 +47,11 @@ export interface Status {
     gpus: Gpu[] | null;
   };
   alerts: { id: string; level: "warning" | "critical"; message: string }[];
+  sync: SyncStatus;
 }
+
+/** `GET /api/appliance/sync`, and `sync` in the status: the gateway's own type (a type only, not bundled). */
+export type { SyncStatus } from "../../sync-status";
 
 export interface User {
   id: string;

@@ -170,12 +170,19 @@ export function Tabs(props: { tabs: { href: string; label: string }[]; active: s
   );
 }
 
-/** A line chart of 0–100 values (percentages), with its latest value spelled out for screen readers. */
-export function Spark(props: { values: (number | null)[]; label: string }) {
+/**
+ * A line chart of values from 0 to `max` (100: percentages), with its latest value spelled out for screen
+ * readers.
+ */
+export function Spark(props: { values: (number | null)[]; label: string; max?: number }) {
   const w = 240;
   const h = 48;
+  const max = props.max && props.max > 0 ? props.max : 100;
+  // 1 px inside the box, so that a line at 0 (or 100 %) is not cut in half by the edge.
   const pts = props.values
-    .map((v, i) => (v === null ? null : [(i / Math.max(1, props.values.length - 1)) * w, h - (v / 100) * h]))
+    .map((v, i) =>
+      v === null ? null : [(i / Math.max(1, props.values.length - 1)) * w, h - 1 - (v / max) * (h - 2)],
+    )
     .filter((p): p is number[] => p !== null);
   const d = pts.map((p, i) => `${i ? "L" : "M"}${p[0]!.toFixed(1)},${p[1]!.toFixed(1)}`).join("");
   return (
