@@ -4,6 +4,7 @@
  */
 import { defineService, rule } from "../../appliance/kit/index.js";
 import { type IdentityConfig, identityConfigSchema } from "./config.js";
+import { applyHubRole, applyHubUser } from "./hub-sync.js";
 import { migrations } from "./migrations.js";
 import { adminRoutes } from "./routes-admin.js";
 import { internalRoutes } from "./routes-internal.js";
@@ -44,6 +45,8 @@ export default defineService<IdentityConfig>({
     rule("GET", "/signing-keys", "identity:signing:read"),
     rule("POST", "/signing-keys/rotate", "identity:signing:write"),
   ],
+  // Users and roles managed on the hub (see hub-sync.ts and docs/sync.md).
+  syncApply: { roles: applyHubRole, users: applyHubUser },
   routes: (app, ctx) => {
     selfRoutes(app, ctx);
     adminRoutes(app, ctx);

@@ -104,4 +104,17 @@ export const migrations: Migration[] = [
       }
     },
   },
+  {
+    // What the hub last sent per synced row (users by hub id, roles by name): its HLC, so that older or
+    // replayed records change nothing, and for users the roles it asked for (granted once they exist).
+    id: "1764000000_identity_hub_versions",
+    up: (db) =>
+      db.exec(`CREATE TABLE hub_versions (
+        collection TEXT NOT NULL,
+        key TEXT NOT NULL,
+        hlc TEXT NOT NULL,
+        roles TEXT,
+        PRIMARY KEY (collection, key)
+      )`),
+  },
 ];

@@ -2,7 +2,7 @@
 import { defineService, rule } from "../../appliance/kit/index.js";
 import { migrations } from "./migrations.js";
 import { systemRoutes } from "./routes.js";
-import { recordBoot } from "./settings.js";
+import { applyHubSetting, recordBoot } from "./settings.js";
 
 export default defineService({
   name: "system",
@@ -17,6 +17,8 @@ export default defineService({
     rule("PUT", "/settings/:key", "system:write"),
     rule("DELETE", "/settings/:key", "system:write"),
   ],
+  // Box settings the hub manages: `PUT /api/hub/data/system/settings/<key>` `{ data: { value } }`.
+  syncApply: { settings: applyHubSetting },
   routes: (app, ctx) => systemRoutes(app, ctx),
   onStart: (ctx) => {
     recordBoot(ctx);

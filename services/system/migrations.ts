@@ -19,4 +19,10 @@ export const migrations: Migration[] = [
         pid INTEGER NOT NULL
       )`),
   },
+  {
+    // The HLC of the hub's last applied record per setting key (kept after a delete, so a late older
+    // upsert does not bring the setting back).
+    id: "1764000000_setting_hub_versions",
+    up: (db) => db.exec("CREATE TABLE setting_hub_versions (key TEXT PRIMARY KEY, hlc TEXT NOT NULL)"),
+  },
 ];

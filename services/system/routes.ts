@@ -2,18 +2,22 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { ApiError, type ServiceContext } from "../../appliance/kit/index.js";
 import { boxInfo, diskInfo, uptime } from "./box.js";
-import { deleteSetting, getSetting, listSettings, putSetting } from "./settings.js";
+import {
+  deleteSetting,
+  getSetting,
+  listSettings,
+  putSetting,
+  SETTING_KEY,
+  settingValue,
+} from "./settings.js";
 
 const keyParam = z.object({
   key: z
     .string()
-    .regex(
-      /^[a-z][a-z0-9_.-]{0,63}$/,
-      "key: lower-case letters, digits, '_', '.', '-'; at most 64 characters",
-    )
+    .regex(SETTING_KEY, "key: lower-case letters, digits, '_', '.', '-'; at most 64 characters")
     .openapi({ param: { name: "key", in: "path" }, example: "box.label" }),
 });
-const settingBody = z.object({ value: z.string().max(4096) }).strict();
+const settingBody = z.object({ value: settingValue }).strict();
 const settingOut = z.object({ key: z.string(), value: z.string(), updatedAt: z.string() });
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
