@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { pino } from "pino";
+import { type BlobStoreConfig, blobStoreConfigSchema } from "../../services/files/blob-store/index.js";
 import { enroll } from "../enroll.js";
 import { REDACT_PATHS } from "../kit/logger.js";
 
@@ -41,6 +42,7 @@ export async function runHub(o: {
     leafHost: o.leafHost,
     publicLeafUrl: o.publicLeafUrl,
     databaseUrl: o.databaseUrl ?? process.env.NEXUS_HUB_DATABASE_URL,
+    blobs: hubBlobConfig(process.env),
     maxClockDriftMs: process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS
       ? Number(process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS)
       : undefined,
@@ -56,6 +58,24 @@ export async function runHub(o: {
   };
   process.once("SIGTERM", () => void stop());
   process.once("SIGINT", () => void stop());
+}
+
+/** NEXUS_HUB_BLOB_BACKEND=s3 with NEXUS_HUB_S3_{ENDPOINT,PORT,USE_SSL,ACCESS_KEY,SECRET_KEY,BUCKET,REGION,PREFIX}. */
+function hubBlobConfig(env: NodeJS.ProcessEnv): BlobStoreConfig | undefined {
+  if (env.NEXUS_HUB_BLOB_BACKEND !== "s3") return undefined;
+  return blobStoreConfigSchema.parse({
+    backend: "s3",
+    s3: {
+      endPoint: env.NEXUS_HUB_S3_ENDPOINT,
+      port: env.NEXUS_HUB_S3_PORT ? Number(env.NEXUS_HUB_S3_PORT) : undefined,
+      useSSL: env.NEXUS_HUB_S3_USE_SSL !== "false",
+      accessKey: env.NEXUS_HUB_S3_ACCESS_KEY,
+      secretKey: env.NEXUS_HUB_S3_SECRET_KEY,
+      bucket: env.NEXUS_HUB_S3_BUCKET,
+      region: env.NEXUS_HUB_S3_REGION ?? "us-east-1",
+      prefix: env.NEXUS_HUB_S3_PREFIX ?? "",
+    },
+  });
 }
 
 /** Calls the running hub's API as its admin. */

@@ -34,6 +34,8 @@ export const enrolBody = z
 
 export interface HubApiDeps {
   adminToken: string;
+  /** Routes with their own authentication (the boxes' blob uploads). */
+  extra?: Hono;
   log: Logger;
   createToken(site: string, ttlSeconds: number): Promise<{ token: string; expiresAt: string }>;
   enrol(
@@ -80,12 +82,12 @@ export function hubApi(deps: HubApiDeps) {
       throw new ApiError(401, "the hub admin token is required");
     }
   };
-  app.use(
-    bodyLimit({
-      maxSize: 64 * 1024,
-      onError: (c) => c.json(errorBody(413, "request body over 64 KiB"), 413),
-    }),
-  );
+  const limit = bodyLimit({
+    maxSize: 64 * 1024,
+    onError: (c) => c.json(errorBody(413, "request body over 64 KiB"), 413),
+  });
+  // Blob uploads stream the raw request themselves (reading it here would consume it).
+  app.use((c, next) => (c.req.path.startsWith("/api/hub/blobs/") ? next() : limit(c, next)));
   app.get("/health", (c) => c.json({ status: "ok", role: "hub" }));
 
   app.post("/api/hub/tokens", async (c) => {
@@ -125,6 +127,7 @@ export function hubApi(deps: HubApiDeps) {
   };
   app.put("/api/hub/data/:service/:collection/:key", (c) => dataRoute(c, "upsert"));
   app.delete("/api/hub/data/:service/:collection/:key", (c) => dataRoute(c, "delete"));
+  if (deps.extra) app.route("/", deps.extra);
   app.notFound((c) => c.json(errorBody(404, "no such route", { path: c.req.path }), 404));
   app.onError((err, c) => renderError(err, c, deps.log));
   return app;

@@ -10,11 +10,13 @@ import { join, resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import bcrypt from "bcryptjs";
 import type { JetStreamManager, NatsConnection } from "nats";
+import { type BlobStoreConfig, createBlobStore } from "../../services/files/blob-store/index.js";
 import { ApiError } from "../kit/errors.js";
 import type { Logger } from "../kit/index.js";
 import { freePort } from "../supervisor/ports.js";
 import { hubApi } from "./api.js";
 import { applyChangesIn, HUB_SITE, losersOf, recordsOf, watermarksOf } from "./apply.js";
+import { blobRoutes } from "./blobs.js";
 import { type HubDb, type HubDbOptions, openHubDb } from "./db.js";
 import { edgeStream, ensureEdgeStream, publishAck, SiteIngest } from "./ingest.js";
 import { migrateHub } from "./migrations.js";
@@ -45,6 +47,8 @@ export interface HubOptions {
   natsServer?: string;
   /** Records stamped further ahead of the hub's clock wait (default 60 s). */
   maxClockDriftMs?: number;
+  /** Where blobs from the boxes go: local disk in the hub dir by default, or S3. */
+  blobs?: BlobStoreConfig;
 }
 
 export interface RunningHub {
@@ -151,8 +155,11 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       .catch(() => undefined);
   }, 5000);
 
+  const blobStore = createBlobStore(opts.blobs ?? { backend: "local", root: join(root, "blobs") }, root);
+  await blobStore.init();
   const app = hubApi({
     adminToken,
+    extra: blobRoutes(db, blobStore, join(root, "blob-staging")),
     log,
     createToken: async (site, ttl) => {
       if (site === HUB_SITE) throw new ApiError(400, `"${HUB_SITE}" is the hub's own name`);

@@ -34,6 +34,8 @@ export const filesConfigSchema = z.object({
   trashRetentionDays: z.number().int().min(1).default(30),
   /** An unfinished resumable upload is dropped after this many hours without progress. */
   uploadExpiryHours: z.number().int().min(1).default(24),
+  /** Bandwidth for sending content to the hub (bytes per second; 0: no limit). */
+  hubBlobBytesPerSecond: z.number().int().min(0).default(0),
   /** Longest lifetime of a share link. */
   shareMaxSeconds: z
     .number()

@@ -5,6 +5,7 @@
  */
 import { defineService, rule } from "../../appliance/kit/index.js";
 import { type FilesConfig, filesConfigSchema } from "./config.js";
+import { hubLinkOf, recordVersionsForHub, startBlobMover } from "./hub-sync.js";
 import { migrations } from "./migrations.js";
 import { expiredTrash, purgeTrashed } from "./nodes.js";
 import { nodeRoutes } from "./routes-nodes.js";
@@ -54,7 +55,12 @@ export default defineService<FilesConfig>({
     nodeRoutes(app, ctx, files);
   },
   onStart: async (ctx) => {
-    await startFiles(ctx);
+    const f = await startFiles(ctx);
+    const link = hubLinkOf(ctx);
+    if (link) {
+      recordVersionsForHub(ctx);
+      startBlobMover(ctx, f, link);
+    }
     const timer = setInterval(() => void sweep(ctx), SWEEP_MS);
     timer.unref();
     await sweep(ctx);

@@ -69,4 +69,20 @@ export const migrations: Migration[] = [
       CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     `),
   },
+  {
+    // Content the hub does not have yet (only on a box enrolled with a hub).
+    id: "1763900000_blob_sync",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE blob_sync (
+          sha256 TEXT PRIMARY KEY,
+          size INTEGER NOT NULL,
+          queued_at TEXT NOT NULL,
+          sent_at TEXT,
+          attempts INTEGER NOT NULL DEFAULT 0,
+          last_error TEXT
+        );
+        CREATE INDEX blob_sync_pending ON blob_sync (queued_at) WHERE sent_at IS NULL;
+      `),
+  },
 ];

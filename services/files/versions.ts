@@ -49,6 +49,24 @@ export interface NewContent {
   ifNoneMatch?: boolean;
 }
 
+export interface VersionEvent {
+  nodeId: string;
+  space: string;
+  path: string;
+  version: number;
+  sha256: string;
+  size: number;
+  contentType: string;
+  by: string;
+}
+
+const versionHooks = new WeakMap<object, (e: VersionEvent) => void>();
+
+/** Runs `hook` inside the transaction of every new version of `ctx` (sync with the hub uses it). */
+export function onNewVersion(ctx: Ctx, hook: (e: VersionEvent) => void): void {
+  versionHooks.set(ctx, hook);
+}
+
 export interface Written {
   file: FileNode;
   created: boolean;
@@ -108,6 +126,7 @@ export function writeVersion(ctx: Ctx, c: NewContent, keepVersions: number, inTx
     };
     if (existing) ctx.emit("versioned", { ...event, previousVersion: existing.version });
     else ctx.emit("uploaded", event);
+    versionHooks.get(ctx)?.(event);
     return { file, created: !existing, released };
   });
 }

@@ -3,7 +3,15 @@
  * fixed leafnode port, and boxes enrolled with it through `enroll()` before they start.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { enroll } from "../../appliance/enroll.js";
 import { freePort } from "../../appliance/supervisor/ports.js";
@@ -35,6 +43,8 @@ export async function hubProcess(
 ): Promise<HubProcess> {
   const dir = tempDir("nexus-hub-");
   const leafPort = await freePort();
+  // Fixed across restarts, like a real hub's address: enrolled boxes keep its URL.
+  const httpPort = await freePort();
   let child: ChildProcess | null = null;
   const runFile = join(dir, "run", "hub.json");
   const hub: HubProcess = {
@@ -54,7 +64,7 @@ export async function hubProcess(
           "--hub-dir",
           dir,
           "--port",
-          "0",
+          String(httpPort),
           "--leaf-host",
           "127.0.0.1",
           "--leaf-port",
@@ -123,7 +133,7 @@ export async function enrolledBox(
   hub: HubProcess,
   site: string,
   services: string[],
-  opts: { hostPrefix?: string[] } = {},
+  opts: { hostPrefix?: string[]; config?: Record<string, unknown> } = {},
 ): Promise<TestAppliance> {
   const pre = tempDir("nexus-enrol-");
   await enroll({ dataDir: pre, hubUrl: hub.url(), token: await enrolToken(hub, site) });
@@ -133,7 +143,8 @@ export async function enrolledBox(
     beforeStart: (dataDir) => {
       mkdirSync(join(dataDir, "secrets"), { recursive: true, mode: 0o700 });
       copyFileSync(join(pre, "secrets", "hub.json"), join(dataDir, "secrets", "hub.json"));
-      copyFileSync(join(pre, "config.json"), join(dataDir, "config.json"));
+      const config = { ...JSON.parse(readFileSync(join(pre, "config.json"), "utf8")), ...opts.config };
+      writeFileSync(join(dataDir, "config.json"), JSON.stringify(config));
     },
   });
   removeDir(pre);

@@ -1,0 +1,122 @@
+/**
+ * The hub's blob store and the boxes' uploads into it. Content is addressed by sha256, as on the boxes
+ * (same blob-store code: local disk by default, S3 in production). A box asks whether the hub has a blob
+ * (`HEAD`), and sends what is missing resumably: `PUT` with `Upload-Offset` appends to a staging file kept
+ * per site and blob, and the last byte verifies the sha256 and moves it into the store. Boxes authenticate
+ * with their site credentials (HTTP Basic, checked against the bcrypt hash, cached briefly).
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, mkdirSync, statSync } from "node:fs";
+import { open, rm } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import bcrypt from "bcryptjs";
+import { type Context, Hono } from "hono";
+import { type BlobStore, isSha256 } from "../../services/files/blob-store/index.js";
+import { ApiError } from "../kit/errors.js";
+import type { HubDb } from "./db.js";
+import { getSite } from "./sites.js";
+
+const MAX_BLOB = 2 ** 40;
+const CACHE_MS = 5 * 60_000;
+
+/** Checks `Authorization: Basic site:password` against the site's hash; returns the site id. */
+function siteAuth(db: HubDb) {
+  const verified = new Map<string, { site: string; until: number }>();
+  return async (header: string | undefined): Promise<string> => {
+    const m = /^Basic ([A-Za-z0-9+/=]{4,400})$/.exec(header ?? "");
+    if (!m) throw new ApiError(401, "site credentials required (HTTP Basic)");
+    const hit = verified.get(m[1]!);
+    if (hit && hit.until > Date.now()) {
+      const live = await getSite(db, hit.site);
+      if (live?.status === "active") return hit.site;
+    }
+    const [site = "", password = ""] = Buffer.from(m[1]!, "base64").toString("utf8").split(":");
+    const s = site ? await getSite(db, site) : null;
+    if (
+      !s ||
+      s.status !== "active" ||
+      !s.natsPasswordHash ||
+      !bcrypt.compareSync(password, s.natsPasswordHash)
+    ) {
+      throw new ApiError(401, "unknown or revoked site");
+    }
+    verified.set(m[1]!, { site, until: Date.now() + CACHE_MS });
+    return site;
+  };
+}
+
+const shaParam = (c: Context) => {
+  const sha = c.req.param("sha") ?? "";
+  if (!isSha256(sha)) throw new ApiError(400, "a blob is named by its sha256 (64 lower-case hex digits)");
+  return sha;
+};
+
+/** Routes under /api/hub/blobs for the boxes. */
+export function blobRoutes(db: HubDb, store: BlobStore, stagingDir: string) {
+  mkdirSync(stagingDir, { recursive: true, mode: 0o700 });
+  const auth = siteAuth(db);
+  const staged = (site: string, sha: string) => join(stagingDir, `${site}-${sha}`);
+  const offsetOf = (file: string) => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return 0;
+    }
+  };
+  const app = new Hono();
+
+  // Whether the hub has it (200 + size), and how much of a partial upload it holds (Upload-Offset).
+  app.get("/api/hub/blobs/:sha", async (c) => {
+    const site = await auth(c.req.header("authorization"));
+    const sha = shaParam(c);
+    const stat = await store.stat(sha);
+    c.header("upload-offset", String(stat ? stat.size : offsetOf(staged(site, sha))));
+    if (!stat) return c.json({ status: 404, message: "the hub does not have this blob", data: null }, 404);
+    return c.json({ sha256: sha, size: stat.size });
+  });
+
+  app.put("/api/hub/blobs/:sha", async (c) => {
+    const site = await auth(c.req.header("authorization"));
+    const sha = shaParam(c);
+    const size = Number(c.req.header("x-blob-size"));
+    const offset = Number(c.req.header("upload-offset") ?? 0);
+    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_BLOB)
+      throw new ApiError(400, "x-blob-size required");
+    if (await store.stat(sha)) return c.json({ sha256: sha, size, stored: true }, 200);
+    const file = staged(site, sha);
+    const have = offsetOf(file);
+    if (!Number.isSafeInteger(offset) || offset !== have) {
+      c.header("upload-offset", String(have));
+      throw new ApiError(409, "Upload-Offset does not match what the hub holds", { offset: have });
+    }
+    const incoming = (c.env as { incoming: IncomingMessage }).incoming;
+    const fh = await open(file, offset === 0 ? "w" : "r+", 0o600);
+    let written = offset;
+    try {
+      for await (const chunk of incoming.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+        if (written + chunk.length > size) throw new ApiError(413, "more bytes than x-blob-size");
+        await fh.write(chunk, 0, chunk.length, written);
+        written += chunk.length;
+      }
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      // The box went away: keep what arrived; it continues from the offset.
+    } finally {
+      await fh.sync();
+      await fh.close();
+    }
+    c.header("upload-offset", String(written));
+    if (written < size) return c.json({ sha256: sha, offset: written, stored: false }, 200);
+    const hash = createHash("sha256");
+    await pipeline(createReadStream(file), hash);
+    if (hash.digest("hex") !== sha) {
+      await rm(file, { force: true });
+      throw new ApiError(422, "the content does not match its sha256; the upload was dropped");
+    }
+    await store.put(sha, { file }, size);
+    return c.json({ sha256: sha, size, stored: true }, 201);
+  });
+  return app;
+}

@@ -1,0 +1,105 @@
+/**
+ * Files on an enrolled box reach the hub: their version rows as change records, their content in the hub's
+ * blob store by sha256, resumable (the hub killed -9 mid-transfer) and within the configured bandwidth.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { removeDir, type TestAppliance, waitFor } from "../helpers/appliance.js";
+import { filesCall, sha256 } from "../helpers/files.js";
+import { enrolledBox, type HubProcess, hubProcess } from "../helpers/hub.js";
+
+const MiB = 1024 * 1024;
+const RATE = 2 * MiB;
+let hub: HubProcess;
+let box: TestAppliance;
+
+beforeAll(async () => {
+  hub = await hubProcess();
+  await hub.start();
+  box = await enrolledBox(hub, "depot", ["files"], {
+    config: { serviceConfig: { files: { hubBlobBytesPerSecond: RATE } } },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await box?.stop();
+  if (box) removeDir(box.dataDir);
+  await hub?.stop();
+  if (hub) removeDir(hub.dir);
+});
+
+const blobOnHub = (sha: string) => join(hub.dir, "blobs", sha.slice(0, 2), sha.slice(2, 4), sha);
+const put = (path: string, body: Buffer | string) =>
+  filesCall(box, box.token, "PUT", `/spaces/me/content/${path}`, { body });
+
+describe("files → hub", () => {
+  it("a new file's content and version row reach the hub", async () => {
+    const up = await put("docs/report.txt", "quarterly numbers");
+    expect(up.status).toBe(201);
+    const sha = sha256("quarterly numbers");
+    await waitFor(() => existsSync(blobOnHub(sha)), 30_000, "the blob on the hub");
+    expect(readFileSync(blobOnHub(sha), "utf8")).toBe("quarterly numbers");
+    const records = await waitFor(async () => {
+      const r = await hub.api<{ records: { key: string; data: { sha256: string; path: string } }[] }>(
+        "GET",
+        "/api/hub/records/versions",
+      );
+      return r.body.records.length ? r.body.records : null;
+    }, 30_000);
+    expect(records![0]!.data).toMatchObject({ sha256: sha, path: "docs/report.txt" });
+  });
+
+  it("what was uploaded while the hub was down goes when it is back", async () => {
+    await hub.stop();
+    await put("offline/a.txt", "made offline");
+    await hub.start();
+    await waitFor(() => existsSync(blobOnHub(sha256("made offline"))), 60_000, "the blob after reconnect");
+  }, 90_000);
+
+  it("resumes after the hub is killed mid-transfer, within the bandwidth limit, sha256 intact", async () => {
+    const data = Buffer.alloc(8 * MiB);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+    const sha = sha256(data);
+    const t0 = Date.now();
+    expect((await put("big/video.bin", data)).status).toBe(201);
+    const staging = join(hub.dir, "blob-staging");
+    await waitFor(
+      () => readdirSync(staging).some((f) => f.endsWith(sha)),
+      30_000,
+      "a partial upload on the hub",
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    await hub.kill9();
+    await hub.start();
+    await waitFor(() => existsSync(blobOnHub(sha)), 90_000, "the blob after the restart");
+    expect(sha256(readFileSync(blobOnHub(sha)))).toBe(sha);
+    // 8 MiB at 2 MiB/s cannot take less than about 4 s, however it was split.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(3500);
+  }, 180_000);
+
+  it("refuses uploads without valid site credentials, with a bad name, a wrong offset or wrong content", async () => {
+    const link = JSON.parse(readFileSync(join(box.dataDir, "secrets", "hub.json"), "utf8"));
+    const basic = (user: string, pass: string) =>
+      `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
+    const good = basic(link.user, link.password);
+    const sha = sha256("some bytes");
+    const call = (path: string, init: RequestInit & { headers?: Record<string, string> }) =>
+      fetch(`${hub.url()}/api/hub/blobs/${path}`, init);
+    const putWith = (auth: string | null, headers: Record<string, string>, body = "some bytes", name = sha) =>
+      call(name, { method: "PUT", body, headers: { ...(auth ? { authorization: auth } : {}), ...headers } });
+    const sized = { "x-blob-size": "10", "upload-offset": "0" };
+    expect((await putWith(null, sized)).status).toBe(401);
+    expect((await putWith(basic(link.user, "wrong-password-123456"), sized)).status).toBe(401);
+    expect((await putWith(basic("other-site", link.password), sized)).status).toBe(401);
+    expect((await putWith(good, sized, "some bytes", "../../etc/passwd")).status).toBe(404);
+    expect((await putWith(good, sized, "some bytes", "ABC")).status).toBe(400);
+    expect((await putWith(good, { "x-blob-size": "10", "upload-offset": "5" })).status).toBe(409);
+    expect((await putWith(good, { "x-blob-size": "nope" })).status).toBe(400);
+    const wrong = await putWith(good, { "x-blob-size": "10", "upload-offset": "0" }, "other byte");
+    expect(wrong.status).toBe(422);
+    expect(existsSync(blobOnHub(sha))).toBe(false);
+    expect((await putWith(good, sized)).status).toBe(201);
+    expect(readFileSync(blobOnHub(sha), "utf8")).toBe("some bytes");
+  });
+});
