@@ -25,6 +25,9 @@ export async function runHub(o: {
   leafHost?: string;
   publicLeafUrl?: string;
   databaseUrl?: string;
+  natsUrl?: string;
+  natsAuthFile?: string;
+  natsReloadCommand?: string;
 }): Promise<void> {
   const { startHub } = await import("../hub/hub.js");
   const dataDir = hubDataDir(o.dataDir);
@@ -43,6 +46,7 @@ export async function runHub(o: {
     publicLeafUrl: o.publicLeafUrl,
     databaseUrl: o.databaseUrl ?? process.env.NEXUS_HUB_DATABASE_URL,
     blobs: hubBlobConfig(process.env),
+    nats: o.natsUrl ? externalNats(o.natsUrl, o.natsAuthFile, o.natsReloadCommand) : undefined,
     maxClockDriftMs: process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS
       ? Number(process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS)
       : undefined,
@@ -58,6 +62,15 @@ export async function runHub(o: {
   };
   process.once("SIGTERM", () => void stop());
   process.once("SIGINT", () => void stop());
+}
+
+/** An existing NATS cluster: the hub's user there from NEXUS_HUB_NATS_USER / NEXUS_HUB_NATS_PASSWORD. */
+function externalNats(urls: string, authFile: string | undefined, reloadCommand: string | undefined) {
+  const user = process.env.NEXUS_HUB_NATS_USER;
+  const password = process.env.NEXUS_HUB_NATS_PASSWORD;
+  if (!user || !password) throw new Error("--nats-url needs NEXUS_HUB_NATS_USER and NEXUS_HUB_NATS_PASSWORD");
+  if (!authFile) throw new Error("--nats-url needs --nats-auth-file (the users file the cluster includes)");
+  return { urls: urls.split(",").map((u) => u.trim()), user, password, authFile, reloadCommand };
 }
 
 /** NEXUS_HUB_BLOB_BACKEND=s3 with NEXUS_HUB_S3_{ENDPOINT,PORT,USE_SSL,ACCESS_KEY,SECRET_KEY,BUCKET,REGION,PREFIX}. */

@@ -225,6 +225,12 @@ hub
   .option("--leaf-host <addr>", "leafnode address (default 0.0.0.0)")
   .option("--public-leaf-url <url>", "what boxes dial, e.g. nats-leaf://hub.example.org:7422")
   .option("--database-url <url>", "PostgreSQL connection string (env NEXUS_HUB_DATABASE_URL)")
+  .option(
+    "--nats-url <urls>",
+    "use an existing NATS cluster (comma-separated URLs) instead of starting nats-server",
+  )
+  .option("--nats-auth-file <file>", "with --nats-url: the site users file the cluster's config includes")
+  .option("--nats-reload-command <cmd>", "with --nats-url: how to make the cluster reload that file")
   .action(async (o: Record<string, string | number | undefined>) =>
     (await import("./hub.js")).runHub({ ...o, dataDir: o.hubDir as string | undefined }),
   );

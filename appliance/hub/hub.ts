@@ -20,7 +20,7 @@ import { blobRoutes } from "./blobs.js";
 import { type HubDb, type HubDbOptions, openHubDb } from "./db.js";
 import { edgeStream, ensureEdgeStream, publishAck, SiteIngest } from "./ingest.js";
 import { migrateHub } from "./migrations.js";
-import { connectHub, type HubNats, hubNatsConfig, startHubNats } from "./nats.js";
+import { connectHub, externalHubNats, type HubNats, hubNatsConfig, startHubNats } from "./nats.js";
 import { deliver, queueHubRecords, queueWinners, writeHubRecord } from "./outbound.js";
 import {
   addSite,
@@ -47,6 +47,11 @@ export interface HubOptions {
   natsServer?: string;
   /** Records stamped further ahead of the hub's clock wait (default 60 s). */
   maxClockDriftMs?: number;
+  /**
+   * An existing NATS cluster instead of the hub's own nats-server: its URLs, the hub's user there, the file
+   * the hub writes the site users to (included by the cluster's config) and the command that reloads it.
+   */
+  nats?: { urls: string[]; user: string; password: string; authFile: string; reloadCommand?: string };
   /** Where blobs from the boxes go: local disk in the hub dir by default, or S3. */
   blobs?: BlobStoreConfig;
 }
@@ -89,28 +94,41 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const leafPort = opts.leafPort || (await freePort());
   const leafnodeUrl =
     opts.publicLeafUrl ?? `nats-leaf://${leafHost === "0.0.0.0" ? "127.0.0.1" : leafHost}:${leafPort}`;
-  const configFor = async () =>
-    hubNatsConfig({
-      clientPort,
-      leafHost,
-      leafPort,
-      storeDir: join(dirs.nats, "jetstream"),
-      hubUser,
-      sites: (await listSites(db))
-        .filter((s) => s.status === "active" && s.natsPasswordHash)
-        .map((s) => ({ site: s.id, user: s.id, passwordHash: s.natsPasswordHash! })),
-    });
+  const siteUsers = async () =>
+    (await listSites(db))
+      .filter((s) => s.status === "active" && s.natsPasswordHash)
+      .map((s) => ({ site: s.id, user: s.id, passwordHash: s.natsPasswordHash! }));
   const logFd = openSync(join(dirs.logs, "nats.log"), "a", 0o600);
-  const nats: HubNats = await startHubNats({
-    bin: opts.natsServer ?? "nats-server",
-    confFile: join(dirs.nats, "nats.conf"),
-    config: await configFor(),
-    clientPort,
-    user: hubUser.user,
-    pass: hubPass,
-    logFd,
-  });
-  const nc: NatsConnection = await connectHub(nats.url, hubUser.user, hubPass);
+  const external = opts.nats;
+  const nats: HubNats = external
+    ? externalHubNats({
+        ...external,
+        hubUser: { user: external.user, passwordHash: bcrypt.hashSync(external.password, 10) },
+      })
+    : await startHubNats({
+        bin: opts.natsServer ?? "nats-server",
+        confFile: join(dirs.nats, "nats.conf"),
+        config: (sites) =>
+          hubNatsConfig({
+            clientPort,
+            leafHost,
+            leafPort,
+            storeDir: join(dirs.nats, "jetstream"),
+            hubUser,
+            sites,
+          }),
+        sites: await siteUsers(),
+        clientPort,
+        user: hubUser.user,
+        pass: hubPass,
+        logFd,
+      });
+  if (external) await nats.reload(await siteUsers());
+  const nc: NatsConnection = await connectHub(
+    nats.url,
+    external?.user ?? hubUser.user,
+    external?.password ?? hubPass,
+  );
   const jsm: JetStreamManager = await nc.jetstreamManager();
   const js = nc.jetstream();
   const ingests = new Map<string, SiteIngest>();
@@ -189,7 +207,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
         if (!again) await addSite(q, { ...s, natsPasswordHash: hash });
         return redeemed.site;
       });
-      await nats.reload(await configFor());
+      await nats.reload(await siteUsers());
       await startIngest(site);
       await queueHubRecords(db, site);
       log.info({ site }, "site enrolled");
@@ -200,7 +218,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       if (!(await revokeSite(db, site))) throw new ApiError(404, "no such site");
       await ingests.get(site)?.stop();
       ingests.delete(site);
-      await nats.reload(await configFor());
+      await nats.reload(await siteUsers());
       log.info({ site }, "site revoked");
     },
     writeData: async (input) => {
@@ -240,8 +258,11 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       await new Promise<void>((r) => server.close(() => r()));
       await Promise.all([...ingests.values()].map((i) => i.stop()));
       await nc.drain().catch(() => undefined);
-      nats.child.kill("SIGTERM");
-      await new Promise((r) => nats.child.once("exit", r));
+      const child = nats.child;
+      if (child) {
+        child.kill("SIGTERM");
+        await new Promise((r) => child.once("exit", r));
+      }
       closeSync(logFd);
       await db.close();
     },

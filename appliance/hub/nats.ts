@@ -5,8 +5,9 @@
  * JetStream domain and messages addressed to it. Revoking a site rewrites the config and reloads the server,
  * which drops the site's leafnode connection. Passwords are stored as bcrypt hashes only.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { connect, type NatsConnection } from "nats";
 
 export const HUB_DOMAIN = "hub";
@@ -28,6 +29,25 @@ export function sitePermissions(site: string) {
   };
 }
 
+/** The `authorization { users: [...] }` block: the hub's own user and one confined user per active site. */
+export function hubUsersBlock(
+  hubUser: { user: string; passwordHash: string },
+  sites: readonly SiteUser[],
+): string {
+  const q = JSON.stringify;
+  const users = [
+    `    { user: ${q(hubUser.user)}, password: ${q(hubUser.passwordHash)} }`,
+    ...sites.map((s) => {
+      const p = sitePermissions(s.site);
+      return (
+        `    { user: ${q(s.user)}, password: ${q(s.passwordHash)}, permissions: { ` +
+        `publish: { allow: ${q(p.publish)} }, subscribe: { allow: ${q(p.subscribe)} } } }`
+      );
+    }),
+  ];
+  return ["authorization {", "  users: [", ...users, "  ]", "}", ""].join("\n");
+}
+
 export function hubNatsConfig(opts: {
   clientPort: number;
   leafHost: string;
@@ -37,16 +57,6 @@ export function hubNatsConfig(opts: {
   sites: readonly SiteUser[];
 }): string {
   const q = JSON.stringify;
-  const users = [
-    `    { user: ${q(opts.hubUser.user)}, password: ${q(opts.hubUser.passwordHash)} }`,
-    ...opts.sites.map((s) => {
-      const p = sitePermissions(s.site);
-      return (
-        `    { user: ${q(s.user)}, password: ${q(s.passwordHash)}, permissions: { ` +
-        `publish: { allow: ${q(p.publish)} }, subscribe: { allow: ${q(p.subscribe)} } } }`
-      );
-    }),
-  ];
   return [
     `listen: "127.0.0.1:${opts.clientPort}"`,
     `server_name: "nexus-hub"`,
@@ -54,11 +64,7 @@ export function hubNatsConfig(opts: {
     `  store_dir: ${q(opts.storeDir)}`,
     `  domain: ${q(HUB_DOMAIN)}`,
     "}",
-    "authorization {",
-    "  users: [",
-    ...users,
-    "  ]",
-    "}",
+    hubUsersBlock(opts.hubUser, opts.sites),
     "leafnodes {",
     `  listen: ${q(`${opts.leafHost}:${opts.leafPort}`)}`,
     "}",
@@ -68,23 +74,49 @@ export function hubNatsConfig(opts: {
 }
 
 export interface HubNats {
-  child: ChildProcess;
+  /** The nats-server the hub started; null with an external cluster. */
+  child: ChildProcess | null;
   url: string;
-  /** Rewrites the config and asks nats-server to reload it. */
-  reload(config: string): Promise<void>;
+  /** Writes the site users and has the server(s) reload them. */
+  reload(sites: readonly SiteUser[]): Promise<void>;
 }
 
-/** Starts nats-server with `config` (written to `confFile`, 0600) and waits until `user` can connect. */
+/**
+ * An existing NATS cluster (production): the hub does not start nats-server. It writes the users block to
+ * `authFile`, which the cluster's config includes (`include` it inside each server's config), and runs
+ * `reloadCommand` (e.g. `systemctl reload nats-server`, or `nats-server --signal reload=<pid>` on each node).
+ * The cluster needs JetStream with domain `hub` and a leafnode listener.
+ */
+export function externalHubNats(opts: {
+  urls: string[];
+  authFile: string;
+  reloadCommand?: string;
+  hubUser: { user: string; passwordHash: string };
+}): HubNats {
+  return {
+    child: null,
+    url: opts.urls.join(","),
+    async reload(sites) {
+      writeFileSync(opts.authFile, hubUsersBlock(opts.hubUser, sites), { mode: 0o600 });
+      if (opts.reloadCommand)
+        await promisify(execFile)("sh", ["-c", opts.reloadCommand], { timeout: 30_000 });
+      await new Promise((r) => setTimeout(r, 300));
+    },
+  };
+}
+
+/** Starts nats-server with `config(sites)` (written to `confFile`, 0600) and waits until `user` can connect. */
 export async function startHubNats(opts: {
   bin: string;
   confFile: string;
-  config: string;
+  config: (sites: readonly SiteUser[]) => string;
+  sites: readonly SiteUser[];
   clientPort: number;
   user: string;
   pass: string;
   logFd: number | "ignore";
 }): Promise<HubNats> {
-  writeFileSync(opts.confFile, opts.config, { mode: 0o600 });
+  writeFileSync(opts.confFile, opts.config(opts.sites), { mode: 0o600 });
   const child = spawn(opts.bin, ["-c", opts.confFile], { stdio: ["ignore", opts.logFd, opts.logFd] });
   const url = `nats://127.0.0.1:${opts.clientPort}`;
   const deadline = Date.now() + 15_000;
@@ -110,8 +142,8 @@ export async function startHubNats(opts: {
   return {
     child,
     url,
-    async reload(config: string) {
-      writeFileSync(opts.confFile, config, { mode: 0o600 });
+    async reload(sites) {
+      writeFileSync(opts.confFile, opts.config(sites), { mode: 0o600 });
       child.kill("SIGHUP");
       // nats-server applies a reload asynchronously; give it a moment before callers rely on it.
       await new Promise((r) => setTimeout(r, 300));

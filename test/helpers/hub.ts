@@ -39,7 +39,7 @@ export interface HubProcess {
 
 /** A hub process on PGlite, or on PostgreSQL when `databaseUrl` is given. */
 export async function hubProcess(
-  opts: { databaseUrl?: string; env?: Record<string, string> } = {},
+  opts: { databaseUrl?: string; env?: Record<string, string>; args?: string[] } = {},
 ): Promise<HubProcess> {
   const dir = tempDir("nexus-hub-");
   const leafPort = await freePort();
@@ -70,6 +70,7 @@ export async function hubProcess(
           "--leaf-port",
           String(leafPort),
           ...(opts.databaseUrl ? ["--database-url", opts.databaseUrl] : []),
+          ...(opts.args ?? []),
         ],
         {
           stdio: ["ignore", "ignore", "inherit"],
