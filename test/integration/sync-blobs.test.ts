@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, type TestAppliance, waitFor } from "../helpers/appliance.js";
 import { filesCall, sha256 } from "../helpers/files.js";
 import { enrolledBox, type HubProcess, hubProcess } from "../helpers/hub.js";
+import { type S3TestServer, startS3Server } from "../helpers/s3-server.js";
 
 const MiB = 1024 * 1024;
 const RATE = 2 * MiB;
@@ -102,4 +103,49 @@ describe("files → hub", () => {
     expect((await putWith(good, sized)).status).toBe(201);
     expect(readFileSync(blobOnHub(sha), "utf8")).toBe("some bytes");
   });
+});
+
+describe("files → hub with the hub's blobs on S3", () => {
+  let s3: S3TestServer;
+  let s3hub: HubProcess;
+  let s3box: TestAppliance;
+  beforeAll(async () => {
+    s3 = await startS3Server();
+    s3hub = await hubProcess({
+      env: {
+        NEXUS_HUB_BLOB_BACKEND: "s3",
+        NEXUS_HUB_S3_ENDPOINT: s3.endPoint,
+        NEXUS_HUB_S3_PORT: String(s3.port),
+        NEXUS_HUB_S3_USE_SSL: "false",
+        NEXUS_HUB_S3_ACCESS_KEY: s3.accessKey,
+        NEXUS_HUB_S3_SECRET_KEY: s3.secretKey,
+        NEXUS_HUB_S3_BUCKET: "nexus-hub-blobs",
+      },
+    });
+    await s3hub.start();
+    s3box = await enrolledBox(s3hub, "s3-depot", ["files"]);
+  }, 120_000);
+  afterAll(async () => {
+    await s3box?.stop();
+    if (s3box) removeDir(s3box.dataDir);
+    await s3hub?.stop();
+    if (s3hub) removeDir(s3hub.dir);
+    await s3?.stop();
+  });
+
+  it("stores what the box sends in the bucket", async () => {
+    const content = Buffer.alloc(3 * MiB, 5);
+    expect(
+      (await filesCall(s3box, s3box.token, "PUT", "/spaces/me/content/s3.bin", { body: content })).status,
+    ).toBe(201);
+    const link = JSON.parse(readFileSync(join(s3box.dataDir, "secrets", "hub.json"), "utf8"));
+    const auth = `Basic ${Buffer.from(`${link.user}:${link.password}`).toString("base64")}`;
+    await waitFor(
+      async () =>
+        (await fetch(`${s3hub.url()}/api/hub/blobs/${sha256(content)}`, { headers: { authorization: auth } }))
+          .status === 200,
+      60_000,
+      "the blob in the hub's bucket",
+    );
+  }, 90_000);
 });
