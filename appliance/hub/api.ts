@@ -9,6 +9,7 @@ import { z } from "zod";
 import { bearerToken } from "../kit/credentials.js";
 import { ApiError, errorBody, renderError } from "../kit/errors.js";
 import type { Logger } from "../kit/index.js";
+import { fleetPage } from "./fleet-page.js";
 
 const SITE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -89,6 +90,7 @@ export function hubApi(deps: HubApiDeps) {
   // Blob uploads stream the raw request themselves (reading it here would consume it).
   app.use((c, next) => (c.req.path.startsWith("/api/hub/blobs/") ? next() : limit(c, next)));
   app.get("/health", (c) => c.json({ status: "ok", role: "hub" }));
+  app.route("/", fleetPage());
 
   app.post("/api/hub/tokens", async (c) => {
     admin(c.req.header("authorization"));
