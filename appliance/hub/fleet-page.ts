@@ -31,7 +31,7 @@ td.num,th.num{text-align:right}
 .status{display:inline-block;padding:.05rem .55rem;border-radius:999px;font-size:.85rem;font-weight:600}
 .status-active{background:#dcfce7;color:#14532d}.status-revoked{background:#fee2e2;color:#7f1d1d}
 .warn{color:#b45309;font-weight:600}
-td:last-child{white-space:normal;min-width:10rem}
+td:last-child{white-space:normal}
 ul.wm{margin:0;padding:0;list-style:none;font-size:.85rem}
 .muted{color:#475467}
 @media (max-width:900px){body{font-size:15px}th,td{padding:.45rem .5rem}main{padding:.8rem}}`;
