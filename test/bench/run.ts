@@ -11,6 +11,7 @@ import { filesBench } from "./files.js";
 import { footprintBench } from "./footprint.js";
 import { gatewayBench } from "./gateway.js";
 import { startupBench } from "./startup.js";
+import { syncBench } from "./sync.js";
 import { installExitHooks, metric, note, runCleanups } from "./util.js";
 
 const BENCHES: Record<string, () => Promise<void>> = {
@@ -20,6 +21,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   footprint: footprintBench,
   console: consoleBench,
   files: filesBench,
+  sync: syncBench,
 };
 
 /** The code measured: HEAD, plus "-dirty" when appliance/ or services/ have uncommitted changes. */
