@@ -122,6 +122,11 @@ export const migrations: Migration[] = [
       "CREATE TABLE hub_collections (collection text PRIMARY KEY, service text NOT NULL)",
     ],
   },
+  {
+    // The watermark's chain walk looks for the next seq: without this it scanned every applied change.
+    name: "1767225603_inbox_seq",
+    statements: ["CREATE INDEX inbox_seq ON inbox (site, service, seq)"],
+  },
 ];
 
 // Any constant will do; it only has to be the same in every hub process.
