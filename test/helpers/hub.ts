@@ -151,3 +151,29 @@ export async function enrolledBox(
   removeDir(pre);
   return box;
 }
+
+/** Writes a note on a box running the `notes` fixture (a synced record); fails loudly on an error status. */
+export async function putNote(box: TestAppliance, key: string, text: string): Promise<void> {
+  const r = await box.api(`/api/notes/notes/${encodeURIComponent(key)}`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ text }),
+  });
+  if (r.status !== 200) throw new Error(`PUT note ${key}: ${r.status} ${await r.text()}`);
+}
+
+/** Sync rows still in a notes box's outbox (not yet acknowledged by the hub). */
+export async function outboxRows(box: TestAppliance): Promise<number> {
+  return ((await (await box.api("/api/notes/outbox")).json()) as { rows: number }).rows;
+}
+
+/** Stops boxes and a hub and removes their data dirs (for afterAll). */
+export async function teardown(boxes: (TestAppliance | undefined)[], hub?: HubProcess): Promise<void> {
+  for (const box of boxes) {
+    if (!box) continue;
+    await box.stop();
+    removeDir(box.dataDir);
+  }
+  await hub?.stop();
+  if (hub) removeDir(hub.dir);
+}

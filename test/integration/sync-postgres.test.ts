@@ -5,8 +5,8 @@
  * PGlite, and every box's outbox is pruned.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDir, type TestAppliance, waitFor } from "../helpers/appliance.js";
-import { enrolledBox, type HubProcess, hubProcess } from "../helpers/hub.js";
+import { type TestAppliance, waitFor } from "../helpers/appliance.js";
+import { enrolledBox, type HubProcess, hubProcess, outboxRows, putNote, teardown } from "../helpers/hub.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 
 let pg: TestPostgres;
@@ -23,26 +23,11 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const box of [a, b]) {
-    if (!box) continue;
-    await box.stop();
-    removeDir(box.dataDir);
-  }
-  await hub?.stop();
-  if (hub) removeDir(hub.dir);
+  await teardown([a, b], hub);
   await pg?.stop();
 });
 
-async function put(box: TestAppliance, key: string, text: string) {
-  const r = await box.api(`/api/notes/notes/${encodeURIComponent(key)}`, {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ text }),
-  });
-  expect(r.status).toBe(200);
-}
-const outboxRows = async (box: TestAppliance) =>
-  ((await (await box.api("/api/notes/outbox")).json()) as { rows: number }).rows;
+const put = putNote;
 
 describe("hub on PostgreSQL", () => {
   it("converges through a flapping link: the union, each change once, the conflict resolved", async () => {

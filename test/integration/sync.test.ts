@@ -11,7 +11,15 @@ import { connect, headers, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enroll } from "../../appliance/enroll.js";
 import { ROOT, removeDir, type TestAppliance, TSX, tempDir, waitFor } from "../helpers/appliance.js";
-import { enrolledBox, enrolToken, type HubProcess, hubProcess } from "../helpers/hub.js";
+import {
+  enrolledBox,
+  enrolToken,
+  type HubProcess,
+  hubProcess,
+  outboxRows,
+  putNote,
+  teardown,
+} from "../helpers/hub.js";
 
 const run = promisify(execFile);
 let hub: HubProcess;
@@ -26,15 +34,7 @@ beforeAll(async () => {
   b = await enrolledBox(hub, "site-b", ["notes"]);
 }, 180_000);
 
-afterAll(async () => {
-  for (const box of [a, b]) {
-    if (!box) continue;
-    await box.stop();
-    removeDir(box.dataDir);
-  }
-  await hub?.stop();
-  if (hub) removeDir(hub.dir);
-});
+afterAll(() => teardown([a, b], hub));
 
 interface HubRecord {
   key: string;
@@ -54,14 +54,7 @@ interface Site {
   watermarks: { service: string; seq: number }[];
 }
 
-async function put(box: TestAppliance, key: string, text: string) {
-  const r = await box.api(`/api/notes/notes/${encodeURIComponent(key)}`, {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ text }),
-  });
-  expect(r.status, await r.text()).toBe(200);
-}
+const put = putNote;
 async function bulk(box: TestAppliance, prefix: string, count: number) {
   const r = await box.api("/api/notes/bulk", {
     method: "POST",
@@ -83,8 +76,6 @@ async function note(box: TestAppliance, key: string): Promise<string | undefined
   const r = (await (await box.api("/api/notes/notes")).json()) as { notes: { key: string; text: string }[] };
   return r.notes.find((n) => n.key === key)?.text;
 }
-const outboxRows = async (box: TestAppliance) =>
-  ((await (await box.api("/api/notes/outbox")).json()) as { rows: number }).rows;
 /** Waits until the hub holds every key in `keys`. */
 const hubHas = (keys: string[], timeoutMs = 60_000) =>
   waitFor(
