@@ -178,6 +178,32 @@ describe("edge → hub", () => {
     await waitFor(async () => (await outboxRows(a)) === 0, 30_000, "pruning");
   }, 240_000);
 
+  it("a replay of a whole edge stream from its start changes nothing", async () => {
+    const before = await sites();
+    const recordsBefore = await hubRecords();
+    // Drop the hub's ingest consumer; at its next start the hub makes a new one that reads the stream from
+    // the first message again, as a hub restored from an old backup would.
+    const conf = readFileSync(join(hub.dir, "nats", "nats.conf"), "utf8");
+    const port = /listen: "127\.0\.0\.1:(\d+)"/.exec(conf)![1];
+    const pass = readFileSync(join(hub.dir, "secrets", "nats-hub.pass"), "utf8").trim();
+    const hubNc = await connect({ servers: `127.0.0.1:${port}`, user: "nexus-hub", pass });
+    const jsm = await hubNc.jetstreamManager();
+    const streamSize = (await jsm.streams.info("EDGE_site-a")).state.messages;
+    expect(streamSize).toBeGreaterThanOrEqual(before.get("site-a")!.received);
+    await jsm.consumers.delete("EDGE_site-a", "hub-ingest");
+    await hubNc.close();
+    await hub.stop();
+    await hub.start();
+    await waitFor(
+      async () => ((await sites()).get("site-a")?.lagMessages ?? 1) === 0,
+      120_000,
+      "the replay to finish",
+    );
+    const after = await sites();
+    expect(after.get("site-a")?.received).toBe(before.get("site-a")?.received);
+    expect((await hubRecords()).size).toBe(recordsBefore.size);
+  }, 180_000);
+
   it("one key edited on both boxes offline: the later edit wins on the hub, the other is kept", async () => {
     await hub.stop();
     await put(a, "shared", "edit on a");
