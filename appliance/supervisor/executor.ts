@@ -3,6 +3,7 @@
  * updates the unit's status object it is given; the reconcile loop owns those objects.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "../kit/index.js";
 import type { UnitStatus } from "./state.js";
 
@@ -52,4 +53,13 @@ export function terminate(child: ChildProcess, timeoutMs: number): Promise<void>
     });
     child.kill("SIGTERM");
   });
+}
+
+/** How to run a service host: the compiled entry under node, or the TypeScript one through tsx (tests, dev). */
+export function defaultHostCommand(): HostCommand {
+  const self = fileURLToPath(import.meta.url);
+  const ext = self.endsWith(".ts") ? ".ts" : ".js";
+  const entry = fileURLToPath(new URL(`../host/main${ext}`, import.meta.url));
+  if (ext === ".js") return { execPath: process.execPath, args: [entry] };
+  return { execPath: process.execPath, args: ["--import", import.meta.resolve("tsx"), entry] };
 }

@@ -6,11 +6,10 @@
 import type { ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import type { ApplianceConfig } from "../config/schema.js";
 import type { Logger, ServiceDefinition } from "../kit/index.js";
 import type { DataPaths } from "../paths.js";
-import { type HostCommand, spawnUnit, terminate } from "./executor.js";
+import { defaultHostCommand, type HostCommand, spawnUnit, terminate } from "./executor.js";
 import { unitReady } from "./health.js";
 import { hostEnv } from "./host-env.js";
 import { closeLog, openLog, rotateIfNeeded } from "./log-files.js";
@@ -43,15 +42,6 @@ export interface SupervisorDeps {
   internalToken?: string;
   /** Environment the service settings (`NEXUS_<SERVICE>_*`) come from; process.env by default. */
   env?: NodeJS.ProcessEnv;
-}
-
-/** How to run a service host: the compiled entry under node, or the TypeScript one through tsx (tests, dev). */
-export function defaultHostCommand(): HostCommand {
-  const self = fileURLToPath(import.meta.url);
-  const ext = self.endsWith(".ts") ? ".ts" : ".js";
-  const entry = fileURLToPath(new URL(`../host/main${ext}`, import.meta.url));
-  if (ext === ".js") return { execPath: process.execPath, args: [entry] };
-  return { execPath: process.execPath, args: ["--import", import.meta.resolve("tsx"), entry] };
 }
 
 export class Supervisor extends EventEmitter {
