@@ -8,8 +8,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 import { loadApplianceConfig } from "./config/load.js";
 import { applianceVersion, dataPaths } from "./paths.js";
-import type { HubLink } from "./supervisor/nats-server.js";
 import { isAlive, readPid } from "./supervisor/pidfile.js";
+import type { HubLink } from "./sync/hub-link.js";
 
 const answerSchema = z.object({
   site: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),

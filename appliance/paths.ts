@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { hubLinkFile } from "./sync/hub-link.js";
 
 /** The folder holding this package's package.json, found from this file (works from source and dist). */
 export function packageRoot(): string {
@@ -50,7 +51,7 @@ export function dataPaths(dataDir: string) {
     natsSecret: join(root, "secrets", "nats.json"),
     adminToken: join(root, "secrets", "admin.token"),
     /** Site credentials from the hub (`nexus enroll`): the leafnode link. */
-    hubLink: join(root, "secrets", "hub.json"),
+    hubLink: hubLinkFile(root),
     services: join(root, "services"),
   };
 }

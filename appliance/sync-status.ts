@@ -9,7 +9,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { type SyncBacklog, syncBacklog } from "./kit/index.js";
 import { dataPaths } from "./paths.js";
-import { readHubLink } from "./supervisor/nats-server.js";
+import { readHubLink } from "./sync/hub-link.js";
 
 export interface SyncStatus {
   enrolled: boolean;
@@ -57,7 +57,7 @@ function serviceBacklogs(servicesDir: string): SyncStatus["services"] {
 
 export async function syncStatus(dataDir: string, now = Date.now()): Promise<SyncStatus> {
   const paths = dataPaths(dataDir);
-  const link = readHubLink(paths);
+  const link = readHubLink(paths.root);
   const services = serviceBacklogs(paths.services);
   const oldest = services
     .map((s) => s.oldestPendingAt)

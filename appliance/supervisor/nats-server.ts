@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { connect } from "nats";
 import { ensureEventStream, ensureHubStream, ensureSyncStream } from "../kit/nats.js";
 import type { DataPaths } from "../paths.js";
+import { type HubLink, readHubLink } from "../sync/hub-link.js";
 import { cmdline, readPid, removePid, writePid } from "./pidfile.js";
 import { freePort } from "./ports.js";
 
@@ -60,29 +61,12 @@ export function natsConfig(opts: {
   ].join("\n");
 }
 
-/** The site credentials `nexus enroll` got from the hub. */
-export interface HubLink {
-  hubUrl: string;
-  site: string;
-  /** `nats-leaf://host:port` of the hub's leafnode listener. */
-  leafnodeUrl: string;
-  user: string;
-  password: string;
-  enrolledAt: string;
-}
-
 /** The leafnode URL with the site's credentials in it (user and password are URL-safe by construction). */
 function leafnodeUrl(h: HubLink): string {
   const u = new URL(h.leafnodeUrl);
   u.username = encodeURIComponent(h.user);
   u.password = encodeURIComponent(h.password);
   return u.toString();
-}
-
-/** The box's hub link, or null before enrolment. */
-export function readHubLink(paths: DataPaths): HubLink | null {
-  if (!existsSync(paths.hubLink)) return null;
-  return JSON.parse(readFileSync(paths.hubLink, "utf8")) as HubLink;
 }
 
 /** `nats-server --version`, e.g. "2.9.10"; null when the binary is missing. */
@@ -128,7 +112,7 @@ export async function startNats(opts: {
   mkdirSync(paths.run, { recursive: true });
   const creds = natsCredentials(paths);
   const port = opts.port || (await freePort());
-  const hub = readHubLink(paths);
+  const hub = readHubLink(paths.root);
   const monitorPort = await freePort();
   const config = natsConfig({ port, storeDir: paths.jetstream, site: opts.site, creds, hub, monitorPort });
   writeFileSync(paths.natsMonitor, String(monitorPort), { mode: 0o600 });

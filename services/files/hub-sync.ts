@@ -4,31 +4,17 @@
  * when the link is up: it asks the hub what it has (by sha256), skips those, resumes partial uploads from the
  * hub's offset, and keeps to the configured bandwidth. Nothing is removed from the box.
  */
-import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { type HubLink, readHubLink } from "../../appliance/sync/hub-link.js";
 import type { Ctx, Files } from "./state.js";
 import { onNewVersion } from "./versions.js";
 
-export interface HubLink {
-  hubUrl: string;
-  site: string;
-  user: string;
-  password: string;
-}
-
-/** The box's hub credentials (`<data>/secrets/hub.json`), or null before enrolment. */
-export function hubLinkOf(ctx: Ctx): HubLink | null {
-  try {
-    const root = resolve(ctx.dataDir, "..", "..");
-    return JSON.parse(readFileSync(join(root, "secrets", "hub.json"), "utf8")) as HubLink;
-  } catch {
-    return null;
-  }
-}
+/** The box's hub credentials, or null before enrolment (ctx.dataDir is `<data>/services/files`). */
+export const hubLinkOf = (ctx: Ctx): HubLink | null => readHubLink(resolve(ctx.dataDir, "..", ".."));
 
 /** From now on, new versions are recorded for the hub and their content queued. */
 export function recordVersionsForHub(ctx: Ctx): void {
