@@ -87,16 +87,5 @@ export interface ApiKey {
   revokedAt?: string | null;
 }
 
-export interface FileNode {
-  id: string;
-  space: string;
-  path: string;
-  name: string;
-  kind: "file" | "folder";
-  size: number;
-  sha256: string | null;
-  contentType: string | null;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-}
+/** What the files API answers for a file or folder (the server's own type; type-only, nothing bundled). */
+export type { FileNode } from "../../../services/files/nodes";
