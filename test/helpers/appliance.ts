@@ -136,3 +136,18 @@ export async function spawnNexusUp(
   await waitFor(() => out.includes("Console:"), 60_000, `nexus up to be ready; output so far:\n${out}`);
   return up;
 }
+
+/** Runs a test fixture script (`test/fixtures/<name>.ts`) under tsx, collecting its output. */
+export function spawnFixture(script: string, args: string[]): { child: ChildProcess; out: () => string } {
+  let out = "";
+  const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "test/fixtures", script), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.on("data", (c) => {
+    out += c;
+  });
+  child.stderr?.on("data", (c) => {
+    out += c;
+  });
+  return { child, out: () => out };
+}

@@ -2,7 +2,7 @@
  * Nothing acknowledged is lost, nothing rolled back escapes: kill -9 the writer during 10,000 outbox writes,
  * restart it, and count the stream by message id against the committed rows.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +11,7 @@ import { EVENTS_STREAM } from "../../appliance/kit/nats.js";
 import { dataPaths } from "../../appliance/paths.js";
 import { openLog } from "../../appliance/supervisor/log-files.js";
 import { type RunningNats, startNats } from "../../appliance/supervisor/nats-server.js";
-import { ROOT, removeDir, TSX, tempDir, waitFor } from "../helpers/appliance.js";
+import { removeDir, spawnFixture, tempDir, waitFor } from "../helpers/appliance.js";
 
 const TOTAL = Number(process.env.NEXUS_TEST_OUTBOX_TOTAL ?? 10_000);
 let dir: string;
@@ -34,29 +34,15 @@ function runWriter(dbFile: string): {
   out: () => string;
   exited: Promise<number | null>;
 } {
-  let out = "";
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      TSX,
-      join(ROOT, "test/fixtures/outbox-writer.ts"),
-      dbFile,
-      nats.url,
-      nats.creds.user,
-      nats.creds.pass,
-      String(TOTAL),
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  child.stdout?.on("data", (c) => {
-    out += c;
-  });
-  child.stderr?.on("data", (c) => {
-    out += c;
-  });
+  const { child, out } = spawnFixture("outbox-writer.ts", [
+    dbFile,
+    nats.url,
+    nats.creds.user,
+    nats.creds.pass,
+    String(TOTAL),
+  ]);
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  return { child, out: () => out, exited };
+  return { child, out, exited };
 }
 
 /** Every message in the stream for the writer's subject: msg id → count. Read by sequence (nats-server 2.9). */

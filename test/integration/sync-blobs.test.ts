@@ -5,9 +5,9 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDir, type TestAppliance, waitFor } from "../helpers/appliance.js";
+import { type TestAppliance, waitFor } from "../helpers/appliance.js";
 import { filesCall, sha256 } from "../helpers/files.js";
-import { enrolledBox, type HubProcess, hubProcess } from "../helpers/hub.js";
+import { enrolledBox, type HubProcess, hubProcess, teardown } from "../helpers/hub.js";
 import { type S3TestServer, startS3Server } from "../helpers/s3-server.js";
 
 const MiB = 1024 * 1024;
@@ -23,12 +23,7 @@ beforeAll(async () => {
   });
 }, 120_000);
 
-afterAll(async () => {
-  await box?.stop();
-  if (box) removeDir(box.dataDir);
-  await hub?.stop();
-  if (hub) removeDir(hub.dir);
-});
+afterAll(() => teardown([box], hub));
 
 const blobOnHub = (sha: string) => join(hub.dir, "blobs", sha.slice(0, 2), sha.slice(2, 4), sha);
 const put = (path: string, body: Buffer | string) =>
@@ -126,10 +121,7 @@ describe("files → hub with the hub's blobs on S3", () => {
     s3box = await enrolledBox(s3hub, "s3-depot", ["files"]);
   }, 120_000);
   afterAll(async () => {
-    await s3box?.stop();
-    if (s3box) removeDir(s3box.dataDir);
-    await s3hub?.stop();
-    if (s3hub) removeDir(s3hub.dir);
+    await teardown([s3box], s3hub);
     await s3?.stop();
   });
 

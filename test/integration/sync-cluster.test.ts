@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../appliance/supervisor/ports.js";
 import { removeDir, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
-import { enrolledBox, type HubProcess, hubProcess } from "../helpers/hub.js";
+import { enrolledBox, type HubProcess, hubProcess, teardown } from "../helpers/hub.js";
 
 let dir: string;
 let cluster: ChildProcess;
@@ -56,10 +56,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await box?.stop();
-  if (box) removeDir(box.dataDir);
-  await hub?.stop();
-  if (hub) removeDir(hub.dir);
+  await teardown([box], hub);
   cluster?.kill("SIGTERM");
   if (dir) removeDir(dir);
 });

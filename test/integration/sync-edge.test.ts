@@ -2,7 +2,7 @@
  * The edge end of sync against a real nats-server: change records reach NEXUS_SYNC exactly once, the clock
  * survives restarts, and outbox rows leave only under the hub's acknowledgement (or, for events, after a day).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
@@ -23,7 +23,7 @@ import {
 } from "../../appliance/sync/index.js";
 import { readSyncState } from "../../appliance/sync/state.js";
 import { syncer, writeItem } from "../fixtures/sync-writer.js";
-import { ROOT, removeDir, TSX, tempDir, waitFor } from "../helpers/appliance.js";
+import { removeDir, spawnFixture, tempDir, waitFor } from "../helpers/appliance.js";
 
 const SITE = "test";
 let dir: string;
@@ -311,28 +311,13 @@ describe("kill -9 between write and acknowledgement", () => {
   const TOTAL = 4000;
 
   function runWriter(dataDir: string): { child: ChildProcess; out: () => string } {
-    let out = "";
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        TSX,
-        join(ROOT, "test/fixtures/sync-writer.ts"),
-        dataDir,
-        nats.url,
-        nats.creds.user,
-        nats.creds.pass,
-        String(TOTAL),
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child.stdout?.on("data", (c) => {
-      out += c;
-    });
-    child.stderr?.on("data", (c) => {
-      out += c;
-    });
-    return { child, out: () => out };
+    return spawnFixture("sync-writer.ts", [
+      dataDir,
+      nats.url,
+      nats.creds.user,
+      nats.creds.pass,
+      String(TOTAL),
+    ]);
   }
 
   const kill = async (child: ChildProcess) => {
