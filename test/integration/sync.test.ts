@@ -255,6 +255,11 @@ describe("hub → edge", () => {
     expect((await hub.api("PUT", "/api/hub/data/notes/no.pe/k", { data: 1 })).status).toBe(400);
     const anon = await fetch(`${hub.url()}/api/hub/data/notes/notes/k`, { method: "PUT", body: "{}" });
     expect(anon.status).toBe(401);
+    expect((await hub.api("GET", "/api/hub/records/Not.A.Collection")).status).toBe(400);
+    expect((await hub.api("GET", `/api/hub/records/notes?key=${"k".repeat(600)}`)).status).toBe(400);
+    expect((await hub.api("DELETE", "/api/hub/sites/NOT_A_SITE")).status).toBe(400);
+    expect((await hub.api("POST", "/api/hub/tokens", { site: "site-z", ttlSeconds: 0 })).status).toBe(400);
+    expect((await hub.api("POST", "/api/hub/tokens", { site: "site-z", extra: true })).status).toBe(400);
   });
 });
 
