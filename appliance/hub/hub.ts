@@ -255,7 +255,11 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     async stop() {
       clearInterval(republish);
       clearInterval(deliveryTimer);
-      await new Promise<void>((r) => server.close(() => r()));
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        // A fleet page polling over keep-alive would otherwise hold the server open.
+        if ("closeAllConnections" in server) server.closeAllConnections();
+      });
       await Promise.all([...ingests.values()].map((i) => i.stop()));
       await nc.drain().catch(() => undefined);
       const child = nats.child;
