@@ -182,7 +182,8 @@ describe("web console", () => {
     expect(new URL(page.url()).hash).toBe("#/services");
     // Focus moved to the page for screen readers and keyboard users.
     // (after the render that shows the page: an effect, so wait for it rather than race it on a busy box)
-    await page.waitForFunction("document.activeElement?.id === 'main'", undefined, { timeout: 5000 });
+    // (a CSS :focus locator, not waitForFunction: that evals a string in the page, which our CSP forbids)
+    await page.locator("#main:focus").waitFor({ state: "attached", timeout: 5000 });
   });
 
   it("account: MFA enrolment, then logging in needs the one-time code", async () => {
