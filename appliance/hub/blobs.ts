@@ -35,8 +35,7 @@ function siteAuth(db: HubDb) {
     const [site = "", password = ""] = Buffer.from(m[1]!, "base64").toString("utf8").split(":");
     const s = site ? await getSite(db, site) : null;
     if (
-      !s ||
-      s.status !== "active" ||
+      s?.status !== "active" ||
       !s.natsPasswordHash ||
       !bcrypt.compareSync(password, s.natsPasswordHash)
     ) {
