@@ -58,12 +58,32 @@ export function budget(ctx: Ctx, f: Files, space: string, ownReservation = 0) {
 function preconditions(c: Context) {
   const inm = c.req.header("if-none-match")?.trim();
   if (inm !== undefined && inm !== "*") throw new ApiError(400, "uploads accept only If-None-Match: *");
-  const im = c.req.header("if-match")?.trim();
-  const ifMatch = im === undefined || im === "*" ? im : im.replace(/^"|"$/g, "");
-  if (ifMatch !== undefined && ifMatch !== "*" && !SHA256.test(ifMatch)) {
-    throw new ApiError(400, 'If-Match takes "*" or the quoted sha256 ETag of the current version');
+  return { ifMatch: ifMatchOf(c.req.header("if-match")), ifNoneMatch: inm === "*" };
+}
+
+const WEAK_ETAG = /^W\/"[^"]*"$/;
+
+/**
+ * `If-Match`: "*" or the sha256s of its strong ETags. It compares strongly (RFC 9110 13.1.1), so a weak ETag
+ * never matches: when only weak ones are given the answer is 412 at once, before a byte of the body is read.
+ */
+function ifMatchOf(header: string | undefined): "*" | string[] | undefined {
+  const im = header?.trim();
+  if (im === undefined || im === "*") return im;
+  const strong: string[] = [];
+  for (const raw of im.split(",")) {
+    const tag = raw.trim();
+    if (WEAK_ETAG.test(tag)) continue;
+    const sha = tag.replace(/^"|"$/g, "");
+    if (!SHA256.test(sha)) {
+      throw new ApiError(400, 'If-Match takes "*" or the quoted sha256 ETag of the current version');
+    }
+    strong.push(sha);
   }
-  return { ifMatch, ifNoneMatch: inm === "*" };
+  if (strong.length === 0) {
+    throw new ApiError(412, "a weak ETag never matches If-Match (it compares strongly); nothing was stored");
+  }
+  return strong;
 }
 
 export async function putContent(c: Context, ctx: Ctx, f: Files) {

@@ -43,8 +43,8 @@ export interface NewContent {
   size: number;
   contentType: string;
   by: string;
-  /** `If-Match`: the sha256 the current version must have (412 otherwise); `*`: the file must exist. */
-  ifMatch?: string;
+  /** `If-Match`: the sha256s one of which the current version must have (412 otherwise); `*`: it must exist. */
+  ifMatch?: "*" | readonly string[];
   /** `If-None-Match: *`: the file must not exist yet (412 otherwise). */
   ifNoneMatch?: boolean;
 }
@@ -135,7 +135,7 @@ function checkPreconditions(existing: NodeRow | undefined, c: NewContent): void 
   if (c.ifNoneMatch && existing) throw new ApiError(412, "the file exists (If-None-Match: *)");
   if (c.ifMatch === undefined) return;
   if (!existing) throw new ApiError(412, "the file does not exist (If-Match)");
-  if (c.ifMatch !== "*" && c.ifMatch !== existing.sha256) {
+  if (c.ifMatch !== "*" && !c.ifMatch.includes(existing.sha256 ?? "")) {
     throw new ApiError(412, "the file changed since you read it (If-Match)", { current: existing.sha256 });
   }
 }

@@ -145,6 +145,23 @@ describe("upload and download", () => {
     expect(ok.body.file.version).toBe(2);
     expectError(await put(alice, "never-there.txt", "x", { "if-match": "*" }), 412);
   });
+
+  it("If-Match compares strongly: a weak ETag, even the current one, is 412 and changes nothing", async () => {
+    const v1 = (await put(alice, "weak.txt", "one")).body.file;
+    for (const tag of [`W/"${v1.sha256}"`, `W/"${v1.sha256}", W/"x"`, 'W/"anything"']) {
+      expectError(await put(alice, "weak.txt", "two", { "if-match": tag }), 412, "weak");
+      expectError(await put(alice, "weak-new.txt", "two", { "if-match": tag }), 412, "weak");
+    }
+    expect((await get(alice, "weak.txt")).text).toBe("one");
+    expect((await call(alice, "GET", `/nodes/${v1.id}/versions`)).body.versions).toHaveLength(1);
+    expectError(await get(alice, "weak-new.txt"), 404);
+    // A list matches when one of its strong tags does; the weak ones in it are skipped.
+    const ok = await put(alice, "weak.txt", "two", { "if-match": `W/"${v1.sha256}", "${v1.sha256}"` });
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.body.file.version).toBe(2);
+    expectError(await put(alice, "weak.txt", "three", { "if-match": `"${v1.sha256}", W/"x"` }), 412);
+    expectError(await put(alice, "weak.txt", "three", { "if-match": 'W/"x", "not-a-sha"' }), 400);
+  });
 });
 
 describe("ranges", () => {
