@@ -18,7 +18,7 @@ import {
 import { requireRoom, setQuota, spaceUsage } from "./quota.js";
 import * as s from "./schemas.js";
 import { serveBlob } from "./serve.js";
-import { createShare, listShares, openShare, revokeShare, toShare } from "./shares.js";
+import { countDownload, createShare, listShares, openShare, revokeShare, toShare } from "./shares.js";
 import { canUse, requireSpace, spaceId } from "./spaces.js";
 import { type Ctx, type Files, releaseBlobs } from "./state.js";
 import { appendUpload, cancelUpload, createUpload, ownUpload, toUpload } from "./uploads.js";
@@ -277,14 +277,19 @@ function shareRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
 
   // Public: the token is the credential. GET takes the password in x-share-password, POST in a JSON body.
   const download = async (c: Context, password: string | undefined) => {
-    const { node } = openShare(ctx, c.req.param("token") ?? "", password);
-    return serveBlob(c, files(), {
-      sha256: node.sha256!,
-      size: node.size,
-      contentType: node.content_type ?? "application/octet-stream",
-      name: node.name,
-      modifiedAt: node.updated_at,
-    });
+    const { share, node } = openShare(ctx, c.req.param("token") ?? "", password);
+    return serveBlob(
+      c,
+      files(),
+      {
+        sha256: node.sha256!,
+        size: node.size,
+        contentType: node.content_type ?? "application/octet-stream",
+        name: node.name,
+        modifiedAt: node.updated_at,
+      },
+      { onBody: () => countDownload(ctx, share) }, // HEAD and 304 are no downloads
+    );
   };
   app.get("/s/:token", (c) => download(c, c.req.header("x-share-password")));
   jsonRoute(

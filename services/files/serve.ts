@@ -60,8 +60,15 @@ export function contentDisposition(kind: "attachment" | "inline", name: string):
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
+export interface ServeOptions {
+  /** Show passive types in the browser rather than as an attachment. */
+  inline?: boolean;
+  /** Called once the content itself goes out (200 or 206 to a GET or POST); not for HEAD, 304 or errors. */
+  onBody?: () => void;
+}
+
 /** Sends `blob` on the raw response; returns Hono's "already sent" marker. */
-export async function serveBlob(c: Context, f: Files, blob: Servable, opts: { inline?: boolean } = {}) {
+export async function serveBlob(c: Context, f: Files, blob: Servable, opts: ServeOptions = {}) {
   const out = (c.env as { outgoing?: ServerResponse }).outgoing;
   if (!out) throw new ApiError(500, "downloads need the node server");
   const etag = etagOf(blob.sha256);
@@ -99,8 +106,13 @@ export async function serveBlob(c: Context, f: Files, blob: Servable, opts: { in
     headers["content-range"] = `bytes ${range.start}-${range.end}/${blob.size}`;
     headers["content-length"] = range.end - range.start + 1;
   } else headers["content-length"] = blob.size;
-  if (c.req.method === "HEAD" || headers["content-length"] === 0) return headOnly(status as 200 | 206);
+  if (c.req.method === "HEAD") return headOnly(status as 200 | 206);
+  if (headers["content-length"] === 0) {
+    opts.onBody?.();
+    return headOnly(status as 200 | 206);
+  }
   const stream = await f.store.get(blob.sha256, range ?? undefined);
+  opts.onBody?.();
   out.writeHead(status, headers);
   await pipeline(stream, out).catch(() => out.destroy());
   return RESPONSE_ALREADY_SENT;

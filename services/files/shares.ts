@@ -128,8 +128,12 @@ export function openShare(
   const node = nodeRow(ctx, share.node_id);
   if (!node || node.deleted_at) throw new ApiError(410, "the shared file was deleted");
   if (share.password_hash) checkPassword(share, password);
-  ctx.db.prepare("UPDATE shares SET downloads = downloads + 1 WHERE id = ?").run(share.id);
   return { share, node };
+}
+
+/** Counts one download of a share: called only when its content is sent (200/206), not for HEAD or 304. */
+export function countDownload(ctx: Ctx, share: ShareRow): void {
+  ctx.db.prepare("UPDATE shares SET downloads = downloads + 1 WHERE id = ?").run(share.id);
 }
 
 function checkPassword(share: ShareRow, password: string | undefined): void {

@@ -641,6 +641,25 @@ describe("share links", () => {
     expect((await anon(s.url)).status).toBe(410);
   });
 
+  it("counts a download only when the body is sent: not HEAD, not 304", async () => {
+    const s = (await share({ expiresInSeconds: 600 })).body.share;
+    const downloads = async () =>
+      (await call(alice, "GET", "/shares")).body.shares.find((x: { id: string }) => x.id === s.id).downloads;
+    const head = await anon(s.url, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String("shared bytes".length));
+    const etag = head.headers.get("etag")!;
+    expect((await anon(s.url, { headers: { "if-none-match": etag } })).status).toBe(304);
+    expect((await anon(s.url, { headers: { range: "bytes=99-" } })).status).toBe(416);
+    expect(await downloads()).toBe(0);
+    const whole = await anon(s.url);
+    expect(await whole.text()).toBe("shared bytes");
+    const part = await anon(s.url, { headers: { range: "bytes=0-5" } });
+    expect(part.status).toBe(206);
+    await part.text();
+    expect(await downloads()).toBe(2);
+  });
+
   it("an expired link is gone", async () => {
     const s = (await share({ expiresInSeconds: 600 })).body.share;
     const d = db();
