@@ -2,14 +2,14 @@
  * The hub's blob store and the boxes' uploads into it. Content is addressed by sha256, as on the boxes
  * (same blob-store code: local disk by default, S3 in production). A box asks whether the hub has a blob
  * (`HEAD`), and sends what is missing resumably: `PUT` with `Upload-Offset` appends to a staging file kept
- * per site and blob, and the last byte verifies the sha256 and moves it into the store. Boxes authenticate
- * with their site credentials (HTTP Basic, checked against the bcrypt hash, cached briefly).
+ * per site and blob, and the last byte verifies the sha256 and moves it into the store (or drops the file on
+ * a mismatch); staging.ts sweeps away what abandoned uploads leave. Boxes authenticate with their site
+ * credentials (HTTP Basic, checked against the bcrypt hash, cached briefly).
  */
 import { createHash } from "node:crypto";
-import { createReadStream, mkdirSync, statSync } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
-import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import bcrypt from "bcryptjs";
 import { type Context, Hono } from "hono";
@@ -17,6 +17,7 @@ import { type BlobStore, isSha256 } from "../../services/files/blob-store/index.
 import { ApiError } from "../kit/errors.js";
 import type { HubDb } from "./db.js";
 import { getSite } from "./sites.js";
+import type { BlobStaging } from "./staging.js";
 
 const MAX_BLOB = 2 ** 40;
 const CACHE_MS = 5 * 60_000;
@@ -53,10 +54,8 @@ const shaParam = (c: Context) => {
 };
 
 /** Routes under /api/hub/blobs for the boxes. */
-export function blobRoutes(db: HubDb, store: BlobStore, stagingDir: string) {
-  mkdirSync(stagingDir, { recursive: true, mode: 0o700 });
+export function blobRoutes(db: HubDb, store: BlobStore, staging: BlobStaging) {
   const auth = siteAuth(db);
-  const staged = (site: string, sha: string) => join(stagingDir, `${site}-${sha}`);
   const offsetOf = (file: string) => {
     try {
       return statSync(file).size;
@@ -71,7 +70,7 @@ export function blobRoutes(db: HubDb, store: BlobStore, stagingDir: string) {
     const site = await auth(c.req.header("authorization"));
     const sha = shaParam(c);
     const stat = await store.stat(sha);
-    c.header("upload-offset", String(stat ? stat.size : offsetOf(staged(site, sha))));
+    c.header("upload-offset", String(stat ? stat.size : offsetOf(staging.path(site, sha))));
     if (!stat) return c.json({ status: 404, message: "the hub does not have this blob", data: null }, 404);
     return c.json({ sha256: sha, size: stat.size });
   });
@@ -84,38 +83,41 @@ export function blobRoutes(db: HubDb, store: BlobStore, stagingDir: string) {
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_BLOB)
       throw new ApiError(400, "x-blob-size required");
     if (await store.stat(sha)) return c.json({ sha256: sha, size, stored: true }, 200);
-    const file = staged(site, sha);
-    const have = offsetOf(file);
-    if (!Number.isSafeInteger(offset) || offset !== have) {
-      c.header("upload-offset", String(have));
-      throw new ApiError(409, "Upload-Offset does not match what the hub holds", { offset: have });
-    }
-    const incoming = (c.env as { incoming: IncomingMessage }).incoming;
-    const fh = await open(file, offset === 0 ? "w" : "r+", 0o600);
-    let written = offset;
-    try {
-      for await (const chunk of incoming.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-        if (written + chunk.length > size) throw new ApiError(413, "more bytes than x-blob-size");
-        await fh.write(chunk, 0, chunk.length, written);
-        written += chunk.length;
+    const file = staging.path(site, sha);
+    // Busy from here until it is stored or dropped: the staging sweep leaves it alone meanwhile.
+    return staging.hold(file, async () => {
+      const have = offsetOf(file);
+      if (!Number.isSafeInteger(offset) || offset !== have) {
+        c.header("upload-offset", String(have));
+        throw new ApiError(409, "Upload-Offset does not match what the hub holds", { offset: have });
       }
-    } catch (err) {
-      if (err instanceof ApiError) throw err;
-      // The box went away: keep what arrived; it continues from the offset.
-    } finally {
-      await fh.sync();
-      await fh.close();
-    }
-    c.header("upload-offset", String(written));
-    if (written < size) return c.json({ sha256: sha, offset: written, stored: false }, 200);
-    const hash = createHash("sha256");
-    await pipeline(createReadStream(file), hash);
-    if (hash.digest("hex") !== sha) {
-      await rm(file, { force: true });
-      throw new ApiError(422, "the content does not match its sha256; the upload was dropped");
-    }
-    await store.put(sha, { file }, size);
-    return c.json({ sha256: sha, size, stored: true }, 201);
+      const incoming = (c.env as { incoming: IncomingMessage }).incoming;
+      const fh = await open(file, offset === 0 ? "w" : "r+", 0o600);
+      let written = offset;
+      try {
+        for await (const chunk of incoming.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+          if (written + chunk.length > size) throw new ApiError(413, "more bytes than x-blob-size");
+          await fh.write(chunk, 0, chunk.length, written);
+          written += chunk.length;
+        }
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+        // The box went away: keep what arrived; it continues from the offset.
+      } finally {
+        await fh.sync();
+        await fh.close();
+      }
+      c.header("upload-offset", String(written));
+      if (written < size) return c.json({ sha256: sha, offset: written, stored: false }, 200);
+      const hash = createHash("sha256");
+      await pipeline(createReadStream(file), hash);
+      if (hash.digest("hex") !== sha) {
+        await rm(file, { force: true });
+        throw new ApiError(422, "the content does not match its sha256; the upload was dropped");
+      }
+      await store.put(sha, { file }, size);
+      return c.json({ sha256: sha, size, stored: true }, 201);
+    });
   });
   return app;
 }

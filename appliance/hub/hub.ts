@@ -32,6 +32,7 @@ import {
   revokeSite,
   touchSite,
 } from "./sites.js";
+import { BlobStaging, type StagingOptions, stagingOptions, stagingSweeper } from "./staging.js";
 
 export interface HubOptions {
   dataDir: string;
@@ -54,6 +55,11 @@ export interface HubOptions {
   nats?: { urls: string[]; user: string; password: string; authFile: string; reloadCommand?: string };
   /** Where blobs from the boxes go: local disk in the hub dir by default, or S3. */
   blobs?: BlobStoreConfig;
+  /**
+   * Cleanup of abandoned partial uploads in `<hub dir>/blob-staging` (default: kept 7 days unwritten, swept
+   * hourly; env NEXUS_HUB_STAGING_MAX_AGE_MS / NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS when not given here).
+   */
+  staging?: Partial<StagingOptions>;
 }
 
 export interface RunningHub {
@@ -74,6 +80,7 @@ function secret(file: string, make: () => string): string {
 
 export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const root = resolve(opts.dataDir);
+  const stagingOpts = stagingOptions(opts.staging);
   const dirs = { secrets: join(root, "secrets"), nats: join(root, "nats"), logs: join(root, "logs") };
   for (const d of [root, ...Object.values(dirs)]) mkdirSync(d, { recursive: true, mode: 0o700 });
   const log = opts.log.child({ component: "hub" });
@@ -175,9 +182,13 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
 
   const blobStore = createBlobStore(opts.blobs ?? { backend: "local", root: join(root, "blobs") }, root);
   await blobStore.init();
+  // Abandoned partial uploads: swept now, then periodically, and right after a revocation.
+  const staging = new BlobStaging(join(root, "blob-staging"));
+  const sweeper = stagingSweeper(db, staging, log, stagingOpts);
+  void sweeper.run();
   const app = hubApi({
     adminToken,
-    extra: blobRoutes(db, blobStore, join(root, "blob-staging")),
+    extra: blobRoutes(db, blobStore, staging),
     log,
     createToken: async (site, ttl) => {
       if (site === HUB_SITE) throw new ApiError(400, `"${HUB_SITE}" is the hub's own name`);
@@ -220,6 +231,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       ingests.delete(site);
       await nats.reload(await siteUsers());
       log.info({ site }, "site revoked");
+      void sweeper.run();
     },
     writeData: async (input) => {
       const cur = await writeHubRecord(db, input, [...ingests.keys()], async (q, change) => {
@@ -261,6 +273,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
         if ("closeAllConnections" in server) server.closeAllConnections();
       });
       await Promise.all([...ingests.values()].map((i) => i.stop()));
+      await sweeper.stop();
       await nc.drain().catch(() => undefined);
       const child = nats.child;
       if (child) {

@@ -185,3 +185,9 @@ export async function listSites(db: HubQuery): Promise<SiteWithWatermarks[]> {
       .map((m) => ({ service: m.service, seq: Number(m.seq), hlc: m.hlc, at: m.at })),
   }));
 }
+
+/** Every site's status by id (no credentials, no watermarks): for housekeeping that only asks who is active. */
+export async function siteStatuses(db: HubQuery): Promise<Map<string, SiteStatus>> {
+  const rows = await db.query<{ id: string; status: SiteStatus }>("SELECT id, status FROM sites");
+  return new Map(rows.map((r) => [r.id, r.status]));
+}
