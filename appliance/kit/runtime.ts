@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { NatsConnection } from "nats";
 import { runHubApply } from "../sync/hub-apply.js";
+import { rehomeSyncRecords } from "../sync/rehome.js";
 import { startSyncMaintenance } from "../sync/watermark.js";
 import { createServiceApp } from "./app.js";
 import { createContext, serviceDbPath } from "./context.js";
@@ -54,6 +55,10 @@ export async function startService<C>(
   let sync: { stop(): void } | null = null;
   try {
     migrate(db, [...outboxMigrations, ...def.migrations]);
+    // Records written before the box was enrolled (or under an earlier enrolment) go out under this site.
+    const rehomed = rehomeSyncRecords(db, opts.site);
+    if (rehomed)
+      log.info({ rehomed, site: opts.site }, "change records from before enrolment queued for the hub");
     nc = opts.nats ? await connectNats(opts.nats) : null;
     relay = nc ? new OutboxRelay(db, nc.jetstream(), log) : null;
     const activeRelay = relay;

@@ -44,9 +44,11 @@ export async function startTestAppliance(
     beforeStart?: (dataDir: string) => void;
     /** A command the service hosts run under, e.g. `["faketime", "-f", "+20s"]` for a box with a skewed clock. */
     hostPrefix?: string[];
+    /** Starts again on the data dir of a box stopped before (default: a fresh one). */
+    dataDir?: string;
   } = {},
 ): Promise<TestAppliance> {
-  const dataDir = tempDir();
+  const dataDir = opts.dataDir ?? tempDir();
   opts.beforeStart?.(dataDir);
   const env = {
     ...process.env,

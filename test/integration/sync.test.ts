@@ -10,7 +10,15 @@ import { promisify } from "node:util";
 import { connect, headers, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enroll } from "../../appliance/enroll.js";
-import { ROOT, removeDir, type TestAppliance, TSX, tempDir, waitFor } from "../helpers/appliance.js";
+import {
+  ROOT,
+  removeDir,
+  startTestAppliance,
+  type TestAppliance,
+  TSX,
+  tempDir,
+  waitFor,
+} from "../helpers/appliance.js";
 import {
   enrolledBox,
   enrolToken,
@@ -380,4 +388,32 @@ describe("revocation", () => {
     expect(await outboxRows(b)).toBe(1);
     expect((await hub.api("DELETE", "/api/hub/sites/nope")).status).toBe(404);
   }, 60_000);
+});
+
+describe("a box used before its enrolment", () => {
+  it("sends what it wrote offline once enrolled, under the site the hub gave it, and prunes it", async () => {
+    let box = await startTestAppliance({ services: ["notes"] });
+    const dataDir = box.dataDir;
+    try {
+      await put(box, "offline-1", "written before enrolment");
+      await put(box, "offline-2", "also before");
+      expect(await outboxRows(box)).toBe(2);
+      await box.stop();
+      await enroll({ dataDir, hubUrl: hub.url(), token: await enrolToken(hub, "site-late") });
+      box = await startTestAppliance({ services: ["notes"], dataDir });
+      await put(box, "enrolled-1", "after enrolment");
+      const r = (await hubHas(["offline-1", "offline-2", "enrolled-1"]))!;
+      expect(r.get("offline-1")).toMatchObject({
+        site: "site-late",
+        data: { text: "written before enrolment" },
+      });
+      expect(r.get("offline-1")!.hlc < r.get("enrolled-1")!.hlc).toBe(true);
+      // The watermark walks past the rehomed records: everything is acknowledged and pruned.
+      await waitFor(async () => (await outboxRows(box)) === 0, 30_000, "pruning");
+      expect((await sites()).get("site-late")?.received).toBe(3);
+    } finally {
+      await box.stop();
+      removeDir(dataDir);
+    }
+  }, 120_000);
 });

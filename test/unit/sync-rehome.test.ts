@@ -1,0 +1,90 @@
+/**
+ * Change records written before enrolment are rewritten for the site the hub assigned: new subject, site,
+ * HLC node and id, same seq, order and data; events and records already named for the site are untouched.
+ */
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { addToOutbox, migrate, openDatabase } from "../../appliance/kit/index.js";
+import { outboxMigrations } from "../../appliance/kit/outbox.js";
+import { changeRecordSchema, decodeHlc } from "../../appliance/sync/index.js";
+import { createSyncApi } from "../../appliance/sync/recorder.js";
+import { rehomeSyncRecords } from "../../appliance/sync/rehome.js";
+import { removeDir, tempDir } from "../helpers/appliance.js";
+
+const dir = tempDir();
+afterAll(() => removeDir(dir));
+
+interface Row {
+  seq: number;
+  id: string;
+  subject: string;
+  payload: string;
+  published_at: string | null;
+}
+
+function box(name: string) {
+  const db = openDatabase(join(dir, `${name}.db`));
+  migrate(db, outboxMigrations);
+  const rows = () => db.prepare("SELECT * FROM _outbox ORDER BY seq").all() as Row[];
+  return { db, rows };
+}
+
+describe("rehomeSyncRecords", () => {
+  it("rewrites records of the old site for the new one, keeping seq, order and data", () => {
+    const { db, rows } = box("a");
+    const offline = createSyncApi(db, { site: "box-7f3a", service: "notes" });
+    db.transaction(() => {
+      offline.record({ collection: "notes", key: "k1", op: "upsert", data: { text: "one" } });
+      addToOutbox(db, { service: "notes", site: "box-7f3a", type: "nexus.notes.noted", data: {} });
+      offline.record({ collection: "notes", key: "k2", op: "upsert", data: { text: "two" } });
+      offline.record({ collection: "notes", key: "k1", op: "delete" });
+    })();
+    // Already published to the local stream under the old name (the relay ran before enrolment).
+    db.prepare("UPDATE _outbox SET published_at = '2026-01-01T00:00:00.000Z'").run();
+    const before = rows();
+
+    expect(rehomeSyncRecords(db, "site-a")).toBe(3);
+    const after = rows();
+    expect(after.map((r) => r.seq)).toEqual(before.map((r) => r.seq));
+    const event = after[1]!;
+    expect(event).toEqual(before[1]);
+    const records = [after[0]!, after[2]!, after[3]!];
+    const old = [before[0]!, before[2]!, before[3]!];
+    for (const [i, row] of records.entries()) {
+      const was = changeRecordSchema.parse(JSON.parse(old[i]!.payload));
+      const now = changeRecordSchema.parse(JSON.parse(row.payload));
+      expect(row.subject).toBe("sync.site-a.notes.notes");
+      expect(row.published_at).toBeNull();
+      expect(row.id).toBe(now.id);
+      expect(now.id).not.toBe(was.id);
+      expect(now.site).toBe("site-a");
+      expect({ ...decodeHlc(now.hlc), node: "x" }).toEqual({ ...decodeHlc(was.hlc), node: "x" });
+      expect(decodeHlc(now.hlc).node).toBe("site-a");
+      expect({ ...now, id: "", site: "", hlc: "" }).toEqual({ ...was, id: "", site: "", hlc: "" });
+    }
+    // Order survives: the hlc strings still sort as the seqs do.
+    const hlcs = records.map((r) => changeRecordSchema.parse(JSON.parse(r.payload)).hlc);
+    expect([...hlcs].sort()).toEqual(hlcs);
+
+    // Idempotent, and the clock of the enrolled site carries on after the rehomed records.
+    expect(rehomeSyncRecords(db, "site-a")).toBe(0);
+    expect(rows()).toEqual(after);
+    const enrolled = createSyncApi(db, { site: "site-a", service: "notes" });
+    const next = db.transaction(() => enrolled.record({ collection: "notes", key: "k3", op: "upsert" }))();
+    expect(next.hlc > hlcs.at(-1)!).toBe(true);
+    db.close();
+  });
+
+  it("leaves a box that never changed its site, and a row it cannot read, as they are", () => {
+    const { db, rows } = box("b");
+    const api = createSyncApi(db, { site: "site-b", service: "notes" });
+    db.transaction(() => api.record({ collection: "notes", key: "k", op: "upsert", data: 1 }))();
+    db.prepare(
+      "INSERT INTO _outbox (id, subject, payload, created_at) VALUES ('x', 'sync.old.notes.notes', 'not json', '')",
+    ).run();
+    const before = rows();
+    expect(rehomeSyncRecords(db, "site-b")).toBe(0);
+    expect(rows()).toEqual(before);
+    db.close();
+  });
+});
