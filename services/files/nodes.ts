@@ -100,29 +100,47 @@ export const nodeOf = (ctx: Ctx, row: NodeRow) => toNode(row, pathOf(ctx, row.id
 
 const now = () => new Date().toISOString();
 
-function insertFolder(ctx: Ctx, space: string, parentId: string | null, name: string, by: string): NodeRow {
+/**
+ * Inserts folder `name` unless a live node has that name; the unique index on live names decides, so of two
+ * writers only one inserts. Returns the node now there and whether this call made it.
+ */
+function insertFolder(ctx: Ctx, space: string, parentId: string | null, name: string, by: string) {
   const t = now();
   const id = randomUUID();
-  ctx.db
+  const r = ctx.db
     .prepare(
       `INSERT INTO nodes (id, space, parent_id, name, kind, created_by, created_at, updated_at)
-       VALUES (?, ?, ?, ?, 'folder', ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, 'folder', ?, ?, ?) ON CONFLICT DO NOTHING`,
     )
     .run(id, space, parentId, name, by, t, t);
-  return nodeRow(ctx, id)!;
+  const created = r.changes === 1;
+  return { node: created ? nodeRow(ctx, id)! : childNamed(ctx, space, parentId, name)!, created };
 }
 
 /** The folder at `names`, creating missing ones; 409 when a file stands in the way. Null for the root. */
 export function ensureFolders(ctx: Ctx, space: string, names: readonly string[], by: string): NodeRow | null {
+  return makeFolders(ctx, space, names, by).folder;
+}
+
+/**
+ * `ensureFolders`, and whether this call created the last folder. Run it in a transaction that holds the write
+ * lock (an immediate one) for an answer no other writer can make stale.
+ */
+export function makeFolders(ctx: Ctx, space: string, names: readonly string[], by: string) {
   let parent = null as NodeRow | null;
+  let created = false;
   for (const name of names) {
-    const existing = childNamed(ctx, space, parent?.id ?? null, name);
-    if (existing && existing.kind !== "folder") {
-      throw new ApiError(409, "a file is in the way of that folder", { path: pathOf(ctx, existing.id) });
+    const found = childNamed(ctx, space, parent?.id ?? null, name);
+    const next = found
+      ? { node: found, created: false }
+      : insertFolder(ctx, space, parent?.id ?? null, name, by);
+    if (next.node.kind !== "folder") {
+      throw new ApiError(409, "a file is in the way of that folder", { path: pathOf(ctx, next.node.id) });
     }
-    parent = existing ?? insertFolder(ctx, space, parent?.id ?? null, name, by);
+    parent = next.node;
+    created = next.created;
   }
-  return parent;
+  return { folder: parent, created };
 }
 
 /** 409 unless a file can be written at `names`: no file in the way of its folders, no folder at the path. */

@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { ApiError, jsonRoute, requireCaller } from "../../appliance/kit/index.js";
 import { getContent, pathAfter, putContent } from "./content.js";
 import { parsePath, parseUrlPath } from "./names.js";
-import { ensureFolders, findByPath, listChildren, nodeOf } from "./nodes.js";
+import { findByPath, listChildren, makeFolders, nodeOf } from "./nodes.js";
 import { spaceUsage } from "./quota.js";
 import * as s from "./schemas.js";
 import { requireSpace, spacesOf } from "./spaces.js";
@@ -52,9 +52,11 @@ export function spaceRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
       const caller = requireCaller(c);
       const space = requireSpace(caller, params.space);
       const names = parsePath(body.path);
-      const existed = findByPath(ctx, space, names) !== undefined;
-      const folder = ctx.tx(() => ensureFolders(ctx, space, names, caller.id))!;
-      return c.json({ folder: nodeOf(ctx, folder) }, existed ? 200 : 201);
+      // Immediate: the check and the insert see the latest state even with another writer on the database.
+      const { folder, created } = ctx.db
+        .transaction(() => makeFolders(ctx, space, names, caller.id))
+        .immediate();
+      return c.json({ folder: nodeOf(ctx, folder!) }, created ? 201 : 200);
     },
   );
 
