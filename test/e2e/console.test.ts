@@ -149,8 +149,8 @@ describe("web console", () => {
     await page.getByRole("heading", { name: "Sync", exact: true }).waitFor();
     expect(new URL(page.url()).hash).toBe("#/sync");
     await page.getByRole("heading", { name: "Not enrolled" }).waitFor();
-    await expect(page.locator(".sync pre").textContent()).resolves.toContain(
-      "nexus enroll <hub-url> <token>",
+    await expect(page.locator(".sync pre").textContent()).resolves.toBe(
+      "nexus stop\nnexus enroll <hub-url> <token>\nnexus up",
     );
     const backlog = page.getByRole("article", { name: "Backlog" });
     await expect(backlog.locator(".big").textContent()).resolves.toBe("0");

@@ -52,11 +52,15 @@ export function SyncPage() {
           <p>
             This box is not enrolled with a hub: everything it stores stays on it. To sync site{" "}
             <strong>{status.site}</strong> with a hub, get a one-time token from the hub's administrator (
-            <code>nexus hub token {status.site}</code> on the hub), then run on this box:
+            <code>nexus hub token {status.site}</code> on the hub), then run on this box (enrolment changes
+            the site id, so the appliance is stopped for it):
           </p>
           <pre>
-            <code>nexus enroll &lt;hub-url&gt; &lt;token&gt;</code>
+            <code>
+              nexus stop{"\n"}nexus enroll &lt;hub-url&gt; &lt;token&gt;{"\n"}nexus up
+            </code>
           </pre>
+          <p>What was stored before the enrolment is sent to the hub once the box is enrolled.</p>
         </section>
       )}
 
