@@ -6,7 +6,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { rm } from "node:fs/promises";
+import { copyFile, link, rm } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import type { Context } from "hono";
 import { ApiError, type Caller, requireCaller } from "../../appliance/kit/index.js";
@@ -152,6 +152,11 @@ async function appendLocked(c: Context, ctx: Ctx, f: Files, u: UploadRow, caller
   return c.json({ upload: toUpload({ ...u, received }), file: await completeUpload(ctx, f, u, caller) }, 201);
 }
 
+/**
+ * Hashes, checks and commits a fully received upload. The commit consumes a second name of the staging file, so
+ * when the blob store or the database fails the upload keeps its bytes and state (503, or 507 on a full disk):
+ * the client retries with an empty PATCH at `Upload-Offset: <size>`. Refusals (422, 409) drop the upload.
+ */
 async function completeUpload(ctx: Ctx, f: Files, u: UploadRow, caller: Caller) {
   const file = stagingFile(f, u.id);
   const known = f.hashes.get(u.id);
@@ -169,15 +174,47 @@ async function completeUpload(ctx: Ctx, f: Files, u: UploadRow, caller: Caller) 
     const w = await commitStaged(
       ctx,
       f,
-      { file, sha256, size: u.size },
+      { file: await commitName(f, u.id), sha256, size: u.size },
       { space: u.space, names: parsePath(u.path), contentType: u.content_type, by: caller.id },
       drop, // inside the version's transaction: the reservation ends exactly when the content counts
     );
+    await rm(file, { force: true });
     return w.file;
   } catch (err) {
-    drop(); // the staging file is gone with the failed commit: this upload cannot complete any more
-    throw err;
+    if (err instanceof ApiError) {
+      await dropUpload(ctx, f, u); // refused (a folder now has its name, …): a retry would not change that
+      throw err;
+    }
+    throw keptForRetry(ctx, u, err);
   }
+}
+
+/**
+ * A second name (a hard link; a copy where links are not supported) for the staging file of a complete upload,
+ * for the commit to consume: the blob store takes over and removes the file it is given, whatever the outcome.
+ */
+async function commitName(f: Files, id: string): Promise<string> {
+  const name = stagingFile(f, `${id}.commit`);
+  await rm(name, { force: true });
+  await link(stagingFile(f, id), name).catch(() => copyFile(stagingFile(f, id), name));
+  return name;
+}
+
+/** The answer to a commit that failed for a reason a retry may not meet (store unreachable, disk full). */
+function keptForRetry(ctx: Ctx, u: UploadRow, err: unknown): ApiError {
+  const code = (err as { code?: string }).code;
+  const full = code === "ENOSPC" || code === "SQLITE_FULL";
+  ctx.log.warn({ err, upload: u.id }, "committing a complete upload failed; it is kept for a retry");
+  const retry = `PATCH it again with Upload-Offset: ${u.size} and an empty body`;
+  return full
+    ? new ApiError(507, `the box's disk is full; the upload is kept: free space, then ${retry}`, {
+        reason: "disk-full",
+        offset: u.size,
+      })
+    : new ApiError(503, `the blob store failed (${code ?? "error"}); the upload is kept: ${retry}`, {
+        reason: "store-unavailable",
+        offset: u.size,
+      });
 }
 
 async function hashFile(file: string): Promise<string> {

@@ -1,6 +1,7 @@
 /** Calls to the files API through a test appliance's gateway. */
 import { createHash } from "node:crypto";
 import http from "node:http";
+import net from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { TestAppliance } from "./appliance.js";
@@ -101,4 +102,46 @@ export function getStream(url: string, token: string, opts: { hash?: boolean } =
       })
       .on("error", reject);
   });
+}
+
+export interface TcpGate {
+  port: number;
+  /** Refuses connections (and cuts open ones) until `open()`: a server that went away. */
+  shut(): Promise<void>;
+  open(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A loopback TCP relay to `target` on its own port, that can be shut to make the server behind it unreachable. */
+export async function tcpGate(targetPort: number): Promise<TcpGate> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, "127.0.0.1");
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+    });
+  await listen(0);
+  const port = (server.address() as net.AddressInfo).port;
+  return { port, shut: stop, open: () => listen(port), close: stop };
 }

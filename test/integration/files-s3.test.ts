@@ -1,26 +1,37 @@
 /**
  * The files service on the S3 backend, chosen through config.json's serviceConfig, against a real
- * S3-protocol server process (s3rver), end to end through the gateway.
+ * S3-protocol server process (s3rver), end to end through the gateway. The service reaches s3rver through a
+ * TCP relay the tests can shut, to make the S3 server unreachable for a while.
  */
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
-import { filesCall, generatedContent, getStream, putStream, sha256 } from "../helpers/files.js";
+import {
+  filesCall,
+  generatedContent,
+  getStream,
+  putStream,
+  sha256,
+  type TcpGate,
+  tcpGate,
+} from "../helpers/files.js";
 import { type S3TestServer, startS3Server } from "../helpers/s3-server.js";
 
 let s3: S3TestServer;
+let gate: TcpGate;
 let app: TestAppliance;
 
 beforeAll(async () => {
   s3 = await startS3Server();
+  gate = await tcpGate(s3.port);
   app = await startTestAppliance({
     services: ["files"],
     beforeStart: (dataDir) => {
       const files = {
         backend: "s3",
         s3Endpoint: s3.endPoint,
-        s3Port: s3.port,
+        s3Port: gate.port,
         s3UseSsl: false,
         s3AccessKey: s3.accessKey,
         s3SecretKey: s3.secretKey,
@@ -34,6 +45,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.stop();
   if (app) removeDir(app.dataDir);
+  await gate?.close();
   await s3?.stop();
 });
 
@@ -82,6 +94,50 @@ describe("files on S3", () => {
     await call("DELETE", `/nodes/${id}`);
     expect((await call("DELETE", `/trash/${id}`)).status).toBe(200);
     expect((await call("GET", "/spaces/me/content/s3/r.bin")).status).toBe(404);
+  });
+
+  it("keeps a complete resumable upload whose commit fails while S3 is down; a retry commits it", async () => {
+    const data = Buffer.alloc(2 * 1024 * 1024 + 5, 3);
+    const start = await call("POST", "/uploads", {
+      body: { space: "me", path: "s3/outage.bin", size: data.length },
+    });
+    const id = start.body.upload.id;
+    const half = 1024 * 1024;
+    const first = await call("PATCH", `/uploads/${id}`, {
+      body: data.subarray(0, half),
+      headers: { "upload-offset": "0" },
+    });
+    expect(first.status, first.text).toBe(200);
+    await gate.shut();
+    let failed: Awaited<ReturnType<typeof call>>;
+    try {
+      failed = await call("PATCH", `/uploads/${id}`, {
+        body: data.subarray(half),
+        headers: { "upload-offset": String(half) },
+      });
+    } finally {
+      await gate.open();
+    }
+    expect(failed.status, failed.text).toBe(503);
+    expect(failed.body).toMatchObject({ status: 503, data: { offset: data.length } });
+    expect(failed.body.message).toContain("kept");
+    expect(failed.headers.get("upload-offset")).toBe(String(data.length));
+    const kept = await call("GET", `/uploads/${id}`);
+    expect(kept.status, kept.text).toBe(200);
+    expect(kept.body.upload.offset).toBe(data.length);
+    expect((await call("GET", "/spaces/me/content/s3/outage.bin")).status).toBe(404);
+    // S3 is back: the completing request, an empty PATCH at the full offset, commits what was kept.
+    const retried = await call("PATCH", `/uploads/${id}`, {
+      body: "",
+      headers: { "upload-offset": String(data.length) },
+    });
+    expect(retried.status, retried.text).toBe(201);
+    expect(retried.body.file.sha256).toBe(sha256(data));
+    expect(sha256(Buffer.from((await call("GET", "/spaces/me/content/s3/outage.bin")).text, "latin1"))).toBe(
+      sha256(data),
+    );
+    expect((await call("GET", `/uploads/${id}`)).status).toBe(404);
+    expect(readdirSync(join(app.dataDir, "services", "files", "staging"))).toEqual([]);
   });
 
   it("reports ready while the S3 server answers", async () => {
