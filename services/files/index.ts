@@ -11,7 +11,7 @@ import { expiredTrash, purgeTrashed } from "./nodes.js";
 import { nodeRoutes } from "./routes-nodes.js";
 import { spaceRoutes } from "./routes-spaces.js";
 import { type Ctx, filesOf, releaseBlobs, startFiles } from "./state.js";
-import { sweepUploads } from "./uploads.js";
+import { commitCompleteUploads, sweepUploads } from "./uploads.js";
 
 /** What the gateway lets through to the streaming routes; the service applies its own, finer limits. */
 const STREAM_LIMIT = { maxBodyBytes: 2 ** 50 };
@@ -61,9 +61,13 @@ export default defineService<FilesConfig>({
       recordVersionsForHub(ctx);
       startBlobMover(ctx, f, link);
     }
-    const timer = setInterval(() => void sweep(ctx), SWEEP_MS);
+    const timer = setInterval(() => void recover(ctx).then(() => sweep(ctx)), SWEEP_MS);
     timer.unref();
+    // Uploads a crash (or a blob store outage) left complete but uncommitted: claimed now, so the sweep below
+    // leaves them alone, and committed in the background, so rehashing a large one does not hold up the start.
+    const recovering = recover(ctx);
     await sweep(ctx);
+    void recovering;
   },
   health: async (ctx) => {
     const f = filesOf(ctx);
@@ -75,6 +79,13 @@ export default defineService<FilesConfig>({
       : { ok: false, reason: `blob store (${f.store.kind}) unreachable` };
   },
 });
+
+/** Commits complete uploads left uncommitted (see commitCompleteUploads); never rejects. */
+async function recover(ctx: Ctx): Promise<void> {
+  await commitCompleteUploads(ctx, filesOf(ctx)).catch((err) =>
+    ctx.log.warn({ err }, "committing left-over uploads failed"),
+  );
+}
 
 /** Drops stale uploads and trash past its retention. */
 async function sweep(ctx: Ctx): Promise<void> {

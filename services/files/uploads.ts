@@ -2,7 +2,9 @@
  * Resumable uploads, tus-like: POST declares path and size (the size is reserved against the quota), PATCH
  * appends bytes at `Upload-Offset`, GET/HEAD tell the confirmed offset. What arrived before a dropped connection
  * is kept (fsynced, then recorded), so the client continues from the last confirmed offset; a crash loses only
- * unconfirmed bytes. The last byte completes the upload: sha256 checked, content committed as a version.
+ * unconfirmed bytes. The last byte completes the upload: sha256 checked, content committed as a version. A
+ * complete upload whose commit failed (blob store down) or was cut short (crash) keeps its bytes and is
+ * committed later: by its client's empty PATCH at the full offset, at the next start, or by the sweep.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -16,7 +18,7 @@ import { requireFileSpot } from "./nodes.js";
 import { requireRoom } from "./quota.js";
 import { receive } from "./receive.js";
 import { isAdmin, requireSpace } from "./spaces.js";
-import { type Ctx, commitStaged, type Files, requireDisk, stagingFile } from "./state.js";
+import { type Ctx, commitStaged, type Files, requireDisk, stagedSize, stagingFile } from "./state.js";
 
 export interface UploadRow {
   id: string;
@@ -149,7 +151,10 @@ async function appendLocked(c: Context, ctx: Ctx, f: Files, u: UploadRow, caller
   if (received < u.size) {
     return c.json({ upload: toUpload({ ...u, received }), file: null }, 200);
   }
-  return c.json({ upload: toUpload({ ...u, received }), file: await completeUpload(ctx, f, u, caller) }, 201);
+  return c.json(
+    { upload: toUpload({ ...u, received }), file: await completeUpload(ctx, f, u, caller.id) },
+    201,
+  );
 }
 
 /**
@@ -157,7 +162,7 @@ async function appendLocked(c: Context, ctx: Ctx, f: Files, u: UploadRow, caller
  * when the blob store or the database fails the upload keeps its bytes and state (503, or 507 on a full disk):
  * the client retries with an empty PATCH at `Upload-Offset: <size>`. Refusals (422, 409) drop the upload.
  */
-async function completeUpload(ctx: Ctx, f: Files, u: UploadRow, caller: Caller) {
+async function completeUpload(ctx: Ctx, f: Files, u: UploadRow, by: string) {
   const file = stagingFile(f, u.id);
   const known = f.hashes.get(u.id);
   f.hashes.delete(u.id);
@@ -175,7 +180,7 @@ async function completeUpload(ctx: Ctx, f: Files, u: UploadRow, caller: Caller) 
       ctx,
       f,
       { file: await commitName(f, u.id), sha256, size: u.size },
-      { space: u.space, names: parsePath(u.path), contentType: u.content_type, by: caller.id },
+      { space: u.space, names: parsePath(u.path), contentType: u.content_type, by },
       drop, // inside the version's transaction: the reservation ends exactly when the content counts
     );
     await rm(file, { force: true });
@@ -221,6 +226,38 @@ async function hashFile(file: string): Promise<string> {
   const hash = createHash("sha256");
   await pipeline(createReadStream(file), hash);
   return hash.digest("hex");
+}
+
+/**
+ * Commits the uploads that have all their bytes but no version: the service died (or the blob store failed)
+ * while committing them. Claims them at once, before its first await, so a sweep started right after skips
+ * them; the rehash and the commit run on. One whose staging file came up short (none should) is set back to
+ * the bytes it has, for its client to resume. Never throws; returns how many it committed.
+ */
+export async function commitCompleteUploads(ctx: Ctx, f: Files): Promise<number> {
+  const complete = (
+    ctx.db.prepare("SELECT * FROM uploads WHERE size > 0 AND received = size").all() as UploadRow[]
+  ).filter((u) => !f.busy.has(u.id));
+  for (const u of complete) f.busy.add(u.id);
+  let committed = 0;
+  for (const u of complete) {
+    try {
+      const staged = stagedSize(f, u.id);
+      if (staged < u.size) {
+        ctx.log.warn({ upload: u.id, staged, size: u.size }, "a complete upload lost bytes; it resumes");
+        ctx.db.prepare("UPDATE uploads SET received = ? WHERE id = ?").run(staged, u.id);
+        continue;
+      }
+      const file = await completeUpload(ctx, f, u, u.created_by);
+      ctx.log.info({ upload: u.id, path: file.path }, "committed a complete upload left uncommitted");
+      committed++;
+    } catch (err) {
+      ctx.log.warn({ err, upload: u.id }, "a complete upload could not be committed yet");
+    } finally {
+      f.busy.delete(u.id);
+    }
+  }
+  return committed;
 }
 
 /** Drops uploads that made no progress before their expiry. */

@@ -864,6 +864,53 @@ describe("resumable uploads", () => {
     expect(rest.body.file.sha256).toBe(sha256(data));
   });
 
+  it("commits at the next start an upload whose commit a kill -9 cut short", async () => {
+    const big = Buffer.alloc(96 * 1024 * 1024, 5);
+    big.write(`committed after a crash ${Date.now()}`);
+    const start = await call(alice, "POST", "/uploads", {
+      body: { space: "me", path: "resume/crashed-commit.bin", size: big.length, sha256: sha256(big) },
+    });
+    const id = start.body.upload.id;
+    const first = await call(alice, "PATCH", `/uploads/${id}`, {
+      body: big.subarray(0, big.length - 1),
+      headers: { "upload-offset": "0" },
+    });
+    expect(first.status, first.text).toBe(200);
+    // The last byte sets the commit going; the kill lands while its content is in the blob store's temp folder.
+    const storeTmp = join(filesDir(), "blobs", ".tmp");
+    const pid = app.supervisor.status().find((s) => s.name === "files")!.pid!;
+    const last = call(alice, "PATCH", `/uploads/${id}`, {
+      body: big.subarray(big.length - 1),
+      headers: { "upload-offset": String(big.length - 1) },
+    }).catch(() => null);
+    for (const deadline = Date.now() + 10_000; readdirSync(storeTmp).length === 0; ) {
+      if (Date.now() > deadline) throw new Error("the commit did not start");
+      await new Promise((r) => setImmediate(r)); // as tight as it gets: the window is the store's hashing
+    }
+    process.kill(pid, "SIGKILL");
+    const cut = await last;
+    expect(cut?.status).not.toBe(201); // the crash came before the answer
+    await waitFor(() => {
+      const s = app.supervisor.status().find((x) => x.name === "files");
+      return s?.state === "running" && s.pid !== pid;
+    }, 30_000);
+    // Nobody asks again: the service commits what it had acknowledged.
+    const down = await waitFor(
+      async () => {
+        const r = await fetch(`${app.url}/api/files/spaces/me/content/resume/crashed-commit.bin`, {
+          headers: { authorization: `Bearer ${alice.token}` },
+        });
+        return r.status === 200 ? Buffer.from(await r.arrayBuffer()) : null;
+      },
+      20_000,
+      "the upload to be committed",
+    );
+    expect(sha256(down!)).toBe(sha256(big));
+    expectError(await call(alice, "GET", `/uploads/${id}`), 404);
+    expect(stagingLeft()).toEqual([]);
+    expect((await call(alice, "GET", "/spaces")).body.spaces[0].reservedBytes).toBe(0);
+  });
+
   it("refuses more bytes than declared, a wrong sha256, and others' uploads", async () => {
     const u = (
       await call(alice, "POST", "/uploads", { body: { space: "me", path: "resume/s.bin", size: 4 } })
