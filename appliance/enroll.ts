@@ -16,6 +16,12 @@ const answerSchema = z.object({
   leafnodeUrl: z.string().regex(/^nats-leaf:\/\/[^\s/]+$/),
   user: z.string().min(1).max(128),
   password: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/),
+  leafnodeTls: z.boolean().default(false),
+  leafnodeCa: z
+    .string()
+    .max(65_536)
+    .regex(/^(-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n?)+$/)
+    .optional(),
 });
 
 export class EnrolError extends Error {}

@@ -52,6 +52,8 @@ export function dataPaths(dataDir: string) {
     adminToken: join(root, "secrets", "admin.token"),
     /** Site credentials from the hub (`nexus enroll`): the leafnode link. */
     hubLink: hubLinkFile(root),
+    /** The CA the hub's leafnode certificate chains to (from the enrolment), for nats-server. */
+    hubLeafCa: join(root, "secrets", "hub-leaf-ca.pem"),
     services: join(root, "services"),
   };
 }

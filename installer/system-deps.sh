@@ -6,8 +6,9 @@
 #   chromium               the web console's end-to-end tests drive it (playwright-core, /usr/bin/chromium)
 #   postgresql             the hub's production database; the hub tests run on PGlite and on a real server
 #   faketime               the sync tests run a box whose clock is skewed
+#   openssl                the hub makes its leafnode TLS certificates with it
 set -euo pipefail
-PKGS=(nats-server build-essential python3 ffmpeg ca-certificates chromium postgresql faketime)
+PKGS=(nats-server build-essential python3 ffmpeg ca-certificates openssl chromium postgresql faketime)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
@@ -21,7 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   echo "all present: ${PKGS[*]}"
 fi
-for bin in nats-server chromium faketime; do
+for bin in nats-server chromium faketime openssl; do
   command -v "$bin" >/dev/null || { echo "FAILED: $bin is missing after installing the packages" >&2; exit 1; }
 done
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "FAILED: PostgreSQL's initdb is missing" >&2; exit 1; }

@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { pino } from "pino";
 import { type BlobStoreConfig, blobStoreConfigSchema } from "../../services/files/blob-store/index.js";
 import { enroll } from "../enroll.js";
+import type { HubOptions } from "../hub/hub.js";
 import { REDACT_PATHS } from "../kit/logger.js";
 
 /** Default hub data dir: /var/lib/nexus-hub for root, else ~/.local/share/nexus-hub. */
@@ -50,6 +51,7 @@ export async function runHub(o: {
     maxClockDriftMs: process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS
       ? Number(process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS)
       : undefined,
+    ...hubLeafTls(process.env),
   });
   writeFileSync(runFile(dataDir), JSON.stringify({ url: hub.url, pid: process.pid }), { mode: 0o600 });
   console.log(`Nexus hub running at ${hub.url} (leafnodes: ${hub.leafnodeUrl}; data dir ${dataDir})`);
@@ -62,6 +64,31 @@ export async function runHub(o: {
   };
   process.once("SIGTERM", () => void stop());
   process.once("SIGINT", () => void stop());
+}
+
+/**
+ * Leafnode TLS from NEXUS_HUB_LEAF_TLS (`auto`, the default: the hub's own CA; `off`), or the operator's
+ * certificate: NEXUS_HUB_LEAF_TLS_CERT + NEXUS_HUB_LEAF_TLS_KEY, and NEXUS_HUB_LEAF_TLS_CA for boxes to pin.
+ * NEXUS_HUB_LEAF_TLS_NAMES: more names (comma-separated) for the hub's own certificate.
+ */
+export function hubLeafTls(env: NodeJS.ProcessEnv): Pick<HubOptions, "leafTls" | "leafTlsNames"> {
+  const mode = env.NEXUS_HUB_LEAF_TLS ?? "auto";
+  if (mode !== "auto" && mode !== "off")
+    throw new Error(`NEXUS_HUB_LEAF_TLS is "auto" or "off", not "${mode}"`);
+  const names = (env.NEXUS_HUB_LEAF_TLS_NAMES ?? "")
+    .split(",")
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const own = env.NEXUS_HUB_LEAF_TLS_CERT || env.NEXUS_HUB_LEAF_TLS_KEY || env.NEXUS_HUB_LEAF_TLS_CA;
+  if (mode === "off" || !own) return { leafTls: mode, leafTlsNames: names };
+  return {
+    leafTls: {
+      certFile: env.NEXUS_HUB_LEAF_TLS_CERT || undefined,
+      keyFile: env.NEXUS_HUB_LEAF_TLS_KEY || undefined,
+      caFile: env.NEXUS_HUB_LEAF_TLS_CA || undefined,
+    },
+    leafTlsNames: names,
+  };
 }
 
 /** An existing NATS cluster: the hub's user there from NEXUS_HUB_NATS_USER / NEXUS_HUB_NATS_PASSWORD. */

@@ -35,11 +35,7 @@ function siteAuth(db: HubDb) {
     }
     const [site = "", password = ""] = Buffer.from(m[1]!, "base64").toString("utf8").split(":");
     const s = site ? await getSite(db, site) : null;
-    if (
-      s?.status !== "active" ||
-      !s.natsPasswordHash ||
-      !bcrypt.compareSync(password, s.natsPasswordHash)
-    ) {
+    if (s?.status !== "active" || !s.natsPasswordHash || !bcrypt.compareSync(password, s.natsPasswordHash)) {
       throw new ApiError(401, "unknown or revoked site");
     }
     verified.set(m[1]!, { site, until: Date.now() + CACHE_MS });

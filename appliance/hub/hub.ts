@@ -32,6 +32,7 @@ import {
   revokeSite,
   touchSite,
 } from "./sites.js";
+import { enrolmentTls, externalLeafTls, type LeafTlsSetting, leafTls } from "./leaf-tls.js";
 import { BlobStaging, type StagingOptions, stagingOptions, stagingSweeper } from "./staging.js";
 
 export interface HubOptions {
@@ -60,6 +61,13 @@ export interface HubOptions {
    * hourly; env NEXUS_HUB_STAGING_MAX_AGE_MS / NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS when not given here).
    */
   staging?: Partial<StagingOptions>;
+  /**
+   * TLS on the leafnode link (default "auto": the hub's own CA, pinned by boxes at enrolment; see leaf-tls.ts).
+   * With an existing NATS cluster only `caFile` (what boxes pin) and "off" matter.
+   */
+  leafTls?: LeafTlsSetting;
+  /** More names the leafnode certificate covers, besides the host in `publicLeafUrl`/`leafHost`. */
+  leafTlsNames?: string[];
 }
 
 export interface RunningHub {
@@ -107,6 +115,14 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       .map((s) => ({ site: s.id, user: s.id, passwordHash: s.natsPasswordHash! }));
   const logFd = openSync(join(dirs.logs, "nats.log"), "a", 0o600);
   const external = opts.nats;
+  const tls = external
+    ? externalLeafTls(opts.leafTls ?? "auto")
+    : leafTls(opts.leafTls ?? "auto", dirs.secrets, [
+        new URL(leafnodeUrl).hostname.replace(/^\[|\]$/g, ""),
+        "127.0.0.1",
+        "localhost",
+        ...(opts.leafTlsNames ?? []),
+      ]);
   const nats: HubNats = external
     ? externalHubNats({
         ...external,
@@ -123,6 +139,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
             storeDir: join(dirs.nats, "jetstream"),
             hubUser,
             sites,
+            tls,
           }),
         sites: await siteUsers(),
         clientPort,
@@ -222,7 +239,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       await startIngest(site);
       await queueHubRecords(db, site);
       log.info({ site }, "site enrolled");
-      return { site, leafnodeUrl, user: site, password };
+      return { site, leafnodeUrl, user: site, password, ...enrolmentTls(tls) };
     },
     sites: () => fleet(db, jsm, ingests),
     revoke: async (site) => {

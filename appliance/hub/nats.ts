@@ -55,8 +55,13 @@ export function hubNatsConfig(opts: {
   storeDir: string;
   hubUser: { user: string; passwordHash: string };
   sites: readonly SiteUser[];
+  /** Leafnode TLS: boxes must speak TLS to this listener (see leaf-tls.ts). */
+  tls?: { certFile: string; keyFile: string } | null;
 }): string {
   const q = JSON.stringify;
+  const tls = opts.tls
+    ? [`  tls { cert_file: ${q(opts.tls.certFile)}, key_file: ${q(opts.tls.keyFile)}, timeout: 5 }`]
+    : [];
   return [
     `listen: "127.0.0.1:${opts.clientPort}"`,
     `server_name: "nexus-hub"`,
@@ -67,6 +72,7 @@ export function hubNatsConfig(opts: {
     hubUsersBlock(opts.hubUser, opts.sites),
     "leafnodes {",
     `  listen: ${q(`${opts.leafHost}:${opts.leafPort}`)}`,
+    ...tls,
     "}",
     "max_payload: 8MB",
     "",

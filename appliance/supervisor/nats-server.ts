@@ -37,10 +37,17 @@ export function natsConfig(opts: {
   hub?: HubLink | null;
   /** Loopback monitoring port (`/leafz` tells whether the hub link is up). */
   monitorPort?: number;
+  /** Where the hub's leafnode CA (`hub.leafnodeCa`) was written. */
+  hubCaFile?: string;
 }): string {
   const q = JSON.stringify;
+  const tls = !opts.hub?.leafnodeTls
+    ? ""
+    : opts.hub.leafnodeCa && opts.hubCaFile
+      ? `, tls: { ca_file: ${q(opts.hubCaFile)} }`
+      : ", tls: {}";
   const leaf = opts.hub
-    ? ["leafnodes {", `  remotes: [ { url: ${q(leafnodeUrl(opts.hub))} } ]`, "  reconnect: 2", "}"]
+    ? ["leafnodes {", `  remotes: [ { url: ${q(leafnodeUrl(opts.hub))}${tls} } ]`, "  reconnect: 2", "}"]
     : [];
   return [
     `listen: "127.0.0.1:${opts.port}"`,
@@ -113,8 +120,17 @@ export async function startNats(opts: {
   const creds = natsCredentials(paths);
   const port = opts.port || (await freePort());
   const hub = readHubLink(paths.root);
+  if (hub?.leafnodeCa) writeFileSync(paths.hubLeafCa, hub.leafnodeCa, { mode: 0o600 });
   const monitorPort = await freePort();
-  const config = natsConfig({ port, storeDir: paths.jetstream, site: opts.site, creds, hub, monitorPort });
+  const config = natsConfig({
+    port,
+    storeDir: paths.jetstream,
+    site: opts.site,
+    creds,
+    hub,
+    monitorPort,
+    hubCaFile: paths.hubLeafCa,
+  });
   writeFileSync(paths.natsMonitor, String(monitorPort), { mode: 0o600 });
   writeFileSync(paths.natsConf, config, { mode: 0o600 });
   const child = spawn(opts.bin, ["-c", paths.natsConf], { stdio: ["ignore", opts.logFd, opts.logFd] });

@@ -12,6 +12,10 @@ export interface HubLink {
   leafnodeUrl: string;
   user: string;
   password: string;
+  /** Speak TLS on the leafnode link (absent on links made before the hub had it: plain). */
+  leafnodeTls?: boolean;
+  /** PEM of the CA the hub's leafnode certificate must chain to (absent: the system's trust store). */
+  leafnodeCa?: string;
   enrolledAt: string;
 }
 

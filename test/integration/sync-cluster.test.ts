@@ -1,12 +1,14 @@
 /**
  * The hub on an existing NATS server it did not start (the production setup with a cluster): it writes the
  * site users into the file the server's config includes and runs the reload command; boxes link to that
- * server's leafnode port, their records reach the hub, and revoking a site cuts it off there too.
+ * server's leafnode port (TLS with the operator's CA, which boxes pin), their records reach the hub, and
+ * revoking a site cuts it off there too.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { leafTls } from "../../appliance/hub/leaf-tls.js";
 import { freePort } from "../../appliance/supervisor/ports.js";
 import { removeDir, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
 import { enrolledBox, type HubProcess, hubProcess, teardown } from "../helpers/hub.js";
@@ -20,6 +22,9 @@ beforeAll(async () => {
   dir = tempDir("nexus-cluster-");
   const [port, leafPort] = [await freePort(), await freePort()];
   mkdirSync(join(dir, "js"));
+  // The operator's own PKI for the leafnode listener (made here the way the hub makes its own).
+  mkdirSync(join(dir, "pki"));
+  const pki = leafTls("auto", join(dir, "pki"), ["127.0.0.1"])!;
   // The operator's server: JetStream domain hub, a leafnode listener, and the users file the hub maintains.
   writeFileSync(
     join(dir, "auth.conf"),
@@ -32,14 +37,18 @@ beforeAll(async () => {
       'server_name: "cluster-1"',
       `jetstream { store_dir: ${JSON.stringify(join(dir, "js"))}, domain: "hub" }`,
       'include "auth.conf"',
-      `leafnodes { listen: "127.0.0.1:${leafPort}" }`,
+      `leafnodes { listen: "127.0.0.1:${leafPort}", tls: { cert_file: ${JSON.stringify(pki.certFile)}, key_file: ${JSON.stringify(pki.keyFile)} } }`,
       "",
     ].join("\n"),
   );
   cluster = spawn("nats-server", ["-c", join(dir, "nats.conf")], { stdio: "ignore" });
   await new Promise((r) => setTimeout(r, 500));
   hub = await hubProcess({
-    env: { NEXUS_HUB_NATS_USER: "hubsvc", NEXUS_HUB_NATS_PASSWORD: "cluster-secret-1" },
+    env: {
+      NEXUS_HUB_NATS_USER: "hubsvc",
+      NEXUS_HUB_NATS_PASSWORD: "cluster-secret-1",
+      NEXUS_HUB_LEAF_TLS_CA: join(dir, "pki", "leaf-ca.pem"),
+    },
     args: [
       "--nats-url",
       `nats://127.0.0.1:${port}`,
