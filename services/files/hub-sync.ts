@@ -1,8 +1,10 @@
 /**
- * On a box enrolled with a hub: every new file version is a change record (collection `versions`) and its
- * content is queued for the hub's blob store, in the version's own transaction. A mover sends queued blobs
- * when the link is up: it asks the hub what it has (by sha256), skips those, resumes partial uploads from the
- * hub's offset, and keeps to the configured bandwidth. Nothing is removed from the box.
+ * Every new file version is a change record (collection `versions`) and its content is queued for the hub's
+ * blob store, in the version's own transaction; before enrolment too, so what a box stored offline goes to
+ * the hub once it is enrolled. On an enrolled box a mover sends queued blobs when the link is up: it asks the
+ * hub what it has (by sha256), skips those, resumes partial uploads from the hub's offset, and keeps to the
+ * configured bandwidth. Nothing is removed from the box; content the box removed (purged) before it was sent
+ * leaves the queue.
  */
 import http from "node:http";
 import https from "node:https";
@@ -82,9 +84,19 @@ export async function pushBlobs(ctx: Ctx, f: Files, link: HubLink): Promise<numb
   const failed = ctx.db.prepare(
     "UPDATE blob_sync SET attempts = attempts + 1, last_error = ? WHERE sha256 = ?",
   );
+  const drop = ctx.db.prepare("DELETE FROM blob_sync WHERE sha256 = ? AND sent_at IS NULL");
   let sent = 0;
   for (const row of rows) {
     try {
+      // Purged (and collected) before it could be sent: nothing to send, and it must not block the queue.
+      if (!(await f.store.stat(row.sha256))) {
+        drop.run(row.sha256);
+        ctx.log.info(
+          { sha256: row.sha256 },
+          "blob removed before it was sent to the hub: dropped from the queue",
+        );
+        continue;
+      }
       const have = await request(link, "HEAD", row.sha256, {});
       if (have.status === 200) {
         done.run(new Date().toISOString(), row.sha256);

@@ -56,11 +56,11 @@ export default defineService<FilesConfig>({
   },
   onStart: async (ctx) => {
     const f = await startFiles(ctx);
+    // Recorded before enrolment too: the kit sends those records under the enrolled site, and the mover
+    // sends their content, once the box is enrolled.
+    recordVersionsForHub(ctx);
     const link = hubLinkOf(ctx);
-    if (link) {
-      recordVersionsForHub(ctx);
-      startBlobMover(ctx, f, link);
-    }
+    if (link) startBlobMover(ctx, f, link);
     const timer = setInterval(() => void recover(ctx).then(() => sweep(ctx)), SWEEP_MS);
     timer.unref();
     // Uploads a crash (or a blob store outage) left complete but uncommitted: claimed now, so the sweep below
