@@ -1,13 +1,15 @@
 /**
  * Files on an enrolled box reach the hub: their version rows as change records, their content in the hub's
- * blob store by sha256, resumable (the hub killed -9 mid-transfer) and within the configured bandwidth.
+ * blob store by sha256, resumable (the hub killed -9 mid-transfer) and within the configured bandwidth; also
+ * what was stored before the box was enrolled, and never blocked by content purged before it was sent.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestAppliance, waitFor } from "../helpers/appliance.js";
+import { enroll } from "../../appliance/enroll.js";
+import { removeDir, startTestAppliance, type TestAppliance, waitFor } from "../helpers/appliance.js";
 import { filesCall, sha256 } from "../helpers/files.js";
-import { enrolledBox, type HubProcess, hubProcess, teardown } from "../helpers/hub.js";
+import { enrolledBox, enrolToken, type HubProcess, hubProcess, teardown } from "../helpers/hub.js";
 import { type S3TestServer, startS3Server } from "../helpers/s3-server.js";
 
 const MiB = 1024 * 1024;
@@ -51,6 +53,19 @@ describe("files → hub", () => {
     await put("offline/a.txt", "made offline");
     await hub.start();
     await waitFor(() => existsSync(blobOnHub(sha256("made offline"))), 60_000, "the blob after reconnect");
+  }, 90_000);
+
+  it("a file purged before its content could be sent does not hold back the ones after it", async () => {
+    await hub.stop();
+    const gone = (await put("purged/early.txt", "purged before the link came back")).body as {
+      file: { id: string };
+    };
+    expect((await filesCall(box, box.token, "DELETE", `/nodes/${gone.file.id}`)).status).toBe(200);
+    expect((await filesCall(box, box.token, "DELETE", `/trash/${gone.file.id}`)).status).toBe(200);
+    await put("purged/later.txt", "sent after it");
+    await hub.start();
+    await waitFor(() => existsSync(blobOnHub(sha256("sent after it"))), 60_000, "the later blob");
+    expect(existsSync(blobOnHub(sha256("purged before the link came back")))).toBe(false);
   }, 90_000);
 
   it("resumes after the hub is killed mid-transfer, within the bandwidth limit, sha256 intact", async () => {
@@ -98,6 +113,35 @@ describe("files → hub", () => {
     expect((await putWith(good, sized)).status).toBe(201);
     expect(readFileSync(blobOnHub(sha), "utf8")).toBe("some bytes");
   });
+});
+
+describe("files stored before the box was enrolled", () => {
+  it("reach the hub once it is enrolled: the version records under the new site, and the content", async () => {
+    let early = await startTestAppliance({ services: ["files"] });
+    const dataDir = early.dataDir;
+    try {
+      const up = await filesCall(early, early.token, "PUT", "/spaces/me/content/field/notes.txt", {
+        body: "written in the field, offline",
+      });
+      expect(up.status).toBe(201);
+      await early.stop();
+      await enroll({ dataDir, hubUrl: hub.url(), token: await enrolToken(hub, "late-depot") });
+      early = await startTestAppliance({ services: ["files"], dataDir });
+      const sha = sha256("written in the field, offline");
+      await waitFor(() => existsSync(blobOnHub(sha)), 60_000, "the blob on the hub");
+      const records = await waitFor(async () => {
+        const r = await hub.api<{ records: { site: string; data: { sha256: string; path: string } }[] }>(
+          "GET",
+          "/api/hub/records/versions",
+        );
+        return r.body.records.find((x) => x.data.sha256 === sha);
+      }, 30_000);
+      expect(records).toMatchObject({ site: "late-depot", data: { path: "field/notes.txt" } });
+    } finally {
+      await early.stop();
+      removeDir(dataDir);
+    }
+  }, 120_000);
 });
 
 describe("files → hub with the hub's blobs on S3", () => {
