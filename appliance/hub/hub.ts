@@ -19,6 +19,7 @@ import { applyChangesIn, HUB_SITE, losersOf, recordsOf, watermarksOf } from "./a
 import { blobRoutes } from "./blobs.js";
 import { type HubDb, type HubDbOptions, openHubDb } from "./db.js";
 import { edgeStream, ensureEdgeStream, publishAck, SiteIngest } from "./ingest.js";
+import { enrolmentTls, externalLeafTls, type LeafTlsSetting, leafTls } from "./leaf-tls.js";
 import { migrateHub } from "./migrations.js";
 import { connectHub, externalHubNats, type HubNats, hubNatsConfig, startHubNats } from "./nats.js";
 import { deliver, queueHubRecords, queueWinners, writeHubRecord } from "./outbound.js";
@@ -32,7 +33,6 @@ import {
   revokeSite,
   touchSite,
 } from "./sites.js";
-import { enrolmentTls, externalLeafTls, type LeafTlsSetting, leafTls } from "./leaf-tls.js";
 import { BlobStaging, type StagingOptions, stagingOptions, stagingSweeper } from "./staging.js";
 
 export interface HubOptions {
