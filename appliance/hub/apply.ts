@@ -91,6 +91,7 @@ export async function applyChangesIn(
   const policyOf = policies ?? (await storedPolicies(q));
   const fresh: IncomingChange[] = [];
   for (const c of byMsg) if (await insertInbox(q, c)) fresh.push(c);
+  await countReceived(q, fresh);
   fresh.sort(
     (a, b) =>
       compareBytes(a.record.collection, b.record.collection) || compareBytes(a.record.key, b.record.key),
@@ -134,6 +135,14 @@ async function insertInbox(
     [msgId, r.site, r.service, seq, r.collection, prevSeq ?? 0, r.hlc],
   );
   return rows.length > 0;
+}
+
+/** Adds the new changes to their sites' `received` counters (the fleet registry shows them). */
+async function countReceived(q: HubQuery, fresh: IncomingChange[]): Promise<void> {
+  const perSite = new Map<string, number>();
+  for (const c of fresh) perSite.set(c.record.site, (perSite.get(c.record.site) ?? 0) + 1);
+  for (const [site, n] of perSite)
+    await q.query("UPDATE sites SET received = received + $2 WHERE id = $1", [site, n]);
 }
 
 const jsonParam = (data: unknown): string | null =>

@@ -306,6 +306,8 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
 /** The fleet registry: each site with its sync lag (messages not yet applied, age of the oldest). */
 async function fleet(db: HubDb, jsm: JetStreamManager, ingests: Map<string, SiteIngest>) {
   const sites = await listSites(db);
+  const counts = await db.query<{ id: string; received: string | number }>("SELECT id, received FROM sites");
+  const received = new Map(counts.map((r) => [r.id, Number(r.received)]));
   return Promise.all(
     sites.map(async (s) => {
       let lagMessages: number | null = null;
@@ -326,14 +328,10 @@ async function fleet(db: HubDb, jsm: JetStreamManager, ingests: Map<string, Site
           // the stream is being created or the box has never connected
         }
       }
-      const [count] = await db.query<{ n: string | number }>(
-        "SELECT COUNT(*) AS n FROM inbox WHERE site = $1",
-        [s.id],
-      );
       return {
         ...s,
         natsPasswordHash: undefined,
-        received: Number(count?.n ?? 0),
+        received: received.get(s.id) ?? 0,
         lagMessages,
         lagSeconds,
         clockAheadSeconds: Math.round((ingests.get(s.id)?.clockAheadMs ?? 0) / 1000),

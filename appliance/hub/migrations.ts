@@ -127,6 +127,14 @@ export const migrations: Migration[] = [
     name: "1767225603_inbox_seq",
     statements: ["CREATE INDEX inbox_seq ON inbox (site, service, seq)"],
   },
+  {
+    // The fleet registry's "changes received": a counter kept with each batch, not a count over the inbox.
+    name: "1767225604_sites_received",
+    statements: [
+      "ALTER TABLE sites ADD COLUMN received bigint NOT NULL DEFAULT 0",
+      "UPDATE sites SET received = (SELECT count(*) FROM inbox WHERE inbox.site = sites.id)",
+    ],
+  },
 ];
 
 // Any constant will do; it only has to be the same in every hub process.

@@ -182,6 +182,31 @@ describe.each([pglite, postgres])("hub store on $name", (engine) => {
     expect(await loserSet(db)).toEqual(before.losers);
   });
 
+  it("counts each site's new changes once (the fleet registry's 'received'), and the migration backfills it", async () => {
+    const db = await fresh();
+    for (const id of ["site-0", "site-1"]) await addSite(db, { id });
+    const received = async () =>
+      Object.fromEntries(
+        (await db.query<{ id: string; received: string | number }>("SELECT id, received FROM sites")).map(
+          (r) => [r.id, Number(r.received)],
+        ),
+      );
+    const batch = Array.from({ length: 30 }, (_, i) =>
+      change({ key: `c${i}`, hlc: hlc(5_000 + i), site: `site-${i % 3}` }, i + 1),
+    );
+    await applyChanges(db, batch);
+    await applyChanges(db, [
+      ...batch.slice(0, 5),
+      change({ key: "one-more", hlc: hlc(6_000), site: "site-1" }),
+    ]);
+    expect(await received()).toEqual({ "site-0": 10, "site-1": 11 });
+    // A hub that ran before the counter existed: the migration counts its inbox.
+    await db.query("UPDATE sites SET received = 0");
+    const backfill = migrations.find((m) => m.name.endsWith("_sites_received"))!;
+    await db.query(backfill.statements[1]!);
+    expect(await received()).toEqual({ "site-0": 10, "site-1": 11 });
+  });
+
   it("a message id twice in one batch, or in concurrent batches, applies once", async () => {
     const db = await fresh();
     const c = change({ key: "k", hlc: hlc(5) });
