@@ -105,7 +105,17 @@ function serverCertFits(certFile: string, keyFile: string, caFile: string, names
 }
 
 function openssl(args: string[]): void {
-  execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"], timeout: 30_000 });
+  try {
+    execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"], timeout: 30_000 });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (e.code === "ENOENT")
+      throw new Error(
+        "leafnode TLS needs the openssl command (apt-get install openssl); or give your own certificate " +
+          "(NEXUS_HUB_LEAF_TLS_CERT, NEXUS_HUB_LEAF_TLS_KEY)",
+      );
+    throw new Error(`openssl ${args[0]} failed: ${e.stderr?.toString().trim().slice(0, 500) || e.message}`);
+  }
 }
 
 const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];

@@ -68,6 +68,16 @@ describe("leafTls", () => {
       expect(() => leafTls("auto", fresh(), [bad])).toThrow(/not a host name/);
   });
 
+  it("says what to install when openssl is missing", () => {
+    const path = process.env.PATH;
+    process.env.PATH = fresh();
+    try {
+      expect(() => leafTls("auto", fresh(), ["a.example.org"])).toThrow(/apt-get install openssl/);
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
   it("serves the operator's certificate, and says what boxes pin", () => {
     const made = leafTls("auto", fresh(), ["hub.example.org"])!;
     const own = leafTls({ certFile: made.certFile, keyFile: made.keyFile }, fresh(), [])!;
