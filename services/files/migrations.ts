@@ -70,7 +70,7 @@ export const migrations: Migration[] = [
     `),
   },
   {
-    // Content the hub does not have yet (only on a box enrolled with a hub).
+    // Content the hub does not have yet (queued before enrolment too; sent once enrolled).
     id: "1763900000_blob_sync",
     up: (db) =>
       db.exec(`
@@ -83,6 +83,15 @@ export const migrations: Migration[] = [
           last_error TEXT
         );
         CREATE INDEX blob_sync_pending ON blob_sync (queued_at) WHERE sent_at IS NULL;
+      `),
+  },
+  {
+    // Wrong share passwords counted in the database: a restart does not reset the throttle.
+    id: "1764000000_share_password_failures",
+    up: (db) =>
+      db.exec(`
+        ALTER TABLE shares ADD COLUMN password_failures INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE shares ADD COLUMN password_failures_since INTEGER;
       `),
   },
 ];

@@ -19,12 +19,14 @@ export interface ShareRow {
   password_hash: string | null;
   revoked_at: string | null;
   downloads: number;
+  /** Wrong passwords in the current window, and when the window began (ms since the epoch). */
+  password_failures: number;
+  password_failures_since: number | null;
 }
 
 const TOKEN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 const MAX_FAILURES = 10;
 const FAILURE_WINDOW_MS = 15 * 60_000;
-const failures = new Map<string, { count: number; since: number }>();
 
 function shareKey(ctx: Ctx): Buffer {
   const row = ctx.db.prepare("SELECT value FROM secrets WHERE name = 'share-key'").get() as
@@ -127,7 +129,7 @@ export function openShare(
   if (Date.parse(share.expires_at) <= Date.now()) throw new ApiError(410, "this share link has expired");
   const node = nodeRow(ctx, share.node_id);
   if (!node || node.deleted_at) throw new ApiError(410, "the shared file was deleted");
-  if (share.password_hash) checkPassword(share, password);
+  if (share.password_hash) checkPassword(ctx, share, password);
   return { share, node };
 }
 
@@ -136,19 +138,28 @@ export function countDownload(ctx: Ctx, share: ShareRow): void {
   ctx.db.prepare("UPDATE shares SET downloads = downloads + 1 WHERE id = ?").run(share.id);
 }
 
-function checkPassword(share: ShareRow, password: string | undefined): void {
+/**
+ * Wrong passwords are counted in the share's row (10 in 15 minutes lock it until the window ends), so a
+ * restart of the service does not reset the count. Verification is synchronous, so guesses cannot interleave.
+ */
+function checkPassword(ctx: Ctx, share: ShareRow, password: string | undefined): void {
   if (password === undefined)
     throw new ApiError(401, "this share needs a password (x-share-password header)");
-  const f = failures.get(share.id);
   const now = Date.now();
-  if (f && now - f.since < FAILURE_WINDOW_MS && f.count >= MAX_FAILURES) {
+  const since = share.password_failures_since;
+  const inWindow = since !== null && now - since < FAILURE_WINDOW_MS;
+  if (inWindow && share.password_failures >= MAX_FAILURES) {
     throw new ApiError(429, "too many wrong passwords for this share; try again later");
   }
   if (passwordMatches(share.password_hash!, password)) {
-    failures.delete(share.id);
+    if (share.password_failures)
+      ctx.db
+        .prepare("UPDATE shares SET password_failures = 0, password_failures_since = NULL WHERE id = ?")
+        .run(share.id);
     return;
   }
-  const fresh = !f || now - f.since >= FAILURE_WINDOW_MS;
-  failures.set(share.id, { count: fresh ? 1 : f.count + 1, since: fresh ? now : f.since });
+  ctx.db
+    .prepare("UPDATE shares SET password_failures = ?, password_failures_since = ? WHERE id = ?")
+    .run(inWindow ? share.password_failures + 1 : 1, inWindow ? since : now, share.id);
   throw new ApiError(403, "wrong password for this share");
 }

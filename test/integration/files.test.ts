@@ -722,6 +722,23 @@ describe("share links", () => {
     expect(await posted.text()).toBe("shared bytes");
     for (let i = 0; i < 10; i++) await anon(s.url, { headers: { "x-share-password": `guess ${i}` } });
     expect((await anon(s.url, { headers: { "x-share-password": "open sesame" } })).status).toBe(429);
+    // The count is kept in the database: a restart of the service does not give a guesser ten more tries.
+    // (an admin's restart, not a kill -9: the kill tests below must not add up to a crash loop)
+    const pid = app.supervisor.status().find((x) => x.name === "files")!.pid!;
+    await app.supervisor.restartUnit("files");
+    await waitFor(
+      () => {
+        const f = app.supervisor.status().find((x) => x.name === "files");
+        return f?.state === "running" && f.pid !== pid;
+      },
+      30_000,
+      "files back",
+    );
+    const after = await waitFor(async () => {
+      const r = await anon(s.url, { headers: { "x-share-password": "open sesame" } });
+      return r.status === 502 || r.status === 503 ? null : r;
+    }, 30_000);
+    expect(after!.status).toBe(429);
   });
 
   it("refuses bad share requests", async () => {
