@@ -31,6 +31,8 @@ export async function enroll(opts: {
   hubUrl: string;
   token: string;
   fetchImpl?: typeof fetch;
+  /** Allow http:// to a host that is not this machine (the token and the site password cross in the clear). */
+  allowHttp?: boolean;
 }): Promise<HubLink> {
   const paths = dataPaths(opts.dataDir);
   const pid = readPid(paths.supervisorPid);
@@ -47,6 +49,11 @@ export async function enroll(opts: {
   }
   if (hub.protocol !== "http:" && hub.protocol !== "https:")
     throw new EnrolError("the hub URL is http(s)://…");
+  if (hub.protocol === "http:" && !isLoopback(hub.hostname) && !opts.allowHttp)
+    throw new EnrolError(
+      `${hub.origin} is plain http to another machine: the token and this site's password would cross the ` +
+        "network in the clear. Use the hub's https:// address (docs/hub.md), or --allow-http on a network you trust",
+    );
   if (!/^[A-Za-z0-9_-]{20,200}$/.test(opts.token))
     throw new EnrolError("that does not look like an enrolment token");
   const config = loadApplianceConfig({ dataDir: opts.dataDir });
@@ -70,6 +77,12 @@ export async function enroll(opts: {
   writeFileSync(paths.hubLink, JSON.stringify(link, null, 2), { mode: 0o600 });
   setSite(paths.config, link.site);
   return link;
+}
+
+/** This machine: localhost, 127.0.0.0/8 or ::1 (URL.hostname keeps an IPv6 address in brackets). */
+export function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 /** Writes `site` into config.json, keeping everything else in it. */

@@ -56,7 +56,10 @@ export async function runHub(o: {
   writeFileSync(runFile(dataDir), JSON.stringify({ url: hub.url, pid: process.pid }), { mode: 0o600 });
   console.log(`Nexus hub running at ${hub.url} (leafnodes: ${hub.leafnodeUrl}; data dir ${dataDir})`);
   console.log(`Admin token: ${join(dataDir, "secrets", "hub-admin.token")}`);
-  console.log(`Enrol a box: nexus hub token <site>   then on the box: nexus enroll ${hub.url} <token>`);
+  console.log(
+    "Enrol a box: nexus hub token <site>, then on the box: nexus enroll https://<this hub, behind your TLS " +
+      "proxy> <token> (plain http only for a box on this machine, or with --allow-http)",
+  );
   const stop = async () => {
     await hub.stop();
     rmSync(runFile(dataDir), { force: true });
@@ -139,8 +142,13 @@ export async function hubAdmin(
   return answer;
 }
 
-export async function enrollCommand(dataDir: string, hubUrl: string, token: string): Promise<void> {
-  const link = await enroll({ dataDir, hubUrl, token });
+export async function enrollCommand(
+  dataDir: string,
+  hubUrl: string,
+  token: string,
+  opts: { allowHttp?: boolean } = {},
+): Promise<void> {
+  const link = await enroll({ dataDir, hubUrl, token, allowHttp: opts.allowHttp });
   console.log(`Enrolled as site ${link.site}; the box links to ${link.leafnodeUrl} from its next start.`);
   console.log("Start it: nexus up");
 }

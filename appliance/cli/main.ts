@@ -306,8 +306,9 @@ program
 program
   .command("enroll <hub-url> <token>")
   .description("link this (stopped) box to a hub with a one-time token")
-  .action(async (hubUrl: string, token: string) =>
-    (await import("./hub.js")).enrollCommand(dataDir(), hubUrl, token),
+  .option("--allow-http", "allow a plain http:// hub URL to another machine (a network you trust)")
+  .action(async (hubUrl: string, token: string, o: { allowHttp?: boolean }) =>
+    (await import("./hub.js")).enrollCommand(dataDir(), hubUrl, token, { allowHttp: o.allowHttp }),
   );
 
 program.parseAsync(process.argv).catch((err: Error) => {

@@ -102,6 +102,19 @@ describe("enrolment", () => {
       await expect(enroll({ dataDir: dir, hubUrl: hub.url(), token: "x".repeat(43) })).rejects.toThrow(
         /unknown enrolment token/,
       );
+      // Plain http to another machine would send the token and the site password in the clear.
+      for (const url of ["http://hub.example.org:7400", "http://10.1.2.3:7400", "http://[fe80::1]:7400"])
+        await expect(enroll({ dataDir: dir, hubUrl: url, token: "x".repeat(43) })).rejects.toThrow(
+          /in the clear/,
+        );
+      // 0.0.0.0 is not loopback by name, yet reaches this machine's hub: the flag lets the request through.
+      const viaAny = hub.url().replace("127.0.0.1", "0.0.0.0");
+      await expect(
+        enroll({ dataDir: dir, hubUrl: viaAny, token: "x".repeat(43), allowHttp: true }),
+      ).rejects.toThrow(/unknown enrolment token/);
+      await expect(
+        enroll({ dataDir: dir, hubUrl: "ftp://hub.example.org", token: "x".repeat(43) }),
+      ).rejects.toThrow(/http\(s\)/);
       const token = await enrolToken(hub, "site-c");
       await enroll({ dataDir: dir, hubUrl: hub.url(), token });
       await expect(enroll({ dataDir: tempDir(), hubUrl: hub.url(), token })).rejects.toThrow(/already used/);
