@@ -29,9 +29,11 @@ export interface StagingOptions {
 export const stagingDefaults: StagingOptions = { maxAgeMs: 7 * 24 * HOUR, sweepIntervalMs: HOUR };
 
 const ms = z.coerce.number().int().positive();
+// A node timer longer than 2^31 - 1 ms fires after 1 ms, every time: a "35 days" interval would spin.
+const TIMER_MAX_MS = 2 ** 31 - 1;
 const stagingEnvSchema = z.object({
   NEXUS_HUB_STAGING_MAX_AGE_MS: ms.optional(),
-  NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS: ms.optional(),
+  NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS: ms.max(TIMER_MAX_MS).optional(),
 });
 
 /** Defaults, then NEXUS_HUB_STAGING_MAX_AGE_MS / NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS, then `given`. */
@@ -43,7 +45,10 @@ export function stagingOptions(
   const fromEnv: Partial<StagingOptions> = {};
   if (e.NEXUS_HUB_STAGING_MAX_AGE_MS) fromEnv.maxAgeMs = e.NEXUS_HUB_STAGING_MAX_AGE_MS;
   if (e.NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS) fromEnv.sweepIntervalMs = e.NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS;
-  return { ...stagingDefaults, ...fromEnv, ...given };
+  const opts = { ...stagingDefaults, ...fromEnv, ...given };
+  if (!(opts.sweepIntervalMs > 0 && opts.sweepIntervalMs <= TIMER_MAX_MS))
+    throw new RangeError(`the staging sweep interval is 1 to ${TIMER_MAX_MS} ms`);
+  return opts;
 }
 
 /** The staging directory and which of its files uploads are busy with. */

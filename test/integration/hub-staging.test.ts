@@ -114,6 +114,9 @@ describe("sweepStaging on real files and a real hub database", () => {
     expect(stagingOptions({ maxAgeMs: 2000 }, env)).toEqual({ maxAgeMs: 2000, sweepIntervalMs: 500 });
     expect(() => stagingOptions(undefined, { NEXUS_HUB_STAGING_MAX_AGE_MS: "a week" })).toThrow();
     expect(() => stagingOptions(undefined, { NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS: "0" })).toThrow();
+    // Past a node timer's limit it would fire every millisecond.
+    expect(() => stagingOptions(undefined, { NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS: "3000000000" })).toThrow();
+    expect(() => stagingOptions({ sweepIntervalMs: 2 ** 31 }, {})).toThrow(/sweep interval/);
   });
 });
 
