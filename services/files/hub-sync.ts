@@ -84,13 +84,27 @@ export async function pushBlobs(ctx: Ctx, f: Files, link: HubLink): Promise<numb
   const failed = ctx.db.prepare(
     "UPDATE blob_sync SET attempts = attempts + 1, last_error = ? WHERE sha256 = ?",
   );
-  const drop = ctx.db.prepare("DELETE FROM blob_sync WHERE sha256 = ? AND sent_at IS NULL");
+  // Only content no version references any more: a re-upload of the same bytes while the mover looked
+  // keeps its row (and content referenced but missing from the store is an error, never dropped).
+  const drop = ctx.db.prepare(
+    `DELETE FROM blob_sync WHERE sha256 = ? AND sent_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM versions WHERE sha256 = blob_sync.sha256)`,
+  );
   let sent = 0;
   for (const row of rows) {
     try {
       // Purged (and collected) before it could be sent: nothing to send, and it must not block the queue.
       if (!(await f.store.stat(row.sha256))) {
-        drop.run(row.sha256);
+        if (drop.run(row.sha256).changes === 0) {
+          // Referenced yet missing (a damaged store): an error for the operator, but not a reason to stop
+          // sending everything queued after it.
+          failed.run("content a version references is missing from the blob store", row.sha256);
+          ctx.log.error(
+            { sha256: row.sha256 },
+            "content a file version references is missing from the blob store",
+          );
+          continue;
+        }
         ctx.log.info(
           { sha256: row.sha256 },
           "blob removed before it was sent to the hub: dropped from the queue",

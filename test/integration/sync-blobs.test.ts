@@ -3,8 +3,9 @@
  * blob store by sha256, resumable (the hub killed -9 mid-transfer) and within the configured bandwidth; also
  * what was stored before the box was enrolled, and never blocked by content purged before it was sent.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enroll } from "../../appliance/enroll.js";
 import { removeDir, startTestAppliance, type TestAppliance, waitFor } from "../helpers/appliance.js";
@@ -66,6 +67,34 @@ describe("files → hub", () => {
     await hub.start();
     await waitFor(() => existsSync(blobOnHub(sha256("sent after it"))), 60_000, "the later blob");
     expect(existsSync(blobOnHub(sha256("purged before the link came back")))).toBe(false);
+  }, 90_000);
+
+  it("content a live version lost from the box's store is an error on its row, and the queue goes on", async () => {
+    await hub.stop();
+    const damaged = "a version whose content the disk lost";
+    const sha = sha256(damaged);
+    expect((await put("damaged/lost.txt", damaged)).status).toBe(201);
+    rmSync(join(box.dataDir, "services", "files", "blobs", sha.slice(0, 2), sha.slice(2, 4), sha));
+    await put("damaged/after.txt", "queued after the damaged one");
+    await hub.start();
+    await waitFor(
+      () => existsSync(blobOnHub(sha256("queued after the damaged one"))),
+      60_000,
+      "the later blob",
+    );
+    const db = new Database(join(box.dataDir, "services", "files", "files.db"), { readonly: true });
+    try {
+      const row = db.prepare("SELECT sent_at, last_error FROM blob_sync WHERE sha256 = ?").get(sha) as {
+        sent_at: string | null;
+        last_error: string | null;
+      };
+      expect(row).toMatchObject({
+        sent_at: null,
+        last_error: expect.stringMatching(/missing from the blob store/),
+      });
+    } finally {
+      db.close();
+    }
   }, 90_000);
 
   it("resumes after the hub is killed mid-transfer, within the bandwidth limit, sha256 intact", async () => {
