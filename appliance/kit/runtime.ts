@@ -56,9 +56,16 @@ export async function startService<C>(
   try {
     migrate(db, [...outboxMigrations, ...def.migrations]);
     // Records written before the box was enrolled (or under an earlier enrolment) go out under this site.
-    const rehomed = rehomeSyncRecords(db, opts.site);
-    if (rehomed)
-      log.info({ rehomed, site: opts.site }, "change records from before enrolment queued for the hub");
+    const rehome = rehomeSyncRecords(db, opts.site);
+    if (rehome.rehomed)
+      log.info(
+        { rehomed: rehome.rehomed, site: opts.site },
+        "change records from before enrolment queued for the hub",
+      );
+    if (rehome.acked)
+      log.info({ removed: rehome.acked }, "removed change records an earlier hub acknowledged");
+    if (rehome.unreadable)
+      log.error({ removed: rehome.unreadable }, "removed outbox rows that are not change records");
     nc = opts.nats ? await connectNats(opts.nats) : null;
     relay = nc ? new OutboxRelay(db, nc.jetstream(), log) : null;
     const activeRelay = relay;

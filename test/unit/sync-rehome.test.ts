@@ -43,7 +43,7 @@ describe("rehomeSyncRecords", () => {
     db.prepare("UPDATE _outbox SET published_at = '2026-01-01T00:00:00.000Z'").run();
     const before = rows();
 
-    expect(rehomeSyncRecords(db, "site-a")).toBe(3);
+    expect(rehomeSyncRecords(db, "site-a")).toEqual({ rehomed: 3, acked: 0, unreadable: 0 });
     const after = rows();
     expect(after.map((r) => r.seq)).toEqual(before.map((r) => r.seq));
     const event = after[1]!;
@@ -67,7 +67,7 @@ describe("rehomeSyncRecords", () => {
     expect([...hlcs].sort()).toEqual(hlcs);
 
     // Idempotent, and the clock of the enrolled site carries on after the rehomed records.
-    expect(rehomeSyncRecords(db, "site-a")).toBe(0);
+    expect(rehomeSyncRecords(db, "site-a")).toEqual({ rehomed: 0, acked: 0, unreadable: 0 });
     expect(rows()).toEqual(after);
     const enrolled = createSyncApi(db, { site: "site-a", service: "notes" });
     const next = db.transaction(() => enrolled.record({ collection: "notes", key: "k3", op: "upsert" }))();
@@ -75,16 +75,45 @@ describe("rehomeSyncRecords", () => {
     db.close();
   });
 
-  it("leaves a box that never changed its site, and a row it cannot read, as they are", () => {
+  it("leaves a box that never changed its site as it is", () => {
     const { db, rows } = box("b");
     const api = createSyncApi(db, { site: "site-b", service: "notes" });
     db.transaction(() => api.record({ collection: "notes", key: "k", op: "upsert", data: 1 }))();
-    db.prepare(
-      "INSERT INTO _outbox (id, subject, payload, created_at) VALUES ('x', 'sync.old.notes.notes', 'not json', '')",
-    ).run();
     const before = rows();
-    expect(rehomeSyncRecords(db, "site-b")).toBe(0);
+    expect(rehomeSyncRecords(db, "site-b")).toEqual({ rehomed: 0, acked: 0, unreadable: 0 });
     expect(rows()).toEqual(before);
+    db.close();
+  });
+
+  it("removes rows an earlier hub acknowledged, and rows that are not change records", () => {
+    const { db, rows } = box("c");
+    const first = createSyncApi(db, { site: "site-a", service: "notes" });
+    for (let i = 0; i < 4; i++)
+      db.transaction(() => first.record({ collection: "notes", key: `k${i}`, op: "upsert", data: i }))();
+    // The old hub acknowledged seq 2; seq 2 is still here, unpublished (an ack that overtook the relay).
+    db.prepare("UPDATE _outbox SET published_at = 'x' WHERE seq = 1").run();
+    db.prepare("UPDATE _sync_state SET acked_seq = 2").run();
+    db.prepare("DELETE FROM _outbox WHERE seq = 1").run();
+    db.prepare(
+      "INSERT INTO _outbox (id, subject, payload, created_at) VALUES ('x', 'sync.site-a.notes.notes', 'not json', '')",
+    ).run();
+    expect(rehomeSyncRecords(db, "site-b")).toEqual({ rehomed: 2, acked: 1, unreadable: 1 });
+    expect(rows().map((r) => [r.seq, r.subject])).toEqual([
+      [3, "sync.site-b.notes.notes"],
+      [4, "sync.site-b.notes.notes"],
+    ]);
+    db.close();
+  });
+
+  it("works through a large backlog in batches", () => {
+    const { db, rows } = box("d");
+    const offline = createSyncApi(db, { site: "box-1", service: "files" });
+    db.transaction(() => {
+      for (let i = 0; i < 2_500; i++)
+        offline.record({ collection: "versions", key: `n${i}:1`, op: "upsert", data: { i } });
+    })();
+    expect(rehomeSyncRecords(db, "depot")).toEqual({ rehomed: 2_500, acked: 0, unreadable: 0 });
+    expect(new Set(rows().map((r) => r.subject))).toEqual(new Set(["sync.depot.files.versions"]));
     db.close();
   });
 });
