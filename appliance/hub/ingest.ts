@@ -39,7 +39,15 @@ export async function ensureEdgeStream(jsm: JetStreamManager, site: string): Pro
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     duplicate_window: 2 * 3600 * 1_000_000_000,
-    sources: [{ name: "NEXUS_SYNC", external: { api: `$JS.${site}.API`, deliver: "" } }],
+    // Only this site's subjects: records a box wrote under an earlier site id stay in its stream (until they
+    // age out) and are rewritten for this site by the box (appliance/sync/rehome.ts).
+    sources: [
+      {
+        name: "NEXUS_SYNC",
+        filter_subject: `sync.${site}.>`,
+        external: { api: `$JS.${site}.API`, deliver: "" },
+      },
+    ],
   };
   try {
     await jsm.streams.info(name);

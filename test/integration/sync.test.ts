@@ -424,6 +424,18 @@ describe("a box used before its enrolment", () => {
       // The watermark walks past the rehomed records: everything is acknowledged and pruned.
       await waitFor(async () => (await outboxRows(box)) === 0, 30_000, "pruning");
       expect((await sites()).get("site-late")?.received).toBe(3);
+      // The two records under the box's first site id are still in its stream; the hub sources only the
+      // site's own subjects, so it never even sees them.
+      const conf = readFileSync(join(hub.dir, "nats", "nats.conf"), "utf8");
+      const port = /listen: "127\.0\.0\.1:(\d+)"/.exec(conf)![1];
+      const pass = readFileSync(join(hub.dir, "secrets", "nats-hub.pass"), "utf8").trim();
+      const hubNc = await connect({ servers: `127.0.0.1:${port}`, user: "nexus-hub", pass });
+      try {
+        const jsm = await hubNc.jetstreamManager();
+        expect((await jsm.streams.info("EDGE_site-late")).state.messages).toBe(3);
+      } finally {
+        await hubNc.close();
+      }
     } finally {
       await box.stop();
       removeDir(dataDir);
