@@ -10,8 +10,8 @@
  * Made with Debian's `openssl` (a dependency of ca-certificates): node can read X.509 but not issue it.
  */
 import { execFileSync } from "node:child_process";
-import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
 
@@ -43,8 +43,35 @@ export function enrolmentTls(tls: LeafTls | null): LeafTlsAnswer {
 export function externalLeafTls(setting: LeafTlsSetting): LeafTls | null {
   if (setting === "off") return null;
   const caFile = setting === "auto" ? undefined : setting.caFile;
-  if (caFile && !existsSync(caFile)) throw new Error(`leafnode TLS: ${caFile} does not exist`);
-  return { certFile: "", keyFile: "", caPem: caFile ? readFileSync(caFile, "utf8") : null };
+  return { certFile: "", keyFile: "", caPem: caFile ? readCaBundle(caFile) : null };
+}
+
+/** Boxes accept a CA bundle of at most this size in an enrolment answer. */
+export const MAX_CA_PEM_BYTES = 64 * 1024;
+
+/**
+ * An operator's CA file as clean PEM (what boxes accept: no comments, blank lines or CRLF), checked at start so
+ * that no enrolment fails after its one-time token was spent.
+ */
+export function readCaBundle(file: string): string {
+  if (!existsSync(file)) throw new Error(`leafnode TLS: ${file} does not exist`);
+  const blocks = readFileSync(file, "utf8").match(
+    /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g,
+  );
+  if (!blocks) throw new Error(`leafnode TLS: ${file} holds no PEM certificate`);
+  let pem = "";
+  for (const b of blocks) {
+    try {
+      pem += new X509Certificate(b).toString();
+    } catch {
+      throw new Error(`leafnode TLS: ${file} holds a certificate that cannot be read`);
+    }
+  }
+  if (Buffer.byteLength(pem) > MAX_CA_PEM_BYTES)
+    throw new Error(
+      `leafnode TLS: ${file} is over ${MAX_CA_PEM_BYTES} bytes; give only the CA that issued the hub's certificate`,
+    );
+  return pem;
 }
 
 const RENEW_BEFORE_MS = 30 * 86_400_000;
@@ -57,16 +84,17 @@ export function leafTls(setting: LeafTlsSetting, secretsDir: string, names: stri
   if (setting !== "auto") {
     if (!setting.certFile || !setting.keyFile)
       throw new Error("leafnode TLS: a certificate needs both its file and its key file");
-    for (const f of [setting.certFile, setting.keyFile, setting.caFile])
-      if (f && !existsSync(f)) throw new Error(`leafnode TLS: ${f} does not exist`);
+    for (const f of [setting.certFile, setting.keyFile])
+      if (!existsSync(f)) throw new Error(`leafnode TLS: ${f} does not exist`);
     new X509Certificate(readFileSync(setting.certFile)); // fails loudly on a file that is not a certificate
     return {
       certFile: setting.certFile,
       keyFile: setting.keyFile,
-      caPem: setting.caFile ? readFileSync(setting.caFile, "utf8") : null,
+      caPem: setting.caFile ? readCaBundle(setting.caFile) : null,
     };
   }
-  const wanted = [...new Set(names)].sort();
+  // "hub.example.org." is the same name; an IPv6 address may come in brackets from a URL.
+  const wanted = [...new Set(names.map((n) => n.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "")))].sort();
   for (const n of wanted)
     if (!isIP(n) && !NAME.test(n)) throw new Error(`leafnode TLS: not a host name or IP address: ${n}`);
   const f = {
@@ -76,6 +104,7 @@ export function leafTls(setting: LeafTlsSetting, secretsDir: string, names: stri
     key: join(secretsDir, "leaf-server.key"),
   };
   if (!existsSync(f.caCert) || !existsSync(f.caKey)) makeCa(f.caCert, f.caKey);
+  checkCa(f.caCert, f.caKey);
   if (!serverCertFits(f.cert, f.key, f.caCert, wanted)) makeServerCert(f, wanted);
   return { certFile: f.cert, keyFile: f.key, caPem: readFileSync(f.caCert, "utf8") };
 }
@@ -90,18 +119,43 @@ export function certNames(pem: string): string[] {
     .sort();
 }
 
+const spki = (k: KeyObject) => k.export({ format: "der", type: "spki" });
+const keyMatches = (cert: X509Certificate, keyFile: string) =>
+  spki(createPublicKey(createPrivateKey(readFileSync(keyFile)))).equals(spki(cert.publicKey));
+
+/**
+ * The CA boxes pin must be whole: it is never made again by itself (every enrolled box would have to enrol
+ * again), so a damaged one stops the hub with a message saying so.
+ */
+function checkCa(certFile: string, keyFile: string): void {
+  let ok = false;
+  try {
+    ok = keyMatches(new X509Certificate(readFileSync(certFile)), keyFile);
+  } catch {
+    ok = false;
+  }
+  if (!ok)
+    throw new Error(
+      `leafnode TLS: the hub's CA (${certFile}, ${keyFile}) is damaged or its key does not match. Restore ` +
+        "both from a backup; or remove both to make a new CA, after which every box enrols again",
+    );
+}
+
 function serverCertFits(certFile: string, keyFile: string, caFile: string, names: string[]): boolean {
   if (!existsSync(certFile) || !existsSync(keyFile)) return false;
-  const cert = new X509Certificate(readFileSync(certFile));
-  const ca = new X509Certificate(readFileSync(caFile));
-  if (!cert.verify(ca.publicKey)) return false;
-  // A crash between writing the key and the certificate leaves a pair that does not match.
-  const spki = (k: ReturnType<typeof createPublicKey>) => k.export({ format: "der", type: "spki" });
-  if (!spki(createPublicKey(createPrivateKey(readFileSync(keyFile)))).equals(spki(cert.publicKey)))
-    return false;
-  if (Date.parse(cert.validTo) - Date.now() < RENEW_BEFORE_MS) return false;
-  const have = new Set(certNames(cert.toString()));
-  return names.every((n) => have.has(n));
+  try {
+    const cert = new X509Certificate(readFileSync(certFile));
+    if (!cert.verify(new X509Certificate(readFileSync(caFile)).publicKey)) return false;
+    // A crash between writing the key and the certificate leaves a pair that does not match.
+    if (!keyMatches(cert, keyFile)) return false;
+    if (Date.parse(cert.validTo) - Date.now() < RENEW_BEFORE_MS) return false;
+    // Compared as TLS clients will (`::1` and `0:0:0:0:0:0:0:1` are one address).
+    return names.every(
+      (n) => (isIP(n) ? cert.checkIP(n) : cert.checkHost(n, { wildcards: false })) !== undefined,
+    );
+  } catch {
+    return false; // a damaged file: made again
+  }
 }
 
 function openssl(args: string[]): void {
@@ -120,25 +174,40 @@ function openssl(args: string[]): void {
 
 const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 
+/** Writes with `make(tmpKey, tmpCert)`, then renames key and certificate into place (a crash leaves no half file). */
+function atomically(keyFile: string, certFile: string, make: (key: string, cert: string) => void): void {
+  const [key, cert] = [`${keyFile}.tmp`, `${certFile}.tmp`];
+  try {
+    make(key, cert);
+    chmodSync(key, 0o600);
+    renameSync(key, keyFile);
+    renameSync(cert, certFile);
+  } finally {
+    rmSync(key, { force: true });
+    rmSync(cert, { force: true });
+  }
+}
+
 function makeCa(certFile: string, keyFile: string): void {
-  openssl([
-    "req",
-    "-x509",
-    ...EC,
-    "-keyout",
-    keyFile,
-    "-out",
-    certFile,
-    "-days",
-    "3650",
-    "-subj",
-    "/CN=Nexus hub leafnode CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE,pathlen:0",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]);
-  chmodSync(keyFile, 0o600);
+  atomically(keyFile, certFile, (key, cert) =>
+    openssl([
+      "req",
+      "-x509",
+      ...EC,
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "3650",
+      "-subj",
+      "/CN=Nexus hub leafnode CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE,pathlen:0",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ]),
+  );
 }
 
 function makeServerCert(f: { caCert: string; caKey: string; cert: string; key: string }, names: string[]) {
@@ -151,26 +220,27 @@ function makeServerCert(f: { caCert: string; caKey: string; cert: string; key: s
     { mode: 0o600 },
   );
   try {
-    openssl(["req", ...EC, "-keyout", f.key, "-out", csr, "-subj", `/CN=${names[0] ?? "nexus-hub"}`]);
-    chmodSync(f.key, 0o600);
-    openssl([
-      "x509",
-      "-req",
-      "-in",
-      csr,
-      "-CA",
-      f.caCert,
-      "-CAkey",
-      f.caKey,
-      "-set_serial",
-      `0x${BigInt(Date.now()).toString(16)}`,
-      "-days",
-      "730",
-      "-extfile",
-      ext,
-      "-out",
-      f.cert,
-    ]);
+    atomically(f.key, f.cert, (key, cert) => {
+      openssl(["req", ...EC, "-keyout", key, "-out", csr, "-subj", `/CN=${names[0] ?? "nexus-hub"}`]);
+      openssl([
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        f.caCert,
+        "-CAkey",
+        f.caKey,
+        "-set_serial",
+        `0x${BigInt(Date.now()).toString(16)}`,
+        "-days",
+        "730",
+        "-extfile",
+        ext,
+        "-out",
+        cert,
+      ]);
+    });
   } finally {
     rmSync(csr, { force: true });
     rmSync(ext, { force: true });

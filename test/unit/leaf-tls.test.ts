@@ -3,11 +3,17 @@
  * boxes dial, kept while they fit, made again (same CA) when the names change or the pair is broken.
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { hubLeafTls } from "../../appliance/cli/hub.js";
-import { certNames, enrolmentTls, externalLeafTls, leafTls } from "../../appliance/hub/leaf-tls.js";
+import {
+  certNames,
+  enrolmentTls,
+  externalLeafTls,
+  leafTls,
+  readCaBundle,
+} from "../../appliance/hub/leaf-tls.js";
 import { hubNatsConfig } from "../../appliance/hub/nats.js";
 import { natsConfig } from "../../appliance/supervisor/nats-server.js";
 import { removeDir, tempDir } from "../helpers/appliance.js";
@@ -63,6 +69,28 @@ describe("leafTls", () => {
     expect(cert.checkPrivateKey(createPrivateKey(readFileSync(tls.keyFile, "utf8")))).toBe(true);
   });
 
+  it("keeps a certificate for IPv6 addresses and names written another way (no new key at every start)", () => {
+    const dir = fresh();
+    const first = leafTls("auto", dir, ["fd00::1", "[::1]", "hub.example.org."])!;
+    const pem = readFileSync(first.certFile, "utf8");
+    expect(certNames(pem)).toEqual(["0:0:0:0:0:0:0:1", "FD00:0:0:0:0:0:0:1", "hub.example.org"]);
+    leafTls("auto", dir, ["fd00:0::1", "::1", "hub.example.org"]);
+    expect(readFileSync(first.certFile, "utf8")).toBe(pem);
+  });
+
+  it("makes a damaged server certificate again, and stops on a damaged CA with what to do", () => {
+    const dir = fresh();
+    const tls = leafTls("auto", dir, ["y.example.org"])!;
+    writeFileSync(tls.certFile, "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n");
+    leafTls("auto", dir, ["y.example.org"]);
+    expect(new X509Certificate(readFileSync(tls.certFile)).checkHost("y.example.org")).toBe("y.example.org");
+    // The CA is what every box pins: never silently replaced.
+    const other = leafTls("auto", fresh(), ["y.example.org"])!;
+    writeFileSync(join(dir, "leaf-ca.key"), readFileSync(other.keyFile));
+    expect(() => leafTls("auto", dir, ["y.example.org"])).toThrow(/CA .* damaged or its key does not match/);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+
   it("refuses names that are not host names or addresses (nothing reaches openssl's command line)", () => {
     for (const bad of ["a b", "x;rm -rf /", "-subj", "a/b", "", "é.example.org"])
       expect(() => leafTls("auto", fresh(), [bad])).toThrow(/not a host name/);
@@ -93,6 +121,23 @@ describe("leafTls", () => {
     expect(externalLeafTls("auto")?.caPem).toBeNull();
   });
 
+  it("sends boxes an operator's CA bundle as clean PEM, and refuses one too big or unreadable", () => {
+    const made = leafTls("auto", fresh(), ["hub.example.org"])!;
+    const ca = made.caPem!.trim();
+    const messy = join(fresh(), "ca.pem");
+    writeFileSync(messy, `# our root\r\n${ca.replace(/\n/g, "\r\n")}\r\n\r\n\r\n${ca}\n\n`);
+    expect(readCaBundle(messy)).toBe(`${ca}\n${ca}\n`);
+    expect(externalLeafTls({ caFile: messy })?.caPem).toBe(`${ca}\n${ca}\n`);
+    const huge = join(fresh(), "bundle.pem");
+    writeFileSync(huge, `${ca}\n`.repeat(200));
+    expect(() => readCaBundle(huge)).toThrow(/over 65536 bytes/);
+    const none = join(fresh(), "none.pem");
+    writeFileSync(none, "not a certificate");
+    expect(() => readCaBundle(none)).toThrow(/no PEM certificate/);
+    writeFileSync(none, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    expect(() => readCaBundle(none)).toThrow(/cannot be read/);
+  });
+
   it("reads its settings from the environment and refuses a bad mode", () => {
     expect(hubLeafTls({})).toEqual({ leafTls: "auto", leafTlsNames: [] });
     expect(hubLeafTls({ NEXUS_HUB_LEAF_TLS: "off" }).leafTls).toBe("off");
@@ -106,6 +151,9 @@ describe("leafTls", () => {
       caFile: undefined,
     });
     expect(() => hubLeafTls({ NEXUS_HUB_LEAF_TLS: "yes" })).toThrow(/"auto" or "off"/);
+    expect(hubLeafTls({ NEXUS_HUB_LEAF_TLS_CHECK_MS: "500" }).leafTlsCheckMs).toBe(500);
+    for (const bad of ["0", "soon", "3000000000"])
+      expect(() => hubLeafTls({ NEXUS_HUB_LEAF_TLS_CHECK_MS: bad })).toThrow(/milliseconds/);
   });
 });
 
