@@ -74,7 +74,9 @@ export async function runHub(o: {
  * certificate: NEXUS_HUB_LEAF_TLS_CERT + NEXUS_HUB_LEAF_TLS_KEY, and NEXUS_HUB_LEAF_TLS_CA for boxes to pin.
  * NEXUS_HUB_LEAF_TLS_NAMES: more names (comma-separated) for the hub's own certificate.
  */
-export function hubLeafTls(env: NodeJS.ProcessEnv): Pick<HubOptions, "leafTls" | "leafTlsNames"> {
+export function hubLeafTls(
+  env: NodeJS.ProcessEnv,
+): Pick<HubOptions, "leafTls" | "leafTlsNames" | "leafTlsCheckMs"> {
   const mode = env.NEXUS_HUB_LEAF_TLS ?? "auto";
   if (mode !== "auto" && mode !== "off")
     throw new Error(`NEXUS_HUB_LEAF_TLS is "auto" or "off", not "${mode}"`);
@@ -82,9 +84,17 @@ export function hubLeafTls(env: NodeJS.ProcessEnv): Pick<HubOptions, "leafTls" |
     .split(",")
     .map((n) => n.trim())
     .filter(Boolean);
+  const check = env.NEXUS_HUB_LEAF_TLS_CHECK_MS;
+  const leafTlsCheckMs = check === undefined ? undefined : Number(check);
+  if (
+    leafTlsCheckMs !== undefined &&
+    !(Number.isInteger(leafTlsCheckMs) && leafTlsCheckMs >= 100 && leafTlsCheckMs <= 2 ** 31 - 1)
+  )
+    throw new Error("NEXUS_HUB_LEAF_TLS_CHECK_MS is a number of milliseconds, 100 to 2147483647");
   const own = env.NEXUS_HUB_LEAF_TLS_CERT || env.NEXUS_HUB_LEAF_TLS_KEY || env.NEXUS_HUB_LEAF_TLS_CA;
-  if (mode === "off" || !own) return { leafTls: mode, leafTlsNames: names };
+  if (mode === "off" || !own) return { leafTls: mode, leafTlsNames: names, leafTlsCheckMs };
   return {
+    leafTlsCheckMs,
     leafTls: {
       certFile: env.NEXUS_HUB_LEAF_TLS_CERT || undefined,
       keyFile: env.NEXUS_HUB_LEAF_TLS_KEY || undefined,

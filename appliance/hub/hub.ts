@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { serve } from "@hono/node-server";
 import bcrypt from "bcryptjs";
@@ -68,6 +68,8 @@ export interface HubOptions {
   leafTls?: LeafTlsSetting;
   /** More names the leafnode certificate covers, besides the host in `publicLeafUrl`/`leafHost`. */
   leafTlsNames?: string[];
+  /** How often the hub's own leafnode certificate is checked for renewal (default daily). */
+  leafTlsCheckMs?: number;
 }
 
 export interface RunningHub {
@@ -77,6 +79,13 @@ export interface RunningHub {
   adminToken: string;
   db: HubDb;
   stop(): Promise<void>;
+}
+
+/** The address a box on this machine dials for a listener bound to `host` (IPv6 in brackets, for a URL). */
+function dialHost(host: string): string {
+  if (host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::" || host === "[::]") return "[::1]";
+  return isIP(host) === 6 ? `[${host}]` : host;
 }
 
 function secret(file: string, make: () => string): string {
@@ -107,22 +116,17 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const clientPort = await freePort();
   const leafHost = opts.leafHost ?? "0.0.0.0";
   const leafPort = opts.leafPort || (await freePort());
-  const leafnodeUrl =
-    opts.publicLeafUrl ?? `nats-leaf://${leafHost === "0.0.0.0" ? "127.0.0.1" : leafHost}:${leafPort}`;
+  const leafnodeUrl = opts.publicLeafUrl ?? `nats-leaf://${dialHost(leafHost)}:${leafPort}`;
   const siteUsers = async () =>
     (await listSites(db))
       .filter((s) => s.status === "active" && s.natsPasswordHash)
       .map((s) => ({ site: s.id, user: s.id, passwordHash: s.natsPasswordHash! }));
   const logFd = openSync(join(dirs.logs, "nats.log"), "a", 0o600);
   const external = opts.nats;
+  const leafNames = [new URL(leafnodeUrl).hostname, "127.0.0.1", "localhost", ...(opts.leafTlsNames ?? [])];
   const tls = external
     ? externalLeafTls(opts.leafTls ?? "auto")
-    : leafTls(opts.leafTls ?? "auto", dirs.secrets, [
-        new URL(leafnodeUrl).hostname.replace(/^\[|\]$/g, ""),
-        "127.0.0.1",
-        "localhost",
-        ...(opts.leafTlsNames ?? []),
-      ]);
+    : leafTls(opts.leafTls ?? "auto", dirs.secrets, leafNames);
   const nats: HubNats = external
     ? externalHubNats({
         ...external,
@@ -203,6 +207,23 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const staging = new BlobStaging(join(root, "blob-staging"));
   const sweeper = stagingSweeper(db, staging, log, stagingOpts);
   void sweeper.run();
+  // The leafnode certificate is renewed while the hub runs, not only at a start, and nats-server reloads it.
+  const renewal =
+    tls && !external && (opts.leafTls ?? "auto") === "auto"
+      ? setInterval(() => {
+          try {
+            const before = readFileSync(tls.certFile, "utf8");
+            leafTls("auto", dirs.secrets, leafNames);
+            if (readFileSync(tls.certFile, "utf8") === before) return;
+            void siteUsers()
+              .then((users) => nats.reload(users))
+              .then(() => log.info("leafnode certificate renewed"));
+          } catch (err) {
+            log.error({ err: (err as Error).message }, "leafnode certificate renewal failed");
+          }
+        }, opts.leafTlsCheckMs ?? 86_400_000)
+      : null;
+  renewal?.unref();
   const app = hubApi({
     adminToken,
     extra: blobRoutes(db, blobStore, staging),
@@ -282,6 +303,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     adminToken,
     db,
     async stop() {
+      if (renewal) clearInterval(renewal);
       clearInterval(republish);
       clearInterval(deliveryTimer);
       await new Promise<void>((r) => {

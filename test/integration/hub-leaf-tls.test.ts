@@ -1,11 +1,15 @@
 /**
  * The leafnode link between box and hub is TLS by default, with real processes: the hub's listener requires
  * TLS, an enrolled box pins the hub's CA and links, and a box that trusts another CA, or was told to speak
- * plain NATS, never links (so its site password is never sent in the clear or to an impostor).
+ * plain NATS, never links (so its site password is never sent in the clear or to an impostor). The hub
+ * renews its certificate while it runs, and nats-server serves the new one.
  */
+import { execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
+import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enroll } from "../../appliance/enroll.js";
 import { leafTls } from "../../appliance/hub/leaf-tls.js";
@@ -105,4 +109,91 @@ describe("leafnode TLS", () => {
         "certificate signed by unknown authority",
       );
   }, 90_000);
+});
+
+/** The serial of the certificate a leafnode listener serves (after its INFO line, as a box's TLS upgrade). */
+function servedSerial(port: number, caPem: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, "127.0.0.1");
+    sock.once("error", reject);
+    sock.once("data", () => {
+      const t = tls.connect({ socket: sock, ca: caPem, servername: "localhost" }, () => {
+        resolve(t.getPeerCertificate().serialNumber);
+        t.destroy();
+      });
+      t.once("error", reject);
+    });
+  });
+}
+
+describe("leafnode certificate renewal", () => {
+  let renewing: HubProcess;
+  beforeAll(async () => {
+    renewing = await hubProcess({ env: { NEXUS_HUB_LEAF_TLS_CHECK_MS: "300" } });
+    await renewing.start();
+  }, 60_000);
+  afterAll(() => teardown([], renewing));
+
+  it("makes a new certificate while running when the old one nears its end, and nats-server serves it", async () => {
+    const secrets = join(renewing.dir, "secrets");
+    const ca = readFileSync(join(secrets, "leaf-ca.pem"), "utf8");
+    const serving = () => new X509Certificate(readFileSync(join(secrets, "leaf-server.pem")));
+    expect(await servedSerial(renewing.leafPort, ca)).toBe(serving().serialNumber);
+    // A certificate from the same CA that ends tomorrow, put in place behind the hub's back.
+    const tmp = tempDir("nexus-short-");
+    try {
+      const ext = join(tmp, "ext");
+      writeFileSync(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+      const ossl = (args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
+      ossl([
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        join(tmp, "k"),
+        "-out",
+        join(tmp, "csr"),
+        "-subj",
+        "/CN=short",
+      ]);
+      ossl([
+        "x509",
+        "-req",
+        "-in",
+        join(tmp, "csr"),
+        "-CA",
+        join(secrets, "leaf-ca.pem"),
+        "-CAkey",
+        join(secrets, "leaf-ca.key"),
+        "-set_serial",
+        "0x5107",
+        "-days",
+        "1",
+        "-extfile",
+        ext,
+        "-out",
+        join(tmp, "c"),
+      ]);
+      copyFileSync(join(tmp, "k"), join(secrets, "leaf-server.key"));
+      copyFileSync(join(tmp, "c"), join(secrets, "leaf-server.pem"));
+    } finally {
+      removeDir(tmp);
+    }
+    const renewed = await waitFor(
+      () => {
+        const c = serving();
+        return c.serialNumber !== "5107" && Date.parse(c.validTo) - Date.now() > 700 * 86_400_000 ? c : null;
+      },
+      20_000,
+      "a renewed certificate",
+    );
+    await waitFor(
+      async () => (await servedSerial(renewing.leafPort, ca)) === renewed!.serialNumber,
+      10_000,
+      "nats-server serving the renewed certificate",
+    );
+  }, 60_000);
 });
