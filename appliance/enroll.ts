@@ -18,9 +18,20 @@ const answerSchema = z.object({
   password: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/),
   leafnodeTls: z.boolean().default(false),
   leafnodeCa: z
-    .string()
-    .max(65_536)
-    .regex(/^(-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n?)+$/)
+    .preprocess(
+      // Tolerate what PEM files carry in practice: CRLF line ends and blank lines between certificates.
+      (v) =>
+        typeof v === "string"
+          ? v
+              .replace(/\r\n/g, "\n")
+              .replace(/\n{2,}/g, "\n")
+              .trimStart()
+          : v,
+      z
+        .string()
+        .max(65_536)
+        .regex(/^(-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n?)+$/),
+    )
     .optional(),
 });
 
