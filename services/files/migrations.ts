@@ -94,4 +94,26 @@ export const migrations: Migration[] = [
         ALTER TABLE shares ADD COLUMN password_failures_since INTEGER;
       `),
   },
+  {
+    // What became of a resumable upload once committed: a client whose answer to the last PATCH was lost (or
+    // whose upload the service committed after a crash) asks again and learns it is done, with its file.
+    id: "1764000001_finished_uploads",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE finished_uploads (
+          id TEXT PRIMARY KEY,
+          space TEXT NOT NULL,
+          path TEXT NOT NULL,
+          size INTEGER NOT NULL,
+          sha256 TEXT NOT NULL,
+          content_type TEXT NOT NULL,
+          created_by TEXT NOT NULL,
+          created_at TEXT NOT NULL,
+          node_id TEXT NOT NULL,
+          version INTEGER NOT NULL,
+          finished_at TEXT NOT NULL
+        );
+        CREATE INDEX finished_uploads_at ON finished_uploads (finished_at);
+      `),
+  },
 ];

@@ -21,7 +21,7 @@ import { serveBlob } from "./serve.js";
 import { countDownload, createShare, listShares, openShare, revokeShare, toShare } from "./shares.js";
 import { canUse, requireSpace, spaceId } from "./spaces.js";
 import { type Ctx, type Files, releaseBlobs } from "./state.js";
-import { appendUpload, cancelUpload, createUpload, ownUpload, toUpload } from "./uploads.js";
+import { appendUpload, cancelUpload, createUpload, ownUpload, toUpload, uploadStatus } from "./uploads.js";
 import { listVersions, restoreVersion, toVersion, versionRow } from "./versions.js";
 
 /** A node in a space the caller may use; 404 otherwise (others' ids reveal nothing). */
@@ -214,12 +214,17 @@ function uploadRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
   );
   jsonRoute(
     app,
-    { method: "get", path: "/uploads/{id}", summary: "An upload's confirmed offset", params: s.idParam },
+    {
+      method: "get",
+      path: "/uploads/{id}",
+      summary: "An upload's confirmed offset; once committed, `complete: true` with its file",
+      params: s.idParam,
+    },
     (c, { params }) => {
-      const u = ownUpload(ctx, requireCaller(c), params.id);
-      c.header("upload-offset", String(u.received));
+      const u = uploadStatus(ctx, requireCaller(c), params.id);
+      c.header("upload-offset", String(u.offset));
       c.header("upload-length", String(u.size));
-      return c.json({ upload: toUpload(u) }, 200);
+      return c.json(u.body, 200);
     },
   );
   jsonRoute(

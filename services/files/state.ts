@@ -108,6 +108,7 @@ export async function commitStaged(
   staged: { file: string; sha256: string; size: number },
   content: Omit<NewContent, "sha256" | "size">,
   inTx?: () => void,
+  onWritten?: Parameters<typeof writeVersion>[4],
 ): Promise<Written> {
   const sha = staged.sha256;
   hold(f, sha);
@@ -115,7 +116,13 @@ export async function commitStaged(
   try {
     await f.deleting.get(sha);
     await f.store.put(sha, { file: staged.file }, staged.size);
-    written = writeVersion(ctx, { ...content, sha256: sha, size: staged.size }, f.config.keepVersions, inTx);
+    written = writeVersion(
+      ctx,
+      { ...content, sha256: sha, size: staged.size },
+      f.config.keepVersions,
+      inTx,
+      onWritten,
+    );
   } catch (err) {
     unhold(f, sha);
     await rm(staged.file, { force: true });

@@ -14,7 +14,7 @@ import type { Context } from "hono";
 import { ApiError, type Caller, requireCaller } from "../../appliance/kit/index.js";
 import { incomingOf } from "./content.js";
 import { joinPath, parsePath } from "./names.js";
-import { requireFileSpot } from "./nodes.js";
+import { nodeOf, nodeRow, requireFileSpot } from "./nodes.js";
 import { requireRoom } from "./quota.js";
 import { receive } from "./receive.js";
 import { isAdmin, requireSpace } from "./spaces.js";
@@ -43,6 +43,36 @@ export const toUpload = (u: UploadRow) => ({
   contentType: u.content_type,
   createdAt: u.created_at,
   expiresAt: u.expires_at,
+  complete: false,
+});
+
+/** A committed upload, kept for `uploadExpiryHours` so that its client can learn the outcome. */
+export interface FinishedUpload {
+  id: string;
+  space: string;
+  path: string;
+  size: number;
+  sha256: string;
+  content_type: string;
+  created_by: string;
+  created_at: string;
+  node_id: string;
+  version: number;
+  finished_at: string;
+}
+
+const toFinished = (u: FinishedUpload) => ({
+  id: u.id,
+  space: u.space,
+  path: u.path,
+  size: u.size,
+  offset: u.size,
+  sha256: u.sha256,
+  contentType: u.content_type,
+  createdAt: u.created_at,
+  finishedAt: u.finished_at,
+  version: u.version,
+  complete: true,
 });
 
 const expiry = (f: Files) => new Date(Date.now() + f.config.uploadExpiryHours * 3600_000).toISOString();
@@ -91,8 +121,57 @@ export function uploadRow(ctx: Ctx, id: string): UploadRow | undefined {
 /** The caller's own upload (admins: anyone's); 404 otherwise, so ids of others' uploads reveal nothing. */
 export function ownUpload(ctx: Ctx, caller: Caller, id: string): UploadRow {
   const u = uploadRow(ctx, id);
-  if (!u || (u.created_by !== caller.id && !isAdmin(caller))) throw new ApiError(404, "no such upload");
+  if (!u || (u.created_by !== caller.id && !isAdmin(caller))) throw notFoundOrFinished(ctx, caller, id);
   return u;
+}
+
+/** The caller's committed upload, or undefined. */
+function ownFinished(ctx: Ctx, caller: Caller, id: string): FinishedUpload | undefined {
+  const u = ctx.db.prepare("SELECT * FROM finished_uploads WHERE id = ?").get(id) as
+    | FinishedUpload
+    | undefined;
+  return u && (u.created_by === caller.id || isAdmin(caller)) ? u : undefined;
+}
+
+/** The file a committed upload made, as it is now (null once deleted, or when the caller lost the space). */
+function finishedFile(ctx: Ctx, caller: Caller, u: FinishedUpload) {
+  const node = nodeRow(ctx, u.node_id);
+  if (!node || node.deleted_at) return null;
+  try {
+    requireSpace(caller, node.space);
+  } catch {
+    return null;
+  }
+  return nodeOf(ctx, node);
+}
+
+/** An upload already committed answers 409 (`complete`, with the file), anything else 404. */
+class UploadFinished extends ApiError {}
+function notFoundOrFinished(ctx: Ctx, caller: Caller, id: string): ApiError {
+  const done = ownFinished(ctx, caller, id);
+  if (!done) return new ApiError(404, "no such upload");
+  return new UploadFinished(409, "this upload is complete", {
+    offset: done.size,
+    upload: toFinished(done),
+    file: finishedFile(ctx, caller, done),
+  });
+}
+
+/**
+ * GET of an upload: a live one's confirmed offset, or a committed one's outcome (200 with `complete: true`
+ * and the file), so a client whose answer to the last PATCH was lost learns that it is done.
+ */
+export function uploadStatus(ctx: Ctx, caller: Caller, id: string) {
+  const live = uploadRow(ctx, id);
+  if (live && (live.created_by === caller.id || isAdmin(caller)))
+    return { size: live.size, offset: live.received, body: { upload: toUpload(live) } };
+  const done = ownFinished(ctx, caller, id);
+  if (!done) throw new ApiError(404, "no such upload");
+  return {
+    size: done.size,
+    offset: done.size,
+    body: { upload: toFinished(done), file: finishedFile(ctx, caller, done) },
+  };
 }
 
 export async function cancelUpload(ctx: Ctx, f: Files, u: UploadRow): Promise<void> {
@@ -111,7 +190,24 @@ async function dropUpload(ctx: Ctx, f: Files, u: UploadRow): Promise<void> {
 /** PATCH: appends the body at `Upload-Offset`; completes the upload with its last byte. */
 export async function appendUpload(c: Context, ctx: Ctx, f: Files, id: string) {
   const caller = requireCaller(c);
-  const u = ownUpload(ctx, caller, id);
+  let u: UploadRow;
+  try {
+    u = ownUpload(ctx, caller, id);
+  } catch (err) {
+    // The retry of a completion whose answer was lost (an empty PATCH at the full size): the same 201 again.
+    const d =
+      err instanceof UploadFinished ? (err.data as { offset: number; upload: unknown; file: unknown }) : null;
+    if (
+      d &&
+      Number(c.req.header("upload-offset")) === d.offset &&
+      !Number(c.req.header("content-length") ?? 0)
+    ) {
+      c.header("upload-offset", String(d.offset));
+      return c.json({ upload: d.upload, file: d.file }, 201);
+    }
+    if (d) c.header("upload-offset", String(d.offset));
+    throw err;
+  }
   requireSpace(caller, u.space); // still: its creator may have left the team since
   const offset = Number(c.req.header("upload-offset"));
   if (!Number.isSafeInteger(offset) || offset < 0) throw new ApiError(400, "Upload-Offset header required");
@@ -175,6 +271,25 @@ async function completeUpload(ctx: Ctx, f: Files, u: UploadRow, by: string) {
     });
   }
   const drop = () => ctx.db.prepare("DELETE FROM uploads WHERE id = ?").run(u.id);
+  const finished = (w: { file: { id: string }; version: number }) =>
+    ctx.db
+      .prepare(
+        `INSERT INTO finished_uploads (id, space, path, size, sha256, content_type, created_by, created_at,
+          node_id, version, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        u.id,
+        u.space,
+        u.path,
+        u.size,
+        sha256,
+        u.content_type,
+        u.created_by,
+        u.created_at,
+        w.file.id,
+        w.version,
+        new Date().toISOString(),
+      );
   try {
     const w = await commitStaged(
       ctx,
@@ -182,6 +297,7 @@ async function completeUpload(ctx: Ctx, f: Files, u: UploadRow, by: string) {
       { file: await commitName(f, u.id), sha256, size: u.size },
       { space: u.space, names: parsePath(u.path), contentType: u.content_type, by },
       drop, // inside the version's transaction: the reservation ends exactly when the content counts
+      finished, // and in it too: the outcome is known exactly when it happened
     );
     await rm(file, { force: true });
     return w.file;
@@ -260,11 +376,13 @@ export async function commitCompleteUploads(ctx: Ctx, f: Files): Promise<number>
   return committed;
 }
 
-/** Drops uploads that made no progress before their expiry. */
+/** Drops uploads that made no progress before their expiry, and forgets outcomes older than that. */
 export async function sweepUploads(ctx: Ctx, f: Files): Promise<number> {
   const expired = ctx.db
     .prepare("SELECT * FROM uploads WHERE expires_at < ?")
     .all(new Date().toISOString()) as UploadRow[];
   for (const u of expired) if (!f.busy.has(u.id)) await cancelUpload(ctx, f, u);
+  const before = new Date(Date.now() - f.config.uploadExpiryHours * 3600_000).toISOString();
+  ctx.db.prepare("DELETE FROM finished_uploads WHERE finished_at < ?").run(before);
   return expired.length;
 }

@@ -78,7 +78,14 @@ export interface Written {
  * Records content (already in the blob store) at a path, in one transaction with its event: a new file
  * (`nexus.files.uploaded`) or the next version of the file there (`nexus.files.versioned`).
  */
-export function writeVersion(ctx: Ctx, c: NewContent, keepVersions: number, inTx?: () => void): Written {
+export function writeVersion(
+  ctx: Ctx,
+  c: NewContent,
+  keepVersions: number,
+  inTx?: () => void,
+  /** Runs last inside the transaction, with what was written (a resumable upload records its outcome). */
+  onWritten?: (w: { file: FileNode; version: number }) => void,
+): Written {
   return ctx.tx(() => {
     inTx?.();
     const parent = ensureFolders(ctx, c.space, c.names.slice(0, -1), c.by);
@@ -127,6 +134,7 @@ export function writeVersion(ctx: Ctx, c: NewContent, keepVersions: number, inTx
     if (existing) ctx.emit("versioned", { ...event, previousVersion: existing.version });
     else ctx.emit("uploaded", event);
     versionHooks.get(ctx)?.(event);
+    onWritten?.({ file, version });
     return { file, created: !existing, released };
   });
 }

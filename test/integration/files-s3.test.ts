@@ -136,7 +136,9 @@ describe("files on S3", () => {
     expect(sha256(Buffer.from((await call("GET", "/spaces/me/content/s3/outage.bin")).text, "latin1"))).toBe(
       sha256(data),
     );
-    expect((await call("GET", `/uploads/${id}`)).status).toBe(404);
+    const after = await call("GET", `/uploads/${id}`);
+    expect(after.status).toBe(200);
+    expect(after.body.upload).toMatchObject({ complete: true, offset: data.length });
     expect(readdirSync(join(app.dataDir, "services", "files", "staging"))).toEqual([]);
   });
 

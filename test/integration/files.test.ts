@@ -837,7 +837,41 @@ describe("resumable uploads", () => {
       headers: { authorization: `Bearer ${alice.token}` },
     });
     expect(sha256(Buffer.from(await down.arrayBuffer()))).toBe(sha256(data));
-    expectError(await call(alice, "GET", `/uploads/${id}`), 404);
+  });
+
+  it("a client whose answer to the last PATCH was lost learns the upload is done, and nothing is stored twice", async () => {
+    const body = Buffer.from(`the last answer got lost ${Date.now()}`);
+    const start = await call(alice, "POST", "/uploads", {
+      body: { space: "me", path: "resume/lost-answer.txt", size: body.length },
+    });
+    const id = start.body.upload.id;
+    const done = await call(alice, "PATCH", `/uploads/${id}`, { body, headers: { "upload-offset": "0" } });
+    expect(done.status).toBe(201);
+    // GET (what a tus client asks first after a dropped connection): complete, with the file.
+    const asked = await call(alice, "GET", `/uploads/${id}`);
+    expect(asked.status).toBe(200);
+    expect(asked.headers.get("upload-offset")).toBe(String(body.length));
+    expect(asked.body.upload).toMatchObject({ id, complete: true, offset: body.length, version: 1 });
+    expect(asked.body.file).toMatchObject({ id: done.body.file.id, sha256: sha256(body) });
+    // The retry of the completion (an empty PATCH at the full size): the same 201 again.
+    const again = await call(alice, "PATCH", `/uploads/${id}`, {
+      headers: { "upload-offset": String(body.length) },
+    });
+    expect(again.status).toBe(201);
+    expect(again.body.file.id).toBe(done.body.file.id);
+    // Resending the last bytes: 409 with the full offset and the outcome, and no second version.
+    const resent = await call(alice, "PATCH", `/uploads/${id}`, { body, headers: { "upload-offset": "0" } });
+    expectError(resent, 409, "complete");
+    expect(resent.headers.get("upload-offset")).toBe(String(body.length));
+    expect(resent.body.data).toMatchObject({ offset: body.length, upload: { complete: true } });
+    expectError(await call(alice, "DELETE", `/uploads/${id}`), 409);
+    expect((await call(alice, "GET", `/nodes/${done.body.file.id}/versions`)).body.versions).toHaveLength(1);
+    // Nobody else learns anything about it.
+    expectError(await call(bob, "GET", `/uploads/${id}`), 404);
+    expectError(
+      await call(bob, "PATCH", `/uploads/${id}`, { headers: { "upload-offset": String(body.length) } }),
+      404,
+    );
   });
 
   it("content no version references (a crash between storing and recording) is removed at the next start", async () => {
@@ -923,7 +957,11 @@ describe("resumable uploads", () => {
       "the upload to be committed",
     );
     expect(sha256(down!)).toBe(sha256(big));
-    expectError(await call(alice, "GET", `/uploads/${id}`), 404);
+    // Its client, whose last PATCH got no answer, asks and learns it is done, with the file.
+    const asked = await call(alice, "GET", `/uploads/${id}`);
+    expect(asked.status).toBe(200);
+    expect(asked.body.upload).toMatchObject({ complete: true, offset: big.length });
+    expect(asked.body.file.sha256).toBe(sha256(big));
     expect(stagingLeft()).toEqual([]);
     expect((await call(alice, "GET", "/spaces")).body.spaces[0].reservedBytes).toBe(0);
   });
