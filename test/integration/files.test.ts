@@ -868,6 +868,24 @@ describe("resumable uploads", () => {
     expect((await call(alice, "GET", `/nodes/${done.body.file.id}/versions`)).body.versions).toHaveLength(1);
     // Nobody else learns anything about it.
     expectError(await call(bob, "GET", `/uploads/${id}`), 404);
+    // The outcome is kept for uploadExpiryHours; the sweep (here: at the next start) forgets older ones.
+    const d = db();
+    d.prepare("UPDATE finished_uploads SET finished_at = '2000-01-01T00:00:00.000Z' WHERE id = ?").run(id);
+    d.close();
+    const pid = app.supervisor.status().find((x) => x.name === "files")!.pid!;
+    await app.supervisor.restartUnit("files");
+    await waitFor(
+      async () => {
+        const f = app.supervisor.status().find((x) => x.name === "files");
+        return (
+          f?.state === "running" &&
+          f.pid !== pid &&
+          (await call(alice, "GET", `/uploads/${id}`)).status === 404
+        );
+      },
+      30_000,
+      "the old outcome to be forgotten",
+    );
     expectError(
       await call(bob, "PATCH", `/uploads/${id}`, { headers: { "upload-offset": String(body.length) } }),
       404,
