@@ -86,57 +86,60 @@ export function writeVersion(
   /** Runs last inside the transaction, with what was written (a resumable upload records its outcome). */
   onWritten?: (w: { file: FileNode; version: number }) => void,
 ): Written {
-  return ctx.tx(() => {
-    inTx?.();
-    const parent = ensureFolders(ctx, c.space, c.names.slice(0, -1), c.by);
-    const name = c.names.at(-1)!;
-    const existing = findByPath(ctx, c.space, c.names);
-    if (existing?.kind === "folder") throw new ApiError(409, "a folder has that name");
-    checkPreconditions(existing, c);
-    const t = new Date().toISOString();
-    let node: NodeRow;
-    if (existing) {
-      node = existing;
-      ctx.db
-        .prepare(
-          "UPDATE nodes SET version = ?, size = ?, sha256 = ?, content_type = ?, updated_at = ? WHERE id = ?",
-        )
-        .run(existing.version + 1, c.size, c.sha256, c.contentType, t, existing.id);
-    } else {
-      const id = randomUUID();
-      ctx.db
-        .prepare(
-          `INSERT INTO nodes (id, space, parent_id, name, kind, version, size, sha256, content_type,
+  // Immediate: the path lookup and the write see the latest state even with another writer on the database.
+  return ctx.db
+    .transaction(() => {
+      inTx?.();
+      const parent = ensureFolders(ctx, c.space, c.names.slice(0, -1), c.by);
+      const name = c.names.at(-1)!;
+      const existing = findByPath(ctx, c.space, c.names);
+      if (existing?.kind === "folder") throw new ApiError(409, "a folder has that name");
+      checkPreconditions(existing, c);
+      const t = new Date().toISOString();
+      let node: NodeRow;
+      if (existing) {
+        node = existing;
+        ctx.db
+          .prepare(
+            "UPDATE nodes SET version = ?, size = ?, sha256 = ?, content_type = ?, updated_at = ? WHERE id = ?",
+          )
+          .run(existing.version + 1, c.size, c.sha256, c.contentType, t, existing.id);
+      } else {
+        const id = randomUUID();
+        ctx.db
+          .prepare(
+            `INSERT INTO nodes (id, space, parent_id, name, kind, version, size, sha256, content_type,
              created_by, created_at, updated_at) VALUES (?, ?, ?, ?, 'file', 1, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(id, c.space, parent?.id ?? null, name, c.size, c.sha256, c.contentType, c.by, t, t);
-      node = nodeRow(ctx, id)!;
-    }
-    const version = existing ? existing.version + 1 : 1;
-    ctx.db
-      .prepare(
-        `INSERT INTO versions (node_id, version, sha256, size, content_type, created_by, created_at)
+          )
+          .run(id, c.space, parent?.id ?? null, name, c.size, c.sha256, c.contentType, c.by, t, t);
+        node = nodeRow(ctx, id)!;
+      }
+      const version = existing ? existing.version + 1 : 1;
+      ctx.db
+        .prepare(
+          `INSERT INTO versions (node_id, version, sha256, size, content_type, created_by, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(node.id, version, c.sha256, c.size, c.contentType, c.by, t);
-    const released = pruneVersions(ctx, node.id, keepVersions);
-    const file = nodeOf(ctx, nodeRow(ctx, node.id)!);
-    const event = {
-      nodeId: file.id,
-      space: file.space,
-      path: file.path,
-      version,
-      sha256: c.sha256,
-      size: c.size,
-      contentType: c.contentType,
-      by: c.by,
-    };
-    if (existing) ctx.emit("versioned", { ...event, previousVersion: existing.version });
-    else ctx.emit("uploaded", event);
-    versionHooks.get(ctx)?.(event);
-    onWritten?.({ file, version });
-    return { file, created: !existing, released };
-  });
+        )
+        .run(node.id, version, c.sha256, c.size, c.contentType, c.by, t);
+      const released = pruneVersions(ctx, node.id, keepVersions);
+      const file = nodeOf(ctx, nodeRow(ctx, node.id)!);
+      const event = {
+        nodeId: file.id,
+        space: file.space,
+        path: file.path,
+        version,
+        sha256: c.sha256,
+        size: c.size,
+        contentType: c.contentType,
+        by: c.by,
+      };
+      if (existing) ctx.emit("versioned", { ...event, previousVersion: existing.version });
+      else ctx.emit("uploaded", event);
+      versionHooks.get(ctx)?.(event);
+      onWritten?.({ file, version });
+      return { file, created: !existing, released };
+    })
+    .immediate();
 }
 
 function checkPreconditions(existing: NodeRow | undefined, c: NewContent): void {

@@ -522,6 +522,34 @@ describe("concurrency", () => {
     }
     expect((await list(alice)).filter((i) => i.name === "cc-other")).toHaveLength(1);
   });
+
+  it("a file another writer of the database creates at the same moment gets the upload as its next version", async () => {
+    // As above, for content: the version is decided after the other writer's commit, not from a stale read.
+    const d = db();
+    const t = new Date().toISOString();
+    const id = randomUUID();
+    const sha = sha256("written by the other writer");
+    d.prepare("BEGIN IMMEDIATE").run();
+    try {
+      d.prepare(
+        `INSERT INTO nodes (id, space, parent_id, name, kind, version, size, sha256, content_type, created_by,
+           created_at, updated_at) VALUES (?, ?, NULL, 'cc-file.txt', 'file', 1, 27, ?, 'text/plain', ?, ?, ?)`,
+      ).run(id, `user:${alice.id}`, sha, alice.id, t, t);
+      d.prepare(
+        `INSERT INTO versions (node_id, version, sha256, size, content_type, created_by, created_at)
+         VALUES (?, 1, ?, 27, 'text/plain', ?, ?)`,
+      ).run(id, sha, alice.id, t);
+      const pending = put(alice, "cc-file.txt", "the upload");
+      await new Promise((r) => setTimeout(r, 300));
+      d.prepare("COMMIT").run();
+      const r = await pending;
+      expect(r.status, r.text).toBe(200);
+      expect(r.body.file).toMatchObject({ id, version: 2 });
+    } finally {
+      if (d.inTransaction) d.prepare("ROLLBACK").run();
+      d.close();
+    }
+  });
 });
 
 describe("permissions", () => {
