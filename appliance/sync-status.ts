@@ -17,6 +17,12 @@ export interface SyncStatus {
   hubUrl: string | null;
   /** "unknown": enrolled, but the box's nats-server is not running. */
   link: "up" | "down" | "unknown" | "not-enrolled";
+  /**
+   * How the link is protected: TLS to a hub whose CA the box pinned at enrolment, TLS verified against the
+   * system's trust store, or plain (a link made before the hub had TLS, or a hub with it off); null when not
+   * enrolled.
+   */
+  linkTls: "pinned-ca" | "system-ca" | "none" | null;
   /** Changes waiting for the hub's acknowledgement, all services together. */
   backlog: number;
   /** Age of the oldest change still waiting, in seconds (0 when none). */
@@ -74,6 +80,7 @@ export async function syncStatus(dataDir: string, now = Date.now()): Promise<Syn
     site: link?.site ?? null,
     hubUrl: link?.hubUrl ?? null,
     link: !link ? "not-enrolled" : up === null ? "unknown" : up ? "up" : "down",
+    linkTls: !link ? null : !link.leafnodeTls ? "none" : link.leafnodeCa ? "pinned-ca" : "system-ca",
     backlog: services.reduce((n, s) => n + s.pending, 0),
     lagSeconds: oldest ? Math.max(0, Math.round((now - Date.parse(oldest)) / 1000)) : 0,
     lastAckAt: lastAck ?? null,

@@ -281,7 +281,8 @@ program
     if (!s.enrolled) {
       console.log("Not enrolled with a hub: everything stays on this box (nexus enroll <hub-url> <token>).");
     } else {
-      console.log(`Site ${s.site}, hub ${s.hubUrl}: link ${s.link}`);
+      const tls = { "pinned-ca": "TLS, hub's CA pinned", "system-ca": "TLS", none: "not encrypted" };
+      console.log(`Site ${s.site}, hub ${s.hubUrl}: link ${s.link} (${tls[s.linkTls ?? "none"]})`);
     }
     console.log(
       `${s.backlog} change(s) waiting for the hub${s.backlog ? `, oldest ${duration(s.lagSeconds)} old` : ""}; ` +

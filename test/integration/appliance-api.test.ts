@@ -280,6 +280,7 @@ describe("sync", () => {
     site: null,
     hubUrl: null,
     link: "not-enrolled",
+    linkTls: null,
     backlog: 0,
     lagSeconds: 0,
     lastAckAt: null,
@@ -296,6 +297,7 @@ describe("sync", () => {
       "lagSeconds",
       "lastAckAt",
       "link",
+      "linkTls",
       "services",
       "site",
     ]);
@@ -343,6 +345,7 @@ describe("sync", () => {
         site: "site-test",
         hubUrl: "https://hub.invalid:7400",
         link: "down",
+        linkTls: "none", // a link stored before the hub had TLS
         backlog: 0,
       });
       expect(JSON.stringify(r.body)).not.toContain(link.password);
@@ -362,6 +365,7 @@ describe("sync", () => {
       site: enrolled ? "s" : null,
       hubUrl: enrolled ? "https://hub" : null,
       link: enrolled ? "down" : "not-enrolled",
+      linkTls: enrolled ? "pinned-ca" : null,
       backlog,
       lagSeconds: 0,
       lastAckAt: null,

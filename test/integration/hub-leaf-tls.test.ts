@@ -79,7 +79,7 @@ describe("leafnode TLS", () => {
     expect(readFileSync(dataPaths(good.dataDir).natsConf, "utf8")).toContain("ca_file");
     await putNote(good, "over-tls", "sealed");
     await waitFor(async () => (await hubKeys()).has("over-tls"), 30_000, "the note on the hub");
-    expect((await syncStatus(good.dataDir)).link).toBe("up");
+    expect(await syncStatus(good.dataDir)).toMatchObject({ link: "up", linkTls: "pinned-ca" });
   });
 
   it("a box that trusts another CA, or speaks plain NATS, never links", async () => {
@@ -101,7 +101,7 @@ describe("leafnode TLS", () => {
     expect(keys.has("wrong-ca")).toBe(false);
     expect(keys.has("plain")).toBe(false);
     expect((await syncStatus(wrongCa.dataDir)).link).toBe("down");
-    expect((await syncStatus(plain.dataDir)).link).toBe("down");
+    expect(await syncStatus(plain.dataDir)).toMatchObject({ link: "down", linkTls: "none" });
     // Refused in the TLS handshake, before the site's credentials are sent (a plain box is asked for TLS by
     // the hub's INFO, tries it, and cannot verify the hub's certificate either).
     for (const box of [wrongCa, plain])

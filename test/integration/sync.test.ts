@@ -297,7 +297,14 @@ describe("nexus sync status", () => {
   it("shows the link, the backlog and the last acknowledgement, with the hub up and down", async () => {
     await waitFor(async () => (await outboxRows(a)) === 0, 30_000, "pruning");
     const up = await status(a);
-    expect(up).toMatchObject({ enrolled: true, site: "site-a", link: "up", backlog: 0, lagSeconds: 0 });
+    expect(up).toMatchObject({
+      enrolled: true,
+      site: "site-a",
+      link: "up",
+      linkTls: "pinned-ca",
+      backlog: 0,
+      lagSeconds: 0,
+    });
     expect(up.lastAckAt).not.toBeNull();
     expect(up.services).toEqual([expect.objectContaining({ service: "notes", pending: 0 })]);
     await hub.stop();

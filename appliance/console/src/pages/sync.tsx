@@ -19,6 +19,12 @@ const LINK: Record<SyncStatus["link"], { text: string; tone: string; hint: strin
   "not-enrolled": { text: "not enrolled", tone: "mid", hint: "everything stays on this box" },
 };
 
+const TLS: Record<NonNullable<SyncStatus["linkTls"]>, string> = {
+  "pinned-ca": "Encrypted (TLS), to the hub whose certificate authority this box pinned at enrolment",
+  "system-ca": "Encrypted (TLS), verified against this system's certificate authorities",
+  none: "Not encrypted: enrol again with a hub that has leafnode TLS",
+};
+
 function LinkBadge({ link }: { link: SyncStatus["link"] }) {
   const l = LINK[link];
   return <span class={`badge ${l.tone}`}>{l.text}</span>;
@@ -86,6 +92,7 @@ export function SyncPage() {
             <LinkBadge link={sync.link} />
           </p>
           <p class="small">{LINK[sync.link].hint}</p>
+          {sync.linkTls && <p class="small">{TLS[sync.linkTls]}</p>}
         </article>
         <article class="card" aria-labelledby="sync-backlog-title">
           <h3 id="sync-backlog-title">Backlog</h3>
