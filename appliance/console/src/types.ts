@@ -50,42 +50,14 @@ export interface Status {
   sync: SyncStatus;
 }
 
-/** `GET /api/appliance/sync`, and `sync` in the status: the gateway's own type (a type only, not bundled). */
-export type { SyncStatus } from "../../sync-status";
-
-export interface User {
-  id: string;
-  username: string;
-  displayName: string;
-  status: "active" | "disabled";
-  roles: string[];
-  teams: string[];
-  mfaEnabled: boolean;
-  mustChangePassword: boolean;
-  lockedUntil: string | null;
-  createdAt: string;
-}
-
-export interface Session {
-  id: string;
-  createdAt: string;
-  lastSeenAt: string;
-  expiresAt: string;
-  ip: string;
-  userAgent: string;
-  current?: boolean;
-}
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  userId?: string;
-  permissions: string[];
-  createdAt: string;
-  expiresAt: string | null;
-  lastUsedAt?: string | null;
-  revokedAt?: string | null;
-}
-
 /** What the files API answers for a file or folder (the server's own type; type-only, nothing bundled). */
 export type { FileNode } from "../../../services/files/nodes";
+
+/** What the identity API shows of users, sessions, API keys and audit entries (the server's own types;
+ * type-only, nothing bundled). */
+export type { ApiKey } from "../../../services/identity/api-keys";
+export type { AuditEntry } from "../../../services/identity/audit";
+export type { SessionInfo as Session } from "../../../services/identity/sessions";
+export type { User } from "../../../services/identity/users";
+/** `GET /api/appliance/sync`, and `sync` in the status: the gateway's own type (a type only, not bundled). */
+export type { SyncStatus } from "../../sync-status";

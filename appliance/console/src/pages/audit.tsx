@@ -2,18 +2,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { get } from "../api";
 import { when } from "../format";
+import type { AuditEntry as Entry } from "../types";
 import { Empty, Field, Form, Select, Table, useOutcome } from "../ui";
-
-interface Entry {
-  seq: number;
-  at: string;
-  actor: string | null;
-  ip: string | null;
-  action: string;
-  target: string | null;
-  outcome: "success" | "failure";
-  details: Record<string, unknown>;
-}
 
 const PAGE = 50;
 
