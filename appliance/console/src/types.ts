@@ -1,4 +1,5 @@
 /** Shapes of what the console reads from the API (only the fields it uses). */
+import type { GpuInfo as Gpu } from "../../box/gpu";
 import type { SyncStatus } from "../../sync-status";
 
 export interface Me {
@@ -22,14 +23,8 @@ export interface ServiceRow {
   lastError: string | null;
 }
 
-export interface Gpu {
-  index: number;
-  name: string;
-  utilizationPercent: number | null;
-  memoryUsedBytes: number | null;
-  memoryTotalBytes: number | null;
-  temperatureC: number | null;
-}
+/** One GPU as the box reads it (`nvidia-smi`; the gateway's own type, type-only). */
+export type { GpuInfo as Gpu } from "../../box/gpu";
 
 export interface Status {
   version: string;
