@@ -9,17 +9,11 @@ import { createHash } from "node:crypto";
 import type { JetStreamClient } from "nats";
 import type { Logger } from "../kit/index.js";
 import { type ChangeRecord, Hlc, hubDataSubject } from "../sync/index.js";
-import { HUB_SITE, type IncomingChange } from "./apply.js";
+import { HUB_SITE, type IncomingChange, type StoredVersion } from "./apply.js";
 import type { HubDb, HubQuery } from "./db.js";
 
-interface CurrentRow {
-  collection: string;
-  key: string;
-  hlc: string;
-  site: string;
-  op: "upsert" | "delete";
-  data: unknown;
-}
+/** A record's current version (apply.ts's stored shape). */
+type CurrentRow = StoredVersion;
 
 /** Queues `record` for `site`; the message id is derived from the version, so queuing twice is harmless. */
 export async function enqueue(q: HubQuery, site: string, service: string, record: CurrentRow): Promise<void> {
