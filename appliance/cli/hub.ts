@@ -6,6 +6,7 @@ import { pino } from "pino";
 import { type BlobStoreConfig, blobStoreConfigSchema } from "../../services/files/blob-store/index.js";
 import { enroll } from "../enroll.js";
 import type { HubOptions } from "../hub/hub.js";
+import { stagingOptions } from "../hub/staging.js";
 import { REDACT_PATHS } from "../kit/logger.js";
 
 /** Default hub data dir: /var/lib/nexus-hub for root, else ~/.local/share/nexus-hub. */
@@ -52,6 +53,8 @@ export async function runHub(o: {
       ? Number(process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS)
       : undefined,
     ...hubLeafTls(process.env),
+    // NEXUS_HUB_STAGING_MAX_AGE_MS / NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS, read here like the others.
+    staging: stagingOptions(undefined, process.env),
   });
   writeFileSync(runFile(dataDir), JSON.stringify({ url: hub.url, pid: process.pid }), { mode: 0o600 });
   console.log(`Nexus hub running at ${hub.url} (leafnodes: ${hub.leafnodeUrl}; data dir ${dataDir})`);

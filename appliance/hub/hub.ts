@@ -56,10 +56,7 @@ export interface HubOptions {
   nats?: { urls: string[]; user: string; password: string; authFile: string; reloadCommand?: string };
   /** Where blobs from the boxes go: local disk in the hub dir by default, or S3. */
   blobs?: BlobStoreConfig;
-  /**
-   * Cleanup of abandoned partial uploads in `<hub dir>/blob-staging` (default: kept 7 days unwritten, swept
-   * hourly; env NEXUS_HUB_STAGING_MAX_AGE_MS / NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS when not given here).
-   */
+  /** Cleanup of abandoned partial uploads in `<hub dir>/blob-staging` (default: kept 7 days unwritten, swept hourly). */
   staging?: Partial<StagingOptions>;
   /**
    * TLS on the leafnode link (default "auto": the hub's own CA, pinned by boxes at enrolment; see leaf-tls.ts).
@@ -97,7 +94,7 @@ function secret(file: string, make: () => string): string {
 
 export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const root = resolve(opts.dataDir);
-  const stagingOpts = stagingOptions(opts.staging);
+  const stagingOpts = stagingOptions(opts.staging, {});
   const dirs = { secrets: join(root, "secrets"), nats: join(root, "nats"), logs: join(root, "logs") };
   for (const d of [root, ...Object.values(dirs)]) mkdirSync(d, { recursive: true, mode: 0o700 });
   const log = opts.log.child({ component: "hub" });
