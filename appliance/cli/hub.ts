@@ -59,6 +59,12 @@ export async function runHub(o: {
   writeFileSync(runFile(dataDir), JSON.stringify({ url: hub.url, pid: process.pid }), { mode: 0o600 });
   console.log(`Nexus hub running at ${hub.url} (leafnodes: ${hub.leafnodeUrl}; data dir ${dataDir})`);
   console.log(`Admin token: ${join(dataDir, "secrets", "hub-admin.token")}`);
+  const tls = {
+    "own-ca": `TLS, the hub's own CA (${join(dataDir, "secrets", "leaf-ca.pem")}), pinned by boxes at enrolment`,
+    operator: "TLS, your certificate (NEXUS_HUB_LEAF_TLS_CERT / an existing cluster's)",
+    off: "NOT ENCRYPTED (NEXUS_HUB_LEAF_TLS=off)",
+  };
+  console.log(`Leafnode link: ${tls[hub.leafTls]}`);
   console.log(
     "Enrol a box: nexus hub token <site>, then on the box: nexus enroll https://<this hub, behind your TLS " +
       "proxy> <token> (plain http only for a box on this machine, or with --allow-http)",

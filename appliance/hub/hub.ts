@@ -73,6 +73,8 @@ export interface RunningHub {
   url: string;
   natsUrl: string;
   leafnodeUrl: string;
+  /** How the leafnode link is protected: the hub's own CA, the operator's certificate, or not at all. */
+  leafTls: "own-ca" | "operator" | "off";
   adminToken: string;
   db: HubDb;
   stop(): Promise<void>;
@@ -297,6 +299,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     url,
     natsUrl: nats.url,
     leafnodeUrl,
+    leafTls: !tls ? "off" : (opts.leafTls ?? "auto") === "auto" && !external ? "own-ca" : "operator",
     adminToken,
     db,
     async stop() {
