@@ -10,6 +10,7 @@ import { migrations } from "./migrations.js";
 import { expiredTrash, purgeTrashed } from "./nodes.js";
 import { nodeRoutes } from "./routes-nodes.js";
 import { spaceRoutes } from "./routes-spaces.js";
+import { tusRoutes } from "./routes-tus.js";
 import { type Ctx, filesOf, releaseBlobs, startFiles } from "./state.js";
 import { commitCompleteUploads, sweepUploads } from "./uploads.js";
 
@@ -43,6 +44,13 @@ export default defineService<FilesConfig>({
     rule("GET", "/uploads/:id", "files:write"),
     rule("PATCH", "/uploads/:id", "files:write", STREAM_LIMIT),
     rule("DELETE", "/uploads/:id", "files:write"),
+    // tus 1.0.0 (routes-tus.ts): discovery is public, like the protocol's version; HEAD goes by the GET rule.
+    rule("OPTIONS", "/tus", "public"),
+    rule("OPTIONS", "/tus/:id", "public"),
+    rule("POST", "/tus", "files:write", STREAM_LIMIT), // creation-with-upload carries bytes
+    rule("GET", "/tus/:id", "files:write"),
+    rule("PATCH", "/tus/:id", "files:write", STREAM_LIMIT),
+    rule("DELETE", "/tus/:id", "files:write"),
     rule("GET", "/shares", "files:read"),
     rule("DELETE", "/shares/:id", "files:write"),
     rule("GET", "/s/:token", "public"),
@@ -53,6 +61,7 @@ export default defineService<FilesConfig>({
     const files = () => filesOf(ctx);
     spaceRoutes(app, ctx, files);
     nodeRoutes(app, ctx, files);
+    tusRoutes(app, ctx, files);
   },
   onStart: async (ctx) => {
     const f = await startFiles(ctx);

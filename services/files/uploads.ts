@@ -187,8 +187,24 @@ async function dropUpload(ctx: Ctx, f: Files, u: UploadRow): Promise<void> {
   await rm(stagingFile(f, u.id), { force: true });
 }
 
+/**
+ * What a protocol on top (tus, routes-tus.ts) changes about a PATCH: the offset when it is not the
+ * `Upload-Offset` header (creation-with-upload), a check of the bytes just written (fsynced, not yet
+ * acknowledged; throwing refuses them) and the shape of the answer (JSON by default).
+ */
+export interface AppendHooks {
+  offset?: number;
+  verify?: (file: string, chunk: { from: number; length: number; complete: boolean }) => Promise<void>;
+  answer?: (c: Context, r: { upload: unknown; file: unknown; status: 200 | 201 }) => Response;
+}
+
+const jsonAnswer: NonNullable<AppendHooks["answer"]> = (c, r) =>
+  c.json({ upload: r.upload, file: r.file }, r.status);
+
 /** PATCH: appends the body at `Upload-Offset`; completes the upload with its last byte. */
-export async function appendUpload(c: Context, ctx: Ctx, f: Files, id: string) {
+export async function appendUpload(c: Context, ctx: Ctx, f: Files, id: string, hooks: AppendHooks = {}) {
+  const answer = hooks.answer ?? jsonAnswer;
+  const offset = hooks.offset ?? Number(c.req.header("upload-offset"));
   const caller = requireCaller(c);
   let u: UploadRow;
   try {
@@ -197,19 +213,14 @@ export async function appendUpload(c: Context, ctx: Ctx, f: Files, id: string) {
     // The retry of a completion whose answer was lost (an empty PATCH at the full size): the same 201 again.
     const d =
       err instanceof UploadFinished ? (err.data as { offset: number; upload: unknown; file: unknown }) : null;
-    if (
-      d &&
-      Number(c.req.header("upload-offset")) === d.offset &&
-      !Number(c.req.header("content-length") ?? 0)
-    ) {
+    if (d && offset === d.offset && !Number(c.req.header("content-length") ?? 0)) {
       c.header("upload-offset", String(d.offset));
-      return c.json({ upload: d.upload, file: d.file }, 201);
+      return answer(c, { upload: d.upload, file: d.file, status: 201 });
     }
     if (d) c.header("upload-offset", String(d.offset));
     throw err;
   }
   requireSpace(caller, u.space); // still: its creator may have left the team since
-  const offset = Number(c.req.header("upload-offset"));
   if (!Number.isSafeInteger(offset) || offset < 0) throw new ApiError(400, "Upload-Offset header required");
   if (offset !== u.received) {
     c.header("upload-offset", String(u.received));
@@ -218,13 +229,21 @@ export async function appendUpload(c: Context, ctx: Ctx, f: Files, id: string) {
   if (f.busy.has(u.id)) throw new ApiError(409, "another request is sending bytes for this upload");
   f.busy.add(u.id);
   try {
-    return await appendLocked(c, ctx, f, u, caller);
+    return await appendLocked(c, ctx, f, u, caller, hooks, answer);
   } finally {
     f.busy.delete(u.id);
   }
 }
 
-async function appendLocked(c: Context, ctx: Ctx, f: Files, u: UploadRow, caller: Caller) {
+async function appendLocked(
+  c: Context,
+  ctx: Ctx,
+  f: Files,
+  u: UploadRow,
+  caller: Caller,
+  hooks: AppendHooks,
+  answer: NonNullable<AppendHooks["answer"]>,
+) {
   const file = stagingFile(f, u.id);
   const known = f.hashes.get(u.id);
   const hash =
@@ -238,6 +257,7 @@ async function appendLocked(c: Context, ctx: Ctx, f: Files, u: UploadRow, caller
     hash,
     tooMuch: () => new ApiError(413, "more bytes than the upload's declared size"),
   });
+  await hooks.verify?.(file, { from: u.received, length: r.written, complete: r.complete });
   const received = u.received + r.written;
   ctx.db
     .prepare("UPDATE uploads SET received = ?, expires_at = ? WHERE id = ?")
@@ -245,12 +265,10 @@ async function appendLocked(c: Context, ctx: Ctx, f: Files, u: UploadRow, caller
   if (hash) f.hashes.set(u.id, { hash, offset: received });
   c.header("upload-offset", String(received));
   if (received < u.size) {
-    return c.json({ upload: toUpload({ ...u, received }), file: null }, 200);
+    return answer(c, { upload: toUpload({ ...u, received }), file: null, status: 200 });
   }
-  return c.json(
-    { upload: toUpload({ ...u, received }), file: await completeUpload(ctx, f, u, caller.id) },
-    201,
-  );
+  const done = await completeUpload(ctx, f, u, caller.id);
+  return answer(c, { upload: toUpload({ ...u, received }), file: done, status: 201 });
 }
 
 /**
