@@ -255,6 +255,11 @@ describe("web console", () => {
   it("files: upload a file with progress and see it listed", async () => {
     await page.goto(`${box.url}/#/files`);
     await page.getByRole("heading", { name: "Files" }).waitFor();
+    const tus: string[] = []; // the upload goes by tus: a creation, then the bytes
+    const onRequest = (r: { url(): string; method(): string }) => {
+      if (new URL(r.url()).pathname.startsWith("/api/files/tus")) tus.push(r.method());
+    };
+    page.on("request", onRequest);
     await page.getByLabel("Upload files").setInputFiles({
       name: "report.txt",
       mimeType: "text/plain",
@@ -262,6 +267,8 @@ describe("web console", () => {
     });
     await page.getByText("report.txt uploaded.").waitFor();
     await page.locator('tr[data-file="report.txt"]').waitFor();
+    page.off("request", onRequest);
+    expect(tus.slice(0, 2)).toEqual(["POST", "PATCH"]);
     await screenshot(page, "files");
   });
 

@@ -4,11 +4,12 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { can } from "../access";
-import { ApiError, del, get, headersFor, markUnreachable, post } from "../api";
+import { del, get, post } from "../api";
 import { bytes, when } from "../format";
 import type { PageProps } from "../main";
 import type { FileNode } from "../types";
 import { Action, Empty, Field, Form, Select, Table, useOutcome } from "../ui";
+import { tusUpload } from "./files-upload";
 
 interface Space {
   id: string;
@@ -28,36 +29,6 @@ interface Version {
 
 const enc = (path: string) => path.split("/").filter(Boolean).map(encodeURIComponent).join("/");
 const join = (folder: string, name: string) => (folder ? `${folder}/${name}` : name);
-
-/** PUT with upload progress (fetch cannot report it). Resolves with the stored node. */
-function upload(url: string, file: File, onProgress: (pct: number) => void): Promise<FileNode> {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("PUT", url);
-    for (const [k, v] of Object.entries(
-      headersFor("PUT", { "content-type": file.type || "application/octet-stream" }),
-    ))
-      xhr.setRequestHeader(k, v);
-    xhr.upload.onprogress = (e) => {
-      if (e.lengthComputable) onProgress(Math.round((e.loaded / e.total) * 100));
-    };
-    xhr.onload = () => {
-      let body: { file?: FileNode; message?: string } = {};
-      try {
-        body = JSON.parse(xhr.responseText);
-      } catch {
-        // not JSON
-      }
-      if (xhr.status >= 200 && xhr.status < 300 && body.file) resolve(body.file);
-      else reject(new ApiError(xhr.status, body.message ?? `upload failed (${xhr.status})`));
-    };
-    xhr.onerror = () => {
-      markUnreachable();
-      reject(new ApiError(0, "The appliance cannot be reached."));
-    };
-    xhr.send(file);
-  });
-}
 
 export function FilesPage({ me }: PageProps) {
   const [spaces, setSpaces] = useState<Space[]>([]);
@@ -86,9 +57,9 @@ export function FilesPage({ me }: PageProps) {
   const onFiles = async (files: FileList | null) => {
     for (const f of Array.from(files ?? [])) {
       setProgress({ name: f.name, pct: 0 });
-      const url = `/api/files/spaces/${encodeURIComponent(space)}/content/${enc(join(folder, f.name))}`;
+      const target = { space, path: join(folder, f.name) };
       const ok = await outcome.run(
-        () => upload(url, f, (pct) => setProgress({ name: f.name, pct })),
+        () => tusUpload(target, f, (pct) => setProgress({ name: f.name, pct })),
         `${f.name} uploaded.`,
       );
       setProgress(null);
