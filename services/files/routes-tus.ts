@@ -116,7 +116,11 @@ async function create(c: Context, ctx: Ctx, f: Files) {
   } catch (err) {
     // The client never learns this upload's Location from a refusal: drop it rather than hold its reservation.
     const left = uploadRow(ctx, u.id);
-    if (left && left.received === 0) await cancelUpload(ctx, f, left).catch(() => undefined);
+    if (left && left.received === 0) {
+      await cancelUpload(ctx, f, left).catch(() => undefined);
+      c.header("location", undefined);
+      c.header("upload-expires", undefined);
+    }
     throw err;
   }
 }

@@ -424,6 +424,7 @@ describe("the protocol, request by request", () => {
       Buffer.from("abc"),
     );
     expectTusError(r, 460);
+    expect(r.headers.get("location")).toBeNull();
     expect(openUploads()).toBe(before);
   });
 });
