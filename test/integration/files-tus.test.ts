@@ -230,6 +230,15 @@ describe("the protocol, request by request", () => {
     expect(r.headers.get("tus-checksum-algorithm")).toBe("sha256");
   });
 
+  it("is in the gateway's OpenAPI document", async () => {
+    const r = await fetch(`${app.url}/api/openapi.json`, {
+      headers: { authorization: `Bearer ${admin.token}` },
+    });
+    const { paths } = (await r.json()) as { paths: Record<string, object> };
+    expect(Object.keys(paths["/api/files/tus"]!).sort()).toEqual(["options", "post"]);
+    expect(Object.keys(paths["/api/files/tus/{id}"]!).sort()).toEqual(["delete", "head", "patch"]);
+  });
+
   it("refuses another protocol version with 412 and Tus-Version", async () => {
     for (const headers of [{ "tus-resumable": "0.2.2" }, { "tus-resumable": "" }]) {
       const r = await tusCall(alice, "POST", "", {
