@@ -4,10 +4,11 @@
  * doubling per further lock up to `lockoutMaxSec`) and against the caller's IP (throttled after
  * `ipMaxFailures` in `ipWindowSec`). Locks always expire by themselves.
  */
-import type { ServiceContext } from "../../appliance/kit/index.js";
+import { ApiError, type ServiceContext } from "../../appliance/kit/index.js";
 import { audit } from "./audit.js";
 import type { IdentityConfig } from "./config.js";
-import type { UserRow } from "./users.js";
+import { verifyPassword } from "./passwords.js";
+import { type UserRow, userRow } from "./users.js";
 
 type Ctx = ServiceContext<IdentityConfig>;
 
@@ -58,4 +59,31 @@ export function countFailure(ctx: Ctx, u: UserRow, ip: string): void {
       ctx.db.prepare("UPDATE users SET failed_logins = ? WHERE id = ?").run(failed, u.id);
     }
   });
+}
+
+/** 429 while the IP is throttled, 423 while the account is locked: the user is known, so the lock may show. */
+function refuseBlocked(ctx: Ctx, u: UserRow | undefined, ip: string): UserRow {
+  if (ipThrottled(ctx, ip))
+    throw new ApiError(429, "too many failed password checks from this address; try again later");
+  if (!u) throw new ApiError(401, "session ended; log in again");
+  if (isLocked(u)) throw new ApiError(423, "account locked after repeated wrong passwords; try again later");
+  return u;
+}
+
+/**
+ * Checks a signed-in user's own password again (`/me/password`, `/me/mfa/disable`) under the login's rules:
+ * without them anyone holding a session had an unlimited password oracle. Refused while throttled or locked,
+ * even for the right password; a wrong one counts against the account and the IP; a right one clears the count.
+ */
+export async function confirmOwnPassword(ctx: Ctx, userId: string, password: string, ip: string) {
+  const before = refuseBlocked(ctx, userRow(ctx, userId), ip);
+  const ok = await verifyPassword(password, before.password_hash);
+  // Re-read after the slow hash, as login does: parallel guesses must each count.
+  const u = refuseBlocked(ctx, userRow(ctx, userId), ip);
+  if (!ok || u.password_hash !== before.password_hash) {
+    countFailure(ctx, u, ip);
+    return false;
+  }
+  ctx.db.prepare("UPDATE users SET failed_logins = 0 WHERE id = ?").run(u.id);
+  return true;
 }

@@ -10,9 +10,9 @@ import {
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.js";
 import { auditCaller } from "./audit.js";
 import type { IdentityConfig } from "./config.js";
+import { confirmOwnPassword } from "./lockout.js";
 import { login } from "./login.js";
 import { confirmTotp, disableTotp, enrollTotp } from "./mfa.js";
-import { verifyPassword } from "./passwords.js";
 import { principalFor } from "./principal.js";
 import * as s from "./schemas.js";
 import { clearedCookies, listSessions, liveSession, revokeSession, sessionCookies } from "./sessions.js";
@@ -154,14 +154,13 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     },
     async (c, { body }) => {
       const caller = requireLogin(c, "change the password");
-      const u = userRow(ctx, caller.id);
-      if (!u || !(await verifyPassword(body.currentPassword, u.password_hash))) {
+      if (!(await confirmOwnPassword(ctx, caller.id, body.currentPassword, clientIp(c)))) {
         auditCaller(ctx, c, caller, { action: "password.change", target: caller.id, outcome: "failure" });
         throw new ApiError(403, "current password is wrong");
       }
       // The summary promises "ends my other sessions": keep the one making the change.
       await setPassword(ctx, caller.id, body.newPassword, false, caller.sid);
-      auditCaller(ctx, c, caller, { action: "password.change", target: u.id });
+      auditCaller(ctx, c, caller, { action: "password.change", target: caller.id });
       return c.json({ changed: true }, 200);
     },
   );
@@ -200,8 +199,10 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     },
     async (c, { body }) => {
       const caller = requireLogin(c, "change MFA");
-      if (!(await verifyPassword(body.password, userRow(ctx, caller.id)?.password_hash ?? null)))
+      if (!(await confirmOwnPassword(ctx, caller.id, body.password, clientIp(c)))) {
+        auditCaller(ctx, c, caller, { action: "mfa.disabled", target: caller.id, outcome: "failure" });
         throw new ApiError(403, "password is wrong");
+      }
       disableTotp(ctx, caller.id);
       auditCaller(ctx, c, caller, { action: "mfa.disabled", target: caller.id });
       return c.json({ mfaEnabled: false }, 200);

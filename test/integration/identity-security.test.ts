@@ -237,3 +237,78 @@ describe("login: a locked account answers like an unknown user", () => {
     expect(median(lockedMs)).toBeGreaterThan(median(known) * 0.3);
   });
 });
+
+describe("/me password checks count like logins", () => {
+  it("wrong current passwords on /me/password lock the account; then even the right one is refused", async () => {
+    const s = await signedIn("oracle-pw", ["viewer"]);
+    for (let i = 0; i < 3; i++) {
+      const r = await call("POST", "/me/password", {
+        as: s,
+        body: { currentPassword: `guess-${i}`, newPassword: pw() },
+      });
+      expectError(r, 403, "current password is wrong");
+    }
+    expect(lockRow(s.id).lockouts).toBe(1);
+    expect(lockRow(s.id).locked_until).toBeGreaterThan(Date.now());
+    const right = await call("POST", "/me/password", {
+      as: s,
+      body: { currentPassword: s.password, newPassword: pw() },
+    });
+    expectError(right, 423, "account locked");
+    // The password did not change, and the account is locked for logins too.
+    expect((await login(s.username, s.password)).body).toEqual(INVALID_LOGIN);
+    const locks = (await call("GET", `/audit?action=account.locked&target=${s.id}`, { as: await admin() }))
+      .body.entries;
+    expect(locks).toHaveLength(1);
+  });
+
+  it("wrong passwords on /me/mfa/disable lock the account; MFA stays on", async () => {
+    const s = await signedIn("oracle-mfa", ["viewer"]);
+    const totpSecret = (await call("POST", "/me/mfa/enroll", { as: s })).body.secret as string;
+    const confirm = await call("POST", "/me/mfa/confirm", {
+      as: s,
+      body: { code: totpAt(totpSecret, currentStep()) },
+    });
+    expect(confirm.status, confirm.text).toBe(200);
+    for (let i = 0; i < 3; i++) {
+      expectError(await call("POST", "/me/mfa/disable", { as: s, body: { password: `guess-${i}` } }), 403);
+    }
+    expect(lockRow(s.id).locked_until).toBeGreaterThan(Date.now());
+    expectError(await call("POST", "/me/mfa/disable", { as: s, body: { password: s.password } }), 423);
+    const row = db.prepare("SELECT totp_enabled FROM users WHERE id = ?").get(s.id) as {
+      totp_enabled: number;
+    };
+    expect(row.totp_enabled).toBe(1);
+  });
+
+  it("wrong current passwords count toward the per-IP throttle; a throttled address is refused the right one", async () => {
+    const s = await signedIn("oracle-ip", ["viewer"]);
+    resetIpWindow();
+    for (let i = 0; i < 5; i++) expect((await login(`nobody-ip-${i}`, "x-password")).status).toBe(401);
+    expectError(
+      await call("POST", "/me/password", { as: s, body: { currentPassword: "guess-ip", newPassword: pw() } }),
+      403,
+    );
+    const right = await call("POST", "/me/password", {
+      as: s,
+      body: { currentPassword: s.password, newPassword: pw() },
+    });
+    expectError(right, 429, "too many failed");
+    expectError(await call("POST", "/me/mfa/disable", { as: s, body: { password: s.password } }), 429);
+    expectError(await login(s.username, s.password), 429);
+  });
+
+  it("the right current password still works (control) and clears the account's failure count", async () => {
+    const s = await signedIn("oracle-ok", ["viewer"]);
+    await call("POST", "/me/password", { as: s, body: { currentPassword: "guess", newPassword: pw() } });
+    expect(lockRow(s.id).failed_logins).toBe(1);
+    const next = pw();
+    const r = await call("POST", "/me/password", {
+      as: s,
+      body: { currentPassword: s.password, newPassword: next },
+    });
+    expect(r.status, r.text).toBe(200);
+    expect(lockRow(s.id).failed_logins).toBe(0);
+    await loginOk(s.username, next);
+  });
+});
