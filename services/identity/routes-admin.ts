@@ -89,11 +89,9 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
         if (params.id === caller.id) throw new ApiError(403, "you cannot change your own roles");
         assertCanGrant(caller.permissions, permissionsOfRoles(ctx, body.roles));
       }
-      // Disabling an account needs what deleting it needs: holding its permissions. Without this a user
-      // manager could not delete an admin but could disable one (and so end their sessions).
-      if (body.roles || body.status) {
-        assertCanGrant(caller.permissions, permissionsOfRoles(ctx, getUser(ctx, params.id).roles));
-      }
+      // Any change (name, status, roles) needs what deleting needs: holding the user's permissions. Without
+      // this a user manager could disable an admin, or rename one to mislead the people who work with them.
+      assertOutranks(caller, params.id);
       const user = updateUser(ctx, params.id, body);
       audit(ctx, {
         actor,

@@ -312,3 +312,19 @@ describe("/me password checks count like logins", () => {
     await loginOk(s.username, next);
   });
 });
+
+describe("changing a user needs everything they hold", () => {
+  it("a user manager (identity:users:*) cannot rename an admin: 403, the name stays", async () => {
+    await addRole("user-manager", ["identity:users:read", "identity:users:write"]);
+    const m = await signedIn("rename-manager", ["user-manager"]);
+    const target = await adminId();
+    const r = await call("PATCH", `/users/${target}`, { as: m, body: { displayName: "pwned" } });
+    expectError(r, 403, "cannot");
+    expect((await call("GET", `/users/${target}`, { as: await admin() })).body.displayName).toBe("admin");
+    // Control: a user holding nothing it lacks can be renamed by it.
+    const plain = await addUser("rename-plain", []);
+    const ok = await call("PATCH", `/users/${plain.id}`, { as: m, body: { displayName: "Plain Person" } });
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.body.displayName).toBe("Plain Person");
+  });
+});
