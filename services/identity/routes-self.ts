@@ -25,7 +25,8 @@ type Ctx = ServiceContext<IdentityConfig>;
 /**
  * The caller, when signed in as themselves. An API key acts within its scope only: `/me/*` is open to any
  * authenticated caller, so without this a key scoped to `system:read` could enrol MFA on its owner's account,
- * change the password or end every session.
+ * change the password, end every session, or read where its owner is signed in and which keys they hold.
+ * Every `/me/*` route uses it; `GET /me` (who am I) does not.
  */
 function requireLogin(c: Parameters<typeof requireCaller>[0], what: string) {
   const caller = requireCaller(c);
@@ -131,7 +132,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
   );
 
   jsonRoute(app, { method: "get", path: "/me/sessions", summary: "My live sessions" }, (c) => {
-    const caller = requireCaller(c);
+    const caller = requireLogin(c, "list sessions");
     return c.json({ sessions: listSessions(ctx, caller.id, caller.sid) }, 200);
   });
   jsonRoute(
@@ -210,7 +211,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
   );
 
   jsonRoute(app, { method: "get", path: "/me/api-keys", summary: "My API keys (never their secrets)" }, (c) =>
-    c.json({ keys: listApiKeys(ctx, requireCaller(c).id) }, 200),
+    c.json({ keys: listApiKeys(ctx, requireLogin(c, "list API keys").id) }, 200),
   );
   jsonRoute(
     app,
@@ -222,8 +223,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
       status: 201,
     },
     (c, { body }) => {
-      const caller = requireCaller(c);
-      if (caller.via === "api-key") throw new ApiError(403, "API keys cannot create API keys");
+      const caller = requireLogin(c, "create API keys");
       const r = ctx.tx(() => {
         const created = createApiKey(ctx, caller.id, body);
         auditCaller(ctx, c, caller, {

@@ -328,3 +328,22 @@ describe("changing a user needs everything they hold", () => {
     expect(ok.body.displayName).toBe("Plain Person");
   });
 });
+
+describe("API keys cannot act on /me/*", () => {
+  it("a key scoped to system:read cannot list its owner's sessions or keys (403); GET /me still answers", async () => {
+    const s = await signedIn("key-reader", ["viewer"]);
+    const k = await call("POST", "/me/api-keys", {
+      as: s,
+      body: { name: "k", permissions: ["system:read"] },
+    });
+    expect(k.status, k.text).toBe(201);
+    const key = { key: k.body.secret as string };
+    expectError(await call("GET", "/me/sessions", { as: key }), 403, "API keys cannot");
+    expectError(await call("GET", "/me/api-keys", { as: key }), 403, "API keys cannot");
+    const me = await call("GET", "/me", { as: key });
+    expect(me.status, me.text).toBe(200);
+    expect(me.body.via).toBe("api-key");
+    // The owner, signed in, still can.
+    expect((await call("GET", "/me/api-keys", { as: s })).status).toBe(200);
+  });
+});
