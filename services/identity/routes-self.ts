@@ -224,6 +224,10 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     },
     (c, { body }) => {
       const caller = requireLogin(c, "create API keys");
+      // A key made on a temporary password would come alive with full rights once it is changed: whoever
+      // learnt the temporary one (the admin who reset it, a shoulder) could plant a key that outlives it.
+      if (userRow(ctx, caller.id)?.must_change_password)
+        throw new ApiError(403, "change your password first: a temporary password cannot create API keys");
       const r = ctx.tx(() => {
         const created = createApiKey(ctx, caller.id, body);
         auditCaller(ctx, c, caller, {

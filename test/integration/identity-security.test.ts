@@ -347,3 +347,32 @@ describe("API keys cannot act on /me/*", () => {
     expect((await call("GET", "/me/api-keys", { as: s })).status).toBe(200);
   });
 });
+
+describe("a temporary password", () => {
+  it("cannot create API keys (403, none stored) until it is changed", async () => {
+    const u = await addUser("temp-keys", ["viewer"]);
+    const reset = await call("POST", `/users/${u.id}/reset-password`, { as: await admin(), body: {} });
+    expect(reset.status, reset.text).toBe(200);
+    const s = await loginOk(u.username, reset.body.temporaryPassword);
+    const r = await call("POST", "/me/api-keys", {
+      as: s,
+      body: { name: "k", permissions: ["system:read"] },
+    });
+    expectError(r, 403, "change your password");
+    const keys = db.prepare("SELECT count(*) AS n FROM api_keys WHERE user_id = ?").get(u.id) as {
+      n: number;
+    };
+    expect(keys.n).toBe(0);
+    // Control: after the change, a fresh token may.
+    const changed = await call("POST", "/me/password", {
+      as: s,
+      body: { currentPassword: reset.body.temporaryPassword, newPassword: pw() },
+    });
+    expect(changed.status, changed.text).toBe(200);
+    const ok = await call("POST", "/me/api-keys", {
+      as: s,
+      body: { name: "k", permissions: ["system:read"] },
+    });
+    expect(ok.status, ok.text).toBe(201);
+  });
+});
