@@ -24,7 +24,14 @@ import {
 import * as s from "./schemas.js";
 import { listSessions } from "./sessions.js";
 import { listSigningKeys, rotateSigningKey } from "./signing.js";
-import { addMember, createTeam, deleteTeam, listTeams, removeMember } from "./teams.js";
+import {
+  addMember,
+  assertCanManageMembers,
+  createTeam,
+  deleteTeam,
+  listTeams,
+  removeMember,
+} from "./teams.js";
 import {
   createUser,
   deleteUser,
@@ -268,7 +275,8 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
       body: s.memberBody,
     },
     (c, { params, body }) => {
-      const { actor, ip } = who(c);
+      const { caller, actor, ip } = who(c);
+      assertCanManageMembers(ctx, caller, params.id);
       const t = addMember(ctx, params.id, body.userId);
       audit(ctx, {
         actor,
@@ -289,7 +297,8 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
       params: memberParams,
     },
     (c, { params }) => {
-      const { actor, ip } = who(c);
+      const { caller, actor, ip } = who(c);
+      assertCanManageMembers(ctx, caller, params.id);
       const t = removeMember(ctx, params.id, params.userId);
       audit(ctx, {
         actor,

@@ -376,3 +376,58 @@ describe("a temporary password", () => {
     expect(ok.status, ok.text).toBe(201);
   });
 });
+
+describe("team membership", () => {
+  let manager: Session;
+  let team: string;
+  let member: { id: string };
+  beforeAll(async () => {
+    await addRole("team-manager", ["identity:teams:read", "identity:teams:write", "identity:users:read"]);
+    manager = await signedIn("team-manager", ["team-manager"]);
+    member = await addUser("team-member-a", ["viewer"]);
+    const t = await call("POST", "/teams", { as: await admin(), body: { name: "field-team" } });
+    expect(t.status, t.text).toBe(201);
+    team = t.body.id;
+    const add = await call("POST", `/teams/${team}/members`, {
+      as: await admin(),
+      body: { userId: member.id },
+    });
+    expect(add.status, add.text).toBe(200);
+  });
+
+  const members = () =>
+    (
+      db.prepare("SELECT user_id FROM team_members WHERE team_id = ? ORDER BY user_id").all(team) as {
+        user_id: string;
+      }[]
+    ).map((r) => r.user_id);
+
+  it("identity:teams:write alone cannot add yourself (or anyone) to a team you are not in: 403", async () => {
+    const before = members();
+    expectError(
+      await call("POST", `/teams/${team}/members`, { as: manager, body: { userId: manager.id } }),
+      403,
+      "team",
+    );
+    const other = await addUser("team-member-b", ["viewer"]);
+    expectError(
+      await call("POST", `/teams/${team}/members`, { as: manager, body: { userId: other.id } }),
+      403,
+    );
+    expectError(await call("DELETE", `/teams/${team}/members/${member.id}`, { as: manager }), 403);
+    expect(members()).toEqual(before);
+  });
+
+  it("a member of the team with identity:teams:write manages its members (control)", async () => {
+    const add = await call("POST", `/teams/${team}/members`, {
+      as: await admin(),
+      body: { userId: manager.id },
+    });
+    expect(add.status, add.text).toBe(200);
+    const other = await addUser("team-member-c", ["viewer"]);
+    const r = await call("POST", `/teams/${team}/members`, { as: manager, body: { userId: other.id } });
+    expect(r.status, r.text).toBe(200);
+    const gone = await call("DELETE", `/teams/${team}/members/${other.id}`, { as: manager });
+    expect(gone.status, gone.text).toBe(200);
+  });
+});
