@@ -431,3 +431,50 @@ describe("team membership", () => {
     expect(gone.status, gone.text).toBe(200);
   });
 });
+
+describe("live streams: a per-user cap", () => {
+  /** Opens /api/appliance/events; the caller closes it with the returned abort. */
+  async function open(token: string): Promise<{ status: number; body: Body; close: () => void }> {
+    const ac = new AbortController();
+    const res = await fetch(`${app.url}/api/appliance/events?intervalMs=60000`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: ac.signal,
+    });
+    if (res.status === 200) return { status: 200, body: null, close: () => ac.abort() };
+    const body = await res.json();
+    return { status: res.status, body, close: () => ac.abort() };
+  }
+
+  it(`one user gets ${SSE_PER_USER} streams, then 429 in the error shape; others still get theirs`, async () => {
+    await addRole("box-reader", ["appliance:read"]);
+    const a = await signedIn("sse-a", ["box-reader"]);
+    const b = await signedIn("sse-b", ["box-reader"]);
+    const opened = [await open(a.token), await open(a.token)];
+    try {
+      for (const s of opened) expect(s.status).toBe(200);
+      const over = await open(a.token);
+      over.close();
+      expect(over.status).toBe(429);
+      expect(Object.keys(over.body).sort()).toEqual(["data", "message", "status"]);
+      expect(over.body).toMatchObject({ status: 429, message: expect.stringContaining("live streams") });
+      const fromB = await open(b.token);
+      opened.push(fromB);
+      expect(fromB.status).toBe(200);
+      // Closing one frees its slot (once the gateway has seen the close).
+      opened[0]!.close();
+      const again = await waitFor(
+        async () => {
+          const s = await open(a.token);
+          if (s.status === 200) return s;
+          s.close();
+          return null;
+        },
+        10_000,
+        "a freed stream slot",
+      );
+      if (again) opened.push(again);
+    } finally {
+      for (const s of opened) s.close();
+    }
+  });
+});
