@@ -96,6 +96,7 @@ export async function startAppliance(
     logsDir: paths.logs,
     auth,
     log: log.child({ component: "appliance-api" }),
+    streams: { max: config.gateway.sseMaxStreams, perUser: config.gateway.sseMaxStreamsPerUser },
     status: {
       version,
       site: config.site,

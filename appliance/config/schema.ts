@@ -18,6 +18,10 @@ export const gatewayConfigSchema = z.object({
   uploadIdleTimeoutMs: z.number().int().positive().default(30_000),
   /** Upstream (service) response timeout. */
   upstreamTimeoutMs: z.number().int().positive().default(60_000),
+  /** Live streams (SSE: status events, log follows) open at once on the box; more get 429. */
+  sseMaxStreams: z.number().int().positive().default(64),
+  /** Live streams one caller may hold open at once, so one user cannot take the whole budget. */
+  sseMaxStreamsPerUser: z.number().int().positive().default(8),
   /** When true, /metrics needs no token (for a Prometheus on a trusted network). */
   metricsPublic: z.boolean().default(false),
 });

@@ -18,7 +18,7 @@ import type { ServiceStatus } from "../supervisor/status.js";
 import type { SyncStatus } from "../sync-status.js";
 import { createSyncWatch } from "./appliance-sync.js";
 import type { AuthHook, Principal } from "./auth.js";
-import { openSse } from "./sse.js";
+import { openSse, type StreamLimits, streamBudget } from "./sse.js";
 
 export const APPLIANCE_API = "appliance";
 const READ = "appliance:read";
@@ -48,8 +48,8 @@ export interface ApplianceApiDeps {
   logsDir: string;
   auth: AuthHook;
   log: Logger;
-  /** Open SSE streams at most (status and log follows together); more get 429. */
-  maxStreams?: number;
+  /** Open SSE streams at most (status and log follows together), for the box and per caller; more get 429. */
+  streams: StreamLimits;
 }
 
 export interface ApiCall {
@@ -116,8 +116,7 @@ function matcher(text: string | undefined): ((line: string) => boolean) | undefi
 export type ApplianceStatusWithSync = ApplianceStatus & { sync: SyncStatus };
 
 export function createApplianceApi(deps: ApplianceApiDeps) {
-  const maxStreams = deps.maxStreams ?? 64;
-  let streams = 0;
+  const budget = streamBudget(deps.streams);
   const sync = createSyncWatch(deps.status.dataDir, deps.status.now);
 
   const fullStatus = async (): Promise<ApplianceStatusWithSync> => {
@@ -147,16 +146,19 @@ export function createApplianceApi(deps: ApplianceApiDeps) {
   };
 
   /** Opens an SSE stream that ends when the client leaves or its caller loses `appliance:read`. */
-  const stream = (req: IncomingMessage, res: ServerResponse) => {
-    if (streams >= maxStreams) throw new Refusal(429, "too many live streams open");
-    streams++;
+  const stream = (req: IncomingMessage, res: ServerResponse, call: ApiCall) => {
+    const slot = budget.take(call.principal.id);
+    if ("full" in slot) {
+      const whose = slot.full === "user" ? "for this user" : "on this box";
+      throw new Refusal(429, `too many live streams open ${whose}; close one first`, { limit: slot.limit });
+    }
     const sse = openSse(req, res);
     const recheck = setInterval(async () => {
       const p = await deps.auth({ method: "GET", path: req.url ?? "", headers: req.headers });
       if (!p || !hasPermission(p.permissions, READ)) sse.close();
     }, RECHECK_MS);
     sse.signal.addEventListener("abort", () => {
-      streams--;
+      slot.release();
       clearInterval(recheck);
     });
     return sse;
@@ -207,7 +209,7 @@ export function createApplianceApi(deps: ApplianceApiDeps) {
     }
     if (method === "GET" && rest === "/events") {
       const q = query(eventsQuery, search);
-      const sse = stream(req, res);
+      const sse = stream(req, res, call);
       const tick = async () => {
         if (!sse.signal.aborted) sse.send("status", await fullStatus());
       };
@@ -226,7 +228,7 @@ export function createApplianceApi(deps: ApplianceApiDeps) {
         const q = query(tailQuery, search);
         const match = matcher(q.filter);
         const first = tailLog(src, q.lines, match);
-        const sse = stream(req, res);
+        const sse = stream(req, res, call);
         sse.send("lines", { lines: first.lines });
         void followLog(
           src,

@@ -39,3 +39,39 @@ export function openSse(req: IncomingMessage, res: ServerResponse): SseStream {
     signal: ac.signal,
   };
 }
+
+export interface StreamLimits {
+  /** Open streams on the box at most. */
+  max: number;
+  /** Open streams per caller at most, so one caller cannot take the box's whole budget. */
+  perUser: number;
+}
+
+/** A slot for one open stream, or which limit is full. */
+export type StreamSlot = { release: () => void } | { full: "box" | "user"; limit: number };
+
+/** Counts open streams for the box and per caller; each slot is released once, when its stream ends. */
+export function streamBudget(limits: StreamLimits) {
+  let total = 0;
+  const byUser = new Map<string, number>();
+  return {
+    take(user: string): StreamSlot {
+      const mine = byUser.get(user) ?? 0;
+      if (mine >= limits.perUser) return { full: "user", limit: limits.perUser };
+      if (total >= limits.max) return { full: "box", limit: limits.max };
+      total++;
+      byUser.set(user, mine + 1);
+      let released = false;
+      return {
+        release: () => {
+          if (released) return;
+          released = true;
+          total--;
+          const left = (byUser.get(user) ?? 1) - 1;
+          if (left > 0) byUser.set(user, left);
+          else byUser.delete(user);
+        },
+      };
+    },
+  };
+}

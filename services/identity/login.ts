@@ -1,15 +1,18 @@
 /**
  * Password login with per-IP throttling, per-account lockout and TOTP.
  *
- * Lockout policy: `lockoutThreshold` wrong passwords lock the account for `lockoutBaseSec`, doubling for each
- * further lock up to `lockoutMaxSec`. Locks always expire by themselves, so an attacker can delay an admin but
- * never lock them out for good; a correct login resets the count, and an admin (or `nexus admin unlock` on the
- * box) can lift a lock at once. Wrong attempts also count against the caller's IP, which is throttled (429)
- * after `ipMaxFailures` in `ipWindowSec`, so guessing across many accounts from one place stops too.
+ * Lockout policy (counters in lockout.ts): `lockoutThreshold` wrong passwords lock the account for
+ * `lockoutBaseSec`, doubling for each further lock up to `lockoutMaxSec`. Locks always expire by themselves, so
+ * an attacker can delay an admin but never lock them out for good; a correct login resets the count, and an
+ * admin (or `nexus admin unlock` on the box) can lift a lock at once. Wrong attempts also count against the
+ * caller's IP, which is throttled (429) after `ipMaxFailures` in `ipWindowSec`, so guessing across many
+ * accounts from one place stops too. A locked account, an unknown user and a wrong password get the same 401
+ * and cost the same scrypt work (unknown users are checked against a dummy hash), so logins reveal no names.
  */
 import { ApiError, type ServiceContext } from "../../appliance/kit/index.js";
 import { audit } from "./audit.js";
 import type { IdentityConfig } from "./config.js";
+import { countFailure, countIpFailure, ipThrottled, isLocked } from "./lockout.js";
 import { useRecoveryCode } from "./mfa.js";
 import { verifyPassword } from "./passwords.js";
 import { principalFor } from "./principal.js";
@@ -30,41 +33,9 @@ export interface LoginInput {
 
 const INVALID = "invalid username or password";
 
-function ipThrottled(ctx: Ctx, ip: string): boolean {
-  const r = ctx.db.prepare("SELECT count, window_start FROM ip_failures WHERE ip = ?").get(ip) as
-    | { count: number; window_start: number }
-    | undefined;
-  return (
-    !!r && Date.now() - r.window_start < ctx.config.ipWindowSec * 1000 && r.count >= ctx.config.ipMaxFailures
-  );
-}
-
-function countIpFailure(ctx: Ctx, ip: string) {
-  const now = Date.now();
-  const windowStart = now - ctx.config.ipWindowSec * 1000;
-  ctx.db
-    .prepare(
-      `INSERT INTO ip_failures (ip, count, window_start) VALUES (?, 1, ?)
-       ON CONFLICT(ip) DO UPDATE SET
-         count = CASE WHEN window_start < ? THEN 1 ELSE count + 1 END,
-         window_start = CASE WHEN window_start < ? THEN excluded.window_start ELSE window_start END`,
-    )
-    .run(ip, now, windowStart, windowStart);
-}
-
 function failPassword(ctx: Ctx, u: UserRow, ip: string) {
   ctx.tx(() => {
-    countIpFailure(ctx, ip);
-    const failed = u.failed_logins + 1;
-    if (failed >= ctx.config.lockoutThreshold) {
-      const seconds = Math.min(ctx.config.lockoutBaseSec * 2 ** u.lockouts, ctx.config.lockoutMaxSec);
-      ctx.db
-        .prepare("UPDATE users SET failed_logins = 0, lockouts = lockouts + 1, locked_until = ? WHERE id = ?")
-        .run(Date.now() + seconds * 1000, u.id);
-      audit(ctx, { actor: u.username, ip, action: "account.locked", target: u.id, details: { seconds } });
-    } else {
-      ctx.db.prepare("UPDATE users SET failed_logins = ? WHERE id = ?").run(failed, u.id);
-    }
+    countFailure(ctx, u, ip);
     loginFailed(ctx, u.username, ip, "password", u.id);
   });
 }
@@ -96,13 +67,14 @@ export async function login(ctx: Ctx, input: LoginInput) {
     });
     throw new ApiError(401, INVALID);
   }
-  if (u.locked_until && u.locked_until > Date.now()) {
-    loginFailed(ctx, u.username, input.ip, "locked", u.id);
-    const minutes = Math.ceil((u.locked_until - Date.now()) / 60_000);
-    throw new ApiError(
-      423,
-      `account locked after repeated failed logins; try again in ${minutes} min or ask an admin`,
-    );
+  if (isLocked(u)) {
+    // The very answer an unknown user gets, counted against the IP like one: a distinct status (it was 423)
+    // told anyone which usernames exist. Admins see the lock in the audit log and on the user.
+    ctx.tx(() => {
+      countIpFailure(ctx, input.ip);
+      loginFailed(ctx, u.username, input.ip, "locked", u.id);
+    });
+    throw new ApiError(401, INVALID);
   }
   if (!passwordOk || u.password_hash !== found?.password_hash) {
     failPassword(ctx, u, input.ip);

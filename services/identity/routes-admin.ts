@@ -24,7 +24,14 @@ import {
 import * as s from "./schemas.js";
 import { listSessions } from "./sessions.js";
 import { listSigningKeys, rotateSigningKey } from "./signing.js";
-import { addMember, createTeam, deleteTeam, listTeams, removeMember } from "./teams.js";
+import {
+  addMember,
+  assertCanManageMembers,
+  createTeam,
+  deleteTeam,
+  listTeams,
+  removeMember,
+} from "./teams.js";
 import {
   createUser,
   deleteUser,
@@ -89,11 +96,9 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
         if (params.id === caller.id) throw new ApiError(403, "you cannot change your own roles");
         assertCanGrant(caller.permissions, permissionsOfRoles(ctx, body.roles));
       }
-      // Disabling an account needs what deleting it needs: holding its permissions. Without this a user
-      // manager could not delete an admin but could disable one (and so end their sessions).
-      if (body.roles || body.status) {
-        assertCanGrant(caller.permissions, permissionsOfRoles(ctx, getUser(ctx, params.id).roles));
-      }
+      // Any change (name, status, roles) needs what deleting needs: holding the user's permissions. Without
+      // this a user manager could disable an admin, or rename one to mislead the people who work with them.
+      assertOutranks(caller, params.id);
       const user = updateUser(ctx, params.id, body);
       audit(ctx, {
         actor,
@@ -270,7 +275,8 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
       body: s.memberBody,
     },
     (c, { params, body }) => {
-      const { actor, ip } = who(c);
+      const { caller, actor, ip } = who(c);
+      assertCanManageMembers(ctx, caller, params.id);
       const t = addMember(ctx, params.id, body.userId);
       audit(ctx, {
         actor,
@@ -291,7 +297,8 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
       params: memberParams,
     },
     (c, { params }) => {
-      const { actor, ip } = who(c);
+      const { caller, actor, ip } = who(c);
+      assertCanManageMembers(ctx, caller, params.id);
       const t = removeMember(ctx, params.id, params.userId);
       audit(ctx, {
         actor,

@@ -10,9 +10,9 @@ import {
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.js";
 import { auditCaller } from "./audit.js";
 import type { IdentityConfig } from "./config.js";
+import { confirmOwnPassword } from "./lockout.js";
 import { login } from "./login.js";
 import { confirmTotp, disableTotp, enrollTotp } from "./mfa.js";
-import { verifyPassword } from "./passwords.js";
 import { principalFor } from "./principal.js";
 import * as s from "./schemas.js";
 import { clearedCookies, listSessions, liveSession, revokeSession, sessionCookies } from "./sessions.js";
@@ -25,7 +25,8 @@ type Ctx = ServiceContext<IdentityConfig>;
 /**
  * The caller, when signed in as themselves. An API key acts within its scope only: `/me/*` is open to any
  * authenticated caller, so without this a key scoped to `system:read` could enrol MFA on its owner's account,
- * change the password or end every session.
+ * change the password, end every session, or read where its owner is signed in and which keys they hold.
+ * Every `/me/*` route uses it; `GET /me` (who am I) does not.
  */
 function requireLogin(c: Parameters<typeof requireCaller>[0], what: string) {
   const caller = requireCaller(c);
@@ -131,7 +132,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
   );
 
   jsonRoute(app, { method: "get", path: "/me/sessions", summary: "My live sessions" }, (c) => {
-    const caller = requireCaller(c);
+    const caller = requireLogin(c, "list sessions");
     return c.json({ sessions: listSessions(ctx, caller.id, caller.sid) }, 200);
   });
   jsonRoute(
@@ -154,14 +155,13 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     },
     async (c, { body }) => {
       const caller = requireLogin(c, "change the password");
-      const u = userRow(ctx, caller.id);
-      if (!u || !(await verifyPassword(body.currentPassword, u.password_hash))) {
+      if (!(await confirmOwnPassword(ctx, caller.id, body.currentPassword, clientIp(c)))) {
         auditCaller(ctx, c, caller, { action: "password.change", target: caller.id, outcome: "failure" });
         throw new ApiError(403, "current password is wrong");
       }
       // The summary promises "ends my other sessions": keep the one making the change.
       await setPassword(ctx, caller.id, body.newPassword, false, caller.sid);
-      auditCaller(ctx, c, caller, { action: "password.change", target: u.id });
+      auditCaller(ctx, c, caller, { action: "password.change", target: caller.id });
       return c.json({ changed: true }, 200);
     },
   );
@@ -200,8 +200,10 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     },
     async (c, { body }) => {
       const caller = requireLogin(c, "change MFA");
-      if (!(await verifyPassword(body.password, userRow(ctx, caller.id)?.password_hash ?? null)))
+      if (!(await confirmOwnPassword(ctx, caller.id, body.password, clientIp(c)))) {
+        auditCaller(ctx, c, caller, { action: "mfa.disabled", target: caller.id, outcome: "failure" });
         throw new ApiError(403, "password is wrong");
+      }
       disableTotp(ctx, caller.id);
       auditCaller(ctx, c, caller, { action: "mfa.disabled", target: caller.id });
       return c.json({ mfaEnabled: false }, 200);
@@ -209,7 +211,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
   );
 
   jsonRoute(app, { method: "get", path: "/me/api-keys", summary: "My API keys (never their secrets)" }, (c) =>
-    c.json({ keys: listApiKeys(ctx, requireCaller(c).id) }, 200),
+    c.json({ keys: listApiKeys(ctx, requireLogin(c, "list API keys").id) }, 200),
   );
   jsonRoute(
     app,
@@ -221,8 +223,11 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
       status: 201,
     },
     (c, { body }) => {
-      const caller = requireCaller(c);
-      if (caller.via === "api-key") throw new ApiError(403, "API keys cannot create API keys");
+      const caller = requireLogin(c, "create API keys");
+      // A key made on a temporary password would come alive with full rights once it is changed: whoever
+      // learnt the temporary one (the admin who reset it, a shoulder) could plant a key that outlives it.
+      if (userRow(ctx, caller.id)?.must_change_password)
+        throw new ApiError(403, "change your password first: a temporary password cannot create API keys");
       const r = ctx.tx(() => {
         const created = createApiKey(ctx, caller.id, body);
         auditCaller(ctx, c, caller, {

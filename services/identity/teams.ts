@@ -1,6 +1,13 @@
-/** Teams: named groups of users (ownership and sharing in files and other services use them). */
+/**
+ * Teams: named groups of users (ownership and sharing in files and other services use them).
+ *
+ * Membership grants what the team holds (its files space), so managing a team's members follows "nobody
+ * grants more than they hold": besides `identity:teams:write` (the route's rule) the caller must be in the
+ * team already, or reach every team's space anyway (`files:admin`, which admins hold). Without this,
+ * `identity:teams:write` alone let anyone add themselves to any team and read its files.
+ */
 import { randomUUID } from "node:crypto";
-import { ApiError, type ServiceContext } from "../../appliance/kit/index.js";
+import { ApiError, hasPermission, type ServiceContext } from "../../appliance/kit/index.js";
 import type { IdentityConfig } from "./config.js";
 import { userRow } from "./users.js";
 
@@ -18,6 +25,22 @@ export function teamsOf(ctx: Ctx, userId: string): string[] {
     .prepare("SELECT team_id FROM team_members WHERE user_id = ? ORDER BY team_id")
     .all(userId);
   return (rows as { team_id: string }[]).map((r) => r.team_id);
+}
+
+/** Reaches every team's space, so adding to any team grants nothing its holder lacks. */
+const EVERY_TEAM = "files:admin";
+
+/** 403 unless `caller` may add or remove members of `teamId` (see the header); 404 for an unknown team. */
+export function assertCanManageMembers(
+  ctx: Ctx,
+  caller: { id: string; permissions: string[] },
+  teamId: string,
+): void {
+  getTeam(ctx, teamId);
+  if (hasPermission(caller.permissions, EVERY_TEAM) || teamsOf(ctx, caller.id).includes(teamId)) return;
+  throw new ApiError(403, "only members of this team (or holders of files:admin) manage its members", {
+    needs: EVERY_TEAM,
+  });
 }
 
 export function listTeams(ctx: Ctx): Team[] {

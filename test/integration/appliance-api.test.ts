@@ -263,7 +263,7 @@ describe("status", () => {
     expect(events[2]!.data.services.length).toBe(2);
     expect(events[2]!.data.sync).toMatchObject({ enrolled: false, link: "not-enrolled", backlog: 0 });
     expect(Date.now() - t0).toBeLessThan(5000);
-    // More than the 64-stream cap, one after another: each closed stream must have been released.
+    // More than the caps (64 on the box, 8 per user), one after another: each closed stream must be released.
     for (let i = 0; i < 70; i++) {
       const e = await readEvents("/api/appliance/events", who.admin, (x) => x.length >= 1);
       expect(e.length).toBe(1);

@@ -2353,12 +2353,12 @@ describe("lockout (threshold 3, 2 s doubling to 4 s, secure cookies)", () => {
     for (const c of admin.setCookies) expect(c).toMatch(/; Secure$/);
   });
 
-  it("brute force locks the account (423) even for the right password; the lock expires by itself", async () => {
+  it("brute force locks the account (401, as for an unknown user) even for the right password; the lock expires by itself", async () => {
     const u = await addUser(box, admin, "brute-user", ["viewer"]);
     for (let i = 0; i < 3; i++) expectError(await login(box, u.username, `wrong-${i}`), 401, INVALID_LOGIN);
     // First, while the 2 s lock surely holds: the right password is refused.
     const locked = await login(box, u.username, u.password);
-    expectError(locked, 423, "account locked");
+    expectError(locked, 401, INVALID_LOGIN);
     expect(locked.headers.getSetCookie()).toEqual([]);
     const row = lockRow(box, u.id);
     expect(row.lockouts).toBe(1);
@@ -2383,16 +2383,13 @@ describe("lockout (threshold 3, 2 s doubling to 4 s, secure cookies)", () => {
     const u = await addUser(box, admin, "double-user", ["viewer"]);
     for (let i = 0; i < 3; i++) await login(box, u.username, `wrong-${i}`);
     expect(lockRow(box, u.id).lockouts).toBe(1);
-    // Wrong guesses while locked get 423; the first one after the lock counts again.
-    await waitFor(
-      async () => (await login(box, u.username, "wrong-again")).status === 401,
-      15_000,
-      "first lock to expire",
-    );
+    // Wrong guesses while locked do not count; the first one after the lock does again.
+    await waitFor(() => lockRow(box, u.id).locked_until! <= Date.now(), 15_000, "first lock to expire");
+    expectError(await login(box, u.username, "wrong-again"), 401, INVALID_LOGIN);
     for (let i = 0; i < 2; i++) await login(box, u.username, `wrong-more-${i}`);
     expect(lockRow(box, u.id).lockouts).toBe(2);
-    expectError(await login(box, u.username, u.password), 423);
-    expectError(await login(box, u.username, "still-wrong"), 423);
+    expectError(await login(box, u.username, u.password), 401, INVALID_LOGIN);
+    expectError(await login(box, u.username, "still-wrong"), 401, INVALID_LOGIN);
     expect(lockRow(box, u.id)).toMatchObject({ failed_logins: 0, lockouts: 2 });
     const locks = await auditEntries(box, bearer(admin), `&action=account.locked&target=${u.id}`);
     expect(locks.map((e) => e.details.seconds)).toEqual([4, 2]);
@@ -2406,7 +2403,7 @@ describe("lockout (threshold 3, 2 s doubling to 4 s, secure cookies)", () => {
       .prepare("UPDATE users SET locked_until = ? WHERE id = ?")
       .run(Date.now() + 3600_000, u.id);
     const locked = await login(box, u.username, u.password);
-    expectError(locked, 423, "try again in 60 min");
+    expectError(locked, 401, INVALID_LOGIN);
     const before = await call(box, "GET", `/users/${u.id}`, { as: bearer(admin) });
     expect(Date.parse(before.body.lockedUntil) - Date.now()).toBeGreaterThan(3500_000);
     const r = await call(box, "POST", `/users/${u.id}/unlock`, { as: bearer(admin) });
@@ -2450,7 +2447,8 @@ describe("lockout (threshold 3, 2 s doubling to 4 s, secure cookies)", () => {
       expectError(await login(box, u.username, u.password, { totp: wrongCode(totpSecret) }), 401);
     expectError(
       await login(box, u.username, u.password, { totp: totpAt(totpSecret, currentStep() + 1) }),
-      423,
+      401,
+      INVALID_LOGIN,
     );
   });
 });
