@@ -46,6 +46,19 @@ async function startCrashLooping(retryBaseMs: number, retryMaxMs: number): Promi
   return a;
 }
 
+/** A /metrics reading taken while flaky is in crash loop. */
+async function crashLoopMetrics(a: TestAppliance): Promise<string> {
+  const text = await waitFor(
+    async () => {
+      const t = await (await a.api("/metrics")).text();
+      return t.includes('nexus_service_state{service="flaky",state="crashloop"} 1') ? t : null;
+    },
+    30_000,
+    "a /metrics reading with flaky in crash loop",
+  );
+  return text ?? "";
+}
+
 describe("a service in crash loop", () => {
   it("is retried with doubling pauses, shown with its next attempt, and serves once the fault is gone", async () => {
     const a = await startCrashLooping(1500, 3000);
@@ -53,6 +66,16 @@ describe("a service in crash loop", () => {
     expect(first.lastError).toMatch(/exited with code 1/);
     expect(first.nextAttemptAt).not.toBeNull();
     expect(lastDelay(unit(a))).toBeGreaterThanOrEqual(1500);
+
+    const metrics = await crashLoopMetrics(a);
+    expect(metrics).toContain('nexus_service_state{service="flaky",state="running"} 0');
+    expect(metrics).toContain('nexus_service_state{service="echo",state="running"} 1');
+    expect(metrics).toContain('nexus_service_state{service="echo",state="crashloop"} 0');
+    const next = /nexus_service_next_attempt_timestamp_seconds\{service="flaky"\} (\d+(?:\.\d+)?)/.exec(
+      metrics,
+    );
+    expect(Number(next?.[1])).toBeGreaterThan(Date.parse("2025-01-01") / 1000);
+    expect(metrics).not.toContain('nexus_service_next_attempt_timestamp_seconds{service="echo"}');
 
     // It is tried again (a new process), fails again, and waits twice as long: up to the 3 s cap.
     const restarts = first.restarts;

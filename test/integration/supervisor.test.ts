@@ -131,6 +131,7 @@ describe("supervisor", () => {
     expect(svc(app, "crasher").restarts).toBe(restarts);
     const metrics = await (await app.api("/metrics")).text();
     expect(metrics).toContain('nexus_service_state{service="crasher",state="crashloop"} 1');
+    expect(metrics).toContain('nexus_service_state{service="crasher",state="running"} 0');
     expect(metrics).toContain('nexus_service_up{service="echo"} 1');
   });
 
