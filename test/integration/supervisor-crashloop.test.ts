@@ -95,6 +95,23 @@ describe("a service in crash loop", () => {
     expect((await a.api("/api/flaky/ok")).status).toBe(200);
   });
 
+  it("says when it is tried next in the console's status and alert", async () => {
+    const a = await startCrashLooping(60_000, 300_000);
+    const status = (await (await a.api("/api/appliance/status")).json()) as {
+      services: { name: string; state: string; nextAttemptAt: string | null }[];
+      alerts: { id: string; message: string }[];
+    };
+    const row = status.services.find((s) => s.name === "flaky");
+    expect(row?.state).toBe("crashloop");
+    // The first retry is one crash-loop base (60 s) after the failure that put it in crash loop.
+    const inMs = Date.parse(row?.nextAttemptAt ?? "") - Date.now();
+    expect(inMs).toBeGreaterThan(30_000);
+    expect(inMs).toBeLessThanOrEqual(60_000);
+    const alert = status.alerts.find((x) => x.id === "crashloop:flaky");
+    const hhmmss = new Date(row?.nextAttemptAt ?? "").toISOString().slice(11, 19);
+    expect(alert?.message).toContain(`next attempt at ${hhmmss} UTC`);
+  });
+
   it("is tried at once on an admin's restart, long before its next attempt is due", async () => {
     const a = await startCrashLooping(120_000, 300_000);
     const restarts = svc(a, "flaky").restarts;
