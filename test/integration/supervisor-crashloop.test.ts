@@ -27,7 +27,11 @@ const unit = (a: TestAppliance): UnitStatus => a.supervisor.current.units.flaky!
 const lastDelay = (u: UnitStatus) => (u.nextStartAt ?? 0) - (u.failures.at(-1) ?? 0);
 
 /** Starts echo and flaky, flaky failing from the first start on; waits until flaky is in crash loop. */
-async function startCrashLooping(retryBaseMs: number, retryMaxMs: number): Promise<TestAppliance> {
+async function startCrashLooping(
+  retryBaseMs: number,
+  retryMaxMs: number,
+  policy: Record<string, string> = {},
+): Promise<TestAppliance> {
   const a = await startTestAppliance({
     services: ["echo", "flaky"],
     waitReady: false,
@@ -39,6 +43,7 @@ async function startCrashLooping(retryBaseMs: number, retryMaxMs: number): Promi
       NEXUS_SUPERVISOR_BACKOFF_BASE_MS: "50",
       NEXUS_SUPERVISOR_CRASH_LOOP_RETRY_BASE_MS: String(retryBaseMs),
       NEXUS_SUPERVISOR_CRASH_LOOP_RETRY_MAX_MS: String(retryMaxMs),
+      ...policy,
     },
   });
   app = a;
@@ -110,6 +115,37 @@ describe("a service in crash loop", () => {
     const alert = status.alerts.find((x) => x.id === "crashloop:flaky");
     const hhmmss = new Date(row?.nextAttemptAt ?? "").toISOString().slice(11, 19);
     expect(alert?.message).toContain(`next attempt at ${hhmmss} UTC`);
+  });
+
+  it("leaves the crash loop once it has run for a whole window: a later failure starts from the base again", async () => {
+    // One failure is a crash loop here, so the window alone (3 s) decides when a run counts as recovered.
+    const policy = {
+      NEXUS_SUPERVISOR_CRASH_LOOP_THRESHOLD: "1",
+      NEXUS_SUPERVISOR_CRASH_LOOP_WINDOW_MS: "3000",
+    };
+    const a = await startCrashLooping(2000, 60_000, policy);
+    await waitFor(() => unit(a).crashLoopRetries >= 2, 30_000, "two crash-loop retries");
+    rmSync(join(a.dataDir, FLAKY_MARKER));
+    await waitFor(() => svc(a, "flaky").state === "running", 30_000, "flaky back after the fault is gone");
+    await waitFor(
+      () => unit(a).crashLoopRetries === 0,
+      30_000,
+      "the crash loop cleared after a whole window",
+    );
+    expect(svc(a, "flaky").state).toBe("running");
+
+    process.kill(svc(a, "flaky").pid!, "SIGKILL");
+    // Read in one go while it waits: the retry count is 0 again, so its next try is one base away.
+    const after = await waitFor(
+      () =>
+        unit(a).state === "crashloop"
+          ? { retries: unit(a).crashLoopRetries, wait: lastDelay(unit(a)) }
+          : null,
+      30_000,
+      "flaky in crash loop after the kill",
+    );
+    expect(after?.retries).toBe(0);
+    expect(after?.wait).toBeGreaterThanOrEqual(2000);
   });
 
   it("is tried at once on an admin's restart, long before its next attempt is due", async () => {
