@@ -12,7 +12,8 @@ export interface Alert {
 }
 
 export interface AlertInput {
-  services: { name: string; state: string; lastError: string | null }[];
+  /** `nextAttemptAt` (ISO): when a service in crash loop is tried next. */
+  services: { name: string; state: string; lastError: string | null; nextAttemptAt?: string | null }[];
   nats: string;
   diskUsedPercent: number | null;
   memoryUsedPercent: number | null;
@@ -32,6 +33,14 @@ const CERT_CRITICAL_DAYS = 3;
 const BACKLOG_WINDOW_MS = 10 * 60_000;
 const DAY_MS = 86_400_000;
 
+/** When a crash-looping service is tried next. In UTC: the box and the reader may be in different zones. */
+function nextTry(iso: string | null | undefined): string {
+  const t = iso ? new Date(iso) : null;
+  if (!t || Number.isNaN(t.getTime()))
+    return "it is retried with growing pauses, or restart it to try at once";
+  return `next attempt at ${t.toISOString().slice(11, 19)} UTC, or restart it to try at once`;
+}
+
 export function alertsFor(input: AlertInput): Alert[] {
   const out: Alert[] = [];
   for (const s of input.services) {
@@ -39,7 +48,7 @@ export function alertsFor(input: AlertInput): Alert[] {
       out.push({
         id: `crashloop:${s.name}`,
         level: "critical",
-        message: `${s.name} is in crash loop (${s.lastError ?? "no error recorded"}); restart it once fixed`,
+        message: `${s.name} is in crash loop (${s.lastError ?? "no error recorded"}); ${nextTry(s.nextAttemptAt)}`,
       });
     } else if (s.state === "failed") {
       out.push({ id: `failed:${s.name}`, level: "critical", message: `${s.name} failed to start` });

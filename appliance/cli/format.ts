@@ -35,6 +35,20 @@ export function duration(seconds: number | null | undefined): string {
   return `${s}s`;
 }
 
+/** An ISO time as local `HH:MM:SS` (a retry minutes away needs no date), or "-". */
+export function clockTime(iso: string | null | undefined): string {
+  const t = iso ? new Date(iso) : null;
+  if (!t || Number.isNaN(t.getTime())) return "-";
+  return [t.getHours(), t.getMinutes(), t.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
+}
+
+/** "crash loop — next try at 14:03:07" (local time) for a service waiting to be retried, else null. */
+export function nextTry(s: { state: string; nextAttemptAt: string | null }): string | null {
+  if (!s.nextAttemptAt) return null;
+  const label = s.state === "crashloop" ? "crash loop" : "restarting";
+  return `${label} — next try at ${clockTime(s.nextAttemptAt)}`;
+}
+
 /** `[#####-----] 3/6 label` */
 export function progressBar(done: number, total: number, label: string, width = 20): string {
   const filled = total === 0 ? width : Math.round((done / total) * width);

@@ -6,7 +6,8 @@ import { applianceVersion, dataPaths } from "../paths.js";
 import { natsServerVersion } from "../supervisor/nats-server.js";
 import { isAlive, readPid } from "../supervisor/pidfile.js";
 import type { ServiceStatus } from "../supervisor/supervisor.js";
-import { bytes, duration, table } from "./format.js";
+import { duration, table } from "./format.js";
+import { statusTable } from "./status.js";
 
 function port(v: string): number {
   const n = Number(v);
@@ -81,19 +82,7 @@ program
     console.log(
       `Nexus Edge ${s.version}, supervisor pid ${s.pid}, gateway ${s.gateway}, nats-server ${s.nats.state}\n`,
     );
-    console.log(
-      table(
-        ["SERVICE", "STATE", "PID", "RESTARTS", "UPTIME", "MEMORY"],
-        s.services.map((x) => [
-          x.name,
-          x.state,
-          x.pid ? String(x.pid) : "-",
-          String(x.restarts),
-          duration(x.uptimeSeconds),
-          bytes(x.memoryBytes),
-        ]),
-      ),
-    );
+    console.log(statusTable(s.services));
   });
 
 program

@@ -46,7 +46,9 @@ export async function up(overrides: ConfigOverrides): Promise<void> {
     if (state === "running") console.log(`  nats-server running (${secs()}s)`);
   });
   app.supervisor.on("unit", (name: string, state: string) => {
-    if (state === "crashloop") console.log(`  ${name}: crash loop — see \`nexus logs ${name}\``);
+    if (state === "crashloop") {
+      console.log(`  ${name}: crash loop, retried with growing pauses — see \`nexus logs ${name}\``);
+    }
     const done = Object.values(app.supervisor.current.units).filter((u) => u.state === "running").length;
     if (done !== shownDone && state === "running") {
       shownDone = done;

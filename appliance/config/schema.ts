@@ -35,6 +35,12 @@ export const supervisorConfigSchema = z.object({
   /** This many failures inside the window puts a unit in crash-loop state. */
   crashLoopThreshold: z.number().int().positive().default(5),
   crashLoopWindowMs: z.number().int().positive().default(120_000),
+  /**
+   * A unit in crash loop is still retried: first after this long, then twice as long after each failed retry,
+   * up to `crashLoopRetryMaxMs`. Running for a whole `crashLoopWindowMs` ends the crash loop.
+   */
+  crashLoopRetryBaseMs: z.number().int().positive().default(30_000),
+  crashLoopRetryMaxMs: z.number().int().positive().default(300_000),
   /** Consecutive failed health checks before a running unit is restarted. */
   unhealthyAfter: z.number().int().positive().default(3),
   logMaxBytes: z

@@ -1,4 +1,5 @@
 /** Gateway metrics, rendered as Prometheus text exposition format 0.0.4. */
+import { SERVICE_STATES } from "../supervisor/status.js";
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -13,6 +14,55 @@ export interface ServiceGauge {
   state: string;
   restarts: number;
   memoryBytes: number | null;
+  /** When a service waiting in `crashloop` or `backoff` is tried next (ISO time). */
+  nextAttemptAt: string | null;
+}
+
+const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+
+/**
+ * Per-service gauges. The state gauge has a series for every state (1 for the current one, 0 for the rest)
+ * so that an alert on `state="crashloop"` sees 0, not a vanished series, once the service recovers.
+ */
+function serviceLines(services: ServiceGauge[]): string[] {
+  const out: string[] = [
+    "# HELP nexus_service_up 1 when the service is running and ready.",
+    "# TYPE nexus_service_up gauge",
+  ];
+  for (const s of services)
+    out.push(`nexus_service_up{service="${esc(s.name)}"} ${s.state === "running" ? 1 : 0}`);
+  out.push(
+    "# HELP nexus_service_state Current state of each service: 1 for the current one, 0 for the others.",
+  );
+  out.push("# TYPE nexus_service_state gauge");
+  for (const s of services) {
+    const states: readonly string[] = SERVICE_STATES.some((x) => x === s.state)
+      ? SERVICE_STATES
+      : [...SERVICE_STATES, s.state];
+    for (const state of states)
+      out.push(
+        `nexus_service_state{service="${esc(s.name)}",state="${esc(state)}"} ${state === s.state ? 1 : 0}`,
+      );
+  }
+  out.push(
+    "# HELP nexus_service_next_attempt_timestamp_seconds When a service in crash loop or backoff is started next.",
+  );
+  out.push("# TYPE nexus_service_next_attempt_timestamp_seconds gauge");
+  for (const s of services) {
+    if (s.nextAttemptAt === null) continue;
+    const at = Date.parse(s.nextAttemptAt) / 1000;
+    out.push(`nexus_service_next_attempt_timestamp_seconds{service="${esc(s.name)}"} ${at}`);
+  }
+  out.push("# HELP nexus_service_restarts_total Restarts since the supervisor started.");
+  out.push("# TYPE nexus_service_restarts_total counter");
+  for (const s of services) out.push(`nexus_service_restarts_total{service="${esc(s.name)}"} ${s.restarts}`);
+  out.push("# HELP nexus_service_memory_bytes Resident memory of the service's process.");
+  out.push("# TYPE nexus_service_memory_bytes gauge");
+  for (const s of services) {
+    if (s.memoryBytes !== null)
+      out.push(`nexus_service_memory_bytes{service="${esc(s.name)}"} ${s.memoryBytes}`);
+  }
+  return out;
 }
 
 export class GatewayMetrics {
@@ -40,28 +90,7 @@ export class GatewayMetrics {
   }
 
   render(services: ServiceGauge[]): string {
-    const out: string[] = [];
-    const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-    out.push(
-      "# HELP nexus_service_up 1 when the service is running and ready.",
-      "# TYPE nexus_service_up gauge",
-    );
-    for (const s of services)
-      out.push(`nexus_service_up{service="${esc(s.name)}"} ${s.state === "running" ? 1 : 0}`);
-    out.push("# HELP nexus_service_state Current state of each service (1 for the current one).");
-    out.push("# TYPE nexus_service_state gauge");
-    for (const s of services)
-      out.push(`nexus_service_state{service="${esc(s.name)}",state="${esc(s.state)}"} 1`);
-    out.push("# HELP nexus_service_restarts_total Restarts since the supervisor started.");
-    out.push("# TYPE nexus_service_restarts_total counter");
-    for (const s of services)
-      out.push(`nexus_service_restarts_total{service="${esc(s.name)}"} ${s.restarts}`);
-    out.push("# HELP nexus_service_memory_bytes Resident memory of the service's process.");
-    out.push("# TYPE nexus_service_memory_bytes gauge");
-    for (const s of services) {
-      if (s.memoryBytes !== null)
-        out.push(`nexus_service_memory_bytes{service="${esc(s.name)}"} ${s.memoryBytes}`);
-    }
+    const out = serviceLines(services);
     out.push("# HELP nexus_http_requests_total Requests proxied to services, by status code.");
     out.push("# TYPE nexus_http_requests_total counter");
     for (const [key, n] of this.requests) {

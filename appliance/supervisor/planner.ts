@@ -4,13 +4,27 @@
  * applies the steps; anything that takes time (a process becoming ready) shows up in a later `current`.
  *
  * Ordering rules: nats-server first; a unit starts only when every unit it depends on is running; on the way
- * down a unit stops only when no running unit depends on it, and nats-server stops last.
+ * down a unit stops only when no running unit depends on it, and nats-server stops last. On the way down a
+ * unit in crash loop counts as settled and is never started again, even when its retry is due.
  */
 import type { CurrentState, DesiredState, Policy, Step, UnitStatus } from "./state.js";
 
+/** base·2^(n-1) for attempt `n` (1-based), capped at `max`. */
+function doubling(n: number, base: number, max: number): number {
+  return Math.min(base * 2 ** Math.max(0, n - 1), max);
+}
+
 /** Delay before restart attempt `n` (1-based): base·2^(n-1), capped. */
 export function backoffDelay(n: number, policy: Pick<Policy, "backoffBaseMs" | "backoffMaxMs">): number {
-  return Math.min(policy.backoffBaseMs * 2 ** Math.max(0, n - 1), policy.backoffMaxMs);
+  return doubling(n, policy.backoffBaseMs, policy.backoffMaxMs);
+}
+
+/** Delay before crash-loop retry `n` (1-based): the crash-loop base doubled per failed retry, capped. */
+export function crashLoopDelay(
+  n: number,
+  policy: Pick<Policy, "crashLoopRetryBaseMs" | "crashLoopRetryMaxMs">,
+): number {
+  return doubling(n, policy.crashLoopRetryBaseMs, policy.crashLoopRetryMaxMs);
 }
 
 /** Failures inside the crash-loop window ending at `now`. */
@@ -78,25 +92,42 @@ export function plan(current: CurrentState, desired: DesiredState, now: number, 
       case "running":
         if (u.healthFailures >= policy.unhealthyAfter) {
           steps.push({ action: "kill-unit", unit: spec.name, reason: "failed health checks" });
+        } else if (recovered(u, now, policy)) {
+          steps.push({ action: "clear-crashloop", unit: spec.name });
         }
         break;
-      case "exited": {
-        const n = recentFailures(u, now, policy);
-        if (n >= policy.crashLoopThreshold) steps.push({ action: "mark-crashloop", unit: spec.name });
-        else steps.push({ action: "schedule-restart", unit: spec.name, at: now + backoffDelay(n, policy) });
+      case "exited":
+        steps.push(afterExit(spec.name, u, now, policy));
         break;
-      }
       case "backoff":
+      case "crashloop":
         if (u.nextStartAt !== null && now >= u.nextStartAt && depsUp) {
           steps.push({ action: "start-unit", unit: spec.name });
         }
         break;
-      case "crashloop":
       case "stopping":
         break;
     }
   }
   return steps;
+}
+
+/**
+ * What follows an exit: a quick restart with backoff, or crash loop once failures pile up inside the window.
+ * A failed crash-loop retry goes straight back to crash loop, one step further along the crash-loop backoff,
+ * however few failures the window still holds (the retries are further apart than the window).
+ */
+function afterExit(unit: string, u: UnitStatus, now: number, policy: Policy): Step {
+  const n = recentFailures(u, now, policy);
+  if (u.crashLoopRetries > 0 || n >= policy.crashLoopThreshold) {
+    return { action: "mark-crashloop", unit, at: now + crashLoopDelay(u.crashLoopRetries + 1, policy) };
+  }
+  return { action: "schedule-restart", unit, at: now + backoffDelay(n, policy) };
+}
+
+/** A unit retried out of crash loop counts as recovered once it has run for a whole crash-loop window. */
+function recovered(u: UnitStatus, now: number, policy: Policy): boolean {
+  return u.crashLoopRetries > 0 && u.startedAt !== null && now - u.startedAt >= policy.crashLoopWindowMs;
 }
 
 /** Orders units so that every unit comes after those it depends on; throws on a cycle or unknown dependency. */

@@ -1,13 +1,26 @@
 /** Desired and current state of the box, as plain data. The planner reads them; executors change `current`. */
 
-export type UnitState =
-  | "stopped" // not running, not wanted to run yet (initial, or stopped on purpose)
-  | "starting" // process spawned, not yet ready
-  | "running" // every service in it answers /ready
-  | "exited" // the process ended on its own; the planner decides what next
-  | "backoff" // waiting until `nextStartAt` before the next start
-  | "crashloop" // failed too often: left stopped until someone restarts it
-  | "stopping"; // asked to stop, waiting for it to exit
+/**
+ * Every state a unit can be in, in one list so that /metrics can show a 0/1 series for each:
+ * - stopped: not running, not wanted to run yet (initial, or stopped on purpose)
+ * - starting: process spawned, not yet ready
+ * - running: every service in it answers /ready
+ * - exited: the process ended on its own; the planner decides what next
+ * - backoff: waiting until `nextStartAt` before the next start
+ * - crashloop: failed too often; retried at `nextStartAt`, each failed retry doubling the wait up to a cap
+ * - stopping: asked to stop, waiting for it to exit
+ */
+export const UNIT_STATES = [
+  "stopped",
+  "starting",
+  "running",
+  "exited",
+  "backoff",
+  "crashloop",
+  "stopping",
+] as const;
+
+export type UnitState = (typeof UNIT_STATES)[number];
 
 /** A unit is one process: a single service (`isolation: process`) or all of them (`shared`). */
 export interface UnitSpec {
@@ -25,7 +38,10 @@ export interface UnitStatus {
   failures: number[];
   restarts: number;
   startedAt: number | null;
+  /** When a unit in `backoff` or `crashloop` is started next (ms). */
   nextStartAt: number | null;
+  /** Crash-loop retries since the unit last ran for a whole crash-loop window; 0 when not in crash loop. */
+  crashLoopRetries: number;
   /** Consecutive failed health checks while running. */
   healthFailures: number;
   lastError: string | null;
@@ -52,6 +68,9 @@ export interface Policy {
   backoffMaxMs: number;
   crashLoopThreshold: number;
   crashLoopWindowMs: number;
+  /** First wait before a unit in crash loop is tried again; doubled per failed retry, up to the max. */
+  crashLoopRetryBaseMs: number;
+  crashLoopRetryMaxMs: number;
   startTimeoutMs: number;
   unhealthyAfter: number;
 }
@@ -63,7 +82,8 @@ export type Step =
   | { action: "stop-unit"; unit: string }
   | { action: "kill-unit"; unit: string; reason: string }
   | { action: "schedule-restart"; unit: string; at: number }
-  | { action: "mark-crashloop"; unit: string };
+  | { action: "mark-crashloop"; unit: string; at: number }
+  | { action: "clear-crashloop"; unit: string };
 
 /** A fresh status for a unit that has never run. */
 export function newUnitStatus(spec: UnitSpec): UnitStatus {
@@ -75,6 +95,7 @@ export function newUnitStatus(spec: UnitSpec): UnitStatus {
     restarts: 0,
     startedAt: null,
     nextStartAt: null,
+    crashLoopRetries: 0,
     healthFailures: 0,
     lastError: null,
     killRequested: false,

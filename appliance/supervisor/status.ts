@@ -1,17 +1,22 @@
 /** Per-service status rows, derived from unit state: what `nexus status`, /metrics and the console show. */
 import { rssBytes } from "./pidfile.js";
-import type { UnitStatus } from "./state.js";
+import { UNIT_STATES, type UnitStatus } from "./state.js";
+
+/** Every state a service row can show: its unit's, or `failed` (it did not start inside a shared process). */
+export const SERVICE_STATES = [...UNIT_STATES, "failed"] as const;
 
 export interface ServiceStatus {
   name: string;
   unit: string;
-  state: UnitStatus["state"] | "failed";
+  state: (typeof SERVICE_STATES)[number];
   pid: number | null;
   port: number | null;
   restarts: number;
   uptimeSeconds: number | null;
   memoryBytes: number | null;
   lastError: string | null;
+  /** When a unit in `backoff` or `crashloop` is tried next (ISO time); null in any other state. */
+  nextAttemptAt: string | null;
 }
 
 export function serviceStatuses(
@@ -23,6 +28,7 @@ export function serviceStatuses(
   return units.flatMap((u) => {
     const alive = u.state === "running" || u.state === "starting";
     const mem = alive && u.pid ? rssBytes(u.pid) : null;
+    const waiting = u.state === "backoff" || u.state === "crashloop";
     return u.spec.services.map((name) => ({
       name,
       unit: u.spec.name,
@@ -33,6 +39,7 @@ export function serviceStatuses(
       uptimeSeconds: u.state === "running" && u.startedAt ? Math.round((now - u.startedAt) / 1000) : null,
       memoryBytes: mem,
       lastError: u.lastError,
+      nextAttemptAt: waiting && u.nextStartAt !== null ? new Date(u.nextStartAt).toISOString() : null,
     }));
   });
 }

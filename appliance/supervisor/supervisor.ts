@@ -78,6 +78,8 @@ export class Supervisor extends EventEmitter {
       backoffMaxMs: s.backoffMaxMs,
       crashLoopThreshold: s.crashLoopThreshold,
       crashLoopWindowMs: s.crashLoopWindowMs,
+      crashLoopRetryBaseMs: s.crashLoopRetryBaseMs,
+      crashLoopRetryMaxMs: s.crashLoopRetryMaxMs,
       startTimeoutMs: s.startTimeoutMs,
       unhealthyAfter: s.unhealthyAfter,
     };
@@ -99,7 +101,10 @@ export class Supervisor extends EventEmitter {
     this.reconcile();
   }
 
-  /** Resolves when every unit is running, rejects when one is in crash loop or `timeoutMs` passes. */
+  /**
+   * Resolves when every unit is running, rejects when one is in crash loop or `timeoutMs` passes. A unit in
+   * crash loop is retried later, but start-up is reported as failed at once: that is what the caller waits for.
+   */
   ready(timeoutMs = 60_000): Promise<void> {
     return new Promise((resolve, reject) => {
       const deadline = this.now() + timeoutMs;
@@ -157,7 +162,7 @@ export class Supervisor extends EventEmitter {
     const u = this.current.units[name];
     if (!u) throw new Error(`no unit ${name}`);
     const child = this.children.get(name);
-    u.failures = [];
+    forgetFailures(u);
     u.held = false;
     u.restarts++;
     if (child && (u.state === "running" || u.state === "starting")) {
@@ -186,15 +191,13 @@ export class Supervisor extends EventEmitter {
     this.setUnit(u, "stopped");
   }
 
-  /** Starts a unit stopped with `stopUnit` (or parked in crash loop) again; a running unit is left alone. */
+  /** Starts a unit stopped with `stopUnit` (or waiting in crash loop) now; a running unit is left alone. */
   startUnit(name: string): void {
     const u = this.current.units[name];
     if (!u) throw new Error(`no unit ${name}`);
     u.held = false;
-    if (u.state === "crashloop") {
-      u.failures = [];
-      this.setUnit(u, "stopped");
-    }
+    if (u.state === "crashloop" || u.state === "stopped") forgetFailures(u);
+    if (u.state === "crashloop") this.setUnit(u, "stopped");
     this.reconcile();
   }
 
@@ -288,8 +291,19 @@ export class Supervisor extends EventEmitter {
       }
       case "mark-crashloop": {
         const u = this.unit(step.unit);
+        u.nextStartAt = step.at;
         this.setUnit(u, "crashloop");
-        log.error({ unit: step.unit, lastError: u.lastError }, "unit is in crash loop; not restarting it");
+        const next = new Date(step.at).toISOString();
+        log.error(
+          { unit: step.unit, lastError: u.lastError, next },
+          "unit is in crash loop; retrying it later",
+        );
+        return;
+      }
+      case "clear-crashloop": {
+        const u = this.unit(step.unit);
+        u.crashLoopRetries = 0;
+        log.info({ unit: step.unit }, "unit recovered from crash loop");
         return;
       }
     }
@@ -331,8 +345,11 @@ export class Supervisor extends EventEmitter {
     const u = this.unit(name);
     const { config, paths, log } = this.deps;
     if (!this.nats) return;
+    const from = u.state;
     for (const s of u.spec.services) if (!this.ports.has(s)) this.ports.set(s, await freePort());
-    if (u.state === "backoff") u.restarts++;
+    if (from === "backoff" || from === "crashloop") u.restarts++;
+    if (from === "crashloop") u.crashLoopRetries++;
+    u.nextStartAt = null;
     this.failedServices.delete(name);
     this.routeCache = null;
     u.killRequested = false;
@@ -443,4 +460,11 @@ export class Supervisor extends EventEmitter {
     this.emit("nats", state);
     this.reconcile();
   }
+}
+
+/** An admin's explicit start or restart: the unit starts afresh, with no failures and no crash-loop history. */
+function forgetFailures(u: UnitStatus): void {
+  u.failures = [];
+  u.crashLoopRetries = 0;
+  u.nextStartAt = null;
 }

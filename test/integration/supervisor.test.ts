@@ -125,12 +125,13 @@ describe("supervisor", () => {
     expect((await app.api("/api/echo/hello")).status).toBe(200);
     const down = await app.api("/api/crasher/anything");
     expect(down.status).toBe(503);
-    // It stays down: no more restarts once in crash loop.
+    // It stays down until its next attempt (the crash-loop base, 30 s by default): no quick restarts.
     const restarts = svc(app, "crasher").restarts;
     await new Promise((r) => setTimeout(r, 1000));
     expect(svc(app, "crasher").restarts).toBe(restarts);
     const metrics = await (await app.api("/metrics")).text();
     expect(metrics).toContain('nexus_service_state{service="crasher",state="crashloop"} 1');
+    expect(metrics).toContain('nexus_service_state{service="crasher",state="running"} 0');
     expect(metrics).toContain('nexus_service_up{service="echo"} 1');
   });
 

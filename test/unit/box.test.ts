@@ -76,6 +76,24 @@ describe("alertsFor", () => {
     ).toEqual(["critical:crashloop:media", "critical:failed:ai", "critical:nats"]);
   });
 
+  it("says when a service in crash loop is tried next, and that a restart tries at once", () => {
+    const [alert] = alertsFor({
+      ...base,
+      services: [
+        {
+          name: "media",
+          state: "crashloop",
+          lastError: "exited with code 1",
+          nextAttemptAt: "2026-01-10T00:04:30.000Z",
+        },
+      ],
+    });
+    expect(alert).toMatchObject({ id: "crashloop:media", level: "critical" });
+    expect(alert?.message).toBe(
+      "media is in crash loop (exited with code 1); next attempt at 00:04:30 UTC, or restart it to try at once",
+    );
+  });
+
   it("warns over 80 % disk and is critical over 90 %; warns over 90 % memory", () => {
     expect(ids({ ...base, diskUsedPercent: 85 })).toEqual(["warning:disk"]);
     expect(ids({ ...base, diskUsedPercent: 90 })).toEqual(["warning:disk"]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, plan, topoOrder } from "../../appliance/supervisor/planner.js";
+import { backoffDelay, crashLoopDelay, plan, topoOrder } from "../../appliance/supervisor/planner.js";
 import {
   type CurrentState,
   type DesiredState,
@@ -14,6 +14,8 @@ const policy: Policy = {
   backoffMaxMs: 1000,
   crashLoopThreshold: 3,
   crashLoopWindowMs: 10_000,
+  crashLoopRetryBaseMs: 2000,
+  crashLoopRetryMaxMs: 5000,
   startTimeoutMs: 5000,
   unhealthyAfter: 3,
 };
@@ -104,10 +106,10 @@ describe("plan", () => {
     expect(plan(s, { nats: true, units: [a] }, 500, policy)).toEqual([{ action: "start-unit", unit: "a" }]);
   });
 
-  it("marks crash loop after threshold failures inside the window", () => {
+  it("marks crash loop after threshold failures inside the window, with its first retry one base away", () => {
     const s = state("running", [[a, { state: "exited", failures: [1000, 2000, 3000] }]]);
     expect(plan(s, { nats: true, units: [a] }, 3000, policy)).toEqual([
-      { action: "mark-crashloop", unit: "a" },
+      { action: "mark-crashloop", unit: "a", at: 3000 + 2000 },
     ]);
   });
 
@@ -118,9 +120,46 @@ describe("plan", () => {
     ]);
   });
 
-  it("leaves a unit in crash loop alone", () => {
-    const s = state("running", [[a, { state: "crashloop" }]]);
-    expect(plan(s, { nats: true, units: [a] }, 0, policy)).toEqual([]);
+  it("retries a unit in crash loop once its next attempt is due, not before", () => {
+    const s = state("running", [[a, { state: "crashloop", nextStartAt: 5000 }]]);
+    expect(plan(s, { nats: true, units: [a] }, 4999, policy)).toEqual([]);
+    expect(plan(s, { nats: true, units: [a] }, 5000, policy)).toEqual([{ action: "start-unit", unit: "a" }]);
+  });
+
+  it("waits with a crash-loop retry until the unit's dependencies run", () => {
+    const s = state("running", [
+      [a, { state: "backoff", nextStartAt: 9999 }],
+      [b, { state: "crashloop", nextStartAt: 0 }],
+    ]);
+    expect(plan(s, { nats: true, units: [a, b] }, 100, policy)).toEqual([]);
+  });
+
+  it("sends a failed crash-loop retry straight back to crash loop, doubling the delay up to the cap", () => {
+    // One failure only inside the window: without the retry count this would be an ordinary backoff.
+    const exited = (crashLoopRetries: number) =>
+      state("running", [[a, { state: "exited", failures: [50_000], crashLoopRetries }]]);
+    const next = (retries: number) => plan(exited(retries), { nats: true, units: [a] }, 50_000, policy);
+    expect(next(1)).toEqual([{ action: "mark-crashloop", unit: "a", at: 50_000 + 4000 }]);
+    expect(next(2)).toEqual([{ action: "mark-crashloop", unit: "a", at: 50_000 + 5000 }]);
+    expect(next(7)).toEqual([{ action: "mark-crashloop", unit: "a", at: 50_000 + 5000 }]);
+  });
+
+  it("clears the crash-loop count once a retried unit has run for a whole window", () => {
+    const s = state("running", [[a, { state: "running", startedAt: 1000, crashLoopRetries: 3 }]]);
+    expect(plan(s, { nats: true, units: [a] }, 10_999, policy)).toEqual([]);
+    expect(plan(s, { nats: true, units: [a] }, 11_000, policy)).toEqual([
+      { action: "clear-crashloop", unit: "a" },
+    ]);
+    const fresh = state("running", [[a, { state: "running", startedAt: 1000, crashLoopRetries: 0 }]]);
+    expect(plan(fresh, { nats: true, units: [a] }, 99_000, policy)).toEqual([]);
+  });
+
+  it("never starts a unit in crash loop on the way down, even when its retry is due", () => {
+    const s = state("running", [
+      [a, { state: "stopped" }],
+      [b, { state: "crashloop", nextStartAt: 0 }],
+    ]);
+    expect(plan(s, down, 10_000, policy)).toEqual([{ action: "stop-nats" }]);
   });
 
   it("kills a unit that does not become ready in time", () => {
@@ -181,6 +220,12 @@ describe("plan", () => {
 describe("backoffDelay", () => {
   it("doubles and caps", () => {
     expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, policy))).toEqual([100, 200, 400, 800, 1000, 1000]);
+  });
+});
+
+describe("crashLoopDelay", () => {
+  it("doubles from the crash-loop base and caps", () => {
+    expect([1, 2, 3, 4].map((n) => crashLoopDelay(n, policy))).toEqual([2000, 4000, 5000, 5000]);
   });
 });
 

@@ -21,6 +21,8 @@ export interface ServiceRow {
   uptimeSeconds: number | null;
   memoryBytes: number | null;
   lastError: string | null;
+  /** When a service in crash loop or backoff is tried next (ISO time). */
+  nextAttemptAt: string | null;
 }
 
 /** One GPU as the box reads it (`nvidia-smi`; the gateway's own type, type-only). */

@@ -1,5 +1,5 @@
 /** The box at a glance: alerts, live CPU / memory / disk / GPU charts, a card per service. Live over SSE. */
-import { bytes, duration } from "../format";
+import { bytes, duration, nextTry } from "../format";
 import { useLiveStatus } from "../live";
 import { Meter, Notice, Spark, StateBadge } from "../ui";
 
@@ -111,14 +111,15 @@ export function OverviewPage() {
               <dt>Memory</dt>
               <dd>{bytes(s.memoryBytes)}</dd>
             </dl>
+            {nextTry(s) && <p class="small">{nextTry(s)}</p>}
             {s.lastError && s.state !== "running" && <p class="small">Last error: {s.lastError}</p>}
           </article>
         ))}
       </div>
       {status.services.some((s) => s.state === "crashloop") && (
         <Notice tone="warning">
-          A service is in crash loop: fix the cause (see its log on the <a href="#/services">Services</a>{" "}
-          page), then restart it.
+          A service is in crash loop: it is retried with growing pauses (up to 5 minutes by default). Fix the
+          cause (see its log on the <a href="#/services">Services</a> page), then restart it to try at once.
         </Notice>
       )}
     </section>

@@ -2,7 +2,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { can } from "../access";
 import { post, stream } from "../api";
-import { bytes, duration, logLine } from "../format";
+import { bytes, duration, logLine, nextTry } from "../format";
 import { useLiveStatus } from "../live";
 import type { PageProps } from "../main";
 import { Action, Field, Select, StateBadge, Table, useOutcome } from "../ui";
@@ -58,6 +58,7 @@ export function ServicesPage({ me }: PageProps) {
             <th scope="row">{s.name}</th>
             <td>
               <StateBadge state={s.state} />
+              {nextTry(s) && <span class="small"> {nextTry(s)}</span>}
             </td>
             <td>{s.pid ?? "–"}</td>
             <td>{duration(s.uptimeSeconds)}</td>

@@ -1,0 +1,18 @@
+/** `nexus status`'s table: one row per service, with when a service in crash loop or backoff is tried next. */
+import type { ServiceStatus } from "../supervisor/status.js";
+import { bytes, clockTime, duration, table } from "./format.js";
+
+export function statusTable(services: ServiceStatus[]): string {
+  return table(
+    ["SERVICE", "STATE", "PID", "RESTARTS", "UPTIME", "MEMORY", "NEXT TRY"],
+    services.map((x) => [
+      x.name,
+      x.state,
+      x.pid ? String(x.pid) : "-",
+      String(x.restarts),
+      duration(x.uptimeSeconds),
+      bytes(x.memoryBytes),
+      clockTime(x.nextAttemptAt),
+    ]),
+  );
+}
