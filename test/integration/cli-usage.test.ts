@@ -1,0 +1,78 @@
+/**
+ * The built `nexus` CLI's conventions without a running appliance: --version, exit codes (2: usage, 1: the
+ * command failed), `logs -n`, nats-server's text log, `version --json`. Needs `npm run build`.
+ */
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ROOT, removeDir, tempDir } from "../helpers/appliance.js";
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const dir = tempDir();
+afterAll(() => removeDir(dir));
+
+/** Runs `nexus -d <dir> …args` to its end; never rejects, whatever the exit code. */
+function nexus(...args: string[]): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(ROOT, "bin/nexus.js"), "-d", dir, ...args],
+      { timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe("nexus --version and version --json", () => {
+  it("--version prints what `nexus version` prints and exits 0", async () => {
+    const version = await nexus("version");
+    expect(version.stdout).toMatch(/^nexus-edge \d+\.\d+\.\d+\nnode v\d+/);
+    for (const flag of ["--version", "-V"]) {
+      expect(await nexus(flag)).toEqual({ code: 0, stdout: version.stdout, stderr: "" });
+    }
+  });
+
+  it("version --json is one JSON object on stdout", async () => {
+    const r = await nexus("version", "--json");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      nexusEdge: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      node: process.version,
+      natsServer: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+    });
+  });
+});
+
+describe("exit codes", () => {
+  it.each([
+    [["bogus"], /unknown command 'bogus'/],
+    [["status", "--bogus"], /unknown option '--bogus'/],
+    [["logs"], /missing required argument 'name'/],
+    [["hub", "token"], /missing required argument 'site'/],
+    [["logs", "system", "-n", "abc"], /-n.*a whole number, 0 or more/],
+    [["logs", "system", "-n", "-3"], /a whole number, 0 or more/],
+    [["stop", "--timeout", "soon"], /a number of seconds/],
+    [["up", "--port", "99999"], /0\.\.65535/],
+    [["up", "--isolation", "weird"], /process or shared/],
+  ])("usage error %j exits 2 with a message on stderr", async (args, message) => {
+    const r = await nexus(...args);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe("");
+  });
+
+  it("a command that fails at run time exits 1", async () => {
+    const restart = await nexus("restart", "system");
+    expect(restart).toMatchObject({ code: 1, stderr: expect.stringContaining("not running") });
+    const logs = await nexus("logs", "nope");
+    expect(logs).toMatchObject({ code: 1, stderr: expect.stringContaining("no log for nope") });
+  });
+});
