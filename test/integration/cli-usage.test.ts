@@ -2,10 +2,12 @@
  * The built `nexus` CLI's conventions without a running appliance: --version, exit codes (2: usage, 1: the
  * command failed), `logs -n`, nats-server's text log, `version --json`. Needs `npm run build`.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ROOT, removeDir, tempDir } from "../helpers/appliance.js";
+import { dataPaths } from "../../appliance/paths.js";
+import { ROOT, removeDir, tempDir, waitFor } from "../helpers/appliance.js";
 
 interface Result {
   code: number | null;
@@ -74,5 +76,50 @@ describe("exit codes", () => {
     expect(restart).toMatchObject({ code: 1, stderr: expect.stringContaining("not running") });
     const logs = await nexus("logs", "nope");
     expect(logs).toMatchObject({ code: 1, stderr: expect.stringContaining("no log for nope") });
+  });
+});
+
+describe("nexus logs", () => {
+  const logs = dataPaths(dir).logs;
+  mkdirSync(logs, { recursive: true });
+  const line = (msg: string) => `${JSON.stringify({ level: 30, time: "2026-12-07T10:00:00.000Z", msg })}\n`;
+
+  it("-n 0 prints nothing of the existing log", async () => {
+    writeFileSync(join(logs, "zero.log"), line("old-1") + line("old-2"));
+    expect(await nexus("logs", "zero", "-n", "0")).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect((await nexus("logs", "zero", "-n", "1")).stdout).toContain("old-2");
+  });
+
+  it("-n 0 -f prints only lines written after it started", async () => {
+    const file = join(logs, "follow.log");
+    writeFileSync(file, line("old-1") + line("old-2"));
+    const child = spawn(process.execPath, [
+      join(ROOT, "bin/nexus.js"),
+      "-d",
+      dir,
+      "logs",
+      "follow",
+      "-n0",
+      "-f",
+    ]);
+    let out = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+    });
+    try {
+      // Keep writing until the follower shows one: a line written before it started is history, not news.
+      let n = 0;
+      await waitFor(
+        () => {
+          appendFileSync(file, line(`new-${++n}`));
+          return out.includes("new-");
+        },
+        30_000,
+        "a new line",
+      );
+      expect(out).not.toContain("old-");
+    } finally {
+      child.kill();
+    }
   });
 });
