@@ -122,4 +122,15 @@ describe("nexus logs", () => {
       child.kill();
     }
   });
+
+  it("shows nats-server's text lines readably, and as written with --raw", async () => {
+    const raw = "[4242] 2026/12/07 10:00:01.123456 [INF] Starting nats-server";
+    writeFileSync(join(logs, "nats.log"), `${raw}\n[4242] 2026/12/07 10:00:02.000001 [WRN] slow consumer\n`);
+    const pretty = await nexus("logs", "nats");
+    expect(pretty.stdout).toBe(
+      "10:00:01.123 INFO  [nats] Starting nats-server\n10:00:02.000 WARN  [nats] slow consumer\n",
+    );
+    expect((await nexus("logs", "nats", "--raw", "-n", "1")).stdout).not.toContain(raw);
+    expect((await nexus("logs", "nats", "--raw", "-n", "2")).stdout.split("\n")[0]).toBe(raw);
+  });
 });
