@@ -129,28 +129,11 @@ program
   .command("doctor")
   .description("check what the box needs and say how to fix what is missing")
   .option("--json", "machine-readable output")
-  .action(async (o: { json?: boolean }) => {
-    const config = loadApplianceConfig({ dataDir: program.opts().dataDir });
-    const { runDoctor } = await import("./doctor.js");
-    const checks = await runDoctor({
-      dataDir: config.dataDir,
-      port: config.port,
-      host: config.host,
-      natsServer: config.natsServer,
-      supervisorRunning: readPid(dataPaths(config.dataDir).supervisorPid) !== null,
-    });
-    if (o.json) console.log(JSON.stringify({ checks }));
-    else {
-      console.log(
-        table(
-          ["CHECK", "RESULT", "DETAIL"],
-          checks.map((c) => [c.name, c.level, c.detail]),
-        ),
-      );
-      const fixes = checks.filter((c) => c.fix && c.level !== "ok");
-      if (fixes.length) console.log(`\nTo fix:\n${fixes.map((c) => `  ${c.name}: ${c.fix}`).join("\n")}`);
-    }
-    if (checks.some((c) => c.level === "fail")) process.exitCode = 1;
+  .option("-p, --port <n>", "the gateway port to check when no box runs on the data dir", port)
+  .option("--host <addr>", "the gateway address to check when no box runs on the data dir")
+  .action(async (o: { json?: boolean; port?: number; host?: string }) => {
+    const { doctorCommand } = await import("./doctor.js");
+    await doctorCommand({ dataDir: program.opts().dataDir, port: o.port, host: o.host }, !!o.json);
   });
 
 const admin = program.command("admin").description("accounts, on the box itself (first admin, recovery)");

@@ -3,7 +3,7 @@
  * command failed), `logs -n`, nats-server's text log, `version --json`. Needs `npm run build`.
  */
 import { execFile, spawn } from "node:child_process";
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { dataPaths } from "../../appliance/paths.js";
@@ -132,5 +132,27 @@ describe("nexus logs", () => {
     );
     expect((await nexus("logs", "nats", "--raw", "-n", "1")).stdout).not.toContain(raw);
     expect((await nexus("logs", "nats", "--raw", "-n", "2")).stdout.split("\n")[0]).toBe(raw);
+  });
+});
+
+describe("nexus doctor without a running box", () => {
+  it("checks the port from --port, else config.json, and names the data dir it checked", async () => {
+    const config = dataPaths(dir).config;
+    writeFileSync(config, JSON.stringify({ port: 18282 }));
+    try {
+      const fromConfig = JSON.parse((await nexus("doctor", "--json")).stdout);
+      expect(fromConfig).toMatchObject({
+        dataDir: dataPaths(dir).root,
+        gateway: "127.0.0.1:18282",
+        running: false,
+      });
+      expect(fromConfig.checks.find((c: { name: string }) => c.name === "port").detail).toContain(
+        "127.0.0.1:18282",
+      );
+      const fromFlag = JSON.parse((await nexus("doctor", "--port", "18283", "--json")).stdout);
+      expect(fromFlag.gateway).toBe("127.0.0.1:18283");
+    } finally {
+      rmSync(config);
+    }
   });
 });

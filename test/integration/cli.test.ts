@@ -197,6 +197,24 @@ describe("nexus CLI with a running appliance", () => {
     expect(status.services.length).toBeGreaterThan(0);
   });
 
+  it("doctor checks the port and data dir the running box really uses, not the configured ones", async () => {
+    // The box runs on a free port (--port 0); the config's port is the default, 8080.
+    const at = new URL(JSON.parse((await nexus(up.dataDir, "status", "--json")).stdout).gateway).host;
+    const report = JSON.parse((await nexus(up.dataDir, "doctor", "--json")).stdout) as {
+      dataDir: string;
+      gateway: string;
+      checks: { name: string; level: string; detail: string }[];
+    };
+    expect(report.dataDir).toBe(dataPaths(up.dataDir).root);
+    expect(report.gateway).toBe(at);
+    expect(report.checks.find((c) => c.name === "port")).toMatchObject({
+      level: "ok",
+      detail: expect.stringContaining(`${at} (in use by the running appliance`),
+    });
+    const { stdout } = await nexus(up.dataDir, "doctor");
+    expect(stdout).toContain(`Data dir ${dataPaths(up.dataDir).root}: the appliance running there`);
+  });
+
   it("stop stops it gracefully", async () => {
     const { stdout } = await nexus(up.dataDir, "stop");
     expect(stdout).toContain("stopped.");
