@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataPaths } from "../../appliance/paths.js";
 import { isAlive } from "../../appliance/supervisor/pidfile.js";
 import { ROOT, removeDir, spawnNexusUp, tempDir, type UpProcess, waitFor } from "../helpers/appliance.js";
+import { duplicateKeys } from "../helpers/json-keys.js";
 
 const run = promisify(execFile);
 const nexus = (dataDir: string, ...args: string[]) =>
@@ -215,6 +216,16 @@ describe("nexus CLI with a running appliance", () => {
     expect(stdout).toContain(`Data dir ${dataPaths(up.dataDir).root}: the appliance running there`);
   });
 
+  it("supervisor log lines carry no duplicate keys", () => {
+    expect(duplicateKeys('{"pid":1,"a":{"pid":2,"b":"pid:"},"pid":3}')).toEqual(["pid"]);
+    const lines = readFileSync(dataPaths(up.dataDir).logFile("supervisor"), "utf8")
+      .split("\n")
+      .filter(Boolean);
+    expect(lines.some((l) => l.includes('"msg":"nats-server running"'))).toBe(true);
+    expect(lines.some((l) => l.includes('"msg":"unit starting"'))).toBe(true);
+    for (const l of lines) expect(duplicateKeys(l), l).toEqual([]);
+  });
+
   it("stop stops it gracefully", async () => {
     const { stdout } = await nexus(up.dataDir, "stop");
     expect(stdout).toContain("stopped.");
@@ -259,6 +270,9 @@ describe("nexus CLI without an appliance", () => {
       try {
         expect(isAlive(natsPid)).toBe(false);
         expect(again.output()).toContain("killed a nats-server left by an earlier supervisor");
+        const log = readFileSync(dataPaths(up.dataDir).logFile("supervisor"), "utf8");
+        const warning = log.split("\n").find((l) => l.includes("killed a nats-server left"));
+        expect(duplicateKeys(warning!)).toEqual([]);
       } finally {
         again.child.kill("SIGTERM");
         await new Promise((r) => again.child.once("exit", r));
