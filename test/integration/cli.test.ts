@@ -1,10 +1,12 @@
 /** The built `nexus` CLI against a real running appliance. Needs `npm run build` (npm test does it). */
 import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataPaths } from "../../appliance/paths.js";
+import { logSource } from "../../appliance/supervisor/log-files.js";
 import { isAlive } from "../../appliance/supervisor/pidfile.js";
 import { ROOT, removeDir, spawnNexusUp, tempDir, type UpProcess, waitFor } from "../helpers/appliance.js";
 import { duplicateKeys } from "../helpers/json-keys.js";
@@ -224,6 +226,28 @@ describe("nexus CLI with a running appliance", () => {
     expect(lines.some((l) => l.includes('"msg":"nats-server running"'))).toBe(true);
     expect(lines.some((l) => l.includes('"msg":"unit starting"'))).toBe(true);
     for (const l of lines) expect(duplicateKeys(l), l).toEqual([]);
+  });
+
+  it("a service logs /health and /ready probes at debug, not info", async () => {
+    const { port } = (await up.status()).services.find((s) => s.name === "system")!;
+    for (let i = 0; i < 5; i++) {
+      for (const path of ["/ready", "/health"]) {
+        expect((await fetch(`http://127.0.0.1:${port}${path}`)).status).toBe(200);
+      }
+    }
+    // An info line after the probes: once it is in the file, so is everything the probes logged.
+    const marker = randomUUID();
+    await fetch(`http://127.0.0.1:${port}/after-probes`, { headers: { "x-request-id": marker } });
+    const src = logSource(dataPaths(up.dataDir).logs, "system");
+    const read = () =>
+      readFileSync(src.file, "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("{") && src.keep(l));
+    await waitFor(() => read().some((l) => l.includes(marker)), 20_000, "the marker request in the log");
+    const probes = read()
+      .map((l) => JSON.parse(l) as { msg: string; path?: string; level: number })
+      .filter((o) => o.msg === "request" && ["/ready", "/health"].includes(o.path ?? ""));
+    expect(probes.filter((o) => o.level >= 30)).toEqual([]);
   });
 
   it("stop stops it gracefully", async () => {
