@@ -205,10 +205,9 @@ hub
   .command("sites")
   .description("the fleet: sites, last seen, version, sync lag")
   .option("--hub-dir <dir>", "hub data directory")
-  .action(async (o: { hubDir?: string }) =>
-    console.log(
-      JSON.stringify(await (await import("./hub.js")).hubAdmin(o.hubDir, "GET", "/api/hub/sites"), null, 2),
-    ),
+  .option("--json", "machine-readable output (the hub API's answer)")
+  .action(async (o: { hubDir?: string; json?: boolean }) =>
+    (await import("./hub-sites.js")).hubSites(o.hubDir, !!o.json),
   );
 hub
   .command("revoke <site>")
