@@ -1,6 +1,7 @@
 /**
  * The built `nexus` CLI's conventions without a running appliance: --version, exit codes (2: usage, 1: the
- * command failed), `logs -n`, nats-server's text log, `version --json`. Needs `npm run build`.
+ * command failed), `logs -n`, nats-server's text log, `version --json`, what `doctor` checks. Needs
+ * `npm run build`.
  */
 import { execFile, spawn } from "node:child_process";
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
