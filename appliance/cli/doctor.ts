@@ -6,6 +6,8 @@ import os from "node:os";
 import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { natsServerVersion } from "../supervisor/nats-server.js";
+import { type DoctorTarget, doctorTarget } from "./doctor-target.js";
+import { table } from "./format.js";
 
 export type CheckLevel = "ok" | "warn" | "fail";
 export interface Check {
@@ -42,13 +44,7 @@ function portFree(port: number, host: string): Promise<boolean> {
 }
 
 /** Runs every check; none of them changes anything on the box. */
-export async function runDoctor(opts: {
-  dataDir: string;
-  port: number;
-  host: string;
-  natsServer: string;
-  supervisorRunning: boolean;
-}): Promise<Check[]> {
+export async function runDoctor(opts: DoctorTarget): Promise<Check[]> {
   const checks: Check[] = [];
   const node = process.versions.node;
   checks.push(
@@ -146,24 +142,63 @@ export async function runDoctor(opts: {
         : { name: "gpu", level: "ok", detail: "none (CPU inference and software encoding)" },
   );
 
-  if (opts.supervisorRunning) {
-    checks.push({
+  checks.push(await portCheck(opts));
+  return checks;
+}
+
+/** The gateway port: the running box's own, or whether the one `nexus up` would take is free. */
+async function portCheck(t: DoctorTarget): Promise<Check> {
+  const at = `${t.host}:${t.port}`;
+  if (t.running?.gateway) {
+    return {
       name: "port",
       level: "ok",
-      detail: `${opts.host}:${opts.port} (in use by the running appliance)`,
-    });
-  } else {
-    const freePort = opts.port === 0 || (await portFree(opts.port, opts.host));
-    checks.push(
-      freePort
-        ? { name: "port", level: "ok", detail: `${opts.host}:${opts.port} is free` }
-        : {
-            name: "port",
-            level: "fail",
-            detail: `${opts.host}:${opts.port} is in use`,
-            fix: "stop what uses it, or start with --port N",
-          },
-    );
+      detail: `${at} (in use by the running appliance, pid ${t.running.pid})`,
+    };
   }
-  return checks;
+  if (t.running) {
+    return {
+      name: "port",
+      level: "warn",
+      detail: `the appliance (pid ${t.running.pid}) runs but its control socket does not answer; its port is unknown`,
+      fix: "see `nexus logs supervisor`; restart it with `nexus stop` and `nexus up`",
+    };
+  }
+  if (t.port === 0 || (await portFree(t.port, t.host))) {
+    return { name: "port", level: "ok", detail: `${at} is free` };
+  }
+  return {
+    name: "port",
+    level: "fail",
+    detail: `${at} is in use`,
+    fix: "stop what uses it, or start with --port N",
+  };
+}
+
+/** `nexus doctor [--json]`: the data dir and gateway address it checked, each check, how to fix. Exit 1 on a failure. */
+export async function doctorCommand(
+  flags: { dataDir?: string; port?: number; host?: string },
+  json: boolean,
+): Promise<void> {
+  const target = await doctorTarget(flags);
+  const checks = await runDoctor(target);
+  // A box that runs but does not answer has a port this command cannot know: say so, never guess.
+  const gateway = target.running && !target.running.gateway ? null : `${target.host}:${target.port}`;
+  if (json)
+    console.log(JSON.stringify({ dataDir: target.dataDir, gateway, running: !!target.running, checks }));
+  else {
+    const box = target.running
+      ? `the appliance running there (pid ${target.running.pid})`
+      : "no appliance running";
+    console.log(`Data dir ${target.dataDir}: ${box}; gateway ${gateway ?? "unknown"}\n`);
+    console.log(
+      table(
+        ["CHECK", "RESULT", "DETAIL"],
+        checks.map((c) => [c.name, c.level, c.detail]),
+      ),
+    );
+    const fixes = checks.filter((c) => c.fix && c.level !== "ok");
+    if (fixes.length) console.log(`\nTo fix:\n${fixes.map((c) => `  ${c.name}: ${c.fix}`).join("\n")}`);
+  }
+  if (checks.some((c) => c.level === "fail")) process.exitCode = 1;
 }

@@ -64,8 +64,24 @@ const LEVELS: Record<number, string> = {
   60: "FATAL",
 };
 
-/** Turns a pino JSON line into `time LEVEL [service] msg k=v …`; other lines pass through. */
+/** nats-server's own text format: `[pid] 2026/12/07 10:00:01.123456 [INF] msg` (2.9 writes no JSON). */
+const NATS_LINE = /^\[\d+\] \d{4}\/\d\d\/\d\d (\d\d:\d\d:\d\d\.\d{3})\d* \[([A-Z]{3})\] (.*)$/;
+const NATS_LEVELS: Record<string, string> = {
+  TRC: "TRACE",
+  DBG: "DEBUG",
+  INF: "INFO",
+  WRN: "WARN",
+  ERR: "ERROR",
+  FTL: "FATAL",
+};
+
+/**
+ * Turns a pino JSON line into `time LEVEL [service] msg k=v …`, and a nats-server line into
+ * `time LEVEL [nats] msg`; other lines pass through.
+ */
 export function prettyLogLine(line: string): string {
+  const nats = NATS_LINE.exec(line);
+  if (nats) return `${nats[1]} ${(NATS_LEVELS[nats[2]!] ?? nats[2]!).padEnd(5)} [nats] ${nats[3]}`;
   if (!line.startsWith("{")) return line;
   try {
     const o = JSON.parse(line) as Record<string, unknown>;

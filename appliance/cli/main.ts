@@ -1,42 +1,18 @@
 /** The `nexus` command line. Each command is a thin wrapper over a function in appliance/. */
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { loadApplianceConfig, resolveDataDir } from "../config/load.js";
 import { controlRequest } from "../control.js";
-import { applianceVersion, dataPaths } from "../paths.js";
-import { natsServerVersion } from "../supervisor/nats-server.js";
+import { dataPaths } from "../paths.js";
 import { isAlive, readPid } from "../supervisor/pidfile.js";
-import type { ServiceStatus } from "../supervisor/supervisor.js";
-import { duration, table } from "./format.js";
+import { bytes, duration, table } from "./format.js";
+import { fetchStatus } from "./running.js";
 import { statusTable } from "./status.js";
+import { count, oneOf, port, runCli, seconds, usageErrors, versionFlag } from "./usage.js";
+import { printVersions } from "./version.js";
 
-function port(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("a port is 0..65535");
-  return n;
-}
-
-interface StatusReply {
-  version: string;
-  pid: number;
-  gateway: string;
-  nats: { state: string; pid: number | null };
-  services: ServiceStatus[];
-}
-
-async function fetchStatus(dataDir: string): Promise<StatusReply | null> {
-  const paths = dataPaths(dataDir);
-  if (!readPid(paths.supervisorPid)) return null;
-  try {
-    return await controlRequest<StatusReply>(paths.controlSocket, "GET", "/status");
-  } catch {
-    return null;
-  }
-}
-
-const program = new Command()
+const program = versionFlag(usageErrors(new Command()))
   .name("nexus")
   .description("Nexus Edge appliance")
-  .version(applianceVersion(), "-V, --version-only")
   .option("-d, --data-dir <dir>", "data directory (env NEXUS_DATA_DIR)");
 
 const dataDir = () => resolveDataDir(program.opts().dataDir);
@@ -46,11 +22,12 @@ program
   .description("start the appliance in the foreground")
   .option("-p, --port <n>", "gateway port (env NEXUS_PORT; 0 picks a free one)", port)
   .option("--host <addr>", "address the gateway binds (env NEXUS_HOST)")
-  .option("--isolation <mode>", "process | shared (default from the hardware profile)")
+  .option(
+    "--isolation <mode>",
+    "process | shared (default from the hardware profile)",
+    oneOf("process", "shared"),
+  )
   .action(async (o: { port?: number; host?: string; isolation?: "process" | "shared" }) => {
-    if (o.isolation && o.isolation !== "process" && o.isolation !== "shared") {
-      throw new InvalidArgumentError("--isolation is process or shared");
-    }
     const { up } = await import("./up.js");
     await up({ dataDir: program.opts().dataDir, port: o.port, host: o.host, isolation: o.isolation });
   });
@@ -89,7 +66,7 @@ program
   .command("logs <name>")
   .description("print a service's log (or `supervisor`, `nats`)")
   .option("-f, --follow", "keep printing new lines")
-  .option("-n, --lines <n>", "lines of history", (v) => Number(v), 100)
+  .option("-n, --lines <n>", "lines of history (0: none, with -f only new lines)", count, 100)
   .option("--raw", "print JSON lines as they are")
   .action(async (name: string, o: { follow?: boolean; lines: number; raw?: boolean }) => {
     const { showLogs } = await import("./logs.js");
@@ -112,7 +89,7 @@ program
 program
   .command("stop")
   .description("stop the running appliance gracefully")
-  .option("-t, --timeout <s>", "seconds to wait", (v) => Number(v), 60)
+  .option("-t, --timeout <s>", "seconds to wait", seconds, 60)
   .action(async (o: { timeout: number }) => {
     const paths = dataPaths(dataDir());
     const pid = readPid(paths.supervisorPid);
@@ -141,28 +118,11 @@ program
   .command("doctor")
   .description("check what the box needs and say how to fix what is missing")
   .option("--json", "machine-readable output")
-  .action(async (o: { json?: boolean }) => {
-    const config = loadApplianceConfig({ dataDir: program.opts().dataDir });
-    const { runDoctor } = await import("./doctor.js");
-    const checks = await runDoctor({
-      dataDir: config.dataDir,
-      port: config.port,
-      host: config.host,
-      natsServer: config.natsServer,
-      supervisorRunning: readPid(dataPaths(config.dataDir).supervisorPid) !== null,
-    });
-    if (o.json) console.log(JSON.stringify({ checks }));
-    else {
-      console.log(
-        table(
-          ["CHECK", "RESULT", "DETAIL"],
-          checks.map((c) => [c.name, c.level, c.detail]),
-        ),
-      );
-      const fixes = checks.filter((c) => c.fix && c.level !== "ok");
-      if (fixes.length) console.log(`\nTo fix:\n${fixes.map((c) => `  ${c.name}: ${c.fix}`).join("\n")}`);
-    }
-    if (checks.some((c) => c.level === "fail")) process.exitCode = 1;
+  .option("-p, --port <n>", "the gateway port to check when no box runs on the data dir", port)
+  .option("--host <addr>", "the gateway address to check when no box runs on the data dir")
+  .action(async (o: { json?: boolean; port?: number; host?: string }) => {
+    const { doctorCommand } = await import("./doctor.js");
+    await doctorCommand({ dataDir: program.opts().dataDir, port: o.port, host: o.host }, !!o.json);
   });
 
 const admin = program.command("admin").description("accounts, on the box itself (first admin, recovery)");
@@ -194,14 +154,9 @@ admin
 
 program
   .command("version")
-  .description("print versions")
-  .action(async () => {
-    const config = loadApplianceConfig({ dataDir: program.opts().dataDir });
-    const nats = await natsServerVersion(config.natsServer);
-    console.log(
-      `nexus-edge ${applianceVersion()}\nnode ${process.version}\nnats-server ${nats ?? "not found"}`,
-    );
-  });
+  .description("print versions (also: nexus --version)")
+  .option("--json", "machine-readable output")
+  .action((o: { json?: boolean }) => printVersions(program.opts().dataDir, o.json));
 
 const hub = program.command("hub").description("the central hub: enrolment, fleet registry, sync ingest");
 hub
@@ -227,7 +182,7 @@ hub
   .command("token <site>")
   .description("a one-time enrolment token for a site (the box runs: nexus enroll <hub-url> <token>)")
   .option("--hub-dir <dir>", "hub data directory")
-  .option("--ttl <seconds>", "token lifetime (default 86400)", (v) => Number(v))
+  .option("--ttl <seconds>", "token lifetime (default 86400)", seconds)
   .action(async (site: string, o: { hubDir?: string; ttl?: number }) => {
     const r = await (await import("./hub.js")).hubAdmin(o.hubDir, "POST", "/api/hub/tokens", {
       site,
@@ -239,10 +194,9 @@ hub
   .command("sites")
   .description("the fleet: sites, last seen, version, sync lag")
   .option("--hub-dir <dir>", "hub data directory")
-  .action(async (o: { hubDir?: string }) =>
-    console.log(
-      JSON.stringify(await (await import("./hub.js")).hubAdmin(o.hubDir, "GET", "/api/hub/sites"), null, 2),
-    ),
+  .option("--json", "machine-readable output (the hub API's answer)")
+  .action(async (o: { hubDir?: string; json?: boolean }) =>
+    (await import("./hub-sites.js")).hubSites(o.hubDir, !!o.json),
   );
 hub
   .command("revoke <site>")
@@ -301,7 +255,4 @@ program
     (await import("./hub.js")).enrollCommand(dataDir(), hubUrl, token, { allowHttp: o.allowHttp }),
   );
 
-program.parseAsync(process.argv).catch((err: Error) => {
-  console.error(`nexus: ${err.message}`);
-  process.exit(1);
-});
+await runCli(program, process.argv, () => printVersions(program.opts().dataDir));

@@ -8,6 +8,9 @@ import { errorBody, renderError } from "./errors.js";
 
 export const REQUEST_ID_HEADER = "x-request-id";
 
+/** Health probes: open to anyone, logged at debug. */
+const PROBES = new Set(["/health", "/ready"]);
+
 export interface AppOptions {
   /** Largest request body a service accepts, in bytes. */
   bodyLimitBytes: number;
@@ -31,7 +34,9 @@ export function createServiceApp<C>(def: ServiceDefinition<C>, ctx: ServiceConte
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
-    ctx.log.info(
+    // The supervisor probes /ready every few seconds: at info, probes were most of a service's log.
+    const level = PROBES.has(c.req.path) ? "debug" : "info";
+    ctx.log[level](
       {
         reqId: c.req.header(REQUEST_ID_HEADER),
         method: c.req.method,
@@ -45,7 +50,7 @@ export function createServiceApp<C>(def: ServiceDefinition<C>, ctx: ServiceConte
   if (opts.internalToken) {
     const expected = Buffer.from(opts.internalToken);
     app.use(async (c, next) => {
-      if (c.req.path === "/health" || c.req.path === "/ready") return next();
+      if (PROBES.has(c.req.path)) return next();
       const given = Buffer.from(c.req.header("x-nexus-internal") ?? "");
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         return c.json(errorBody(401, "requests must come through the gateway"), 401);

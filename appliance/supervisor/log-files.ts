@@ -73,7 +73,10 @@ export function logSource(logsDir: string, name: string): LogSource {
 /** Reads at most this much of a log's end for a tail: a 10 MiB file costs no more than a small one. */
 const TAIL_BYTES = 2 * 1024 * 1024;
 
-/** The last `n` kept lines of a log (from its last 2 MiB), and the byte offset a follower continues from. */
+/**
+ * The last `n` kept lines of a log (from its last 2 MiB; none for n = 0), and the byte offset a follower
+ * continues from.
+ */
 export function tailLog(
   src: LogSource,
   n: number,
@@ -91,7 +94,8 @@ export function tailLog(
   const all = buf.toString("utf8").split("\n");
   if (start > 0) all.shift(); // a partial first line
   const lines = all.filter((l) => l && src.keep(l) && (!match || match(l)));
-  return { lines: lines.slice(-n), end: size };
+  // slice(-0) is the whole array: 0 lines asked for is none.
+  return { lines: n > 0 ? lines.slice(-n) : [], end: size };
 }
 
 /**

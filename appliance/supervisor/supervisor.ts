@@ -94,7 +94,7 @@ export class Supervisor extends EventEmitter {
     const { paths } = this.deps;
     for (const dir of [paths.run, paths.logs, paths.services]) mkdirSync(dir, { recursive: true });
     const stale = killStaleNats(paths);
-    if (stale) this.deps.log.warn({ pid: stale }, "killed a nats-server left by an earlier supervisor");
+    if (stale) this.deps.log.warn({ natsPid: stale }, "killed a nats-server left by an earlier supervisor");
     this.timer = setInterval(() => this.reconcile(), 200);
     this.healthTimer = setInterval(() => void this.checkHealth(), 250);
     this.rotateTimer = setInterval(() => this.rotateLogs(), 5000);
@@ -331,7 +331,7 @@ export class Supervisor extends EventEmitter {
         this.nats = null;
         this.setNats("failed");
       });
-      log.info({ url: this.nats.url, pid: child.pid }, "nats-server running");
+      log.info({ url: this.nats.url, natsPid: child.pid }, "nats-server running");
       this.setNats("running");
     } catch (err) {
       this.natsFailures++;
@@ -374,7 +374,7 @@ export class Supervisor extends EventEmitter {
       onMessage: (unit, msg) => this.onUnitMessage(unit, msg),
     });
     this.children.set(name, child);
-    log.info({ unit: name, pid: child.pid, services: u.spec.services }, "unit starting");
+    log.info({ unit: name, unitPid: child.pid, services: u.spec.services }, "unit starting");
     this.emit("unit", name, u.state);
   }
 

@@ -1,12 +1,15 @@
 /** The built `nexus` CLI against a real running appliance. Needs `npm run build` (npm test does it). */
 import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataPaths } from "../../appliance/paths.js";
+import { logSource } from "../../appliance/supervisor/log-files.js";
 import { isAlive } from "../../appliance/supervisor/pidfile.js";
 import { ROOT, removeDir, spawnNexusUp, tempDir, type UpProcess, waitFor } from "../helpers/appliance.js";
+import { duplicateKeys } from "../helpers/json-keys.js";
 
 const run = promisify(execFile);
 const nexus = (dataDir: string, ...args: string[]) =>
@@ -197,6 +200,56 @@ describe("nexus CLI with a running appliance", () => {
     expect(status.services.length).toBeGreaterThan(0);
   });
 
+  it("doctor checks the port and data dir the running box really uses, not the configured ones", async () => {
+    // The box runs on a free port (--port 0); the config's port is the default, 8080.
+    const at = new URL(JSON.parse((await nexus(up.dataDir, "status", "--json")).stdout).gateway).host;
+    const report = JSON.parse((await nexus(up.dataDir, "doctor", "--json")).stdout) as {
+      dataDir: string;
+      gateway: string;
+      checks: { name: string; level: string; detail: string }[];
+    };
+    expect(report.dataDir).toBe(dataPaths(up.dataDir).root);
+    expect(report.gateway).toBe(at);
+    expect(report.checks.find((c) => c.name === "port")).toMatchObject({
+      level: "ok",
+      detail: expect.stringContaining(`${at} (in use by the running appliance`),
+    });
+    const { stdout } = await nexus(up.dataDir, "doctor");
+    expect(stdout).toContain(`Data dir ${dataPaths(up.dataDir).root}: the appliance running there`);
+  });
+
+  it("supervisor log lines carry no duplicate keys", () => {
+    expect(duplicateKeys('{"pid":1,"a":{"pid":2,"b":"pid:"},"pid":3}')).toEqual(["pid"]);
+    const lines = readFileSync(dataPaths(up.dataDir).logFile("supervisor"), "utf8")
+      .split("\n")
+      .filter(Boolean);
+    expect(lines.some((l) => l.includes('"msg":"nats-server running"'))).toBe(true);
+    expect(lines.some((l) => l.includes('"msg":"unit starting"'))).toBe(true);
+    for (const l of lines) expect(duplicateKeys(l), l).toEqual([]);
+  });
+
+  it("a service logs /health and /ready probes at debug, not info", async () => {
+    const { port } = (await up.status()).services.find((s) => s.name === "system")!;
+    for (let i = 0; i < 5; i++) {
+      for (const path of ["/ready", "/health"]) {
+        expect((await fetch(`http://127.0.0.1:${port}${path}`)).status).toBe(200);
+      }
+    }
+    // An info line after the probes: once it is in the file, so is everything the probes logged.
+    const marker = randomUUID();
+    await fetch(`http://127.0.0.1:${port}/after-probes`, { headers: { "x-request-id": marker } });
+    const src = logSource(dataPaths(up.dataDir).logs, "system");
+    const read = () =>
+      readFileSync(src.file, "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("{") && src.keep(l));
+    await waitFor(() => read().some((l) => l.includes(marker)), 20_000, "the marker request in the log");
+    const probes = read()
+      .map((l) => JSON.parse(l) as { msg: string; path?: string; level: number })
+      .filter((o) => o.msg === "request" && ["/ready", "/health"].includes(o.path ?? ""));
+    expect(probes.filter((o) => o.level >= 30)).toEqual([]);
+  });
+
   it("stop stops it gracefully", async () => {
     const { stdout } = await nexus(up.dataDir, "stop");
     expect(stdout).toContain("stopped.");
@@ -241,6 +294,9 @@ describe("nexus CLI without an appliance", () => {
       try {
         expect(isAlive(natsPid)).toBe(false);
         expect(again.output()).toContain("killed a nats-server left by an earlier supervisor");
+        const log = readFileSync(dataPaths(up.dataDir).logFile("supervisor"), "utf8");
+        const warning = log.split("\n").find((l) => l.includes("killed a nats-server left"));
+        expect(duplicateKeys(warning!)).toEqual([]);
       } finally {
         again.child.kill("SIGTERM");
         await new Promise((r) => again.child.once("exit", r));
