@@ -6,7 +6,16 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataPaths } from "../../appliance/paths.js";
 import { isAlive } from "../../appliance/supervisor/pidfile.js";
-import { ROOT, removeDir, spawnNexusUp, tempDir, type UpProcess, waitFor } from "../helpers/appliance.js";
+import {
+  ROOT,
+  removeDir,
+  removeUp,
+  spawnNexusUp,
+  tempDir,
+  type UpProcess,
+  waitFor,
+} from "../helpers/appliance.js";
+import { stopChild } from "../helpers/processes.js";
 
 const run = promisify(execFile);
 const nexus = (dataDir: string, ...args: string[]) =>
@@ -18,8 +27,7 @@ describe("nexus CLI with a running appliance", () => {
     up = await spawnNexusUp();
   });
   afterAll(async () => {
-    up.child.kill("SIGKILL");
-    removeDir(up.dataDir);
+    if (up) await removeUp(up);
   });
 
   it("up prints the console URL and a one-time setup link for the first admin", async () => {
@@ -242,12 +250,10 @@ describe("nexus CLI without an appliance", () => {
         expect(isAlive(natsPid)).toBe(false);
         expect(again.output()).toContain("killed a nats-server left by an earlier supervisor");
       } finally {
-        again.child.kill("SIGTERM");
-        await new Promise((r) => again.child.once("exit", r));
+        await stopChild(again.child, "SIGTERM", 15_000);
       }
     } finally {
-      up.child.kill("SIGKILL");
-      removeDir(up.dataDir);
+      await removeUp(up);
     }
   });
 });
