@@ -119,6 +119,7 @@ export async function startAppliance(
     services: () => supervisor.serviceNames(),
     gauges: () => supervisor.status(),
     applianceApi,
+    corsOrigins: config.cors.allowedOrigins,
     consoleFiles: loadConsoleFiles(join(packageRoot(), "dist", "console")),
   });
 

@@ -5,6 +5,7 @@ import { dataPaths, defaultDataDir } from "../paths.js";
 import {
   type ApplianceConfig,
   applianceConfigSchema,
+  corsConfigSchema,
   gatewayConfigSchema,
   supervisorConfigSchema,
 } from "./schema.js";
@@ -39,15 +40,30 @@ export function loadApplianceConfig(
   const envServices = env.NEXUS_SERVICES?.split(",")
     .map((s) => s.trim())
     .filter(Boolean);
-  const top = loadConfig(applianceConfigSchema.omit({ gateway: true, supervisor: true, services: true }), {
-    prefix: "NEXUS_",
-    env,
-    fileValues: { ...fileValues, dataDir },
-  });
+  const top = loadConfig(
+    applianceConfigSchema.omit({ gateway: true, supervisor: true, services: true, cors: true }),
+    {
+      prefix: "NEXUS_",
+      env,
+      fileValues: { ...fileValues, dataDir },
+    },
+  );
   const gateway = loadConfig(gatewayConfigSchema, {
     prefix: "NEXUS_GATEWAY_",
     env,
     fileValues: (fileValues.gateway as Record<string, unknown>) ?? {},
+  });
+  // NEXUS_CORS_ALLOWED_ORIGINS is a comma list, like NEXUS_SERVICES.
+  const envOrigins = env.NEXUS_CORS_ALLOWED_ORIGINS?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const cors = loadConfig(corsConfigSchema, {
+    prefix: "NEXUS_CORS_",
+    env: {},
+    fileValues: {
+      ...((fileValues.cors as Record<string, unknown>) ?? {}),
+      ...(envOrigins ? { allowedOrigins: envOrigins } : {}),
+    },
   });
   const supervisor = loadConfig(supervisorConfigSchema, {
     prefix: "NEXUS_SUPERVISOR_",
@@ -58,6 +74,7 @@ export function loadApplianceConfig(
     ...top,
     services: envServices ?? (fileValues.services as string[] | undefined),
     gateway,
+    cors,
     supervisor,
     dataDir,
     ...(overrides.port !== undefined ? { port: overrides.port } : {}),

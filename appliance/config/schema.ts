@@ -26,6 +26,36 @@ export const gatewayConfigSchema = z.object({
   metricsPublic: z.boolean().default(false),
 });
 
+/**
+ * Whether `value` is an exact browser origin: http or https, a host, a port only when not the default, and
+ * nothing else (no path, no trailing slash, no wildcard, lower case), i.e. what a browser sends in `Origin`.
+ */
+export function isExactOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+const allowedOrigin = z
+  .string()
+  .refine((o) => !o.includes("*"), {
+    message: "'*' is not allowed: list each origin exactly (the API takes credentials; see docs/api.md#cors)",
+  })
+  .refine((o) => o.includes("*") || isExactOrigin(o), {
+    message: "not an exact origin: write it as the browser sends it, e.g. https://app.example.org (no path)",
+  });
+
+/** Cross-origin access from browsers (gateway/cors.ts): off while `allowedOrigins` is empty. */
+export const corsConfigSchema = z
+  .object({
+    /** Origins whose pages may call the API from a browser, each exactly as the browser sends it. */
+    allowedOrigins: z.array(allowedOrigin).max(100).default([]),
+  })
+  .strict();
+
 export const supervisorConfigSchema = z.object({
   healthIntervalMs: z.number().int().positive().default(2000),
   startTimeoutMs: z.number().int().positive().default(30_000),
@@ -73,9 +103,11 @@ export const applianceConfigSchema = z.object({
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
   natsServer: z.string().default("nats-server"),
   gateway: gatewayConfigSchema.default(gatewayConfigSchema.parse({})),
+  cors: corsConfigSchema.default(corsConfigSchema.parse({})),
   supervisor: supervisorConfigSchema.default(supervisorConfigSchema.parse({})),
 });
 
 export type ApplianceConfig = z.infer<typeof applianceConfigSchema>;
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+export type CorsConfig = z.infer<typeof corsConfigSchema>;
 export type SupervisorConfig = z.infer<typeof supervisorConfigSchema>;

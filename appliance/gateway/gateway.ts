@@ -1,7 +1,8 @@
 /**
  * The gateway: the box's one public port. Built on node:http rather than Hono because the proxy path is hot
  * (the benchmark goal is >= 0.8 of direct throughput) and needs streaming both ways; the services behind it are
- * Hono apps. Order of checks on /api/*: request id → rate limit → path → body size → auth → service → proxy.
+ * Hono apps. Order of checks on /api/*: request id → CORS headers → rate limit → CORS preflight → path → body size →
+ * auth → service → proxy.
  * Node enforces the headers and request timeouts only when it sweeps its connections, every 30 s by default:
  * a slowloris would outlive a 10 s headers timeout threefold, so the sweep interval follows the timeouts.
  */
@@ -12,6 +13,7 @@ import { type AccessLevel, type AccessRule, hasPermission, type Logger, ruleFor 
 import { APPLIANCE_API, type ApplianceApi } from "./appliance-api.js";
 import type { AuthHook, Principal } from "./auth.js";
 import type { ConsoleFiles } from "./console-files.js";
+import { corsPolicy } from "./cors.js";
 import type { GatewayMetrics, ServiceGauge } from "./metrics.js";
 import { aggregateOpenApi } from "./openapi.js";
 import { LANDING_HTML, SETUP_HTML, SETUP_JS } from "./pages.js";
@@ -40,6 +42,8 @@ export interface GatewayDeps {
   consoleFiles?: ConsoleFiles | null;
   /** The gateway's own API at `/api/appliance/…` (appliance-api.ts). */
   applianceApi?: ApplianceApi;
+  /** Origins whose browser pages may call the API (config `cors.allowedOrigins`); none: CORS off. */
+  corsOrigins?: readonly string[];
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -78,6 +82,7 @@ function fail(res: ServerResponse, status: number, message: string, data: unknow
 export function createGateway(deps: GatewayDeps): Server {
   const { config, log, metrics } = deps;
   const limiter = new RateLimiter(config.rateLimitMax, config.rateLimitWindowMs);
+  const corsFor = corsPolicy(deps.corsOrigins ?? []);
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const deadline = requestDeadline(req, res, config.requestTimeoutMs);
@@ -86,11 +91,23 @@ export function createGateway(deps: GatewayDeps): Server {
     res.setHeader("x-request-id", reqId);
     const target = req.url ?? "/";
     const ip = req.socket.remoteAddress ?? "unknown";
+    // On every answer, errors included, so an allowed page can read a 401 or a 429.
+    const cors = corsFor(req.method ?? "GET", req.headers);
+    for (const [name, value] of Object.entries(cors.headers)) res.setHeader(name, value);
 
     const limit = limiter.hit(ip);
     if (!limit.allowed) {
       metrics.reject("rate-limit");
       return fail(res, 429, "too many requests", null, { "retry-after": String(limit.retryAfterSeconds) });
+    }
+    // A preflight carries no credentials: it is answered here, before any path or authentication check.
+    if (cors.preflight === "allowed") {
+      res.writeHead(204);
+      return res.end();
+    }
+    if (cors.preflight === "refused") {
+      metrics.reject("cors");
+      return fail(res, 403, "origin not allowed", { origin: req.headers.origin ?? null });
     }
 
     const pathOnly = target.split("?")[0] ?? "/";

@@ -71,8 +71,13 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
         const upHeaders = up.headers;
         for (const k in upHeaders) {
           const v = upHeaders[k];
-          if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+          // CORS is the gateway's decision (cors.ts): a service's own access-control-* headers never pass.
+          if (v !== undefined && !HOP_BY_HOP.has(k) && !k.startsWith("access-control-")) out[k] = v;
         }
+        // Keep the gateway's `Vary: Origin` (set before proxying) next to the service's own Vary.
+        const ownVary = res.getHeader("vary");
+        if (ownVary !== undefined && out.vary !== undefined)
+          out.vary = `${String(ownVary)}, ${String(out.vary)}`;
         res.writeHead(up.statusCode ?? 502, out);
         up.pipe(res);
         up.once("end", () => {

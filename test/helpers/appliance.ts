@@ -14,6 +14,7 @@ import { controlRequest } from "../../appliance/control.js";
 import { dataPaths } from "../../appliance/paths.js";
 import type { ServiceStatus } from "../../appliance/supervisor/supervisor.js";
 import { testLoader } from "../fixtures/services.js";
+import { killPid, stopChild } from "./processes.js";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const TSX = import.meta.resolve("tsx");
@@ -137,6 +138,27 @@ export async function spawnNexusUp(
   };
   await waitFor(() => out.includes("Console:"), 60_000, `nexus up to be ready; output so far:\n${out}`);
   return up;
+}
+
+/**
+ * Stops a `nexus up` process (SIGTERM, SIGKILL after a grace), ends a nats-server it left behind (one killed
+ * with SIGKILL leaves it running) and only then removes its data dir, which that nats-server writes into.
+ */
+export async function removeUp(up: UpProcess): Promise<void> {
+  await stopChild(up.child, "SIGTERM", 15_000);
+  const natsPidFile = dataPaths(up.dataDir).natsPid;
+  const pid = existsSync(natsPidFile) ? Number(readFileSync(natsPidFile, "utf8").trim()) : 0;
+  if (pid > 0 && readCmdline(pid).includes("nats-server")) await killPid(pid);
+  removeDir(up.dataDir);
+}
+
+/** A process's command line from /proc ("" when it is gone). */
+export function readCmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
 }
 
 /** Runs a test fixture script (`test/fixtures/<name>.ts`) under tsx, collecting its output. */

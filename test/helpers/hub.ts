@@ -24,6 +24,7 @@ import {
   tempDir,
   waitFor,
 } from "./appliance.js";
+import { killPid, stopChild } from "./processes.js";
 
 export interface HubProcess {
   dir: string;
@@ -31,8 +32,9 @@ export interface HubProcess {
   url(): string;
   adminToken(): string;
   start(): Promise<void>;
-  /** SIGTERM and wait. */
+  /** SIGTERM and wait until the hub and its nats-server have exited. */
   stop(): Promise<void>;
+  /** SIGKILL, then its nats-server too (as a power cut would), waiting until both are gone. */
   kill9(): Promise<void>;
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
 }
@@ -47,6 +49,10 @@ export async function hubProcess(
   const httpPort = await freePort();
   let child: ChildProcess | null = null;
   const runFile = join(dir, "run", "hub.json");
+  const killHubNats = async () => {
+    const pid = Number(execPidOf(join(dir, "nats", "nats.conf")));
+    if (pid) await killPid(pid);
+  };
   const hub: HubProcess = {
     dir,
     leafPort,
@@ -82,19 +88,17 @@ export async function hubProcess(
     async stop() {
       const c = child;
       child = null;
-      if (!c || c.exitCode !== null) return;
-      c.kill("SIGTERM");
-      await new Promise((r) => c.once("exit", r));
+      // The hub stops its nats-server before it exits; one still there (the hub was SIGKILLed after the grace)
+      // would keep writing into the hub dir that teardown removes next.
+      await stopChild(c, "SIGTERM", 20_000);
+      await killHubNats();
     },
     async kill9() {
       const c = child;
       child = null;
-      if (!c || c.exitCode !== null) return;
-      c.kill("SIGKILL");
-      await new Promise((r) => c.once("exit", r));
+      await stopChild(c, "SIGKILL");
       // nats-server outlives its killed parent: end it as a power cut would have.
-      const pid = Number(execPidOf(join(dir, "nats", "nats.conf")));
-      if (pid) process.kill(pid, "SIGKILL");
+      await killHubNats();
     },
     async api<T>(method: string, path: string, body?: unknown) {
       const res = await fetch(`${hub.url()}${path}`, {

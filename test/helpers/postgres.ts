@@ -10,6 +10,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import pg from "pg";
 import { removeDir, tempDir, waitFor } from "./appliance.js";
+import { exited, hasExited } from "./processes.js";
 
 export interface TestPostgres {
   /** postgres://… for the `postgres` database. */
@@ -86,18 +87,15 @@ export async function startPostgres(): Promise<TestPostgres> {
   child.stderr?.on("data", (c) => {
     out += c;
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
+    if (!hasExited(child)) {
       // runuser does not pass every signal on: signal the postmaster itself (SIGINT: fast shutdown).
       const pidFile = join(data, "postmaster.pid");
       const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").split("\n")[0]) : 0;
       if (pid > 0) process.kill(pid, "SIGINT");
       else child.kill("SIGINT");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await exited(child, 10_000);
     }
     removeDir(dir);
   };

@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { removeDir, tempDir, waitFor } from "./appliance.js";
+import { stopChild } from "./processes.js";
 
 export interface S3TestServer {
   endPoint: string;
@@ -31,14 +32,8 @@ export async function startS3Server(): Promise<S3TestServer> {
   child.stderr.on("data", (c) => {
     out += c;
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child);
     removeDir(dir);
   };
   try {

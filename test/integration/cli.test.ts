@@ -8,7 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataPaths } from "../../appliance/paths.js";
 import { logSource } from "../../appliance/supervisor/log-files.js";
 import { isAlive } from "../../appliance/supervisor/pidfile.js";
-import { ROOT, removeDir, spawnNexusUp, tempDir, type UpProcess, waitFor } from "../helpers/appliance.js";
+import {
+  ROOT,
+  removeDir,
+  removeUp,
+  spawnNexusUp,
+  tempDir,
+  type UpProcess,
+  waitFor,
+} from "../helpers/appliance.js";
+import { stopChild } from "../helpers/processes.js";
 import { duplicateKeys } from "../helpers/json-keys.js";
 
 const run = promisify(execFile);
@@ -21,8 +30,7 @@ describe("nexus CLI with a running appliance", () => {
     up = await spawnNexusUp();
   });
   afterAll(async () => {
-    up.child.kill("SIGKILL");
-    removeDir(up.dataDir);
+    if (up) await removeUp(up);
   });
 
   it("up prints the console URL and a one-time setup link for the first admin", async () => {
@@ -298,12 +306,10 @@ describe("nexus CLI without an appliance", () => {
         const warning = log.split("\n").find((l) => l.includes("killed a nats-server left"));
         expect(duplicateKeys(warning!)).toEqual([]);
       } finally {
-        again.child.kill("SIGTERM");
-        await new Promise((r) => again.child.once("exit", r));
+        await stopChild(again.child, "SIGTERM", 15_000);
       }
     } finally {
-      up.child.kill("SIGKILL");
-      removeDir(up.dataDir);
+      await removeUp(up);
     }
   });
 });

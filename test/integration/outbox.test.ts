@@ -12,6 +12,7 @@ import { dataPaths } from "../../appliance/paths.js";
 import { openLog } from "../../appliance/supervisor/log-files.js";
 import { type RunningNats, startNats } from "../../appliance/supervisor/nats-server.js";
 import { removeDir, spawnFixture, tempDir, waitFor } from "../helpers/appliance.js";
+import { stopChild } from "../helpers/processes.js";
 
 const TOTAL = Number(process.env.NEXUS_TEST_OUTBOX_TOTAL ?? 10_000);
 let dir: string;
@@ -25,7 +26,7 @@ beforeAll(async () => {
   nats = await startNats({ bin: "nats-server", paths, site: "test", logFd: openLog(paths.logFile("nats")) });
 });
 afterAll(async () => {
-  nats?.child.kill("SIGKILL");
+  await stopChild(nats?.child, "SIGKILL");
   removeDir(dir);
 });
 

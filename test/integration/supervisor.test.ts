@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { isAlive } from "../../appliance/supervisor/pidfile.js";
 import {
   removeDir,
+  removeUp,
   spawnNexusUp,
   startTestAppliance,
   type TestAppliance,
@@ -165,8 +166,7 @@ describe("nexus up as a process", () => {
       for (const pid of pids) expect(isAlive(pid)).toBe(false);
       expect(up.output()).toContain("Stopped.");
     } finally {
-      up.child.kill("SIGKILL");
-      removeDir(up.dataDir);
+      await removeUp(up);
     }
   });
 });

@@ -6,12 +6,14 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { leafTls } from "../../appliance/hub/leaf-tls.js";
 import { freePort } from "../../appliance/supervisor/ports.js";
 import { removeDir, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
 import { enrolledBox, type HubProcess, hubProcess, teardown } from "../helpers/hub.js";
+import { stopChild } from "../helpers/processes.js";
 
 let dir: string;
 let cluster: ChildProcess;
@@ -42,7 +44,8 @@ beforeAll(async () => {
     ].join("\n"),
   );
   cluster = spawn("nats-server", ["-c", join(dir, "nats.conf")], { stdio: "ignore" });
-  await new Promise((r) => setTimeout(r, 500));
+  // Ready once it accepts connections (a fixed sleep is too short on a loaded machine).
+  await waitFor(() => accepts(port), 30_000, "the cluster's nats-server");
   hub = await hubProcess({
     env: {
       NEXUS_HUB_NATS_USER: "hubsvc",
@@ -66,9 +69,21 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await teardown([box], hub);
-  cluster?.kill("SIGTERM");
+  // nats-server writes its JetStream files while it shuts down: remove its dir only once it has exited.
+  await stopChild(cluster);
   if (dir) removeDir(dir);
 });
+
+/** Whether something accepts TCP connections on the loopback `port`. */
+const accepts = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 
 const put = (key: string) =>
   box.api(`/api/notes/notes/${key}`, {

@@ -24,6 +24,7 @@ import {
 import { readSyncState } from "../../appliance/sync/state.js";
 import { syncer, writeItem } from "../fixtures/sync-writer.js";
 import { removeDir, spawnFixture, tempDir, waitFor } from "../helpers/appliance.js";
+import { stopChild } from "../helpers/processes.js";
 
 const SITE = "test";
 let dir: string;
@@ -39,7 +40,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await nc?.close();
-  nats?.child.kill("SIGKILL");
+  await stopChild(nats?.child, "SIGKILL");
   removeDir(dir);
 });
 
