@@ -17,8 +17,8 @@ import {
   type UpProcess,
   waitFor,
 } from "../helpers/appliance.js";
-import { stopChild } from "../helpers/processes.js";
 import { duplicateKeys } from "../helpers/json-keys.js";
+import { stopChild } from "../helpers/processes.js";
 
 const run = promisify(execFile);
 const nexus = (dataDir: string, ...args: string[]) =>
