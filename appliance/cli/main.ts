@@ -4,7 +4,7 @@ import { loadApplianceConfig, resolveDataDir } from "../config/load.js";
 import { controlRequest } from "../control.js";
 import { dataPaths } from "../paths.js";
 import { isAlive, readPid } from "../supervisor/pidfile.js";
-import { bytes, duration, table } from "./format.js";
+import { duration, table } from "./format.js";
 import { fetchStatus } from "./running.js";
 import { statusTable } from "./status.js";
 import { count, oneOf, port, runCli, seconds, usageErrors, versionFlag } from "./usage.js";
