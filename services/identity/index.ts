@@ -6,6 +6,7 @@ import { defineService, rule } from "../../appliance/kit/index.js";
 import { type IdentityConfig, identityConfigSchema } from "./config.js";
 import { applyHubRole, applyHubUser } from "./hub-sync.js";
 import { migrations } from "./migrations.js";
+import { permissions } from "./permissions.js";
 import { adminRoutes } from "./routes-admin.js";
 import { internalRoutes } from "./routes-internal.js";
 import { selfRoutes } from "./routes-self.js";
@@ -17,6 +18,7 @@ export default defineService<IdentityConfig>({
   description: "Users, teams, roles, sessions, access tokens, API keys, MFA and the audit log",
   configSchema: identityConfigSchema,
   migrations,
+  permissions,
   access: [
     rule("POST", "/login", "public"),
     rule("GET", "/setup", "public"),
