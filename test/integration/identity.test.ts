@@ -907,7 +907,7 @@ describe("identity on one appliance (admin, users, roles, keys, sessions)", () =
       expect(me.body).toMatchObject({
         id: user.id,
         via: "token",
-        permissions: ["system:read", "files:read", "media:read", "forms:read"],
+        permissions: ["files:read", "system:read"],
       });
     });
 
