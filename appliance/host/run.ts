@@ -4,9 +4,16 @@
  *   NEXUS_HOST_SERVICES  name:port,name:port   NEXUS_DATA_DIR  NEXUS_SITE  NEXUS_LOG_LEVEL
  *   NEXUS_NATS_URL  NEXUS_NATS_USER  NEXUS_NATS_PASS (removed from env once read)
  *   NEXUS_HOST_SERVICE_CONFIG  JSON { <service>: { <key>: value } } from the profile and config.json
+ *   NEXUS_HOST_PERMISSIONS  JSON: every permission declared on the box (for identity's built-in roles)
  * The host exits when the supervisor goes away (IPC disconnect), so a killed supervisor leaves no orphans.
  */
-import { createLogger, type RunningService, type ServiceDefinition, startService } from "../kit/index.js";
+import {
+  createLogger,
+  type PermissionDeclarations,
+  type RunningService,
+  type ServiceDefinition,
+  startService,
+} from "../kit/index.js";
 
 /** Resolves a service name to its definition (the registry in production, fixtures in tests). */
 export type ServiceLoader = (name: string) => Promise<ServiceDefinition<unknown>>;
@@ -34,6 +41,9 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
     string,
     Record<string, unknown>
   >;
+  const permissions = env.NEXUS_HOST_PERMISSIONS
+    ? (JSON.parse(env.NEXUS_HOST_PERMISSIONS) as PermissionDeclarations)
+    : undefined;
   const running: RunningService[] = [];
   let stopping = false;
 
@@ -53,6 +63,7 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
           internalToken: env.NEXUS_INTERNAL_TOKEN || undefined,
           env,
           fileConfig: serviceConfig[spec.name],
+          permissions,
         });
         running.push(svc);
       } catch (err) {

@@ -7,6 +7,7 @@ import { type Db, migrate, openDatabase } from "./db.js";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
 import type { Logger } from "./logger.js";
 import { addToOutbox, outboxMigrations } from "./outbox.js";
+import type { PermissionDeclarations } from "./permissions.js";
 
 /** The database file of a service inside the data dir. */
 export function serviceDbPath(dataDir: string, name: string): string {
@@ -23,6 +24,8 @@ export function createContext<C>(
     nats: NatsConnection | null;
     env?: NodeJS.ProcessEnv;
     fileConfig?: Record<string, unknown>;
+    /** The box's declared permissions (see ServiceContext.permissions); the service's own by default. */
+    permissions?: PermissionDeclarations;
     /** Called after an event row is written (the relay wakes up). */
     onEmit?: () => void;
     /** The wall clock of the sync HLC (tests move it). */
@@ -40,6 +43,7 @@ export function createContext<C>(
       env: opts.env,
       fileValues: opts.fileConfig,
     }),
+    permissions: opts.permissions ?? def.permissions,
     db,
     log: opts.log,
     nats: opts.nats,

@@ -11,6 +11,7 @@ import type { AccessRule } from "./access.js";
 import type { Db, Migration } from "./db.js";
 import type { Logger } from "./logger.js";
 import type { Subscription } from "./nats.js";
+import { checkPermissions, type PermissionDeclarations } from "./permissions.js";
 
 /** What a service's routes, subscriptions and health check receive. Passed explicitly; no singletons. */
 export interface ServiceContext<C = unknown> {
@@ -19,6 +20,11 @@ export interface ServiceContext<C = unknown> {
   site: string;
   dataDir: string;
   config: C;
+  /**
+   * Every permission declared on this box (the gateway's and each known service's): identity builds its
+   * built-in roles and its catalogue from it. The supervisor passes it; without one, the service's own.
+   */
+  permissions: PermissionDeclarations;
   db: Db;
   log: Logger;
   /** null when the service runs without a message bus (unit tests); events then wait in the outbox. */
@@ -40,6 +46,8 @@ export interface ServiceDefinition<C = unknown> {
   dependsOn: string[];
   /** Permission per route, enforced by the gateway; unmatched routes need `*`. */
   access: AccessRule[];
+  /** The permissions `access` needs (`<name>:…` only), each with a description and its default roles. */
+  permissions: PermissionDeclarations;
   configSchema: z.ZodType<C>;
   migrations: Migration[];
   routes: (app: OpenAPIHono, ctx: ServiceContext<C>) => void;
@@ -60,7 +68,7 @@ const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 type Input<C> = Pick<ServiceDefinition<C>, "name" | "version" | "routes"> &
   Partial<Omit<ServiceDefinition<C>, "name" | "version" | "routes">>;
 
-/** Declares a service. Fills defaults and validates the name and migration ids. */
+/** Declares a service. Fills defaults; validates the name, the migration ids and the permissions. */
 export function defineService<C = Record<string, never>>(def: Input<C>): ServiceDefinition<C> {
   if (!NAME.test(def.name)) throw new Error(`service name must match ${NAME}: ${def.name}`);
   const migrations = def.migrations ?? [];
@@ -68,10 +76,12 @@ export function defineService<C = Record<string, never>>(def: Input<C>): Service
     if (!/^\d{10}_[a-z0-9_]+$/.test(m.id))
       throw new Error(`${def.name}: migration id must be <unix-ts>_<what>: ${m.id}`);
   }
+  checkPermissions(def.name, def.permissions ?? {}, def.access ?? []);
   return {
     description: "",
     dependsOn: [],
     access: [],
+    permissions: {},
     configSchema: z.object({}) as unknown as z.ZodType<C>,
     subscriptions: () => [],
     syncApply: {},

@@ -25,5 +25,13 @@ export {
   type Subscription,
 } from "./nats.js";
 export { addToOutbox, insertOutboxRow, OutboxRelay, outboxBacklog } from "./outbox.js";
+export {
+  checkPermissions,
+  DEFAULT_ROLES,
+  type DefaultRole,
+  mergePermissions,
+  type PermissionDeclaration,
+  type PermissionDeclarations,
+} from "./permissions.js";
 export { jsonRoute, type RouteSpec } from "./route.js";
 export { type RunningService, type StartOptions, startService } from "./runtime.js";

@@ -1,5 +1,6 @@
 /** The environment a service host starts with: only what it needs, never the supervisor's own settings. */
 import type { ApplianceConfig } from "../config/schema.js";
+import type { PermissionDeclarations } from "../kit/index.js";
 import type { DataPaths } from "../paths.js";
 
 /** Supervisor and gateway settings, and what the supervisor sets itself: never passed through from outside. */
@@ -16,6 +17,8 @@ export function hostEnv(opts: {
   config: ApplianceConfig;
   nats: { url: string; user: string; pass: string };
   internalToken?: string;
+  /** Every permission declared on the box; identity composes its built-in roles from it. */
+  permissions?: PermissionDeclarations;
   env: NodeJS.ProcessEnv;
 }): NodeJS.ProcessEnv {
   const { config, env } = opts;
@@ -34,5 +37,6 @@ export function hostEnv(opts: {
     NEXUS_SERVICE_BODY_LIMIT_BYTES: String(config.gateway.bodyLimitBytes),
     NEXUS_INTERNAL_TOKEN: opts.internalToken,
     NEXUS_HOST_SERVICE_CONFIG: JSON.stringify(config.serviceConfig),
+    NEXUS_HOST_PERMISSIONS: opts.permissions && JSON.stringify(opts.permissions),
   };
 }

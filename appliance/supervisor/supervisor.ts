@@ -7,7 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import type { ApplianceConfig } from "../config/schema.js";
-import type { Logger, ServiceDefinition } from "../kit/index.js";
+import type { Logger, PermissionDeclarations, ServiceDefinition } from "../kit/index.js";
 import type { DataPaths } from "../paths.js";
 import { defaultHostCommand, type HostCommand, spawnUnit, terminate } from "./executor.js";
 import { unitReady } from "./health.js";
@@ -40,6 +40,8 @@ export interface SupervisorDeps {
   now?: () => number;
   /** Shared with the gateway: services accept requests only with it (health and ready excepted). */
   internalToken?: string;
+  /** Every permission declared on the box, for the service hosts (identity's built-in roles). */
+  permissions?: PermissionDeclarations;
   /** Environment the service settings (`NEXUS_<SERVICE>_*`) come from; process.env by default. */
   env?: NodeJS.ProcessEnv;
 }
@@ -358,6 +360,7 @@ export class Supervisor extends EventEmitter {
       config,
       nats: { url: this.nats.url, ...this.nats.creds },
       internalToken: this.deps.internalToken,
+      permissions: this.deps.permissions,
       env: this.deps.env ?? process.env,
     });
     const child = spawnUnit(u, this.ports, {
