@@ -1,6 +1,7 @@
 /** Loads the appliance config: defaults < <data>/config.json < NEXUS_* env < CLI flags. */
 import { existsSync, readFileSync } from "node:fs";
 import { loadConfig } from "../kit/config.js";
+import { loadDiskReserve } from "../kit/disk.js";
 import { dataPaths, defaultDataDir } from "../paths.js";
 import {
   type ApplianceConfig,
@@ -39,11 +40,14 @@ export function loadApplianceConfig(
   const envServices = env.NEXUS_SERVICES?.split(",")
     .map((s) => s.trim())
     .filter(Boolean);
-  const top = loadConfig(applianceConfigSchema.omit({ gateway: true, supervisor: true, services: true }), {
-    prefix: "NEXUS_",
-    env,
-    fileValues: { ...fileValues, dataDir },
-  });
+  const top = loadConfig(
+    applianceConfigSchema.omit({ gateway: true, supervisor: true, services: true, disk: true }),
+    {
+      prefix: "NEXUS_",
+      env,
+      fileValues: { ...fileValues, dataDir },
+    },
+  );
   const gateway = loadConfig(gatewayConfigSchema, {
     prefix: "NEXUS_GATEWAY_",
     env,
@@ -54,11 +58,13 @@ export function loadApplianceConfig(
     env,
     fileValues: (fileValues.supervisor as Record<string, unknown>) ?? {},
   });
+  const disk = loadDiskReserve(env, (fileValues.disk as Record<string, unknown>) ?? {});
   const merged = {
     ...top,
     services: envServices ?? (fileValues.services as string[] | undefined),
     gateway,
     supervisor,
+    disk,
     dataDir,
     ...(overrides.port !== undefined ? { port: overrides.port } : {}),
     ...(overrides.host !== undefined ? { host: overrides.host } : {}),
