@@ -12,6 +12,8 @@ export interface ServiceStatus {
   uptimeSeconds: number | null;
   memoryBytes: number | null;
   lastError: string | null;
+  /** Log lines the unit's processes dropped (full log disk); shared by the services of a shared unit. */
+  logLinesDropped: number;
 }
 
 export function serviceStatuses(
@@ -33,6 +35,7 @@ export function serviceStatuses(
       uptimeSeconds: u.state === "running" && u.startedAt ? Math.round((now - u.startedAt) / 1000) : null,
       memoryBytes: mem,
       lastError: u.lastError,
+      logLinesDropped: u.logLinesDropped,
     }));
   });
 }

@@ -377,7 +377,11 @@ export class Supervisor extends EventEmitter {
   }
 
   private onUnitMessage(u: UnitStatus, msg: unknown) {
-    const m = msg as { type?: string; services?: { name: string }[] };
+    const m = msg as { type?: string; services?: { name: string }[]; lines?: unknown };
+    if (m?.type === "log-dropped" && typeof m.lines === "number" && m.lines > 0) {
+      u.logLinesDropped += m.lines;
+      return;
+    }
     if (m?.type !== "started" || !Array.isArray(m.services)) return;
     const started = new Set(m.services.map((s) => s.name));
     const failed = new Set(u.spec.services.filter((s) => !started.has(s)));
