@@ -415,7 +415,12 @@ export class Supervisor extends EventEmitter {
   private rotateLogs() {
     const { supervisor } = this.deps.config;
     for (const name of this.logFds.keys()) {
-      rotateIfNeeded(this.deps.paths.logFile(name), supervisor.logMaxBytes, supervisor.logKeep);
+      try {
+        rotateIfNeeded(this.deps.paths.logFile(name), supervisor.logMaxBytes, supervisor.logKeep);
+      } catch (err) {
+        // Called from a timer: a failed rotation (a disk error) must not take the supervisor, and the box, down.
+        this.deps.log.warn({ err, log: name }, "log rotation failed");
+      }
     }
   }
 
