@@ -5,7 +5,7 @@
  */
 import { ApiError, type DiskReserve, diskRoom, isDiskFullError } from "../../appliance/kit/index.js";
 
-export const DISK_FULL_MESSAGE = "the box's disk is full; nothing was stored";
+const DISK_FULL_MESSAGE = "the box's disk is full; nothing was stored";
 
 /** The 507 an upload gets when the disk cannot take it. */
 export function diskFull(details: { roomBytes?: number; reserveBytes?: number; neededBytes?: number } = {}) {
@@ -21,7 +21,7 @@ export function asDiskFull(err: unknown): unknown {
  * 507 unless `bytes` more fit above the reserve on the disk holding `dir`. Also 507 when the reserve is
  * already being used, whatever the size: an upload of unknown length must not start then.
  */
-export function requireDisk(dir: string, reserve: DiskReserve, bytes: number): void {
+export function requireDiskRoom(dir: string, reserve: DiskReserve, bytes: number): void {
   const room = diskRoom(dir, reserve);
   if (room.roomBytes <= 0 || bytes > room.roomBytes) {
     throw diskFull({
@@ -34,4 +34,4 @@ export function requireDisk(dir: string, reserve: DiskReserve, bytes: number): v
 
 /** A check for a streaming write into `dir`: throws the 507 before a batch of `bytes` would cut into the reserve. */
 export const diskGuard = (dir: string, reserve: DiskReserve) => (bytes: number) =>
-  requireDisk(dir, reserve, bytes);
+  requireDiskRoom(dir, reserve, bytes);

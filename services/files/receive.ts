@@ -19,6 +19,15 @@ export interface Received {
   complete: boolean;
 }
 
+export interface ReceiveOptions {
+  offset: number;
+  max: number;
+  hash?: Hash;
+  tooMuch: () => Error;
+  /** Throws (the 507) when a batch of `bytes` may not be written: the disk reserve. */
+  guard?: (bytes: number) => void;
+}
+
 /** True for the errors a request stream raises when its client disconnects. */
 export function isClientAbort(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
@@ -31,11 +40,7 @@ export function isClientAbort(err: unknown): boolean {
  * size before writing it. The bytes written are on disk (fsync) when this resolves. A full disk throws the 507
  * disk-full ApiError, other write errors are rethrown; the file is left for the caller either way.
  */
-export async function receive(
-  source: Readable,
-  file: string,
-  opts: { offset: number; max: number; hash?: Hash; tooMuch: () => Error; guard?: (bytes: number) => void },
-): Promise<Received> {
+export async function receive(source: Readable, file: string, opts: ReceiveOptions): Promise<Received> {
   try {
     return await receiveInto(source, file, opts);
   } catch (err) {
@@ -43,11 +48,7 @@ export async function receive(
   }
 }
 
-async function receiveInto(
-  source: Readable,
-  file: string,
-  opts: { offset: number; max: number; hash?: Hash; tooMuch: () => Error; guard?: (bytes: number) => void },
-): Promise<Received> {
+async function receiveInto(source: Readable, file: string, opts: ReceiveOptions): Promise<Received> {
   const fh = await open(file, opts.offset === 0 ? "w" : "r+", 0o600);
   let written = 0;
   let complete = false;

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { DiskReserve, ServiceContext } from "../../appliance/kit/index.js";
 import { type BlobStore, createBlobStore } from "./blob-store/index.js";
 import { blobStoreConfig, type FilesConfig } from "./config.js";
-import { diskGuard, requireDisk as requireRoomOnDisk } from "./disk.js";
+import { diskGuard, requireDiskRoom } from "./disk.js";
 import { type NewContent, unreferenced, type Written, writeVersion } from "./versions.js";
 
 export type Ctx = ServiceContext<FilesConfig>;
@@ -80,7 +80,7 @@ export function stagedSize(f: Files, id: string): number {
 
 /** 507 (disk-full) unless `bytes` more fit in the staging folder above the box's disk reserve. */
 export function requireDisk(f: Files, bytes: number): void {
-  requireRoomOnDisk(f.stagingDir, f.reserve, bytes);
+  requireDiskRoom(f.stagingDir, f.reserve, bytes);
 }
 
 /** The check a streaming receive makes before each batch it writes (see receive.ts). */
