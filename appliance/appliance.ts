@@ -18,7 +18,7 @@ import { loadConsoleFiles } from "./gateway/console-files.js";
 import { identityAuth } from "./gateway/identity-auth.js";
 import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } from "./gateway/index.js";
 import type { ServiceLoader } from "./host/run.js";
-import { type Logger, mergePermissions, ruleFor } from "./kit/index.js";
+import { type DiskReserve, diskRoom, type Logger, mergePermissions, ruleFor } from "./kit/index.js";
 import { applianceVersion, dataPaths, packageRoot } from "./paths.js";
 import { loadProfile } from "./profiles/load.js";
 import { cmdline, readPid, removePid, writePid } from "./supervisor/pidfile.js";
@@ -47,7 +47,13 @@ export type FirstLogin =
 export async function startAppliance(
   config: ApplianceConfig,
   log: Logger,
-  opts: { host?: SupervisorDeps["host"]; loadService?: ServiceLoader; env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    host?: SupervisorDeps["host"];
+    loadService?: ServiceLoader;
+    env?: NodeJS.ProcessEnv;
+    /** Lines the supervisor's own logger dropped (its log disk full), for /metrics. */
+    logLinesDropped?: () => number;
+  } = {},
 ): Promise<Appliance> {
   const paths = dataPaths(config.dataDir);
   const other = readPid(paths.supervisorPid);
@@ -109,6 +115,7 @@ export async function startAppliance(
       version,
       site: config.site,
       dataDir: paths.root,
+      diskReserve: config.disk,
       services: () => supervisor.status(),
       nats: () => supervisor.natsState(),
       cpuPercent: cpuSampler(),
@@ -126,6 +133,10 @@ export async function startAppliance(
     routes: () => supervisor.routes(),
     services: () => supervisor.serviceNames(),
     gauges: () => supervisor.status(),
+    box: () => ({
+      disk: dataDiskRoom(paths.root, config.disk),
+      supervisorLogLinesDropped: opts.logLinesDropped?.() ?? 0,
+    }),
     applianceApi,
     corsOrigins: config.cors.allowedOrigins,
     consoleFiles: loadConsoleFiles(join(packageRoot(), "dist", "console")),
@@ -208,4 +219,13 @@ function mergeServiceConfig(
   const out: ApplianceConfig["serviceConfig"] = { ...profile };
   for (const [name, values] of Object.entries(box)) out[name] = { ...(out[name] ?? {}), ...values };
   return out;
+}
+
+/** The data disk against its reserve; null while the data dir is not there (being removed). */
+function dataDiskRoom(root: string, reserve: DiskReserve) {
+  try {
+    return diskRoom(root, reserve);
+  } catch {
+    return null;
+  }
 }

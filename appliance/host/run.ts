@@ -9,6 +9,7 @@
  */
 import {
   createLogger,
+  LogDestination,
   type PermissionDeclarations,
   type RunningService,
   type ServiceDefinition,
@@ -31,7 +32,9 @@ export function parseHostServices(value: string): { name: string; port: number }
 
 /** Runs the host until SIGTERM or the supervisor goes away. */
 export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = process.env): void {
-  const log = createLogger({ level: env.NEXUS_LOG_LEVEL ?? "info", name: "host" });
+  const destination = new LogDestination(1);
+  const log = createLogger({ level: env.NEXUS_LOG_LEVEL ?? "info", name: "host", destination });
+  reportLogDrops(destination);
   const nats = env.NEXUS_NATS_URL
     ? { url: env.NEXUS_NATS_URL, user: env.NEXUS_NATS_USER, pass: env.NEXUS_NATS_PASS, name: "" }
     : null;
@@ -91,4 +94,21 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
     log.fatal({ err }, "host failed");
     process.exit(1);
   });
+}
+
+const REPORT_MS = 1000;
+
+/**
+ * Tells the supervisor, at most once a second, how many more log lines were dropped (the log disk was full),
+ * so /metrics counts them: the lines themselves could not say so.
+ */
+function reportLogDrops(destination: LogDestination): void {
+  let reported = 0;
+  const timer = setInterval(() => {
+    const lines = destination.dropped - reported;
+    if (lines <= 0 || !process.connected) return;
+    process.send?.({ type: "log-dropped", lines });
+    reported += lines;
+  }, REPORT_MS);
+  timer.unref();
 }

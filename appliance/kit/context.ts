@@ -5,6 +5,7 @@ import { createSyncApi } from "../sync/recorder.js";
 import { envPrefix, loadConfig } from "./config.js";
 import { type Db, migrate, openDatabase } from "./db.js";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
+import { loadDiskReserve } from "./disk.js";
 import type { Logger } from "./logger.js";
 import { addToOutbox, outboxMigrations } from "./outbox.js";
 import type { PermissionDeclarations } from "./permissions.js";
@@ -44,6 +45,7 @@ export function createContext<C>(
       fileValues: opts.fileConfig,
     }),
     permissions: opts.permissions ?? def.permissions,
+    disk: loadDiskReserve(opts.env),
     db,
     log: opts.log,
     nats: opts.nats,

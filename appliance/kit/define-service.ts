@@ -9,6 +9,7 @@ import type { ChangeRecord } from "../sync/change.js";
 import type { SyncApi } from "../sync/recorder.js";
 import type { AccessRule } from "./access.js";
 import type { Db, Migration } from "./db.js";
+import type { DiskReserve } from "./disk.js";
 import type { Logger } from "./logger.js";
 import type { Subscription } from "./nats.js";
 import { checkPermissions, type PermissionDeclarations } from "./permissions.js";
@@ -25,6 +26,8 @@ export interface ServiceContext<C = unknown> {
    * built-in roles and its catalogue from it. The supervisor passes it; without one, the service's own.
    */
   permissions: PermissionDeclarations;
+  /** The box's disk reserve: uploads and blob writes leave it free (see disk.ts). */
+  disk: DiskReserve;
   db: Db;
   log: Logger;
   /** null when the service runs without a message bus (unit tests); events then wait in the outbox. */

@@ -13,8 +13,18 @@ export {
   type ServiceContext,
   type ServiceDefinition,
 } from "./define-service.js";
+export {
+  type DiskReserve,
+  type DiskRoom,
+  diskReserveSchema,
+  diskRoom,
+  isDiskFullError,
+  loadDiskReserve,
+  reserveOf,
+} from "./disk.js";
 export { ApiError, type ErrorBody, errorBody, renderError } from "./errors.js";
 export { type CloudEvent, cloudEventSchema, eventSubject, makeEvent } from "./events.js";
+export { LogDestination } from "./log-destination.js";
 export { createLogger, type Logger } from "./logger.js";
 export {
   connectNats,

@@ -5,7 +5,7 @@ import type { DataPaths } from "../paths.js";
 
 /** Supervisor and gateway settings, and what the supervisor sets itself: never passed through from outside. */
 const OWN =
-  /^NEXUS_(DATA_DIR|PORT|HOST|SITE|PROFILE|ISOLATION|SERVICES|LOG_LEVEL|NATS_|GATEWAY_|SUPERVISOR_|HOST_|INTERNAL_)/;
+  /^NEXUS_(DATA_DIR|PORT|HOST|SITE|PROFILE|ISOLATION|SERVICES|LOG_LEVEL|NATS_|GATEWAY_|SUPERVISOR_|HOST_|INTERNAL_|DISK_)/;
 
 /** Service settings (`NEXUS_<SERVICE>_*`) from the environment the appliance was started with. */
 export function serviceSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -38,5 +38,8 @@ export function hostEnv(opts: {
     NEXUS_INTERNAL_TOKEN: opts.internalToken,
     NEXUS_HOST_SERVICE_CONFIG: JSON.stringify(config.serviceConfig),
     NEXUS_HOST_PERMISSIONS: opts.permissions && JSON.stringify(opts.permissions),
+    // Box-wide, resolved once here (config.json and env), so every service holds back the same reserve.
+    NEXUS_DISK_RESERVE_PERCENT: String(config.disk.reservePercent),
+    NEXUS_DISK_RESERVE_BYTES: String(config.disk.reserveBytes),
   };
 }

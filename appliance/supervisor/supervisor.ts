@@ -397,7 +397,11 @@ export class Supervisor extends EventEmitter {
   }
 
   private onUnitMessage(u: UnitStatus, msg: unknown) {
-    const m = msg as { type?: string; services?: { name: string }[] };
+    const m = msg as { type?: string; services?: { name: string }[]; lines?: unknown };
+    if (m?.type === "log-dropped" && typeof m.lines === "number" && m.lines > 0) {
+      u.logLinesDropped += m.lines;
+      return;
+    }
     if (m?.type !== "started" || !Array.isArray(m.services)) return;
     const started = new Set(m.services.map((s) => s.name));
     const failed = new Set(u.spec.services.filter((s) => !started.has(s)));
@@ -431,7 +435,12 @@ export class Supervisor extends EventEmitter {
   private rotateLogs() {
     const { supervisor } = this.deps.config;
     for (const name of this.logFds.keys()) {
-      rotateIfNeeded(this.deps.paths.logFile(name), supervisor.logMaxBytes, supervisor.logKeep);
+      try {
+        rotateIfNeeded(this.deps.paths.logFile(name), supervisor.logMaxBytes, supervisor.logKeep);
+      } catch (err) {
+        // Called from a timer: a failed rotation (a disk error) must not take the supervisor, and the box, down.
+        this.deps.log.warn({ err, log: name }, "log rotation failed");
+      }
     }
   }
 
