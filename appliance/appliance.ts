@@ -169,6 +169,7 @@ export async function startAppliance(
       version,
       gatewayUrl: url,
       requestStop: () => void stop(),
+      log: log.child({ component: "control" }),
     });
   } catch (err) {
     gateway.close();
