@@ -12,6 +12,7 @@ import { type AccessLevel, type AccessRule, hasPermission, type Logger, ruleFor 
 import { APPLIANCE_API, type ApplianceApi } from "./appliance-api.js";
 import type { AuthHook, Principal } from "./auth.js";
 import type { ConsoleFiles } from "./console-files.js";
+import { gatewayOpenApi } from "./gateway-openapi.js";
 import type { GatewayMetrics, ServiceGauge } from "./metrics.js";
 import { aggregateOpenApi } from "./openapi.js";
 import { LANDING_HTML, SETUP_HTML, SETUP_JS } from "./pages.js";
@@ -78,6 +79,7 @@ function fail(res: ServerResponse, status: number, message: string, data: unknow
 export function createGateway(deps: GatewayDeps): Server {
   const { config, log, metrics } = deps;
   const limiter = new RateLimiter(config.rateLimitMax, config.rateLimitWindowMs);
+  const ownOpenApi = gatewayOpenApi(deps.applianceApi?.app);
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const deadline = requestDeadline(req, res, config.requestTimeoutMs);
@@ -217,7 +219,11 @@ export function createGateway(deps: GatewayDeps): Server {
         return res.end(text);
       }
       case "/api/openapi.json":
-        return send(res, 200, await aggregateOpenApi(deps.routes(), deps.version, deps.internalToken));
+        return send(
+          res,
+          200,
+          await aggregateOpenApi(deps.routes(), deps.version, deps.internalToken, ownOpenApi),
+        );
       case "/":
         return page(res, deps.consoleHtml?.() ?? LANDING_HTML, "text/html");
       case "/setup":

@@ -548,7 +548,7 @@ describe("logs", () => {
   }, 30_000);
 });
 
-describe("one error path: 405 with Allow, malformed input, schemas", () => {
+describe("one error path: 405 with Allow, malformed input, the OpenAPI document", () => {
   it.each([
     ["DELETE", "/api/appliance/status", "GET, HEAD"],
     ["PUT", "/api/appliance/events", "GET, HEAD"],
@@ -611,5 +611,72 @@ describe("one error path: 405 with Allow, malformed input, schemas", () => {
     expect(statusSchema.strict().safeParse(await status()).error).toBeUndefined();
     const sync = (await call("GET", "/api/appliance/sync", who.admin)).body;
     expect(syncSchema.strict().safeParse(sync).error).toBeUndefined();
+  });
+
+  it("/api/openapi.json has the gateway's own paths: ids, tag, schemas, the one error shape, security", async () => {
+    const r = await call("GET", "/api/openapi.json", who.admin);
+    expect(r.status).toBe(200);
+    const doc = r.body;
+    const ops = Object.entries(doc.paths as Record<string, Record<string, Body>>).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]) => ({ at: `${method} ${path}`, op })),
+    );
+    const own = ops.filter((o) => o.op.tags?.includes("appliance"));
+    expect(own.map((o) => o.at).sort()).toEqual([
+      "get /api/appliance/events",
+      "get /api/appliance/services/{name}/logs",
+      "get /api/appliance/services/{name}/logs/download",
+      "get /api/appliance/services/{name}/logs/follow",
+      "get /api/appliance/status",
+      "get /api/appliance/sync",
+      "get /health",
+      "get /metrics",
+      "get /ready",
+      "post /api/appliance/services/{name}/restart",
+      "post /api/appliance/services/{name}/start",
+      "post /api/appliance/services/{name}/stop",
+    ]);
+    const ids = ops.map((o) => o.op.operationId).filter(Boolean);
+    expect(new Set(ids).size).toBe(ids.length);
+    const caller = [{ bearer: [] }, { apiKey: [] }, { cookie: [] }];
+    for (const { at, op } of own) {
+      expect(op.operationId, at).toMatch(/^(appliance|gateway)[A-Z]/);
+      expect(op.security, at).toEqual(at.endsWith("/health") || at.endsWith("/ready") ? [] : caller);
+      for (const [code, res] of Object.entries(op.responses as Record<string, Body>)) {
+        // /ready's 503 is its readiness body, not an error.
+        if (Number(code) >= 400 && !at.endsWith("/ready"))
+          expect(res.content["application/json"].schema, `${at} ${code}`).toEqual({
+            $ref: "#/components/schemas/Error",
+          });
+      }
+    }
+    expect(
+      doc.paths["/api/appliance/status"].get.responses["200"].content["application/json"].schema,
+    ).toEqual({
+      $ref: "#/components/schemas/ApplianceStatus",
+    });
+    expect(doc.components.schemas.ApplianceStatus.required).toEqual(
+      expect.arrayContaining(["services", "box", "alerts", "sync"]),
+    );
+    expect(Object.keys(doc.components.schemas.Error.properties).sort()).toEqual([
+      "data",
+      "message",
+      "status",
+    ]);
+    const restart = doc.paths["/api/appliance/services/{name}/restart"].post;
+    expect(Object.keys(restart.responses)).toEqual(
+      expect.arrayContaining(["202", "400", "404", "405", "409"]),
+    );
+    expect(restart.parameters).toEqual([
+      expect.objectContaining({ name: "name", in: "path", required: true }),
+    ]);
+    const logs = doc.paths["/api/appliance/services/{name}/logs"].get.parameters.map((p: Body) => p.name);
+    expect(logs.sort()).toEqual(["filter", "lines", "name"]);
+    expect(doc.components.securitySchemes).toMatchObject({
+      bearer: { type: "http", scheme: "bearer" },
+      apiKey: { type: "apiKey", in: "header", name: "x-api-key" },
+      cookie: { type: "apiKey", in: "cookie", name: "nexus_session" },
+    });
+    // The services' own paths are still there.
+    expect(doc.paths["/api/identity/login"]).toBeDefined();
   });
 });
