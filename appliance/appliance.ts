@@ -189,6 +189,7 @@ export async function startAppliance(
       version,
       gatewayUrl: url,
       requestStop: () => void stop(),
+      log: log.child({ component: "control" }),
     });
   } catch (err) {
     gateway.close();

@@ -14,6 +14,7 @@ import { APPLIANCE_API, type ApplianceApi } from "./appliance-api.js";
 import type { AuthHook, Principal } from "./auth.js";
 import type { ConsoleFiles } from "./console-files.js";
 import { corsPolicy } from "./cors.js";
+import { gatewayOpenApi } from "./gateway-openapi.js";
 import type { BoxGauges, GatewayMetrics, ServiceGauge } from "./metrics.js";
 import { aggregateOpenApi } from "./openapi.js";
 import { LANDING_HTML, SETUP_HTML, SETUP_JS } from "./pages.js";
@@ -85,6 +86,7 @@ export function createGateway(deps: GatewayDeps): Server {
   const { config, log, metrics } = deps;
   const limiter = new RateLimiter(config.rateLimitMax, config.rateLimitWindowMs);
   const corsFor = corsPolicy(deps.corsOrigins ?? []);
+  const ownOpenApi = gatewayOpenApi(deps.applianceApi?.app);
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const deadline = requestDeadline(req, res, config.requestTimeoutMs);
@@ -236,7 +238,11 @@ export function createGateway(deps: GatewayDeps): Server {
         return res.end(text);
       }
       case "/api/openapi.json":
-        return send(res, 200, await aggregateOpenApi(deps.routes(), deps.version, deps.internalToken));
+        return send(
+          res,
+          200,
+          await aggregateOpenApi(deps.routes(), deps.version, deps.internalToken, ownOpenApi),
+        );
       case "/":
         return page(res, deps.consoleHtml?.() ?? LANDING_HTML, "text/html");
       case "/setup":

@@ -2,17 +2,21 @@
 
 interface OpenApiDoc {
   paths?: Record<string, unknown>;
-  components?: { schemas?: Record<string, unknown> };
+  components?: { schemas?: Record<string, unknown>; securitySchemes?: Record<string, unknown> };
 }
 
-/** Fetches `/openapi.json` from every running service and merges them. A service that fails is listed, not fatal. */
+/**
+ * Fetches `/openapi.json` from every running service and merges them. A service that fails is listed, not fatal.
+ * `own`: paths the gateway answers itself (/health, /api/appliance/…), already complete, taken as they are.
+ */
 export async function aggregateOpenApi(
   routes: ReadonlyMap<string, number>,
   version: string,
   internalToken: string,
+  own: OpenApiDoc = {},
 ) {
-  const paths: Record<string, unknown> = {};
-  const schemas: Record<string, unknown> = {};
+  const paths: Record<string, unknown> = { ...own.paths };
+  const schemas: Record<string, unknown> = { ...own.components?.schemas };
   const unavailable: string[] = [];
   await Promise.all(
     [...routes].map(async ([service, port]) => {
@@ -47,7 +51,7 @@ export async function aggregateOpenApi(
     paths,
     components: {
       schemas,
-      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" }, ...own.components?.securitySchemes },
     },
     security: [{ bearer: [] }],
   };

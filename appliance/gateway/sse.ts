@@ -1,11 +1,14 @@
 /**
- * Server-Sent Events on a node:http response. The stream ends when the client leaves (its `signal` aborts),
- * and a comment line every 15 s keeps proxies and idle timers from cutting a quiet stream.
+ * Server-Sent Events as a Hono answer (`streamSSE`). The stream ends when the client leaves or `close()` is
+ * called (its `signal` aborts either way), and a comment line every 15 s keeps proxies and idle timers from
+ * cutting a quiet stream. Writes wait for the client to take them, so a slow reader slows its stream down
+ * instead of filling the gateway's memory.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
 
 export interface SseStream {
-  send(event: string, data: unknown): void;
+  send(event: string, data: unknown): Promise<void>;
   close(): void;
   /** Aborts when the client disconnects or `close()` is called. */
   signal: AbortSignal;
@@ -13,31 +16,34 @@ export interface SseStream {
 
 const KEEPALIVE_MS = 15_000;
 
-export function openSse(req: IncomingMessage, res: ServerResponse): SseStream {
+/** Answers with an event stream; `run` starts it and the stream stays open until its signal aborts. */
+export function sseResponse(c: Context, run: (sse: SseStream) => void | Promise<void>): Response {
   const ac = new AbortController();
-  res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-store",
-    "x-accel-buffering": "no",
-    connection: "keep-alive",
+  const res = streamSSE(c, async (stream) => {
+    stream.onAbort(() => ac.abort());
+    const keepalive = setInterval(() => void stream.write(": keepalive\n\n"), KEEPALIVE_MS);
+    const sse: SseStream = {
+      send: async (event, data) => {
+        if (!ac.signal.aborted) await stream.writeSSE({ event, data: JSON.stringify(data) });
+      },
+      close: () => ac.abort(),
+      signal: ac.signal,
+    };
+    try {
+      await run(sse);
+      if (!ac.signal.aborted)
+        await new Promise((r) => ac.signal.addEventListener("abort", r, { once: true }));
+    } catch {
+      // A failed reading ends the stream; the client reconnects.
+    } finally {
+      clearInterval(keepalive);
+      ac.abort();
+    }
   });
-  res.flushHeaders();
-  const keepalive = setInterval(() => res.write(": keepalive\n\n"), KEEPALIVE_MS);
-  const end = () => {
-    if (ac.signal.aborted) return;
-    clearInterval(keepalive);
-    ac.abort();
-    res.end();
-  };
-  req.socket.setTimeout(0);
-  res.on("close", end);
-  return {
-    send: (event, data) => {
-      if (!ac.signal.aborted) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    },
-    close: end,
-    signal: ac.signal,
-  };
+  res.headers.set("content-type", "text/event-stream; charset=utf-8");
+  res.headers.set("cache-control", "no-store");
+  res.headers.set("x-accel-buffering", "no");
+  return res;
 }
 
 export interface StreamLimits {

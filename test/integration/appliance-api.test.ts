@@ -11,6 +11,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAppliance } from "../../appliance/appliance.js";
 import { loadApplianceConfig } from "../../appliance/config/load.js";
+import { statusSchema, syncSchema } from "../../appliance/gateway/appliance-routes.js";
 import { addSample, SAMPLE_MS, syncAlerts } from "../../appliance/gateway/appliance-sync.js";
 import { dataPaths } from "../../appliance/paths.js";
 import type { SyncStatus } from "../../appliance/sync-status.js";
@@ -247,11 +248,11 @@ describe("status", () => {
     expect(Array.isArray(s.alerts)).toBe(true);
   });
 
-  it("refuses any query parameter (400) and unknown routes (404 for admins, 403 below)", async () => {
+  it("refuses any query parameter (400), unknown routes and methods (404/405 for admins, 403 below)", async () => {
     expectError(await call("GET", "/api/appliance/status?x=1", who.admin), 400, "invalid request");
     expectError(await call("GET", "/api/appliance/nothing", who.admin), 404, "no such route");
     expectError(await call("GET", "/api/appliance/nothing", { token: who.operator.token }), 403);
-    expectError(await call("DELETE", "/api/appliance/status", who.admin), 404);
+    expectError(await call("DELETE", "/api/appliance/status", who.admin), 405, "method not allowed");
     // /internal is never routed, for the gateway's own API either.
     expectError(await call("GET", "/api/appliance/internal/x", who.admin), 404);
   });
@@ -316,7 +317,7 @@ describe("sync", () => {
     expect((await status()).sync).toMatchObject(notEnrolled);
     expect((await status()).alerts.filter((a: Body) => a.id.startsWith("sync"))).toEqual([]);
     expectError(await call("GET", "/api/appliance/sync?x=1", who.admin), 400, "invalid request");
-    expectError(await call("POST", "/api/appliance/sync", who.admin), 404);
+    expectError(await call("POST", "/api/appliance/sync", who.admin), 405, "method not allowed");
   });
 
   it("a box enrolled with a hub it cannot reach: site and hub URL, link down", async () => {
@@ -545,4 +546,137 @@ describe("logs", () => {
     expect(got[0]!.data.lines).toEqual([]); // nothing matched the marker before
     expect(got.flatMap((e) => e.data.lines).some((l: string) => l.includes(marker))).toBe(true);
   }, 30_000);
+});
+
+describe("one error path: 405 with Allow, malformed input, the OpenAPI document", () => {
+  it.each([
+    ["DELETE", "/api/appliance/status", "GET, HEAD"],
+    ["PUT", "/api/appliance/events", "GET, HEAD"],
+    ["GET", "/api/appliance/services/system/restart", "POST"],
+    ["DELETE", "/api/appliance/services/system/logs", "GET, HEAD"],
+  ])("%s %s → 405 with Allow: %s", async (method, path, allow) => {
+    const r = await call(method, path, who.admin);
+    expectError(r, 405, "method not allowed");
+    expect(r.headers.get("allow")).toBe(allow);
+    // The permission check comes first: below admin, a method no rule grants stays 403.
+    expectError(await call(method, path, { token: who.operator.token }), 403);
+  });
+
+  it("malformed input is 400 in the one shape, and changes nothing", async () => {
+    const rows = async () =>
+      ((await status()).services as Body[]).map(({ name, pid, restarts, state }) => ({
+        name,
+        pid,
+        restarts,
+        state,
+      }));
+    const before = await rows();
+    const big: RequestInit = { headers: { "content-type": "text/plain" }, body: "x".repeat(256 * 1024) };
+    const cases: [string, string, string, RequestInit?][] = [
+      ["POST", "/api/appliance/services/System/stop", "invalid service name"],
+      ["POST", `/api/appliance/services/${"s".repeat(33)}/restart`, "invalid service name"],
+      ["POST", "/api/appliance/services/system/stop?force=1", "invalid request"],
+      ["POST", "/api/appliance/services/system/restart?now=1&now=1", "repeated"],
+      ["POST", "/api/appliance/services/system/stop", "no request body", big],
+      ["POST", `/api/appliance/services/system/restart?${"q".repeat(5000)}`, "too long"],
+      ["GET", "/api/appliance/services/system/logs?lines=-1", "invalid request"],
+      ["GET", "/api/appliance/services/system/logs?lines=1.5", "invalid request"],
+      ["GET", "/api/appliance/services/system/logs?lines=", "invalid request"],
+      ["GET", "/api/appliance/events?intervalMs=1e9", "invalid request"],
+      ["GET", `/api/appliance/services/system/logs/follow?filter=${"x".repeat(201)}`, "invalid request"],
+      ["GET", "/api/appliance/services/system/logs/download?lines=5", "invalid request"],
+    ];
+    for (const [method, path, message, init] of cases) {
+      const r = await call(method, path, who.admin, init);
+      expectError(r, 400, message);
+      if (message === "invalid request") expect(r.body.data.issues.length, path).toBeGreaterThan(0);
+    }
+    expect(await rows()).toEqual(before);
+  });
+
+  it("HEAD on a live stream answers its headers and holds no stream slot", async () => {
+    // More than the per-user cap (8): a HEAD that kept a slot would leave none for the stream below.
+    for (let i = 0; i < 10; i++) {
+      const r = await fetch(`${box.url}/api/appliance/events`, {
+        method: "HEAD",
+        headers: { authorization: `Bearer ${who.admin.token}` },
+      });
+      expect(r.status).toBe(200);
+      expect(r.headers.get("content-type")).toContain("text/event-stream");
+    }
+    expect((await readEvents("/api/appliance/events", who.admin, (e) => e.length >= 1)).length).toBe(1);
+  });
+
+  it("the answers match the schemas the OpenAPI document gives", async () => {
+    expect(statusSchema.strict().safeParse(await status()).error).toBeUndefined();
+    const sync = (await call("GET", "/api/appliance/sync", who.admin)).body;
+    expect(syncSchema.strict().safeParse(sync).error).toBeUndefined();
+  });
+
+  it("/api/openapi.json has the gateway's own paths: ids, tag, schemas, the one error shape, security", async () => {
+    const r = await call("GET", "/api/openapi.json", who.admin);
+    expect(r.status).toBe(200);
+    const doc = r.body;
+    const ops = Object.entries(doc.paths as Record<string, Record<string, Body>>).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]) => ({ at: `${method} ${path}`, op })),
+    );
+    const own = ops.filter((o) => o.op.tags?.includes("appliance"));
+    expect(own.map((o) => o.at).sort()).toEqual([
+      "get /api/appliance/events",
+      "get /api/appliance/services/{name}/logs",
+      "get /api/appliance/services/{name}/logs/download",
+      "get /api/appliance/services/{name}/logs/follow",
+      "get /api/appliance/status",
+      "get /api/appliance/sync",
+      "get /health",
+      "get /metrics",
+      "get /ready",
+      "post /api/appliance/services/{name}/restart",
+      "post /api/appliance/services/{name}/start",
+      "post /api/appliance/services/{name}/stop",
+    ]);
+    const ids = ops.map((o) => o.op.operationId).filter(Boolean);
+    expect(new Set(ids).size).toBe(ids.length);
+    const caller = [{ bearer: [] }, { apiKey: [] }, { cookie: [] }];
+    for (const { at, op } of own) {
+      expect(op.operationId, at).toMatch(/^(appliance|gateway)[A-Z]/);
+      expect(op.security, at).toEqual(at.endsWith("/health") || at.endsWith("/ready") ? [] : caller);
+      for (const [code, res] of Object.entries(op.responses as Record<string, Body>)) {
+        // /ready's 503 is its readiness body, not an error.
+        if (Number(code) >= 400 && !at.endsWith("/ready"))
+          expect(res.content["application/json"].schema, `${at} ${code}`).toEqual({
+            $ref: "#/components/schemas/Error",
+          });
+      }
+    }
+    expect(
+      doc.paths["/api/appliance/status"].get.responses["200"].content["application/json"].schema,
+    ).toEqual({
+      $ref: "#/components/schemas/ApplianceStatus",
+    });
+    expect(doc.components.schemas.ApplianceStatus.required).toEqual(
+      expect.arrayContaining(["services", "box", "alerts", "sync"]),
+    );
+    expect(Object.keys(doc.components.schemas.Error.properties).sort()).toEqual([
+      "data",
+      "message",
+      "status",
+    ]);
+    const restart = doc.paths["/api/appliance/services/{name}/restart"].post;
+    expect(Object.keys(restart.responses)).toEqual(
+      expect.arrayContaining(["202", "400", "404", "405", "409"]),
+    );
+    expect(restart.parameters).toEqual([
+      expect.objectContaining({ name: "name", in: "path", required: true }),
+    ]);
+    const logs = doc.paths["/api/appliance/services/{name}/logs"].get.parameters.map((p: Body) => p.name);
+    expect(logs.sort()).toEqual(["filter", "lines", "name"]);
+    expect(doc.components.securitySchemes).toMatchObject({
+      bearer: { type: "http", scheme: "bearer" },
+      apiKey: { type: "apiKey", in: "header", name: "x-api-key" },
+      cookie: { type: "apiKey", in: "cookie", name: "nexus_session" },
+    });
+    // The services' own paths are still there.
+    expect(doc.paths["/api/identity/login"]).toBeDefined();
+  });
 });

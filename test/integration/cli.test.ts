@@ -193,16 +193,17 @@ describe("nexus CLI with a running appliance", () => {
     const { statSync } = await import("node:fs");
     const sock = dataPaths(up.dataDir).controlSocket;
     expect(statSync(sock).mode & 0o777).toBe(0o600);
-    for (const [method, path] of [
-      ["POST", "/units/nope/restart"],
-      ["POST", "/units/../restart"],
-      ["POST", "/units/%2e%2e/restart"],
-      ["GET", "/units/system/restart"],
-      ["GET", "/bogus"],
-      ["POST", "/status"],
+    for (const [method, path, status] of [
+      ["POST", "/units/nope/restart", 404],
+      ["POST", "/units/../restart", 404],
+      ["POST", "/units/%2e%2e/restart", 404],
+      ["GET", "/bogus", 404],
+      ["POST", "/units/Sys_tem/restart", 400],
+      ["POST", `/units/${"u".repeat(33)}/restart`, 400],
     ] as const) {
-      const r = await controlRequest<{ status: number }>(sock, method, path);
-      expect(r.status, `${method} ${path}`).toBe(404);
+      const r = await controlRequest<{ status: number; message: string; data: unknown }>(sock, method, path);
+      expect(r.status, `${method} ${path}`).toBe(status);
+      expect(Object.keys(r).sort()).toEqual(["data", "message", "status"]);
     }
     const status = await controlRequest<{ services: unknown[] }>(sock, "GET", "/status");
     expect(status.services.length).toBeGreaterThan(0);
@@ -256,6 +257,39 @@ describe("nexus CLI with a running appliance", () => {
       .map((l) => JSON.parse(l) as { msg: string; path?: string; level: number })
       .filter((o) => o.msg === "request" && ["/ready", "/health"].includes(o.path ?? ""));
     expect(probes.filter((o) => o.level >= 30)).toEqual([]);
+  });
+
+  it("a wrong method on a control route is 405 with Allow", async () => {
+    const { request } = await import("node:http");
+    const sock = dataPaths(up.dataDir).controlSocket;
+    const ask = (method: string, path: string) =>
+      new Promise<{ status: number; allow?: string; body: { status: number; message: string } }>(
+        (ok, fail) => {
+          const req = request({ socketPath: sock, method, path, timeout: 10_000 }, (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (c) => {
+              text += c;
+            });
+            res.on("end", () =>
+              ok({ status: res.statusCode!, allow: res.headers.allow, body: JSON.parse(text) }),
+            );
+          });
+          req.once("timeout", () => req.destroy(new Error("control API timed out")));
+          req.once("error", fail);
+          req.end();
+        },
+      );
+    for (const [method, path, allow] of [
+      ["GET", "/units/system/restart", "POST"],
+      ["POST", "/status", "GET, HEAD"],
+      ["DELETE", "/stop", "POST"],
+    ] as const) {
+      const r = await ask(method, path);
+      expect(r.status, `${method} ${path}`).toBe(405);
+      expect(r.allow).toBe(allow);
+      expect(r.body).toMatchObject({ status: 405, message: "method not allowed" });
+    }
   });
 
   it("stop stops it gracefully", async () => {

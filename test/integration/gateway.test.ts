@@ -809,7 +809,12 @@ describe("gateway with default limits (echo + system)", () => {
       const paths = Object.keys(doc.paths);
       expect(paths).toEqual(expect.arrayContaining(["/api/system/info", "/api/system/settings/{key}"]));
       expect(paths.filter((p) => p.startsWith("/api/system/")).length).toBeGreaterThanOrEqual(4);
-      for (const p of paths) expect(p).toMatch(/^\/api\/(echo|system)\//);
+      // Besides the services', the gateway's own paths (/health, /api/appliance/…), tagged "appliance".
+      for (const p of paths)
+        expect(p).toMatch(/^\/api\/(echo|system|appliance)\/|^\/(health|ready|metrics)$/);
+      expect(paths).toEqual(
+        expect.arrayContaining(["/health", "/ready", "/metrics", "/api/appliance/status"]),
+      );
       expect(doc.info.description).toBe("");
     });
 

@@ -1,0 +1,85 @@
+/**
+ * The OpenAPI paths of what the gateway answers itself — `/health`, `/ready`, `/metrics` and the appliance
+ * API — for the aggregated `/api/openapi.json` (openapi.ts). `/health`, `/ready` and `/metrics` are served
+ * by gateway.ts directly: here they are only described. Built once: these paths do not change while it runs.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { SESSION_COOKIE } from "../kit/credentials.js";
+import { APPLIANCE_TAG, CALLER_SECURITY, errorSchema } from "./appliance-routes.js";
+
+/** The gateway's credentials (identity-auth.ts): a bearer token or API key, `x-api-key`, the session cookie. */
+export const SECURITY_SCHEMES = {
+  bearer: { type: "http", scheme: "bearer", description: "an access token, or an API key `nxk_…`" },
+  apiKey: { type: "apiKey", in: "header", name: "x-api-key" },
+  cookie: { type: "apiKey", in: "cookie", name: SESSION_COOKIE, description: "send `x-csrf-token` on POST" },
+} as const;
+
+const own = { tags: [APPLIANCE_TAG] };
+
+const healthRoute = createRoute({
+  ...own,
+  method: "get",
+  path: "/health",
+  operationId: "gatewayHealth",
+  summary: "The gateway is up",
+  security: [],
+  responses: {
+    200: {
+      description: "up",
+      content: { "application/json": { schema: z.object({ status: z.literal("ok"), version: z.string() }) } },
+    },
+  },
+});
+
+const readySchema = z.object({
+  status: z.enum(["ready", "degraded"]),
+  services: z.record(z.string(), z.enum(["ready", "unavailable"])),
+});
+const readyRoute = createRoute({
+  ...own,
+  method: "get",
+  path: "/ready",
+  operationId: "gatewayReady",
+  summary: "Whether every configured service is ready",
+  security: [],
+  responses: {
+    200: { description: "every service ready", content: { "application/json": { schema: readySchema } } },
+    503: {
+      description: "some service unavailable",
+      content: { "application/json": { schema: readySchema } },
+    },
+  },
+});
+
+const metricsRoute = createRoute({
+  ...own,
+  method: "get",
+  path: "/metrics",
+  operationId: "gatewayMetrics",
+  summary: "Prometheus metrics of the gateway and the services (needs appliance:read)",
+  security: CALLER_SECURITY,
+  responses: {
+    200: { description: "text exposition format 0.0.4", content: { "text/plain": { schema: z.string() } } },
+    401: { description: "error", content: { "application/json": { schema: errorSchema } } },
+    403: { description: "error", content: { "application/json": { schema: errorSchema } } },
+  },
+});
+
+export interface OwnOpenApi {
+  paths: Record<string, unknown>;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+}
+
+/** The gateway's own paths, with the appliance API's app (already under `/api/appliance`) when there is one. */
+export function gatewayOpenApi(appliance?: Pick<OpenAPIHono, "getOpenAPIDocument">): OwnOpenApi {
+  const config = { openapi: "3.0.0", info: { title: "nexus gateway", version: "0" } };
+  const paths: Record<string, unknown> = {};
+  const schemas: Record<string, unknown> = {};
+  const described = new OpenAPIHono();
+  for (const route of [healthRoute, readyRoute, metricsRoute]) described.openAPIRegistry.registerPath(route);
+  for (const doc of [described.getOpenAPIDocument(config), appliance?.getOpenAPIDocument(config)]) {
+    Object.assign(paths, doc?.paths);
+    Object.assign(schemas, doc?.components?.schemas);
+  }
+  return { paths, components: { schemas, securitySchemes: { ...SECURITY_SCHEMES } } };
+}
