@@ -1,0 +1,10 @@
+export {
+  type MetricFamily,
+  type MetricType,
+  mergeFamilies,
+  renderFamilies,
+  type Sample,
+  withLabel,
+} from "./family.js";
+export { openFds, type ProcessSampler, startProcessSampler } from "./process.js";
+export { type Counter, MetricsRegistry } from "./registry.js";
