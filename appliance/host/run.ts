@@ -7,6 +7,7 @@
  * The host exits when the supervisor goes away (IPC disconnect), so a killed supervisor leaves no orphans.
  */
 import { createLogger, type RunningService, type ServiceDefinition, startService } from "../kit/index.js";
+import { MetricsRegistry, startProcessSampler } from "../metrics/index.js";
 
 /** Resolves a service name to its definition (the registry in production, fixtures in tests). */
 export type ServiceLoader = (name: string) => Promise<ServiceDefinition<unknown>>;
@@ -35,6 +36,8 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
     Record<string, unknown>
   >;
   const running: RunningService[] = [];
+  // One per process: each service's app serves the same numbers; the gateway asks one of them per host.
+  const metrics = new MetricsRegistry(startProcessSampler());
   let stopping = false;
 
   async function main() {
@@ -53,6 +56,7 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
           internalToken: env.NEXUS_INTERNAL_TOKEN || undefined,
           env,
           fileConfig: serviceConfig[spec.name],
+          metrics,
         });
         running.push(svc);
       } catch (err) {
