@@ -109,6 +109,7 @@ export async function putContent(c: Context, ctx: Ctx, f: Files) {
   const { max, tooMuch } = budget(ctx, f, space);
   try {
     const r = await receive(incomingOf(c), file, { offset: 0, max, hash, tooMuch });
+    f.bytes.uploaded.inc(r.written);
     if (!r.complete) throw new ApiError(400, "the upload was cut off; nothing was stored");
     if (declared !== undefined && r.written !== declared) {
       throw new ApiError(400, "the body is shorter than its content-length; nothing was stored");

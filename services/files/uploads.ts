@@ -257,6 +257,7 @@ async function appendLocked(
     hash,
     tooMuch: () => new ApiError(413, "more bytes than the upload's declared size"),
   });
+  f.bytes.uploaded.inc(r.written);
   await hooks.verify?.(file, { from: u.received, length: r.written, complete: r.complete });
   const received = u.received + r.written;
   ctx.db
