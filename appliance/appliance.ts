@@ -17,6 +17,7 @@ import { APPLIANCE_API, createApplianceApi } from "./gateway/appliance-api.js";
 import { loadConsoleFiles } from "./gateway/console-files.js";
 import { identityAuth } from "./gateway/identity-auth.js";
 import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } from "./gateway/index.js";
+import { scrapeUnits } from "./gateway/unit-metrics.js";
 import type { ServiceLoader } from "./host/run.js";
 import { type Logger, ruleFor } from "./kit/index.js";
 import { applianceVersion, dataPaths, packageRoot } from "./paths.js";
@@ -80,7 +81,7 @@ export async function startAppliance(
     internalToken,
     env: opts.env,
   });
-  const metrics = new GatewayMetrics();
+  const metrics = new GatewayMetrics({ units: () => scrapeUnits(supervisor.status(), internalToken) });
   // With identity installed every caller is a real account; the bootstrap token is only for boxes without it.
   const withIdentity = names.includes("identity");
   const auth = withIdentity
@@ -156,6 +157,7 @@ export async function startAppliance(
       await closed;
       control.close();
       await supervisor.stop();
+      metrics.close();
       removePid(paths.supervisorPid);
       removePid(paths.controlSocket);
       log.info("appliance stopped");
