@@ -13,7 +13,8 @@ export interface UnitRow {
   port: number | null;
 }
 
-const TIMEOUT_MS = 2000;
+// Hosts are asked in parallel; well inside Prometheus's default 10 s scrape timeout.
+const TIMEOUT_MS = 5000;
 
 /** One port per running unit (its first service that listens). */
 export function unitPorts(rows: readonly UnitRow[]): Map<string, number> {

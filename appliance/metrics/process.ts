@@ -39,8 +39,8 @@ export function openFds(): number | null {
 export function startProcessSampler(): ProcessSampler {
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
-  // An empty histogram (no sample yet) reports NaN: read as no delay.
-  const seconds = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0);
+  // An empty histogram (no timer tick since the last reset) reports NaN and junk percentiles: no delay.
+  const seconds = (ns: number) => (lag.count > 0 && Number.isFinite(ns) ? ns / 1e9 : 0);
   return {
     collect() {
       const cpu = process.cpuUsage();
