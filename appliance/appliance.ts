@@ -17,7 +17,7 @@ import { APPLIANCE_API, createApplianceApi } from "./gateway/appliance-api.js";
 import { loadConsoleFiles } from "./gateway/console-files.js";
 import { identityAuth } from "./gateway/identity-auth.js";
 import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } from "./gateway/index.js";
-import { scrapeUnits } from "./gateway/unit-metrics.js";
+import { childProcessMetrics } from "./gateway/unit-metrics.js";
 import type { ServiceLoader } from "./host/run.js";
 import { type Logger, ruleFor } from "./kit/index.js";
 import { applianceVersion, dataPaths, packageRoot } from "./paths.js";
@@ -81,7 +81,9 @@ export async function startAppliance(
     internalToken,
     env: opts.env,
   });
-  const metrics = new GatewayMetrics({ units: () => scrapeUnits(supervisor.status(), internalToken) });
+  const metrics = new GatewayMetrics({
+    units: () => childProcessMetrics(supervisor.status(), supervisor.natsState().pid, internalToken),
+  });
   // With identity installed every caller is a real account; the bootstrap token is only for boxes without it.
   const withIdentity = names.includes("identity");
   const auth = withIdentity

@@ -82,7 +82,7 @@ export function methodLabel(method: string): string {
 }
 
 export interface GatewayMetricsOptions {
-  /** The service hosts' families, labelled by unit (see unit-metrics.ts); none when not given. */
+  /** The child processes' families, labelled by unit (see unit-metrics.ts); none when not given. */
   units?: () => Promise<MetricFamily[]>;
 }
 

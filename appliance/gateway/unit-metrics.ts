@@ -2,9 +2,9 @@
  * The service hosts' own metrics for the gateway's /metrics: one `GET /internal/metrics` per running host
  * process (in shared isolation several services share one process: it is asked once), labelled with its unit.
  * Like the OpenAPI aggregation, a host that does not answer in time is left out rather than failing the page.
+ * nats-server is not Node and has no such endpoint: its CPU, memory and descriptors are read from /proc.
  */
-import type { MetricFamily } from "../metrics/index.js";
-import { withLabel } from "../metrics/index.js";
+import { type MetricFamily, procFamilies, withLabel } from "../metrics/index.js";
 
 /** What the gateway needs of a status row to find each host process. */
 export interface UnitRow {
@@ -43,4 +43,14 @@ export async function scrapeUnits(rows: readonly UnitRow[], internalToken: strin
     }),
   );
   return results.flat();
+}
+
+/** Every child process's families: the service hosts' (asked) and nats-server's (`unit="nats"`, from /proc). */
+export async function childProcessMetrics(
+  rows: readonly UnitRow[],
+  natsPid: number | null,
+  internalToken: string,
+): Promise<MetricFamily[]> {
+  const nats = natsPid ? withLabel(procFamilies(natsPid), "unit", "nats") : [];
+  return [...(await scrapeUnits(rows, internalToken)), ...nats];
 }

@@ -18,6 +18,14 @@ export interface MetricFamily {
   samples: Sample[];
 }
 
+/** A family of one unlabelled sample. */
+export const single = (type: MetricType, name: string, help: string, value: number): MetricFamily => ({
+  name,
+  help,
+  type,
+  samples: [{ labels: {}, value }],
+});
+
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 const escHelp = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 

@@ -5,20 +5,14 @@
  */
 import { readdirSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import type { MetricFamily, MetricType } from "./family.js";
+import { type MetricFamily, single } from "./family.js";
+import { osFamilies } from "./proc.js";
 
 export interface ProcessSampler {
   /** The process's families now; the event-loop lag covers the time since the last call. */
   collect(): MetricFamily[];
   stop(): void;
 }
-
-const one = (type: MetricType, name: string, help: string, value: number): MetricFamily => ({
-  name,
-  help,
-  type,
-  samples: [{ labels: {}, value }],
-});
 
 const LAG_HELP = {
   mean: "Mean event-loop delay since the last scrape, in seconds.",
@@ -45,25 +39,20 @@ export function startProcessSampler(): ProcessSampler {
     collect() {
       const cpu = process.cpuUsage();
       const mem = process.memoryUsage();
-      const fds = openFds();
       const families = [
-        one("counter", "process_cpu_user_seconds_total", "User CPU time, in seconds.", cpu.user / 1e6),
-        one("counter", "process_cpu_system_seconds_total", "System CPU time, in seconds.", cpu.system / 1e6),
-        one(
-          "counter",
-          "process_cpu_seconds_total",
-          "User and system CPU time, in seconds.",
-          (cpu.user + cpu.system) / 1e6,
-        ),
-        one("gauge", "process_resident_memory_bytes", "Resident memory size, in bytes.", mem.rss),
-        one("gauge", "nodejs_heap_size_total_bytes", "V8 heap size, in bytes.", mem.heapTotal),
-        one("gauge", "nodejs_heap_size_used_bytes", "V8 heap in use, in bytes.", mem.heapUsed),
-        one("gauge", "nodejs_eventloop_lag_seconds", LAG_HELP.mean, seconds(lag.mean)),
-        one("gauge", "nodejs_eventloop_lag_p99_seconds", LAG_HELP.p99, seconds(lag.percentile(99))),
-        one("gauge", "nodejs_eventloop_lag_max_seconds", LAG_HELP.max, seconds(lag.max)),
+        ...osFamilies({
+          cpuUserSeconds: cpu.user / 1e6,
+          cpuSystemSeconds: cpu.system / 1e6,
+          residentBytes: mem.rss,
+          openFds: openFds(),
+        }),
+        single("gauge", "nodejs_heap_size_total_bytes", "V8 heap size, in bytes.", mem.heapTotal),
+        single("gauge", "nodejs_heap_size_used_bytes", "V8 heap in use, in bytes.", mem.heapUsed),
+        single("gauge", "nodejs_eventloop_lag_seconds", LAG_HELP.mean, seconds(lag.mean)),
+        single("gauge", "nodejs_eventloop_lag_p99_seconds", LAG_HELP.p99, seconds(lag.percentile(99))),
+        single("gauge", "nodejs_eventloop_lag_max_seconds", LAG_HELP.max, seconds(lag.max)),
       ];
       lag.reset();
-      if (fds !== null) families.push(one("gauge", "process_open_fds", "Open file descriptors.", fds));
       return families;
     },
     stop: () => lag.disable(),

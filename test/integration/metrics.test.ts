@@ -78,6 +78,10 @@ describe("/metrics, process isolation with identity and files", () => {
         expect(metricLines(after, name, { unit }), `${name}{unit="${unit}"}`).toHaveLength(1);
     expect(metricValue(after, "process_resident_memory_bytes", files)).toBeGreaterThan(1e6);
     expect(metricValue(after, "process_open_fds", files)).toBeGreaterThan(2);
+    // nats-server is not Node: CPU, memory and descriptors from /proc, no heap or event loop.
+    for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds"])
+      expect(metricLines(after, name, { unit: "nats" }), name).toHaveLength(1);
+    expect(metricLines(after, "nodejs_heap_size_used_bytes", { unit: "nats" })).toEqual([]);
   });
 });
 
@@ -99,7 +103,8 @@ describe("/metrics, shared isolation", () => {
     expect(promtool(text)).toEqual({ status: 0, output: "" });
     for (const name of PROCESS_SERIES) {
       expect(metricLines(text, name, { unit: "services" }), name).toHaveLength(1);
-      expect(metricLines(text, name), name).toHaveLength(2); // the host and the supervisor
+      const units = metricLines(text, name).map((l) => /unit="([^"]+)"/.exec(l)?.[1]);
+      expect(units.filter((u) => u !== "nats").sort(), name).toEqual(["services", "supervisor"]);
     }
   });
 });

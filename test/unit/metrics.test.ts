@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import {
   MetricsRegistry,
   mergeFamilies,
+  procFamilies,
+  procStats,
   renderFamilies,
   startProcessSampler,
   withLabel,
@@ -58,5 +60,27 @@ describe("MetricsRegistry", () => {
     } finally {
       r.stop();
     }
+  });
+});
+
+describe("procStats", () => {
+  it("reads another process's CPU, memory and descriptors from /proc, like the process itself sees them", () => {
+    const s = procStats(process.pid)!;
+    expect(s.cpuUserSeconds + s.cpuSystemSeconds).toBeGreaterThan(0);
+    expect(s.cpuUserSeconds).toBeLessThanOrEqual(process.cpuUsage().user / 1e6 + 0.05);
+    expect(s.residentBytes).toBeGreaterThan(1e6);
+    expect(s.openFds).toBeGreaterThan(2);
+    expect(procFamilies(process.pid).map((f) => f.name)).toEqual([
+      "process_cpu_user_seconds_total",
+      "process_cpu_system_seconds_total",
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "process_open_fds",
+    ]);
+  });
+
+  it("gives nothing for a process that is gone", () => {
+    expect(procStats(2 ** 22 + 1)).toBeNull();
+    expect(procFamilies(2 ** 22 + 1)).toEqual([]);
   });
 });
