@@ -29,6 +29,29 @@ function promtool(text: string): { status: number | null; output: string } {
   return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
 }
 
+/** A resumable (tus) upload of `body` to `path`, in two PATCH requests. */
+async function resumableUpload(app: TestAppliance, token: string, path: string, body: Buffer) {
+  const tus = { "tus-resumable": "1.0.0" };
+  const created = await filesCall(app, token, "POST", "/tus", {
+    headers: { ...tus, "upload-length": String(body.length), "upload-metadata": `path ${b64(path)}` },
+  });
+  expect(created.status, created.text).toBe(201);
+  const at = created.headers.get("location")!.replace("/api/files", "");
+  const half = Math.floor(body.length / 2);
+  for (const [offset, part] of [
+    [0, body.subarray(0, half)],
+    [half, body.subarray(half)],
+  ] as const) {
+    const r = await filesCall(app, token, "PATCH", at, {
+      body: Buffer.from(part),
+      headers: { ...tus, "upload-offset": String(offset), "content-type": "application/offset+octet-stream" },
+    });
+    expect(r.status, r.text).toBe(204);
+  }
+}
+
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+
 async function scrape(app: TestAppliance, token: string): Promise<string> {
   const res = await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
   expect(res.status).toBe(200);
@@ -54,6 +77,8 @@ describe("/metrics, process isolation with identity and files", () => {
     const body = randomBytes(300_000);
     const put = await filesCall(app, admin.token, "PUT", "/spaces/me/content/metrics.bin", { body });
     expect(put.status, put.text).toBeLessThan(300);
+    const resumable = randomBytes(120_000);
+    await resumableUpload(app, admin.token, "resumable.bin", resumable);
     const got = await fetch(`${app.url}/api/files/spaces/me/content/metrics.bin`, {
       headers: { authorization: `Bearer ${admin.token}`, range: "bytes=0-999" },
     });
@@ -66,10 +91,12 @@ describe("/metrics, process isolation with identity and files", () => {
     expect(promtool(after)).toEqual({ status: 0, output: "" });
     const files = { unit: "files" };
     const delta = (name: string) => metricValue(after, name, files) - metricValue(before, name, files);
-    expect(delta("nexus_files_upload_bytes_total")).toBe(body.length);
+    expect(delta("nexus_files_upload_bytes_total")).toBe(body.length + resumable.length);
     expect(delta("nexus_files_download_bytes_total")).toBe(body.length + 1000);
     expect(metricValue(after, "nexus_http_requests_total", { service: "files", method: "PUT" })).toBe(1);
     expect(metricValue(after, "nexus_http_requests_total", { service: "files", method: "GET" })).toBe(2);
+    expect(metricValue(after, "nexus_http_requests_total", { service: "files", method: "PATCH" })).toBe(2);
+    expect(metricValue(after, "nexus_http_requests_total", { service: "files", method: "POST" })).toBe(1);
     expect(metricLines(after, "nexus_http_request_duration_seconds_count", { method: "PUT" })).toHaveLength(
       1,
     );
