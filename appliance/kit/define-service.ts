@@ -30,8 +30,8 @@ export interface ServiceContext<C = unknown> {
   emit(type: string, data: unknown, opts?: { subject?: string }): string;
   /** Change records for the hub (`appliance/sync`): `record` inside `tx`, stamped with this database's HLC. */
   sync: SyncApi;
-  /** This process's counters, shown on the gateway's /metrics with the process's `unit` label. */
-  metrics: Pick<MetricsRegistry, "counter">;
+  /** This process's counters and gauges, shown on the gateway's /metrics with the process's `unit` label. */
+  metrics: Pick<MetricsRegistry, "counter" | "gauge">;
 }
 
 export type HealthResult = { ok: true } | { ok: false; reason: string };

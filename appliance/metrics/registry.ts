@@ -1,9 +1,9 @@
 /**
- * The metrics of one process: its counters (a service counts bytes, events, …) and, when given, its process
- * sampler. A service host passes one registry to every service it runs, so in shared isolation their
- * counters and the process numbers come out of one place.
+ * The metrics of one process: its counters and gauges (a service counts bytes, reports free disk, …) and,
+ * when given, its process sampler. A service host passes one registry to every service it runs, so in shared
+ * isolation their numbers and the process's come out of one place.
  */
-import type { MetricFamily } from "./family.js";
+import { type MetricFamily, single } from "./family.js";
 import type { ProcessSampler } from "./process.js";
 
 export interface Counter {
@@ -13,6 +13,7 @@ export interface Counter {
 
 export class MetricsRegistry {
   private readonly counters = new Map<string, { help: string; value: number }>();
+  private readonly gauges = new Map<string, { help: string; read: () => number | null }>();
 
   constructor(private readonly sampler: ProcessSampler | null = null) {}
 
@@ -31,11 +32,19 @@ export class MetricsRegistry {
     };
   }
 
-  /** Every family of this process: the sampler's, then the counters. */
+  /** A gauge read at each scrape (free disk, queue length, …); `read` returning null leaves it out. */
+  gauge(name: string, help: string, read: () => number | null): void {
+    this.gauges.set(name, { help, read });
+  }
+
+  /** Every family of this process: the sampler's, then the counters, then the gauges. */
   collect(): MetricFamily[] {
     const out = this.sampler?.collect() ?? [];
-    for (const [name, c] of this.counters)
-      out.push({ name, help: c.help, type: "counter", samples: [{ labels: {}, value: c.value }] });
+    for (const [name, c] of this.counters) out.push(single("counter", name, c.help, c.value));
+    for (const [name, g] of this.gauges) {
+      const value = g.read();
+      if (value !== null) out.push(single("gauge", name, g.help, value));
+    }
     return out;
   }
 

@@ -45,6 +45,15 @@ describe("MetricsRegistry", () => {
     ]);
   });
 
+  it("reads gauges at each collect and leaves one out while it has no value", () => {
+    const r = new MetricsRegistry();
+    let free: number | null = 10;
+    r.gauge("free_bytes", "Free.", () => free);
+    expect(r.collect().map((f) => f.samples[0]!.value)).toEqual([10]);
+    free = null;
+    expect(r.collect()).toEqual([]);
+  });
+
   it("includes the process's CPU, memory, heap, descriptors and event-loop lag", async () => {
     const r = new MetricsRegistry(startProcessSampler());
     try {
