@@ -17,6 +17,7 @@ import { APPLIANCE_API, APPLIANCE_PERMISSIONS, createApplianceApi } from "./gate
 import { loadConsoleFiles } from "./gateway/console-files.js";
 import { identityAuth } from "./gateway/identity-auth.js";
 import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } from "./gateway/index.js";
+import { childProcessMetrics } from "./gateway/unit-metrics.js";
 import type { ServiceLoader } from "./host/run.js";
 import { type DiskReserve, diskRoom, type Logger, mergePermissions, ruleFor } from "./kit/index.js";
 import { applianceVersion, dataPaths, packageRoot } from "./paths.js";
@@ -94,7 +95,9 @@ export async function startAppliance(
     permissions,
     env: opts.env,
   });
-  const metrics = new GatewayMetrics();
+  const metrics = new GatewayMetrics({
+    units: () => childProcessMetrics(supervisor.status(), supervisor.natsState().pid, internalToken),
+  });
   // With identity installed every caller is a real account; the bootstrap token is only for boxes without it.
   const withIdentity = names.includes("identity");
   const auth = withIdentity
@@ -175,6 +178,7 @@ export async function startAppliance(
       await closed;
       control.close();
       await supervisor.stop();
+      metrics.close();
       removePid(paths.supervisorPid);
       removePid(paths.controlSocket);
       log.info("appliance stopped");

@@ -7,8 +7,9 @@
 #   postgresql             the hub's production database; the hub tests run on PGlite and on a real server
 #   faketime               the sync tests run a box whose clock is skewed
 #   openssl                the hub makes its leafnode TLS certificates with it
+#   prometheus             for its promtool: the tests run `promtool check metrics` on the gateway's /metrics
 set -euo pipefail
-PKGS=(nats-server build-essential python3 ffmpeg ca-certificates openssl chromium postgresql faketime)
+PKGS=(nats-server build-essential python3 ffmpeg ca-certificates openssl chromium postgresql faketime prometheus)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
@@ -22,7 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   echo "all present: ${PKGS[*]}"
 fi
-for bin in nats-server chromium faketime openssl; do
+for bin in nats-server chromium faketime openssl promtool; do
   command -v "$bin" >/dev/null || { echo "FAILED: $bin is missing after installing the packages" >&2; exit 1; }
 done
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "FAILED: PostgreSQL's initdb is missing" >&2; exit 1; }
@@ -33,4 +34,8 @@ fi
 # Debian's package enables a system-wide nats-server unit; the appliance runs its own, so leave that one off.
 if command -v systemctl >/dev/null && systemctl is-enabled nats-server >/dev/null 2>&1; then
   $SUDO systemctl disable --now nats-server >/dev/null 2>&1 || true
+fi
+# Debian's prometheus package starts a system-wide Prometheus; only its promtool is wanted here.
+if command -v systemctl >/dev/null && systemctl is-enabled prometheus >/dev/null 2>&1; then
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi

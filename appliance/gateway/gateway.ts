@@ -192,7 +192,7 @@ export function createGateway(deps: GatewayDeps): Server {
     const seconds = (performance.now() - started) / 1000;
     if ("error" in outcome) {
       const [status, message] = proxyError(outcome.error, bodyLimit);
-      metrics.observe(parsed.service, status, seconds);
+      metrics.observe(parsed.service, method, status, seconds);
       // A streamed body over the limit is refused by the gateway just like a declared one.
       if (outcome.error === "body-too-large") metrics.reject("body-size");
       if (!res.headersSent) {
@@ -201,7 +201,7 @@ export function createGateway(deps: GatewayDeps): Server {
       } else res.destroy();
       return;
     }
-    metrics.observe(parsed.service, outcome.status, seconds);
+    metrics.observe(parsed.service, method, outcome.status, seconds);
   }
 
   async function handleOwn(req: IncomingMessage, res: ServerResponse, path: string, reqId: string) {
@@ -233,7 +233,7 @@ export function createGateway(deps: GatewayDeps): Server {
         });
       }
       case "/metrics": {
-        const text = metrics.render(deps.gauges(), deps.box?.());
+        const text = metrics.render(deps.gauges(), await metrics.processFamilies(), deps.box?.());
         res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
         return res.end(text);
       }

@@ -1,6 +1,13 @@
 /** Gateway metrics, rendered as Prometheus text exposition format 0.0.4. */
-
 import type { DiskRoom } from "../kit/disk.js";
+import {
+  type MetricFamily,
+  MetricsRegistry,
+  mergeFamilies,
+  renderFamilies,
+  startProcessSampler,
+  withLabel,
+} from "../metrics/index.js";
 import { SERVICE_STATES } from "../supervisor/status.js";
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -75,19 +82,39 @@ function serviceLines(services: ServiceGauge[]): string[] {
   return out;
 }
 
+/** The methods that get their own `method` label value; anything else is "other" (label values stay bounded). */
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/** `method` as a label value: one of METHODS, or "other". */
+export function methodLabel(method: string): string {
+  return METHODS.has(method) ? method : "other";
+}
+
+export interface GatewayMetricsOptions {
+  /** The child processes' families, labelled by unit (see unit-metrics.ts); none when not given. */
+  units?: () => Promise<MetricFamily[]>;
+}
+
+/** The supervisor/gateway process's own label on the process families. */
+const OWN_UNIT = "supervisor";
+
 export class GatewayMetrics {
   private readonly requests = new Map<string, number>();
   private readonly latency = new Map<string, Histogram>();
   private readonly rejected = new Map<string, number>();
+  private readonly own = new MetricsRegistry(startProcessSampler());
+
+  constructor(private readonly opts: GatewayMetricsOptions = {}) {}
 
   /** Records one proxied request. */
-  observe(service: string, status: number, seconds: number): void {
-    const key = `${service}\u0000${status}`;
+  observe(service: string, method: string, status: number, seconds: number): void {
+    const series = `${service}\u0000${methodLabel(method)}`;
+    const key = `${series}\u0000${status}`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
-    let h = this.latency.get(service);
+    let h = this.latency.get(series);
     if (!h) {
       h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
-      this.latency.set(service, h);
+      this.latency.set(series, h);
     }
     for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) h.counts[i]!++;
     h.sum += seconds;
@@ -99,35 +126,66 @@ export class GatewayMetrics {
     this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
   }
 
-  render(services: ServiceGauge[], box?: BoxGauges): string {
-    const out = serviceLines(services);
-    out.push("# HELP nexus_http_requests_total Requests proxied to services, by status code.");
-    out.push("# TYPE nexus_http_requests_total counter");
+  /**
+   * The whole /metrics page: service states, proxied requests, rejections, and `processes` (what
+   * `processFamilies()` collected; it is asynchronous, so the caller awaits it first), and the box's disk and
+   * dropped-log readings.
+   */
+  render(services: ServiceGauge[], processes: MetricFamily[] = [], box?: BoxGauges): string {
+    const out = [
+      ...serviceLines(services),
+      ...this.requestLines(),
+      ...this.rejectedLines(),
+      ...(box ? boxLines(services, box) : []),
+      ...renderFamilies(processes),
+    ];
+    return `${out.join("\n")}\n`;
+  }
+
+  /** Stops measuring this process's event loop. */
+  close(): void {
+    this.own.stop();
+  }
+
+  private requestLines(): string[] {
+    const out = [
+      "# HELP nexus_http_requests_total Requests proxied to services, by method and status code.",
+      "# TYPE nexus_http_requests_total counter",
+    ];
     for (const [key, n] of this.requests) {
-      const [svc, code] = key.split("\u0000");
-      out.push(`nexus_http_requests_total{service="${esc(svc!)}",code="${code}"} ${n}`);
+      const [svc, method, code] = key.split("\u0000");
+      out.push(`nexus_http_requests_total{service="${esc(svc!)}",method="${method}",code="${code}"} ${n}`);
     }
     out.push("# HELP nexus_http_request_duration_seconds Latency of proxied requests.");
     out.push("# TYPE nexus_http_request_duration_seconds histogram");
-    for (const [svc, h] of this.latency) {
+    for (const [series, h] of this.latency) {
+      const [svc, method] = series.split("\u0000");
+      const labels = `service="${esc(svc!)}",method="${method}"`;
       BUCKETS.forEach((b, i) => {
-        out.push(
-          `nexus_http_request_duration_seconds_bucket{service="${esc(svc)}",le="${b}"} ${h.counts[i]}`,
-        );
+        out.push(`nexus_http_request_duration_seconds_bucket{${labels},le="${b}"} ${h.counts[i]}`);
       });
-      out.push(`nexus_http_request_duration_seconds_bucket{service="${esc(svc)}",le="+Inf"} ${h.count}`);
-      out.push(`nexus_http_request_duration_seconds_sum{service="${esc(svc)}"} ${h.sum}`);
-      out.push(`nexus_http_request_duration_seconds_count{service="${esc(svc)}"} ${h.count}`);
+      out.push(`nexus_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
+      out.push(`nexus_http_request_duration_seconds_sum{${labels}} ${h.sum}`);
+      out.push(`nexus_http_request_duration_seconds_count{${labels}} ${h.count}`);
     }
-    out.push("# HELP nexus_gateway_rejected_total Requests the gateway refused itself, by reason.");
-    out.push("# TYPE nexus_gateway_rejected_total counter");
+    return out;
+  }
+
+  private rejectedLines(): string[] {
+    const out = [
+      "# HELP nexus_gateway_rejected_total Requests the gateway refused itself, by reason.",
+      "# TYPE nexus_gateway_rejected_total counter",
+    ];
     for (const [reason, n] of this.rejected)
       out.push(`nexus_gateway_rejected_total{reason="${esc(reason)}"} ${n}`);
-    if (box) out.push(...boxLines(services, box));
-    out.push("# HELP process_resident_memory_bytes Resident memory of the supervisor/gateway process.");
-    out.push("# TYPE process_resident_memory_bytes gauge");
-    out.push(`process_resident_memory_bytes ${process.memoryUsage().rss}`);
-    return `${out.join("\n")}\n`;
+    return out;
+  }
+
+  /** This process's families and each service host's, one family per name, labelled by `unit`. */
+  async processFamilies(): Promise<MetricFamily[]> {
+    const own = withLabel(this.own.collect(), "unit", OWN_UNIT);
+    const units = (await this.opts.units?.()) ?? [];
+    return mergeFamilies([...own, ...units]);
   }
 }
 

@@ -15,6 +15,7 @@ import {
   type ServiceDefinition,
   startService,
 } from "../kit/index.js";
+import { MetricsRegistry, startProcessSampler } from "../metrics/index.js";
 
 /** Resolves a service name to its definition (the registry in production, fixtures in tests). */
 export type ServiceLoader = (name: string) => Promise<ServiceDefinition<unknown>>;
@@ -48,6 +49,8 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
     ? (JSON.parse(env.NEXUS_HOST_PERMISSIONS) as PermissionDeclarations)
     : undefined;
   const running: RunningService[] = [];
+  // One per process: each service's app serves the same numbers; the gateway asks one of them per host.
+  const metrics = new MetricsRegistry(startProcessSampler());
   let stopping = false;
 
   async function main() {
@@ -67,6 +70,7 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
           env,
           fileConfig: serviceConfig[spec.name],
           permissions,
+          metrics,
         });
         running.push(svc);
       } catch (err) {

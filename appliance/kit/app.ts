@@ -2,6 +2,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import type { MetricsRegistry } from "../metrics/index.js";
 import { ruleFor } from "./access.js";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
 import { errorBody, renderError } from "./errors.js";
@@ -10,6 +11,8 @@ export const REQUEST_ID_HEADER = "x-request-id";
 
 /** Health probes: open to anyone, logged at debug. */
 const PROBES = new Set(["/health", "/ready"]);
+/** Polled by the gateway on every scrape: logged at debug like the probes, but it needs the internal token. */
+const METRICS_PATH = "/internal/metrics";
 
 export interface AppOptions {
   /** Largest request body a service accepts, in bytes. */
@@ -18,6 +21,8 @@ export interface AppOptions {
   internalToken?: string;
   /** Extra readiness checks from the runtime (database, bus). */
   ready: () => Promise<string | null>;
+  /** The process's metrics, as JSON families at `/internal/metrics`; absent: no such route. */
+  metrics?: MetricsRegistry;
 }
 
 /** The app for one service; the runtime serves it, tests can call `app.request()` on it directly. */
@@ -35,7 +40,7 @@ export function createServiceApp<C>(def: ServiceDefinition<C>, ctx: ServiceConte
     const started = performance.now();
     await next();
     // The supervisor probes /ready every few seconds: at info, probes were most of a service's log.
-    const level = PROBES.has(c.req.path) ? "debug" : "info";
+    const level = PROBES.has(c.req.path) || c.req.path === METRICS_PATH ? "debug" : "info";
     ctx.log[level](
       {
         reqId: c.req.header(REQUEST_ID_HEADER),
@@ -79,6 +84,9 @@ export function createServiceApp<C>(def: ServiceDefinition<C>, ctx: ServiceConte
     if (problem) return c.json(errorBody(503, "not ready", { reason: problem }), 503);
     return c.json({ status: "ready", service: def.name });
   });
+
+  const { metrics } = opts;
+  if (metrics) app.get(METRICS_PATH, (c) => c.json(metrics.collect()));
 
   def.routes(app, ctx);
 

@@ -1,6 +1,7 @@
 /** Builds a service's context. The runtime uses it; so do CLI commands that work on a service's data offline. */
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
+import { MetricsRegistry } from "../metrics/index.js";
 import { createSyncApi } from "../sync/recorder.js";
 import { envPrefix, loadConfig } from "./config.js";
 import { type Db, migrate, openDatabase } from "./db.js";
@@ -31,6 +32,8 @@ export function createContext<C>(
     onEmit?: () => void;
     /** The wall clock of the sync HLC (tests move it). */
     now?: () => number;
+    /** The host's registry (one per process); offline tools get a throwaway one. */
+    metrics?: MetricsRegistry;
   },
 ): ServiceContext<C> {
   const { db } = opts;
@@ -59,6 +62,7 @@ export function createContext<C>(
       return id;
     },
     sync: createSyncApi(db, { site: opts.site, service: def.name, now: opts.now, onRecord: opts.onEmit }),
+    metrics: opts.metrics ?? new MetricsRegistry(),
   };
 }
 

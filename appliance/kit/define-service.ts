@@ -5,6 +5,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { NatsConnection } from "nats";
 import { z } from "zod";
+import type { MetricsRegistry } from "../metrics/index.js";
 import type { ChangeRecord } from "../sync/change.js";
 import type { SyncApi } from "../sync/recorder.js";
 import type { AccessRule } from "./access.js";
@@ -38,6 +39,8 @@ export interface ServiceContext<C = unknown> {
   emit(type: string, data: unknown, opts?: { subject?: string }): string;
   /** Change records for the hub (`appliance/sync`): `record` inside `tx`, stamped with this database's HLC. */
   sync: SyncApi;
+  /** This process's counters and gauges, shown on the gateway's /metrics with the process's `unit` label. */
+  metrics: Pick<MetricsRegistry, "counter" | "gauge">;
 }
 
 export type HealthResult = { ok: true } | { ok: false; reason: string };

@@ -6,6 +6,7 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { NatsConnection } from "nats";
+import type { MetricsRegistry } from "../metrics/index.js";
 import { runHubApply } from "../sync/hub-apply.js";
 import { rehomeSyncRecords } from "../sync/rehome.js";
 import { startSyncMaintenance } from "../sync/watermark.js";
@@ -35,6 +36,8 @@ export interface StartOptions {
   permissions?: PermissionDeclarations;
   /** The wall clock of the sync HLC (tests move it). */
   now?: () => number;
+  /** The process's metrics, served at `/internal/metrics` (one registry for every service of a host). */
+  metrics?: MetricsRegistry;
 }
 
 export interface RunningService {
@@ -83,11 +86,13 @@ export async function startService<C>(
       fileConfig: opts.fileConfig,
       permissions: opts.permissions,
       now: opts.now,
+      metrics: opts.metrics,
       onEmit: activeRelay ? () => activeRelay.notify() : undefined,
     });
     const app = createServiceApp(def, ctx, {
       bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
       internalToken: opts.internalToken,
+      metrics: opts.metrics,
       ready: async () => {
         if (!db.open) return "database closed";
         if (nc?.isClosed()) return "message bus closed";

@@ -110,6 +110,7 @@ export async function putContent(c: Context, ctx: Ctx, f: Files) {
   try {
     const guard = stagingGuard(f);
     const r = await receive(incomingOf(c), file, { offset: 0, max, hash, tooMuch, guard });
+    f.bytes.uploaded.inc(r.written);
     if (!r.complete) throw new ApiError(400, "the upload was cut off; nothing was stored");
     if (declared !== undefined && r.written !== declared) {
       throw new ApiError(400, "the body is shorter than its content-length; nothing was stored");

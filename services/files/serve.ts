@@ -114,6 +114,8 @@ export async function serveBlob(c: Context, f: Files, blob: Servable, opts: Serv
   const stream = await f.store.get(blob.sha256, range ?? undefined);
   opts.onBody?.();
   out.writeHead(status, headers);
+  // Counted as they go out: a download cut short counts what was sent.
+  stream.on("data", (chunk: Buffer) => f.bytes.downloaded.inc(chunk.length));
   await pipeline(stream, out).catch(() => out.destroy());
   return RESPONSE_ALREADY_SENT;
 }

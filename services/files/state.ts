@@ -7,7 +7,8 @@ import type { Hash } from "node:crypto";
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { DiskReserve, ServiceContext } from "../../appliance/kit/index.js";
+import { ApiError, type DiskReserve, type ServiceContext } from "../../appliance/kit/index.js";
+import type { Counter } from "../../appliance/metrics/index.js";
 import { type BlobStore, createBlobStore } from "./blob-store/index.js";
 import { blobStoreConfig, type FilesConfig } from "./config.js";
 import { diskGuard, requireDiskRoom } from "./disk.js";
@@ -29,6 +30,8 @@ export interface Files {
   hashes: Map<string, { hash: Hash; offset: number }>;
   /** Resumable uploads with a PATCH in progress. */
   busy: Set<string>;
+  /** Body bytes received (stored in staging) and sent (downloads), for /metrics. */
+  bytes: { uploaded: Counter; downloaded: Counter };
 }
 
 const runtimes = new WeakMap<object, Files>();
@@ -49,6 +52,10 @@ export function filesOf(ctx: Ctx): Files {
       deleting: new Map(),
       hashes: new Map(),
       busy: new Set(),
+      bytes: {
+        uploaded: ctx.metrics.counter("nexus_files_upload_bytes_total", "Upload body bytes received."),
+        downloaded: ctx.metrics.counter("nexus_files_download_bytes_total", "Download body bytes sent."),
+      },
     };
     runtimes.set(ctx, f);
   }

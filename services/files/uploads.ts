@@ -258,6 +258,7 @@ async function appendLocked(
     known?.offset === u.received ? known.hash : u.received === 0 ? createHash("sha256") : undefined;
   f.hashes.delete(u.id);
   const r = await receiveAt(c, f, u, hash);
+  f.bytes.uploaded.inc(r.written);
   try {
     await hooks.verify?.(file, { from: u.received, length: r.written, complete: r.complete });
   } catch (err) {

@@ -16,6 +16,7 @@ import {
   type ServiceContext,
 } from "../../appliance/kit/index.js";
 import { outboxMigrations } from "../../appliance/kit/outbox.js";
+import { MetricsRegistry } from "../../appliance/metrics/index.js";
 import { loadProfile } from "../../appliance/profiles/load.js";
 import { removeDir, tempDir } from "../helpers/appliance.js";
 
@@ -228,5 +229,22 @@ describe("defineService and the service app", () => {
   it("serves its OpenAPI document", async () => {
     const doc = (await (await app.request("/openapi.json")).json()) as { info: unknown };
     expect(doc.info).toMatchObject({ title: "nexus probe", version: "1.0.0" });
+  });
+
+  it("serves its process's metrics at /internal/metrics, to the internal token only", async () => {
+    const metrics = new MetricsRegistry();
+    metrics.counter("probe_things_total", "Things.").inc(3);
+    const guarded = createServiceApp(def, ctx, {
+      bodyLimitBytes: 64,
+      ready: async () => null,
+      internalToken: "secret",
+      metrics,
+    });
+    expect((await guarded.request("/internal/metrics")).status).toBe(401);
+    const r = await guarded.request("/internal/metrics", { headers: { "x-nexus-internal": "secret" } });
+    expect(await r.json()).toEqual([
+      { name: "probe_things_total", help: "Things.", type: "counter", samples: [{ labels: {}, value: 3 }] },
+    ]);
+    expect((await app.request("/internal/metrics")).status).toBe(404); // no registry given: no route
   });
 });
