@@ -17,7 +17,7 @@ import { followLog, type LogSource, logSource, tailLog } from "../supervisor/log
 import type { ServiceStatus } from "../supervisor/status.js";
 import type { SyncStatus } from "../sync-status.js";
 import { createSyncWatch } from "./appliance-sync.js";
-import type { AuthHook, Principal } from "./auth.js";
+import { type AuthHook, AuthUnavailableError, type Principal } from "./auth.js";
 import { openSse } from "./sse.js";
 
 export const APPLIANCE_API = "appliance";
@@ -152,8 +152,13 @@ export function createApplianceApi(deps: ApplianceApiDeps) {
     streams++;
     const sse = openSse(req, res);
     const recheck = setInterval(async () => {
-      const p = await deps.auth({ method: "GET", path: req.url ?? "", headers: req.headers });
-      if (!p || !hasPermission(p.permissions, READ)) sse.close();
+      try {
+        const p = await deps.auth({ method: "GET", path: req.url ?? "", headers: req.headers });
+        if (!p || !hasPermission(p.permissions, READ)) sse.close();
+      } catch (err) {
+        // identity briefly unreachable is no verdict on the caller: check again next time.
+        if (!(err instanceof AuthUnavailableError)) sse.close();
+      }
     }, RECHECK_MS);
     sse.signal.addEventListener("abort", () => {
       streams--;
