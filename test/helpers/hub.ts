@@ -33,7 +33,10 @@ export interface HubProcess {
   start(): Promise<void>;
   /** SIGTERM and wait. */
   stop(): Promise<void>;
+  /** SIGKILL the hub process alone (its nats-server is left to the hub's own watchdog, as in production). */
   kill9(): Promise<void>;
+  /** The pid of the nats-server running with this hub's config (from /proc), or 0. */
+  natsPid(): number;
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
 }
 
@@ -77,7 +80,9 @@ export async function hubProcess(
           env: { ...process.env, NEXUS_LOG_LEVEL: "warn", ...opts.env },
         },
       );
-      await waitFor(() => existsSync(runFile), 60_000, "hub start");
+      const c = child;
+      await waitFor(() => existsSync(runFile) || c.exitCode !== null, 60_000, "hub start");
+      if (!existsSync(runFile)) throw new Error(`the hub exited during start (code ${c.exitCode})`);
     },
     async stop() {
       const c = child;
@@ -92,10 +97,8 @@ export async function hubProcess(
       if (!c || c.exitCode !== null) return;
       c.kill("SIGKILL");
       await new Promise((r) => c.once("exit", r));
-      // nats-server outlives its killed parent: end it as a power cut would have.
-      const pid = Number(execPidOf(join(dir, "nats", "nats.conf")));
-      if (pid) process.kill(pid, "SIGKILL");
     },
+    natsPid: () => Number(execPidOf(join(dir, "nats", "nats.conf"))),
     async api<T>(method: string, path: string, body?: unknown) {
       const res = await fetch(`${hub.url()}${path}`, {
         method,
