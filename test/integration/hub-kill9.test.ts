@@ -3,11 +3,14 @@
  * and when one did anyway (the watchdog killed too), the next hub reaps it before starting its own; the
  * backlog a box sent meanwhile drains with nothing lost or applied twice.
  */
+import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WATCHDOG_NAME } from "../../appliance/supervisor/nats-process.js";
 import { isAlive } from "../../appliance/supervisor/pidfile.js";
-import { type TestAppliance, waitFor } from "../helpers/appliance.js";
+import { freePort } from "../../appliance/supervisor/ports.js";
+import { ROOT, type TestAppliance, TSX, waitFor } from "../helpers/appliance.js";
 import { enrolledBox, type HubProcess, hubProcess, outboxRows, teardown } from "../helpers/hub.js";
 
 let hub: HubProcess;
@@ -92,4 +95,34 @@ describe("a hub killed with kill -9", () => {
     expect(await received()).toBe(before + 1000);
     await waitFor(async () => (await outboxRows(box)) === 0, 60_000, "the box to prune what the hub holds");
   }, 240_000);
+
+  it("a second hub on a running hub's dir is refused and leaves the first one's nats-server alone", async () => {
+    const natsPid = hub.natsPid();
+    let err = "";
+    const second = spawn(
+      process.execPath,
+      [
+        ...["--import", TSX, join(ROOT, "appliance/cli/main.ts"), "hub", "--hub-dir", hub.dir],
+        ...[
+          "--port",
+          String(await freePort()),
+          "--leaf-host",
+          "127.0.0.1",
+          "--leaf-port",
+          String(await freePort()),
+        ],
+      ],
+      { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NEXUS_LOG_LEVEL: "warn" } },
+    );
+    second.stderr?.on("data", (c) => (err += c));
+    try {
+      await waitFor(() => second.exitCode !== null, 60_000, "the second hub to give up");
+      expect(second.exitCode).not.toBe(0);
+      expect(err).toContain("another hub");
+      expect(isAlive(natsPid)).toBe(true);
+      expect((await hub.api("GET", "/api/hub/sites")).status).toBe(200);
+    } finally {
+      second.kill("SIGKILL");
+    }
+  }, 120_000);
 });
