@@ -76,13 +76,19 @@ export async function hubProcess(
           ...(opts.args ?? []),
         ],
         {
-          stdio: ["ignore", "ignore", "inherit"],
+          stdio: ["ignore", "ignore", "pipe"],
           env: { ...process.env, NEXUS_LOG_LEVEL: "warn", ...opts.env },
         },
       );
       const c = child;
+      // Passed on, and the tail kept: a hub that dies during start says why in the test's error.
+      let err = "";
+      c.stderr?.on("data", (chunk: Buffer) => {
+        process.stderr.write(chunk);
+        err = (err + chunk).slice(-2000);
+      });
       await waitFor(() => existsSync(runFile) || c.exitCode !== null, 60_000, "hub start");
-      if (!existsSync(runFile)) throw new Error(`the hub exited during start (code ${c.exitCode})`);
+      if (!existsSync(runFile)) throw new Error(`the hub exited during start (code ${c.exitCode}): ${err}`);
     },
     async stop() {
       const c = child;
