@@ -8,6 +8,7 @@ import { enroll } from "../enroll.js";
 import type { HubOptions } from "../hub/hub.js";
 import { stagingOptions } from "../hub/staging.js";
 import { REDACT_PATHS } from "../kit/logger.js";
+import { cmdline, isAlive } from "../supervisor/pidfile.js";
 
 /** Default hub data dir: /var/lib/nexus-hub for root, else ~/.local/share/nexus-hub. */
 export function hubDataDir(flag?: string): string {
@@ -34,6 +35,7 @@ export async function runHub(o: {
   const { startHub } = await import("../hub/hub.js");
   const dataDir = hubDataDir(o.dataDir);
   mkdirSync(join(dataDir, "run"), { recursive: true, mode: 0o700 });
+  refuseIfRunning(dataDir);
   const log = pino({
     level: process.env.NEXUS_LOG_LEVEL ?? "info",
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
@@ -76,6 +78,23 @@ export async function runHub(o: {
   };
   process.once("SIGTERM", () => void stop());
   process.once("SIGINT", () => void stop());
+}
+
+/**
+ * One hub per data dir. A second would also end the first one's nats-server, taking it for a server left by a
+ * hub killed -9 (hub/nats.ts). A run file left by a killed hub names a dead pid, or someone else's.
+ */
+function refuseIfRunning(dataDir: string): void {
+  if (!existsSync(runFile(dataDir))) return;
+  let pid = 0;
+  try {
+    pid = Number((JSON.parse(readFileSync(runFile(dataDir), "utf8")) as { pid?: number }).pid);
+  } catch {
+    return; // unreadable: written by a hub that died mid-write
+  }
+  const cmd = Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid) ? cmdline(pid) : "";
+  if (cmd.includes("node") && cmd.includes(" hub"))
+    throw new Error(`another hub (pid ${pid}) is running on ${dataDir}; stop it first`);
 }
 
 /**

@@ -31,7 +31,7 @@ import type { SyncStatus } from "../sync-status.js";
 import { downloadResponse, matcher } from "./appliance-logs.js";
 import * as r from "./appliance-routes.js";
 import { createSyncWatch } from "./appliance-sync.js";
-import type { AuthHook, Principal } from "./auth.js";
+import { type AuthHook, AuthUnavailableError, type Principal } from "./auth.js";
 import { type SseStream, type StreamLimits, sseResponse, streamBudget } from "./sse.js";
 
 export const APPLIANCE_API = "appliance";
@@ -246,8 +246,13 @@ function liveStreams(deps: ApplianceApiDeps): Live {
     req.socket.setTimeout(0);
     return sseResponse(c, (sse) => {
       const recheck = setInterval(async () => {
-        const p = await deps.auth({ method: "GET", path: req.url ?? "", headers: req.headers });
-        if (!p || !hasPermission(p.permissions, READ)) sse.close();
+        try {
+          const p = await deps.auth({ method: "GET", path: req.url ?? "", headers: req.headers });
+          if (!p || !hasPermission(p.permissions, READ)) sse.close();
+        } catch (err) {
+          // identity briefly unreachable is no verdict on the caller: check again next time.
+          if (!(err instanceof AuthUnavailableError)) sse.close();
+        }
       }, RECHECK_MS);
       sse.signal.addEventListener("abort", () => {
         slot.release();

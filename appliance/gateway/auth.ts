@@ -31,8 +31,26 @@ export interface AuthRequest {
   headers: IncomingHttpHeaders;
 }
 
-/** Returns the caller, or null when the request carries no valid credentials. */
-export type AuthHook = (req: AuthRequest) => Promise<Principal | null> | Principal | null;
+/**
+ * Returns the caller, or null when the request carries no valid credentials (401). Throws
+ * `AuthUnavailableError` when it cannot tell yet (503): a valid credential must never be refused for that.
+ */
+export interface AuthHook {
+  (req: AuthRequest): Promise<Principal | null> | Principal | null;
+  /** Whether credentials can be checked now (the gateway's `/ready`); absent means always. */
+  ready?: () => Promise<boolean>;
+}
+
+/** The hook cannot check credentials now (identity unreachable, its keys not fetched yet): retry later. */
+export class AuthUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 2,
+  ) {
+    super(message);
+    this.name = "AuthUnavailableError";
+  }
+}
 
 /** Reads the bootstrap token, creating it on first use. */
 export function bootstrapToken(file: string): string {

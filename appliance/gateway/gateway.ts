@@ -11,7 +11,7 @@ import http, { type IncomingMessage, type Server, type ServerResponse } from "no
 import type { GatewayConfig } from "../config/schema.js";
 import { type AccessLevel, type AccessRule, hasPermission, type Logger, ruleFor } from "../kit/index.js";
 import { APPLIANCE_API, type ApplianceApi } from "./appliance-api.js";
-import type { AuthHook, Principal } from "./auth.js";
+import { type AuthHook, AuthUnavailableError, type Principal } from "./auth.js";
 import type { ConsoleFiles } from "./console-files.js";
 import { corsPolicy } from "./cors.js";
 import { gatewayOpenApi } from "./gateway-openapi.js";
@@ -222,16 +222,8 @@ export function createGateway(deps: GatewayDeps): Server {
     switch (path) {
       case "/health":
         return send(res, 200, { status: "ok", version: deps.version });
-      case "/ready": {
-        const routes = deps.routes();
-        const down = deps.services().filter((s) => !routes.has(s));
-        return send(res, down.length ? 503 : 200, {
-          status: down.length ? "degraded" : "ready",
-          services: Object.fromEntries(
-            deps.services().map((s) => [s, routes.has(s) ? "ready" : "unavailable"]),
-          ),
-        });
-      }
+      case "/ready":
+        return ready(res);
       case "/metrics": {
         const text = metrics.render(deps.gauges(), await metrics.processFamilies(), deps.box?.());
         res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
@@ -255,8 +247,26 @@ export function createGateway(deps: GatewayDeps): Server {
     }
   }
 
+  /** 200 once every service answers and callers' credentials can be checked (see AuthHook.ready). */
+  async function ready(res: ServerResponse) {
+    const routes = deps.routes();
+    const down = deps.services().filter((s) => !routes.has(s));
+    const authReady = down.length > 0 || ((await deps.auth.ready?.()) ?? true);
+    const ok = down.length === 0 && authReady;
+    return send(res, ok ? 200 : 503, {
+      status: ok ? "ready" : "degraded",
+      services: Object.fromEntries(deps.services().map((s) => [s, routes.has(s) ? "ready" : "unavailable"])),
+      ...(authReady ? {} : { auth: "unavailable" }),
+    });
+  }
+
   const server = http.createServer({ connectionsCheckingInterval: timeoutSweepMs(config) }, (req, res) => {
     handle(req, res).catch((err) => {
+      // The auth hook could not check the caller yet: retry later, which a 401 would not tell them.
+      if (err instanceof AuthUnavailableError && !res.headersSent) {
+        metrics.reject("auth-unavailable");
+        return fail(res, 503, err.message, null, { "retry-after": String(err.retryAfterSeconds) });
+      }
       log.error({ err }, "gateway error");
       if (!res.headersSent) fail(res, 500, "internal error");
       else res.destroy();

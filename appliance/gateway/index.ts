@@ -1,6 +1,7 @@
 export {
   type AuthHook,
   type AuthRequest,
+  AuthUnavailableError,
   bootstrapToken,
   bootstrapTokenAuth,
   type Principal,

@@ -97,7 +97,12 @@ function secret(file: string, make: () => string): string {
 export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const root = resolve(opts.dataDir);
   const stagingOpts = stagingOptions(opts.staging, {});
-  const dirs = { secrets: join(root, "secrets"), nats: join(root, "nats"), logs: join(root, "logs") };
+  const dirs = {
+    secrets: join(root, "secrets"),
+    nats: join(root, "nats"),
+    logs: join(root, "logs"),
+    run: join(root, "run"),
+  };
   for (const d of [root, ...Object.values(dirs)]) mkdirSync(d, { recursive: true, mode: 0o700 });
   const log = opts.log.child({ component: "hub" });
   const adminToken = secret(join(dirs.secrets, "hub-admin.token"), () =>
@@ -134,6 +139,8 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     : await startHubNats({
         bin: opts.natsServer ?? "nats-server",
         confFile: join(dirs.nats, "nats.conf"),
+        pidFile: join(dirs.run, "nats.pid"),
+        onStale: (pid) => log.warn({ pid }, "killed a nats-server left by an earlier hub"),
         config: (sites) =>
           hubNatsConfig({
             clientPort,
@@ -315,7 +322,8 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
       await sweeper.stop();
       await nc.drain().catch(() => undefined);
       const child = nats.child;
-      if (child) {
+      // It may be gone already (killed from outside): then there is no exit event left to wait for.
+      if (child && child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");
         await new Promise((r) => child.once("exit", r));
       }

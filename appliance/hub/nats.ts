@@ -5,10 +5,11 @@
  * JetStream domain and messages addressed to it. Revoking a site rewrites the config and reloads the server,
  * which drops the site's leafnode connection. Passwords are stored as bcrypt hashes only.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { connect, type NatsConnection } from "nats";
+import { reapStaleNats, spawnNatsServer } from "../supervisor/nats-process.js";
 
 export const HUB_DOMAIN = "hub";
 
@@ -111,10 +112,17 @@ export function externalHubNats(opts: {
   };
 }
 
-/** Starts nats-server with `config(sites)` (written to `confFile`, 0600) and waits until `user` can connect. */
+/**
+ * Starts nats-server with `config(sites)` (written to `confFile`, 0600) and waits until `user` can connect.
+ * A server left by an earlier hub killed -9 (named in `pidFile`) is ended first: it would hold the ports and
+ * the JetStream store. The new one ends with this process (nats-process.ts).
+ */
 export async function startHubNats(opts: {
   bin: string;
   confFile: string;
+  pidFile: string;
+  /** Told the pid of a server left by an earlier hub, once it is gone. */
+  onStale?: (pid: number) => void;
   config: (sites: readonly SiteUser[]) => string;
   sites: readonly SiteUser[];
   clientPort: number;
@@ -122,8 +130,10 @@ export async function startHubNats(opts: {
   pass: string;
   logFd: number | "ignore";
 }): Promise<HubNats> {
+  const stale = await reapStaleNats(opts.pidFile, opts.confFile);
+  if (stale) opts.onStale?.(stale);
   writeFileSync(opts.confFile, opts.config(opts.sites), { mode: 0o600 });
-  const child = spawn(opts.bin, ["-c", opts.confFile], { stdio: ["ignore", opts.logFd, opts.logFd] });
+  const child = spawnNatsServer(opts);
   const url = `nats://127.0.0.1:${opts.clientPort}`;
   const deadline = Date.now() + 15_000;
   for (;;) {

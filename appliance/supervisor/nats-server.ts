@@ -2,7 +2,7 @@
  * Runs the box's nats-server: JetStream store in the data dir, a free loopback port, generated credentials
  * (data dir secrets/, mode 0600), JetStream domain = site id (the hub sources it over a leafnode later).
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
@@ -10,7 +10,7 @@ import { connect } from "nats";
 import { ensureEventStream, ensureHubStream, ensureSyncStream } from "../kit/nats.js";
 import type { DataPaths } from "../paths.js";
 import { type HubLink, readHubLink } from "../sync/hub-link.js";
-import { cmdline, readPid, removePid, writePid } from "./pidfile.js";
+import { spawnNatsServer } from "./nats-process.js";
 import { freePort } from "./ports.js";
 
 export interface NatsCredentials {
@@ -86,18 +86,6 @@ export async function natsServerVersion(bin: string): Promise<string | null> {
   }
 }
 
-/** Kills a nats-server left behind by a supervisor that was killed -9 (pid file names a live nats-server). */
-export function killStaleNats(paths: DataPaths): number | null {
-  const pid = readPid(paths.natsPid);
-  if (pid && cmdline(pid).includes("nats-server")) {
-    process.kill(pid, "SIGKILL");
-    removePid(paths.natsPid);
-    return pid;
-  }
-  removePid(paths.natsPid);
-  return null;
-}
-
 export interface RunningNats {
   child: ChildProcess;
   url: string;
@@ -133,13 +121,17 @@ export async function startNats(opts: {
   });
   writeFileSync(paths.natsMonitor, String(monitorPort), { mode: 0o600 });
   writeFileSync(paths.natsConf, config, { mode: 0o600 });
-  const child = spawn(opts.bin, ["-c", paths.natsConf], { stdio: ["ignore", opts.logFd, opts.logFd] });
+  const child = spawnNatsServer({
+    bin: opts.bin,
+    confFile: paths.natsConf,
+    pidFile: paths.natsPid,
+    logFd: opts.logFd,
+  });
   const exited = new Promise<never>((_, reject) => {
     child.once("error", reject);
     child.once("exit", (code) => reject(new Error(`nats-server exited with code ${code} during start`)));
   });
   exited.catch(() => undefined);
-  if (child.pid) writePid(paths.natsPid, child.pid);
   const url = `nats://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 15_000);
   for (;;) {

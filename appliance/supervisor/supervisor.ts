@@ -13,7 +13,8 @@ import { defaultHostCommand, type HostCommand, spawnUnit, terminate } from "./ex
 import { unitReady } from "./health.js";
 import { hostEnv } from "./host-env.js";
 import { closeLog, openLog, rotateIfNeeded } from "./log-files.js";
-import { killStaleNats, type RunningNats, startNats } from "./nats-server.js";
+import { reapStaleNats } from "./nats-process.js";
+import { type RunningNats, startNats } from "./nats-server.js";
 import { removePid } from "./pidfile.js";
 import { plan } from "./planner.js";
 import { freePort } from "./ports.js";
@@ -59,6 +60,8 @@ export class Supervisor extends EventEmitter {
   private readonly names: readonly string[];
   private nats: RunningNats | null = null;
   private natsRetryAt = 0;
+  /** The stale nats-server of an earlier supervisor, gone (see start()). */
+  private reaped: Promise<void> = Promise.resolve();
   private natsFailures = 0;
   private natsPort = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -95,8 +98,10 @@ export class Supervisor extends EventEmitter {
   start(): void {
     const { paths } = this.deps;
     for (const dir of [paths.run, paths.logs, paths.services]) mkdirSync(dir, { recursive: true });
-    const stale = killStaleNats(paths);
-    if (stale) this.deps.log.warn({ natsPid: stale }, "killed a nats-server left by an earlier supervisor");
+    // Started before the first nats-server: startNats() waits for it.
+    this.reaped = reapStaleNats(paths.natsPid, paths.natsConf).then((stale) => {
+      if (stale) this.deps.log.warn({ natsPid: stale }, "killed a nats-server left by an earlier supervisor");
+    });
     this.timer = setInterval(() => this.reconcile(), 200);
     this.healthTimer = setInterval(() => void this.checkHealth(), 250);
     this.rotateTimer = setInterval(() => this.rotateLogs(), 5000);
@@ -316,6 +321,7 @@ export class Supervisor extends EventEmitter {
     const { config, paths, log } = this.deps;
     this.setNats("starting");
     try {
+      await this.reaped;
       const fd = this.logFd("nats");
       this.nats = await startNats({
         bin: config.natsServer,

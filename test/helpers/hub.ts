@@ -34,8 +34,10 @@ export interface HubProcess {
   start(): Promise<void>;
   /** SIGTERM and wait until the hub and its nats-server have exited. */
   stop(): Promise<void>;
-  /** SIGKILL, then its nats-server too (as a power cut would), waiting until both are gone. */
+  /** SIGKILL the hub process alone (its nats-server is left to the hub's own watchdog, as in production). */
   kill9(): Promise<void>;
+  /** The pid of the nats-server running with this hub's config (from /proc), or 0. */
+  natsPid(): number;
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
 }
 
@@ -79,11 +81,19 @@ export async function hubProcess(
           ...(opts.args ?? []),
         ],
         {
-          stdio: ["ignore", "ignore", "inherit"],
+          stdio: ["ignore", "ignore", "pipe"],
           env: { ...process.env, NEXUS_LOG_LEVEL: "warn", ...opts.env },
         },
       );
-      await waitFor(() => existsSync(runFile), 60_000, "hub start");
+      const c = child;
+      // Passed on, and the tail kept: a hub that dies during start says why in the test's error.
+      let err = "";
+      c.stderr?.on("data", (chunk: Buffer) => {
+        process.stderr.write(chunk);
+        err = (err + chunk).slice(-2000);
+      });
+      await waitFor(() => existsSync(runFile) || c.exitCode !== null, 60_000, "hub start");
+      if (!existsSync(runFile)) throw new Error(`the hub exited during start (code ${c.exitCode}): ${err}`);
     },
     async stop() {
       const c = child;
@@ -96,10 +106,11 @@ export async function hubProcess(
     async kill9() {
       const c = child;
       child = null;
-      await stopChild(c, "SIGKILL");
-      // nats-server outlives its killed parent: end it as a power cut would have.
-      await killHubNats();
+      if (!c || c.exitCode !== null) return;
+      c.kill("SIGKILL");
+      await new Promise((r) => c.once("exit", r));
     },
+    natsPid: () => Number(execPidOf(join(dir, "nats", "nats.conf"))),
     async api<T>(method: string, path: string, body?: unknown) {
       const res = await fetch(`${hub.url()}${path}`, {
         method,
