@@ -24,6 +24,14 @@ export {
   type NatsOptions,
   type Subscription,
 } from "./nats.js";
+export {
+  errorBodySchema,
+  errorResponse,
+  errorResponses,
+  finishOperations,
+  securityOf,
+  securitySchemes,
+} from "./openapi.js";
 export { addToOutbox, insertOutboxRow, OutboxRelay, outboxBacklog } from "./outbox.js";
-export { jsonRoute, type RouteSpec } from "./route.js";
+export { binaryContent, documentRoute, jsonRoute, type RouteSpec } from "./route.js";
 export { type RunningService, type StartOptions, startService } from "./runtime.js";
