@@ -88,13 +88,14 @@ export function errorResponses(statuses: readonly (number | string)[]) {
   );
 }
 
-type Operation = {
+/** An operation as finishOperations sees it. */
+export type Operation = {
   operationId?: string;
   security?: Requirement[];
   responses?: Record<string, unknown>;
   [k: string]: unknown;
 };
-type PathItem = Record<string, Operation>;
+export type PathItem = Record<string, Operation>;
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /** `/users/{id}` → `/users/_`: a concrete path that access rules (`/users/:id`, `/users/*`) match. */
