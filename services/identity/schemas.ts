@@ -72,7 +72,14 @@ export const apiKeyBody = z
 export const listQuery = z.object({
   search: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  // Described by hand: coercion accepts null (Number(null) is 0), which the generator would call nullable.
+  offset: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .default(0)
+    .openapi({ type: "integer", minimum: 0, maximum: 1_000_000, default: 0 }),
 });
 export const auditQuery = z.object({
   actor: z.string().max(64).optional(),

@@ -5896,7 +5896,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
-                offset?: number | null;
+                offset?: number;
                 search?: string;
             };
             header?: never;
