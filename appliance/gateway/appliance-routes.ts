@@ -14,7 +14,14 @@ export const errorSchema = z
   .openapi("Error");
 
 /** Security requirement of every route that needs a caller: any one of the gateway's credentials. */
-export const CALLER_SECURITY: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }, { cookie: [] }];
+/** The kit's security schemes (kit/openapi.ts): a token or API key, `x-api-key`, or the session cookie. */
+export const CALLER_SECURITY: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }, { session: [] }];
+/** A state-changing call with the session cookie also sends the session's CSRF token. */
+export const ACTION_SECURITY: Record<string, string[]>[] = [
+  { bearer: [] },
+  { apiKey: [] },
+  { session: [], csrf: [] },
+];
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
@@ -184,7 +191,7 @@ export const actionRoute = (action: "restart" | "stop" | "start", summary: strin
     operationId: `applianceService${action[0]!.toUpperCase()}${action.slice(1)}`,
     summary,
     tags: [APPLIANCE_TAG],
-    security: CALLER_SECURITY,
+    security: ACTION_SECURITY,
     request: { params: nameParams, query: noQuery },
     responses: {
       202: json(actionSchema, "done; `state` is the unit's state now"),

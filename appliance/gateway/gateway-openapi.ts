@@ -4,15 +4,8 @@
  * by gateway.ts directly: here they are only described. Built once: these paths do not change while it runs.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { SESSION_COOKIE } from "../kit/credentials.js";
 import { APPLIANCE_TAG, CALLER_SECURITY, errorSchema } from "./appliance-routes.js";
-
-/** The gateway's credentials (identity-auth.ts): a bearer token or API key, `x-api-key`, the session cookie. */
-export const SECURITY_SCHEMES = {
-  bearer: { type: "http", scheme: "bearer", description: "an access token, or an API key `nxk_…`" },
-  apiKey: { type: "apiKey", in: "header", name: "x-api-key" },
-  cookie: { type: "apiKey", in: "cookie", name: SESSION_COOKIE, description: "send `x-csrf-token` on POST" },
-} as const;
+import type { OpenApiPart } from "./openapi.js";
 
 const own = { tags: [APPLIANCE_TAG] };
 
@@ -65,21 +58,16 @@ const metricsRoute = createRoute({
   },
 });
 
-export interface OwnOpenApi {
-  paths: Record<string, unknown>;
-  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
-}
-
 /** The gateway's own paths, with the appliance API's app (already under `/api/appliance`) when there is one. */
-export function gatewayOpenApi(appliance?: Pick<OpenAPIHono, "getOpenAPIDocument">): OwnOpenApi {
-  const config = { openapi: "3.0.0", info: { title: "nexus gateway", version: "0" } };
+export function gatewayOpenApi(appliance?: Pick<OpenAPIHono, "getOpenAPI31Document">): OpenApiPart {
+  const config = { openapi: "3.1.0", info: { title: "nexus gateway", version: "0" } };
   const paths: Record<string, unknown> = {};
   const schemas: Record<string, unknown> = {};
   const described = new OpenAPIHono();
   for (const route of [healthRoute, readyRoute, metricsRoute]) described.openAPIRegistry.registerPath(route);
-  for (const doc of [described.getOpenAPIDocument(config), appliance?.getOpenAPIDocument(config)]) {
+  for (const doc of [described.getOpenAPI31Document(config), appliance?.getOpenAPI31Document(config)]) {
     Object.assign(paths, doc?.paths);
     Object.assign(schemas, doc?.components?.schemas);
   }
-  return { paths, components: { schemas, securitySchemes: { ...SECURITY_SCHEMES } } };
+  return { paths: paths as OpenApiPart["paths"], components: { schemas } };
 }

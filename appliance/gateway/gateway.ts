@@ -233,7 +233,7 @@ export function createGateway(deps: GatewayDeps): Server {
         return send(
           res,
           200,
-          await aggregateOpenApi(deps.routes(), deps.version, deps.internalToken, ownOpenApi),
+          await aggregateOpenApi(deps.routes(), deps.version, deps.internalToken, { gatewayDoc: ownOpenApi }),
         );
       case "/":
         return page(res, deps.consoleHtml?.() ?? LANDING_HTML, "text/html");

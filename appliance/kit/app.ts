@@ -6,6 +6,7 @@ import type { MetricsRegistry } from "../metrics/index.js";
 import { ruleFor } from "./access.js";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
 import { errorBody, renderError } from "./errors.js";
+import { serveDocument } from "./openapi.js";
 
 export const REQUEST_ID_HEADER = "x-request-id";
 
@@ -90,10 +91,7 @@ export function createServiceApp<C>(def: ServiceDefinition<C>, ctx: ServiceConte
 
   def.routes(app, ctx);
 
-  app.doc("/openapi.json", {
-    openapi: "3.0.0",
-    info: { title: `nexus ${def.name}`, version: def.version, description: def.description },
-  });
+  serveDocument(app, def);
   app.notFound((c) => c.json(errorBody(404, "no such route", { path: c.req.path }), 404));
   app.onError((err, c) => renderError(err, c, ctx.log));
   return app;

@@ -2,6 +2,8 @@
 
 export const SESSION_COOKIE = "nexus_session";
 export const CSRF_COOKIE = "nexus_csrf";
+/** The header a cookie session sends its CSRF token in, on state-changing requests. */
+export const CSRF_HEADER = "x-csrf-token";
 export const TOKEN_AUDIENCE = "nexus-edge";
 
 /** The `iss` of access tokens issued on box `site`. */

@@ -34,6 +34,14 @@ export {
   type NatsOptions,
   type Subscription,
 } from "./nats.js";
+export {
+  errorBodySchema,
+  errorResponse,
+  errorResponses,
+  finishOperations,
+  securityOf,
+  securitySchemes,
+} from "./openapi.js";
 export { addToOutbox, insertOutboxRow, OutboxRelay, outboxBacklog } from "./outbox.js";
 export {
   checkPermissions,
@@ -43,5 +51,5 @@ export {
   type PermissionDeclaration,
   type PermissionDeclarations,
 } from "./permissions.js";
-export { jsonRoute, type RouteSpec } from "./route.js";
+export { binaryContent, documentRoute, jsonRoute, type RouteSpec } from "./route.js";
 export { type RunningService, type StartOptions, startService } from "./runtime.js";

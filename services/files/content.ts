@@ -7,7 +7,7 @@ import { rm } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import { ApiError, type Caller, requireCaller } from "../../appliance/kit/index.js";
-import { contentTypeOf, parseUrlPath } from "./names.js";
+import { contentTypeOf, parsePath, parseUrlPath } from "./names.js";
 import { findByPath, requireFileSpot } from "./nodes.js";
 import { quotaOf, requireRoom, usage } from "./quota.js";
 import { receive } from "./receive.js";
@@ -23,6 +23,20 @@ export function pathAfter(c: Context, marker: string): string {
   const pathname = new URL(c.req.url).pathname;
   const at = pathname.indexOf(`/${marker}/`);
   return at === -1 ? "" : pathname.slice(at + marker.length + 2);
+}
+
+/**
+ * The names a content or listing request addresses: the path after `/<marker>/` in the URL (each segment
+ * percent-encoded), or the `path` query parameter (`a/b/c.txt`, plain text) when the URL ends at the marker —
+ * the form generated clients use, since they encode `/` in a path parameter. Both at once is a 400.
+ */
+export function namesOf(c: Context, marker: string): string[] {
+  const inUrl = pathAfter(c, marker);
+  const inQuery = c.req.queries("path");
+  if (inQuery === undefined) return parseUrlPath(inUrl);
+  if (inUrl !== "" || inQuery.length > 1)
+    throw new ApiError(400, "give the path once: in the URL or as ?path=");
+  return inQuery[0] === "" ? [] : parsePath(inQuery[0]!);
 }
 
 export function incomingOf(c: Context): IncomingMessage {
@@ -89,7 +103,7 @@ function ifMatchOf(header: string | undefined): "*" | string[] | undefined {
 export async function putContent(c: Context, ctx: Ctx, f: Files) {
   const caller = requireCaller(c);
   const space = requireSpace(caller, c.req.param("space") ?? "");
-  const names = parseUrlPath(pathAfter(c, "content"));
+  const names = namesOf(c, "content");
   if (names.length === 0) throw new ApiError(400, "a file needs a name");
   const lengthHeader = c.req.header("content-length");
   const declared = lengthHeader === undefined ? undefined : Number(lengthHeader);
@@ -147,7 +161,7 @@ export async function putContent(c: Context, ctx: Ctx, f: Files) {
 /** The file at the URL's path (404 for folders and missing files), and the version asked for. */
 function fileAt(c: Context, ctx: Ctx, caller: Caller) {
   const space = requireSpace(caller, c.req.param("space") ?? "");
-  const names = parseUrlPath(pathAfter(c, "content"));
+  const names = namesOf(c, "content");
   const node = names.length ? findByPath(ctx, space, names) : undefined;
   if (node?.kind !== "file") throw new ApiError(404, "no such file");
   const raw = c.req.query("version");

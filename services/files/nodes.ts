@@ -34,7 +34,7 @@ export interface FileNode {
   sha256: string | null;
   contentType: string | null;
   version: number;
-  metadata: Record<string, unknown>;
+  metadata: Record<string, string | number | boolean | null>;
   createdBy: string;
   createdAt: string;
   updatedAt: string;
@@ -52,7 +52,7 @@ export function toNode(row: NodeRow, path: string): FileNode {
     sha256: row.sha256,
     contentType: row.content_type,
     version: row.version,
-    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    metadata: JSON.parse(row.metadata) as FileNode["metadata"],
     createdBy: row.created_by,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -1,7 +1,15 @@
 /** Id-addressed routes: nodes (metadata, move, trash), versions, trash, resumable uploads, shares, quotas. */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { ApiError, type Caller, jsonRoute, requireCaller } from "../../appliance/kit/index.js";
+import { z } from "zod";
+import {
+  ApiError,
+  binaryContent,
+  type Caller,
+  documentRoute,
+  jsonRoute,
+  requireCaller,
+} from "../../appliance/kit/index.js";
 import { checkName, contentTypeOf, parsePath } from "./names.js";
 import {
   findByPath,
@@ -38,7 +46,15 @@ export function nodeRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
 
   jsonRoute(
     app,
-    { method: "get", path: "/nodes/{id}", summary: "A file or folder", ...route },
+    {
+      method: "get",
+      path: "/nodes/{id}",
+      operationId: "getNode",
+      summary: "A file or folder",
+      ...route,
+      response: s.nodeOut,
+      errors: [404],
+    },
     (c, { params }) => c.json({ node: nodeOf(ctx, nodeFor(ctx, requireCaller(c), params.id)) }, 200),
   );
 
@@ -47,9 +63,12 @@ export function nodeRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
     {
       method: "patch",
       path: "/nodes/{id}",
+      operationId: "updateNode",
       summary: "Rename, move, or set metadata",
       ...route,
       body: s.patchNodeBody,
+      response: s.nodeOut,
+      errors: [404, 409],
     },
     (c, { params, body }) => {
       const caller = requireCaller(c);
@@ -78,8 +97,11 @@ export function nodeRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
     {
       method: "delete",
       path: "/nodes/{id}",
+      operationId: "trashNode",
       summary: "Move to the trash (emits nexus.files.deleted)",
       ...route,
+      response: s.nodeOut,
+      errors: [404],
     },
     (c, { params }) => {
       const caller = requireCaller(c);
@@ -103,7 +125,15 @@ export function nodeRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
 
   jsonRoute(
     app,
-    { method: "post", path: "/nodes/{id}/restore", summary: "Bring an item back from the trash", ...route },
+    {
+      method: "post",
+      path: "/nodes/{id}/restore",
+      operationId: "restoreNode",
+      summary: "Bring an item back from the trash",
+      ...route,
+      response: s.nodeOut,
+      errors: [404, 409],
+    },
     (c, { params }) => {
       const caller = requireCaller(c);
       const node = ctx.tx(() => restoreNode(ctx, nodeFor(ctx, caller, params.id, { trashed: true })));
@@ -113,7 +143,15 @@ export function nodeRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
 
   jsonRoute(
     app,
-    { method: "get", path: "/nodes/{id}/versions", summary: "A file's versions, newest first", ...route },
+    {
+      method: "get",
+      path: "/nodes/{id}/versions",
+      operationId: "listVersions",
+      summary: "A file's versions, newest first",
+      ...route,
+      response: s.versionsOut,
+      errors: [404],
+    },
     (c, { params }) => {
       const node = nodeFor(ctx, requireCaller(c), params.id);
       return c.json({ versions: listVersions(ctx, node.id).map(toVersion) }, 200);
@@ -125,8 +163,11 @@ export function nodeRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
     {
       method: "post",
       path: "/nodes/{id}/versions/{version}/restore",
+      operationId: "restoreVersion",
       summary: "Make an old version current again (as a new version)",
       params: s.versionParams,
+      response: s.fileOut,
+      errors: [404, 507],
     },
     async (c, { params }) => {
       const caller = requireCaller(c);
@@ -143,7 +184,15 @@ export function nodeRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
 
   jsonRoute(
     app,
-    { method: "get", path: "/trash", summary: "Trashed items of a space", query: s.trashQuery },
+    {
+      method: "get",
+      path: "/trash",
+      operationId: "listTrash",
+      summary: "Trashed items of a space",
+      query: s.trashQuery,
+      response: s.itemsOut,
+      errors: [404],
+    },
     (c, { query }) => {
       const space = requireSpace(requireCaller(c), query.space);
       return c.json({ items: listTrash(ctx, space).map((r) => nodeOf(ctx, r)) }, 200);
@@ -152,7 +201,15 @@ export function nodeRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
 
   jsonRoute(
     app,
-    { method: "delete", path: "/trash/{id}", summary: "Purge a trashed item for good", ...route },
+    {
+      method: "delete",
+      path: "/trash/{id}",
+      operationId: "purgeTrashed",
+      summary: "Purge a trashed item for good",
+      ...route,
+      response: s.purgedOut,
+      errors: [404],
+    },
     async (c, { params }) => {
       const caller = requireCaller(c);
       const shas = purgeTrashed(ctx, nodeFor(ctx, caller, params.id, { trashed: true }), caller.id);
@@ -169,9 +226,11 @@ export function nodeRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
     {
       method: "put",
       path: "/quotas/{space}",
+      operationId: "setQuota",
       summary: "Set a space's quota in bytes (0: unlimited, null: back to the default)",
       params: s.spaceParam,
       body: s.quotaBody,
+      response: s.quotaOut,
     },
     (c, { params, body }) => {
       const space = spaceId(requireCaller(c), params.space);
@@ -198,8 +257,11 @@ function uploadRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
     {
       method: "post",
       path: "/uploads",
+      operationId: "createUpload",
       summary: "Start a resumable upload (reserves its size against the quota)",
       body: s.createUploadBody,
+      response: s.uploadOut,
+      errors: [404, 409, 413, 507],
       status: 201,
     },
     async (c, { body }) => {
@@ -217,8 +279,11 @@ function uploadRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
     {
       method: "get",
       path: "/uploads/{id}",
+      operationId: "getUpload",
       summary: "An upload's confirmed offset; once committed, `complete: true` with its file",
       params: s.idParam,
+      response: s.uploadStatusOut,
+      errors: [404],
     },
     (c, { params }) => {
       const u = uploadStatus(ctx, requireCaller(c), params.id);
@@ -229,7 +294,15 @@ function uploadRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
   );
   jsonRoute(
     app,
-    { method: "delete", path: "/uploads/{id}", summary: "Abandon an upload", params: s.idParam },
+    {
+      method: "delete",
+      path: "/uploads/{id}",
+      operationId: "cancelUpload",
+      summary: "Abandon an upload",
+      params: s.idParam,
+      response: s.cancelledOut,
+      errors: [404, 409],
+    },
     async (c, { params }) => {
       await cancelUpload(ctx, files(), ownUpload(ctx, requireCaller(c), params.id));
       return c.json({ cancelled: params.id }, 200);
@@ -240,16 +313,30 @@ function uploadRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
     if (!id.success) throw new ApiError(400, "malformed id");
     return appendUpload(c, ctx, files(), id.data.id);
   });
-  app.openAPIRegistry.registerPath({
+  documentRoute(app, {
     method: "patch",
     path: "/uploads/{id}",
+    operationId: "appendUpload",
     summary:
       "Append bytes (raw body) at the Upload-Offset header; 409 with the confirmed offset when it differs. " +
       "The last byte completes the upload (201 with the file).",
-    parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
-    responses: { 200: { description: "bytes stored" }, 201: { description: "upload complete" } },
+    request: {
+      params: s.idParam,
+      headers: z.object({ "upload-offset": z.string().regex(/^\d+$/).describe("Where these bytes start") }),
+      body: { content: binaryContent(), required: true },
+    },
+    responses: {
+      200: json(s.uploadOut, "bytes stored; Upload-Offset says how many in all"),
+      201: json(s.fileOut, "upload complete: the file"),
+    },
+    errors: [404, 409, 413, 507],
   });
 }
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
 
 function shareRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
   jsonRoute(
@@ -257,9 +344,12 @@ function shareRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
     {
       method: "post",
       path: "/nodes/{id}/shares",
+      operationId: "createShare",
       summary: "Create a share link to a file (expiring, optional password)",
       params: s.idParam,
       body: s.shareBody,
+      response: s.shareOut,
+      errors: [404],
       status: 201,
     },
     (c, { params, body }) => {
@@ -271,12 +361,28 @@ function shareRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
       return c.json({ share: toShare(ctx, share) }, 201);
     },
   );
-  jsonRoute(app, { method: "get", path: "/shares", summary: "Live share links you made" }, (c) =>
-    c.json({ shares: listShares(ctx, requireCaller(c)).map((sh) => toShare(ctx, sh)) }, 200),
+  jsonRoute(
+    app,
+    {
+      method: "get",
+      path: "/shares",
+      operationId: "listShares",
+      summary: "Live share links you made",
+      response: s.sharesOut,
+    },
+    (c) => c.json({ shares: listShares(ctx, requireCaller(c)).map((sh) => toShare(ctx, sh)) }, 200),
   );
   jsonRoute(
     app,
-    { method: "delete", path: "/shares/{id}", summary: "Revoke a share link", params: s.idParam },
+    {
+      method: "delete",
+      path: "/shares/{id}",
+      operationId: "revokeShare",
+      summary: "Revoke a share link",
+      params: s.idParam,
+      response: s.shareOut,
+      errors: [404],
+    },
     (c, { params }) => c.json({ share: toShare(ctx, revokeShare(ctx, requireCaller(c), params.id)) }, 200),
   );
 
@@ -297,22 +403,41 @@ function shareRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
     );
   };
   app.get("/s/:token", (c) => download(c, c.req.header("x-share-password")));
-  jsonRoute(
-    app,
-    {
-      method: "post",
-      path: "/s/{token}",
-      summary: "Download a password-protected share",
-      params: s.tokenParam,
-      body: s.unlockBody,
-    },
-    (c, { body }) => download(c, body.password) as Promise<Response>,
-  );
-  app.openAPIRegistry.registerPath({
+  app.post("/s/:token", async (c) => {
+    const body = s.unlockBody.safeParse(await c.req.json().catch(() => undefined));
+    if (!body.success) {
+      const issues = body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+      throw new ApiError(400, "invalid request", { issues });
+    }
+    return download(c, body.data.password);
+  });
+  documentShareDownloads(app);
+}
+
+function documentShareDownloads(app: OpenAPIHono) {
+  const file = { 200: { description: "the file", content: binaryContent() } };
+  documentRoute(app, {
     method: "get",
     path: "/s/{token}",
-    summary: "Download a shared file (public; x-share-password header when it has one)",
-    parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" } }],
-    responses: { 200: { description: "the file" } },
+    operationId: "downloadShare",
+    summary: "Download a shared file (public; the x-share-password header when it has one)",
+    request: {
+      params: s.tokenParam,
+      headers: z.object({ "x-share-password": z.string().optional().describe("The share's password") }),
+    },
+    responses: file,
+    errors: [401, 404, 410],
+  });
+  documentRoute(app, {
+    method: "post",
+    path: "/s/{token}",
+    operationId: "downloadShareWithPassword",
+    summary: "Download a password-protected share, the password in the body",
+    request: {
+      params: s.tokenParam,
+      body: { content: { "application/json": { schema: s.unlockBody } }, required: true },
+    },
+    responses: file,
+    errors: [401, 404, 410],
   });
 }

@@ -2,8 +2,9 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { ApiError, jsonRoute, requireCaller } from "../../appliance/kit/index.js";
-import { getContent, pathAfter, putContent } from "./content.js";
-import { parsePath, parseUrlPath } from "./names.js";
+import { getContent, namesOf, putContent } from "./content.js";
+import { documentContentRoutes } from "./content-doc.js";
+import { parsePath } from "./names.js";
 import { findByPath, listChildren, makeFolders, nodeOf } from "./nodes.js";
 import { spaceUsage } from "./quota.js";
 import * as s from "./schemas.js";
@@ -13,7 +14,13 @@ import type { Ctx, Files } from "./state.js";
 export function spaceRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
   jsonRoute(
     app,
-    { method: "get", path: "/spaces", summary: "The caller's spaces, with usage and quota" },
+    {
+      method: "get",
+      path: "/spaces",
+      operationId: "listSpaces",
+      summary: "The caller's spaces, with usage and quota",
+      response: s.spacesOut,
+    },
     (c) => {
       const caller = requireCaller(c);
       const spaces = spacesOf(caller).map((sp) => ({ ...sp, ...spaceUsage(ctx, sp.id, ctx.config) }));
@@ -26,16 +33,19 @@ export function spaceRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
     const space = requireSpace(caller, c.req.param("space") ?? "");
     const limit = s.listQuery.safeParse({ limit: c.req.query("limit") });
     if (!limit.success) throw new ApiError(400, "limit: 1 to 5000");
-    const names = parseUrlPath(pathAfter(c, "list"));
+    const names = namesOf(c, "list");
     const folder = names.length ? findByPath(ctx, space, names) : null;
     if (folder === undefined || folder?.kind === "file") throw new ApiError(404, "no such folder");
     const items = listChildren(ctx, space, folder?.id ?? null, limit.data.limit).map((r) => nodeOf(ctx, r));
     return c.json({ folder: folder ? nodeOf(ctx, folder) : null, items }, 200);
   };
+  // `…/list?path=a/b` and `…/content?path=a/b.txt` are the documented forms; `…/list/a/b` and
+  // `…/content/a/b.txt` (segments percent-encoded) stay for the console, curl and older clients.
   app.get("/spaces/:space/list", list);
   app.get("/spaces/:space/list/*", list);
-
+  app.put("/spaces/:space/content", (c) => putContent(c, ctx, files()));
   app.put("/spaces/:space/content/*", (c) => putContent(c, ctx, files()));
+  app.get("/spaces/:space/content", (c) => getContent(c, ctx, files()));
   app.get("/spaces/:space/content/*", (c) => getContent(c, ctx, files()));
 
   jsonRoute(
@@ -43,10 +53,14 @@ export function spaceRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
     {
       method: "post",
       path: "/spaces/{space}/folders",
+      operationId: "createFolder",
       summary: "Create a folder (and missing parents); 200 when it already exists",
       params: s.spaceParam,
       body: s.folderBody,
+      response: s.folderOut,
       status: 201,
+      alsoStatus: 200,
+      errors: [404, 409],
     },
     (c, { params, body }) => {
       const caller = requireCaller(c);
@@ -60,37 +74,5 @@ export function spaceRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
     },
   );
 
-  documentRawRoutes(app);
-}
-
-/** The routes with a wildcard path are plain Hono routes; describe them in the OpenAPI document by hand. */
-function documentRawRoutes(app: OpenAPIHono) {
-  const params = [
-    { name: "space", in: "path" as const, required: true, schema: { type: "string" as const } },
-    { name: "path", in: "path" as const, required: true, schema: { type: "string" as const } },
-  ];
-  const ok = { description: "success" };
-  app.openAPIRegistry.registerPath({
-    method: "put",
-    path: "/spaces/{space}/content/{path}",
-    summary:
-      "Upload a whole file (raw body, streamed). A new path makes version 1 (201), an existing file its next " +
-      "version (200). Headers: x-content-sha256 (verified), If-Match, If-None-Match: *. 507 on quota or full disk.",
-    parameters: params,
-    responses: { 200: ok, 201: ok },
-  });
-  app.openAPIRegistry.registerPath({
-    method: "get",
-    path: "/spaces/{space}/content/{path}",
-    summary: "Download a file (?version=N, ?inline=1): ETag, If-None-Match, Range (206), HEAD",
-    parameters: params,
-    responses: { 200: ok, 206: ok, 304: ok },
-  });
-  app.openAPIRegistry.registerPath({
-    method: "get",
-    path: "/spaces/{space}/list/{path}",
-    summary: "List a folder (empty path: the space root); ?limit=",
-    parameters: params,
-    responses: { 200: ok },
-  });
+  documentContentRoutes(app);
 }

@@ -8,7 +8,14 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, Next } from "hono";
-import { ApiError, type Caller, requireCaller } from "../../appliance/kit/index.js";
+import { z } from "zod";
+import {
+  ApiError,
+  binaryContent,
+  type Caller,
+  documentRoute,
+  requireCaller,
+} from "../../appliance/kit/index.js";
 import * as s from "./schemas.js";
 import type { Ctx, Files } from "./state.js";
 import * as tus from "./tus.js";
@@ -153,23 +160,83 @@ function head(c: Context, ctx: Ctx, id: string) {
   return c.json(st.body, 200);
 }
 
+const tusResumable = z.literal(tus.TUS_VERSION).describe("The protocol version; 412 without it");
+const idParams = z.object({ id: z.string().describe("The upload's id, from the creation's Location") });
+const noBody = (description: string) => ({ description });
+
+/** The tus routes in the OpenAPI document: their headers are the protocol (docs/files.md#tus). */
 function documentTus(app: OpenAPIHono) {
-  const id = [{ name: "id", in: "path" as const, required: true, schema: { type: "string" as const } }];
-  const reg = (method: "post" | "head" | "patch" | "delete" | "options", path: string, summary: string) =>
-    app.openAPIRegistry.registerPath({
-      method,
-      path,
-      summary,
-      parameters: path.includes("{id}") ? id : [],
-      responses: { 200: { description: "see docs/files.md#tus" } },
-    });
-  reg("options", "/tus", "tus discovery: Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm");
-  reg(
-    "post",
-    "/tus",
-    "tus creation: Upload-Length, Upload-Metadata (space, path or filename); body optional",
-  );
-  reg("head", "/tus/{id}", "tus: Upload-Offset and Upload-Length (no-store); GET adds the JSON status");
-  reg("patch", "/tus/{id}", "tus: append application/offset+octet-stream at Upload-Offset → 204");
-  reg("delete", "/tus/{id}", "tus termination → 204");
+  const discovery = {
+    summary: "tus discovery: Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm",
+    responses: { 204: noBody("the server's tus capabilities, in headers") },
+  };
+  documentRoute(app, { method: "options", path: "/tus", operationId: "tusDiscover", ...discovery });
+  documentRoute(app, {
+    method: "post",
+    path: "/tus",
+    operationId: "tusCreate",
+    summary:
+      "tus creation (with upload): Upload-Length, Upload-Metadata (space, path or filename); body optional",
+    request: {
+      headers: z.object({
+        "tus-resumable": tusResumable,
+        "upload-length": z.string().regex(/^\d+$/).describe("The file's size in bytes"),
+        "upload-metadata": z
+          .string()
+          .optional()
+          .describe("`space`, `path` or `filename`, `filetype`; base64"),
+        "upload-checksum": z.string().optional().describe("`sha256 <base64>` of the body"),
+      }),
+      body: { content: binaryContent(tus.OFFSET_STREAM), required: false },
+    },
+    responses: { 201: noBody("created; Location, Upload-Offset, Upload-Expires") },
+    errors: [409, 412, 413, 415, 460, 507],
+  });
+  const id = { params: idParams };
+  const withTus = (extra: z.ZodRawShape = {}) => z.object({ "tus-resumable": tusResumable, ...extra });
+  documentRoute(app, {
+    method: "head",
+    path: "/tus/{id}",
+    operationId: "tusOffset",
+    summary: "tus: Upload-Offset and Upload-Length (no-store)",
+    request: { ...id, headers: withTus() },
+    responses: { 200: noBody("Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires") },
+    errors: [404, 412],
+  });
+  documentRoute(app, {
+    method: "get",
+    path: "/tus/{id}",
+    operationId: "tusStatus",
+    summary: "tus: the HEAD headers, with the upload's JSON status",
+    request: { ...id, headers: withTus() },
+    responses: {
+      200: { description: "the upload", content: { "application/json": { schema: s.uploadStatusOut } } },
+    },
+    errors: [404, 412],
+  });
+  documentRoute(app, {
+    method: "patch",
+    path: "/tus/{id}",
+    operationId: "tusAppend",
+    summary: "tus: append application/offset+octet-stream at Upload-Offset",
+    request: {
+      ...id,
+      headers: withTus({
+        "upload-offset": z.string().regex(/^\d+$/).describe("Where these bytes start"),
+        "upload-checksum": z.string().optional().describe("`sha256 <base64>` of this chunk"),
+      }),
+      body: { content: binaryContent(tus.OFFSET_STREAM), required: true },
+    },
+    responses: { 204: noBody("stored; Upload-Offset, Upload-Expires") },
+    errors: [404, 409, 412, 413, 415, 460, 507],
+  });
+  documentRoute(app, {
+    method: "delete",
+    path: "/tus/{id}",
+    operationId: "tusTerminate",
+    summary: "tus termination",
+    request: { ...id, headers: withTus() },
+    responses: { 204: noBody("terminated") },
+    errors: [404, 412],
+  });
 }

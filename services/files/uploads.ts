@@ -51,7 +51,7 @@ export const toUpload = (u: UploadRow) => ({
   contentType: u.content_type,
   createdAt: u.created_at,
   expiresAt: u.expires_at,
-  complete: false,
+  complete: false as const,
 });
 
 /** A committed upload, kept for `uploadExpiryHours` so that its client can learn the outcome. */
@@ -80,7 +80,7 @@ const toFinished = (u: FinishedUpload) => ({
   createdAt: u.created_at,
   finishedAt: u.finished_at,
   version: u.version,
-  complete: true,
+  complete: true as const,
 });
 
 const expiry = (f: Files) => new Date(Date.now() + f.config.uploadExpiryHours * 3600_000).toISOString();

@@ -58,12 +58,28 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
 
   jsonRoute(
     app,
-    { method: "get", path: "/users", summary: "List users", query: s.listQuery },
+    {
+      method: "get",
+      path: "/users",
+      operationId: "listUsers",
+      summary: "List users",
+      query: s.listQuery,
+      response: s.usersOut,
+    },
     (c, { query }) => c.json({ users: listUsers(ctx, query) }, 200),
   );
   jsonRoute(
     app,
-    { method: "post", path: "/users", summary: "Create a user", body: s.createUserBody, status: 201 },
+    {
+      method: "post",
+      path: "/users",
+      operationId: "createUser",
+      summary: "Create a user",
+      body: s.createUserBody,
+      status: 201,
+      response: s.userOut,
+      errors: [409],
+    },
     async (c, { body }) => {
       const { caller, actor, ip } = who(c);
       assertCanGrant(caller.permissions, permissionsOfRoles(ctx, body.roles));
@@ -78,17 +94,30 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
       return c.json(user, 201);
     },
   );
-  jsonRoute(app, { method: "get", path: "/users/{id}", summary: "One user", params: s.id }, (c, { params }) =>
-    c.json(getUser(ctx, params.id), 200),
+  jsonRoute(
+    app,
+    {
+      method: "get",
+      path: "/users/{id}",
+      operationId: "getUser",
+      summary: "One user",
+      params: s.id,
+      response: s.userOut,
+      errors: [404],
+    },
+    (c, { params }) => c.json(getUser(ctx, params.id), 200),
   );
   jsonRoute(
     app,
     {
       method: "patch",
       path: "/users/{id}",
+      operationId: "updateUser",
       summary: "Change a user's name, status or roles",
       params: s.id,
       body: s.patchUserBody,
+      response: s.userOut,
+      errors: [404, 409],
     },
     (c, { params, body }) => {
       const { caller, actor, ip } = who(c);
@@ -112,7 +141,15 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
   );
   jsonRoute(
     app,
-    { method: "delete", path: "/users/{id}", summary: "Delete a user", params: s.id },
+    {
+      method: "delete",
+      path: "/users/{id}",
+      operationId: "deleteUser",
+      summary: "Delete a user",
+      params: s.id,
+      response: s.flag("deleted"),
+      errors: [404, 409],
+    },
     (c, { params }) => {
       const { caller, actor, ip } = who(c);
       if (params.id === caller.id) throw new ApiError(409, "you cannot delete yourself");
@@ -127,9 +164,12 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     {
       method: "post",
       path: "/users/{id}/reset-password",
+      operationId: "resetPassword",
       summary: "Admin password reset; returns a temporary password if none is given",
       params: s.id,
       body: s.resetPasswordBody,
+      response: s.resetOut,
+      errors: [404],
     },
     async (c, { params, body }) => {
       const { caller, actor, ip } = who(c);
@@ -146,7 +186,15 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
   );
   jsonRoute(
     app,
-    { method: "post", path: "/users/{id}/unlock", summary: "Lift a login lock", params: s.id },
+    {
+      method: "post",
+      path: "/users/{id}/unlock",
+      operationId: "unlockUser",
+      summary: "Lift a login lock",
+      params: s.id,
+      response: s.flag("unlocked"),
+      errors: [404],
+    },
     (c, { params }) => {
       const { caller, actor, ip } = who(c);
       assertOutranks(caller, params.id);
@@ -157,7 +205,15 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
   );
   jsonRoute(
     app,
-    { method: "get", path: "/users/{id}/sessions", summary: "A user's live sessions", params: s.id },
+    {
+      method: "get",
+      path: "/users/{id}/sessions",
+      operationId: "listUserSessions",
+      summary: "A user's live sessions",
+      params: s.id,
+      response: s.sessionsOut,
+      errors: [404],
+    },
     (c, { params }) => {
       getUser(ctx, params.id);
       return c.json({ sessions: listSessions(ctx, params.id) }, 200);
@@ -165,7 +221,15 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
   );
   jsonRoute(
     app,
-    { method: "delete", path: "/users/{id}/sessions", summary: "End every session of a user", params: s.id },
+    {
+      method: "delete",
+      path: "/users/{id}/sessions",
+      operationId: "endUserSessions",
+      summary: "End every session of a user",
+      params: s.id,
+      response: s.countOut,
+      errors: [404],
+    },
     (c, { params }) => {
       const { caller, actor, ip } = who(c);
       assertOutranks(caller, params.id);
@@ -175,12 +239,29 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     },
   );
 
-  jsonRoute(app, { method: "get", path: "/roles", summary: "Built-in and custom roles" }, (c) =>
-    c.json({ roles: listRoles(ctx) }, 200),
+  jsonRoute(
+    app,
+    {
+      method: "get",
+      path: "/roles",
+      operationId: "listRoles",
+      summary: "Built-in and custom roles",
+      response: s.rolesOut,
+    },
+    (c) => c.json({ roles: listRoles(ctx) }, 200),
   );
   jsonRoute(
     app,
-    { method: "post", path: "/roles", summary: "Create a custom role", body: s.roleBody, status: 201 },
+    {
+      method: "post",
+      path: "/roles",
+      operationId: "createRole",
+      summary: "Create a custom role",
+      body: s.roleBody,
+      status: 201,
+      response: s.roleOut,
+      errors: [409],
+    },
     (c, { body }) => {
       const { caller, actor, ip } = who(c);
       assertCanGrant(caller.permissions, body.permissions);
@@ -203,9 +284,12 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     {
       method: "patch",
       path: "/roles/{name}",
+      operationId: "updateRole",
       summary: "Change a custom role",
       params: roleParam,
       body: s.patchRoleBody,
+      response: s.roleOut,
+      errors: [404, 409],
     },
     (c, { params, body }) => {
       const { caller, actor, ip } = who(c);
@@ -229,7 +313,15 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
   );
   jsonRoute(
     app,
-    { method: "delete", path: "/roles/{name}", summary: "Delete a custom role", params: roleParam },
+    {
+      method: "delete",
+      path: "/roles/{name}",
+      operationId: "deleteRole",
+      summary: "Delete a custom role",
+      params: roleParam,
+      response: s.flag("deleted"),
+      errors: [404, 409],
+    },
     (c, { params }) => {
       const { caller, actor, ip } = who(c);
       // Deleting a role takes rights away from its holders: only someone holding all of them may.
@@ -242,12 +334,29 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     },
   );
 
-  jsonRoute(app, { method: "get", path: "/teams", summary: "Teams and members" }, (c) =>
-    c.json({ teams: listTeams(ctx) }, 200),
+  jsonRoute(
+    app,
+    {
+      method: "get",
+      path: "/teams",
+      operationId: "listTeams",
+      summary: "Teams and members",
+      response: s.teamsOut,
+    },
+    (c) => c.json({ teams: listTeams(ctx) }, 200),
   );
   jsonRoute(
     app,
-    { method: "post", path: "/teams", summary: "Create a team", body: s.teamBody, status: 201 },
+    {
+      method: "post",
+      path: "/teams",
+      operationId: "createTeam",
+      summary: "Create a team",
+      body: s.teamBody,
+      status: 201,
+      response: s.teamOut,
+      errors: [409],
+    },
     (c, { body }) => {
       const { actor, ip } = who(c);
       const t = createTeam(ctx, body.name);
@@ -257,7 +366,15 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
   );
   jsonRoute(
     app,
-    { method: "delete", path: "/teams/{id}", summary: "Delete a team", params: s.id },
+    {
+      method: "delete",
+      path: "/teams/{id}",
+      operationId: "deleteTeam",
+      summary: "Delete a team",
+      params: s.id,
+      response: s.flag("deleted"),
+      errors: [404],
+    },
     (c, { params }) => {
       const { actor, ip } = who(c);
       deleteTeam(ctx, params.id);
@@ -270,9 +387,12 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     {
       method: "post",
       path: "/teams/{id}/members",
+      operationId: "addTeamMember",
       summary: "Add a member",
       params: s.id,
       body: s.memberBody,
+      response: s.teamOut,
+      errors: [404, 409],
     },
     (c, { params, body }) => {
       const { caller, actor, ip } = who(c);
@@ -293,8 +413,11 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     {
       method: "delete",
       path: "/teams/{id}/members/{userId}",
+      operationId: "removeTeamMember",
       summary: "Remove a member",
       params: memberParams,
+      response: s.teamOut,
+      errors: [404],
     },
     (c, { params }) => {
       const { caller, actor, ip } = who(c);
@@ -311,12 +434,28 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     },
   );
 
-  jsonRoute(app, { method: "get", path: "/api-keys", summary: "Every API key on the box" }, (c) =>
-    c.json({ keys: listApiKeys(ctx) }, 200),
+  jsonRoute(
+    app,
+    {
+      method: "get",
+      path: "/api-keys",
+      operationId: "listApiKeys",
+      summary: "Every API key on the box",
+      response: s.apiKeysOut,
+    },
+    (c) => c.json({ keys: listApiKeys(ctx) }, 200),
   );
   jsonRoute(
     app,
-    { method: "delete", path: "/api-keys/{id}", summary: "Revoke any API key", params: s.id },
+    {
+      method: "delete",
+      path: "/api-keys/{id}",
+      operationId: "revokeApiKey",
+      summary: "Revoke any API key",
+      params: s.id,
+      response: s.flag("revoked"),
+      errors: [404],
+    },
     (c, { params }) => {
       const { caller, actor, ip } = who(c);
       const owner = listApiKeys(ctx).find((k) => k.id === params.id)?.userId;
@@ -332,15 +471,23 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     {
       method: "get",
       path: "/audit",
+      operationId: "queryAudit",
       summary: "Security events, newest first, filtered",
       query: s.auditQuery,
+      response: s.auditOut,
     },
     (c, { query }) => c.json({ entries: queryAudit(ctx, query) }, 200),
   );
 
   jsonRoute(
     app,
-    { method: "get", path: "/signing-keys", summary: "Token signing keys (ids and dates)" },
+    {
+      method: "get",
+      path: "/signing-keys",
+      operationId: "listSigningKeys",
+      summary: "Token signing keys (ids and dates)",
+      response: s.signingKeysOut,
+    },
     (c) => c.json({ keys: listSigningKeys(ctx) }, 200),
   );
   jsonRoute(
@@ -348,7 +495,9 @@ export function adminRoutes(app: OpenAPIHono, ctx: Ctx) {
     {
       method: "post",
       path: "/signing-keys/rotate",
+      operationId: "rotateSigningKey",
       summary: "Rotate the token signing key; nobody is logged out",
+      response: s.kidOut,
     },
     (c) => {
       const { actor, ip } = who(c);

@@ -1,5 +1,6 @@
 /** Routes only the gateway and supervisor call (never routed from outside: the gateway refuses /internal/*). */
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
 import { ApiError, jsonRoute, type ServiceContext } from "../../appliance/kit/index.js";
 import { apiKeyBySecret } from "./api-keys.js";
 import { audit } from "./audit.js";
@@ -12,14 +13,31 @@ import { userRow } from "./users.js";
 
 type Ctx = ServiceContext<IdentityConfig>;
 
+/** Internal answers: the gateway's own contract with identity, never in the served document. */
+const principalOut = z.object({
+  principal: z.object({
+    id: z.string(),
+    username: z.string(),
+    roles: z.array(z.string()),
+    permissions: z.array(z.string()),
+    teams: z.array(z.string()),
+    via: z.enum(["session", "token", "api-key"]),
+    sid: z.string().optional(),
+    csrf: z.string().optional(),
+  }),
+});
+
 export function internalRoutes(app: OpenAPIHono, ctx: Ctx) {
   jsonRoute(
     app,
     {
       method: "post",
       path: "/internal/introspect",
+      operationId: "introspect",
       summary: "Resolve a session cookie or API key to a principal",
       body: s.introspectBody,
+      response: principalOut,
+      errors: [401],
     },
     (c, { body }) => {
       if (body.kind === "session") {
@@ -46,7 +64,9 @@ export function internalRoutes(app: OpenAPIHono, ctx: Ctx) {
     {
       method: "post",
       path: "/internal/setup-token",
+      operationId: "issueSetupToken",
       summary: "A one-time first-admin setup token (null once an admin exists)",
+      response: z.object({ setup: z.object({ token: z.string(), expiresAt: z.string() }).nullable() }),
     },
     (c) => c.json({ setup: issueSetupToken(ctx) }, 200),
   );

@@ -1,5 +1,5 @@
 /** The permission catalogue: what can be granted on this box, for whoever composes roles and API keys. */
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { hasPermission, jsonRoute, type ServiceContext } from "../../appliance/kit/index.js";
 import { composeBuiltinRoles } from "./builtin-roles.js";
 
@@ -22,10 +22,26 @@ export function permissionCatalogue(ctx: Pick<ServiceContext<unknown>, "permissi
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+const catalogueOut = z
+  .object({
+    permissions: z.array(
+      z
+        .object({ name: z.string(), description: z.string(), roles: z.array(z.string()) })
+        .openapi("PermissionEntry"),
+    ),
+  })
+  .openapi("PermissionCatalogue");
+
 export function permissionRoutes(app: OpenAPIHono, ctx: ServiceContext<unknown>) {
   jsonRoute(
     app,
-    { method: "get", path: "/permissions", summary: "Every permission declared on the box" },
+    {
+      method: "get",
+      path: "/permissions",
+      operationId: "listPermissions",
+      summary: "Every permission declared on the box",
+      response: catalogueOut,
+    },
     (c) => c.json({ permissions: permissionCatalogue(ctx) }, 200),
   );
 }

@@ -40,8 +40,11 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     {
       method: "post",
       path: "/login",
+      operationId: "login",
       summary: "Log in: session cookie + bearer access token",
       body: s.loginBody,
+      response: s.loginOut,
+      errors: [401, 429],
     },
     async (c, { body }) => {
       const r = await login(ctx, { ...body, ip: clientIp(c), userAgent: c.req.header("user-agent") ?? "" });
@@ -62,7 +65,13 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
 
   jsonRoute(
     app,
-    { method: "get", path: "/setup", summary: "Whether the first admin still has to be created" },
+    {
+      method: "get",
+      path: "/setup",
+      operationId: "getSetupState",
+      summary: "Whether the first admin still has to be created",
+      response: s.setupStateOut,
+    },
     (c) => c.json({ needed: setupNeeded(ctx) }, 200),
   );
   jsonRoute(
@@ -70,17 +79,36 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     {
       method: "post",
       path: "/setup",
+      operationId: "completeSetup",
       summary: "Create the first admin with the one-time setup token",
       body: s.setupBody,
+      response: s.userOut,
+      errors: [401, 409],
       status: 201,
     },
     async (c, { body }) => c.json(await completeSetup(ctx, { ...body, ip: clientIp(c) }), 201),
   );
-  jsonRoute(app, { method: "get", path: "/jwks", summary: "Public keys that verify access tokens" }, (c) =>
-    c.json(jwks(ctx), 200),
+  jsonRoute(
+    app,
+    {
+      method: "get",
+      path: "/jwks",
+      operationId: "getJwks",
+      summary: "Public keys that verify access tokens",
+      response: s.jwksOut,
+    },
+    (c) => c.json(jwks(ctx), 200),
   );
 
-  jsonRoute(app, { method: "get", path: "/me", summary: "The signed-in user and their permissions" }, (c) => {
+  const me = {
+    method: "get",
+    path: "/me",
+    operationId: "getMe",
+    summary: "The signed-in user and their permissions",
+    response: s.meOut,
+    errors: [404],
+  } as const;
+  jsonRoute(app, me, (c) => {
     const caller = requireCaller(c);
     if (caller.via === "bootstrap-token") throw new ApiError(404, "the bootstrap token has no user");
     return c.json({ ...getUser(ctx, caller.id), permissions: caller.permissions, via: caller.via }, 200);
@@ -88,7 +116,13 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
 
   jsonRoute(
     app,
-    { method: "post", path: "/token", summary: "A fresh access token for the current session" },
+    {
+      method: "post",
+      path: "/token",
+      operationId: "renewToken",
+      summary: "A fresh access token for the current session",
+      response: s.accessTokenOut,
+    },
     (c) => {
       const caller = requireCaller(c);
       const session = caller.sid ? liveSession(ctx, caller.sid) : null;
@@ -109,7 +143,14 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     },
   );
 
-  jsonRoute(app, { method: "post", path: "/logout", summary: "End the current session" }, (c) => {
+  const logout = {
+    method: "post",
+    path: "/logout",
+    operationId: "logout",
+    summary: "End the current session",
+    response: s.flag("loggedOut"),
+  } as const;
+  jsonRoute(app, logout, (c) => {
     const caller = requireCaller(c);
     if (caller.sid) revokeSession(ctx, caller.id, caller.sid);
     auditCaller(ctx, c, caller, { action: "logout", target: caller.id });
@@ -120,7 +161,13 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
 
   jsonRoute(
     app,
-    { method: "post", path: "/logout-all", summary: "End every session of the signed-in user" },
+    {
+      method: "post",
+      path: "/logout-all",
+      operationId: "logoutAll",
+      summary: "End every session of the signed-in user",
+      response: s.countOut,
+    },
     (c) => {
       const caller = requireLogin(c, "end sessions");
       const n = revokeUserSessions(ctx, caller.id);
@@ -131,13 +178,27 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     },
   );
 
-  jsonRoute(app, { method: "get", path: "/me/sessions", summary: "My live sessions" }, (c) => {
+  const mySessions = {
+    method: "get",
+    path: "/me/sessions",
+    operationId: "listMySessions",
+    summary: "My live sessions",
+    response: s.sessionsOut,
+  } as const;
+  jsonRoute(app, mySessions, (c) => {
     const caller = requireLogin(c, "list sessions");
     return c.json({ sessions: listSessions(ctx, caller.id, caller.sid) }, 200);
   });
   jsonRoute(
     app,
-    { method: "delete", path: "/me/sessions/{id}", summary: "End one of my sessions", params: s.id },
+    {
+      method: "delete",
+      path: "/me/sessions/{id}",
+      operationId: "endMySession",
+      summary: "End one of my sessions",
+      params: s.id,
+      response: s.flag("revoked"),
+    },
     (c, { params }) => {
       const caller = requireLogin(c, "end sessions");
       revokeSession(ctx, caller.id, params.id);
@@ -150,8 +211,11 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     {
       method: "post",
       path: "/me/password",
+      operationId: "changeMyPassword",
       summary: "Change my password (ends my other sessions)",
       body: s.changePasswordBody,
+      response: s.flag("changed"),
+      errors: [423],
     },
     async (c, { body }) => {
       const caller = requireLogin(c, "change the password");
@@ -171,7 +235,10 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     {
       method: "post",
       path: "/me/mfa/enroll",
+      operationId: "enrollTotp",
       summary: "Start TOTP enrolment: a secret for the authenticator app",
+      response: s.totpEnrollOut,
+      errors: [409],
     },
     (c) => c.json(enrollTotp(ctx, requireLogin(c, "change MFA").id), 200),
   );
@@ -180,8 +247,11 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     {
       method: "post",
       path: "/me/mfa/confirm",
+      operationId: "confirmTotp",
       summary: "Confirm TOTP with a code; returns recovery codes once",
       body: s.codeBody,
+      response: s.recoveryCodesOut,
+      errors: [409],
     },
     (c, { body }) => {
       const caller = requireLogin(c, "change MFA");
@@ -195,8 +265,11 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     {
       method: "post",
       path: "/me/mfa/disable",
+      operationId: "disableTotp",
       summary: "Turn TOTP off (needs the password)",
       body: s.passwordOnlyBody,
+      response: s.flag("mfaEnabled"),
+      errors: [423],
     },
     async (c, { body }) => {
       const caller = requireLogin(c, "change MFA");
@@ -210,16 +283,23 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     },
   );
 
-  jsonRoute(app, { method: "get", path: "/me/api-keys", summary: "My API keys (never their secrets)" }, (c) =>
-    c.json({ keys: listApiKeys(ctx, requireLogin(c, "list API keys").id) }, 200),
-  );
+  const myKeys = {
+    method: "get",
+    path: "/me/api-keys",
+    operationId: "listMyApiKeys",
+    summary: "My API keys (never their secrets)",
+    response: s.apiKeysOut,
+  } as const;
+  jsonRoute(app, myKeys, (c) => c.json({ keys: listApiKeys(ctx, requireLogin(c, "list API keys").id) }, 200));
   jsonRoute(
     app,
     {
       method: "post",
       path: "/me/api-keys",
+      operationId: "createMyApiKey",
       summary: "Create an API key; the secret is shown once",
       body: s.apiKeyBody,
+      response: s.newApiKeyOut,
       status: 201,
     },
     (c, { body }) => {
@@ -242,7 +322,15 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
   );
   jsonRoute(
     app,
-    { method: "delete", path: "/me/api-keys/{id}", summary: "Revoke one of my API keys", params: s.id },
+    {
+      method: "delete",
+      path: "/me/api-keys/{id}",
+      operationId: "revokeMyApiKey",
+      summary: "Revoke one of my API keys",
+      params: s.id,
+      response: s.flag("revoked"),
+      errors: [404],
+    },
     (c, { params }) => {
       // A leaked key must not be able to switch off its owner's other keys.
       const caller = requireLogin(c, "revoke API keys");

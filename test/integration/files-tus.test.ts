@@ -236,7 +236,7 @@ describe("the protocol, request by request", () => {
     });
     const { paths } = (await r.json()) as { paths: Record<string, object> };
     expect(Object.keys(paths["/api/files/tus"]!).sort()).toEqual(["options", "post"]);
-    expect(Object.keys(paths["/api/files/tus/{id}"]!).sort()).toEqual(["delete", "head", "patch"]);
+    expect(Object.keys(paths["/api/files/tus/{id}"]!).sort()).toEqual(["delete", "get", "head", "patch"]);
   });
 
   it("refuses another protocol version with 412 and Tus-Version", async () => {
