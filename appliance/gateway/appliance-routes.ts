@@ -1,27 +1,16 @@
 /**
  * The routes of the gateway's own API (`/api/appliance/…`) as OpenAPI definitions: paths, zod schemas of the
  * input the handlers in appliance-api.ts may assume, and of every answer. Errors have the one shape
- * `{ status, message, data }`. Security lists what the gateway accepts (identity-auth.ts): a bearer token
- * (an access token or an API key), `x-api-key`, or the console's session cookie.
+ * `{ status, message, data }`. Security is filled in from APPLIANCE_ACCESS (gateway-openapi.ts), as for a
+ * service's routes.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { errorBodySchema } from "../kit/index.js";
 
 export const APPLIANCE_TAG = "appliance";
 
-/** The one error shape on the wire (kit/errors.ts). */
-export const errorSchema = z
-  .object({ status: z.number().int(), message: z.string(), data: z.unknown() })
-  .openapi("Error");
-
-/** Security requirement of every route that needs a caller: any one of the gateway's credentials. */
-/** The kit's security schemes (kit/openapi.ts): a token or API key, `x-api-key`, or the session cookie. */
-export const CALLER_SECURITY: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }, { session: [] }];
-/** A state-changing call with the session cookie also sends the session's CSRF token. */
-export const ACTION_SECURITY: Record<string, string[]>[] = [
-  { bearer: [] },
-  { apiKey: [] },
-  { session: [], csrf: [] },
-];
+/** The one error shape (kit/openapi.ts's `ErrorBody`): the appliance API's refusals are the services'. */
+export const errorSchema = errorBodySchema;
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
@@ -141,7 +130,6 @@ const get = <P extends string>(path: P, operationId: string, summary: string) =>
   operationId,
   summary,
   tags: [APPLIANCE_TAG],
-  security: CALLER_SECURITY,
 });
 
 export const statusRoute = createRoute({
@@ -191,7 +179,6 @@ export const actionRoute = (action: "restart" | "stop" | "start", summary: strin
     operationId: `applianceService${action[0]!.toUpperCase()}${action.slice(1)}`,
     summary,
     tags: [APPLIANCE_TAG],
-    security: ACTION_SECURITY,
     request: { params: nameParams, query: noQuery },
     responses: {
       202: json(actionSchema, "done; `state` is the unit's state now"),

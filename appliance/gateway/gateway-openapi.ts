@@ -4,8 +4,18 @@
  * by gateway.ts directly: here they are only described. Built once: these paths do not change while it runs.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { APPLIANCE_TAG, CALLER_SECURITY, errorSchema } from "./appliance-routes.js";
+import { type AccessRule, finishOperations, type PathItem, rule } from "../kit/index.js";
+import { APPLIANCE_ACCESS } from "./appliance-api.js";
+import { APPLIANCE_TAG } from "./appliance-routes.js";
 import type { OpenApiPart } from "./openapi.js";
+
+/** What the gateway enforces on its own paths; the document's security and standard errors come from it. */
+const GATEWAY_ACCESS: readonly AccessRule[] = [
+  rule("GET", "/health", "public"),
+  rule("GET", "/ready", "public"),
+  rule("GET", "/metrics", "appliance:read"), // unless gateway.metricsPublic: the document shows the default
+  ...APPLIANCE_ACCESS.map((r) => ({ ...r, path: `/api/appliance${r.path}` })),
+];
 
 const own = { tags: [APPLIANCE_TAG] };
 
@@ -15,7 +25,6 @@ const healthRoute = createRoute({
   path: "/health",
   operationId: "gatewayHealth",
   summary: "The gateway is up",
-  security: [],
   responses: {
     200: {
       description: "up",
@@ -27,6 +36,8 @@ const healthRoute = createRoute({
 const readySchema = z.object({
   status: z.enum(["ready", "degraded"]),
   services: z.record(z.string(), z.enum(["ready", "unavailable"])),
+  /** Present while the gateway cannot verify credentials yet (identity's keys unknown). */
+  auth: z.literal("unavailable").optional(),
 });
 const readyRoute = createRoute({
   ...own,
@@ -34,7 +45,6 @@ const readyRoute = createRoute({
   path: "/ready",
   operationId: "gatewayReady",
   summary: "Whether every configured service is ready",
-  security: [],
   responses: {
     200: { description: "every service ready", content: { "application/json": { schema: readySchema } } },
     503: {
@@ -50,11 +60,8 @@ const metricsRoute = createRoute({
   path: "/metrics",
   operationId: "gatewayMetrics",
   summary: "Prometheus metrics of the gateway and the services (needs appliance:read)",
-  security: CALLER_SECURITY,
   responses: {
     200: { description: "text exposition format 0.0.4", content: { "text/plain": { schema: z.string() } } },
-    401: { description: "error", content: { "application/json": { schema: errorSchema } } },
-    403: { description: "error", content: { "application/json": { schema: errorSchema } } },
   },
 });
 
@@ -69,5 +76,6 @@ export function gatewayOpenApi(appliance?: Pick<OpenAPIHono, "getOpenAPI31Docume
     Object.assign(paths, doc?.paths);
     Object.assign(schemas, doc?.components?.schemas);
   }
+  finishOperations(paths as Record<string, PathItem>, GATEWAY_ACCESS);
   return { paths: paths as OpenApiPart["paths"], components: { schemas } };
 }

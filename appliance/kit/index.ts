@@ -39,6 +39,7 @@ export {
   errorResponse,
   errorResponses,
   finishOperations,
+  type PathItem,
   securityOf,
   securitySchemes,
 } from "./openapi.js";

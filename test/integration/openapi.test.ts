@@ -78,25 +78,32 @@ describe("the served OpenAPI document", () => {
     await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeTruthy();
   });
 
-  it("is OpenAPI 3.1 with the box's services and no internal routes", () => {
+  it("is OpenAPI 3.1 with the box's services, the gateway's own paths and no internal routes", () => {
     expect(doc.openapi).toBe("3.1.0");
     const paths = Object.keys(doc.paths);
-    for (const p of paths) expect(p).toMatch(/^\/api\/(identity|files|system)\//);
+    for (const p of paths)
+      expect(p).toMatch(/^(\/api\/(identity|files|system|appliance)\/|\/(health|ready|metrics)$)/);
     expect(paths.filter((p) => p.includes("/internal"))).toEqual([]);
     expect(paths).toEqual(
       expect.arrayContaining([
         "/api/files/spaces/{space}/content",
         "/api/identity/users",
         "/api/system/info",
+        "/api/appliance/status",
+        "/health",
+        "/ready",
+        "/metrics",
       ]),
     );
   });
 
   it("gives every operation a unique camelCase operationId and its service's tag", () => {
     const ids = operations().map(({ op }) => op.operationId);
-    for (const id of ids) expect(id).toMatch(/^(identity|files|system)[A-Z][A-Za-z0-9]*$/);
+    for (const id of ids) expect(id).toMatch(/^(identity|files|system|appliance|gateway)[A-Z][A-Za-z0-9]*$/);
     expect(new Set(ids).size).toBe(ids.length);
-    for (const { path, op } of operations()) expect(op.tags).toEqual([path.split("/")[2]]);
+    // The gateway's own paths (/health, /ready, /metrics, /api/appliance/…) are tagged `appliance`.
+    const tagOf = (path: string) => (path.startsWith("/api/") ? path.split("/")[2] : "appliance");
+    for (const { path, op } of operations()) expect(op.tags).toEqual([tagOf(path)]);
   });
 
   it("declares the real security: none for public routes, bearer, API key or cookie + CSRF otherwise", () => {
@@ -104,15 +111,19 @@ describe("the served OpenAPI document", () => {
       .filter(({ op }) => op.security?.length === 0)
       .map(({ method, path }) => `${method.toUpperCase()} ${path}`)
       .sort();
-    expect(open).toEqual([
-      "GET /api/files/s/{token}",
-      "GET /api/identity/jwks",
-      "GET /api/identity/setup",
-      "OPTIONS /api/files/tus",
-      "POST /api/files/s/{token}",
-      "POST /api/identity/login",
-      "POST /api/identity/setup",
-    ]);
+    expect(open).toEqual(
+      [
+        "GET /api/files/s/{token}",
+        "GET /api/identity/jwks",
+        "GET /api/identity/setup",
+        "OPTIONS /api/files/tus",
+        "POST /api/files/s/{token}",
+        "POST /api/identity/login",
+        "POST /api/identity/setup",
+        "GET /health",
+        "GET /ready",
+      ].sort(),
+    );
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual([
       "apiKey",
       "bearer",
@@ -142,7 +153,8 @@ describe("the served OpenAPI document", () => {
       for (const [status, r] of Object.entries(op.responses)) {
         const json = r.content?.["application/json"];
         if (/^2/.test(status) && json) expect(json.schema, where).not.toEqual({});
-        if (/^[45]|default/.test(status))
+        // /ready's 503 is its readiness report ("degraded"), not an error.
+        if (/^[45]|default/.test(status) && !(path === "/ready" && status === "503"))
           expect(json?.schema, `${where} ${status}`).toEqual({ $ref: "#/components/schemas/ErrorBody" });
       }
       expect(op.responses["429"], where).toBeDefined();
