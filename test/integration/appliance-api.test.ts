@@ -637,15 +637,21 @@ describe("one error path: 405 with Allow, malformed input, the OpenAPI document"
     ]);
     const ids = ops.map((o) => o.op.operationId).filter(Boolean);
     expect(new Set(ids).size).toBe(ids.length);
-    const caller = [{ bearer: [] }, { apiKey: [] }, { cookie: [] }];
+    // The kit's schemes, scoped by the permission the gateway's access rule needs; cookie sessions send the
+    // CSRF header on POST.
+    const caller = (at: string) => {
+      const scope = at.startsWith("post") ? ["appliance:write"] : ["appliance:read"];
+      const session = at.startsWith("post") ? { session: scope, csrf: [] } : { session: scope };
+      return [{ bearer: scope }, { apiKey: scope }, session];
+    };
     for (const { at, op } of own) {
       expect(op.operationId, at).toMatch(/^(appliance|gateway)[A-Z]/);
-      expect(op.security, at).toEqual(at.endsWith("/health") || at.endsWith("/ready") ? [] : caller);
+      expect(op.security, at).toEqual(at.endsWith("/health") || at.endsWith("/ready") ? [] : caller(at));
       for (const [code, res] of Object.entries(op.responses as Record<string, Body>)) {
         // /ready's 503 is its readiness body, not an error.
-        if (Number(code) >= 400 && !at.endsWith("/ready"))
+        if ((Number(code) >= 400 || code === "default") && !(at.endsWith("/ready") && code === "503"))
           expect(res.content["application/json"].schema, `${at} ${code}`).toEqual({
-            $ref: "#/components/schemas/Error",
+            $ref: "#/components/schemas/ErrorBody",
           });
       }
     }
@@ -657,7 +663,7 @@ describe("one error path: 405 with Allow, malformed input, the OpenAPI document"
     expect(doc.components.schemas.ApplianceStatus.required).toEqual(
       expect.arrayContaining(["services", "box", "alerts", "sync"]),
     );
-    expect(Object.keys(doc.components.schemas.Error.properties).sort()).toEqual([
+    expect(Object.keys(doc.components.schemas.ErrorBody.properties).sort()).toEqual([
       "data",
       "message",
       "status",
@@ -674,7 +680,8 @@ describe("one error path: 405 with Allow, malformed input, the OpenAPI document"
     expect(doc.components.securitySchemes).toMatchObject({
       bearer: { type: "http", scheme: "bearer" },
       apiKey: { type: "apiKey", in: "header", name: "x-api-key" },
-      cookie: { type: "apiKey", in: "cookie", name: "nexus_session" },
+      session: { type: "apiKey", in: "cookie", name: "nexus_session" },
+      csrf: { type: "apiKey", in: "header", name: "x-csrf-token" },
     });
     // The services' own paths are still there.
     expect(doc.paths["/api/identity/login"]).toBeDefined();
