@@ -22,6 +22,7 @@ import {
 import {
   enrolledBox,
   enrolToken,
+  enrolWith,
   type HubProcess,
   hubProcess,
   outboxRows,
@@ -419,7 +420,7 @@ describe("a box used before its enrolment", () => {
       await put(box, "offline-2", "also before");
       expect(await outboxRows(box)).toBe(2);
       await box.stop();
-      await enroll({ dataDir, hubUrl: hub.url(), token: await enrolToken(hub, "site-late") });
+      await enrolWith(hub, dataDir, "site-late");
       box = await startTestAppliance({ services: ["notes"], dataDir });
       await put(box, "enrolled-1", "after enrolment");
       const r = (await hubHas(["offline-1", "offline-2", "enrolled-1"]))!;
