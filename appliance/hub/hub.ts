@@ -120,7 +120,8 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     (await listSites(db))
       .filter((s) => s.status === "active" && s.natsPasswordHash)
       .map((s) => ({ site: s.id, user: s.id, passwordHash: s.natsPasswordHash! }));
-  const logFd = openSync(join(dirs.logs, "nats.log"), "a", 0o600);
+  const natsLog = join(dirs.logs, "nats.log");
+  const logFd = openSync(natsLog, "a", 0o600);
   const external = opts.nats;
   const leafNames = [new URL(leafnodeUrl).hostname, "127.0.0.1", "localhost", ...(opts.leafTlsNames ?? [])];
   const tls = external
@@ -149,6 +150,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
         user: hubUser.user,
         pass: hubPass,
         logFd,
+        logFile: natsLog,
       });
   if (external) await nats.reload(await siteUsers());
   const nc: NatsConnection = await connectHub(

@@ -1,0 +1,100 @@
+/**
+ * The hub's nats-server reload (a new site user at enrolment, one fewer at revocation) is done only when
+ * nats-server says so. It applies a SIGHUP asynchronously, and until it has finished, its JetStream API has no
+ * responders: the enrolment that created the site's stream right after a fixed 300 ms wait got NATS 503 under
+ * load ("the hub refused: internal error"). A stopped (SIGSTOP) nats-server stands in for a slow one.
+ */
+import { openSync } from "node:fs";
+import { join } from "node:path";
+import bcrypt from "bcryptjs";
+import { connect, type NatsConnection } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { edgeStream, ensureEdgeStream } from "../../appliance/hub/ingest.js";
+import { type HubNats, hubNatsConfig, startHubNats } from "../../appliance/hub/nats.js";
+import { freePort } from "../../appliance/supervisor/ports.js";
+import { removeDir, tempDir } from "../helpers/appliance.js";
+import { stopChild } from "../helpers/processes.js";
+
+const hubUser = { user: "nexus-hub", pass: "hub-password" };
+const SITE_PASSWORD = "site-password";
+const HASH = bcrypt.hashSync(SITE_PASSWORD, 4);
+const site = (id: string) => ({ site: id, user: id, passwordHash: HASH });
+
+let dir: string;
+let nats: HubNats;
+let nc: NatsConnection;
+let logFile: string;
+
+beforeAll(async () => {
+  dir = tempDir("nexus-hub-nats-");
+  const clientPort = await freePort();
+  const leafPort = await freePort();
+  logFile = join(dir, "nats.log");
+  nats = await startHubNats({
+    bin: "nats-server",
+    confFile: join(dir, "nats.conf"),
+    config: (sites) =>
+      hubNatsConfig({
+        clientPort,
+        leafHost: "127.0.0.1",
+        leafPort,
+        storeDir: join(dir, "jetstream"),
+        hubUser: { user: hubUser.user, passwordHash: hubUser.pass },
+        sites,
+      }),
+    sites: [],
+    clientPort,
+    user: hubUser.user,
+    pass: hubUser.pass,
+    logFd: openSync(logFile, "a", 0o600),
+    logFile,
+    reloadTimeoutMs: 15_000,
+  });
+  nc = await connect({ servers: nats.url, user: hubUser.user, pass: hubUser.pass });
+}, 60_000);
+
+afterAll(async () => {
+  await nc?.close();
+  await stopChild(nats?.child, "SIGTERM", 10_000);
+  if (dir) removeDir(dir);
+});
+
+describe("hub nats-server reload", () => {
+  it("resolves only once nats-server has applied it, and its JetStream API answers right after", async () => {
+    const child = nats.child!;
+    child.kill("SIGSTOP"); // a server too busy to get to the reload yet
+    let done = false;
+    const reload = nats.reload([site("site-a")]).then(() => {
+      done = true;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(done).toBe(false);
+    } finally {
+      child.kill("SIGCONT");
+    }
+    await reload;
+    // What enrolment does next: the site's stream on the hub, with no wait of its own.
+    const jsm = await nc.jetstreamManager();
+    await ensureEdgeStream(jsm, "site-a");
+    expect((await jsm.streams.info(edgeStream("site-a"))).config.name).toBe(edgeStream("site-a"));
+  });
+
+  it("reloads one at a time: each resolves after its own configuration is in force", async () => {
+    await Promise.all([nats.reload([site("site-a")]), nats.reload([site("site-a"), site("site-b")])]);
+    // The later one is in force: site-b, added by it, can connect.
+    const asB = await connect({ servers: nats.url, user: "site-b", pass: SITE_PASSWORD, reconnect: false });
+    await asB.close();
+    const jsm = await nc.jetstreamManager();
+    await ensureEdgeStream(jsm, "site-b");
+  });
+
+  it("rejects, with nats-server's reason, a configuration it refuses", async () => {
+    await expect(nats.reload([{ site: "bad", user: "bad", passwordHash: "" }, site("bad")])).rejects.toThrow(
+      /refused its new configuration/,
+    );
+    // Still serving, on the configuration it had.
+    const jsm = await nc.jetstreamManager();
+    await jsm.getAccountInfo();
+  });
+});
