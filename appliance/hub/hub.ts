@@ -30,6 +30,7 @@ import {
   listSites,
   redeemToken,
   reEnrolSite,
+  releaseToken,
   revokeSite,
   touchSite,
 } from "./sites.js";
@@ -67,6 +68,8 @@ export interface HubOptions {
   leafTlsNames?: string[];
   /** How often the hub's own leafnode certificate is checked for renewal (default daily). */
   leafTlsCheckMs?: number;
+  /** How long the hub's own nats-server may take to confirm a reload (default 30 s). */
+  natsReloadTimeoutMs?: number;
 }
 
 export interface RunningHub {
@@ -151,6 +154,7 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
         pass: hubPass,
         logFd,
         logFile: natsLog,
+        reloadTimeoutMs: opts.natsReloadTimeoutMs,
       });
   if (external) await nats.reload(await siteUsers());
   const nc: NatsConnection = await connectHub(
@@ -237,8 +241,8 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     enrol: async (input) => {
       const password = randomBytes(32).toString("base64url");
       const hash = bcrypt.hashSync(password, 10);
-      const site = await db.tx(async (q) => {
-        let redeemed: { site: string | null };
+      const { site, tokenId } = await db.tx(async (q) => {
+        let redeemed: { id: string; site: string | null };
         try {
           redeemed = await redeemToken(q, input.token);
         } catch (err) {
@@ -255,11 +259,18 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
         };
         const again = await reEnrolSite(q, { ...s, natsPasswordHash: hash });
         if (!again) await addSite(q, { ...s, natsPasswordHash: hash });
-        return redeemed.site;
+        return { site: redeemed.site, tokenId: redeemed.id };
       });
-      await nats.reload(await siteUsers());
-      await startIngest(site);
-      await queueHubRecords(db, site);
+      try {
+        await nats.reload(await siteUsers());
+        await startIngest(site);
+        await queueHubRecords(db, site);
+      } catch (err) {
+        // The box gets nothing, so the token is given back: the same enrolment can be tried again.
+        await releaseToken(db, tokenId).catch(() => undefined);
+        log.error({ err, site }, "enrolment not completed (token given back)");
+        throw new ApiError(503, "the hub could not complete the enrolment now (NATS not ready); try again");
+      }
       log.info({ site }, "site enrolled");
       return { site, leafnodeUrl, user: site, password, ...enrolmentTls(tls) };
     },

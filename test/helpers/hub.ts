@@ -35,6 +35,8 @@ export interface HubProcess {
   logFile: string;
   /** The last lines of that log, for a failure message. */
   logTail(lines?: number): string;
+  /** The pid of the hub's nats-server (0 when none runs). */
+  natsPid(): number;
   url(): string;
   adminToken(): string;
   start(): Promise<void>;
@@ -57,7 +59,7 @@ export async function hubProcess(
   const runFile = join(dir, "run", "hub.json");
   const logFile = join(dir, "logs", "hub.log");
   const killHubNats = async () => {
-    const pid = Number(execPidOf(join(dir, "nats", "nats.conf")));
+    const pid = hub.natsPid();
     if (pid) await killPid(pid);
   };
   const hub: HubProcess = {
@@ -65,6 +67,7 @@ export async function hubProcess(
     leafPort,
     logFile,
     logTail: (lines = 40) => tailOf(logFile, lines),
+    natsPid: () => Number(execPidOf(join(dir, "nats", "nats.conf"))),
     url: () => (JSON.parse(readFileSync(runFile, "utf8")) as { url: string }).url,
     adminToken: () => readFileSync(join(dir, "secrets", "hub-admin.token"), "utf8").trim(),
     async start() {

@@ -3,16 +3,19 @@
  * nats-server says so. It applies a SIGHUP asynchronously, and until it has finished, its JetStream API has no
  * responders: the enrolment that created the site's stream right after a fixed 300 ms wait got NATS 503 under
  * load ("the hub refused: internal error"). A stopped (SIGSTOP) nats-server stands in for a slow one.
+ * An enrolment the hub still cannot complete gets 503 and Retry-After, and its token stays good for a retry.
  */
-import { openSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { enroll } from "../../appliance/enroll.js";
 import { edgeStream, ensureEdgeStream } from "../../appliance/hub/ingest.js";
 import { type HubNats, hubNatsConfig, startHubNats } from "../../appliance/hub/nats.js";
 import { freePort } from "../../appliance/supervisor/ports.js";
-import { removeDir, tempDir } from "../helpers/appliance.js";
+import { removeDir, tempDir, waitFor } from "../helpers/appliance.js";
+import { enrolToken, type HubProcess, hubProcess, teardown, withHubLog } from "../helpers/hub.js";
 import { stopChild } from "../helpers/processes.js";
 
 const hubUser = { user: "nexus-hub", pass: "hub-password" };
@@ -96,5 +99,48 @@ describe("hub nats-server reload", () => {
     // Still serving, on the configuration it had.
     const jsm = await nc.jetstreamManager();
     await jsm.getAccountInfo();
+  });
+});
+
+describe("an enrolment the hub cannot complete", () => {
+  let hub: HubProcess;
+  beforeAll(async () => {
+    hub = await hubProcess({ env: { NEXUS_HUB_NATS_RELOAD_TIMEOUT_MS: "3000" } });
+    await hub.start();
+  }, 120_000);
+  afterAll(() => teardown([], hub));
+
+  it("gets 503 with Retry-After, and the same token enrols once nats-server answers", async () => {
+    const token = await enrolToken(hub, "site-later");
+    const pid = hub.natsPid();
+    const reloads = () =>
+      readFileSync(join(hub.dir, "logs", "nats.log"), "utf8").split("Reloaded server configuration").length;
+    const before = reloads();
+    process.kill(pid, "SIGSTOP");
+    let res: Response;
+    try {
+      res = await fetch(`${hub.url()}/api/hub/enrol`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ token }),
+      });
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    expect(res.status, hub.logTail()).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("3");
+    expect(((await res.json()) as { message: string }).message).toMatch(/try again/);
+    expect(hub.logTail()).toMatch(/did not confirm its reload within 3000 ms/);
+    // The reload it had asked for, applied now that it runs again.
+    await waitFor(() => reloads() > before, 30_000, "the pending reload");
+    const dataDir = tempDir("nexus-enrol-");
+    try {
+      const link = await enroll({ dataDir, hubUrl: hub.url(), token });
+      expect(link.site).toBe("site-later");
+    } catch (err) {
+      throw withHubLog(err, hub);
+    } finally {
+      removeDir(dataDir);
+    }
   });
 });
