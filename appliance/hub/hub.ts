@@ -222,7 +222,9 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
             if (readFileSync(tls.certFile, "utf8") === before) return;
             void siteUsers()
               .then((users) => nats.reload(users))
-              .then(() => log.info("leafnode certificate renewed"));
+              .then(() => log.info("leafnode certificate renewed"))
+              // reload() rejects when nats-server does not confirm it: logged, not an unhandled rejection.
+              .catch((err: Error) => log.error({ err: err.message }, "leafnode certificate reload failed"));
           } catch (err) {
             log.error({ err: (err as Error).message }, "leafnode certificate renewal failed");
           }
