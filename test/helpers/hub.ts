@@ -121,11 +121,27 @@ export async function hubProcess(
       await killHubNats();
     },
     async api<T>(method: string, path: string, body?: unknown) {
-      const res = await fetch(`${hub.url()}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${hub.adminToken()}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      let res: Response;
+      try {
+        res = await fetch(`${hub.url()}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${hub.adminToken()}`, "content-type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (err) {
+        // A reset or refused connection: say whether the hub process is still there, and what it logged.
+        const cause = (err as { cause?: Error }).cause?.message;
+        const c = child as ChildProcess | null;
+        const state = !c
+          ? "not started"
+          : (c.signalCode ?? (c.exitCode !== null ? `exited ${c.exitCode}` : "running"));
+        throw withHubLog(
+          new Error(
+            `hub ${method} ${path}: ${(err as Error).message}${cause ? ` (${cause})` : ""}; hub process ${state}`,
+          ),
+          hub,
+        );
+      }
       const text = await res.text();
       if (res.status >= 500)
         throw withHubLog(new Error(`hub ${method} ${path}: ${res.status} ${text.slice(0, 500)}`), hub);
