@@ -37,6 +37,15 @@ const answerSchema = z.object({
 
 export class EnrolError extends Error {}
 
+/** How many times enrolment is tried while the hub answers 503 (not ready). */
+export const ENROL_ATTEMPTS = 5;
+
+/** A Retry-After in seconds, as milliseconds between 0 and 10 s; 2 s when absent or a date. */
+export function retryAfterMs(header: string | null): number {
+  const s = header === null || header.trim() === "" ? Number.NaN : Number(header);
+  return Number.isFinite(s) ? Math.min(Math.max(s, 0), 10) * 1000 : 2000;
+}
+
 export async function enroll(opts: {
   dataDir: string;
   hubUrl: string;
@@ -69,17 +78,29 @@ export async function enroll(opts: {
     throw new EnrolError("that does not look like an enrolment token");
   const config = loadApplianceConfig({ dataDir: opts.dataDir });
   let res: Response;
-  try {
-    res = await (opts.fetchImpl ?? fetch)(new URL("/api/hub/enrol", hub), {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ token: opts.token, version: applianceVersion(), profile: config.profile }),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (err) {
-    throw new EnrolError(`cannot reach the hub at ${hub.origin}: ${(err as Error).message}`);
+  let body: { message?: string } | null;
+  // 503: the hub could not finish (its NATS server busy or restarting) and kept the token unspent; it says
+  // when to try again (Retry-After), and the box does, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      res = await (opts.fetchImpl ?? fetch)(new URL("/api/hub/enrol", hub), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ token: opts.token, version: applianceVersion(), profile: config.profile }),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      throw new EnrolError(`cannot reach the hub at ${hub.origin}: ${(err as Error).message}`);
+    }
+    body = (await res.json().catch(() => null)) as { message?: string } | null;
+    if (res.status !== 503 || attempt >= ENROL_ATTEMPTS) break;
+    await new Promise((r) => setTimeout(r, retryAfterMs(res.headers.get("retry-after"))));
   }
-  const body = (await res.json().catch(() => null)) as { message?: string } | null;
+  if (res.status === 503)
+    throw new EnrolError(
+      `the hub is not ready: ${body?.message ?? "503"} (tried ${ENROL_ATTEMPTS} times). The token was not ` +
+        "spent: run the same nexus enroll again in a minute",
+    );
   if (!res.ok) throw new EnrolError(`the hub refused: ${body?.message ?? res.status}`);
   const parsed = answerSchema.safeParse(body);
   if (!parsed.success) throw new EnrolError("the hub's answer is not a valid enrolment");

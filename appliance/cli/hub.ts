@@ -54,6 +54,9 @@ export async function runHub(o: {
     maxClockDriftMs: process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS
       ? Number(process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS)
       : undefined,
+    natsReloadTimeoutMs: process.env.NEXUS_HUB_NATS_RELOAD_TIMEOUT_MS
+      ? Number(process.env.NEXUS_HUB_NATS_RELOAD_TIMEOUT_MS)
+      : undefined,
     ...hubLeafTls(process.env),
     // NEXUS_HUB_STAGING_MAX_AGE_MS / NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS, read here like the others.
     staging: stagingOptions(undefined, process.env),

@@ -12,6 +12,8 @@ import type { Logger } from "../kit/index.js";
 import { fleetPage } from "./fleet-page.js";
 
 const SITE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Seconds a box waits before trying an enrolment again that the hub could not complete (503). */
+export const ENROL_RETRY_AFTER_S = 3;
 
 export const tokenBody = z
   .object({
@@ -97,7 +99,17 @@ export function hubApi(deps: HubApiDeps) {
     const body = await json(c, tokenBody);
     return c.json(await deps.createToken(body.site, body.ttlSeconds), 201);
   });
-  app.post("/api/hub/enrol", async (c) => c.json(await deps.enrol(await json(c, enrolBody)), 201));
+  app.post("/api/hub/enrol", async (c) => {
+    const body = await json(c, enrolBody);
+    try {
+      return c.json(await deps.enrol(body), 201);
+    } catch (err) {
+      // Not completed, token kept: the box tries again after a pause (appliance/enroll.ts).
+      if (err instanceof ApiError && err.status === 503)
+        return c.json(errorBody(503, err.message), 503, { "retry-after": String(ENROL_RETRY_AFTER_S) });
+      throw err;
+    }
+  });
   app.get("/api/hub/sites", async (c) => {
     admin(c.req.header("authorization"));
     return c.json({ sites: await deps.sites() });

@@ -30,6 +30,7 @@ import {
   listSites,
   redeemToken,
   reEnrolSite,
+  releaseToken,
   revokeSite,
   touchSite,
 } from "./sites.js";
@@ -67,6 +68,8 @@ export interface HubOptions {
   leafTlsNames?: string[];
   /** How often the hub's own leafnode certificate is checked for renewal (default daily). */
   leafTlsCheckMs?: number;
+  /** How long the hub's own nats-server may take to confirm a reload (default 30 s). */
+  natsReloadTimeoutMs?: number;
 }
 
 export interface RunningHub {
@@ -125,7 +128,8 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     (await listSites(db))
       .filter((s) => s.status === "active" && s.natsPasswordHash)
       .map((s) => ({ site: s.id, user: s.id, passwordHash: s.natsPasswordHash! }));
-  const logFd = openSync(join(dirs.logs, "nats.log"), "a", 0o600);
+  const natsLog = join(dirs.logs, "nats.log");
+  const logFd = openSync(natsLog, "a", 0o600);
   const external = opts.nats;
   const leafNames = [new URL(leafnodeUrl).hostname, "127.0.0.1", "localhost", ...(opts.leafTlsNames ?? [])];
   const tls = external
@@ -156,6 +160,8 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
         user: hubUser.user,
         pass: hubPass,
         logFd,
+        logFile: natsLog,
+        reloadTimeoutMs: opts.natsReloadTimeoutMs,
       });
   if (external) await nats.reload(await siteUsers());
   const nc: NatsConnection = await connectHub(
@@ -223,7 +229,9 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
             if (readFileSync(tls.certFile, "utf8") === before) return;
             void siteUsers()
               .then((users) => nats.reload(users))
-              .then(() => log.info("leafnode certificate renewed"));
+              .then(() => log.info("leafnode certificate renewed"))
+              // reload() rejects when nats-server does not confirm it: logged, not an unhandled rejection.
+              .catch((err: Error) => log.error({ err: err.message }, "leafnode certificate reload failed"));
           } catch (err) {
             log.error({ err: (err as Error).message }, "leafnode certificate renewal failed");
           }
@@ -242,8 +250,8 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     enrol: async (input) => {
       const password = randomBytes(32).toString("base64url");
       const hash = bcrypt.hashSync(password, 10);
-      const site = await db.tx(async (q) => {
-        let redeemed: { site: string | null };
+      const { site, tokenId } = await db.tx(async (q) => {
+        let redeemed: { id: string; site: string | null };
         try {
           redeemed = await redeemToken(q, input.token);
         } catch (err) {
@@ -260,11 +268,18 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
         };
         const again = await reEnrolSite(q, { ...s, natsPasswordHash: hash });
         if (!again) await addSite(q, { ...s, natsPasswordHash: hash });
-        return redeemed.site;
+        return { site: redeemed.site, tokenId: redeemed.id };
       });
-      await nats.reload(await siteUsers());
-      await startIngest(site);
-      await queueHubRecords(db, site);
+      try {
+        await nats.reload(await siteUsers());
+        await startIngest(site);
+        await queueHubRecords(db, site);
+      } catch (err) {
+        // The box gets nothing, so the token is given back: the same enrolment can be tried again.
+        await releaseToken(db, tokenId).catch(() => undefined);
+        log.error({ err, site }, "enrolment not completed (token given back)");
+        throw new ApiError(503, "the hub could not complete the enrolment now (NATS not ready); try again");
+      }
       log.info({ site }, "site enrolled");
       return { site, leafnodeUrl, user: site, password, ...enrolmentTls(tls) };
     },

@@ -6,7 +6,7 @@
  * which drops the site's leafnode connection. Passwords are stored as bcrypt hashes only.
  */
 import { type ChildProcess, execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { connect, type NatsConnection } from "nats";
 import { reapStaleNats, spawnNatsServer } from "../supervisor/nats-process.js";
@@ -129,6 +129,10 @@ export async function startHubNats(opts: {
   user: string;
   pass: string;
   logFd: number | "ignore";
+  /** The file `logFd` writes to: reload() reads the server's confirmation there. */
+  logFile?: string;
+  /** How long reload() waits for nats-server to confirm (default 30 s). */
+  reloadTimeoutMs?: number;
 }): Promise<HubNats> {
   const stale = await reapStaleNats(opts.pidFile, opts.confFile);
   if (stale) opts.onStale?.(stale);
@@ -155,16 +159,57 @@ export async function startHubNats(opts: {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+  let reloads: Promise<unknown> = Promise.resolve();
   return {
     child,
     url,
-    async reload(sites) {
-      writeFileSync(opts.confFile, opts.config(sites), { mode: 0o600 });
-      child.kill("SIGHUP");
-      // nats-server applies a reload asynchronously; give it a moment before callers rely on it.
-      await new Promise((r) => setTimeout(r, 300));
+    reload(sites) {
+      // One at a time: each waits for the confirmation of its own SIGHUP, not of one sent before it.
+      const done = reloads.then(async () => {
+        writeFileSync(opts.confFile, opts.config(sites), { mode: 0o600 });
+        const from = opts.logFile ? statSync(opts.logFile).size : 0;
+        child.kill("SIGHUP");
+        if (opts.logFile) await reloaded(child, opts.logFile, from, opts.reloadTimeoutMs ?? 30_000);
+        else await new Promise((r) => setTimeout(r, 300)); // no log to read: a guess
+      });
+      reloads = done.catch(() => undefined);
+      return done;
     },
   };
+}
+
+/**
+ * Resolves once nats-server has logged, after byte `from` of its log, that it finished reloading. nats-server
+ * applies a SIGHUP asynchronously, and until it has finished its JetStream API has no responders (a request
+ * gets NATS 503): under load that lasted 420 ms, longer than the fixed 300 ms the hub used to wait, and
+ * the enrolment's stream creation right after it failed ("the hub refused: internal error").
+ */
+async function reloaded(child: ChildProcess, logFile: string, from: number, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = readFrom(logFile, from);
+    if (text.includes("Reloaded server configuration")) return;
+    const failed = /Failed to reload server configuration: (.*)/.exec(text);
+    if (failed) throw new Error(`hub nats-server refused its new configuration: ${failed[1]}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error("hub nats-server exited while reloading its configuration");
+    if (Date.now() > deadline)
+      throw new Error(`hub nats-server did not confirm its reload within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function readFrom(file: string, from: number): string {
+  const fd = openSync(file, "r");
+  try {
+    const size = statSync(file).size;
+    if (size <= from) return "";
+    const buf = Buffer.alloc(size - from);
+    const n = readSync(fd, buf, 0, buf.length, from);
+    return buf.subarray(0, n).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function connectHub(url: string, user: string, pass: string): Promise<NatsConnection> {

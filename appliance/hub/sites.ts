@@ -84,6 +84,14 @@ export async function redeemToken(
   throw new EnrolTokenError(!row ? "unknown" : row.used_at ? "used" : "expired");
 }
 
+/**
+ * Gives a redeemed token back: the enrolment it was spent on could not be completed, and the box was told
+ * to try again with it. Its expiry still holds.
+ */
+export async function releaseToken(db: HubQuery, id: string): Promise<void> {
+  await db.query("UPDATE enrol_tokens SET used_at = NULL WHERE id = $1", [id]);
+}
+
 const SITE_COLUMNS = `id, name, status, enrolled_at AS "enrolledAt", revoked_at AS "revokedAt",
   last_seen AS "lastSeen", version, profile, nats_user AS "natsUser", nats_password_hash AS "natsPasswordHash"`;
 

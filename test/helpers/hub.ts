@@ -4,9 +4,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import {
+  closeSync,
   copyFileSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -29,6 +31,12 @@ import { killPid, stopChild } from "./processes.js";
 export interface HubProcess {
   dir: string;
   leafPort: number;
+  /** The hub process's stdout and stderr (its pino log, warn and up), kept across restarts. */
+  logFile: string;
+  /** The last lines of that log, for a failure message. */
+  logTail(lines?: number): string;
+  /** The pid of the hub's nats-server (0 when none runs). */
+  natsPid(): number;
   url(): string;
   adminToken(): string;
   start(): Promise<void>;
@@ -36,8 +44,6 @@ export interface HubProcess {
   stop(): Promise<void>;
   /** SIGKILL the hub process alone (its nats-server is left to the hub's own watchdog, as in production). */
   kill9(): Promise<void>;
-  /** The pid of the nats-server running with this hub's config (from /proc), or 0. */
-  natsPid(): number;
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
 }
 
@@ -51,17 +57,24 @@ export async function hubProcess(
   const httpPort = await freePort();
   let child: ChildProcess | null = null;
   const runFile = join(dir, "run", "hub.json");
+  const logFile = join(dir, "logs", "hub.log");
   const killHubNats = async () => {
-    const pid = Number(execPidOf(join(dir, "nats", "nats.conf")));
+    const pid = hub.natsPid();
     if (pid) await killPid(pid);
   };
   const hub: HubProcess = {
     dir,
     leafPort,
+    logFile,
+    logTail: (lines = 40) => tailOf(logFile, lines),
+    natsPid: () => Number(execPidOf(join(dir, "nats", "nats.conf"))),
     url: () => (JSON.parse(readFileSync(runFile, "utf8")) as { url: string }).url,
     adminToken: () => readFileSync(join(dir, "secrets", "hub-admin.token"), "utf8").trim(),
     async start() {
       rmSync(runFile, { force: true });
+      mkdirSync(join(dir, "logs"), { recursive: true, mode: 0o700 });
+      // Kept, not discarded: a hub answering 500 says why only here ("unhandled error" with its stack).
+      const out = openSync(logFile, "a", 0o600);
       child = spawn(
         process.execPath,
         [
@@ -81,19 +94,18 @@ export async function hubProcess(
           ...(opts.args ?? []),
         ],
         {
-          stdio: ["ignore", "ignore", "pipe"],
+          stdio: ["ignore", out, out],
           env: { ...process.env, NEXUS_LOG_LEVEL: "warn", ...opts.env },
         },
       );
+      closeSync(out); // the child has its own copy
       const c = child;
-      // Passed on, and the tail kept: a hub that dies during start says why in the test's error.
-      let err = "";
-      c.stderr?.on("data", (chunk: Buffer) => {
-        process.stderr.write(chunk);
-        err = (err + chunk).slice(-2000);
-      });
-      await waitFor(() => existsSync(runFile) || c.exitCode !== null, 60_000, "hub start");
-      if (!existsSync(runFile)) throw new Error(`the hub exited during start (code ${c.exitCode}): ${err}`);
+      try {
+        await waitFor(() => existsSync(runFile) || c.exitCode !== null, 60_000, "hub start");
+        if (!existsSync(runFile)) throw new Error(`the hub exited during start (code ${c.exitCode})`);
+      } catch (err) {
+        throw withHubLog(err, hub);
+      }
     },
     async stop() {
       const c = child;
@@ -110,17 +122,61 @@ export async function hubProcess(
       c.kill("SIGKILL");
       await new Promise((r) => c.once("exit", r));
     },
-    natsPid: () => Number(execPidOf(join(dir, "nats", "nats.conf"))),
     async api<T>(method: string, path: string, body?: unknown) {
-      const res = await fetch(`${hub.url()}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${hub.adminToken()}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.status, body: (await res.json()) as T };
+      let res: Response;
+      try {
+        res = await fetch(`${hub.url()}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${hub.adminToken()}`, "content-type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (err) {
+        // A reset or refused connection: say whether the hub process is still there, and what it logged.
+        const cause = (err as { cause?: Error }).cause?.message;
+        const c = child as ChildProcess | null;
+        const state = !c
+          ? "not started"
+          : (c.signalCode ?? (c.exitCode !== null ? `exited ${c.exitCode}` : "running"));
+        throw withHubLog(
+          new Error(
+            `hub ${method} ${path}: ${(err as Error).message}${cause ? ` (${cause})` : ""}; hub process ${state}`,
+          ),
+          hub,
+        );
+      }
+      const text = await res.text();
+      if (res.status >= 500)
+        throw withHubLog(new Error(`hub ${method} ${path}: ${res.status} ${text.slice(0, 500)}`), hub);
+      return { status: res.status, body: JSON.parse(text) as T };
     },
   };
   return hub;
+}
+
+/** The last `lines` lines of `file` ("" when there is none). */
+function tailOf(file: string, lines: number): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+/** `err` with the tail of the hub's log appended to its message: what the hub said when the call failed. */
+export function withHubLog(err: unknown, hub: HubProcess): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  e.message += `\n--- tail of ${hub.logFile} ---\n${hub.logTail() || "(empty)"}`;
+  return e;
+}
+
+/** `enroll()` a box's data dir with `hub` as `site`; a refusal carries the tail of the hub's log. */
+export async function enrolWith(hub: HubProcess, dataDir: string, site: string): Promise<void> {
+  const token = await enrolToken(hub, site);
+  try {
+    await enroll({ dataDir, hubUrl: hub.url(), token });
+  } catch (err) {
+    throw withHubLog(err, hub);
+  }
 }
 
 /** The pid of the nats-server started with `conf` (from /proc), or "". */
@@ -152,7 +208,7 @@ export async function enrolledBox(
   opts: { hostPrefix?: string[]; config?: Record<string, unknown> } = {},
 ): Promise<TestAppliance> {
   const pre = tempDir("nexus-enrol-");
-  await enroll({ dataDir: pre, hubUrl: hub.url(), token: await enrolToken(hub, site) });
+  await enrolWith(hub, pre, site);
   const box = await startTestAppliance({
     services,
     hostPrefix: opts.hostPrefix,

@@ -3,9 +3,8 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { enroll } from "../../appliance/enroll.js";
 import { ROOT, removeDir, tempDir } from "../helpers/appliance.js";
-import { enrolToken, type HubProcess, hubProcess, teardown } from "../helpers/hub.js";
+import { enrolWith, type HubProcess, hubProcess, teardown } from "../helpers/hub.js";
 
 const run = promisify(execFile);
 let hub: HubProcess;
@@ -18,7 +17,7 @@ beforeAll(async () => {
   hub = await hubProcess();
   await hub.start();
   const box = tempDir("nexus-enrol-");
-  await enroll({ dataDir: box, hubUrl: hub.url(), token: await enrolToken(hub, "cli-site") });
+  await enrolWith(hub, box, "cli-site");
   removeDir(box);
 }, 120_000);
 afterAll(() => teardown([], hub));

@@ -11,13 +11,12 @@ import net from "node:net";
 import { join } from "node:path";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { enroll } from "../../appliance/enroll.js";
 import { leafTls } from "../../appliance/hub/leaf-tls.js";
 import { dataPaths } from "../../appliance/paths.js";
 import type { HubLink } from "../../appliance/sync/hub-link.js";
 import { syncStatus } from "../../appliance/sync-status.js";
 import { removeDir, startTestAppliance, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
-import { enrolledBox, enrolToken, type HubProcess, hubProcess, putNote, teardown } from "../helpers/hub.js";
+import { enrolledBox, enrolWith, type HubProcess, hubProcess, putNote, teardown } from "../helpers/hub.js";
 
 let hub: HubProcess;
 let good: TestAppliance;
@@ -34,7 +33,7 @@ afterAll(() => teardown(boxes, hub));
 /** A box enrolled as `site` whose stored link is changed by `edit` before it starts. */
 async function boxWithLink(site: string, edit: (l: HubLink) => HubLink): Promise<TestAppliance> {
   const pre = tempDir("nexus-enrol-");
-  await enroll({ dataDir: pre, hubUrl: hub.url(), token: await enrolToken(hub, site) });
+  await enrolWith(hub, pre, site);
   const box = await startTestAppliance({
     services: ["notes"],
     beforeStart: (dataDir) => {

@@ -7,10 +7,9 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { enroll } from "../../appliance/enroll.js";
 import { removeDir, startTestAppliance, type TestAppliance, waitFor } from "../helpers/appliance.js";
 import { filesCall, sha256 } from "../helpers/files.js";
-import { enrolledBox, enrolToken, type HubProcess, hubProcess, teardown } from "../helpers/hub.js";
+import { enrolledBox, enrolWith, type HubProcess, hubProcess, teardown } from "../helpers/hub.js";
 import { type S3TestServer, startS3Server } from "../helpers/s3-server.js";
 
 const MiB = 1024 * 1024;
@@ -154,7 +153,7 @@ describe("files stored before the box was enrolled", () => {
       });
       expect(up.status).toBe(201);
       await early.stop();
-      await enroll({ dataDir, hubUrl: hub.url(), token: await enrolToken(hub, "late-depot") });
+      await enrolWith(hub, dataDir, "late-depot");
       early = await startTestAppliance({ services: ["files"], dataDir });
       const sha = sha256("written in the field, offline");
       await waitFor(() => existsSync(blobOnHub(sha)), 60_000, "the blob on the hub");

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { EnrolError, enroll, isLoopback } from "../../appliance/enroll.js";
+import { ENROL_ATTEMPTS, EnrolError, enroll, isLoopback, retryAfterMs } from "../../appliance/enroll.js";
 import { leafTls } from "../../appliance/hub/leaf-tls.js";
 import { removeDir, tempDir } from "../helpers/appliance.js";
 
@@ -75,6 +75,61 @@ describe("enroll", () => {
       expect(existsSync(join(dir, "secrets", "hub.json"))).toBe(false);
       expect(existsSync(join(dir, "config.json"))).toBe(false);
     }
+  });
+
+  it("tries again while the hub answers 503 (not ready, token kept), as long as Retry-After says", async () => {
+    const answers = [503, 503, 201];
+    const calls: number[] = [];
+    const hubStarting: typeof fetch = async () => {
+      const status = answers[calls.length] ?? 201;
+      calls.push(Date.now());
+      const body = status === 503 ? { status, message: "the hub's NATS server is not ready" } : base;
+      return new Response(JSON.stringify(body), {
+        status,
+        headers: { "content-type": "application/json", "retry-after": "0" },
+      });
+    };
+    const link = await enroll({
+      dataDir: fresh(),
+      hubUrl: "https://hub.example.org",
+      token: TOKEN,
+      fetchImpl: hubStarting,
+    });
+    expect(link.site).toBe("depot-7");
+    expect(calls).toHaveLength(3);
+  });
+
+  it("gives up on a hub that stays unready, saying the token was not spent; other refusals at once", async () => {
+    let calls = 0;
+    const counting =
+      (status: number, message: string): typeof fetch =>
+      async () => {
+        calls++;
+        return new Response(JSON.stringify({ status, message }), {
+          status,
+          headers: { "content-type": "application/json", "retry-after": "0" },
+        });
+      };
+    const dir = fresh();
+    const opts = { dataDir: dir, hubUrl: "https://hub.example.org", token: TOKEN };
+    await expect(enroll({ ...opts, fetchImpl: counting(503, "busy") })).rejects.toThrow(
+      /the hub is not ready: busy .*not spent/,
+    );
+    expect(calls).toBe(ENROL_ATTEMPTS);
+    calls = 0;
+    await expect(enroll({ ...opts, fetchImpl: counting(500, "internal error") })).rejects.toThrow(
+      "the hub refused: internal error",
+    );
+    expect(calls).toBe(1);
+    expect(existsSync(join(dir, "secrets", "hub.json"))).toBe(false);
+  });
+
+  it("reads Retry-After in seconds, within 0 to 10 s", () => {
+    expect(retryAfterMs("3")).toBe(3000);
+    expect(retryAfterMs("0")).toBe(0);
+    expect(retryAfterMs("3600")).toBe(10_000);
+    expect(retryAfterMs(null)).toBe(2000);
+    expect(retryAfterMs("Wed, 21 Oct 2026 07:28:00 GMT")).toBe(2000);
   });
 
   it("knows which hosts are this machine", () => {
