@@ -5,6 +5,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { NatsConnection } from "nats";
 import { z } from "zod";
+import { SERVICE_NAME } from "../lib/names.js";
 import type { ChangeRecord } from "../sync/change.js";
 import type { SyncApi } from "../sync/recorder.js";
 import type { AccessRule } from "./access.js";
@@ -55,14 +56,12 @@ export interface ServiceDefinition<C = unknown> {
   health: (ctx: ServiceContext<C>) => Promise<HealthResult> | HealthResult;
 }
 
-const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
-
 type Input<C> = Pick<ServiceDefinition<C>, "name" | "version" | "routes"> &
   Partial<Omit<ServiceDefinition<C>, "name" | "version" | "routes">>;
 
 /** Declares a service. Fills defaults and validates the name and migration ids. */
 export function defineService<C = Record<string, never>>(def: Input<C>): ServiceDefinition<C> {
-  if (!NAME.test(def.name)) throw new Error(`service name must match ${NAME}: ${def.name}`);
+  if (!SERVICE_NAME.test(def.name)) throw new Error(`service name must match ${SERVICE_NAME}: ${def.name}`);
   const migrations = def.migrations ?? [];
   for (const m of migrations) {
     if (!/^\d{10}_[a-z0-9_]+$/.test(m.id))
