@@ -2,11 +2,13 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { ApiError, jsonRoute, requireCaller } from "../../appliance/kit/index.js";
-import { getContent, pathAfter, putContent } from "./content.js";
+import { contentAt, putContent } from "./content.js";
+import { incomingOf, pathAfter } from "./http.js";
 import { parsePath, parseUrlPath } from "./names.js";
 import { findByPath, listChildren, makeFolders, nodeOf } from "./nodes.js";
 import { spaceUsage } from "./quota.js";
 import * as s from "./schemas.js";
+import { serveBlob } from "./serve.js";
 import { requireSpace, spacesOf } from "./spaces.js";
 import type { Ctx, Files } from "./state.js";
 
@@ -35,8 +37,30 @@ export function spaceRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
   app.get("/spaces/:space/list", list);
   app.get("/spaces/:space/list/*", list);
 
-  app.put("/spaces/:space/content/*", (c) => putContent(c, ctx, files()));
-  app.get("/spaces/:space/content/*", (c) => getContent(c, ctx, files()));
+  app.put("/spaces/:space/content/*", async (c) => {
+    const f = files();
+    const w = await putContent(ctx, f, {
+      caller: requireCaller(c),
+      space: c.req.param("space") ?? "",
+      path: pathAfter(c, "content"),
+      contentLength: c.req.header("content-length"),
+      sha256: c.req.header("x-content-sha256"),
+      ifMatch: c.req.header("if-match"),
+      ifNoneMatch: c.req.header("if-none-match"),
+      contentType: c.req.header("content-type"),
+      body: () => incomingOf(c),
+    });
+    return c.json({ file: w.file }, w.created ? 201 : 200);
+  });
+  app.get("/spaces/:space/content/*", (c) => {
+    const f = files();
+    const blob = contentAt(ctx, requireCaller(c), {
+      space: c.req.param("space") ?? "",
+      path: pathAfter(c, "content"),
+      version: c.req.query("version"),
+    });
+    return serveBlob(c, f, blob, { inline: c.req.query("inline") === "1" });
+  });
 
   jsonRoute(
     app,
