@@ -7,6 +7,7 @@
  * The host exits when the supervisor goes away (IPC disconnect), so a killed supervisor leaves no orphans.
  */
 import { createLogger, type RunningService, type ServiceDefinition, startService } from "../kit/index.js";
+import { syncPlugin } from "../sync/plugin.js";
 
 /** Resolves a service name to its definition (the registry in production, fixtures in tests). */
 export type ServiceLoader = (name: string) => Promise<ServiceDefinition<unknown>>;
@@ -53,6 +54,7 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
           internalToken: env.NEXUS_INTERNAL_TOKEN || undefined,
           env,
           fileConfig: serviceConfig[spec.name],
+          plugins: [syncPlugin],
         });
         running.push(svc);
       } catch (err) {

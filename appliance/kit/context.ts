@@ -1,12 +1,12 @@
 /** Builds a service's context. The runtime uses it; so do CLI commands that work on a service's data offline. */
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
-import { createSyncApi } from "../sync/recorder.js";
 import { envPrefix, loadConfig } from "./config.js";
 import { type Db, migrate, openDatabase } from "./db.js";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
 import type { Logger } from "./logger.js";
 import { addToOutbox, outboxMigrations } from "./outbox.js";
+import { pluginMigrations, type ServicePlugin } from "./plugin.js";
 
 /** The database file of a service inside the data dir. */
 export function serviceDbPath(dataDir: string, name: string): string {
@@ -27,10 +27,12 @@ export function createContext<C>(
     onEmit?: () => void;
     /** The wall clock of the sync HLC (tests move it). */
     now?: () => number;
+    /** Plugins whose context members the service gets (`appliance/sync` gives `ctx.sync`). */
+    plugins?: readonly ServicePlugin[];
   },
 ): ServiceContext<C> {
   const { db } = opts;
-  return {
+  const core = {
     name: def.name,
     version: def.version,
     site: opts.site,
@@ -52,8 +54,11 @@ export function createContext<C>(
       if (opts.onEmit) setImmediate(opts.onEmit);
       return id;
     },
-    sync: createSyncApi(db, { site: opts.site, service: def.name, now: opts.now, onRecord: opts.onEmit }),
-  };
+  } satisfies Partial<ServiceContext<C>>;
+  const scope = { db, site: opts.site, service: def.name, now: opts.now, onWrite: opts.onEmit };
+  const members = (opts.plugins ?? []).map((p) => p.context?.(scope) ?? {});
+  // The members are those the plugins declared on ServiceContext (module augmentation).
+  return Object.assign(core, ...members) as ServiceContext<C>;
 }
 
 /**
@@ -63,9 +68,9 @@ export function createContext<C>(
  */
 export function openServiceOffline<C>(
   def: ServiceDefinition<C>,
-  opts: { dataDir: string; site: string; log: Logger },
+  opts: { dataDir: string; site: string; log: Logger; plugins?: readonly ServicePlugin[] },
 ) {
   const db = openDatabase(serviceDbPath(opts.dataDir, def.name));
-  migrate(db, [...outboxMigrations, ...def.migrations]);
+  migrate(db, [...outboxMigrations, ...pluginMigrations(opts.plugins ?? []), ...def.migrations]);
   return createContext(def, { ...opts, db, nats: null });
 }

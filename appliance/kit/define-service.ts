@@ -6,14 +6,15 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { NatsConnection } from "nats";
 import { z } from "zod";
 import { SERVICE_NAME } from "../lib/names.js";
-import type { ChangeRecord } from "../sync/change.js";
-import type { SyncApi } from "../sync/recorder.js";
 import type { AccessRule } from "./access.js";
 import type { Db, Migration } from "./db.js";
 import type { Logger } from "./logger.js";
 import type { Subscription } from "./nats.js";
 
-/** What a service's routes, subscriptions and health check receive. Passed explicitly; no singletons. */
+/**
+ * What a service's routes, subscriptions and health check receive. Passed explicitly; no singletons.
+ * Runtime plugins add members by module augmentation (`appliance/sync/plugin.ts` adds `sync`).
+ */
 export interface ServiceContext<C = unknown> {
   name: string;
   version: string;
@@ -28,12 +29,11 @@ export interface ServiceContext<C = unknown> {
   tx<T>(fn: () => T): T;
   /** Records an event in the outbox (inside the current transaction, or its own). Returns the event id. */
   emit(type: string, data: unknown, opts?: { subject?: string }): string;
-  /** Change records for the hub (`appliance/sync`): `record` inside `tx`, stamped with this database's HLC. */
-  sync: SyncApi;
 }
 
 export type HealthResult = { ok: true } | { ok: false; reason: string };
 
+/** A service. Runtime plugins add optional members by module augmentation (sync adds `syncApply`). */
 export interface ServiceDefinition<C = unknown> {
   name: string;
   version: string;
@@ -45,12 +45,6 @@ export interface ServiceDefinition<C = unknown> {
   migrations: Migration[];
   routes: (app: OpenAPIHono, ctx: ServiceContext<C>) => void;
   subscriptions: (ctx: ServiceContext<C>) => Subscription[];
-  /**
-   * Applies records the hub sends for a synced collection (hub-side changes, conflict winners), by
-   * collection. Runs inside a transaction; the handler compares HLCs itself (a record may be older than the
-   * row it has) and must not record a change for it (that would echo it back).
-   */
-  syncApply: Record<string, (ctx: ServiceContext<C>, record: ChangeRecord) => void>;
   /** Runs after migrations, before the service takes requests. */
   onStart: (ctx: ServiceContext<C>) => Promise<void> | void;
   health: (ctx: ServiceContext<C>) => Promise<HealthResult> | HealthResult;
@@ -73,7 +67,6 @@ export function defineService<C = Record<string, never>>(def: Input<C>): Service
     access: [],
     configSchema: z.object({}) as unknown as z.ZodType<C>,
     subscriptions: () => [],
-    syncApply: {},
     onStart: () => undefined,
     health: () => ({ ok: true }),
     ...def,

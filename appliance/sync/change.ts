@@ -14,10 +14,8 @@ import { isHlc } from "./hlc.js";
 
 /** The edge's JetStream stream of change records. */
 export const SYNC_STREAM = "NEXUS_SYNC";
-/** Header on every outbox publish: the outbox row's seq. */
-export const SEQ_HEADER = "Nexus-Seq";
-/** Header on sync publishes: the seq of the previous sync row of the same service database (0: none pending). */
-export const PREV_SEQ_HEADER = "Nexus-Prev-Seq";
+/** The outbox relay's headers (`Nexus-Seq`, `Nexus-Prev-Seq`) and which of its subjects carry records. */
+export { isSyncSubject, PREV_SEQ_HEADER, SEQ_HEADER } from "../kit/outbox.js";
 
 /** A synced collection's name: one subject token. */
 export const COLLECTION_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -71,9 +69,4 @@ export const HUB_STREAM = "NEXUS_HUB";
 /** The subject the hub delivers a record for one service of one box on (captured by the box's NEXUS_HUB). */
 export function hubDataSubject(site: string, service: string, collection: string): string {
   return `hub.${check("site", site, SITE_ID)}.data.${check("service", service, SERVICE_NAME)}.${check("collection", collection, COLLECTION_NAME)}`;
-}
-
-/** True for outbox subjects that carry change records (rows kept until the hub acknowledges them). */
-export function isSyncSubject(subject: string): boolean {
-  return subject.startsWith("sync.");
 }
