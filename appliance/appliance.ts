@@ -8,17 +8,17 @@ import { chmodSync, mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { loadService as registryLoader } from "../services/registry.js";
+import { loadService as registryLoader, registryPermissions } from "../services/registry.js";
 import { gpuSampler } from "./box/gpu.js";
 import { cpuSampler } from "./box/resources.js";
 import type { ApplianceConfig } from "./config/schema.js";
 import { startControlServer } from "./control.js";
-import { APPLIANCE_API, createApplianceApi } from "./gateway/appliance-api.js";
+import { APPLIANCE_API, APPLIANCE_PERMISSIONS, createApplianceApi } from "./gateway/appliance-api.js";
 import { loadConsoleFiles } from "./gateway/console-files.js";
 import { identityAuth } from "./gateway/identity-auth.js";
 import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } from "./gateway/index.js";
 import type { ServiceLoader } from "./host/run.js";
-import { type Logger, ruleFor } from "./kit/index.js";
+import { type DiskReserve, diskRoom, type Logger, mergePermissions, ruleFor } from "./kit/index.js";
 import { applianceVersion, dataPaths, packageRoot } from "./paths.js";
 import { loadProfile } from "./profiles/load.js";
 import { cmdline, readPid, removePid, writePid } from "./supervisor/pidfile.js";
@@ -47,7 +47,13 @@ export type FirstLogin =
 export async function startAppliance(
   config: ApplianceConfig,
   log: Logger,
-  opts: { host?: SupervisorDeps["host"]; loadService?: ServiceLoader; env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    host?: SupervisorDeps["host"];
+    loadService?: ServiceLoader;
+    env?: NodeJS.ProcessEnv;
+    /** Lines the supervisor's own logger dropped (its log disk full), for /metrics. */
+    logLinesDropped?: () => number;
+  } = {},
 ): Promise<Appliance> {
   const paths = dataPaths(config.dataDir);
   const other = readPid(paths.supervisorPid);
@@ -61,6 +67,13 @@ export async function startAppliance(
   if (names.includes(APPLIANCE_API))
     throw new Error(`"${APPLIANCE_API}" is reserved for the gateway's own API`);
   const services = await Promise.all(names.map((n) => (opts.loadService ?? registryLoader)(n)));
+  // Every permission of the box: the gateway's own, every registered service's (installed or not, so the
+  // built-in roles are the same on every box), and those of services loaded from elsewhere (test fixtures).
+  const permissions = mergePermissions([
+    APPLIANCE_PERMISSIONS,
+    ...(await registryPermissions()),
+    ...services.map((d) => d.permissions),
+  ]);
   const isolation = config.isolation ?? profile.isolation;
   config = {
     ...config,
@@ -78,6 +91,7 @@ export async function startAppliance(
     log,
     host: opts.host,
     internalToken,
+    permissions,
     env: opts.env,
   });
   const metrics = new GatewayMetrics();
@@ -101,6 +115,7 @@ export async function startAppliance(
       version,
       site: config.site,
       dataDir: paths.root,
+      diskReserve: config.disk,
       services: () => supervisor.status(),
       nats: () => supervisor.natsState(),
       cpuPercent: cpuSampler(),
@@ -118,6 +133,10 @@ export async function startAppliance(
     routes: () => supervisor.routes(),
     services: () => supervisor.serviceNames(),
     gauges: () => supervisor.status(),
+    box: () => ({
+      disk: dataDiskRoom(paths.root, config.disk),
+      supervisorLogLinesDropped: opts.logLinesDropped?.() ?? 0,
+    }),
     applianceApi,
     corsOrigins: config.cors.allowedOrigins,
     consoleFiles: loadConsoleFiles(join(packageRoot(), "dist", "console")),
@@ -200,4 +219,13 @@ function mergeServiceConfig(
   const out: ApplianceConfig["serviceConfig"] = { ...profile };
   for (const [name, values] of Object.entries(box)) out[name] = { ...(out[name] ?? {}), ...values };
   return out;
+}
+
+/** The data disk against its reserve; null while the data dir is not there (being removed). */
+function dataDiskRoom(root: string, reserve: DiskReserve) {
+  try {
+    return diskRoom(root, reserve);
+  } catch {
+    return null;
+  }
 }

@@ -16,6 +16,8 @@ export interface AlertInput {
   services: { name: string; state: string; lastError: string | null; nextAttemptAt?: string | null }[];
   nats: string;
   diskUsedPercent: number | null;
+  /** Bytes available on the data disk and the reserve uploads stop at (absent: no reserve rule). */
+  disk?: { availableBytes: number; reserveBytes: number };
   memoryUsedPercent: number | null;
   /** Pending outbox rows over time, oldest first (the sync issue provides it). */
   syncBacklog?: { at: number; pending: number }[];
@@ -63,6 +65,8 @@ export function alertsFor(input: AlertInput): Alert[] {
   } else if (disk !== null && disk > DISK_WARNING_PERCENT) {
     out.push({ id: "disk", level: "warning", message: `the data disk is ${disk}% full` });
   }
+  const reserve = diskReserveAlert(input.disk);
+  if (reserve) out.push(reserve);
   if (input.memoryUsedPercent !== null && input.memoryUsedPercent > MEMORY_WARNING_PERCENT) {
     out.push({ id: "memory", level: "warning", message: `memory is ${input.memoryUsedPercent}% used` });
   }
@@ -96,4 +100,31 @@ export function alertsFor(input: AlertInput): Alert[] {
     });
   }
   return out;
+}
+
+const MiB = 1024 * 1024;
+const mib = (bytes: number) => `${Math.max(0, Math.round(bytes / MiB))} MiB`;
+
+/**
+ * Uploads are refused once the disk is down to its reserve (kept for logins, settings, logs): critical then,
+ * and a warning before, while less than another reserve's worth is left for uploads.
+ */
+function diskReserveAlert(disk: AlertInput["disk"]): Alert | null {
+  if (!disk || disk.reserveBytes <= 0) return null;
+  const room = disk.availableBytes - disk.reserveBytes;
+  if (room <= 0) {
+    return {
+      id: "disk-reserve",
+      level: "critical",
+      message: `the data disk is down to its reserve (${mib(disk.availableBytes)} free): uploads are refused until space is freed`,
+    };
+  }
+  if (room < disk.reserveBytes) {
+    return {
+      id: "disk-reserve",
+      level: "warning",
+      message: `the data disk is nearly full: ${mib(room)} left for uploads before they are refused`,
+    };
+  }
+  return null;
 }

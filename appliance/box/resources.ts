@@ -1,6 +1,7 @@
 /** Box resources for the console and status: CPU use between two samples, memory, disk of the data dir. */
 import { readFileSync, statfsSync } from "node:fs";
 import os from "node:os";
+import { type DiskReserve, reserveOf } from "../kit/disk.js";
 
 export interface DiskInfo {
   path: string;
@@ -8,10 +9,12 @@ export interface DiskInfo {
   freeBytes: number;
   availableBytes: number;
   usedPercent: number;
+  /** Held back for the box itself: uploads are refused once only this much is available (kit/disk.ts). */
+  reserveBytes: number;
 }
 
 /** Space on the file system holding `path` (the data dir); used % counts what non-root users cannot use. */
-export function diskInfo(path: string): DiskInfo {
+export function diskInfo(path: string, reserve?: DiskReserve): DiskInfo {
   const s = statfsSync(path);
   const total = s.blocks * s.bsize;
   const avail = s.bavail * s.bsize;
@@ -21,6 +24,7 @@ export function diskInfo(path: string): DiskInfo {
     freeBytes: s.bfree * s.bsize,
     availableBytes: avail,
     usedPercent: total === 0 ? 0 : Math.round(((total - avail) / total) * 1000) / 10,
+    reserveBytes: reserve ? reserveOf(total, reserve) : 0,
   };
 }
 

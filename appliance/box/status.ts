@@ -1,6 +1,7 @@
 /** The box as the console's overview shows it: services, message bus, resources, alerts. No HTTP here. */
 
 import os from "node:os";
+import type { DiskReserve } from "../kit/disk.js";
 import type { ServiceStatus } from "../supervisor/status.js";
 import { type Alert, alertsFor } from "./alerts.js";
 import type { GpuInfo } from "./gpu.js";
@@ -10,6 +11,8 @@ export interface StatusSources {
   version: string;
   site: string;
   dataDir: string;
+  /** The box's disk reserve, for the alert before uploads are refused. */
+  diskReserve?: DiskReserve;
   services: () => ServiceStatus[];
   nats: () => { state: string };
   cpuPercent: () => Promise<number>;
@@ -41,7 +44,7 @@ export async function applianceStatus(src: StatusSources): Promise<ApplianceStat
   const [cpuPercent, gpus] = await Promise.all([src.cpuPercent(), src.gpus()]);
   let disk: DiskInfo | null = null;
   try {
-    disk = diskInfo(src.dataDir);
+    disk = diskInfo(src.dataDir, src.diskReserve);
   } catch {
     disk = null; // data dir gone (being removed): report no disk rather than fail the whole status
   }
@@ -60,6 +63,7 @@ export async function applianceStatus(src: StatusSources): Promise<ApplianceStat
       services,
       nats: nats.state,
       diskUsedPercent: disk?.usedPercent ?? null,
+      disk: disk ? { availableBytes: disk.availableBytes, reserveBytes: disk.reserveBytes } : undefined,
       memoryUsedPercent: memory.usedPercent,
       now,
     }),

@@ -1,44 +1,50 @@
 /** `nexus up`: starts the appliance in the foreground and shows start-up progress. Ctrl-C / SIGTERM stop it. */
-import { createWriteStream, mkdirSync } from "node:fs";
+import { mkdirSync, openSync } from "node:fs";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { startAppliance } from "../appliance.js";
 import { type ConfigOverrides, loadApplianceConfig } from "../config/load.js";
+import { LogDestination } from "../kit/log-destination.js";
 import { REDACT_PATHS } from "../kit/logger.js";
 import { prettyLogLine, progressBar } from "../lib/format.js";
 import { applianceVersion, dataPaths } from "../paths.js";
 
-/** Supervisor log: JSON lines to logs/supervisor.log, warnings and errors also readable on stderr. */
+/**
+ * Supervisor log: JSON lines to logs/supervisor.log, warnings and errors also readable on stderr. Lines a full
+ * disk cannot take are dropped and counted (a write stream would throw ENOSPC and take the whole box down).
+ */
 function supervisorLogger(logFile: string, level: string) {
+  const file = new LogDestination(openSync(logFile, "a", 0o640));
   const stderr = new Writable({
     write(chunk, _enc, cb) {
       process.stderr.write(`  ${prettyLogLine(String(chunk).trimEnd())}\n`);
       cb();
     },
   });
-  return pino(
+  const log = pino(
     {
       level,
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     pino.multistream([
-      { level: level as pino.Level, stream: createWriteStream(logFile, { flags: "a", mode: 0o640 }) },
+      { level: level as pino.Level, stream: file },
       { level: "warn", stream: stderr },
     ]),
   );
+  return { log, dropped: () => file.dropped };
 }
 
 export async function up(overrides: ConfigOverrides): Promise<void> {
   const config = loadApplianceConfig(overrides);
   const paths = dataPaths(config.dataDir);
   mkdirSync(paths.logs, { recursive: true });
-  const log = supervisorLogger(paths.logFile("supervisor"), config.logLevel);
+  const { log, dropped } = supervisorLogger(paths.logFile("supervisor"), config.logLevel);
   const t0 = performance.now();
   const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
 
   console.log(`Nexus Edge ${applianceVersion()} — data dir ${paths.root}`);
-  const app = await startAppliance(config, log);
+  const app = await startAppliance(config, log, { logLinesDropped: dropped });
   const units = Object.keys(app.supervisor.current.units);
   const total = units.length;
   let shownDone = -1;

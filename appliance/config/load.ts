@@ -1,6 +1,7 @@
 /** Loads the appliance config: defaults < <data>/config.json < NEXUS_* env < CLI flags. */
 import { existsSync, readFileSync } from "node:fs";
 import { loadConfig } from "../kit/config.js";
+import { loadDiskReserve } from "../kit/disk.js";
 import { dataPaths, defaultDataDir } from "../paths.js";
 import {
   type ApplianceConfig,
@@ -41,7 +42,7 @@ export function loadApplianceConfig(
     .map((s) => s.trim())
     .filter(Boolean);
   const top = loadConfig(
-    applianceConfigSchema.omit({ gateway: true, supervisor: true, services: true, cors: true }),
+    applianceConfigSchema.omit({ gateway: true, supervisor: true, services: true, cors: true, disk: true }),
     {
       prefix: "NEXUS_",
       env,
@@ -70,12 +71,14 @@ export function loadApplianceConfig(
     env,
     fileValues: (fileValues.supervisor as Record<string, unknown>) ?? {},
   });
+  const disk = loadDiskReserve(env, (fileValues.disk as Record<string, unknown>) ?? {});
   const merged = {
     ...top,
     services: envServices ?? (fileValues.services as string[] | undefined),
     gateway,
     cors,
     supervisor,
+    disk,
     dataDir,
     ...(overrides.port !== undefined ? { port: overrides.port } : {}),
     ...(overrides.host !== undefined ? { host: overrides.host } : {}),

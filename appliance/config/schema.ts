@@ -1,5 +1,6 @@
 /** The appliance's one config schema (supervisor + gateway). Parsed once at start and passed down. */
 import { z } from "zod";
+import { diskReserveSchema } from "../kit/disk.js";
 import { SITE_ID } from "../lib/names.js";
 
 export const gatewayConfigSchema = z.object({
@@ -103,6 +104,8 @@ export const applianceConfigSchema = z.object({
   gateway: gatewayConfigSchema.default(gatewayConfigSchema.parse({})),
   cors: corsConfigSchema.default(corsConfigSchema.parse({})),
   supervisor: supervisorConfigSchema.default(supervisorConfigSchema.parse({})),
+  /** The disk reserve uploads may not consume (`NEXUS_DISK_RESERVE_PERCENT`, `NEXUS_DISK_RESERVE_BYTES`). */
+  disk: diskReserveSchema.default(diskReserveSchema.parse({})),
 });
 
 export type ApplianceConfig = z.infer<typeof applianceConfigSchema>;

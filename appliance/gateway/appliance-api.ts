@@ -12,7 +12,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createInterface } from "node:readline";
 import { z } from "zod";
 import { type ApplianceStatus, applianceStatus, type StatusSources } from "../box/status.js";
-import { type AccessRule, errorBody, hasPermission, type Logger, rule } from "../kit/index.js";
+import {
+  type AccessRule,
+  checkPermissions,
+  errorBody,
+  hasPermission,
+  type Logger,
+  type PermissionDeclarations,
+  rule,
+} from "../kit/index.js";
 import { followLog, type LogSource, logSource, tailLog } from "../supervisor/log-files.js";
 import type { ServiceStatus } from "../supervisor/status.js";
 import type { SyncStatus } from "../sync-status.js";
@@ -24,6 +32,15 @@ export const APPLIANCE_API = "appliance";
 const READ = "appliance:read";
 const WRITE = "appliance:write";
 
+/** The gateway's own permissions, declared like a service's (identity composes the built-in roles from them). */
+export const APPLIANCE_PERMISSIONS = {
+  [READ]: {
+    description: "See the box's status, services, sync and logs; read /metrics and the OpenAPI document",
+    roles: ["operator"],
+  },
+  [WRITE]: { description: "Restart, stop and start services", roles: ["operator"] },
+} satisfies PermissionDeclarations;
+
 /** Route permissions, checked by the gateway like a service's `access` rules. */
 export const APPLIANCE_ACCESS: readonly AccessRule[] = [
   rule("GET", "/status", READ),
@@ -33,6 +50,7 @@ export const APPLIANCE_ACCESS: readonly AccessRule[] = [
   rule("GET", "/services/:name/logs/*", READ),
   rule("POST", "/services/:name/*", WRITE),
 ];
+checkPermissions(APPLIANCE_API, APPLIANCE_PERMISSIONS, APPLIANCE_ACCESS);
 
 /** What the API needs of the supervisor. */
 export interface UnitControl {

@@ -14,7 +14,7 @@ import { APPLIANCE_API, type ApplianceApi } from "./appliance-api.js";
 import type { AuthHook, Principal } from "./auth.js";
 import type { ConsoleFiles } from "./console-files.js";
 import { corsPolicy } from "./cors.js";
-import type { GatewayMetrics, ServiceGauge } from "./metrics.js";
+import type { BoxGauges, GatewayMetrics, ServiceGauge } from "./metrics.js";
 import { aggregateOpenApi } from "./openapi.js";
 import { LANDING_HTML, SETUP_HTML, SETUP_JS } from "./pages.js";
 import { parseApiPath } from "./path.js";
@@ -32,6 +32,8 @@ export interface GatewayDeps {
   /** Every configured service (running or not): unknown names get 404, known-but-down 503. */
   services: () => readonly string[];
   gauges: () => ServiceGauge[];
+  /** The data disk and the supervisor's own log, for /metrics. */
+  box?: () => BoxGauges;
   /** The rule a service declares for `method path`: access level and body limit (see kit/access.ts). */
   route: (service: string, method: string, path: string) => AccessRule;
   /** Proves to services that a request came through the gateway. */
@@ -229,7 +231,7 @@ export function createGateway(deps: GatewayDeps): Server {
         });
       }
       case "/metrics": {
-        const text = metrics.render(deps.gauges());
+        const text = metrics.render(deps.gauges(), deps.box?.());
         res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
         return res.end(text);
       }

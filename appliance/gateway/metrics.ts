@@ -1,4 +1,6 @@
 /** Gateway metrics, rendered as Prometheus text exposition format 0.0.4. */
+
+import type { DiskRoom } from "../kit/disk.js";
 import { SERVICE_STATES } from "../supervisor/status.js";
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -16,6 +18,14 @@ export interface ServiceGauge {
   memoryBytes: number | null;
   /** When a service waiting in `crashloop` or `backoff` is tried next (ISO time). */
   nextAttemptAt: string | null;
+  unit: string;
+  logLinesDropped: number;
+}
+
+/** Box-wide readings: the data disk against its reserve, and the supervisor's own dropped log lines. */
+export interface BoxGauges {
+  disk: DiskRoom | null;
+  supervisorLogLinesDropped: number;
 }
 
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -89,7 +99,7 @@ export class GatewayMetrics {
     this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
   }
 
-  render(services: ServiceGauge[]): string {
+  render(services: ServiceGauge[], box?: BoxGauges): string {
     const out = serviceLines(services);
     out.push("# HELP nexus_http_requests_total Requests proxied to services, by status code.");
     out.push("# TYPE nexus_http_requests_total counter");
@@ -113,9 +123,35 @@ export class GatewayMetrics {
     out.push("# TYPE nexus_gateway_rejected_total counter");
     for (const [reason, n] of this.rejected)
       out.push(`nexus_gateway_rejected_total{reason="${esc(reason)}"} ${n}`);
+    if (box) out.push(...boxLines(services, box));
     out.push("# HELP process_resident_memory_bytes Resident memory of the supervisor/gateway process.");
     out.push("# TYPE process_resident_memory_bytes gauge");
     out.push(`process_resident_memory_bytes ${process.memoryUsage().rss}`);
     return `${out.join("\n")}\n`;
   }
+}
+
+function boxLines(services: ServiceGauge[], box: BoxGauges): string[] {
+  const out: string[] = [];
+  if (box.disk) {
+    out.push(
+      "# HELP nexus_disk_available_bytes Bytes available on the data disk.",
+      "# TYPE nexus_disk_available_bytes gauge",
+      `nexus_disk_available_bytes ${box.disk.availableBytes}`,
+      "# HELP nexus_disk_reserve_bytes Bytes of the data disk held back for the box; uploads stop there.",
+      "# TYPE nexus_disk_reserve_bytes gauge",
+      `nexus_disk_reserve_bytes ${box.disk.reserveBytes}`,
+      "# HELP nexus_disk_upload_room_bytes What uploads may still use: available minus the reserve.",
+      "# TYPE nexus_disk_upload_room_bytes gauge",
+      `nexus_disk_upload_room_bytes ${Math.max(0, box.disk.roomBytes)}`,
+    );
+  }
+  out.push(
+    "# HELP nexus_log_lines_dropped_total Log lines that could not be written (full log disk), by unit.",
+    "# TYPE nexus_log_lines_dropped_total counter",
+    `nexus_log_lines_dropped_total{unit="supervisor"} ${box.supervisorLogLinesDropped}`,
+  );
+  const units = new Map(services.map((s) => [s.unit, s.logLinesDropped]));
+  for (const [unit, n] of units) out.push(`nexus_log_lines_dropped_total{unit="${esc(unit)}"} ${n}`);
+  return out;
 }

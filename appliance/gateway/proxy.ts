@@ -86,6 +86,9 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
           if (!req.complete) {
             req.unpipe(upstream);
             upstream.destroy();
+            // Unpiped, the request is paused and node does not drain a body already being read: without this
+            // it never completes, the linger cuts the socket, and a client that reused it gets ECONNRESET.
+            req.resume();
           }
           finish({ status: up.statusCode ?? 502 });
         });

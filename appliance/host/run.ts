@@ -4,9 +4,17 @@
  *   NEXUS_HOST_SERVICES  name:port,name:port   NEXUS_DATA_DIR  NEXUS_SITE  NEXUS_LOG_LEVEL
  *   NEXUS_NATS_URL  NEXUS_NATS_USER  NEXUS_NATS_PASS (removed from env once read)
  *   NEXUS_HOST_SERVICE_CONFIG  JSON { <service>: { <key>: value } } from the profile and config.json
+ *   NEXUS_HOST_PERMISSIONS  JSON: every permission declared on the box (for identity's built-in roles)
  * The host exits when the supervisor goes away (IPC disconnect), so a killed supervisor leaves no orphans.
  */
-import { createLogger, type RunningService, type ServiceDefinition, startService } from "../kit/index.js";
+import {
+  createLogger,
+  LogDestination,
+  type PermissionDeclarations,
+  type RunningService,
+  type ServiceDefinition,
+  startService,
+} from "../kit/index.js";
 import { syncPlugin } from "../sync/plugin.js";
 
 /** Resolves a service name to its definition (the registry in production, fixtures in tests). */
@@ -25,7 +33,9 @@ export function parseHostServices(value: string): { name: string; port: number }
 
 /** Runs the host until SIGTERM or the supervisor goes away. */
 export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = process.env): void {
-  const log = createLogger({ level: env.NEXUS_LOG_LEVEL ?? "info", name: "host" });
+  const destination = new LogDestination(1);
+  const log = createLogger({ level: env.NEXUS_LOG_LEVEL ?? "info", name: "host", destination });
+  reportLogDrops(destination);
   const nats = env.NEXUS_NATS_URL
     ? { url: env.NEXUS_NATS_URL, user: env.NEXUS_NATS_USER, pass: env.NEXUS_NATS_PASS, name: "" }
     : null;
@@ -35,6 +45,9 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
     string,
     Record<string, unknown>
   >;
+  const permissions = env.NEXUS_HOST_PERMISSIONS
+    ? (JSON.parse(env.NEXUS_HOST_PERMISSIONS) as PermissionDeclarations)
+    : undefined;
   const running: RunningService[] = [];
   let stopping = false;
 
@@ -54,6 +67,7 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
           internalToken: env.NEXUS_INTERNAL_TOKEN || undefined,
           env,
           fileConfig: serviceConfig[spec.name],
+          permissions,
           plugins: [syncPlugin],
         });
         running.push(svc);
@@ -82,4 +96,21 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
     log.fatal({ err }, "host failed");
     process.exit(1);
   });
+}
+
+const REPORT_MS = 1000;
+
+/**
+ * Tells the supervisor, at most once a second, how many more log lines were dropped (the log disk was full),
+ * so /metrics counts them: the lines themselves could not say so.
+ */
+function reportLogDrops(destination: LogDestination): void {
+  let reported = 0;
+  const timer = setInterval(() => {
+    const lines = destination.dropped - reported;
+    if (lines <= 0 || !process.connected) return;
+    process.send?.({ type: "log-dropped", lines });
+    reported += lines;
+  }, REPORT_MS);
+  timer.unref();
 }

@@ -4,8 +4,10 @@ import type { NatsConnection } from "nats";
 import { envPrefix, loadConfig } from "./config.js";
 import { type Db, migrate, openDatabase } from "./db.js";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
+import { loadDiskReserve } from "./disk.js";
 import type { Logger } from "./logger.js";
 import { addToOutbox, outboxMigrations } from "./outbox.js";
+import type { PermissionDeclarations } from "./permissions.js";
 import { pluginMigrations, type ServicePlugin } from "./plugin.js";
 
 /** The database file of a service inside the data dir. */
@@ -23,6 +25,8 @@ export function createContext<C>(
     nats: NatsConnection | null;
     env?: NodeJS.ProcessEnv;
     fileConfig?: Record<string, unknown>;
+    /** The box's declared permissions (see ServiceContext.permissions); the service's own by default. */
+    permissions?: PermissionDeclarations;
     /** Called after an event row is written (the relay wakes up). */
     onEmit?: () => void;
     /** The wall clock of the sync HLC (tests move it). */
@@ -42,6 +46,8 @@ export function createContext<C>(
       env: opts.env,
       fileValues: opts.fileConfig,
     }),
+    permissions: opts.permissions ?? def.permissions,
+    disk: loadDiskReserve(opts.env),
     db,
     log: opts.log,
     nats: opts.nats,

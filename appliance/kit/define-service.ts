@@ -8,8 +8,10 @@ import { z } from "zod";
 import { SERVICE_NAME } from "../lib/names.js";
 import type { AccessRule } from "./access.js";
 import type { Db, Migration } from "./db.js";
+import type { DiskReserve } from "./disk.js";
 import type { Logger } from "./logger.js";
 import type { Subscription } from "./nats.js";
+import { checkPermissions, type PermissionDeclarations } from "./permissions.js";
 
 /**
  * What a service's routes, subscriptions and health check receive. Passed explicitly; no singletons.
@@ -21,6 +23,13 @@ export interface ServiceContext<C = unknown> {
   site: string;
   dataDir: string;
   config: C;
+  /**
+   * Every permission declared on this box (the gateway's and each known service's): identity builds its
+   * built-in roles and its catalogue from it. The supervisor passes it; without one, the service's own.
+   */
+  permissions: PermissionDeclarations;
+  /** The box's disk reserve: uploads and blob writes leave it free (see disk.ts). */
+  disk: DiskReserve;
   db: Db;
   log: Logger;
   /** null when the service runs without a message bus (unit tests); events then wait in the outbox. */
@@ -41,6 +50,8 @@ export interface ServiceDefinition<C = unknown> {
   dependsOn: string[];
   /** Permission per route, enforced by the gateway; unmatched routes need `*`. */
   access: AccessRule[];
+  /** The permissions `access` needs (`<name>:…` only), each with a description and its default roles. */
+  permissions: PermissionDeclarations;
   configSchema: z.ZodType<C>;
   migrations: Migration[];
   routes: (app: OpenAPIHono, ctx: ServiceContext<C>) => void;
@@ -53,7 +64,7 @@ export interface ServiceDefinition<C = unknown> {
 type Input<C> = Pick<ServiceDefinition<C>, "name" | "version" | "routes"> &
   Partial<Omit<ServiceDefinition<C>, "name" | "version" | "routes">>;
 
-/** Declares a service. Fills defaults and validates the name and migration ids. */
+/** Declares a service. Fills defaults; validates the name, the migration ids and the permissions. */
 export function defineService<C = Record<string, never>>(def: Input<C>): ServiceDefinition<C> {
   if (!SERVICE_NAME.test(def.name)) throw new Error(`service name must match ${SERVICE_NAME}: ${def.name}`);
   const migrations = def.migrations ?? [];
@@ -61,10 +72,12 @@ export function defineService<C = Record<string, never>>(def: Input<C>): Service
     if (!/^\d{10}_[a-z0-9_]+$/.test(m.id))
       throw new Error(`${def.name}: migration id must be <unix-ts>_<what>: ${m.id}`);
   }
+  checkPermissions(def.name, def.permissions ?? {}, def.access ?? []);
   return {
     description: "",
     dependsOn: [],
     access: [],
+    permissions: {},
     configSchema: z.object({}) as unknown as z.ZodType<C>,
     subscriptions: () => [],
     onStart: () => undefined,

@@ -5,6 +5,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { isDiskFullError } from "./disk.js";
 
 export interface ErrorBody {
   status: number;
@@ -35,11 +36,10 @@ export function renderError(err: Error, c: Context, log?: { error: (o: object, m
     const status = err.status as ContentfulStatusCode;
     return c.json(errorBody(status, err.message || "request failed"), status);
   }
-  const code = (err as { code?: string }).code;
-  if (code === "SQLITE_FULL" || code === "ENOSPC") {
+  if (isDiskFullError(err)) {
     // The transaction rolled back: nothing was stored, and the caller may retry once space is freed.
     log?.error({ err: err.message }, "disk full");
-    return c.json(errorBody(507, "the box's disk is full; nothing was stored"), 507);
+    return c.json(errorBody(507, "the box's disk is full; nothing was stored", { reason: "disk-full" }), 507);
   }
   log?.error({ err }, "unhandled error");
   return c.json(errorBody(500, "internal error"), 500);

@@ -11,8 +11,18 @@ export {
   type ServiceContext,
   type ServiceDefinition,
 } from "./define-service.js";
+export {
+  type DiskReserve,
+  type DiskRoom,
+  diskReserveSchema,
+  diskRoom,
+  isDiskFullError,
+  loadDiskReserve,
+  reserveOf,
+} from "./disk.js";
 export { ApiError, type ErrorBody, errorBody, renderError } from "./errors.js";
 export { type CloudEvent, cloudEventSchema, eventSubject, makeEvent } from "./events.js";
+export { LogDestination } from "./log-destination.js";
 export { createLogger, type Logger } from "./logger.js";
 export {
   connectNats,
@@ -23,6 +33,14 @@ export {
   type Subscription,
 } from "./nats.js";
 export { addToOutbox, insertOutboxRow, OutboxRelay, outboxBacklog } from "./outbox.js";
+export {
+  checkPermissions,
+  DEFAULT_ROLES,
+  type DefaultRole,
+  mergePermissions,
+  type PermissionDeclaration,
+  type PermissionDeclarations,
+} from "./permissions.js";
 export { type PluginScope, pluginMigrations, type ServicePlugin } from "./plugin.js";
 export { jsonRoute, type RouteSpec } from "./route.js";
 export { type RunningService, type StartOptions, startService } from "./runtime.js";

@@ -1,5 +1,6 @@
 /** Structured logging: one pino root per process, a child per service; secrets are redacted by path. */
 import { type Logger, pino } from "pino";
+import { LogDestination } from "./log-destination.js";
 
 export type { Logger } from "pino";
 
@@ -17,13 +18,21 @@ export const REDACT_PATHS = [
   "req.headers.cookie",
 ];
 
-/** Creates the process's root logger, writing JSON lines to stdout (the supervisor captures them). */
-export function createLogger(opts: { level?: string; name?: string } = {}): Logger {
-  return pino({
-    level: opts.level ?? "info",
-    name: opts.name,
-    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
-    base: { pid: process.pid },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+/**
+ * Creates the process's root logger, writing JSON lines to `destination` (default: stdout, which for a service
+ * host is its log file). Lines the disk cannot take are dropped and counted there (see log-destination.ts).
+ */
+export function createLogger(
+  opts: { level?: string; name?: string; destination?: LogDestination } = {},
+): Logger {
+  return pino(
+    {
+      level: opts.level ?? "info",
+      name: opts.name,
+      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    opts.destination ?? new LogDestination(1),
+  );
 }

@@ -13,6 +13,7 @@ import type { ServiceContext, ServiceDefinition } from "./define-service.js";
 import type { Logger } from "./logger.js";
 import { connectNats, type NatsOptions, runSubscription } from "./nats.js";
 import { OutboxRelay, outboxMigrations } from "./outbox.js";
+import type { PermissionDeclarations } from "./permissions.js";
 import { pluginMigrations, type ServicePlugin } from "./plugin.js";
 
 export interface StartOptions {
@@ -28,6 +29,8 @@ export interface StartOptions {
   internalToken?: string;
   env?: NodeJS.ProcessEnv;
   fileConfig?: Record<string, unknown>;
+  /** Every permission declared on the box (ServiceContext.permissions). */
+  permissions?: PermissionDeclarations;
   /** The wall clock of the sync HLC (tests move it). */
   now?: () => number;
   /** Runtime plugins, in order (the host passes `appliance/sync`'s). */
@@ -73,6 +76,7 @@ export async function startService<C>(
       nats: nc,
       env: opts.env,
       fileConfig: opts.fileConfig,
+      permissions: opts.permissions,
       now: opts.now,
       onEmit: activeRelay ? () => activeRelay.notify() : undefined,
       plugins,

@@ -1,10 +1,11 @@
 /** The environment a service host starts with: only what it needs, never the supervisor's own settings. */
 import type { ApplianceConfig } from "../config/schema.js";
+import type { PermissionDeclarations } from "../kit/index.js";
 import type { DataPaths } from "../paths.js";
 
 /** Supervisor and gateway settings, and what the supervisor sets itself: never passed through from outside. */
 const OWN =
-  /^NEXUS_(DATA_DIR|PORT|HOST|SITE|PROFILE|ISOLATION|SERVICES|LOG_LEVEL|NATS_|GATEWAY_|SUPERVISOR_|HOST_|INTERNAL_)/;
+  /^NEXUS_(DATA_DIR|PORT|HOST|SITE|PROFILE|ISOLATION|SERVICES|LOG_LEVEL|NATS_|GATEWAY_|SUPERVISOR_|HOST_|INTERNAL_|DISK_)/;
 
 /** Service settings (`NEXUS_<SERVICE>_*`) from the environment the appliance was started with. */
 export function serviceSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -16,6 +17,8 @@ export function hostEnv(opts: {
   config: ApplianceConfig;
   nats: { url: string; user: string; pass: string };
   internalToken?: string;
+  /** Every permission declared on the box; identity composes its built-in roles from it. */
+  permissions?: PermissionDeclarations;
   env: NodeJS.ProcessEnv;
 }): NodeJS.ProcessEnv {
   const { config, env } = opts;
@@ -34,5 +37,9 @@ export function hostEnv(opts: {
     NEXUS_SERVICE_BODY_LIMIT_BYTES: String(config.gateway.bodyLimitBytes),
     NEXUS_INTERNAL_TOKEN: opts.internalToken,
     NEXUS_HOST_SERVICE_CONFIG: JSON.stringify(config.serviceConfig),
+    NEXUS_HOST_PERMISSIONS: opts.permissions && JSON.stringify(opts.permissions),
+    // Box-wide, resolved once here (config.json and env), so every service holds back the same reserve.
+    NEXUS_DISK_RESERVE_PERCENT: String(config.disk.reservePercent),
+    NEXUS_DISK_RESERVE_BYTES: String(config.disk.reserveBytes),
   };
 }

@@ -12,11 +12,13 @@ import {
   readFileSync,
   readSync,
   renameSync,
+  rmSync,
   statSync,
   truncateSync,
 } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isDiskFullError } from "../kit/disk.js";
 import { SERVICE_NAME } from "../lib/names.js";
 
 /** Opens a log file for appending; returns its descriptor. */
@@ -32,13 +34,22 @@ export function closeLog(fd: number): void {
   }
 }
 
-/** Rotates `file` when it is over `maxBytes`: file → file.1 → … → file.<keep>; the oldest goes. */
+/**
+ * Rotates `file` when it is over `maxBytes`: file → file.1 → … → file.<keep>; the oldest goes. When the disk
+ * cannot take the copy (full), the log is truncated without one: its lines are lost, but the space comes back
+ * and the supervisor, whose timer calls this, does not die of an ENOSPC.
+ */
 export function rotateIfNeeded(file: string, maxBytes: number, keep: number): boolean {
   if (!existsSync(file) || statSync(file).size <= maxBytes) return false;
   for (let i = keep - 1; i >= 1; i--) {
     if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
   }
-  copyFileSync(file, `${file}.1`);
+  try {
+    copyFileSync(file, `${file}.1`);
+  } catch (err) {
+    if (!isDiskFullError(err)) throw err;
+    rmSync(`${file}.1`, { force: true }); // a partial copy would only hold the space
+  }
   truncateSync(file, 0);
   return true;
 }

@@ -49,6 +49,8 @@ export interface UnitStatus {
   killRequested: boolean;
   /** Stopped on purpose by an admin: stays `stopped` (the planner does not start it) until started again. */
   held: boolean;
+  /** Log lines its processes could not write (a full log disk), as they reported them; across restarts. */
+  logLinesDropped: number;
 }
 
 export type NatsState = "stopped" | "starting" | "running" | "stopping" | "failed";
@@ -97,6 +99,7 @@ export function newUnitStatus(spec: UnitSpec): UnitStatus {
     nextStartAt: null,
     crashLoopRetries: 0,
     healthFailures: 0,
+    logLinesDropped: 0,
     lastError: null,
     killRequested: false,
     held: false,

@@ -17,6 +17,8 @@ export interface ServiceStatus {
   lastError: string | null;
   /** When a unit in `backoff` or `crashloop` is tried next (ISO time); null in any other state. */
   nextAttemptAt: string | null;
+  /** Log lines the unit's processes dropped (full log disk); shared by the services of a shared unit. */
+  logLinesDropped: number;
 }
 
 export function serviceStatuses(
@@ -40,6 +42,7 @@ export function serviceStatuses(
       memoryBytes: mem,
       lastError: u.lastError,
       nextAttemptAt: waiting && u.nextStartAt !== null ? new Date(u.nextStartAt).toISOString() : null,
+      logLinesDropped: u.logLinesDropped,
     }));
   });
 }

@@ -7,7 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import type { ApplianceConfig } from "../config/schema.js";
-import type { Logger, ServiceDefinition } from "../kit/index.js";
+import type { Logger, PermissionDeclarations, ServiceDefinition } from "../kit/index.js";
 import type { DataPaths } from "../paths.js";
 import { defaultHostCommand, type HostCommand, spawnUnit, terminate } from "./executor.js";
 import { unitReady } from "./health.js";
@@ -40,6 +40,8 @@ export interface SupervisorDeps {
   now?: () => number;
   /** Shared with the gateway: services accept requests only with it (health and ready excepted). */
   internalToken?: string;
+  /** Every permission declared on the box, for the service hosts (identity's built-in roles). */
+  permissions?: PermissionDeclarations;
   /** Environment the service settings (`NEXUS_<SERVICE>_*`) come from; process.env by default. */
   env?: NodeJS.ProcessEnv;
 }
@@ -358,6 +360,7 @@ export class Supervisor extends EventEmitter {
       config,
       nats: { url: this.nats.url, ...this.nats.creds },
       internalToken: this.deps.internalToken,
+      permissions: this.deps.permissions,
       env: this.deps.env ?? process.env,
     });
     const child = spawnUnit(u, this.ports, {
@@ -394,7 +397,11 @@ export class Supervisor extends EventEmitter {
   }
 
   private onUnitMessage(u: UnitStatus, msg: unknown) {
-    const m = msg as { type?: string; services?: { name: string }[] };
+    const m = msg as { type?: string; services?: { name: string }[]; lines?: unknown };
+    if (m?.type === "log-dropped" && typeof m.lines === "number" && m.lines > 0) {
+      u.logLinesDropped += m.lines;
+      return;
+    }
     if (m?.type !== "started" || !Array.isArray(m.services)) return;
     const started = new Set(m.services.map((s) => s.name));
     const failed = new Set(u.spec.services.filter((s) => !started.has(s)));
@@ -428,7 +435,12 @@ export class Supervisor extends EventEmitter {
   private rotateLogs() {
     const { supervisor } = this.deps.config;
     for (const name of this.logFds.keys()) {
-      rotateIfNeeded(this.deps.paths.logFile(name), supervisor.logMaxBytes, supervisor.logKeep);
+      try {
+        rotateIfNeeded(this.deps.paths.logFile(name), supervisor.logMaxBytes, supervisor.logKeep);
+      } catch (err) {
+        // Called from a timer: a failed rotation (a disk error) must not take the supervisor, and the box, down.
+        this.deps.log.warn({ err, log: name }, "log rotation failed");
+      }
     }
   }
 

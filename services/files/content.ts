@@ -12,7 +12,7 @@ import { quotaOf, requireRoom, usage } from "./quota.js";
 import { receive } from "./receive.js";
 import type { Servable } from "./serve.js";
 import { requireSpace } from "./spaces.js";
-import { type Ctx, commitStaged, type Files, requireDisk, stagingFile } from "./state.js";
+import { type Ctx, commitStaged, type Files, requireDisk, stagingFile, stagingGuard } from "./state.js";
 import { versionRow } from "./versions.js";
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -105,13 +105,14 @@ export async function putContent(ctx: Ctx, f: Files, req: PutContent) {
   const conditions = preconditions(req);
   requireFileSpot(ctx, space, names); // before reading the body; checked again when the version is recorded
   if (declared !== undefined) requireRoom(ctx, space, declared, f.config);
-  await requireDisk(f, declared ?? 0);
+  requireDisk(f, declared ?? 0);
 
   const file = stagingFile(f, `put-${randomUUID()}`);
   const hash = createHash("sha256");
   const { max, tooMuch } = budget(ctx, f, space);
   try {
-    const r = await receive(req.body(), file, { offset: 0, max, hash, tooMuch });
+    const guard = stagingGuard(f);
+    const r = await receive(req.body(), file, { offset: 0, max, hash, tooMuch, guard });
     if (!r.complete) throw new ApiError(400, "the upload was cut off; nothing was stored");
     if (declared !== undefined && r.written !== declared) {
       throw new ApiError(400, "the body is shorter than its content-length; nothing was stored");

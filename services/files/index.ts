@@ -8,6 +8,7 @@ import { type FilesConfig, filesConfigSchema } from "./config.js";
 import { hubLinkOf, recordVersionsForHub, startBlobMover } from "./hub-sync.js";
 import { migrations } from "./migrations.js";
 import { expiredTrash, purgeTrashed } from "./nodes.js";
+import { permissions } from "./permissions.js";
 import { nodeRoutes } from "./routes-nodes.js";
 import { spaceRoutes } from "./routes-spaces.js";
 import { tusRoutes } from "./routes-tus.js";
@@ -24,6 +25,7 @@ export default defineService<FilesConfig>({
   description:
     "Files: spaces, folders, versions, resumable uploads, ranged downloads, trash, share links, quotas",
   configSchema: filesConfigSchema,
+  permissions,
   migrations,
   access: [
     rule("GET", "/spaces", "files:read"),

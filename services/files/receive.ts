@@ -2,10 +2,13 @@
  * Receiving an upload body: straight from the socket into a staging file, in bounded batches, so memory stays
  * flat whatever the file size (backpressure: the next read waits for the write). The caller decides what a
  * dropped connection means: a plain PUT throws the staging file away, a resumable upload keeps what arrived.
+ * Space: before each batch `guard` may refuse it (the disk reserve), and a write the disk cannot take (ENOSPC,
+ * or a short write, which is how a full disk shows mid-buffer) is the 507 disk-full answer, never a 500.
  */
 import type { Hash } from "node:crypto";
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import type { Readable } from "node:stream";
+import { asDiskFull, diskFull } from "./disk.js";
 
 const BATCH_BYTES = 1024 * 1024;
 
@@ -16,6 +19,15 @@ export interface Received {
   complete: boolean;
 }
 
+export interface ReceiveOptions {
+  offset: number;
+  max: number;
+  hash?: Hash;
+  tooMuch: () => Error;
+  /** Throws (the 507) when a batch of `bytes` may not be written: the disk reserve. */
+  guard?: (bytes: number) => void;
+}
+
 /** True for the errors a request stream raises when its client disconnects. */
 export function isClientAbort(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
@@ -24,14 +36,19 @@ export function isClientAbort(err: unknown): boolean {
 
 /**
  * Streams `source` into `file` from `offset` (truncating anything after it first), feeding `hash` when given.
- * Calls `tooMuch` and throws what it returns when more than `max` bytes arrive. The bytes written are on disk
- * (fsync) when this resolves. Write errors (ENOSPC, …) are rethrown; the file is left for the caller.
+ * Calls `tooMuch` and throws what it returns when more than `max` bytes arrive, and `guard` with each batch's
+ * size before writing it. The bytes written are on disk (fsync) when this resolves. A full disk throws the 507
+ * disk-full ApiError, other write errors are rethrown; the file is left for the caller either way.
  */
-export async function receive(
-  source: Readable,
-  file: string,
-  opts: { offset: number; max: number; hash?: Hash; tooMuch: () => Error },
-): Promise<Received> {
+export async function receive(source: Readable, file: string, opts: ReceiveOptions): Promise<Received> {
+  try {
+    return await receiveInto(source, file, opts);
+  } catch (err) {
+    throw asDiskFull(err);
+  }
+}
+
+async function receiveInto(source: Readable, file: string, opts: ReceiveOptions): Promise<Received> {
   const fh = await open(file, opts.offset === 0 ? "w" : "r+", 0o600);
   let written = 0;
   let complete = false;
@@ -45,7 +62,8 @@ export async function receive(
       const size = batched;
       batch = [];
       batched = 0;
-      await fh.writev(buffers, opts.offset + written);
+      opts.guard?.(size);
+      await writeAll(fh, buffers, size, opts.offset + written);
       written += size;
     };
     try {
@@ -67,5 +85,20 @@ export async function receive(
     return { written, complete };
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Writes `buffers` (`size` bytes) at `position`, continuing after short writes: on a filling disk writev may
+ * take only part of the buffers without an error. A write that takes nothing is a full disk.
+ */
+async function writeAll(fh: FileHandle, buffers: Buffer[], size: number, position: number): Promise<void> {
+  const first = await fh.writev(buffers, position);
+  if (first.bytesWritten === size) return;
+  const rest = Buffer.concat(buffers, size);
+  for (let done = first.bytesWritten; done < size; ) {
+    const { bytesWritten } = await fh.write(rest, done, size - done, position + done);
+    if (bytesWritten === 0) throw diskFull();
+    done += bytesWritten;
   }
 }

@@ -5,17 +5,20 @@
  */
 import type { Hash } from "node:crypto";
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { rm, statfs } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { ApiError, type ServiceContext } from "../../appliance/kit/index.js";
+import type { DiskReserve, ServiceContext } from "../../appliance/kit/index.js";
 import { type BlobStore, createBlobStore } from "./blob-store/index.js";
 import { blobStoreConfig, type FilesConfig } from "./config.js";
+import { diskGuard, requireDiskRoom } from "./disk.js";
 import { type NewContent, unreferenced, type Written, writeVersion } from "./versions.js";
 
 export type Ctx = ServiceContext<FilesConfig>;
 
 export interface Files {
   config: FilesConfig;
+  /** The box's disk reserve: uploads stop short of it. */
+  reserve: DiskReserve;
   store: BlobStore;
   stagingDir: string;
   /** sha256 → commits in flight that use it. */
@@ -39,6 +42,7 @@ export function filesOf(ctx: Ctx): Files {
     const blobs = { ...blobStoreConfig(ctx.config), root: ctx.config.blobRoot ?? join(home, "blobs") };
     f = {
       config: ctx.config,
+      reserve: ctx.disk,
       store: createBlobStore(blobs, ctx.dataDir),
       stagingDir: join(home, "staging"),
       held: new Map(),
@@ -74,19 +78,13 @@ export function stagedSize(f: Files, id: string): number {
   }
 }
 
-/** 507 when the disk under the staging folder cannot take `bytes` more (checked before reading a body). */
-export async function requireDisk(f: Files, bytes: number): Promise<void> {
-  if (bytes <= 0) return;
-  const s = await statfs(f.stagingDir);
-  const free = s.bavail * s.bsize;
-  if (bytes > free) {
-    throw new ApiError(507, "the box's disk is full; nothing was stored", {
-      reason: "disk-full",
-      freeBytes: free,
-      neededBytes: bytes,
-    });
-  }
+/** 507 (disk-full) unless `bytes` more fit in the staging folder above the box's disk reserve. */
+export function requireDisk(f: Files, bytes: number): void {
+  requireDiskRoom(f.stagingDir, f.reserve, bytes);
 }
+
+/** The check a streaming receive makes before each batch it writes (see receive.ts). */
+export const stagingGuard = (f: Files) => diskGuard(f.stagingDir, f.reserve);
 
 function hold(f: Files, sha: string) {
   f.held.set(sha, (f.held.get(sha) ?? 0) + 1);

@@ -6,9 +6,9 @@
  * complete upload whose commit failed (blob store down) or was cut short (crash) keeps its bytes and is
  * committed later: by its client's empty PATCH at the full offset, at the next start, or by the sweep.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, type Hash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { copyFile, link, rm } from "node:fs/promises";
+import { copyFile, link, rm, truncate } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import type { Context } from "hono";
 import { ApiError, type Caller, requireCaller } from "../../appliance/kit/index.js";
@@ -18,7 +18,15 @@ import { nodeOf, nodeRow, requireFileSpot } from "./nodes.js";
 import { requireRoom } from "./quota.js";
 import { receive } from "./receive.js";
 import { isAdmin, requireSpace } from "./spaces.js";
-import { type Ctx, commitStaged, type Files, requireDisk, stagedSize, stagingFile } from "./state.js";
+import {
+  type Ctx,
+  commitStaged,
+  type Files,
+  requireDisk,
+  stagedSize,
+  stagingFile,
+  stagingGuard,
+} from "./state.js";
 
 export interface UploadRow {
   id: string;
@@ -89,7 +97,7 @@ export async function createUpload(
   if (input.size > f.config.maxFileBytes)
     throw new ApiError(413, `a file is at most ${f.config.maxFileBytes} bytes`);
   requireFileSpot(ctx, space, names); // now, rather than after the last byte
-  await requireDisk(f, input.size);
+  requireDisk(f, input.size);
   const id = randomUUID();
   const t = new Date().toISOString();
   ctx.tx(() => {
@@ -249,15 +257,13 @@ async function appendLocked(
   const hash =
     known?.offset === u.received ? known.hash : u.received === 0 ? createHash("sha256") : undefined;
   f.hashes.delete(u.id);
-  const remaining = u.size - u.received;
-  await requireDisk(f, Math.min(remaining, Number(c.req.header("content-length") ?? 0)));
-  const r = await receive(incomingOf(c), file, {
-    offset: u.received,
-    max: remaining,
-    hash,
-    tooMuch: () => new ApiError(413, "more bytes than the upload's declared size"),
-  });
-  await hooks.verify?.(file, { from: u.received, length: r.written, complete: r.complete });
+  const r = await receiveAt(c, f, u, hash);
+  try {
+    await hooks.verify?.(file, { from: u.received, length: r.written, complete: r.complete });
+  } catch (err) {
+    await cutBack(file, u.received); // bytes that failed their checksum must not hold space either
+    throw err;
+  }
   const received = u.received + r.written;
   ctx.db
     .prepare("UPDATE uploads SET received = ?, expires_at = ? WHERE id = ?")
@@ -269,6 +275,36 @@ async function appendLocked(
   }
   const done = await completeUpload(ctx, f, u, caller.id);
   return answer(c, { upload: toUpload({ ...u, received }), file: done, status: 201 });
+}
+
+/**
+ * Receives a PATCH body after the confirmed offset. Refused or failed (a full disk, more than declared), the
+ * staging file is cut back to the confirmed offset: bytes nobody confirmed must not hold space on a full disk.
+ */
+async function receiveAt(c: Context, f: Files, u: UploadRow, hash: Hash | undefined) {
+  const file = stagingFile(f, u.id);
+  const remaining = u.size - u.received;
+  try {
+    // An empty PATCH (the retry of a commit) needs no room; any other one is checked before it is read.
+    const length = Number(c.req.header("content-length") ?? Number.NaN);
+    if (length !== 0) requireDisk(f, Math.min(remaining, Number.isFinite(length) ? length : 0));
+    return await receive(incomingOf(c), file, {
+      offset: u.received,
+      max: remaining,
+      hash,
+      tooMuch: () => new ApiError(413, "more bytes than the upload's declared size"),
+      guard: stagingGuard(f),
+    });
+  } catch (err) {
+    await cutBack(file, u.received);
+    throw err;
+  }
+}
+
+/** Cuts a staging file back to the confirmed offset (removes it when nothing was confirmed). */
+async function cutBack(file: string, received: number): Promise<void> {
+  if (received === 0) await rm(file, { force: true });
+  else await truncate(file, received).catch(() => undefined);
 }
 
 /**

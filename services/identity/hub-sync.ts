@@ -16,8 +16,9 @@ import { z } from "zod";
 import type { ServiceContext } from "../../appliance/kit/index.js";
 import type { ChangeRecord } from "../../appliance/sync/change.js";
 import { audit } from "./audit.js";
+import { BUILTIN_ROLE_NAMES } from "./builtin-roles.js";
 import type { IdentityConfig } from "./config.js";
-import { BUILTIN_ROLES, getRole } from "./roles.js";
+import { getRole } from "./roles.js";
 import * as s from "./schemas.js";
 import { revokeUserSessions, rolesOf, type UserRow, userRowByName } from "./users.js";
 
@@ -108,7 +109,7 @@ function roleChange(ctx: Ctx, r: ChangeRecord): Skip | null {
   const name = s.roleName.safeParse(r.key);
   if (!name.success) return skip("role.hub_skipped", "malformed role name");
   const existing = getRole(ctx, r.key);
-  if (Object.hasOwn(BUILTIN_ROLES, r.key) || existing?.builtin)
+  if (BUILTIN_ROLE_NAMES.includes(r.key) || existing?.builtin)
     return skip("role.hub_skipped", "built-in roles are not changed by the hub");
   if (r.op === "delete") {
     const users = (

@@ -3,11 +3,14 @@
  * security audit log. The gateway authenticates every request against it (see appliance/gateway/identity-auth.ts).
  */
 import { defineService, rule } from "../../appliance/kit/index.js";
+import { syncBuiltinRoles } from "./builtin-roles.js";
 import { type IdentityConfig, identityConfigSchema } from "./config.js";
 import { applyHubRole, applyHubUser } from "./hub-sync.js";
 import { migrations } from "./migrations.js";
+import { permissions } from "./permissions.js";
 import { adminRoutes } from "./routes-admin.js";
 import { internalRoutes } from "./routes-internal.js";
+import { permissionRoutes } from "./routes-permissions.js";
 import { selfRoutes } from "./routes-self.js";
 import { ensureSigningKey } from "./signing.js";
 
@@ -17,6 +20,7 @@ export default defineService<IdentityConfig>({
   description: "Users, teams, roles, sessions, access tokens, API keys, MFA and the audit log",
   configSchema: identityConfigSchema,
   migrations,
+  permissions,
   access: [
     rule("POST", "/login", "public"),
     rule("GET", "/setup", "public"),
@@ -34,6 +38,7 @@ export default defineService<IdentityConfig>({
     rule("*", "/users", "identity:users:write"),
     rule("*", "/users/*", "identity:users:write"),
     rule("GET", "/roles", "identity:roles:read"),
+    rule("GET", "/permissions", "identity:roles:read"),
     rule("*", "/roles", "identity:roles:write"),
     rule("*", "/roles/*", "identity:roles:write"),
     rule("GET", "/teams", "identity:teams:read"),
@@ -51,8 +56,10 @@ export default defineService<IdentityConfig>({
     selfRoutes(app, ctx);
     adminRoutes(app, ctx);
     internalRoutes(app, ctx);
+    permissionRoutes(app, ctx);
   },
   onStart: (ctx) => {
+    syncBuiltinRoles(ctx);
     ensureSigningKey(ctx);
   },
 });

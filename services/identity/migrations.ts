@@ -1,5 +1,5 @@
 import type { Migration } from "../../appliance/kit/index.js";
-import { BUILTIN_ROLES } from "./roles.js";
+import { composeBuiltinRoles, writeBuiltinRoles } from "./builtin-roles.js";
 
 export const migrations: Migration[] = [
   {
@@ -96,12 +96,9 @@ export const migrations: Migration[] = [
         CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
         CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
       `);
-      const add = db.prepare(
-        "INSERT INTO roles (name, description, builtin, permissions, created_at) VALUES (?, ?, 1, ?, ?)",
-      );
-      for (const [name, r] of Object.entries(BUILTIN_ROLES)) {
-        add.run(name, r.description, JSON.stringify(r.permissions), new Date().toISOString());
-      }
+      // The built-in roles exist from the start (`nexus admin create` may run before the first start); their
+      // permissions follow the box's declarations from the service's first start on (builtin-roles.ts).
+      writeBuiltinRoles(db, composeBuiltinRoles({}));
     },
   },
   {

@@ -1,32 +1,8 @@
-/** Built-in and custom roles; a role is a named set of permissions. */
+/** Built-in and custom roles; a role is a named set of permissions. Built-in ones: builtin-roles.ts. */
 import { ApiError, hasPermission, type ServiceContext } from "../../appliance/kit/index.js";
 import type { IdentityConfig } from "./config.js";
 
 type Ctx = ServiceContext<IdentityConfig>;
-
-export const BUILTIN_ROLES: Record<string, { description: string; permissions: string[] }> = {
-  admin: { description: "Everything, including users, roles and keys", permissions: ["*"] },
-  operator: {
-    description: "Runs the box: services, settings, files; reads users and the audit log",
-    permissions: [
-      "system:*",
-      "appliance:*",
-      "files:*",
-      "media:*",
-      "identity:users:read",
-      "identity:teams:read",
-      "identity:audit:read",
-    ],
-  },
-  "field-agent": {
-    description: "Captures data in the field: forms, files, media",
-    permissions: ["system:read", "files:read", "files:write", "media:read", "media:write", "forms:*"],
-  },
-  viewer: {
-    description: "Reads, changes nothing",
-    permissions: ["system:read", "files:read", "media:read", "forms:read"],
-  },
-};
 
 export const PERMISSION = /^(\*|[a-z*][a-z0-9-]*(:[a-z*][a-z0-9-]*){1,3})$/;
 

@@ -1,6 +1,7 @@
 /** The system service: box info, uptime, disk, time and box settings. The smallest real service. */
 import { defineService, rule } from "../../appliance/kit/index.js";
 import { migrations } from "./migrations.js";
+import { permissions } from "./permissions.js";
 import { systemRoutes } from "./routes.js";
 import { applyHubSetting, recordBoot } from "./settings.js";
 
@@ -9,6 +10,7 @@ export default defineService({
   version: "0.1.0",
   description: "Box facts (host, CPU, memory, disk, uptime, clock) and box settings",
   migrations,
+  permissions,
   access: [
     rule("GET", "/info", "system:read"),
     rule("GET", "/time", "system:read"),

@@ -489,9 +489,9 @@ describe("logs", () => {
     expect(tail.status).toBe(200);
     expect(tail.body.lines.length).toBeGreaterThan(0);
     expect(tail.body.lines.length).toBeLessThanOrEqual(5);
-    const f = await call("GET", "/api/appliance/services/system/logs?lines=50&filter=READY", who.admin);
+    const f = await call("GET", "/api/appliance/services/system/logs?lines=50&filter=LISTENING", who.admin);
     expect(f.body.lines.length).toBeGreaterThan(0);
-    for (const l of f.body.lines) expect(l.toLowerCase()).toContain("ready");
+    for (const l of f.body.lines) expect(l.toLowerCase()).toContain("listening");
     // Regular-expression syntax is just text: no match, and no catastrophic backtracking.
     const re = await call(
       "GET",

@@ -3,7 +3,7 @@
  * process), and real MinIO when NEXUS_TEST_S3_ENDPOINT is set. Then what only the local backend promises:
  * file modes, crash leftovers, a put in flight never visible, and a full disk (a 1 MiB tmpfs, as root).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -162,6 +162,37 @@ describe("local backend", () => {
     utimesSync(stale, twoHoursAgo, twoHoursAgo);
     await store.init();
     expect(readdirSync(join(store.root, ".tmp"))).toEqual(["recent"]);
+  });
+
+  it("init removes the temp files of a process that is gone at once, and keeps a live one's", async () => {
+    const store = await makeLocal();
+    // A real process that wrote a temp file and was killed (its pid is free now), and one still running.
+    const gone = execFileSync(process.execPath, [
+      "-e",
+      "process.stdout.write(String(process.pid))",
+    ]).toString();
+    const alive = spawn("sleep", ["30"]);
+    try {
+      const orphan = `${gone}-${randomUUID()}`;
+      const owned = `${alive.pid}-${randomUUID()}`;
+      writeFileSync(join(store.root, ".tmp", orphan), "x");
+      writeFileSync(join(store.root, ".tmp", owned), "x");
+      await store.init();
+      expect(readdirSync(join(store.root, ".tmp"))).toEqual([owned]);
+    } finally {
+      alive.kill();
+    }
+  });
+
+  it("names its temp files after the process writing them", async () => {
+    const store = await makeLocal();
+    const source = new PassThrough();
+    const pending = store.put(sha("pid-named"), source).catch(() => undefined);
+    source.write("some bytes");
+    const tmp = await waitFor(async () => (await tmpFiles(store))[0]);
+    expect(tmp?.startsWith(`${process.pid}-`)).toBe(true);
+    source.destroy(new Error("stop"));
+    await pending;
   });
 
   it("never shows a blob while its put is in flight, and leaves nothing when the put dies", async () => {

@@ -61,7 +61,11 @@ describe("disk full", () => {
     expect(statuses).toContain(507);
     expect(statuses.every((s) => s === 507 || s === 201)).toBe(true);
     const body = await refused.find((r) => r.status === 507)!.json();
-    expect(body).toEqual({ status: 507, message: "the box's disk is full; nothing was stored", data: null });
+    expect(body).toEqual({
+      status: 507,
+      message: "the box's disk is full; nothing was stored",
+      data: { reason: "disk-full" },
+    });
 
     // Reads keep working and the service stays up.
     expect((await app.api("/api/echo/hello")).status).toBe(200);

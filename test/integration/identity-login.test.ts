@@ -70,7 +70,7 @@ describe(ONE_APPLIANCE, () => {
       expect(me.body).toMatchObject({
         id: user.id,
         via: "token",
-        permissions: ["system:read", "files:read", "media:read", "forms:read"],
+        permissions: ["files:read", "system:read"],
       });
     });
 

@@ -123,6 +123,15 @@ describe("alertsFor", () => {
     expect(alertsFor({ ...base, certificates: [cert(-1)] })[0]?.message).toBe("certificate box has expired");
     expect(ids({ ...base, certificates: [{ name: "bad", notAfter: "not a date" }] })).toEqual([]);
   });
+
+  it("warns before the disk reserve is reached and is critical once uploads are refused", () => {
+    const disk = (availableMiB: number) => ({ availableBytes: availableMiB * MIB, reserveBytes: 256 * MIB });
+    expect(ids({ ...base, disk: disk(2000) })).toEqual([]);
+    expect(ids({ ...base, disk: disk(400) })).toEqual(["warning:disk-reserve"]);
+    expect(alertsFor({ ...base, disk: disk(400) })[0]?.message).toContain("144 MiB left for uploads");
+    expect(ids({ ...base, disk: disk(256) })).toEqual(["critical:disk-reserve"]);
+    expect(ids({ ...base, disk: { availableBytes: 0, reserveBytes: 0 } })).toEqual([]);
+  });
 });
 
 describe("resources", () => {

@@ -10,6 +10,7 @@ const row = (over: Partial<ServiceStatus>): ServiceStatus => ({
   pid: 1234,
   port: 4000,
   restarts: 0,
+  logLinesDropped: 0,
   uptimeSeconds: 75,
   memoryBytes: 50 * 1024 * 1024,
   lastError: null,

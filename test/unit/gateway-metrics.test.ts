@@ -7,6 +7,8 @@ const gauge = (name: string, state: string, nextAttemptAt: string | null = null)
   restarts: 0,
   memoryBytes: null,
   nextAttemptAt,
+  unit: name,
+  logLinesDropped: 0,
 });
 const lines = (text: string, name: string) => text.split("\n").filter((l) => l.startsWith(`${name}{`));
 

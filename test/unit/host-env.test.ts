@@ -11,6 +11,7 @@ describe("host environment", () => {
     NEXUS_INTERNAL_TOKEN: "forged",
     NEXUS_NATS_PASS: "forged",
     NEXUS_HOST_SERVICES: "evil:1",
+    NEXUS_HOST_PERMISSIONS: JSON.stringify({ "evil:all": { description: "forged", roles: ["viewer"] } }),
     NEXUS_GATEWAY_BODY_LIMIT_BYTES: "1",
     NEXUS_DATA_DIR: "/elsewhere",
     SECRET_OF_THE_SHELL: "x",
@@ -29,6 +30,7 @@ describe("host environment", () => {
       config: applianceConfigSchema.parse({ dataDir: "/data" }),
       nats: { url: "nats://127.0.0.1:4222", user: "nexus", pass: "real" },
       internalToken: "real-token",
+      permissions: { "system:read": { description: "read", roles: ["viewer"] } },
       env: outer,
     });
     expect(env).toMatchObject({
@@ -39,6 +41,9 @@ describe("host environment", () => {
       PATH: "/usr/bin",
     });
     expect(env.NEXUS_HOST_SERVICES).toBeUndefined();
+    expect(JSON.parse(env.NEXUS_HOST_PERMISSIONS!)).toEqual({
+      "system:read": { description: "read", roles: ["viewer"] },
+    });
     expect(env.SECRET_OF_THE_SHELL).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { showLogs } from "../../appliance/cli/logs.js";
@@ -23,6 +24,28 @@ describe("log rotation", () => {
     expect(readFileSync(`${file}.2`, "utf8")).toContain("round 3");
     expect(existsSync(`${file}.3`)).toBe(false);
     expect(rotateIfNeeded(file, 50, 2)).toBe(false);
+  });
+});
+
+describe("log rotation on a full disk (tmpfs, root)", () => {
+  it("truncates the log without a copy when the disk cannot take one, instead of throwing", () => {
+    if (process.getuid?.() !== 0) throw new Error("this test mounts a tmpfs and must run as root (CI does)");
+    const disk = join(dir, "full");
+    mkdirSync(disk);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", disk]);
+    try {
+      const file = join(disk, "svc.log");
+      const fd = openLog(file);
+      writeSync(fd, "x".repeat(700 * 1024)); // the copy would need another 700 KiB of the 1 MiB
+      expect(rotateIfNeeded(file, 1024, 2)).toBe(true);
+      expect(statSync(file).size).toBe(0);
+      expect(existsSync(`${file}.1`)).toBe(false); // no partial copy holding space
+      writeSync(fd, "after\n");
+      closeLog(fd);
+      expect(readFileSync(file, "utf8")).toBe("after\n");
+    } finally {
+      execFileSync("umount", ["-l", disk]);
+    }
   });
 });
 

@@ -35,14 +35,18 @@ export class LocalBlobStore implements BlobStore {
     this.tmpDir = join(root, ".tmp");
   }
 
-  /** Creates the root and temp directory, and removes temp files a crash left behind. */
+  /**
+   * Creates the root and temp directory, and removes temp files a crash left behind: at once when the process
+   * that wrote one is gone (its name starts with that pid), otherwise once it is over an hour old (a pid that
+   * was reused, or a name from before temp files carried one).
+   */
   async init(): Promise<void> {
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
     const cutoff = Date.now() - STALE_TEMP_MS;
     for (const name of await readdir(this.tmpDir)) {
       const file = join(this.tmpDir, name);
       const st = await lstat(file).catch(() => null);
-      if (st && st.mtimeMs < cutoff) await rm(file, { force: true, recursive: true });
+      if (st && (ownerGone(name) || st.mtimeMs < cutoff)) await rm(file, { force: true, recursive: true });
     }
   }
 
@@ -142,7 +146,7 @@ export class LocalBlobStore implements BlobStore {
     size: number | undefined,
     fill: (tmp: string) => Promise<ContentHash>,
   ): Promise<BlobStat> {
-    const tmp = join(this.tmpDir, randomUUID());
+    const tmp = join(this.tmpDir, `${process.pid}-${randomUUID()}`);
     try {
       const stat = (await fill(tmp)).verify(sha256, size);
       const dest = this.path(sha256);
@@ -178,6 +182,20 @@ async function copyInto(tmp: string, source: NodeJS.ReadableStream): Promise<Con
     return content;
   } finally {
     await handle.close();
+  }
+}
+
+const TEMP_OWNER = /^(\d+)-/;
+
+/** True when a temp file's name carries the pid of a process that no longer exists (not this one). */
+function ownerGone(name: string): boolean {
+  const pid = Number(TEMP_OWNER.exec(name)?.[1]);
+  if (!pid || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH"; // EPERM: alive, someone else's
   }
 }
 
