@@ -7,12 +7,13 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 import { loadApplianceConfig } from "./config/load.js";
+import { SITE_ID } from "./lib/names.js";
 import { applianceVersion, dataPaths } from "./paths.js";
 import { isAlive, readPid } from "./supervisor/pidfile.js";
 import type { HubLink } from "./sync/hub-link.js";
 
 const answerSchema = z.object({
-  site: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
+  site: z.string().regex(SITE_ID),
   leafnodeUrl: z.string().regex(/^nats-leaf:\/\/[^\s/]+$/),
   user: z.string().min(1).max(128),
   password: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/),

@@ -7,9 +7,9 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { type SyncBacklog, syncBacklog } from "./kit/index.js";
 import { dataPaths } from "./paths.js";
 import { readHubLink } from "./sync/hub-link.js";
+import { type SyncBacklog, syncBacklog } from "./sync/state.js";
 
 export interface SyncStatus {
   enrolled: boolean;

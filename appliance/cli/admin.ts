@@ -9,6 +9,7 @@ import identity from "../../services/identity/index.js";
 import { temporaryPassword } from "../../services/identity/passwords.js";
 import { createUser, setPassword, unlockUser, userRowByName } from "../../services/identity/users.js";
 import { openServiceOffline } from "../kit/index.js";
+import { syncPlugin } from "../sync/plugin.js";
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) throw new Error("--password-stdin expects the password on standard input");
@@ -18,7 +19,12 @@ async function readStdin(): Promise<string> {
 }
 
 function open(dataDir: string, site: string) {
-  return openServiceOffline(identity, { dataDir, site, log: pino({ level: "silent" }) });
+  return openServiceOffline(identity, {
+    dataDir,
+    site,
+    log: pino({ level: "silent" }),
+    plugins: [syncPlugin],
+  });
 }
 
 export async function adminCreate(

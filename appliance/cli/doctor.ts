@@ -5,9 +5,9 @@ import { createServer } from "node:net";
 import os from "node:os";
 import { dirname } from "node:path";
 import { promisify } from "node:util";
+import { table } from "../lib/format.js";
 import { natsServerVersion } from "../supervisor/nats-server.js";
 import { type DoctorTarget, doctorTarget } from "./doctor-target.js";
-import { table } from "./format.js";
 
 export type CheckLevel = "ok" | "warn" | "fail";
 export interface Check {

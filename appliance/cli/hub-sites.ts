@@ -1,5 +1,5 @@
 /** `nexus hub sites [--json]`: the fleet registry as a table, or as the hub API's JSON. */
-import { duration, table } from "./format.js";
+import { duration, table } from "../lib/format.js";
 import { hubAdmin } from "./hub.js";
 
 /** One site as the hub's `GET /api/hub/sites` answers (the fields shown here). */

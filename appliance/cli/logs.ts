@@ -1,7 +1,8 @@
 /** `nexus logs <name> [-f]`: prints a unit's log file, optionally following it (also across rotations). */
+
+import { prettyLogLine } from "../lib/format.js";
 import { dataPaths } from "../paths.js";
 import { followLog, logSource, tailLog } from "../supervisor/log-files.js";
-import { prettyLogLine } from "./format.js";
 
 export async function showLogs(
   dataDir: string,

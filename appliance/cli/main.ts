@@ -2,9 +2,9 @@
 import { Command } from "commander";
 import { loadApplianceConfig, resolveDataDir } from "../config/load.js";
 import { controlRequest } from "../control.js";
+import { duration, table } from "../lib/format.js";
 import { dataPaths } from "../paths.js";
 import { isAlive, readPid } from "../supervisor/pidfile.js";
-import { duration, table } from "./format.js";
 import { fetchStatus } from "./running.js";
 import { statusTable } from "./status.js";
 import { count, oneOf, port, runCli, seconds, usageErrors, versionFlag } from "./usage.js";

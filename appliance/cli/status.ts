@@ -1,6 +1,7 @@
 /** `nexus status`'s table: one row per service, with when a service in crash loop or backoff is tried next. */
+
+import { bytes, clockTime, duration, table } from "../lib/format.js";
 import type { ServiceStatus } from "../supervisor/status.js";
-import { bytes, clockTime, duration, table } from "./format.js";
 
 export function statusTable(services: ServiceStatus[]): string {
   return table(

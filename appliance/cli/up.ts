@@ -6,8 +6,8 @@ import { startAppliance } from "../appliance.js";
 import { type ConfigOverrides, loadApplianceConfig } from "../config/load.js";
 import { LogDestination } from "../kit/log-destination.js";
 import { REDACT_PATHS } from "../kit/logger.js";
+import { prettyLogLine, progressBar } from "../lib/format.js";
 import { applianceVersion, dataPaths } from "../paths.js";
-import { prettyLogLine, progressBar } from "./format.js";
 
 /**
  * Supervisor log: JSON lines to logs/supervisor.log, warnings and errors also readable on stderr. Lines a full

@@ -1,6 +1,7 @@
 /** The appliance's one config schema (supervisor + gateway). Parsed once at start and passed down. */
 import { z } from "zod";
 import { diskReserveSchema } from "../kit/disk.js";
+import { SITE_ID } from "../lib/names.js";
 
 export const gatewayConfigSchema = z.object({
   bodyLimitBytes: z
@@ -87,10 +88,7 @@ export const applianceConfigSchema = z.object({
   host: z.string().min(1).default("127.0.0.1"),
   port: z.number().int().min(0).max(65535).default(8080),
   /** Site id: names this box to the hub and is its JetStream domain. */
-  site: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "site: lower-case letters, digits and '-'")
-    .default("local"),
+  site: z.string().regex(SITE_ID, "site: lower-case letters, digits and '-'").default("local"),
   profile: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*$/)

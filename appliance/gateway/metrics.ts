@@ -7,7 +7,7 @@ import {
   renderFamilies,
   startProcessSampler,
   withLabel,
-} from "../metrics/index.js";
+} from "../lib/metrics/index.js";
 import { SERVICE_STATES } from "../supervisor/status.js";
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

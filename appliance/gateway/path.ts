@@ -3,12 +3,11 @@
  * (`..`, `.`, encoded slashes or backslashes, NUL) is refused rather than normalised: a path that needs
  * normalising is not one a legitimate client sends.
  */
+import { SERVICE_NAME } from "../lib/names.js";
 
 export type ParsedPath =
   | { ok: true; service: string; rest: string; search: string }
   | { ok: false; status: 400 | 404; message: string };
-
-const SERVICE = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 
 /** Splits a request target into service and the path the service sees. */
 export function parseApiPath(target: string): ParsedPath {
@@ -35,6 +34,6 @@ export function parseApiPath(target: string): ParsedPath {
       return { ok: false, status: 400, message: "control characters in path" };
   }
   const [service = "", ...rest] = segments;
-  if (!SERVICE.test(service)) return { ok: false, status: 404, message: "no such service" };
+  if (!SERVICE_NAME.test(service)) return { ok: false, status: 404, message: "no such service" };
   return { ok: true, service, rest: `/${rest.join("/")}`, search };
 }

@@ -4,7 +4,7 @@
  * Like the OpenAPI aggregation, a host that does not answer in time is left out rather than failing the page.
  * nats-server is not Node and has no such endpoint: its CPU, memory and descriptors are read from /proc.
  */
-import { type MetricFamily, procFamilies, withLabel } from "../metrics/index.js";
+import { type MetricFamily, procFamilies, withLabel } from "../lib/metrics/index.js";
 
 /** What the gateway needs of a status row to find each host process. */
 export interface UnitRow {

@@ -15,7 +15,8 @@ import {
   type ServiceDefinition,
   startService,
 } from "../kit/index.js";
-import { MetricsRegistry, startProcessSampler } from "../metrics/index.js";
+import { MetricsRegistry, startProcessSampler } from "../lib/metrics/index.js";
+import { syncPlugin } from "../sync/plugin.js";
 
 /** Resolves a service name to its definition (the registry in production, fixtures in tests). */
 export type ServiceLoader = (name: string) => Promise<ServiceDefinition<unknown>>;
@@ -71,6 +72,7 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
           fileConfig: serviceConfig[spec.name],
           permissions,
           metrics,
+          plugins: [syncPlugin],
         });
         running.push(svc);
       } catch (err) {

@@ -9,15 +9,16 @@ import { z } from "zod";
 import { bearerToken } from "../kit/credentials.js";
 import { ApiError, errorBody, renderError } from "../kit/errors.js";
 import type { Logger } from "../kit/index.js";
+import { SERVICE_NAME, SITE_ID } from "../lib/names.js";
+import { COLLECTION_NAME } from "../sync/change.js";
 import { fleetPage } from "./fleet-page.js";
 
-const SITE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** Seconds a box waits before trying an enrolment again that the hub could not complete (503). */
 export const ENROL_RETRY_AFTER_S = 3;
 
 export const tokenBody = z
   .object({
-    site: z.string().regex(SITE, "site: lower-case letters, digits and '-', at most 63"),
+    site: z.string().regex(SITE_ID, "site: lower-case letters, digits and '-', at most 63"),
     ttlSeconds: z
       .number()
       .int()
@@ -117,14 +118,14 @@ export function hubApi(deps: HubApiDeps) {
   app.delete("/api/hub/sites/:site", async (c) => {
     admin(c.req.header("authorization"));
     const site = c.req.param("site");
-    if (!SITE.test(site)) throw new ApiError(400, "malformed site id");
+    if (!SITE_ID.test(site)) throw new ApiError(400, "malformed site id");
     await deps.revoke(site);
     return c.json({ revoked: site });
   });
   app.get("/api/hub/records/:collection", async (c) => {
     admin(c.req.header("authorization"));
     const collection = c.req.param("collection");
-    if (!/^[a-z][a-z0-9_-]{0,62}$/.test(collection)) throw new ApiError(400, "malformed collection");
+    if (!COLLECTION_NAME.test(collection)) throw new ApiError(400, "malformed collection");
     const key = c.req.query("key");
     if (key !== undefined && key.length > 512) throw new ApiError(400, "key too long");
     return c.json(await deps.records(collection, key));
@@ -133,7 +134,7 @@ export function hubApi(deps: HubApiDeps) {
   const dataRoute = async (c: Context, op: "upsert" | "delete") => {
     admin(c.req.header("authorization"));
     const { service = "", collection = "", key = "" } = c.req.param() as Record<string, string>;
-    if (!/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/.test(service)) throw new ApiError(400, "malformed service");
+    if (!SERVICE_NAME.test(service)) throw new ApiError(400, "malformed service");
     if (!/^[a-z][a-z0-9_-]{0,62}$/.test(collection)) throw new ApiError(400, "malformed collection");
     if (!key || key.length > 512) throw new ApiError(400, "a key is 1 to 512 characters");
     const data = op === "upsert" ? (await json(c, dataBody)).data : null;

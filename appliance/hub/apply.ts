@@ -13,20 +13,8 @@
  * - Rows are locked in a fixed order (inbox by message id, records by collection and key, watermarks by
  *   site and service) so concurrent batches on Postgres wait for each other instead of deadlocking.
  */
+import type { ChangeRecord } from "../sync/change.js";
 import type { HubDb, HubQuery } from "./db.js";
-
-/** What an edge sends; the same shape as the kit's zod schema (appliance/sync/change.ts). */
-export interface ChangeRecord {
-  v: 1;
-  id: string;
-  site: string;
-  service: string;
-  collection: string;
-  key: string;
-  op: "upsert" | "delete";
-  hlc: string;
-  data: unknown | null;
-}
 
 export type Policy = "lww" | "hub-wins" | "append-only";
 export const POLICIES: readonly Policy[] = ["lww", "hub-wins", "append-only"];

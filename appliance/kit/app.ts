@@ -2,7 +2,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import type { MetricsRegistry } from "../metrics/index.js";
+import type { MetricsRegistry } from "../lib/metrics/index.js";
 import { ruleFor } from "./access.js";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
 import { errorBody, renderError } from "./errors.js";

@@ -1,8 +1,7 @@
 /** Builds a service's context. The runtime uses it; so do CLI commands that work on a service's data offline. */
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
-import { MetricsRegistry } from "../metrics/index.js";
-import { createSyncApi } from "../sync/recorder.js";
+import { MetricsRegistry } from "../lib/metrics/index.js";
 import { envPrefix, loadConfig } from "./config.js";
 import { type Db, migrate, openDatabase } from "./db.js";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
@@ -10,6 +9,7 @@ import { loadDiskReserve } from "./disk.js";
 import type { Logger } from "./logger.js";
 import { addToOutbox, outboxMigrations } from "./outbox.js";
 import type { PermissionDeclarations } from "./permissions.js";
+import { pluginMigrations, type ServicePlugin } from "./plugin.js";
 
 /** The database file of a service inside the data dir. */
 export function serviceDbPath(dataDir: string, name: string): string {
@@ -34,10 +34,12 @@ export function createContext<C>(
     now?: () => number;
     /** The host's registry (one per process); offline tools get a throwaway one. */
     metrics?: MetricsRegistry;
+    /** Plugins whose context members the service gets (`appliance/sync` gives `ctx.sync`). */
+    plugins?: readonly ServicePlugin[];
   },
 ): ServiceContext<C> {
   const { db } = opts;
-  return {
+  const core = {
     name: def.name,
     version: def.version,
     site: opts.site,
@@ -61,9 +63,12 @@ export function createContext<C>(
       if (opts.onEmit) setImmediate(opts.onEmit);
       return id;
     },
-    sync: createSyncApi(db, { site: opts.site, service: def.name, now: opts.now, onRecord: opts.onEmit }),
     metrics: opts.metrics ?? new MetricsRegistry(),
-  };
+  } satisfies Partial<ServiceContext<C>>;
+  const scope = { db, site: opts.site, service: def.name, now: opts.now, onWrite: opts.onEmit };
+  const members = (opts.plugins ?? []).map((p) => p.context?.(scope) ?? {});
+  // The members are those the plugins declared on ServiceContext (module augmentation).
+  return Object.assign(core, ...members) as ServiceContext<C>;
 }
 
 /**
@@ -73,9 +78,9 @@ export function createContext<C>(
  */
 export function openServiceOffline<C>(
   def: ServiceDefinition<C>,
-  opts: { dataDir: string; site: string; log: Logger },
+  opts: { dataDir: string; site: string; log: Logger; plugins?: readonly ServicePlugin[] },
 ) {
   const db = openDatabase(serviceDbPath(opts.dataDir, def.name));
-  migrate(db, [...outboxMigrations, ...def.migrations]);
+  migrate(db, [...outboxMigrations, ...pluginMigrations(opts.plugins ?? []), ...def.migrations]);
   return createContext(def, { ...opts, db, nats: null });
 }

@@ -5,9 +5,8 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { NatsConnection } from "nats";
 import { z } from "zod";
-import type { MetricsRegistry } from "../metrics/index.js";
-import type { ChangeRecord } from "../sync/change.js";
-import type { SyncApi } from "../sync/recorder.js";
+import type { MetricsRegistry } from "../lib/metrics/index.js";
+import { SERVICE_NAME } from "../lib/names.js";
 import type { AccessRule } from "./access.js";
 import type { Db, Migration } from "./db.js";
 import type { DiskReserve } from "./disk.js";
@@ -15,7 +14,10 @@ import type { Logger } from "./logger.js";
 import type { Subscription } from "./nats.js";
 import { checkPermissions, type PermissionDeclarations } from "./permissions.js";
 
-/** What a service's routes, subscriptions and health check receive. Passed explicitly; no singletons. */
+/**
+ * What a service's routes, subscriptions and health check receive. Passed explicitly; no singletons.
+ * Runtime plugins add members by module augmentation (`appliance/sync/plugin.ts` adds `sync`).
+ */
 export interface ServiceContext<C = unknown> {
   name: string;
   version: string;
@@ -37,14 +39,13 @@ export interface ServiceContext<C = unknown> {
   tx<T>(fn: () => T): T;
   /** Records an event in the outbox (inside the current transaction, or its own). Returns the event id. */
   emit(type: string, data: unknown, opts?: { subject?: string }): string;
-  /** Change records for the hub (`appliance/sync`): `record` inside `tx`, stamped with this database's HLC. */
-  sync: SyncApi;
   /** This process's counters and gauges, shown on the gateway's /metrics with the process's `unit` label. */
   metrics: Pick<MetricsRegistry, "counter" | "gauge">;
 }
 
 export type HealthResult = { ok: true } | { ok: false; reason: string };
 
+/** A service. Runtime plugins add optional members by module augmentation (sync adds `syncApply`). */
 export interface ServiceDefinition<C = unknown> {
   name: string;
   version: string;
@@ -58,25 +59,17 @@ export interface ServiceDefinition<C = unknown> {
   migrations: Migration[];
   routes: (app: OpenAPIHono, ctx: ServiceContext<C>) => void;
   subscriptions: (ctx: ServiceContext<C>) => Subscription[];
-  /**
-   * Applies records the hub sends for a synced collection (hub-side changes, conflict winners), by
-   * collection. Runs inside a transaction; the handler compares HLCs itself (a record may be older than the
-   * row it has) and must not record a change for it (that would echo it back).
-   */
-  syncApply: Record<string, (ctx: ServiceContext<C>, record: ChangeRecord) => void>;
   /** Runs after migrations, before the service takes requests. */
   onStart: (ctx: ServiceContext<C>) => Promise<void> | void;
   health: (ctx: ServiceContext<C>) => Promise<HealthResult> | HealthResult;
 }
-
-const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 
 type Input<C> = Pick<ServiceDefinition<C>, "name" | "version" | "routes"> &
   Partial<Omit<ServiceDefinition<C>, "name" | "version" | "routes">>;
 
 /** Declares a service. Fills defaults; validates the name, the migration ids and the permissions. */
 export function defineService<C = Record<string, never>>(def: Input<C>): ServiceDefinition<C> {
-  if (!NAME.test(def.name)) throw new Error(`service name must match ${NAME}: ${def.name}`);
+  if (!SERVICE_NAME.test(def.name)) throw new Error(`service name must match ${SERVICE_NAME}: ${def.name}`);
   const migrations = def.migrations ?? [];
   for (const m of migrations) {
     if (!/^\d{10}_[a-z0-9_]+$/.test(m.id))
@@ -90,7 +83,6 @@ export function defineService<C = Record<string, never>>(def: Input<C>): Service
     permissions: {},
     configSchema: z.object({}) as unknown as z.ZodType<C>,
     subscriptions: () => [],
-    syncApply: {},
     onStart: () => undefined,
     health: () => ({ ok: true }),
     ...def,

@@ -1,5 +1,3 @@
-export type { SyncApi, SyncChange } from "../sync/recorder.js";
-export { type SyncBacklog, syncBacklog } from "../sync/state.js";
 export { type AccessLevel, type AccessRule, accessFor, hasPermission, rule, ruleFor } from "./access.js";
 export { createServiceApp, REQUEST_ID_HEADER } from "./app.js";
 export { type Caller, callerOf, callerSchema, clientIp, requireCaller } from "./caller.js";
@@ -30,7 +28,7 @@ export {
   connectNats,
   EVENTS_STREAM,
   ensureEventStream,
-  ensureSyncStream,
+  ensureStream,
   type NatsOptions,
   type Subscription,
 } from "./nats.js";
@@ -52,5 +50,6 @@ export {
   type PermissionDeclaration,
   type PermissionDeclarations,
 } from "./permissions.js";
+export { type PluginScope, pluginMigrations, type ServicePlugin } from "./plugin.js";
 export { binaryContent, documentRoute, jsonRoute, type RouteSpec } from "./route.js";
 export { type RunningService, type StartOptions, startService } from "./runtime.js";

@@ -1,4 +1,4 @@
-/** NATS connection and the local JetStream streams: every service's events, and the site's sync records. */
+/** NATS connection and the local events stream; `appliance/sync/streams.ts` adds the sync streams. */
 import {
   AckPolicy,
   connect,
@@ -8,7 +8,6 @@ import {
   StorageType,
   type StreamConfig,
 } from "nats";
-import { HUB_STREAM, SYNC_STREAM } from "../sync/change.js";
 import { type CloudEvent, cloudEventSchema } from "./events.js";
 import type { Logger } from "./logger.js";
 
@@ -48,41 +47,8 @@ export async function ensureEventStream(nc: NatsConnection): Promise<void> {
   });
 }
 
-/**
- * Creates the site's sync stream if missing: change records on `sync.<site>.>`, sourced by the hub over the
- * leafnode. The outbox is the record of truth: it keeps each record until the hub acknowledges it and sends
- * again what stays unacknowledged, so the stream may drop records after SYNC_STREAM_MAX_AGE_MS.
- */
-/** How long the sync stream keeps a record (the outbox holds it until the hub has applied it). */
-export const SYNC_STREAM_MAX_AGE_MS = 14 * 86_400_000;
-
-export async function ensureSyncStream(nc: NatsConnection, site: string): Promise<void> {
-  await ensureStream(nc, {
-    name: SYNC_STREAM,
-    subjects: [`sync.${site}.>`],
-    storage: StorageType.File,
-    duplicate_window: nanos(2 * 60 * 60 * 1000),
-    // The outbox keeps every record until the hub acknowledges it and sends again what is stuck, so the
-    // stream only needs to carry records while the hub sources them: 14 days bounds its disk use.
-    max_age: nanos(SYNC_STREAM_MAX_AGE_MS),
-  });
-}
-
-/**
- * Creates the box's stream of what the hub sends it (`hub.<site>.data.>`): hub-side changes and conflict
- * winners, kept until the services have applied them (each through its own durable consumer).
- */
-export async function ensureHubStream(nc: NatsConnection, site: string): Promise<void> {
-  await ensureStream(nc, {
-    name: HUB_STREAM,
-    subjects: [`hub.${site}.data.>`],
-    storage: StorageType.File,
-    duplicate_window: nanos(2 * 60 * 60 * 1000),
-    max_age: nanos(SYNC_STREAM_MAX_AGE_MS),
-  });
-}
-
-async function ensureStream(nc: NatsConnection, config: Partial<StreamConfig> & { name: string }) {
+/** Creates a JetStream stream, or updates the one of that name to `config`. */
+export async function ensureStream(nc: NatsConnection, config: Partial<StreamConfig> & { name: string }) {
   const jsm = await nc.jetstreamManager();
   try {
     await jsm.streams.info(config.name);

@@ -4,17 +4,26 @@
  * JetStream with `Nats-Msg-Id` = the row's id and marks a row only after its PubAck; a crash between the two
  * re-publishes the row, and JetStream's duplicate window drops the copy — exactly once in the stream.
  * Published rows are deleted by `appliance/sync/state.ts`: sync rows once the hub acknowledged them, event rows
- * a day after publishing.
+ * a day after publishing. The headers below are the relay's publishing contract; `appliance/sync/change.ts`
+ * re-exports them as part of the sync wire contract.
  */
 import { randomUUID } from "node:crypto";
 import { headers, type JetStreamClient, type MsgHdrs } from "nats";
-import { isSyncSubject, PREV_SEQ_HEADER, SEQ_HEADER } from "../sync/change.js";
-import { syncStateMigrations } from "../sync/state.js";
 import type { Db, Migration } from "./db.js";
 import { makeEvent } from "./events.js";
 import type { Logger } from "./logger.js";
 
-/** Kit-owned tables, migrated before the service's own. */
+/** Header on every outbox publish: the outbox row's seq. */
+export const SEQ_HEADER = "Nexus-Seq";
+/** Header on sync publishes: the seq of the previous sync row of the same service database (0: none pending). */
+export const PREV_SEQ_HEADER = "Nexus-Prev-Seq";
+
+/** True for outbox subjects that carry change records (rows kept until the hub acknowledges them). */
+export function isSyncSubject(subject: string): boolean {
+  return subject.startsWith("sync.");
+}
+
+/** Kit-owned tables, migrated before the plugins' and the service's own. */
 export const outboxMigrations: Migration[] = [
   {
     id: "0000000000_kit_outbox",
@@ -29,7 +38,6 @@ export const outboxMigrations: Migration[] = [
       );
       CREATE INDEX _outbox_unpublished ON _outbox (seq) WHERE published_at IS NULL;`),
   },
-  ...syncStateMigrations,
 ];
 
 export interface OutboxRow {

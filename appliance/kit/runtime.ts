@@ -1,15 +1,12 @@
 /**
  * Starts one service in the current process: config, database + migrations, bus, outbox relay,
- * subscriptions, the sync acknowledgement listener and HTTP server. Both isolation modes call this; only the
- * number of calls per process differs.
+ * subscriptions, the plugins' work (sync: acknowledgements, hub records) and HTTP server. Both isolation
+ * modes call this; only the number of calls per process differs.
  */
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { NatsConnection } from "nats";
-import type { MetricsRegistry } from "../metrics/index.js";
-import { runHubApply } from "../sync/hub-apply.js";
-import { rehomeSyncRecords } from "../sync/rehome.js";
-import { startSyncMaintenance } from "../sync/watermark.js";
+import type { MetricsRegistry } from "../lib/metrics/index.js";
 import { createServiceApp } from "./app.js";
 import { createContext, serviceDbPath } from "./context.js";
 import { migrate, openDatabase } from "./db.js";
@@ -18,6 +15,7 @@ import type { Logger } from "./logger.js";
 import { connectNats, type NatsOptions, runSubscription } from "./nats.js";
 import { OutboxRelay, outboxMigrations } from "./outbox.js";
 import type { PermissionDeclarations } from "./permissions.js";
+import { pluginMigrations, type ServicePlugin } from "./plugin.js";
 
 export interface StartOptions {
   dataDir: string;
@@ -38,6 +36,8 @@ export interface StartOptions {
   now?: () => number;
   /** The process's metrics, served at `/internal/metrics` (one registry for every service of a host). */
   metrics?: MetricsRegistry;
+  /** Runtime plugins, in order (the host passes `appliance/sync`'s). */
+  plugins?: readonly ServicePlugin[];
 }
 
 export interface RunningService {
@@ -58,20 +58,15 @@ export async function startService<C>(
   const db = openDatabase(serviceDbPath(opts.dataDir, def.name));
   let nc: NatsConnection | null = null;
   let relay: OutboxRelay | null = null;
-  let sync: { stop(): void } | null = null;
+  const plugins = opts.plugins ?? [];
+  const started: { stop(): void }[] = [];
+  const stopPlugins = () => {
+    for (const p of started.splice(0)) p.stop();
+  };
   try {
-    migrate(db, [...outboxMigrations, ...def.migrations]);
-    // Records written before the box was enrolled (or under an earlier enrolment) go out under this site.
-    const rehome = rehomeSyncRecords(db, opts.site);
-    if (rehome.rehomed)
-      log.info(
-        { rehomed: rehome.rehomed, site: opts.site },
-        "change records from before enrolment queued for the hub",
-      );
-    if (rehome.acked)
-      log.info({ removed: rehome.acked }, "removed change records an earlier hub acknowledged");
-    if (rehome.unreadable)
-      log.error({ removed: rehome.unreadable }, "removed outbox rows that are not change records");
+    migrate(db, [...outboxMigrations, ...pluginMigrations(plugins), ...def.migrations]);
+    const scope = { db, site: opts.site, service: def.name, log };
+    for (const p of plugins) p.prepare?.(scope);
     nc = opts.nats ? await connectNats(opts.nats) : null;
     relay = nc ? new OutboxRelay(db, nc.jetstream(), log) : null;
     const activeRelay = relay;
@@ -88,6 +83,7 @@ export async function startService<C>(
       now: opts.now,
       metrics: opts.metrics,
       onEmit: activeRelay ? () => activeRelay.notify() : undefined,
+      plugins,
     });
     const app = createServiceApp(def, ctx, {
       bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
@@ -102,14 +98,17 @@ export async function startService<C>(
 
     await def.onStart(ctx);
     if (nc) for (const sub of def.subscriptions(ctx)) await runSubscription(nc, def.name, sub, log);
-    if (nc) await runHubApply(nc, def, ctx, log);
+    for (const p of plugins) {
+      const handle = await p.start?.({
+        ...scope,
+        def: def as ServiceDefinition<unknown>,
+        ctx: ctx as ServiceContext<unknown>,
+        nc,
+        wake: activeRelay ? () => activeRelay.notify() : undefined,
+      });
+      if (handle) started.push(handle);
+    }
     relay?.start();
-    sync = startSyncMaintenance(db, nc, {
-      site: opts.site,
-      service: def.name,
-      log,
-      onRequeue: activeRelay ? () => activeRelay.notify() : undefined,
-    });
 
     const server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host ?? "127.0.0.1" });
     // Only the gateway reaches a service, and it enforces request and idle timeouts itself; node's own
@@ -133,7 +132,7 @@ export async function startService<C>(
           server.close(() => resolve());
           if ("closeIdleConnections" in server) server.closeIdleConnections();
         });
-        sync?.stop();
+        stopPlugins();
         await relay?.stop();
         if (relay) await relay.flush().catch(() => 0);
         await nc?.drain().catch(() => undefined);
@@ -141,7 +140,7 @@ export async function startService<C>(
       },
     };
   } catch (err) {
-    sync?.stop();
+    stopPlugins();
     await relay?.stop();
     await nc?.close().catch(() => undefined);
     db.close();

@@ -1,5 +1,6 @@
 /** Hardware profiles are data (firmware-profiles/<name>/profile.json), validated by this schema. */
 import { z } from "zod";
+import { SERVICE_NAME } from "../lib/names.js";
 
 export const profileSchema = z
   .object({
@@ -13,7 +14,7 @@ export const profileSchema = z
     ffmpeg: z.object({ h264Encoders: z.array(z.string().min(1)).min(1) }),
     memoryBudgetMb: z.number().int().min(256),
     isolation: z.enum(["process", "shared"]),
-    services: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).min(1),
+    services: z.array(z.string().regex(SERVICE_NAME)).min(1),
     /** Per-service settings this hardware implies (e.g. `files.backend`); the box's config.json overrides. */
     serviceConfig: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
   })

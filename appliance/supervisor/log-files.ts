@@ -19,6 +19,7 @@ import {
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isDiskFullError } from "../kit/disk.js";
+import { SERVICE_NAME } from "../lib/names.js";
 
 /** Opens a log file for appending; returns its descriptor. */
 export function openLog(file: string): number {
@@ -62,15 +63,13 @@ export interface LogSource {
   keep: (line: string) => boolean;
 }
 
-const LOG_NAME = /^[a-z][a-z0-9-]{0,31}$/;
-
 /**
  * The log of a service (its own unit's file, or the shared `services` unit's lines tagged with it), of
  * `supervisor` or of `nats`. Names are checked before any path is built, so no input reaches outside `logs/`.
  * Throws when the name is invalid or there is no log yet.
  */
 export function logSource(logsDir: string, name: string): LogSource {
-  if (!LOG_NAME.test(name)) throw new Error(`invalid name: ${name}`);
+  if (!SERVICE_NAME.test(name)) throw new Error(`invalid name: ${name}`);
   const own = join(logsDir, `${name}.log`);
   if (existsSync(own)) return { file: own, whole: true, keep: () => true };
   const shared = join(logsDir, "services.log");

@@ -7,9 +7,10 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { connect } from "nats";
-import { ensureEventStream, ensureHubStream, ensureSyncStream } from "../kit/nats.js";
+import { ensureEventStream } from "../kit/nats.js";
 import type { DataPaths } from "../paths.js";
 import { type HubLink, readHubLink } from "../sync/hub-link.js";
+import { ensureHubStream, ensureSyncStream } from "../sync/streams.js";
 import { spawnNatsServer } from "./nats-process.js";
 import { freePort } from "./ports.js";
 

@@ -9,27 +9,25 @@
  * applied". The edge then deletes those outbox rows, so `seq` must be contiguous (see `Nexus-Prev-Seq`).
  */
 import { z } from "zod";
+import { SERVICE_NAME, SITE_ID } from "../lib/names.js";
 import { isHlc } from "./hlc.js";
 
 /** The edge's JetStream stream of change records. */
 export const SYNC_STREAM = "NEXUS_SYNC";
-/** Header on every outbox publish: the outbox row's seq. */
-export const SEQ_HEADER = "Nexus-Seq";
-/** Header on sync publishes: the seq of the previous sync row of the same service database (0: none pending). */
-export const PREV_SEQ_HEADER = "Nexus-Prev-Seq";
+/** The outbox relay's headers (`Nexus-Seq`, `Nexus-Prev-Seq`) and which of its subjects carry records. */
+export { isSyncSubject, PREV_SEQ_HEADER, SEQ_HEADER } from "../kit/outbox.js";
 
-const SITE = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const SERVICE = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
-const COLLECTION = /^[a-z][a-z0-9_-]{0,62}$/;
+/** A synced collection's name: one subject token. */
+export const COLLECTION_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
 const hlcString = z.string().refine(isHlc, "malformed hlc timestamp");
 
 export const changeRecordSchema = z.object({
   v: z.literal(1),
   id: z.string().min(1).max(128),
-  site: z.string().regex(SITE),
-  service: z.string().regex(SERVICE),
-  collection: z.string().regex(COLLECTION),
+  site: z.string().regex(SITE_ID),
+  service: z.string().regex(SERVICE_NAME),
+  collection: z.string().regex(COLLECTION_NAME),
   key: z.string().min(1).max(512),
   op: z.enum(["upsert", "delete"]),
   hlc: hlcString,
@@ -40,7 +38,7 @@ export const changeRecordSchema = z.object({
 export type ChangeRecord = z.infer<typeof changeRecordSchema>;
 
 export const syncAckSchema = z.object({
-  service: z.string().regex(SERVICE),
+  service: z.string().regex(SERVICE_NAME),
   /** Every sync record of the service with an outbox seq up to this one is applied at the hub. */
   seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   /** The hub's clock when it sent the ack. */
@@ -57,12 +55,12 @@ function check(kind: string, value: string, re: RegExp): string {
 
 /** The subject a change record travels on. Throws on a token that is not a plain subject token. */
 export function syncSubject(site: string, service: string, collection: string): string {
-  return `sync.${check("site", site, SITE)}.${check("service", service, SERVICE)}.${check("collection", collection, COLLECTION)}`;
+  return `sync.${check("site", site, SITE_ID)}.${check("service", service, SERVICE_NAME)}.${check("collection", collection, COLLECTION_NAME)}`;
 }
 
 /** The core NATS subject the hub acknowledges a service's records on. */
 export function ackSubject(site: string, service: string): string {
-  return `hub.${check("site", site, SITE)}.ack.${check("service", service, SERVICE)}`;
+  return `hub.${check("site", site, SITE_ID)}.ack.${check("service", service, SERVICE_NAME)}`;
 }
 
 /** The box's JetStream stream of what the hub sends it (hub-side changes, conflict winners). */
@@ -70,10 +68,5 @@ export const HUB_STREAM = "NEXUS_HUB";
 
 /** The subject the hub delivers a record for one service of one box on (captured by the box's NEXUS_HUB). */
 export function hubDataSubject(site: string, service: string, collection: string): string {
-  return `hub.${check("site", site, SITE)}.data.${check("service", service, SERVICE)}.${check("collection", collection, COLLECTION)}`;
-}
-
-/** True for outbox subjects that carry change records (rows kept until the hub acknowledges them). */
-export function isSyncSubject(subject: string): boolean {
-  return subject.startsWith("sync.");
+  return `hub.${check("site", site, SITE_ID)}.data.${check("service", service, SERVICE_NAME)}.${check("collection", collection, COLLECTION_NAME)}`;
 }

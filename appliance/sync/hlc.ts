@@ -5,6 +5,7 @@
  * the wall clock goes backwards; the wall part never trails the local clock and never runs more than
  * `maxDriftMs` ahead of it through a remote timestamp (those are refused with HlcDriftError).
  */
+import { SITE_ID, SITE_ID_SOURCE } from "../lib/names.js";
 
 export interface HlcTimestamp {
   /** Milliseconds since the epoch. */
@@ -16,8 +17,7 @@ export interface HlcTimestamp {
 
 const MAX_WALL = 999_999_999_999_999;
 const MAX_COUNTER = 99_999;
-const NODE = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const FORMAT = /^(\d{15})\.(\d{5})\.([a-z0-9][a-z0-9-]{0,62})$/;
+const FORMAT = new RegExp(`^(\\d{15})\\.(\\d{5})\\.(${SITE_ID_SOURCE})$`);
 
 /** Encodes a timestamp; throws on a wall time, counter or node the format cannot hold. */
 export function encodeHlc(ts: HlcTimestamp): string {
@@ -25,7 +25,7 @@ export function encodeHlc(ts: HlcTimestamp): string {
     throw new RangeError(`hlc wall time out of range: ${ts.wall}`);
   if (!Number.isSafeInteger(ts.counter) || ts.counter < 0 || ts.counter > MAX_COUNTER)
     throw new RangeError(`hlc counter out of range: ${ts.counter}`);
-  if (!NODE.test(ts.node)) throw new RangeError(`hlc node must match ${NODE}: ${ts.node}`);
+  if (!SITE_ID.test(ts.node)) throw new RangeError(`hlc node must match ${SITE_ID}: ${ts.node}`);
   return `${String(ts.wall).padStart(15, "0")}.${String(ts.counter).padStart(5, "0")}.${ts.node}`;
 }
 
@@ -79,7 +79,7 @@ export class Hlc {
     readonly node: string,
     opts: HlcOptions = {},
   ) {
-    if (!NODE.test(node)) throw new RangeError(`hlc node must match ${NODE}: ${node}`);
+    if (!SITE_ID.test(node)) throw new RangeError(`hlc node must match ${SITE_ID}: ${node}`);
     this.clock = opts.now ?? Date.now;
     this.maxDriftMs = opts.maxDriftMs ?? 60_000;
     if (opts.last !== undefined) ({ wall: this.wall, counter: this.counter } = decodeHlc(opts.last));

@@ -27,7 +27,8 @@ export async function runHubApply<C>(
   ctx: ServiceContext<C>,
   log: Logger,
 ): Promise<void> {
-  if (Object.keys(def.syncApply).length === 0) return;
+  const handlers = def.syncApply ?? {};
+  if (Object.keys(handlers).length === 0) return;
   const jsm = await nc.jetstreamManager();
   const durable = `${def.name}-hub-apply`;
   await jsm.consumers.add(HUB_STREAM, {
@@ -42,7 +43,7 @@ export async function runHubApply<C>(
     for await (const m of messages) {
       const record = parse(m);
       const handler =
-        record && Object.hasOwn(def.syncApply, record.collection) ? def.syncApply[record.collection] : null;
+        record && Object.hasOwn(handlers, record.collection) ? handlers[record.collection] : null;
       if (!record || !handler || record.service !== def.name) {
         log.warn({ subject: m.subject }, "dropping a hub record this service cannot apply");
         m.term();

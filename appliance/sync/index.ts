@@ -13,3 +13,7 @@ export {
   syncSubject,
 } from "./change.js";
 export { compareHlc, decodeHlc, encodeHlc, Hlc, HlcDriftError, type HlcTimestamp, isHlc } from "./hlc.js";
+export { syncPlugin } from "./plugin.js";
+export type { SyncApi, SyncChange } from "./recorder.js";
+export { type SyncBacklog, syncBacklog } from "./state.js";
+export { ensureHubStream, ensureSyncStream, SYNC_STREAM_MAX_AGE_MS } from "./streams.js";

@@ -5,45 +5,17 @@
 import { createHash, randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
-import type { Context } from "hono";
-import { ApiError, type Caller, requireCaller } from "../../appliance/kit/index.js";
-import { contentTypeOf, parsePath, parseUrlPath } from "./names.js";
+import { ApiError, type Caller } from "../../appliance/kit/index.js";
+import { contentTypeOf } from "./names.js";
 import { findByPath, requireFileSpot } from "./nodes.js";
 import { quotaOf, requireRoom, usage } from "./quota.js";
 import { receive } from "./receive.js";
-import { serveBlob } from "./serve.js";
+import type { Servable } from "./serve.js";
 import { requireSpace } from "./spaces.js";
 import { type Ctx, commitStaged, type Files, requireDisk, stagingFile, stagingGuard } from "./state.js";
 import { versionRow } from "./versions.js";
 
 const SHA256 = /^[0-9a-f]{64}$/;
-
-/** The percent-encoded path after `/<marker>/` in the request URL. */
-export function pathAfter(c: Context, marker: string): string {
-  const pathname = new URL(c.req.url).pathname;
-  const at = pathname.indexOf(`/${marker}/`);
-  return at === -1 ? "" : pathname.slice(at + marker.length + 2);
-}
-
-/**
- * The names a content or listing request addresses: the path after `/<marker>/` in the URL (each segment
- * percent-encoded), or the `path` query parameter (`a/b/c.txt`, plain text) when the URL ends at the marker —
- * the form generated clients use, since they encode `/` in a path parameter. Both at once is a 400.
- */
-export function namesOf(c: Context, marker: string): string[] {
-  const inUrl = pathAfter(c, marker);
-  const inQuery = c.req.queries("path");
-  if (inQuery === undefined) return parseUrlPath(inUrl);
-  if (inUrl !== "" || inQuery.length > 1)
-    throw new ApiError(400, "give the path once: in the URL or as ?path=");
-  return inQuery[0] === "" ? [] : parsePath(inQuery[0]!);
-}
-
-export function incomingOf(c: Context): IncomingMessage {
-  const incoming = (c.env as { incoming?: IncomingMessage }).incoming;
-  if (!incoming) throw new ApiError(500, "uploads need the node server");
-  return incoming;
-}
 
 /** A client-sent sha256 (`x-content-sha256`), checked for shape. */
 export function expectedSha(header: string | undefined): string | undefined {
@@ -69,10 +41,10 @@ export function budget(ctx: Ctx, f: Files, space: string, ownReservation = 0) {
   return { max, tooMuch };
 }
 
-function preconditions(c: Context) {
-  const inm = c.req.header("if-none-match")?.trim();
+function preconditions(req: Pick<PutContent, "ifMatch" | "ifNoneMatch">) {
+  const inm = req.ifNoneMatch?.trim();
   if (inm !== undefined && inm !== "*") throw new ApiError(400, "uploads accept only If-None-Match: *");
-  return { ifMatch: ifMatchOf(c.req.header("if-match")), ifNoneMatch: inm === "*" };
+  return { ifMatch: ifMatchOf(req.ifMatch), ifNoneMatch: inm === "*" };
 }
 
 const WEAK_ETAG = /^W\/"[^"]*"$/;
@@ -100,20 +72,37 @@ function ifMatchOf(header: string | undefined): "*" | string[] | undefined {
   return strong;
 }
 
-export async function putContent(c: Context, ctx: Ctx, f: Files) {
-  const caller = requireCaller(c);
-  const space = requireSpace(caller, c.req.param("space") ?? "");
-  const names = namesOf(c, "content");
+/** A whole-file upload as its route reads it from the request: headers as sent, the body on demand. */
+export interface PutContent {
+  caller: Caller;
+  /** The space id from the URL. */
+  space: string;
+  /** The file's names: from the URL's percent-encoded path or the `?path=` query (http.ts `namesOf`). */
+  names: string[];
+  contentLength: string | undefined;
+  /** `x-content-sha256`. */
+  sha256: string | undefined;
+  ifMatch: string | undefined;
+  ifNoneMatch: string | undefined;
+  contentType: string | undefined;
+  /** The request body; read only once every check before it passed. */
+  body: () => IncomingMessage;
+}
+
+/** Stores an uploaded file as a new file or the next version of one; `created` for a new file. */
+export async function putContent(ctx: Ctx, f: Files, req: PutContent) {
+  const { caller } = req;
+  const space = requireSpace(caller, req.space);
+  const { names } = req;
   if (names.length === 0) throw new ApiError(400, "a file needs a name");
-  const lengthHeader = c.req.header("content-length");
-  const declared = lengthHeader === undefined ? undefined : Number(lengthHeader);
+  const declared = req.contentLength === undefined ? undefined : Number(req.contentLength);
   if (declared !== undefined && !Number.isSafeInteger(declared))
     throw new ApiError(400, "bad content-length");
   if (declared !== undefined && declared > f.config.maxFileBytes) {
     throw new ApiError(413, `a file is at most ${f.config.maxFileBytes} bytes`);
   }
-  const expected = expectedSha(c.req.header("x-content-sha256"));
-  const conditions = preconditions(c);
+  const expected = expectedSha(req.sha256);
+  const conditions = preconditions(req);
   requireFileSpot(ctx, space, names); // before reading the body; checked again when the version is recorded
   if (declared !== undefined) requireRoom(ctx, space, declared, f.config);
   requireDisk(f, declared ?? 0);
@@ -123,7 +112,7 @@ export async function putContent(c: Context, ctx: Ctx, f: Files) {
   const { max, tooMuch } = budget(ctx, f, space);
   try {
     const guard = stagingGuard(f);
-    const r = await receive(incomingOf(c), file, { offset: 0, max, hash, tooMuch, guard });
+    const r = await receive(req.body(), file, { offset: 0, max, hash, tooMuch, guard });
     f.bytes.uploaded.inc(r.written);
     if (!r.complete) throw new ApiError(400, "the upload was cut off; nothing was stored");
     if (declared !== undefined && r.written !== declared) {
@@ -137,54 +126,51 @@ export async function putContent(c: Context, ctx: Ctx, f: Files) {
       });
     }
     requireRoom(ctx, space, r.written, f.config);
-    const w = await commitStaged(
+    return await commitStaged(
       ctx,
       f,
       { file, sha256, size: r.written },
       {
         space,
         names,
-        contentType: contentTypeOf(c.req.header("content-type")),
+        contentType: contentTypeOf(req.contentType),
         by: caller.id,
         ...conditions,
       },
       // Again inside the version's transaction: concurrent uploads cannot overshoot the quota together.
       () => requireRoom(ctx, space, r.written, f.config),
     );
-    return c.json({ file: w.file }, w.created ? 201 : 200);
   } catch (err) {
     await rm(file, { force: true });
     throw err;
   }
 }
 
-/** The file at the URL's path (404 for folders and missing files), and the version asked for. */
-function fileAt(c: Context, ctx: Ctx, caller: Caller) {
-  const space = requireSpace(caller, c.req.param("space") ?? "");
-  const names = namesOf(c, "content");
+/**
+ * The file at `names` (404 for folders and missing files), as a download serves it: the
+ * current version, or `version` (the raw `?version=` value) when given.
+ */
+export function contentAt(
+  ctx: Ctx,
+  caller: Caller,
+  at: { space: string; names: string[]; version: string | undefined },
+): Servable {
+  const space = requireSpace(caller, at.space);
+  const { names } = at;
   const node = names.length ? findByPath(ctx, space, names) : undefined;
   if (node?.kind !== "file") throw new ApiError(404, "no such file");
-  const raw = c.req.query("version");
-  if (raw === undefined) return { node, version: null };
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) throw new ApiError(400, "version must be a positive integer");
-  const version = versionRow(ctx, node.id, n);
-  if (!version) throw new ApiError(404, "no such version");
-  return { node, version };
-}
-
-export async function getContent(c: Context, ctx: Ctx, f: Files) {
-  const { node, version } = fileAt(c, ctx, requireCaller(c));
-  return serveBlob(
-    c,
-    f,
-    {
-      sha256: version?.sha256 ?? node.sha256!,
-      size: version?.size ?? node.size,
-      contentType: version?.content_type ?? node.content_type ?? "application/octet-stream",
-      name: node.name,
-      modifiedAt: version?.created_at ?? node.updated_at,
-    },
-    { inline: c.req.query("inline") === "1" },
-  );
+  let version: ReturnType<typeof versionRow>;
+  if (at.version !== undefined) {
+    const n = Number(at.version);
+    if (!Number.isSafeInteger(n) || n < 1) throw new ApiError(400, "version must be a positive integer");
+    version = versionRow(ctx, node.id, n);
+    if (!version) throw new ApiError(404, "no such version");
+  }
+  return {
+    sha256: version?.sha256 ?? node.sha256!,
+    size: version?.size ?? node.size,
+    contentType: version?.content_type ?? node.content_type ?? "application/octet-stream",
+    name: node.name,
+    modifiedAt: version?.created_at ?? node.updated_at,
+  };
 }

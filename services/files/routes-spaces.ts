@@ -2,12 +2,14 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { ApiError, jsonRoute, requireCaller } from "../../appliance/kit/index.js";
-import { getContent, namesOf, putContent } from "./content.js";
+import { contentAt, putContent } from "./content.js";
 import { documentContentRoutes } from "./content-doc.js";
+import { incomingOf, namesOf } from "./http.js";
 import { parsePath } from "./names.js";
 import { findByPath, listChildren, makeFolders, nodeOf } from "./nodes.js";
 import { spaceUsage } from "./quota.js";
 import * as s from "./schemas.js";
+import { serveBlob } from "./serve.js";
 import { requireSpace, spacesOf } from "./spaces.js";
 import type { Ctx, Files } from "./state.js";
 
@@ -43,10 +45,33 @@ export function spaceRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
   // `…/content/a/b.txt` (segments percent-encoded) stay for the console, curl and older clients.
   app.get("/spaces/:space/list", list);
   app.get("/spaces/:space/list/*", list);
-  app.put("/spaces/:space/content", (c) => putContent(c, ctx, files()));
-  app.put("/spaces/:space/content/*", (c) => putContent(c, ctx, files()));
-  app.get("/spaces/:space/content", (c) => getContent(c, ctx, files()));
-  app.get("/spaces/:space/content/*", (c) => getContent(c, ctx, files()));
+
+  const put = async (c: Context) => {
+    const w = await putContent(ctx, files(), {
+      caller: requireCaller(c),
+      space: c.req.param("space") ?? "",
+      names: namesOf(c, "content"),
+      contentLength: c.req.header("content-length"),
+      sha256: c.req.header("x-content-sha256"),
+      ifMatch: c.req.header("if-match"),
+      ifNoneMatch: c.req.header("if-none-match"),
+      contentType: c.req.header("content-type"),
+      body: () => incomingOf(c),
+    });
+    return c.json({ file: w.file }, w.created ? 201 : 200);
+  };
+  const get = (c: Context) => {
+    const blob = contentAt(ctx, requireCaller(c), {
+      space: c.req.param("space") ?? "",
+      names: namesOf(c, "content"),
+      version: c.req.query("version"),
+    });
+    return serveBlob(c, files(), blob, { inline: c.req.query("inline") === "1" });
+  };
+  app.put("/spaces/:space/content", put);
+  app.put("/spaces/:space/content/*", put);
+  app.get("/spaces/:space/content", get);
+  app.get("/spaces/:space/content/*", get);
 
   jsonRoute(
     app,

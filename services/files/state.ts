@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { DiskReserve, ServiceContext } from "../../appliance/kit/index.js";
-import type { Counter } from "../../appliance/metrics/index.js";
+import type { Counter } from "../../appliance/lib/metrics/index.js";
 import { type BlobStore, createBlobStore } from "./blob-store/index.js";
 import { blobStoreConfig, type FilesConfig } from "./config.js";
 import { diskGuard, requireDiskRoom } from "./disk.js";

@@ -12,7 +12,7 @@ import { copyFile, link, rm, truncate } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import type { Context } from "hono";
 import { ApiError, type Caller, requireCaller } from "../../appliance/kit/index.js";
-import { incomingOf } from "./content.js";
+import { incomingOf } from "./http.js";
 import { joinPath, parsePath } from "./names.js";
 import { nodeOf, nodeRow, requireFileSpot } from "./nodes.js";
 import { requireRoom } from "./quota.js";

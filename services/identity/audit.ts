@@ -3,8 +3,7 @@
  * `nexus.identity.audit.<action>` through the outbox in the same transaction, so the sync can ship it.
  * Entries never hold secrets: callers pass identifiers, not passwords or tokens.
  */
-import type { Context } from "hono";
-import { type Caller, clientIp, type ServiceContext } from "../../appliance/kit/index.js";
+import type { Caller, ServiceContext } from "../../appliance/kit/index.js";
 import type { IdentityConfig } from "./config.js";
 
 type Ctx = ServiceContext<IdentityConfig>;
@@ -52,11 +51,11 @@ export function audit(
   ctx.db.inTransaction ? write() : ctx.tx(write);
 }
 
-/** `audit` for an HTTP caller: the actor is the caller's name, the IP the one the gateway saw. */
+/** `audit` for an HTTP caller: the actor is the caller's name, `ip` the one the gateway saw (`clientIp`). */
 export function auditCaller(
   ctx: Ctx,
-  c: Context,
   caller: Caller,
+  ip: string,
   e: {
     action: string;
     target?: string | null;
@@ -64,7 +63,7 @@ export function auditCaller(
     details?: Record<string, unknown>;
   },
 ): void {
-  audit(ctx, { actor: caller.username ?? caller.id, ip: clientIp(c), ...e });
+  audit(ctx, { actor: caller.username ?? caller.id, ip, ...e });
 }
 
 export interface AuditQuery {

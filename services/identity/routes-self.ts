@@ -153,7 +153,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
   jsonRoute(app, logout, (c) => {
     const caller = requireCaller(c);
     if (caller.sid) revokeSession(ctx, caller.id, caller.sid);
-    auditCaller(ctx, c, caller, { action: "logout", target: caller.id });
+    auditCaller(ctx, caller, clientIp(c), { action: "logout", target: caller.id });
     for (const cookie of clearedCookies(ctx.config.secureCookies))
       c.header("set-cookie", cookie, { append: true });
     return c.json({ loggedOut: true }, 200);
@@ -171,7 +171,11 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     (c) => {
       const caller = requireLogin(c, "end sessions");
       const n = revokeUserSessions(ctx, caller.id);
-      auditCaller(ctx, c, caller, { action: "logout.all", target: caller.id, details: { sessions: n } });
+      auditCaller(ctx, caller, clientIp(c), {
+        action: "logout.all",
+        target: caller.id,
+        details: { sessions: n },
+      });
       for (const cookie of clearedCookies(ctx.config.secureCookies))
         c.header("set-cookie", cookie, { append: true });
       return c.json({ revoked: n }, 200);
@@ -220,12 +224,16 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     async (c, { body }) => {
       const caller = requireLogin(c, "change the password");
       if (!(await confirmOwnPassword(ctx, caller.id, body.currentPassword, clientIp(c)))) {
-        auditCaller(ctx, c, caller, { action: "password.change", target: caller.id, outcome: "failure" });
+        auditCaller(ctx, caller, clientIp(c), {
+          action: "password.change",
+          target: caller.id,
+          outcome: "failure",
+        });
         throw new ApiError(403, "current password is wrong");
       }
       // The summary promises "ends my other sessions": keep the one making the change.
       await setPassword(ctx, caller.id, body.newPassword, false, caller.sid);
-      auditCaller(ctx, c, caller, { action: "password.change", target: caller.id });
+      auditCaller(ctx, caller, clientIp(c), { action: "password.change", target: caller.id });
       return c.json({ changed: true }, 200);
     },
   );
@@ -256,7 +264,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     (c, { body }) => {
       const caller = requireLogin(c, "change MFA");
       const r = confirmTotp(ctx, caller.id, body.code);
-      auditCaller(ctx, c, caller, { action: "mfa.enabled", target: caller.id });
+      auditCaller(ctx, caller, clientIp(c), { action: "mfa.enabled", target: caller.id });
       return c.json(r, 200);
     },
   );
@@ -274,11 +282,15 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
     async (c, { body }) => {
       const caller = requireLogin(c, "change MFA");
       if (!(await confirmOwnPassword(ctx, caller.id, body.password, clientIp(c)))) {
-        auditCaller(ctx, c, caller, { action: "mfa.disabled", target: caller.id, outcome: "failure" });
+        auditCaller(ctx, caller, clientIp(c), {
+          action: "mfa.disabled",
+          target: caller.id,
+          outcome: "failure",
+        });
         throw new ApiError(403, "password is wrong");
       }
       disableTotp(ctx, caller.id);
-      auditCaller(ctx, c, caller, { action: "mfa.disabled", target: caller.id });
+      auditCaller(ctx, caller, clientIp(c), { action: "mfa.disabled", target: caller.id });
       return c.json({ mfaEnabled: false }, 200);
     },
   );
@@ -310,7 +322,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
         throw new ApiError(403, "change your password first: a temporary password cannot create API keys");
       const r = ctx.tx(() => {
         const created = createApiKey(ctx, caller.id, body);
-        auditCaller(ctx, c, caller, {
+        auditCaller(ctx, caller, clientIp(c), {
           action: "apikey.created",
           target: created.key.id,
           details: { permissions: body.permissions },
@@ -335,7 +347,7 @@ export function selfRoutes(app: OpenAPIHono, ctx: Ctx) {
       // A leaked key must not be able to switch off its owner's other keys.
       const caller = requireLogin(c, "revoke API keys");
       revokeApiKey(ctx, params.id, caller.id);
-      auditCaller(ctx, c, caller, { action: "apikey.revoked", target: params.id });
+      auditCaller(ctx, caller, clientIp(c), { action: "apikey.revoked", target: params.id });
       return c.json({ revoked: true }, 200);
     },
   );

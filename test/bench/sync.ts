@@ -23,10 +23,11 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { applyChanges, type ChangeRecord, type IncomingChange } from "../../appliance/hub/apply.js";
+import { applyChanges, type IncomingChange } from "../../appliance/hub/apply.js";
 import { openHubDb } from "../../appliance/hub/db.js";
 import { migrateHub } from "../../appliance/hub/migrations.js";
 import { dataPaths } from "../../appliance/paths.js";
+import type { ChangeRecord } from "../../appliance/sync/change.js";
 import { removeDir, type TestAppliance, tempDir } from "../helpers/appliance.js";
 import { enrolledBox, type HubProcess, hubProcess } from "../helpers/hub.js";
 import {

@@ -11,7 +11,6 @@ import {
   type ApplyResult,
   appendedOf,
   applyChanges,
-  type ChangeRecord,
   type IncomingChange,
   losersOf,
   recordsOf,
@@ -30,6 +29,7 @@ import {
   revokeSite,
   touchSite,
 } from "../../appliance/hub/sites.js";
+import type { ChangeRecord } from "../../appliance/sync/change.js";
 import { removeDir, tempDir } from "../helpers/appliance.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 

@@ -20,6 +20,7 @@ import {
   encodeHlc,
   HlcDriftError,
   SYNC_STREAM,
+  syncPlugin,
 } from "../../appliance/sync/index.js";
 import { readSyncState } from "../../appliance/sync/state.js";
 import { syncer, writeItem } from "../fixtures/sync-writer.js";
@@ -53,6 +54,7 @@ function start(dataDir: string, now?: () => number): Promise<RunningService> {
     port: 0,
     nats: { url: nats.url, ...nats.creds, name: "syncer-test" },
     now,
+    plugins: [syncPlugin],
   });
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { clockTime, nextTry } from "../../appliance/cli/format.js";
 import { statusTable } from "../../appliance/cli/status.js";
+import { clockTime, nextTry } from "../../appliance/lib/format.js";
 import type { ServiceStatus } from "../../appliance/supervisor/status.js";
 
 const row = (over: Partial<ServiceStatus>): ServiceStatus => ({

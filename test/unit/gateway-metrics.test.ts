@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { GatewayMetrics, methodLabel, type ServiceGauge } from "../../appliance/gateway/metrics.js";
-import { MetricsRegistry, withLabel } from "../../appliance/metrics/index.js";
+import { MetricsRegistry, withLabel } from "../../appliance/lib/metrics/index.js";
 
 const gauge = (name: string, state: string, nextAttemptAt: string | null = null): ServiceGauge => ({
   name,

@@ -16,7 +16,7 @@ import {
   type ServiceContext,
 } from "../../appliance/kit/index.js";
 import { outboxMigrations } from "../../appliance/kit/outbox.js";
-import { MetricsRegistry } from "../../appliance/metrics/index.js";
+import { MetricsRegistry } from "../../appliance/lib/metrics/index.js";
 import { loadProfile } from "../../appliance/profiles/load.js";
 import { removeDir, tempDir } from "../helpers/appliance.js";
 

@@ -1,4 +1,4 @@
-/** appliance/metrics: exposition of families, merging across processes, counters, the process sampler. */
+/** appliance/lib/metrics: exposition of families, merging across processes, counters, the process sampler. */
 import { describe, expect, it } from "vitest";
 import {
   MetricsRegistry,
@@ -8,7 +8,7 @@ import {
   renderFamilies,
   startProcessSampler,
   withLabel,
-} from "../../appliance/metrics/index.js";
+} from "../../appliance/lib/metrics/index.js";
 
 const family = (name: string, value: number) => ({
   name,

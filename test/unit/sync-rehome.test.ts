@@ -9,6 +9,7 @@ import { outboxMigrations } from "../../appliance/kit/outbox.js";
 import { changeRecordSchema, decodeHlc } from "../../appliance/sync/index.js";
 import { createSyncApi } from "../../appliance/sync/recorder.js";
 import { rehomeSyncRecords } from "../../appliance/sync/rehome.js";
+import { syncStateMigrations } from "../../appliance/sync/state.js";
 import { removeDir, tempDir } from "../helpers/appliance.js";
 
 const dir = tempDir();
@@ -24,7 +25,7 @@ interface Row {
 
 function box(name: string) {
   const db = openDatabase(join(dir, `${name}.db`));
-  migrate(db, outboxMigrations);
+  migrate(db, [...outboxMigrations, ...syncStateMigrations]);
   const rows = () => db.prepare("SELECT * FROM _outbox ORDER BY seq").all() as Row[];
   return { db, rows };
 }

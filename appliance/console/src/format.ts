@@ -1,7 +1,7 @@
 /** Display helpers: sizes and durations (the CLI's own), times, log lines. */
-import { prettyLogLine } from "../../cli/format";
+import { prettyLogLine } from "../../lib/format";
 
-export { bytes, duration, nextTry } from "../../cli/format";
+export { bytes, duration, nextTry } from "../../lib/format";
 
 export function when(iso: string | null | undefined): string {
   if (!iso) return "–";

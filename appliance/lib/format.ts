@@ -1,4 +1,4 @@
-/** Small text helpers for the CLI: tables, sizes, durations, a progress bar, readable log lines. */
+/** Text helpers for the CLI and the console: tables, sizes, durations, a progress bar, readable log lines. */
 
 /** Renders rows as a left-aligned table with a header. */
 export function table(header: string[], rows: string[][]): string {
