@@ -352,12 +352,12 @@ function shareRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
       errors: [404],
       status: 201,
     },
-    (c, { params, body }) => {
+    async (c, { params, body }) => {
       const caller = requireCaller(c);
       if (body.expiresInSeconds > ctx.config.shareMaxSeconds) {
         throw new ApiError(400, `a share link lives at most ${ctx.config.shareMaxSeconds} seconds`);
       }
-      const share = createShare(ctx, nodeFor(ctx, caller, params.id), caller.id, body);
+      const share = await createShare(ctx, nodeFor(ctx, caller, params.id), caller.id, body);
       return c.json({ share: toShare(ctx, share) }, 201);
     },
   );
@@ -388,7 +388,7 @@ function shareRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
 
   // Public: the token is the credential. GET takes the password in x-share-password, POST in a JSON body.
   const download = async (c: Context, password: string | undefined) => {
-    const { share, node } = openShare(ctx, c.req.param("token") ?? "", password);
+    const { share, node } = await openShare(ctx, c.req.param("token") ?? "", password);
     return serveBlob(
       c,
       files(),

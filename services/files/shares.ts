@@ -3,7 +3,8 @@
  * (scrypt), revocable. A token whose signature does not verify is answered like an unknown one (404). Wrong
  * passwords are throttled per share.
  */
-import { createHmac, randomBytes, scryptSync, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { promisify } from "node:util";
 import { ApiError, type Caller, type ServiceContext } from "../../appliance/kit/index.js";
 import { type NodeRow, nodeRow } from "./nodes.js";
 import { isAdmin } from "./spaces.js";
@@ -54,25 +55,30 @@ export const toShare = (ctx: Ctx, s: ShareRow) => ({
   downloads: s.downloads,
 });
 
-function hashPassword(password: string): string {
+// Async: scrypt runs on libuv's thread pool. The sync form blocked the service's event loop ~100 ms per guess
+// (more on a busy box), long enough for health probes to fail and the supervisor to kill the service.
+const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
+
+async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  return `${salt.toString("base64url")}.${scryptSync(password, salt, 32).toString("base64url")}`;
+  return `${salt.toString("base64url")}.${(await scryptAsync(password, salt, 32)).toString("base64url")}`;
 }
 
-function passwordMatches(stored: string, given: string): boolean {
+async function passwordMatches(stored: string, given: string): Promise<boolean> {
   const [salt = "", hash = ""] = stored.split(".");
-  const actual = scryptSync(given, Buffer.from(salt, "base64url"), 32);
+  const actual = await scryptAsync(given, Buffer.from(salt, "base64url"), 32);
   const expected = Buffer.from(hash, "base64url");
   return expected.length === actual.length && timingSafeEqual(actual, expected);
 }
 
-export function createShare(
+export async function createShare(
   ctx: Ctx,
   node: NodeRow,
   by: string,
   input: { expiresInSeconds: number; password?: string },
-): ShareRow {
+): Promise<ShareRow> {
   if (node.kind !== "file") throw new ApiError(400, "only files can be shared by link");
+  const passwordHash = input.password ? await hashPassword(input.password) : null;
   const id = randomBytes(16).toString("base64url");
   const now = Date.now();
   ctx.db
@@ -86,7 +92,7 @@ export function createShare(
       by,
       new Date(now).toISOString(),
       new Date(now + input.expiresInSeconds * 1000).toISOString(),
-      input.password ? hashPassword(input.password) : null,
+      passwordHash,
     );
   return shareRow(ctx, id)!;
 }
@@ -112,11 +118,11 @@ export function revokeShare(ctx: Ctx, caller: Caller, id: string): ShareRow {
 }
 
 /** The live file behind a token; 404 unknown/tampered, 410 expired/revoked, 401/403 password. */
-export function openShare(
+export async function openShare(
   ctx: Ctx,
   token: string,
   password: string | undefined,
-): { share: ShareRow; node: NodeRow } {
+): Promise<{ share: ShareRow; node: NodeRow }> {
   const m = TOKEN.exec(token);
   if (!m) throw new ApiError(404, "no such share");
   const expected = Buffer.from(sign(ctx, m[1]!));
@@ -129,7 +135,7 @@ export function openShare(
   if (Date.parse(share.expires_at) <= Date.now()) throw new ApiError(410, "this share link has expired");
   const node = nodeRow(ctx, share.node_id);
   if (!node || node.deleted_at) throw new ApiError(410, "the shared file was deleted");
-  if (share.password_hash) checkPassword(ctx, share, password);
+  if (share.password_hash) await checkPassword(ctx, share.id, password);
   return { share, node };
 }
 
@@ -140,26 +146,34 @@ export function countDownload(ctx: Ctx, share: ShareRow): void {
 
 /**
  * Wrong passwords are counted in the share's row (10 in 15 minutes lock it until the window ends), so a
- * restart of the service does not reset the count. Verification is synchronous, so guesses cannot interleave.
+ * restart of the service does not reset the count. Each attempt is counted as a failure before its hash is
+ * computed (one synchronous step on the row) and cleared when it matches: guesses that arrive together cannot
+ * all pass the limit while their hashes run.
  */
-function checkPassword(ctx: Ctx, share: ShareRow, password: string | undefined): void {
+async function checkPassword(ctx: Ctx, id: string, password: string | undefined): Promise<void> {
   if (password === undefined)
     throw new ApiError(401, "this share needs a password (x-share-password header)");
+  const share = countAttempt(ctx, id);
+  if (await passwordMatches(share.password_hash!, password)) {
+    ctx.db
+      .prepare("UPDATE shares SET password_failures = 0, password_failures_since = NULL WHERE id = ?")
+      .run(id);
+    return;
+  }
+  throw new ApiError(403, "wrong password for this share");
+}
+
+/** Refuses a share over its limit (429); otherwise counts this attempt as a failure until it matches. */
+function countAttempt(ctx: Ctx, id: string): ShareRow {
+  const share = shareRow(ctx, id)!;
   const now = Date.now();
   const since = share.password_failures_since;
   const inWindow = since !== null && now - since < FAILURE_WINDOW_MS;
   if (inWindow && share.password_failures >= MAX_FAILURES) {
     throw new ApiError(429, "too many wrong passwords for this share; try again later");
   }
-  if (passwordMatches(share.password_hash!, password)) {
-    if (share.password_failures)
-      ctx.db
-        .prepare("UPDATE shares SET password_failures = 0, password_failures_since = NULL WHERE id = ?")
-        .run(share.id);
-    return;
-  }
   ctx.db
     .prepare("UPDATE shares SET password_failures = ?, password_failures_since = ? WHERE id = ?")
-    .run(inWindow ? share.password_failures + 1 : 1, inWindow ? since : now, share.id);
-  throw new ApiError(403, "wrong password for this share");
+    .run(inWindow ? share.password_failures + 1 : 1, inWindow ? since : now, id);
+  return share;
 }

@@ -769,6 +769,18 @@ describe("share links", () => {
     expect(after!.status).toBe(429);
   });
 
+  it("guesses sent together cannot pass the limit while their hashes run (scrypt is async)", async () => {
+    const s = (await share({ expiresInSeconds: 600, password: "open sesame" })).body.share;
+    const codes = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        anon(s.url, { headers: { "x-share-password": `together ${i}` } }).then((r) => r.status),
+      ),
+    );
+    expect(codes.filter((c) => c === 403)).toHaveLength(10);
+    expect(codes.filter((c) => c === 429)).toHaveLength(6);
+    expect((await anon(s.url, { headers: { "x-share-password": "open sesame" } })).status).toBe(429);
+  });
+
   it("refuses bad share requests", async () => {
     expectError(await share({ expiresInSeconds: 10 }), 400);
     expectError(await share({ expiresInSeconds: 10 ** 9 }), 400);
