@@ -10,6 +10,7 @@ import { Hono } from "hono";
 import { notFoundOr405 } from "./kit/allow.js";
 import { ApiError, renderError } from "./kit/errors.js";
 import type { Logger } from "./kit/logger.js";
+import { SERVICE_NAME } from "./lib/names.js";
 import type { Supervisor } from "./supervisor/supervisor.js";
 
 export interface ControlDeps {
@@ -21,8 +22,6 @@ export interface ControlDeps {
   /** Where a failed control call is logged. */
   log?: Logger;
 }
-
-const UNIT = /^[a-z][a-z0-9-]{0,31}$/;
 
 /** The control routes: status, stop the appliance, restart a unit. */
 export function controlApp(deps: ControlDeps) {
@@ -43,7 +42,7 @@ export function controlApp(deps: ControlDeps) {
   });
   app.post("/units/:unit/restart", async (c) => {
     const unit = c.req.param("unit");
-    if (!UNIT.test(unit)) throw new ApiError(400, "invalid unit name", { unit: unit.slice(0, 64) });
+    if (!SERVICE_NAME.test(unit)) throw new ApiError(400, "invalid unit name", { unit: unit.slice(0, 64) });
     if (!deps.supervisor.status().some((s) => s.unit === unit)) {
       throw new ApiError(404, `no unit ${unit}`, { unit });
     }

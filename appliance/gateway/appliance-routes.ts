@@ -6,6 +6,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorBodySchema } from "../kit/index.js";
+import { SERVICE_NAME } from "../lib/names.js";
 
 export const APPLIANCE_TAG = "appliance";
 
@@ -23,7 +24,7 @@ const COMMON = [400, 401, 403, 405, 429];
 
 const serviceName = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{0,31}$/, "name: lower-case letters, digits and '-'")
+  .regex(SERVICE_NAME, "name: lower-case letters, digits and '-'")
   .openapi({ param: { name: "name", in: "path" }, example: "system" });
 export const nameParams = z.object({ name: serviceName });
 
