@@ -11,9 +11,12 @@ import { permissions } from "./permissions.js";
 import { auditRoutes } from "./routes-audit.js";
 import { internalRoutes } from "./routes-internal.js";
 import { apiKeyRoutes, signingKeyRoutes } from "./routes-keys.js";
+import { meRoutes } from "./routes-me.js";
+import { myApiKeyRoutes } from "./routes-me-keys.js";
+import { meSecurityRoutes } from "./routes-me-security.js";
 import { permissionRoutes } from "./routes-permissions.js";
+import { publicRoutes } from "./routes-public.js";
 import { roleRoutes } from "./routes-roles.js";
-import { selfRoutes } from "./routes-self.js";
 import { teamRoutes } from "./routes-teams.js";
 import { userRoutes } from "./routes-users.js";
 import { ensureSigningKey } from "./signing.js";
@@ -58,7 +61,10 @@ export default defineService<IdentityConfig>({
   syncApply: { roles: applyHubRole, users: applyHubUser },
   // Hono matches, and the served document lists, in registration order: keep this order.
   routes: (app, ctx) => {
-    selfRoutes(app, ctx);
+    publicRoutes(app, ctx);
+    meRoutes(app, ctx);
+    meSecurityRoutes(app, ctx);
+    myApiKeyRoutes(app, ctx);
     userRoutes(app, ctx);
     roleRoutes(app, ctx);
     teamRoutes(app, ctx);
