@@ -1,8 +1,9 @@
 /**
- * Builds the web console into dist/console: one JS bundle (esbuild, Preact) and one stylesheet, both with a
- * content hash in their names, an index.html that links them, and Brotli/gzip copies the gateway sends to
- * browsers that accept them. Everything comes from this checkout: no CDN, no remote fonts.
- * `npm run build:console` (part of `npm run build`); the e2e tests call buildConsole() themselves.
+ * Builds the web console into dist/console and the hub's fleet page into dist/hub-fleet: for each, one JS
+ * bundle (esbuild, Preact) and one stylesheet, both with a content hash in their names, an index.html that
+ * links them, and Brotli/gzip copies the gateway (or hub) sends to browsers that accept them. Everything
+ * comes from this checkout: no CDN, no remote fonts.
+ * `npm run build:console` (part of `npm run build`); the e2e tests call buildConsole() / buildFleetPage().
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +14,9 @@ import { build } from "esbuild";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const CONSOLE_OUT = join(HERE, "..", "..", "dist", "console");
+const FLEET_SRC = join(HERE, "..", "hub", "fleet-page");
+/** Where the hub finds its fleet page (appliance/hub/fleet-files.ts). */
+export const FLEET_OUT = join(HERE, "..", "..", "dist", "hub-fleet");
 
 export interface BuiltFile {
   path: string;
@@ -36,9 +40,28 @@ function emit(outDir: string, rel: string, body: Buffer | string): BuiltFile {
 }
 
 /** Builds the console into `outDir` (replacing what was there). */
-export async function buildConsole(outDir = CONSOLE_OUT): Promise<BuiltFile[]> {
+export function buildConsole(outDir = CONSOLE_OUT): Promise<BuiltFile[]> {
+  return buildPage({ dir: HERE, entry: join("src", "main.tsx"), name: "app", icon: "icon.svg" }, outDir);
+}
+
+/** Builds the hub's fleet page (appliance/hub/fleet-page) into `outDir` (replacing what was there). */
+export function buildFleetPage(outDir = FLEET_OUT): Promise<BuiltFile[]> {
+  return buildPage({ dir: FLEET_SRC, entry: "main.tsx", name: "fleet" }, outDir);
+}
+
+interface PageSource {
+  /** The page's folder: `entry`, styles.css, index.html with `{{js}}`, `{{css}}` (and `{{icon}}`). */
+  dir: string;
+  entry: string;
+  /** The assets' name before their hash. */
+  name: string;
+  icon?: string;
+}
+
+/** One Preact page: its bundle, stylesheet and icon hashed under assets/, and the index.html linking them. */
+async function buildPage(src: PageSource, outDir: string): Promise<BuiltFile[]> {
   const result = await build({
-    entryPoints: [join(HERE, "src", "main.tsx")],
+    entryPoints: [join(src.dir, src.entry)],
     bundle: true,
     minify: true,
     format: "esm",
@@ -52,24 +75,21 @@ export async function buildConsole(outDir = CONSOLE_OUT): Promise<BuiltFile[]> {
   });
   const js = result.outputFiles[0]?.contents;
   if (!js) throw new Error("esbuild produced no output");
-  const css = readFileSync(join(HERE, "styles.css"));
-  const icon = readFileSync(join(HERE, "icon.svg"));
-  const names = {
-    js: hashed("app", ".js", Buffer.from(js)),
-    css: hashed("app", ".css", css),
-    icon: hashed("icon", ".svg", icon),
-  };
-  const html = readFileSync(join(HERE, "index.html"), "utf8")
-    .replace("{{js}}", `/assets/${names.js}`)
-    .replace("{{css}}", `/assets/${names.css}`)
-    .replace("{{icon}}", `/assets/${names.icon}`);
-  rmSync(outDir, { recursive: true, force: true });
-  return [
-    emit(outDir, "index.html", html),
-    emit(outDir, `assets/${names.js}`, Buffer.from(js)),
-    emit(outDir, `assets/${names.css}`, css),
-    emit(outDir, `assets/${names.icon}`, icon),
+  // [placeholder in index.html, asset name, extension, content]
+  const files: [string, string, string, Buffer][] = [
+    ["js", src.name, ".js", Buffer.from(js)],
+    ["css", src.name, ".css", readFileSync(join(src.dir, "styles.css"))],
   ];
+  if (src.icon) files.push(["icon", "icon", ".svg", readFileSync(join(src.dir, src.icon))]);
+  let html = readFileSync(join(src.dir, "index.html"), "utf8");
+  const assets: [string, Buffer][] = [];
+  for (const [placeholder, base, ext, body] of files) {
+    const rel = `assets/${hashed(base, ext, body)}`;
+    html = html.replace(`{{${placeholder}}}`, `/${rel}`);
+    assets.push([rel, body]);
+  }
+  rmSync(outDir, { recursive: true, force: true });
+  return [emit(outDir, "index.html", html), ...assets.map(([rel, body]) => emit(outDir, rel, body))];
 }
 
 if (
@@ -77,8 +97,12 @@ if (
   basename(process.argv[1]) === "build.ts" &&
   relative(HERE, dirname(process.argv[1])) === ""
 ) {
-  const files = await buildConsole();
-  for (const f of files) {
-    process.stdout.write(`  dist/console/${f.path}  ${f.bytes} B (${f.brotliBytes} B brotli)\n`);
+  for (const [out, files] of [
+    ["console", await buildConsole()],
+    ["hub-fleet", await buildFleetPage()],
+  ] as const) {
+    for (const f of files) {
+      process.stdout.write(`  dist/${out}/${f.path}  ${f.bytes} B (${f.brotliBytes} B brotli)\n`);
+    }
   }
 }

@@ -22,7 +22,8 @@ const TYPES: Record<string, string> = {
 export const CONSOLE_CSP =
   "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
-interface StaticFile {
+/** A built file held in memory, with its precompressed copies and ETag. */
+export interface StaticFile {
   body: Buffer;
   br?: Buffer;
   gzip?: Buffer;
@@ -36,7 +37,8 @@ export interface ConsoleFiles {
   serve(req: IncomingMessage, res: ServerResponse, path: string): boolean;
 }
 
-function load(file: string, immutable: boolean): StaticFile {
+/** Reads `file` and its .br/.gz copies (when built); `immutable` for content-hashed assets. */
+export function loadStaticFile(file: string, immutable: boolean): StaticFile {
   const body = readFileSync(file);
   const optional = (f: string) => (existsSync(f) ? readFileSync(f) : undefined);
   return {
@@ -52,13 +54,13 @@ function load(file: string, immutable: boolean): StaticFile {
 /** Loads the built console from `dir`; null when it was not built (the gateway then shows a plain page). */
 export function loadConsoleFiles(dir: string): ConsoleFiles | null {
   if (!existsSync(join(dir, "index.html"))) return null;
-  const index = load(join(dir, "index.html"), false);
+  const index = loadStaticFile(join(dir, "index.html"), false);
   const assets = new Map<string, StaticFile>();
   const assetDir = join(dir, "assets");
   if (existsSync(assetDir)) {
     for (const name of readdirSync(assetDir)) {
       if (name.endsWith(".br") || name.endsWith(".gz")) continue;
-      assets.set(`/assets/${name}`, load(join(assetDir, name), true));
+      assets.set(`/assets/${name}`, loadStaticFile(join(assetDir, name), true));
     }
   }
   return {

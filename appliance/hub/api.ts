@@ -11,7 +11,7 @@ import { ApiError, errorBody, renderError } from "../kit/errors.js";
 import type { Logger } from "../kit/index.js";
 import { SERVICE_NAME, SITE_ID } from "../lib/names.js";
 import { COLLECTION_NAME } from "../sync/change.js";
-import { fleetPage } from "./fleet-page.js";
+import { fleetPage } from "./fleet-files.js";
 
 /** Seconds a box waits before trying an enrolment again that the hub could not complete (503). */
 export const ENROL_RETRY_AFTER_S = 3;

@@ -6,6 +6,7 @@
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildFleetPage } from "../../appliance/console/build.js";
 import { removeDir, type TestAppliance, waitFor } from "../helpers/appliance.js";
 import { type Browser, collectErrors, launchBrowser, screenshot } from "../helpers/browser.js";
 import { enrolledBox, type HubProcess, hubProcess } from "../helpers/hub.js";
@@ -23,6 +24,8 @@ let page: Page;
 let errors: string[];
 
 beforeAll(async () => {
+  // The hub reads dist/hub-fleet when it starts.
+  await buildFleetPage();
   hub = await hubProcess();
   await hub.start();
   box = await enrolledBox(hub, "site-x", ["notes"]);
@@ -50,7 +53,7 @@ afterAll(async () => {
 const row = () => page.locator('tr[data-site="site-x"]');
 
 describe("hub fleet page", () => {
-  it("serves the page and its script with the security headers, no inline script", async () => {
+  it("serves the built page with the security headers, hashed assets and revalidation, no inline script", async () => {
     const res = await fetch(`${hub.url()}/`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
@@ -62,9 +65,19 @@ describe("hub fleet page", () => {
     expect(res.headers.get("referrer-policy")).toBe("no-referrer");
     const html = await res.text();
     expect(html).not.toMatch(/<script>|<style>|https?:\/\//);
-    const js = await fetch(`${hub.url()}/fleet.js`);
+    const src = /src="(\/assets\/fleet-[0-9a-f]{12}\.js)"/.exec(html)?.[1];
+    expect(src).toBeTruthy();
+    expect(html).toMatch(/href="\/assets\/fleet-[0-9a-f]{12}\.css"/);
+    const js = await fetch(`${hub.url()}${src}`, { headers: { "accept-encoding": "br" } });
+    expect(js.status).toBe(200);
     expect(js.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(js.headers.get("content-encoding")).toBe("br");
+    expect(js.headers.get("cache-control")).toContain("immutable");
     expect(js.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect((await js.text()).length).toBeGreaterThan(0);
+    const again = await fetch(`${hub.url()}/`, { headers: { "if-none-match": res.headers.get("etag")! } });
+    expect(again.status).toBe(304);
+    expect((await fetch(`${hub.url()}/assets/nope.js`)).status).toBe(404);
     // The API itself still wants the token.
     expect((await fetch(`${hub.url()}/api/hub/sites`)).status).toBe(401);
   });
