@@ -77,6 +77,20 @@ export interface Policy {
   unhealthyAfter: number;
 }
 
+/** The planner's policy, picked from the supervisor's config. */
+export function policyOf(s: Policy): Policy {
+  return {
+    backoffBaseMs: s.backoffBaseMs,
+    backoffMaxMs: s.backoffMaxMs,
+    crashLoopThreshold: s.crashLoopThreshold,
+    crashLoopWindowMs: s.crashLoopWindowMs,
+    crashLoopRetryBaseMs: s.crashLoopRetryBaseMs,
+    crashLoopRetryMaxMs: s.crashLoopRetryMaxMs,
+    startTimeoutMs: s.startTimeoutMs,
+    unhealthyAfter: s.unhealthyAfter,
+  };
+}
+
 export type Step =
   | { action: "start-nats" }
   | { action: "stop-nats" }

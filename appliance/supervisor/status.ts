@@ -46,3 +46,44 @@ export function serviceStatuses(
     }));
   });
 }
+
+/** Ports of the services that are up: their unit is running and they started in it. */
+export function liveRoutes(
+  units: UnitStatus[],
+  ports: ReadonlyMap<string, number>,
+  failedServices: ReadonlyMap<string, ReadonlySet<string>>,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const u of units) {
+    if (u.state !== "running") continue;
+    const failed = failedServices.get(u.spec.name);
+    for (const s of u.spec.services) {
+      const p = ports.get(s);
+      if (p && !failed?.has(s)) out.set(s, p);
+    }
+  }
+  return out;
+}
+
+/**
+ * Resolves when every unit is running, rejects when one is in crash loop or `timeoutMs` passes; checks every
+ * 100 ms.
+ */
+export function whenReady(units: () => UnitStatus[], now: () => number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const deadline = now() + timeoutMs;
+    const check = () => {
+      const all = units();
+      if (all.every((u) => u.state === "running")) return done(resolve);
+      const bad = all.find((u) => u.state === "crashloop");
+      if (bad) return done(() => reject(new Error(`${bad.spec.name} is in crash loop: ${bad.lastError}`)));
+      if (now() > deadline) return done(() => reject(new Error("services not ready in time")));
+    };
+    const t = setInterval(check, 100);
+    const done = (f: () => void) => {
+      clearInterval(t);
+      f();
+    };
+    check();
+  });
+}

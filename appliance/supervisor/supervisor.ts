@@ -10,11 +10,9 @@ import type { ApplianceConfig } from "../config/schema.js";
 import type { Logger, PermissionDeclarations, ServiceDefinition } from "../kit/index.js";
 import type { DataPaths } from "../paths.js";
 import { defaultHostCommand, type HostCommand, spawnUnit, terminate } from "./executor.js";
-import { unitReady } from "./health.js";
+import { probeUnits } from "./health.js";
 import { hostEnv } from "./host-env.js";
-import { closeLog, openLog, rotateIfNeeded } from "./log-files.js";
-import { reapStaleNats } from "./nats-process.js";
-import { type RunningNats, startNats } from "./nats-server.js";
+import { NatsUnit } from "./nats-unit.js";
 import { removePid } from "./pidfile.js";
 import { plan } from "./planner.js";
 import { freePort } from "./ports.js";
@@ -23,10 +21,13 @@ import {
   type DesiredState,
   newUnitStatus,
   type Policy,
+  policyOf,
   type Step,
   type UnitStatus,
 } from "./state.js";
-import { type ServiceStatus, serviceStatuses } from "./status.js";
+import { liveRoutes, type ServiceStatus, serviceStatuses, whenReady } from "./status.js";
+import { applyStep, type StepContext } from "./step-executors.js";
+import { UnitLogs } from "./unit-logs.js";
 import { unitsFor } from "./units.js";
 
 export type { ServiceStatus } from "./status.js";
@@ -54,16 +55,12 @@ export class Supervisor extends EventEmitter {
   private readonly ports = new Map<string, number>();
   private readonly children = new Map<string, ChildProcess>();
   private readonly failedServices = new Map<string, Set<string>>();
-  private readonly logFds = new Map<string, number>();
+  private readonly logs: UnitLogs;
   private readonly lastProbe = new Map<string, number>();
   private routeCache: Map<string, number> | null = null;
   private readonly names: readonly string[];
-  private nats: RunningNats | null = null;
-  private natsRetryAt = 0;
-  /** The stale nats-server of an earlier supervisor, gone (see start()). */
-  private reaped: Promise<void> = Promise.resolve();
-  private natsFailures = 0;
-  private natsPort = 0;
+  private readonly natsUnit: NatsUnit;
+  private readonly stepContext: StepContext;
   private timer: NodeJS.Timeout | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
   private rotateTimer: NodeJS.Timeout | null = null;
@@ -78,33 +75,46 @@ export class Supervisor extends EventEmitter {
     this.now = deps.now ?? Date.now;
     this.host = deps.host ?? defaultHostCommand();
     const s = deps.config.supervisor;
-    this.policy = {
-      backoffBaseMs: s.backoffBaseMs,
-      backoffMaxMs: s.backoffMaxMs,
-      crashLoopThreshold: s.crashLoopThreshold,
-      crashLoopWindowMs: s.crashLoopWindowMs,
-      crashLoopRetryBaseMs: s.crashLoopRetryBaseMs,
-      crashLoopRetryMaxMs: s.crashLoopRetryMaxMs,
-      startTimeoutMs: s.startTimeoutMs,
-      unhealthyAfter: s.unhealthyAfter,
-    };
+    this.policy = policyOf(s);
+    this.logs = new UnitLogs({
+      logFile: deps.paths.logFile,
+      maxBytes: s.logMaxBytes,
+      keep: s.logKeep,
+      log: deps.log,
+    });
     const units = unitsFor(deps.services, deps.isolation);
     for (const spec of units) this.current.units[spec.name] = newUnitStatus(spec);
     this.desired = { nats: true, units };
     this.names = units.flatMap((u) => u.services);
+    this.natsUnit = new NatsUnit({
+      ...deps,
+      now: this.now,
+      current: this.current,
+      setState: (state) => this.setNats(state),
+      logFd: () => this.logs.fd("nats"),
+    });
+    this.stepContext = {
+      log: deps.log,
+      now: this.now,
+      stopTimeoutMs: deps.config.supervisor.stopTimeoutMs,
+      unit: (name) => this.unit(name),
+      child: (name) => this.children.get(name),
+      setUnit: (u, state) => this.setUnit(u, state),
+      startNats: () => this.natsUnit.start(),
+      stopNats: () => this.natsUnit.stop(),
+      launchUnit: (name) => this.launchUnit(name),
+    };
   }
 
   /** Starts the loops. Resolves at once; watch `ready()` or the `unit` events for progress. */
   start(): void {
     const { paths } = this.deps;
     for (const dir of [paths.run, paths.logs, paths.services]) mkdirSync(dir, { recursive: true });
-    // Started before the first nats-server: startNats() waits for it.
-    this.reaped = reapStaleNats(paths.natsPid, paths.natsConf).then((stale) => {
-      if (stale) this.deps.log.warn({ natsPid: stale }, "killed a nats-server left by an earlier supervisor");
-    });
+    // Started before the first nats-server: its start() waits for it.
+    this.natsUnit.reapStale();
     this.timer = setInterval(() => this.reconcile(), 200);
     this.healthTimer = setInterval(() => void this.checkHealth(), 250);
-    this.rotateTimer = setInterval(() => this.rotateLogs(), 5000);
+    this.rotateTimer = setInterval(() => this.logs.rotate(), 5000);
     this.reconcile();
   }
 
@@ -113,41 +123,13 @@ export class Supervisor extends EventEmitter {
    * crash loop is retried later, but start-up is reported as failed at once: that is what the caller waits for.
    */
   ready(timeoutMs = 60_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const deadline = this.now() + timeoutMs;
-      const check = () => {
-        const units = Object.values(this.current.units);
-        if (units.every((u) => u.state === "running")) return done(resolve);
-        const bad = units.find((u) => u.state === "crashloop");
-        if (bad) return done(() => reject(new Error(`${bad.spec.name} is in crash loop: ${bad.lastError}`)));
-        if (this.now() > deadline) return done(() => reject(new Error("services not ready in time")));
-      };
-      const t = setInterval(check, 100);
-      const done = (f: () => void) => {
-        clearInterval(t);
-        f();
-      };
-      check();
-    });
+    return whenReady(() => Object.values(this.current.units), this.now, timeoutMs);
   }
 
   /** Ports of services that are up, for the gateway (on its hot path: cached until a unit changes). */
   routes(): ReadonlyMap<string, number> {
-    this.routeCache ??= this.computeRoutes();
+    this.routeCache ??= liveRoutes(Object.values(this.current.units), this.ports, this.failedServices);
     return this.routeCache;
-  }
-
-  private computeRoutes(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const u of Object.values(this.current.units)) {
-      if (u.state !== "running") continue;
-      const failed = this.failedServices.get(u.spec.name);
-      for (const s of u.spec.services) {
-        const p = this.ports.get(s);
-        if (p && !failed?.has(s)) out.set(s, p);
-      }
-    }
-    return out;
   }
 
   /** Names of every service the box is configured to run. */
@@ -161,7 +143,8 @@ export class Supervisor extends EventEmitter {
   }
 
   natsState() {
-    return { state: this.current.nats, pid: this.nats?.child.pid ?? null, url: this.nats?.url ?? null };
+    const nats = this.natsUnit.server;
+    return { state: this.current.nats, pid: nats?.child.pid ?? null, url: nats?.url ?? null };
   }
 
   /** Restarts a unit now, also one in crash loop (an admin's explicit ask clears its failure history). */
@@ -231,8 +214,7 @@ export class Supervisor extends EventEmitter {
 
   private shutdownLoops() {
     for (const t of [this.timer, this.healthTimer, this.rotateTimer]) if (t) clearInterval(t);
-    for (const fd of this.logFds.values()) closeLog(fd);
-    this.logFds.clear();
+    this.logs.closeAll();
     removePid(this.deps.paths.natsPid);
   }
 
@@ -258,101 +240,15 @@ export class Supervisor extends EventEmitter {
     })();
   }
 
-  private async apply(step: Step): Promise<void> {
-    const { log } = this.deps;
-    switch (step.action) {
-      case "start-nats":
-        return this.startNats();
-      case "stop-nats": {
-        this.current.nats = "stopping";
-        if (this.nats) await terminate(this.nats.child, this.deps.config.supervisor.stopTimeoutMs);
-        this.nats = null;
-        this.setNats("stopped");
-        return;
-      }
-      case "start-unit":
-        return this.launchUnit(step.unit);
-      case "stop-unit": {
-        const u = this.unit(step.unit);
-        const child = this.children.get(step.unit);
-        if (!child || u.state === "exited" || u.state === "backoff") return this.setUnit(u, "stopped");
-        this.setUnit(u, "stopping");
-        void terminate(child, this.deps.config.supervisor.stopTimeoutMs);
-        return;
-      }
-      case "kill-unit": {
-        const u = this.unit(step.unit);
-        log.warn({ unit: step.unit, reason: step.reason }, "killing unit");
-        u.lastError = step.reason;
-        u.failures.push(this.now());
-        u.killRequested = true;
-        this.children.get(step.unit)?.kill("SIGKILL");
-        return;
-      }
-      case "schedule-restart": {
-        const u = this.unit(step.unit);
-        u.nextStartAt = step.at;
-        this.setUnit(u, "backoff");
-        log.info({ unit: step.unit, inMs: step.at - this.now() }, "restart scheduled");
-        return;
-      }
-      case "mark-crashloop": {
-        const u = this.unit(step.unit);
-        u.nextStartAt = step.at;
-        this.setUnit(u, "crashloop");
-        const next = new Date(step.at).toISOString();
-        log.error(
-          { unit: step.unit, lastError: u.lastError, next },
-          "unit is in crash loop; retrying it later",
-        );
-        return;
-      }
-      case "clear-crashloop": {
-        const u = this.unit(step.unit);
-        u.crashLoopRetries = 0;
-        log.info({ unit: step.unit }, "unit recovered from crash loop");
-        return;
-      }
-    }
-  }
-
-  private async startNats(): Promise<void> {
-    if (this.now() < this.natsRetryAt) return;
-    const { config, paths, log } = this.deps;
-    this.setNats("starting");
-    try {
-      await this.reaped;
-      const fd = this.logFd("nats");
-      this.nats = await startNats({
-        bin: config.natsServer,
-        paths,
-        site: config.site,
-        logFd: fd,
-        port: this.natsPort,
-      });
-      this.natsPort = Number(new URL(this.nats.url).port);
-      this.natsFailures = 0;
-      const child = this.nats.child;
-      child.once("exit", (code, signal) => {
-        if (this.current.nats === "stopping") return;
-        log.error({ code, signal }, "nats-server exited; restarting it");
-        this.nats = null;
-        this.setNats("failed");
-      });
-      log.info({ url: this.nats.url, natsPid: child.pid }, "nats-server running");
-      this.setNats("running");
-    } catch (err) {
-      this.natsFailures++;
-      this.natsRetryAt = this.now() + Math.min(500 * 2 ** this.natsFailures, 30_000);
-      log.error({ err: (err as Error).message }, "nats-server failed to start");
-      this.setNats("failed");
-    }
+  private apply(step: Step): Promise<void> {
+    return applyStep(step, this.stepContext);
   }
 
   private async launchUnit(name: string): Promise<void> {
     const u = this.unit(name);
     const { config, paths, log } = this.deps;
-    if (!this.nats) return;
+    const nats = this.natsUnit.server;
+    if (!nats) return;
     const from = u.state;
     for (const s of u.spec.services) if (!this.ports.has(s)) this.ports.set(s, await freePort());
     if (from === "backoff" || from === "crashloop") u.restarts++;
@@ -364,7 +260,7 @@ export class Supervisor extends EventEmitter {
     const env = hostEnv({
       paths,
       config,
-      nats: { url: this.nats.url, ...this.nats.creds },
+      nats: { url: nats.url, ...nats.creds },
       internalToken: this.deps.internalToken,
       permissions: this.deps.permissions,
       env: this.deps.env ?? process.env,
@@ -372,7 +268,7 @@ export class Supervisor extends EventEmitter {
     const child = spawnUnit(u, this.ports, {
       host: this.host,
       env,
-      logFd: this.logFd(name),
+      logFd: this.logs.fd(name),
       log,
       now: this.now,
       onExit: (unit, code, signal) => {
@@ -415,48 +311,18 @@ export class Supervisor extends EventEmitter {
     this.routeCache = null;
   }
 
-  private async checkHealth(): Promise<void> {
-    const now = this.now();
-    await Promise.all(
-      Object.values(this.current.units).map(async (u) => {
-        if (u.state !== "starting" && u.state !== "running") return;
-        const last = this.lastProbe.get(u.spec.name) ?? 0;
-        const interval = u.state === "starting" ? 100 : this.deps.config.supervisor.healthIntervalMs;
-        if (now - last < interval) return;
-        this.lastProbe.set(u.spec.name, now);
+  private checkHealth(): Promise<void> {
+    return probeUnits(Object.values(this.current.units), {
+      now: this.now(),
+      lastProbe: this.lastProbe,
+      intervalMs: this.deps.config.supervisor.healthIntervalMs,
+      portsOf: (u) => {
         const failed = this.failedServices.get(u.spec.name);
-        const ports = u.spec.services.filter((s) => !failed?.has(s)).map((s) => this.ports.get(s) ?? 0);
-        const ok = ports.length > 0 && (await unitReady(ports));
-        if (u.state === "starting" && ok) {
-          u.healthFailures = 0;
-          this.setUnit(u, "running");
-        } else if (u.state === "running") {
-          u.healthFailures = ok ? 0 : u.healthFailures + 1;
-          if (!ok) this.reconcile();
-        }
-      }),
-    );
-  }
-
-  private rotateLogs() {
-    const { supervisor } = this.deps.config;
-    for (const name of this.logFds.keys()) {
-      try {
-        rotateIfNeeded(this.deps.paths.logFile(name), supervisor.logMaxBytes, supervisor.logKeep);
-      } catch (err) {
-        // Called from a timer: a failed rotation (a disk error) must not take the supervisor, and the box, down.
-        this.deps.log.warn({ err, log: name }, "log rotation failed");
-      }
-    }
-  }
-
-  private logFd(name: string): number {
-    let fd = this.logFds.get(name);
-    if (fd === undefined) {
-      fd = openLog(this.deps.paths.logFile(name));
-      this.logFds.set(name, fd);
-    }
-    return fd;
+        return u.spec.services.filter((s) => !failed?.has(s)).map((s) => this.ports.get(s) ?? 0);
+      },
+      onReady: (u) => this.setUnit(u, "running"),
+      onUnhealthy: () => this.reconcile(),
+    });
   }
 
   private unit(name: string): UnitStatus {

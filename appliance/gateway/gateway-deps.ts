@@ -1,0 +1,49 @@
+/** What the gateway is given: its config, logger, auth hook, metrics and views of the supervisor. */
+import type { GatewayConfig } from "../config/schema.js";
+import type { AccessRule, Logger } from "../kit/index.js";
+import type { ApplianceApi } from "./appliance-api.js";
+import type { AuthHook } from "./auth.js";
+import type { ConsoleFiles } from "./console-files.js";
+import type { gatewayOpenApi } from "./gateway-openapi.js";
+import type { BoxGauges, GatewayMetrics, ServiceGauge } from "./metrics.js";
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  log: Logger;
+  version: string;
+  auth: AuthHook;
+  metrics: GatewayMetrics;
+  /** Running services and their loopback ports. */
+  routes: () => ReadonlyMap<string, number>;
+  /** Every configured service (running or not): unknown names get 404, known-but-down 503. */
+  services: () => readonly string[];
+  gauges: () => ServiceGauge[];
+  /** The data disk and the supervisor's own log, for /metrics. */
+  box?: () => BoxGauges;
+  /** The rule a service declares for `method path`: access level and body limit (see kit/access.ts). */
+  route: (service: string, method: string, path: string) => AccessRule;
+  /** Proves to services that a request came through the gateway. */
+  internalToken: string;
+  /** The console page (served at `/`). */
+  consoleHtml?: () => string;
+  /** The built web console (`/`, `/setup`, `/assets/*`), when it was built. */
+  consoleFiles?: ConsoleFiles | null;
+  /** The gateway's own API at `/api/appliance/…` (appliance-api.ts). */
+  applianceApi?: ApplianceApi;
+  /** Origins whose browser pages may call the API (config `cors.allowedOrigins`); none: CORS off. */
+  corsOrigins?: readonly string[];
+}
+
+/** What the gateway's request handlers share, made once per gateway. */
+export interface GatewayContext {
+  deps: GatewayDeps;
+  config: GatewayConfig;
+  log: Logger;
+  metrics: GatewayMetrics;
+  ownOpenApi: ReturnType<typeof gatewayOpenApi>;
+}
+
+/** The request deadline of requestDeadline() in gateway.ts. */
+export interface Deadline {
+  idleOnly(idleMs: number): void;
+}
