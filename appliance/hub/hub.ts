@@ -13,7 +13,7 @@ import type { JetStreamManager, NatsConnection } from "nats";
 import { type BlobStoreConfig, createBlobStore } from "../../services/files/blob-store/index.js";
 import { ApiError } from "../kit/errors.js";
 import type { Logger } from "../kit/index.js";
-import { freePort } from "../supervisor/ports.js";
+import { freePort } from "../lib/ports.js";
 import { hubApi } from "./api.js";
 import { applyChangesIn, HUB_SITE, losersOf, recordsOf, watermarksOf } from "./apply.js";
 import { blobRoutes } from "./blobs.js";

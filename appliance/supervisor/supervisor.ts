@@ -8,6 +8,8 @@ import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import type { ApplianceConfig } from "../config/schema.js";
 import type { Logger, PermissionDeclarations, ServiceDefinition } from "../kit/index.js";
+import { removePid } from "../lib/pidfile.js";
+import { freePort } from "../lib/ports.js";
 import type { DataPaths } from "../paths.js";
 import { defaultHostCommand, type HostCommand, spawnUnit, terminate } from "./executor.js";
 import { unitReady } from "./health.js";
@@ -15,9 +17,7 @@ import { hostEnv } from "./host-env.js";
 import { closeLog, openLog, rotateIfNeeded } from "./log-files.js";
 import { reapStaleNats } from "./nats-process.js";
 import { type RunningNats, startNats } from "./nats-server.js";
-import { removePid } from "./pidfile.js";
 import { plan } from "./planner.js";
-import { freePort } from "./ports.js";
 import {
   type CurrentState,
   type DesiredState,
