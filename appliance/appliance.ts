@@ -20,9 +20,9 @@ import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } fro
 import { childProcessMetrics } from "./gateway/unit-metrics.js";
 import type { ServiceLoader } from "./host/run.js";
 import { type DiskReserve, diskRoom, type Logger, mergePermissions, ruleFor } from "./kit/index.js";
+import { cmdline, readPid, removePid, writePid } from "./lib/pidfile.js";
 import { applianceVersion, dataPaths, packageRoot } from "./paths.js";
 import { loadProfile } from "./profiles/load.js";
-import { cmdline, readPid, removePid, writePid } from "./supervisor/pidfile.js";
 import { Supervisor, type SupervisorDeps } from "./supervisor/supervisor.js";
 
 export interface Appliance {

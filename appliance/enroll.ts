@@ -8,8 +8,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { z } from "zod";
 import { loadApplianceConfig } from "./config/load.js";
 import { SITE_ID } from "./lib/names.js";
+import { isAlive, readPid } from "./lib/pidfile.js";
 import { applianceVersion, dataPaths } from "./paths.js";
-import { isAlive, readPid } from "./supervisor/pidfile.js";
 import type { HubLink } from "./sync/hub-link.js";
 
 const answerSchema = z.object({

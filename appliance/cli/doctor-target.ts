@@ -4,8 +4,8 @@
  * otherwise the one `nexus up` would use: --port/--host, NEXUS_PORT/NEXUS_HOST, config.json, the default.
  */
 import { loadApplianceConfig } from "../config/load.js";
+import { readPid } from "../lib/pidfile.js";
 import { dataPaths } from "../paths.js";
-import { readPid } from "../supervisor/pidfile.js";
 import { fetchStatus } from "./running.js";
 
 export interface DoctorTarget {

@@ -8,7 +8,7 @@ import { enroll } from "../enroll.js";
 import type { HubOptions } from "../hub/hub.js";
 import { stagingOptions } from "../hub/staging.js";
 import { REDACT_PATHS } from "../kit/logger.js";
-import { cmdline, isAlive } from "../supervisor/pidfile.js";
+import { cmdline, isAlive } from "../lib/pidfile.js";
 
 /** Default hub data dir: /var/lib/nexus-hub for root, else ~/.local/share/nexus-hub. */
 export function hubDataDir(flag?: string): string {

@@ -1,7 +1,7 @@
 /** Finding the appliance running on a data dir, and asking it for its status (control socket). */
 import { controlRequest } from "../control.js";
+import { readPid } from "../lib/pidfile.js";
 import { dataPaths } from "../paths.js";
-import { readPid } from "../supervisor/pidfile.js";
 import type { ServiceStatus } from "../supervisor/supervisor.js";
 
 /** What the control API's `GET /status` answers. */

@@ -8,7 +8,7 @@
  * Generic: imports nothing of the appliance.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { cmdline, isAlive, readPid, removePid, writePid } from "./pidfile.js";
+import { cmdline, isAlive, readPid, removePid, writePid } from "../lib/pidfile.js";
 
 /** Seconds between the watchdog's SIGTERM and its SIGKILL. */
 const WATCHDOG_GRACE_S = 5;

@@ -8,11 +8,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { connect } from "nats";
 import { ensureEventStream } from "../kit/nats.js";
+import { freePort } from "../lib/ports.js";
 import type { DataPaths } from "../paths.js";
 import { type HubLink, readHubLink } from "../sync/hub-link.js";
 import { ensureHubStream, ensureSyncStream } from "../sync/streams.js";
 import { spawnNatsServer } from "./nats-process.js";
-import { freePort } from "./ports.js";
 
 export interface NatsCredentials {
   user: string;

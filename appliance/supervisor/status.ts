@@ -1,5 +1,5 @@
 /** Per-service status rows, derived from unit state: what `nexus status`, /metrics and the console show. */
-import { rssBytes } from "./pidfile.js";
+import { rssBytes } from "../lib/pidfile.js";
 import { UNIT_STATES, type UnitStatus } from "./state.js";
 
 /** Every state a service row can show: its unit's, or `failed` (it did not start inside a shared process). */

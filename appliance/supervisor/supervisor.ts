@@ -8,14 +8,14 @@ import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import type { ApplianceConfig } from "../config/schema.js";
 import type { Logger, PermissionDeclarations, ServiceDefinition } from "../kit/index.js";
+import { removePid } from "../lib/pidfile.js";
+import { freePort } from "../lib/ports.js";
 import type { DataPaths } from "../paths.js";
 import { defaultHostCommand, type HostCommand, spawnUnit, terminate } from "./executor.js";
 import { probeUnits } from "./health.js";
 import { hostEnv } from "./host-env.js";
 import { NatsUnit } from "./nats-unit.js";
-import { removePid } from "./pidfile.js";
 import { plan } from "./planner.js";
-import { freePort } from "./ports.js";
 import {
   type CurrentState,
   type DesiredState,

@@ -11,6 +11,7 @@ import { pino } from "pino";
 import { type Appliance, startAppliance } from "../../appliance/appliance.js";
 import { loadApplianceConfig } from "../../appliance/config/load.js";
 import { controlRequest } from "../../appliance/control.js";
+import { cmdline, readPid } from "../../appliance/lib/pidfile.js";
 import { dataPaths } from "../../appliance/paths.js";
 import type { ServiceStatus } from "../../appliance/supervisor/supervisor.js";
 import { testLoader } from "../fixtures/services.js";
@@ -147,18 +148,9 @@ export async function spawnNexusUp(
 export async function removeUp(up: UpProcess): Promise<void> {
   await stopChild(up.child, "SIGTERM", 15_000);
   const natsPidFile = dataPaths(up.dataDir).natsPid;
-  const pid = existsSync(natsPidFile) ? Number(readFileSync(natsPidFile, "utf8").trim()) : 0;
-  if (pid > 0 && readCmdline(pid).includes("nats-server")) await killPid(pid);
+  const pid = readPid(natsPidFile);
+  if (pid && cmdline(pid).includes("nats-server")) await killPid(pid);
   removeDir(up.dataDir);
-}
-
-/** A process's command line from /proc ("" when it is gone). */
-export function readCmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
-  } catch {
-    return "";
-  }
 }
 
 /** Runs a test fixture script (`test/fixtures/<name>.ts`) under tsx, collecting its output. */

@@ -16,7 +16,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { enroll } from "../../appliance/enroll.js";
-import { freePort } from "../../appliance/supervisor/ports.js";
+import { freePort } from "../../appliance/lib/ports.js";
 import {
   ROOT,
   removeDir,

@@ -6,9 +6,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chownSync, existsSync, readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import pg from "pg";
+import { freePort } from "../../appliance/lib/ports.js";
 import { removeDir, tempDir, waitFor } from "./appliance.js";
 import { exited, hasExited } from "./processes.js";
 
@@ -36,17 +36,6 @@ export function postgresBinDir(): string {
     );
   }
   return join(PG_ROOT, versions[0], "bin");
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /** Runs a server binary, as the postgres user when we are root. */

@@ -12,7 +12,7 @@ import {
   BlobNotFoundError,
   type BlobStat,
   type BlobStore,
-} from "../../services/files/blob-store/index.js";
+} from "../../appliance/lib/blob-store.js";
 import { removeDir, tempDir } from "../helpers/appliance.js";
 
 export const MiB = 1024 * 1024;

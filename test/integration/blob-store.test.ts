@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { Client } from "minio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BlobStore } from "../../appliance/lib/blob-store.js";
 import {
-  type BlobStore,
   blobStoreConfigSchema,
   createBlobStore,
   LocalBlobStore,

@@ -5,9 +5,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isAlive } from "../../appliance/lib/pidfile.js";
 import { dataPaths } from "../../appliance/paths.js";
 import { logSource } from "../../appliance/supervisor/log-files.js";
-import { isAlive } from "../../appliance/supervisor/pidfile.js";
 import {
   ROOT,
   removeDir,

@@ -7,9 +7,9 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isAlive } from "../../appliance/lib/pidfile.js";
+import { freePort } from "../../appliance/lib/ports.js";
 import { WATCHDOG_NAME } from "../../appliance/supervisor/nats-process.js";
-import { isAlive } from "../../appliance/supervisor/pidfile.js";
-import { freePort } from "../../appliance/supervisor/ports.js";
 import { ROOT, type TestAppliance, TSX, waitFor } from "../helpers/appliance.js";
 import { enrolledBox, type HubProcess, hubProcess, outboxRows, teardown } from "../helpers/hub.js";
 

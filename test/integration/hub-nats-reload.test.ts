@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enroll } from "../../appliance/enroll.js";
 import { edgeStream, ensureEdgeStream } from "../../appliance/hub/ingest.js";
 import { type HubNats, hubNatsConfig, startHubNats } from "../../appliance/hub/nats.js";
-import { freePort } from "../../appliance/supervisor/ports.js";
+import { freePort } from "../../appliance/lib/ports.js";
 import { removeDir, tempDir, waitFor } from "../helpers/appliance.js";
 import { enrolToken, type HubProcess, hubProcess, teardown, withHubLog } from "../helpers/hub.js";
 import { stopChild } from "../helpers/processes.js";

@@ -7,9 +7,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { isAlive, readPid } from "../../appliance/lib/pidfile.js";
 import { dataPaths } from "../../appliance/paths.js";
 import { WATCHDOG_NAME } from "../../appliance/supervisor/nats-process.js";
-import { isAlive, readPid } from "../../appliance/supervisor/pidfile.js";
 import { ROOT, removeDir, TSX, tempDir, waitFor } from "../helpers/appliance.js";
 
 interface Up {

@@ -1,6 +1,6 @@
 /** Real supervisor + real nats-server + real service processes. */
 import { afterEach, describe, expect, it } from "vitest";
-import { isAlive } from "../../appliance/supervisor/pidfile.js";
+import { isAlive } from "../../appliance/lib/pidfile.js";
 import {
   removeDir,
   removeUp,

@@ -10,7 +10,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { leafTls } from "../../appliance/hub/leaf-tls.js";
-import { freePort } from "../../appliance/supervisor/ports.js";
+import { freePort } from "../../appliance/lib/ports.js";
 import { removeDir, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
 import { enrolledBox, type HubProcess, hubProcess, teardown } from "../helpers/hub.js";
 import { stopChild } from "../helpers/processes.js";

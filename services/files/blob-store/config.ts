@@ -1,9 +1,9 @@
 /** Blob-store configuration (part of the files service's config) and the factory that picks the backend. */
 import { join } from "node:path";
 import { z } from "zod";
+import type { BlobStore } from "../../../appliance/lib/blob-store.js";
 import { LocalBlobStore } from "./local.js";
 import { S3BlobStore } from "./s3.js";
-import type { BlobStore } from "./types.js";
 
 const S3_REQUIRED = ["endPoint", "accessKey", "secretKey", "bucket"] as const;
 

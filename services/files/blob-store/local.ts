@@ -20,7 +20,7 @@ import {
   type FileSource,
   isFileSource,
   isSha256,
-} from "./types.js";
+} from "../../../appliance/lib/blob-store.js";
 import { ContentHash, drainVerified, toBuffer } from "./verify.js";
 
 /** Temp files older than this are left over from a crash (no put runs that long without writing). */

@@ -32,7 +32,7 @@ import {
   type FileSource,
   isFileSource,
   isSha256,
-} from "./types.js";
+} from "../../../appliance/lib/blob-store.js";
 import { ContentHash, drainVerified, toBuffer } from "./verify.js";
 
 export interface S3BlobStoreOptions {

@@ -1,6 +1,6 @@
 /** Hashing while streaming, shared by the backends: content is checked against its key before it is kept. */
 import { createHash, type Hash } from "node:crypto";
-import { BlobIntegrityError, type BlobStat } from "./types.js";
+import { BlobIntegrityError, type BlobStat } from "../../../appliance/lib/blob-store.js";
 
 /** A chunk from a stream as bytes (a stream in string mode yields strings). */
 export function toBuffer(chunk: unknown): Buffer {

@@ -1,4 +1,7 @@
 /**
+ * The blob store's interface, its errors and its key checks; the backends (local, S3) and their config are the
+ * files service's (services/files/blob-store/), which the hub uses too.
+ *
  * The blob store: immutable content addressed by its sha256. Every backend (local filesystem, S3) keeps the same
  * invariants, checked by one contract suite (test/integration/blob-store.contract.ts):
  * - a key is always a sha256 digest (64 lowercase hex), never a path or name from input;
