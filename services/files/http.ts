@@ -1,8 +1,9 @@
 /** Reading a Hono request for the files routes: the raw pieces that the plain functions behind them take. */
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
-import { ApiError } from "../../appliance/kit/index.js";
+import { ApiError, requireCaller } from "../../appliance/kit/index.js";
 import { parsePath, parseUrlPath } from "./names.js";
+import type { AppendRequest } from "./uploads.js";
 
 /** The percent-encoded path after `/<marker>/` in the request URL. */
 export function pathAfter(c: Context, marker: string): string {
@@ -30,4 +31,30 @@ export function namesOf(c: Context, marker: string): string[] {
   if (inUrl !== "" || inQuery.length > 1)
     throw new ApiError(400, "give the path once: in the URL or as ?path=");
   return inQuery[0] === "" ? [] : parsePath(inQuery[0]!);
+}
+
+/** A PATCH as uploads.ts takes it: the caller, `Upload-Offset` (unless the protocol gives one), length, body. */
+export function appendRequestOf(
+  c: Context,
+  id: string,
+  offset = Number(c.req.header("upload-offset")),
+): AppendRequest {
+  return {
+    caller: requireCaller(c),
+    id,
+    offset,
+    contentLength: c.req.header("content-length"),
+    body: () => incomingOf(c),
+  };
+}
+
+/** Runs `work`; a refusal that knows the upload's confirmed offset (`data.offset`) also sends it as a header. */
+export async function withUploadOffset<T>(c: Context, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    const offset = err instanceof ApiError ? (err.data as { offset?: unknown } | null)?.offset : undefined;
+    if (typeof offset === "number") c.header("upload-offset", String(offset));
+    throw err;
+  }
 }

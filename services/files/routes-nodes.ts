@@ -10,6 +10,7 @@ import {
   jsonRoute,
   requireCaller,
 } from "../../appliance/kit/index.js";
+import { appendRequestOf, withUploadOffset } from "./http.js";
 import { checkName, contentTypeOf, parsePath } from "./names.js";
 import {
   findByPath,
@@ -308,10 +309,12 @@ function uploadRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
       return c.json({ cancelled: params.id }, 200);
     },
   );
-  app.patch("/uploads/:id", (c) => {
+  app.patch("/uploads/:id", async (c) => {
     const id = s.idParam.safeParse({ id: c.req.param("id") });
     if (!id.success) throw new ApiError(400, "malformed id");
-    return appendUpload(c, ctx, files(), id.data.id);
+    const r = await withUploadOffset(c, appendUpload(ctx, files(), appendRequestOf(c, id.data.id)));
+    c.header("upload-offset", String(r.offset));
+    return c.json({ upload: r.upload, file: r.file }, r.status);
   });
   documentRoute(app, {
     method: "patch",

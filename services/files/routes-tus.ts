@@ -16,11 +16,12 @@ import {
   documentRoute,
   requireCaller,
 } from "../../appliance/kit/index.js";
+import { appendRequestOf, withUploadOffset } from "./http.js";
 import * as s from "./schemas.js";
 import type { Ctx, Files } from "./state.js";
 import * as tus from "./tus.js";
 import {
-  type AppendHooks,
+  type AppendResult,
   appendUpload,
   cancelUpload,
   createUpload,
@@ -41,7 +42,7 @@ export function tusRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
   app.get("/tus/:id", (c) => head(c, ctx, idOf(c))); // HEAD is answered by GET's route, without the body
   app.patch("/tus/:id", (c) => {
     if (!isOffsetStream(c)) throw new ApiError(415, `PATCH takes Content-Type: ${tus.OFFSET_STREAM}`);
-    return appendUpload(c, ctx, files(), idOf(c), chunkHooks(c, ctx));
+    return appendChunk(c, ctx, files(), idOf(c));
   });
   app.delete("/tus/:id", async (c) => {
     await cancelUpload(ctx, files(), ownUpload(ctx, requireCaller(c), idOf(c)));
@@ -80,23 +81,22 @@ const isOffsetStream = (c: Context) =>
   c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() === tus.OFFSET_STREAM;
 
 /**
- * A chunk's hooks: its Upload-Checksum verified before the bytes count, and 204 (201 at creation) with the new
- * expiry. At creation a body cut short is refused whole: its client never got the Location to resume it.
+ * Appends a chunk: its Upload-Checksum verified before the bytes count, then 204 (201 at creation) with the new
+ * offset and expiry. At creation (offset 0) a body cut short is refused whole: its client never got the
+ * Location to resume it.
  */
-function chunkHooks(c: Context, ctx: Ctx, creating = false): AppendHooks {
+async function appendChunk(c: Context, ctx: Ctx, f: Files, id: string, creating = false) {
   const checksum = tus.parseChecksum(c.req.header("upload-checksum"));
-  return {
-    ...(creating ? { offset: 0 } : {}),
-    verify: async (file, chunk) => {
-      if (creating && !chunk.complete) throw new ApiError(400, "the body ended early; nothing was kept");
-      if (checksum) await tus.verifyChunk(file, chunk, checksum);
-    },
-    answer: (c2, r) => {
-      const live = uploadRow(ctx, (r.upload as { id: string }).id);
-      if (live) c2.header("upload-expires", tus.httpDate(live.expires_at));
-      return c2.body(null, creating ? 201 : 204);
-    },
+  const req = appendRequestOf(c, id, creating ? 0 : undefined);
+  req.verify = async (file, chunk) => {
+    if (creating && !chunk.complete) throw new ApiError(400, "the body ended early; nothing was kept");
+    if (checksum) await tus.verifyChunk(file, chunk, checksum);
   };
+  const r: AppendResult = await withUploadOffset(c, appendUpload(ctx, f, req));
+  c.header("upload-offset", String(r.offset));
+  const live = uploadRow(ctx, id);
+  if (live) c.header("upload-expires", tus.httpDate(live.expires_at));
+  return c.body(null, creating ? 201 : 204);
 }
 
 /** POST: creates an upload from Upload-Length and Upload-Metadata; a body (creation-with-upload) is its start. */
@@ -109,17 +109,18 @@ async function create(c: Context, ctx: Ctx, f: Files) {
   const withBody = isOffsetStream(c);
   if (!withBody && Number(c.req.header("content-length") ?? 0) > 0)
     throw new ApiError(415, `a body at creation needs Content-Type: ${tus.OFFSET_STREAM}`);
-  const hooks = withBody || size === 0 ? chunkHooks(c, ctx, true) : undefined; // checked up front
+  const withChunk = withBody || size === 0;
+  if (withChunk) tus.parseChecksum(c.req.header("upload-checksum")); // a bad header refuses before creating
   const u = await createOrQuota(ctx, f, caller, { ...target, size });
   c.header("location", locationOf(u.id));
   c.header("upload-expires", tus.httpDate(u.expires_at));
-  if (!hooks) {
+  if (!withChunk) {
     c.header("upload-offset", "0");
     return c.body(null, 201);
   }
   // An empty file is complete at once (tus clients send no PATCH for it); otherwise the body is the first chunk.
   try {
-    return await appendUpload(c, ctx, f, u.id, hooks);
+    return await appendChunk(c, ctx, f, u.id, true);
   } catch (err) {
     // The client never learns this upload's Location from a refusal: drop it rather than hold its reservation.
     const left = uploadRow(ctx, u.id);

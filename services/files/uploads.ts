@@ -9,10 +9,9 @@
 import { createHash, type Hash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { copyFile, link, rm, truncate } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
 import { pipeline } from "node:stream/promises";
-import type { Context } from "hono";
-import { ApiError, type Caller, requireCaller } from "../../appliance/kit/index.js";
-import { incomingOf } from "./http.js";
+import { ApiError, type Caller } from "../../appliance/kit/index.js";
 import { joinPath, parsePath } from "./names.js";
 import { nodeOf, nodeRow, requireFileSpot } from "./nodes.js";
 import { requireRoom } from "./quota.js";
@@ -196,71 +195,70 @@ async function dropUpload(ctx: Ctx, f: Files, u: UploadRow): Promise<void> {
 }
 
 /**
- * What a protocol on top (tus, routes-tus.ts) changes about a PATCH: the offset when it is not the
- * `Upload-Offset` header (creation-with-upload), a check of the bytes just written (fsynced, not yet
- * acknowledged; throwing refuses them) and the shape of the answer (JSON by default).
+ * A PATCH as its route reads it: who sends it, the offset it claims (`Upload-Offset`, or 0 for tus's
+ * creation-with-upload; NaN when missing), its declared length and its body, read only once the checks pass.
+ * `verify` is what a protocol on top adds (tus: the chunk's checksum): it sees the bytes just written, fsynced
+ * but not yet acknowledged, and refuses them by throwing.
  */
-export interface AppendHooks {
-  offset?: number;
+export interface AppendRequest {
+  caller: Caller;
+  id: string;
+  offset: number;
+  contentLength: string | undefined;
+  body: () => IncomingMessage;
   verify?: (file: string, chunk: { from: number; length: number; complete: boolean }) => Promise<void>;
-  answer?: (c: Context, r: { upload: unknown; file: unknown; status: 200 | 201 }) => Response;
 }
 
-const jsonAnswer: NonNullable<AppendHooks["answer"]> = (c, r) =>
-  c.json({ upload: r.upload, file: r.file }, r.status);
+/**
+ * What a PATCH achieved: the confirmed offset, and 200 while bytes are missing or 201 with the file once the
+ * upload is complete. A refusal is thrown; when it knows the confirmed offset it is in its `data.offset`.
+ */
+export interface AppendResult {
+  offset: number;
+  status: 200 | 201;
+  upload: unknown;
+  file: unknown;
+}
 
-/** PATCH: appends the body at `Upload-Offset`; completes the upload with its last byte. */
-export async function appendUpload(c: Context, ctx: Ctx, f: Files, id: string, hooks: AppendHooks = {}) {
-  const answer = hooks.answer ?? jsonAnswer;
-  const offset = hooks.offset ?? Number(c.req.header("upload-offset"));
-  const caller = requireCaller(c);
+/** PATCH: appends the body at its offset; completes the upload with its last byte. */
+export async function appendUpload(ctx: Ctx, f: Files, req: AppendRequest): Promise<AppendResult> {
+  const { caller, offset } = req;
   let u: UploadRow;
   try {
-    u = ownUpload(ctx, caller, id);
+    u = ownUpload(ctx, caller, req.id);
   } catch (err) {
     // The retry of a completion whose answer was lost (an empty PATCH at the full size): the same 201 again.
     const d =
       err instanceof UploadFinished ? (err.data as { offset: number; upload: unknown; file: unknown }) : null;
-    if (d && offset === d.offset && !Number(c.req.header("content-length") ?? 0)) {
-      c.header("upload-offset", String(d.offset));
-      return answer(c, { upload: d.upload, file: d.file, status: 201 });
+    if (d && offset === d.offset && !Number(req.contentLength ?? 0)) {
+      return { offset: d.offset, status: 201, upload: d.upload, file: d.file };
     }
-    if (d) c.header("upload-offset", String(d.offset));
     throw err;
   }
   requireSpace(caller, u.space); // still: its creator may have left the team since
   if (!Number.isSafeInteger(offset) || offset < 0) throw new ApiError(400, "Upload-Offset header required");
   if (offset !== u.received) {
-    c.header("upload-offset", String(u.received));
     throw new ApiError(409, "Upload-Offset does not match the confirmed offset", { offset: u.received });
   }
   if (f.busy.has(u.id)) throw new ApiError(409, "another request is sending bytes for this upload");
   f.busy.add(u.id);
   try {
-    return await appendLocked(c, ctx, f, u, caller, hooks, answer);
+    return await appendLocked(ctx, f, u, req);
   } finally {
     f.busy.delete(u.id);
   }
 }
 
-async function appendLocked(
-  c: Context,
-  ctx: Ctx,
-  f: Files,
-  u: UploadRow,
-  caller: Caller,
-  hooks: AppendHooks,
-  answer: NonNullable<AppendHooks["answer"]>,
-) {
+async function appendLocked(ctx: Ctx, f: Files, u: UploadRow, req: AppendRequest): Promise<AppendResult> {
   const file = stagingFile(f, u.id);
   const known = f.hashes.get(u.id);
   const hash =
     known?.offset === u.received ? known.hash : u.received === 0 ? createHash("sha256") : undefined;
   f.hashes.delete(u.id);
-  const r = await receiveAt(c, f, u, hash);
+  const r = await receiveAt(req, f, u, hash);
   f.bytes.uploaded.inc(r.written);
   try {
-    await hooks.verify?.(file, { from: u.received, length: r.written, complete: r.complete });
+    await req.verify?.(file, { from: u.received, length: r.written, complete: r.complete });
   } catch (err) {
     await cutBack(file, u.received); // bytes that failed their checksum must not hold space either
     throw err;
@@ -270,26 +268,24 @@ async function appendLocked(
     .prepare("UPDATE uploads SET received = ?, expires_at = ? WHERE id = ?")
     .run(received, expiry(f), u.id);
   if (hash) f.hashes.set(u.id, { hash, offset: received });
-  c.header("upload-offset", String(received));
-  if (received < u.size) {
-    return answer(c, { upload: toUpload({ ...u, received }), file: null, status: 200 });
-  }
-  const done = await completeUpload(ctx, f, u, caller.id);
-  return answer(c, { upload: toUpload({ ...u, received }), file: done, status: 201 });
+  const upload = toUpload({ ...u, received });
+  if (received < u.size) return { offset: received, status: 200, upload, file: null };
+  const done = await completeUpload(ctx, f, u, req.caller.id);
+  return { offset: received, status: 201, upload, file: done };
 }
 
 /**
  * Receives a PATCH body after the confirmed offset. Refused or failed (a full disk, more than declared), the
  * staging file is cut back to the confirmed offset: bytes nobody confirmed must not hold space on a full disk.
  */
-async function receiveAt(c: Context, f: Files, u: UploadRow, hash: Hash | undefined) {
+async function receiveAt(req: AppendRequest, f: Files, u: UploadRow, hash: Hash | undefined) {
   const file = stagingFile(f, u.id);
   const remaining = u.size - u.received;
   try {
     // An empty PATCH (the retry of a commit) needs no room; any other one is checked before it is read.
-    const length = Number(c.req.header("content-length") ?? Number.NaN);
+    const length = Number(req.contentLength ?? Number.NaN);
     if (length !== 0) requireDisk(f, Math.min(remaining, Number.isFinite(length) ? length : 0));
-    return await receive(incomingOf(c), file, {
+    return await receive(req.body(), file, {
       offset: u.received,
       max: remaining,
       hash,
