@@ -39,7 +39,8 @@ export function rule(
   };
 }
 
-function pathMatches(pattern: string, path: string): boolean {
+/** Whether `path` fits a route pattern: `:name` takes one non-empty segment, a trailing `*` the rest. */
+export function pathMatches(pattern: string, path: string): boolean {
   const p = pattern.split("/");
   const s = path.split("/");
   for (let i = 0; i < p.length; i++) {

@@ -3,6 +3,7 @@
  * `405` with `Allow` listing them (RFC 9110), else `404`; both in the one error shape.
  */
 import type { Context, NotFoundHandler } from "hono";
+import { pathMatches } from "./access.js";
 import { errorBody } from "./errors.js";
 
 interface RouteEntry {
@@ -10,25 +11,11 @@ interface RouteEntry {
   path: string;
 }
 
-function matches(pattern: string, path: string): boolean {
-  const p = pattern.split("/");
-  const s = path.split("/");
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === "*") return true;
-    if (i >= s.length) return false;
-    if (p[i]!.startsWith(":")) {
-      if (!s[i]) return false;
-      continue;
-    }
-    if (p[i] !== s[i]) return false;
-  }
-  return p.length === s.length;
-}
-
 /** The methods routes are declared for at `path` (middleware excluded); HEAD goes with GET. */
 export function allowedMethods(routes: readonly RouteEntry[], path: string): string[] {
   const found = new Set<string>();
-  for (const r of routes) if (r.method !== "ALL" && matches(r.path, path)) found.add(r.method.toUpperCase());
+  for (const r of routes)
+    if (r.method !== "ALL" && pathMatches(r.path, path)) found.add(r.method.toUpperCase());
   if (found.has("GET")) found.add("HEAD");
   return [...found].sort();
 }
