@@ -73,6 +73,13 @@ export function loadConsoleFiles(dir: string): ConsoleFiles | null {
   };
 }
 
+/** The smallest copy of `f` the client accepts (its `accept-encoding`), and that copy's content-encoding. */
+export function encodedBody(f: StaticFile, accept: string): { body: Buffer; encoding?: "br" | "gzip" } {
+  if (f.br && /\bbr\b/.test(accept)) return { body: f.br, encoding: "br" };
+  if (f.gzip && /\bgzip\b/.test(accept)) return { body: f.gzip, encoding: "gzip" };
+  return { body: f.body };
+}
+
 function send(req: IncomingMessage, res: ServerResponse, f: StaticFile) {
   const headers: Record<string, string | number> = {
     "content-type": f.type,
@@ -90,15 +97,8 @@ function send(req: IncomingMessage, res: ServerResponse, f: StaticFile) {
     res.writeHead(304, headers);
     return res.end();
   }
-  const accept = String(req.headers["accept-encoding"] ?? "");
-  let body = f.body;
-  if (f.br && /\bbr\b/.test(accept)) {
-    body = f.br;
-    headers["content-encoding"] = "br";
-  } else if (f.gzip && /\bgzip\b/.test(accept)) {
-    body = f.gzip;
-    headers["content-encoding"] = "gzip";
-  }
+  const { body, encoding } = encodedBody(f, String(req.headers["accept-encoding"] ?? ""));
+  if (encoding) headers["content-encoding"] = encoding;
   headers["content-length"] = body.length;
   res.writeHead(200, headers);
   res.end(req.method === "HEAD" ? undefined : body);

@@ -8,7 +8,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Hono } from "hono";
-import { loadStaticFile, type StaticFile } from "../gateway/console-files.js";
+import { encodedBody, loadStaticFile, type StaticFile } from "../gateway/console-files.js";
 import { packageRoot } from "../paths.js";
 
 const HEADERS = {
@@ -47,14 +47,8 @@ function answer(f: StaticFile, ifNoneMatch: string | undefined, accept: string, 
     vary: "accept-encoding",
   };
   if (ifNoneMatch === f.etag) return new Response(null, { status: 304, headers });
-  let body = f.body;
-  if (f.br && /\bbr\b/.test(accept)) {
-    body = f.br;
-    headers["content-encoding"] = "br";
-  } else if (f.gzip && /\bgzip\b/.test(accept)) {
-    body = f.gzip;
-    headers["content-encoding"] = "gzip";
-  }
+  const { body, encoding } = encodedBody(f, accept);
+  if (encoding) headers["content-encoding"] = encoding;
   headers["content-length"] = String(body.length);
   return new Response(head ? null : new Uint8Array(body), { headers });
 }
