@@ -46,6 +46,19 @@ function loginFailed(ctx: Ctx, actor: string, ip: string, reason: string, target
 }
 
 /** Checks credentials and opens a session; throws ApiError with the reason a client may see. */
+/** An access token for a session of `u`: its current roles, permissions and teams, bound to the session. */
+export function sessionAccessToken(ctx: Ctx, u: UserRow, sid: string) {
+  const p = principalFor(ctx, u, "session", { sid });
+  return issueAccessToken(ctx, {
+    userId: u.id,
+    username: u.username,
+    sid,
+    roles: p.roles,
+    permissions: p.permissions,
+    teams: p.teams,
+  });
+}
+
 export async function login(ctx: Ctx, input: LoginInput) {
   const refuseThrottled = () => {
     if (!ipThrottled(ctx, input.ip)) return;
@@ -98,15 +111,7 @@ export async function login(ctx: Ctx, input: LoginInput) {
       .prepare("UPDATE users SET failed_logins = 0, lockouts = 0, locked_until = NULL WHERE id = ?")
       .run(u.id);
     const session = createSession(ctx, u.id, { ip: input.ip, userAgent: input.userAgent });
-    const p = principalFor(ctx, u, "session", { sid: session.id });
-    const access = issueAccessToken(ctx, {
-      userId: u.id,
-      username: u.username,
-      sid: session.id,
-      roles: p.roles,
-      permissions: p.permissions,
-      teams: p.teams,
-    });
+    const access = sessionAccessToken(ctx, u, session.id);
     audit(ctx, {
       actor: u.username,
       ip: input.ip,

@@ -8,11 +8,10 @@ import { createApiKey, revokeApiKey } from "./api-keys.js";
 import { auditCaller } from "./audit.js";
 import type { IdentityConfig } from "./config.js";
 import { confirmOwnPassword } from "./lockout.js";
+import { sessionAccessToken } from "./login.js";
 import { confirmTotp, disableTotp } from "./mfa.js";
-import { principalFor } from "./principal.js";
 import type * as s from "./schemas.js";
 import { liveSession, revokeSession } from "./sessions.js";
-import { issueAccessToken } from "./signing.js";
 import { revokeUserSessions, setPassword, userRow } from "./users.js";
 
 type Ctx = ServiceContext<IdentityConfig>;
@@ -22,15 +21,7 @@ export function renewAccessToken(ctx: Ctx, caller: Caller) {
   const session = caller.sid ? liveSession(ctx, caller.sid) : null;
   const u = session ? userRow(ctx, session.user_id) : undefined;
   if (!session || !u || u.status !== "active") throw new ApiError(401, "session ended; log in again");
-  const p = principalFor(ctx, u, "session", { sid: session.id });
-  return issueAccessToken(ctx, {
-    userId: u.id,
-    username: u.username,
-    sid: session.id,
-    roles: p.roles,
-    permissions: p.permissions,
-    teams: p.teams,
-  });
+  return sessionAccessToken(ctx, u, session.id);
 }
 
 /** Ends the caller's current session. */
