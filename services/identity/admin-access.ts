@@ -12,7 +12,14 @@ import { assertCanGrant, createRole, deleteRole, getRole, updateRole } from "./r
 import type { Acting } from "./route-caller.js";
 import type * as s from "./schemas.js";
 import { rotateSigningKey } from "./signing.js";
-import { addMember, assertCanManageMembers, createTeam, deleteTeam, removeMember } from "./teams.js";
+import {
+  addMember,
+  assertCanManageMembers,
+  createTeam,
+  deleteTeam,
+  managesEveryTeam,
+  removeMember,
+} from "./teams.js";
 
 type Ctx = ServiceContext<IdentityConfig>;
 
@@ -67,14 +74,19 @@ export function deleteRoleAs(ctx: Ctx, { caller, actor, ip }: Acting, name: stri
 }
 
 /** Creates a team. */
-export function createTeamAs(ctx: Ctx, { actor, ip }: Acting, name: string) {
-  const t = createTeam(ctx, name);
-  audit(ctx, { actor, ip, action: "team.created", target: t.id, details: { name: t.name } });
-  return t;
+export function createTeamAs(ctx: Ctx, { caller, actor, ip }: Acting, name: string) {
+  return ctx.tx(() => {
+    let t = createTeam(ctx, name);
+    // Who cannot reach every team joins the one they made, so they can manage (and delete) it.
+    if (!managesEveryTeam(caller)) t = addMember(ctx, t.id, caller.id);
+    audit(ctx, { actor, ip, action: "team.created", target: t.id, details: { name: t.name } });
+    return t;
+  });
 }
 
-/** Deletes a team. */
-export function deleteTeamAs(ctx: Ctx, { actor, ip }: Acting, id: string): void {
+/** Deletes a team the caller may manage (a member of it, or one who reaches every team). */
+export function deleteTeamAs(ctx: Ctx, { caller, actor, ip }: Acting, id: string): void {
+  assertCanManageMembers(ctx, caller, id);
   deleteTeam(ctx, id);
   audit(ctx, { actor, ip, action: "team.deleted", target: id });
 }

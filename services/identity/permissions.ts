@@ -15,7 +15,7 @@ export const permissions = {
   },
   "identity:teams:read": { description: "List teams and their members", roles: ["operator"] },
   "identity:teams:write": {
-    description: "Create and delete teams; manage the members of one's own teams",
+    description: "Create teams; manage the members of, and delete, one's own teams",
     roles: [],
   },
   "identity:keys:read": { description: "List every user's API keys", roles: [] },

@@ -4,7 +4,8 @@
  * Membership grants what the team holds (its files space), so managing a team's members follows "nobody
  * grants more than they hold": besides `identity:teams:write` (the route's rule) the caller must be in the
  * team already, or reach every team's space anyway (`files:admin`, which admins hold). Without this,
- * `identity:teams:write` alone let anyone add themselves to any team and read its files.
+ * `identity:teams:write` alone let anyone add themselves to any team and read its files. Deleting a team follows
+ * the same rule, and who makes a team without reaching every team becomes its first member.
  */
 import { randomUUID } from "node:crypto";
 import { ApiError, hasPermission, type ServiceContext } from "../../appliance/kit/index.js";
@@ -30,14 +31,22 @@ export function teamsOf(ctx: Ctx, userId: string): string[] {
 /** Reaches every team's space, so adding to any team grants nothing its holder lacks. */
 const EVERY_TEAM = "files:admin";
 
-/** 403 unless `caller` may add or remove members of `teamId` (see the header); 404 for an unknown team. */
+/** Whether `caller` reaches every team's space, and so may manage any team. */
+export function managesEveryTeam(caller: { permissions: string[] }): boolean {
+  return hasPermission(caller.permissions, EVERY_TEAM);
+}
+
+/**
+ * 403 unless `caller` may add or remove members of `teamId`, or delete it (see the header); 404 for an unknown
+ * team.
+ */
 export function assertCanManageMembers(
   ctx: Ctx,
   caller: { id: string; permissions: string[] },
   teamId: string,
 ): void {
   getTeam(ctx, teamId);
-  if (hasPermission(caller.permissions, EVERY_TEAM) || teamsOf(ctx, caller.id).includes(teamId)) return;
+  if (managesEveryTeam(caller) || teamsOf(ctx, caller.id).includes(teamId)) return;
   throw new ApiError(403, "only members of this team (or holders of files:admin) manage its members", {
     needs: EVERY_TEAM,
   });

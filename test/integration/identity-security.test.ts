@@ -418,6 +418,13 @@ describe("team membership", () => {
     expect(members()).toEqual(before);
   });
 
+  it("identity:teams:write alone cannot delete a team you are not in: 403, the team and its members stay", async () => {
+    const before = members();
+    expectError(await call("DELETE", `/teams/${team}`, { as: manager }), 403, "team");
+    expect(db.prepare("SELECT count(*) AS n FROM teams WHERE id = ?").get(team)).toEqual({ n: 1 });
+    expect(members()).toEqual(before);
+  });
+
   it("a member of the team with identity:teams:write manages its members (control)", async () => {
     const add = await call("POST", `/teams/${team}/members`, {
       as: await admin(),
@@ -429,6 +436,14 @@ describe("team membership", () => {
     expect(r.status, r.text).toBe(200);
     const gone = await call("DELETE", `/teams/${team}/members/${other.id}`, { as: manager });
     expect(gone.status, gone.text).toBe(200);
+  });
+
+  it("the creator of a team becomes its member, so it can manage and delete it (control)", async () => {
+    const t = await call("POST", "/teams", { as: manager, body: { name: "manager-made" } });
+    expect(t.status, t.text).toBe(201);
+    expect(t.body.members).toEqual([{ id: manager.id, username: manager.username }]);
+    const del = await call("DELETE", `/teams/${t.body.id}`, { as: manager });
+    expect(del.status, del.text).toBe(200);
   });
 });
 
