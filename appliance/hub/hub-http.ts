@@ -55,7 +55,7 @@ export function hubRoutes(parts: HubParts) {
       if (!(await revokeSite(db, site))) throw new ApiError(404, "no such site");
       await sync.ingests.get(site)?.stop();
       sync.ingests.delete(site);
-      await link.nats.reload(await link.siteUsers());
+      await link.reloadSiteUsers();
       log.info({ site }, "site revoked");
       void blobs.sweeper.run();
     },
@@ -101,7 +101,7 @@ async function enrolSite({ base, db, link, sync }: HubParts, input: EnrolInput) 
     return { site: redeemed.site, tokenId: redeemed.id };
   });
   try {
-    await link.nats.reload(await link.siteUsers());
+    await link.reloadSiteUsers();
     await sync.startIngest(site);
     await queueHubRecords(db, site);
   } catch (err) {

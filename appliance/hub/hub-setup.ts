@@ -18,7 +18,14 @@ import { type HubDb, type HubDbOptions, openHubDb } from "./db.js";
 import { ensureEdgeStream, publishAck, SiteIngest } from "./ingest.js";
 import { externalLeafTls, type LeafTls, leafTls } from "./leaf-tls.js";
 import { migrateHub } from "./migrations.js";
-import { connectHub, externalHubNats, type HubNats, hubNatsConfig, startHubNats } from "./nats.js";
+import {
+  connectHub,
+  externalHubNats,
+  type HubNats,
+  hubNatsConfig,
+  siteUsersReloader,
+  startHubNats,
+} from "./nats.js";
 import type { HubOptions } from "./options.js";
 import { deliver, queueWinners } from "./outbound.js";
 import { listSites, touchSite } from "./sites.js";
@@ -89,8 +96,8 @@ export interface HubLink {
   tls: LeafTls | null;
   leafnodeUrl: string;
   leafNames: string[];
-  /** The NATS users of the active sites, for a reload. */
-  siteUsers: () => Promise<{ site: string; user: string; passwordHash: string }[]>;
+  /** Has NATS reload the users of the active sites as they are then (one reload at a time). */
+  reloadSiteUsers: () => Promise<void>;
   logFd: number;
 }
 
@@ -140,7 +147,8 @@ export async function startNatsSide(base: HubBase, db: HubDb): Promise<HubLink> 
         logFile: natsLog,
         reloadTimeoutMs: opts.natsReloadTimeoutMs,
       });
-  if (external) await nats.reload(await siteUsers());
+  const reloadSiteUsers = siteUsersReloader(nats, siteUsers);
+  if (external) await reloadSiteUsers();
   const nc: NatsConnection = await connectHub(
     nats.url,
     external?.user ?? hubUser.user,
@@ -148,7 +156,7 @@ export async function startNatsSide(base: HubBase, db: HubDb): Promise<HubLink> 
   );
   const jsm: JetStreamManager = await nc.jetstreamManager();
   const js = nc.jetstream();
-  return { nats, nc, jsm, js, tls, leafnodeUrl, leafNames, siteUsers, logFd };
+  return { nats, nc, jsm, js, tls, leafnodeUrl, leafNames, reloadSiteUsers, logFd };
 }
 
 /** The per-site sync: one ingest loop per active site, delivery to the boxes and watermark republishing. */
@@ -226,7 +234,7 @@ export async function startBlobs(base: HubBase, db: HubDb) {
 /** The hub's own leafnode certificate, renewed while the hub runs (not only at a start); nats-server reloads it. */
 export function startLeafRenewal(base: HubBase, link: HubLink): NodeJS.Timeout | null {
   const { opts, log, dirs } = base;
-  const { tls, leafNames, siteUsers, nats } = link;
+  const { tls, leafNames, reloadSiteUsers } = link;
   const renewal =
     tls && !opts.nats && (opts.leafTls ?? "auto") === "auto"
       ? setInterval(() => {
@@ -234,8 +242,7 @@ export function startLeafRenewal(base: HubBase, link: HubLink): NodeJS.Timeout |
             const before = readFileSync(tls.certFile, "utf8");
             leafTls("auto", dirs.secrets, leafNames);
             if (readFileSync(tls.certFile, "utf8") === before) return;
-            void siteUsers()
-              .then((users) => nats.reload(users))
+            void reloadSiteUsers()
               .then(() => log.info("leafnode certificate renewed"))
               // reload() rejects when nats-server does not confirm it: logged, not an unhandled rejection.
               .catch((err: Error) => log.error({ err: err.message }, "leafnode certificate reload failed"));

@@ -89,6 +89,23 @@ export interface HubNats {
 }
 
 /**
+ * Reloads with the site users as they are when each reload's turn comes: the list is read inside the one-at-a-time
+ * queue, never before it. Reading first and reloading after let two enrolments at once finish in the wrong order,
+ * so the later reload wrote the older list and dropped the site enrolled in between.
+ */
+export function siteUsersReloader(
+  nats: Pick<HubNats, "reload">,
+  siteUsers: () => Promise<readonly SiteUser[]>,
+): () => Promise<void> {
+  let queue: Promise<unknown> = Promise.resolve();
+  return () => {
+    const done = queue.then(async () => nats.reload(await siteUsers()));
+    queue = done.catch(() => undefined);
+    return done;
+  };
+}
+
+/**
  * An existing NATS cluster (production): the hub does not start nats-server. It writes the users block to
  * `authFile`, which the cluster's config includes (`include` it inside each server's config), and runs
  * `reloadCommand` (e.g. `systemctl reload nats-server`, or `nats-server --signal reload=<pid>` on each node).
