@@ -4,7 +4,8 @@
  * (`HEAD`), and sends what is missing resumably: `PUT` with `Upload-Offset` appends to a staging file kept
  * per site and blob, and the last byte verifies the sha256 and moves it into the store (or drops the file on
  * a mismatch); staging.ts sweeps away what abandoned uploads leave. Boxes authenticate with their site
- * credentials (HTTP Basic, checked against the bcrypt hash, cached briefly).
+ * credentials (HTTP Basic, checked against the bcrypt hash off the critical path — bcryptjs's async compare
+ * yields between rounds, so wrong passwords cannot stall other requests — and cached briefly).
  */
 import { createHash } from "node:crypto";
 import { createReadStream, statSync } from "node:fs";
@@ -35,7 +36,11 @@ function siteAuth(db: HubDb) {
     }
     const [site = "", password = ""] = Buffer.from(m[1]!, "base64").toString("utf8").split(":");
     const s = site ? await getSite(db, site) : null;
-    if (s?.status !== "active" || !s.natsPasswordHash || !bcrypt.compareSync(password, s.natsPasswordHash)) {
+    if (
+      s?.status !== "active" ||
+      !s.natsPasswordHash ||
+      !(await bcrypt.compare(password, s.natsPasswordHash))
+    ) {
       throw new ApiError(401, "unknown or revoked site");
     }
     verified.set(m[1]!, { site, until: Date.now() + CACHE_MS });

@@ -79,7 +79,7 @@ type EnrolInput = Parameters<Parameters<typeof hubApi>[0]["enrol"]>[0];
 async function enrolSite({ base, db, link, sync }: HubParts, input: EnrolInput) {
   const { log } = base;
   const password = randomBytes(32).toString("base64url");
-  const hash = bcrypt.hashSync(password, 10);
+  const hash = await bcrypt.hash(password, 10);
   const { site, tokenId } = await db.tx(async (q) => {
     let redeemed: { id: string; site: string | null };
     try {
