@@ -6,7 +6,6 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync } from "node:fs";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { loadService as registryLoader, registryPermissions } from "../services/registry.js";
 import { gpuSampler } from "./box/gpu.js";
@@ -16,7 +15,14 @@ import { startControlServer } from "./control.js";
 import { APPLIANCE_API, APPLIANCE_PERMISSIONS, createApplianceApi } from "./gateway/appliance-api.js";
 import { loadConsoleFiles } from "./gateway/console-files.js";
 import { identityAuth } from "./gateway/identity-auth.js";
-import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } from "./gateway/index.js";
+import {
+  bootstrapToken,
+  bootstrapTokenAuth,
+  createGateway,
+  type GatewayDeps,
+  GatewayMetrics,
+} from "./gateway/index.js";
+import { closeServer, listen, readGatewayTls, urlFor } from "./gateway/listen.js";
 import { childProcessMetrics } from "./gateway/unit-metrics.js";
 import type { ServiceLoader } from "./host/run.js";
 import { type DiskReserve, diskRoom, type Logger, mergePermissions, ruleFor } from "./kit/index.js";
@@ -30,6 +36,8 @@ export interface Appliance {
   gateway: Server;
   url: string;
   port: number;
+  /** The HTTPS listener's URL, when `gateway.tls` is configured. */
+  tlsUrl?: string;
   /** Graceful stop: gateway closes, services drain, nats-server stops last. */
   stop(): Promise<void>;
   /** Resolves once `stop()` finished (from any cause: signal, control API). */
@@ -125,7 +133,7 @@ export async function startAppliance(
       gpus: gpuSampler(),
     },
   });
-  const gateway = createGateway({
+  const gatewayDeps: GatewayDeps = {
     config: config.gateway,
     log: log.child({ component: "gateway" }),
     version,
@@ -143,27 +151,29 @@ export async function startAppliance(
     applianceApi,
     corsOrigins: config.cors.allowedOrigins,
     consoleFiles: loadConsoleFiles(join(packageRoot(), "dist", "console")),
-  });
+  };
+  const gateway = createGateway(gatewayDeps);
+  const tls = config.gateway.tls;
+  const secure = tls ? createGateway(gatewayDeps, readGatewayTls(tls)) : null;
 
   // The data dir holds secrets (credentials, databases with signing keys): owner-only.
   mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   chmodSync(paths.root, 0o700);
   supervisor.start();
   writePid(paths.supervisorPid, process.pid);
+  let port: number;
+  let tlsUrl: string | undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      gateway.once("error", reject);
-      gateway.listen(config.port, config.host, () => resolve());
-    });
+    port = await listen(gateway, config.port, config.host);
+    if (secure && tls) tlsUrl = urlFor("https", tls.host, await listen(secure, tls.port, tls.host));
   } catch (err) {
     // Port taken, bad address: take down what already started instead of leaving it running.
+    await closeServer(gateway);
     await supervisor.stop();
     removePid(paths.supervisorPid);
     throw err;
   }
-  const port = (gateway.address() as AddressInfo).port;
-  const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
-  const url = `http://${shownHost}:${port}`;
+  const url = urlFor("http", config.host, port);
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => {
@@ -173,9 +183,7 @@ export async function startAppliance(
   const stop = () => {
     stopping ??= (async () => {
       log.info("stopping appliance");
-      const closed = new Promise<void>((r) => gateway.close(() => r()));
-      gateway.closeAllConnections();
-      await closed;
+      await Promise.all([closeServer(gateway), secure ? closeServer(secure) : undefined]);
       control.close();
       await supervisor.stop();
       metrics.close();
@@ -196,7 +204,7 @@ export async function startAppliance(
       log: log.child({ component: "control" }),
     });
   } catch (err) {
-    gateway.close();
+    await Promise.all([closeServer(gateway), secure ? closeServer(secure) : undefined]);
     await supervisor.stop();
     removePid(paths.supervisorPid);
     throw err;
@@ -213,7 +221,7 @@ export async function startAppliance(
     if (!setup) return { kind: "accounts" };
     return { kind: "setup", url: `${url}/setup?token=${setup.token}`, expiresAt: setup.expiresAt };
   };
-  return { supervisor, gateway, url, port, stop, stopped, firstLogin };
+  return { supervisor, gateway, url, port, tlsUrl, stop, stopped, firstLogin };
 }
 
 /** The profile's per-service settings overlaid key by key with the box's own. */

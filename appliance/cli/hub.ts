@@ -20,6 +20,15 @@ export function hubDataDir(flag?: string): string {
 
 const runFile = (dir: string) => join(dir, "run", "hub.json");
 
+/** A port from the environment (a service's EnvironmentFile), the flag's fallback; a bad value names the key. */
+function envPort(key: string): number | undefined {
+  const raw = process.env[key];
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${key}: not a port number: ${raw}`);
+  return n;
+}
+
 export async function runHub(o: {
   dataDir?: string;
   port?: number;
@@ -43,11 +52,11 @@ export async function runHub(o: {
   const hub = await startHub({
     dataDir,
     log,
-    httpPort: o.port ?? 7400,
-    httpHost: o.host ?? "127.0.0.1",
-    leafPort: o.leafPort ?? 7422,
-    leafHost: o.leafHost,
-    publicLeafUrl: o.publicLeafUrl,
+    httpPort: o.port ?? envPort("NEXUS_HUB_PORT") ?? 7400,
+    httpHost: o.host ?? (process.env.NEXUS_HUB_HOST || "127.0.0.1"),
+    leafPort: o.leafPort ?? envPort("NEXUS_HUB_LEAF_PORT") ?? 7422,
+    leafHost: o.leafHost ?? (process.env.NEXUS_HUB_LEAF_HOST || undefined),
+    publicLeafUrl: o.publicLeafUrl ?? (process.env.NEXUS_HUB_PUBLIC_LEAF_URL || undefined),
     databaseUrl: o.databaseUrl ?? process.env.NEXUS_HUB_DATABASE_URL,
     blobs: hubBlobConfig(process.env),
     nats: o.natsUrl ? externalNats(o.natsUrl, o.natsAuthFile, o.natsReloadCommand) : undefined,

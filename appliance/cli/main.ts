@@ -163,11 +163,14 @@ hub
   .command("start", { isDefault: true })
   .description("run the hub in the foreground (PGlite in its data dir, or PostgreSQL with --database-url)")
   .option("--hub-dir <dir>", "hub data directory (env NEXUS_HUB_DATA_DIR)")
-  .option("-p, --port <n>", "HTTP port (default 7400)", port)
-  .option("--host <addr>", "HTTP address (default 127.0.0.1)")
-  .option("--leaf-port <n>", "leafnode port for the boxes (default 7422)", port)
-  .option("--leaf-host <addr>", "leafnode address (default 0.0.0.0)")
-  .option("--public-leaf-url <url>", "what boxes dial, e.g. nats-leaf://hub.example.org:7422")
+  .option("-p, --port <n>", "HTTP port (env NEXUS_HUB_PORT, default 7400)", port)
+  .option("--host <addr>", "HTTP address (env NEXUS_HUB_HOST, default 127.0.0.1)")
+  .option("--leaf-port <n>", "leafnode port for the boxes (env NEXUS_HUB_LEAF_PORT, default 7422)", port)
+  .option("--leaf-host <addr>", "leafnode address (env NEXUS_HUB_LEAF_HOST, default 0.0.0.0)")
+  .option(
+    "--public-leaf-url <url>",
+    "what boxes dial, e.g. nats-leaf://hub.example.org:7422 (env NEXUS_HUB_PUBLIC_LEAF_URL)",
+  )
   .option("--database-url <url>", "PostgreSQL connection string (env NEXUS_HUB_DATABASE_URL)")
   .option(
     "--nats-url <urls>",

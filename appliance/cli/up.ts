@@ -76,6 +76,7 @@ export async function up(overrides: ConfigOverrides): Promise<void> {
     console.log(`\nStarted with problems: ${(err as Error).message}. \`nexus status\` shows each service.`);
   }
   console.log(`  Console:  ${app.url}/`);
+  if (app.tlsUrl) console.log(`  HTTPS:    ${app.tlsUrl}/   (the LAN listener, gateway.tls)`);
   console.log(`  API:      ${app.url}/api/<service>/…   (OpenAPI: ${app.url}/api/openapi.json)`);
   const first = await app.firstLogin().catch(() => ({ kind: "unavailable" as const }));
   if (first.kind === "setup") {

@@ -26,6 +26,20 @@ export const gatewayConfigSchema = z.object({
   sseMaxStreamsPerUser: z.number().int().positive().default(8),
   /** When true, /metrics needs no token (for a Prometheus on a trusted network). */
   metricsPublic: z.boolean().default(false),
+  /**
+   * A second, HTTPS listener for the LAN (docs/operations.md#https), beside the plain one on `host`/`port`,
+   * which local tools (the upgrade's health gate, `nexus doctor`) keep using on loopback.
+   */
+  tls: z
+    .object({
+      host: z.string().min(1).default("0.0.0.0"),
+      port: z.number().int().min(0).max(65535).default(8443),
+      /** PEM certificate (chain) and private key files, readable by the appliance's user. */
+      certFile: z.string().min(1),
+      keyFile: z.string().min(1),
+    })
+    .strict()
+    .optional(),
 });
 
 /**

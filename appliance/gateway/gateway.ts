@@ -8,6 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import https from "node:https";
 import type { GatewayConfig } from "../config/schema.js";
 import { handleApi } from "./api-route.js";
 import { AuthUnavailableError } from "./auth.js";
@@ -22,8 +23,14 @@ export type { GatewayDeps } from "./gateway-deps.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** Creates (does not start) the gateway's HTTP server. */
-export function createGateway(deps: GatewayDeps): Server {
+/** PEM certificate and key of an HTTPS listener. */
+export interface GatewayTls {
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** Creates (does not start) the gateway's HTTP server, or its HTTPS server when given a certificate. */
+export function createGateway(deps: GatewayDeps, tls?: GatewayTls): Server {
   const { config, log, metrics } = deps;
   const limiter = new RateLimiter(config.rateLimitMax, config.rateLimitWindowMs);
   const corsFor = corsPolicy(deps.corsOrigins ?? []);
@@ -35,7 +42,8 @@ export function createGateway(deps: GatewayDeps): Server {
     ownOpenApi: gatewayOpenApi(deps.applianceApi?.app),
   };
 
-  const server = http.createServer({ connectionsCheckingInterval: timeoutSweepMs(config) }, (req, res) => {
+  const options = { connectionsCheckingInterval: timeoutSweepMs(config) };
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     handle(gw, limiter, corsFor, req, res).catch((err) => {
       // The auth hook could not check the caller yet: retry later, which a 401 would not tell them.
       if (err instanceof AuthUnavailableError && !res.headersSent) {
@@ -46,7 +54,10 @@ export function createGateway(deps: GatewayDeps): Server {
       if (!res.headersSent) fail(res, 500, "internal error");
       else res.destroy();
     });
-  });
+  };
+  const server: Server = tls
+    ? https.createServer({ ...options, ...tls }, serve)
+    : http.createServer(options, serve);
   server.headersTimeout = config.headersTimeoutMs;
   // Enforced per request by requestDeadline(): streaming routes trade it for an idle timeout.
   server.requestTimeout = 0;
