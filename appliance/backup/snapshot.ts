@@ -28,7 +28,7 @@ import {
 } from "./manifest.js";
 import { BackupPartDamagedError, putEncrypted } from "./parts-io.js";
 import { progressReporter } from "./progress.js";
-import { removeLeftovers } from "./prune.js";
+import { removeLeftovers, removeStaleStaging } from "./prune.js";
 import type {
   BackupDestination,
   BackupEncryptionKey,
@@ -77,6 +77,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupSum
   };
   try {
     await removeLeftovers(dest, new Date());
+    await removeStaleStaging(dataDir, new Date());
     const keys = await partKeysFor(opts.key, await previousDataIdentity(dest, opts.key));
     checkAbort();
     progress.phase("databases");
