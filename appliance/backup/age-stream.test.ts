@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
 import { describe, expect, it } from "vitest";
+import { scryptIdentity, scryptRecipient } from "./age-scrypt.js";
 import { newHeader, openStream, sealStream } from "./age-stream.js";
 
 async function collect(s: NodeJS.ReadableStream): Promise<Buffer> {
@@ -13,7 +14,7 @@ async function collect(s: NodeJS.ReadableStream): Promise<Buffer> {
 // Empty, one byte, exactly one chunk, one chunk and a byte, several chunks.
 const sizes = [0, 1, 65_536, 65_537, 140_000];
 
-describe("native age payload", () => {
+describe("native age payload and passphrase stanza", () => {
   it.each(sizes)("%i bytes: sealed here, opened by typage, and the other way round", async (size) => {
     const identity = await generateX25519Identity();
     const recipient = await identityToRecipient(identity);
@@ -33,6 +34,25 @@ describe("native age payload", () => {
     const theirs = Buffer.from(await e.encrypt(new Uint8Array(plain)));
     const opened = await collect(Readable.from([theirs]).pipe(openStream(identity, (err) => err)));
     expect(opened).toEqual(plain);
+  });
+
+  it("a passphrase stanza made here opens with typage's passphrase, and typage's opens here", async () => {
+    const e = new Encrypter();
+    e.addRecipient(scryptRecipient("pass phrase", 12));
+    const mine = await e.encrypt("manifest");
+    const d = new Decrypter();
+    d.addPassphrase("pass phrase");
+    expect(await d.decrypt(mine, "text")).toBe("manifest");
+    const t = new Encrypter();
+    t.setPassphrase("pass phrase");
+    t.setScryptWorkFactor(12);
+    const theirs = await t.encrypt("typage");
+    const mineD = new Decrypter();
+    mineD.addIdentity(scryptIdentity("pass phrase"));
+    expect(await mineD.decrypt(theirs, "text")).toBe("typage");
+    const wrong = new Decrypter();
+    wrong.addIdentity(scryptIdentity("another"));
+    await expect(wrong.decrypt(theirs, "text")).rejects.toThrow();
   });
 
   it("a flipped byte, a truncation or another identity fails", async () => {
