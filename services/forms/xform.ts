@@ -127,8 +127,9 @@ function applyBinds(model: XmlNode, byPath: Map<string, FieldDef>) {
 
 function markRepeats(body: XmlNode | undefined, byPath: Map<string, FieldDef>) {
   const walk = (n: XmlNode) => {
+    if (n.name === "itemset") return; // its refs are relative to a secondary instance
     const ref = n.attrs.nodeset ?? n.attrs.ref;
-    if (ref && n.name !== "label" && n.name !== "hint" && n.name !== "itemset") {
+    if (ref?.startsWith("/") && n.name !== "label" && n.name !== "hint") {
       const f = byPath.get(ref);
       if (!f)
         throw new XmlError(`the body's ${n.name} refers to ${ref}, which is not in the primary instance`);
