@@ -6,6 +6,7 @@
  */
 import { defineService, rule } from "../../appliance/kit/index.js";
 import { type FormsConfig, formsConfigSchema } from "./config.js";
+import { hubLinkOf, startAttachmentMover } from "./hub-sync.js";
 import { migrations } from "./migrations.js";
 import { permissions } from "./permissions.js";
 import { appUserRoutes } from "./routes-app-users.js";
@@ -58,7 +59,9 @@ export default defineService<FormsConfig>({
     appUserRoutes(app, ctx);
   },
   onStart: async (ctx) => {
-    await startForms(ctx);
+    const f = await startForms(ctx);
+    const link = hubLinkOf(ctx);
+    if (link) startAttachmentMover(ctx, f, link);
   },
   health: async (ctx) =>
     (await formsOf(ctx)
