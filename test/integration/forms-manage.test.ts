@@ -4,6 +4,7 @@
  * a comment, edits kept as revisions, events in the outbox, counts per day, and XLSForm errors by cell.
  */
 import { join } from "node:path";
+import SwaggerParser from "@apidevtools/swagger-parser";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
@@ -196,5 +197,27 @@ describe("review", () => {
     const late = await submit(data("uuid:late"));
     expect(late.status).toBe(409);
     expect(await late.text()).toContain("archived");
+  });
+});
+
+describe("the OpenAPI document", () => {
+  it("validates, and documents the forms routes with their security (none only for OpenRosa)", async () => {
+    const doc = (await (await app.api("/api/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { operationId: string; security?: unknown[] }>>;
+    };
+    await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeTruthy();
+    const ops = Object.entries(doc.paths)
+      .filter(([p]) => p.startsWith("/api/forms/"))
+      .flatMap(([p, item]) => Object.entries(item).map(([m, op]) => ({ p, m, op })));
+    expect(ops.map((o) => o.op.operationId)).toEqual(
+      expect.arrayContaining([
+        "formsUploadForm",
+        "formsListSubmissions",
+        "formsCreateAppUser",
+        "formsExportZip",
+      ]),
+    );
+    for (const { p, op } of ops)
+      if (!p.startsWith("/api/forms/openrosa")) expect(op.security?.length, p).toBeGreaterThan(0);
   });
 });
