@@ -118,4 +118,9 @@ export const migrations: Migration[] = [
         CREATE INDEX blob_sync_pending ON blob_sync (queued_at) WHERE sent_at IS NULL;
       `),
   },
+  {
+    // The HLC of the last hub record applied per form version (hub-managed forms; replays change nothing).
+    id: "1765000002_form_hub_versions",
+    up: (db) => db.exec("CREATE TABLE form_hub_versions (key TEXT PRIMARY KEY, hlc TEXT NOT NULL)"),
+  },
 ];

@@ -1,14 +1,15 @@
 /**
  * Forms box → hub: a submission (with a photo) made on a box before it was enrolled reaches the hub once the
  * box is enrolled: its record in the append-only collection `form_submissions` under the new site, listed
- * by the hub's records API across sites, and its attachment in the hub's blob store.
+ * by the hub's records API across sites, and its attachment in the hub's blob store. And hub → box: a form
+ * definition the hub admin publishes reaches an enrolled box's OpenRosa form list; a replay changes nothing.
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, startTestAppliance, waitFor } from "../helpers/appliance.js";
-import { enrolWith, type HubProcess, hubProcess, teardown } from "../helpers/hub.js";
+import { enrolledBox, enrolWith, type HubProcess, hubProcess, teardown } from "../helpers/hub.js";
 
 let hub: HubProcess;
 
@@ -73,6 +74,57 @@ describe("forms → hub", () => {
     } finally {
       await box.stop();
       removeDir(dataDir);
+    }
+  }, 150_000);
+});
+
+describe("hub → boxes", () => {
+  it("publishes a form written on the hub on every enrolled box", async () => {
+    const box = await enrolledBox(hub, "hub-forms-depot", ["forms"]);
+    try {
+      const xml = XFORM.replace('id="incident" version="2"', 'id="census" version="7"').replace(
+        "Incident",
+        "Census",
+      );
+      const put = await hub.api("PUT", "/api/hub/data/forms/forms/census:7", {
+        data: { xml, state: "published" },
+      });
+      expect(put.status, JSON.stringify(put.body)).toBe(200);
+      const au = (await (
+        await box.api("/api/forms/app-users", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ name: "phone" }),
+        })
+      ).json()) as { serverUrl: string };
+      await waitFor(
+        async () =>
+          (await (await fetch(`${au.serverUrl}/formList`)).text()).includes("<formID>census</formID>"),
+        60_000,
+        "the hub's form on the box",
+      );
+      const form = (await (await box.api("/api/forms/forms/census")).json()) as {
+        versions: { state: string; createdBy: string }[];
+      };
+      expect(form.versions).toMatchObject([{ state: "published", createdBy: "hub" }]);
+      const bad = await hub.api("PUT", "/api/hub/data/forms/forms/census:8", {
+        data: { xml, state: "published" },
+      });
+      expect(bad.status).toBe(200); // the key does not match the XForm: skipped on the box, nothing changes
+      const archive = await hub.api("DELETE", "/api/hub/data/forms/forms/census:7");
+      expect(archive.status).toBe(200);
+      await waitFor(
+        async () => !(await (await fetch(`${au.serverUrl}/formList`)).text()).includes("census"),
+        60_000,
+        "archived on the box",
+      );
+      const after = (await (await box.api("/api/forms/forms/census")).json()) as {
+        versions: { version: string }[];
+      };
+      expect(after.versions.map((v) => v.version)).toEqual(["7"]);
+    } finally {
+      await box.stop();
+      removeDir(box.dataDir);
     }
   }, 150_000);
 });
