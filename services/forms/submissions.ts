@@ -87,7 +87,13 @@ export async function receiveSubmission(
   const blobs: { file: PostedFile; sha256: string }[] = [];
   for (const file of input.files) blobs.push({ file, sha256: (await putBlob(f, file.data)).sha256 });
   return ctx.tx(() => {
+    // Checked again inside the transaction: a concurrent POST of the same instanceID may have committed since.
     const existing = byInstance(ctx, checked.formId, checked.instanceId);
+    if (existing && existing.xml_sha256 !== xmlSha)
+      throw new SubmissionError(
+        409,
+        `instanceID ${checked.instanceId} was already submitted with different content`,
+      );
     const at = now();
     let id = existing?.id;
     if (!id) {

@@ -211,6 +211,29 @@ describe("OpenRosa submissions", () => {
     expect(await total()).toBe(before);
   });
 
+  it("stores one submission when the same instanceID arrives on 5 connections at once", async () => {
+    const before = await total();
+    const xml = submissionXml("uuid:race-1");
+    const answers = await Promise.all(Array.from({ length: 5 }, () => post(xml)));
+    expect(answers.map((a) => a.status)).toEqual([201, 201, 201, 201, 201]);
+    expect(await total()).toBe(before + 1);
+  });
+
+  it("refuses a body over the service's limit and a spreadsheet that is not one", async () => {
+    const fd = new FormData();
+    fd.append("xml_submission_file", new Blob([submissionXml("uuid:big")], { type: "text/xml" }), "s.xml");
+    fd.append("big.jpg", new Blob([new Uint8Array(130 * 1024 * 1024)]), "big.jpg");
+    const big = await fetch(`${key}/submission`, { method: "POST", body: fd });
+    expect(big.status).toBe(413);
+    const notXlsx = await app.api("/api/forms/forms", {
+      method: "POST",
+      headers: { "content-type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" },
+      body: "PK not really a zip",
+    });
+    expect(notXlsx.status).toBe(400);
+    expect(await notXlsx.text()).toContain("not a readable .xlsx");
+  });
+
   it("refuses an attachment no field names", async () => {
     const r = await post(submissionXml("uuid:att-1"), { "other.jpg": Buffer.from("x") });
     expect(r.status).toBe(400);
