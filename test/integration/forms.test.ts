@@ -5,6 +5,7 @@
  * Then resends, a split submission, hostile input (nothing stored), a revoked app user, exports and what stays
  * closed without credentials.
  */
+import { inflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
 import { nodesOf, odkEngine } from "../helpers/odk-engine.js";
@@ -76,7 +77,17 @@ beforeAll(async () => {
     body: JSON.stringify({ name: "tablet-1" }),
   });
   expect(au.status).toBe(201);
-  const created = (await au.json()) as { serverUrl: string; appUser: { id: string }; token: string };
+  const created = (await au.json()) as {
+    serverUrl: string;
+    appUser: { id: string };
+    token: string;
+    qrText: string;
+    collectSettings: object;
+  };
+  expect(JSON.parse(inflateSync(Buffer.from(created.qrText, "base64")).toString())).toEqual(
+    created.collectSettings,
+  );
+  expect(created.collectSettings).toMatchObject({ general: { server_url: created.serverUrl } });
   key = created.serverUrl;
   appUserId = created.appUser.id;
   expect(key).toBe(`${app.url}/api/forms/openrosa/key/${created.token}`);
@@ -247,6 +258,11 @@ describe("app users and what stays closed", () => {
     const basic = `Basic ${Buffer.from(`tablet-1:${token}`).toString("base64")}`;
     const ok = await fetch(`${app.url}/api/forms/openrosa/formList`, { headers: { authorization: basic } });
     expect(ok.status).toBe(200);
+    // The gateway does not authenticate OpenRosa routes: even the admin's token is no app user there.
+    const admin = await fetch(`${app.url}/api/forms/openrosa/formList`, {
+      headers: { authorization: `Bearer ${app.token}` },
+    });
+    expect(admin.status).toBe(401);
     const none = await fetch(`${app.url}/api/forms/openrosa/formList`);
     expect(none.status).toBe(401);
     expect(none.headers.get("www-authenticate")).toContain("Basic");
