@@ -7,7 +7,7 @@
  */
 import { inflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
+import { removeDir, startTestAppliance, type TestAppliance, waitFor } from "../helpers/appliance.js";
 import { nodesOf, odkEngine } from "../helpers/odk-engine.js";
 import { xlsx } from "../helpers/xlsx.js";
 
@@ -249,6 +249,31 @@ describe("OpenRosa submissions", () => {
     const r = await post(submissionXml("uuid:att-1"), { "other.jpg": Buffer.from("x") });
     expect(r.status).toBe(400);
     expect(r.text).toContain("other.jpg");
+  });
+});
+
+describe("durability", () => {
+  it("keeps every acknowledged submission through a kill -9 of the service during a burst", async () => {
+    const acked: string[] = [];
+    const pid = app.supervisor.status().find((x) => x.name === "forms")!.pid!;
+    const burst = Array.from({ length: 30 }, async (_, i) => {
+      const id = `uuid:kill-${i}`;
+      const r = await post(submissionXml(id, "", "k.jpg"), { "k.jpg": Buffer.alloc(30_000, i) }).catch(
+        () => null,
+      );
+      if (r?.status === 201) acked.push(id);
+    });
+    setTimeout(() => process.kill(pid, "SIGKILL"), 150);
+    await Promise.all(burst);
+    await waitFor(() => {
+      const s = app.supervisor.status().find((x) => x.name === "forms");
+      return s?.state === "running" && s.pid !== pid;
+    }, 30_000);
+    const stored = (await (await app.api("/api/forms/submissions?formId=household&limit=1000")).json()) as {
+      submissions: { instanceId: string; complete: boolean }[];
+    };
+    const have = new Map(stored.submissions.map((x) => [x.instanceId, x.complete]));
+    for (const id of acked) expect(have.get(id), id).toBe(true);
   });
 });
 
