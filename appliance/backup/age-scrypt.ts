@@ -10,6 +10,7 @@ import { type Identity, type Recipient, Stanza } from "age-encryption";
 const LABEL = "age-encryption.org/v1/scrypt";
 const MAX_LOG_N = 22;
 
+/** scrypt(N = 2^logN, r = 8, p = 1) of the label and salt; its memory (128·r·N bytes) is allowed explicitly. */
 function wrapKey(passphrase: string, salt: Buffer, logN: number): Promise<Buffer> {
   const N = 2 ** logN;
   return new Promise((ok, fail) =>
@@ -17,7 +18,7 @@ function wrapKey(passphrase: string, salt: Buffer, logN: number): Promise<Buffer
       passphrase,
       Buffer.concat([Buffer.from(LABEL), salt]),
       32,
-      { N, r: 8, p: 1, maxmem: 256 * N + 2 ** 24 },
+      { N, r: 8, p: 1, maxmem: 128 * 8 * (N + 2) + 2 ** 25 },
       (err, key) => (err ? fail(err) : ok(key)),
     ),
   );

@@ -59,8 +59,9 @@ export function folderDestination(dir: string): BackupDestination {
       return s;
     },
     async has(key) {
+      const file = pathOf(key);
       try {
-        return (await stat(pathOf(key))).isFile();
+        return (await stat(file)).isFile();
       } catch {
         return false;
       }

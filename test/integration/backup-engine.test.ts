@@ -9,6 +9,8 @@ import {
   createBackup,
   folderDestination,
   listBackups,
+  parseDestination,
+  pruneBackups,
   restoreBackup,
   verifyBackup,
 } from "../../appliance/backup/index.js";
@@ -166,5 +168,43 @@ describe("backup engine", () => {
     );
     const dry = await restoreBackup({ dataDir: running, destination: dest, id: ok.id, key, dryRun: true });
     expect(dry.changes).toContainEqual({ path: "services/files/files.db", action: "replace" });
+  });
+
+  it("prune removes what no rule keeps and the blobs only those used; the kept backup still verifies", async () => {
+    const destDir = join(base, "dest5");
+    const dest = folderDestination(destDir);
+    const box = join(base, "pruned");
+    await makeBackupBox(box, { blobs: 2 });
+    const old = await createBackup({ dataDir: box, destination: dest, key });
+    // The box loses one file: the next backup references one of the two blobs.
+    const db = openDatabase(join(box, "services", "files", "files.db"));
+    db.exec("DELETE FROM versions WHERE id = 1");
+    db.close();
+    const b2 = await createBackup({ dataDir: box, destination: dest, key });
+    expect(b2).toMatchObject({ blobsReferenced: 1, blobsCopied: 0 });
+    expect(readdirSync(join(destDir, "blobs"))).toHaveLength(2);
+
+    const dry = await pruneBackups({
+      destination: dest,
+      policy: { keepLast: 1, keepDaily: 0, keepWeekly: 0 },
+      dryRun: true,
+    });
+    expect(dry).toEqual({ kept: [b2.id], removed: [old.id] });
+    expect(readdirSync(join(destDir, "snapshots"))).toHaveLength(2);
+    await pruneBackups({ destination: dest, policy: { keepLast: 1, keepDaily: 0, keepWeekly: 0 } });
+    expect((await listBackups(dest)).map((b) => b.id)).toEqual([b2.id]);
+    expect(readdirSync(join(destDir, "snapshots"))).toEqual([b2.id]);
+    expect(readdirSync(join(destDir, "blobs"))).toHaveLength(1);
+    expect(await verifyBackup({ destination: dest, id: b2.id, key })).toEqual({ ok: true });
+  });
+
+  it("parseDestination: folders and file:// URLs; other schemes and empty specs are refused", async () => {
+    expect(parseDestination(join(base, "x")).description).toBe(`folder ${join(base, "x")}`);
+    expect(parseDestination(`file://${join(base, "y")}`).kind).toBe("folder");
+    expect(() => parseDestination("ftp://example.org/b")).toThrow(/unknown backup destination/);
+    expect(() => parseDestination("  ")).toThrow(/folder path/);
+    const dest = folderDestination(join(base, "z"));
+    await expect(dest.has("../escape")).rejects.toThrow(/not a backup key/);
+    await expect(dest.put("blobs/../../x", Buffer.from("x"))).rejects.toThrow(/not a backup key/);
   });
 });
