@@ -14,6 +14,7 @@ import { cpuSampler } from "./box/resources.js";
 import type { ApplianceConfig } from "./config/schema.js";
 import { startControlServer } from "./control.js";
 import { APPLIANCE_API, APPLIANCE_PERMISSIONS, createApplianceApi } from "./gateway/appliance-api.js";
+import { loadCollectFiles } from "./gateway/collect-files.js";
 import { loadConsoleFiles } from "./gateway/console-files.js";
 import { identityAuth } from "./gateway/identity-auth.js";
 import { bootstrapToken, bootstrapTokenAuth, createGateway, GatewayMetrics } from "./gateway/index.js";
@@ -143,6 +144,7 @@ export async function startAppliance(
     applianceApi,
     corsOrigins: config.cors.allowedOrigins,
     consoleFiles: loadConsoleFiles(join(packageRoot(), "dist", "console")),
+    collectFiles: loadCollectFiles(join(packageRoot(), "dist", "collect")),
   });
 
   // The data dir holds secrets (credentials, databases with signing keys): owner-only.

@@ -1,0 +1,76 @@
+/**
+ * What the web app keeps in the browser (IndexedDB `nexus-collect`): the form definitions it downloaded, so
+ * forms open with no connection, and the queue of submissions not yet accepted by the box. A queued
+ * submission holds its parts as Blobs (the instance XML and each photo), exactly what is POSTed later.
+ */
+
+export interface CachedForm {
+  formId: string;
+  name: string;
+  version: string;
+  hash: string;
+  xml: string;
+  /** Media files from the form's manifest, by file name. */
+  media: Record<string, Blob>;
+}
+
+export interface QueuedPart {
+  name: string;
+  blob: Blob;
+  filename: string;
+}
+
+export interface QueuedSubmission {
+  instanceID: string;
+  formId: string;
+  formName: string;
+  createdAt: string;
+  parts: QueuedPart[];
+  attempts: number;
+  lastError: string | null;
+}
+
+const DB_NAME = "nexus-collect";
+const FORMS = "forms";
+const QUEUE = "queue";
+
+let opening: Promise<IDBDatabase> | null = null;
+
+function open(): Promise<IDBDatabase> {
+  opening ??= new Promise((resolve, reject) => {
+    const req = indexedDB.open(DB_NAME, 1);
+    req.onupgradeneeded = () => {
+      req.result.createObjectStore(FORMS, { keyPath: "formId" });
+      req.result.createObjectStore(QUEUE, { keyPath: "instanceID" });
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  return opening;
+}
+
+async function run<T>(store: string, mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T>) {
+  const db = await open();
+  return new Promise<T>((resolve, reject) => {
+    const tx = db.transaction(store, mode);
+    const req = fn(tx.objectStore(store));
+    // Resolve on commit, not on the request: a write is only kept once its transaction completes.
+    tx.oncomplete = () => resolve(req.result);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error ?? new Error("transaction aborted"));
+  });
+}
+
+export const listForms = () => run<CachedForm[]>(FORMS, "readonly", (s) => s.getAll());
+export const getForm = (formId: string) =>
+  run<CachedForm | undefined>(FORMS, "readonly", (s) => s.get(formId));
+export const putForm = (f: CachedForm) => run(FORMS, "readwrite", (s) => s.put(f));
+export const deleteForm = (formId: string) => run(FORMS, "readwrite", (s) => s.delete(formId));
+
+/** The waiting submissions, oldest first. */
+export async function listQueue(): Promise<QueuedSubmission[]> {
+  const all = await run<QueuedSubmission[]>(QUEUE, "readonly", (s) => s.getAll());
+  return all.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+export const putQueued = (q: QueuedSubmission) => run(QUEUE, "readwrite", (s) => s.put(q));
+export const removeQueued = (instanceID: string) => run(QUEUE, "readwrite", (s) => s.delete(instanceID));
