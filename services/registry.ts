@@ -27,6 +27,10 @@ export const SERVICES: Readonly<Record<string, Entry>> = {
     () => import("./files/index.js"),
     () => import("./files/permissions.js"),
   ),
+  forms: entry(
+    () => import("./forms/index.js"),
+    () => import("./forms/permissions.js"),
+  ),
   identity: entry(
     () => import("./identity/index.js"),
     () => import("./identity/permissions.js"),

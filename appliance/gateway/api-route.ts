@@ -47,9 +47,12 @@ export async function handleApi(
     res.setHeader("connection", "close");
     return fail(res, 413, `request body over ${bodyLimit} bytes`);
   }
-  const authed = deps.auth({ method, path: pathOnly, headers: req.headers });
+  // A service-authenticated route never sees a gateway principal (no cookie session riding along, no CSRF
+  // question); it gets the client's Authorization header instead (upstreamHeaders) and checks it itself.
+  const serviceAuth = level === "service";
+  const authed = serviceAuth ? null : deps.auth({ method, path: pathOnly, headers: req.headers });
   const principal = authed instanceof Promise ? await authed : authed;
-  if (level !== "public" && !principal) {
+  if (level !== "public" && !serviceAuth && !principal) {
     metrics.reject("unauthenticated");
     return fail(res, 401, "authentication required", null, { "www-authenticate": "Bearer" });
   }
@@ -113,7 +116,7 @@ async function forward(gw: GatewayContext, req: IncomingMessage, res: ServerResp
   const outcome = await proxy(req, res, {
     port,
     path: f.path,
-    headers: upstreamHeaders(req, reqId, principal, deps.internalToken),
+    headers: upstreamHeaders(req, reqId, principal, deps.internalToken, matched?.access === "service"),
     bodyLimitBytes: bodyLimit,
     timeoutMs: config.upstreamTimeoutMs,
   });
@@ -165,13 +168,18 @@ function upstreamHeaders(
   reqId: string,
   principal: Principal | null,
   internalToken: string,
+  serviceAuth = false,
 ): Record<string, string> {
   const h: Record<string, string> = {
     "x-request-id": reqId,
     "x-forwarded-for": req.socket.remoteAddress ?? "",
     "x-forwarded-proto": "http",
     "x-nexus-internal": internalToken,
+    // The Host the client used, so a service can write absolute links back to it (OpenRosa's downloadUrl).
+    "x-forwarded-host": req.headers.host ?? "",
   };
+  const auth = req.headers.authorization;
+  if (serviceAuth && auth) h.authorization = auth;
   if (principal) {
     const { csrfOk: _csrf, ...visible } = principal;
     h["x-nexus-principal"] = JSON.stringify(visible);

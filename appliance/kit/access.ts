@@ -7,7 +7,12 @@
  * alone (everything).
  */
 
-export type AccessLevel = "public" | "authenticated" | { permission: string };
+/**
+ * `public`: anyone; `authenticated`: any signed-in caller; `{ permission }`: a caller holding it; `service`: the
+ * gateway does not authenticate the caller, sends the request on with its `Authorization` header and no
+ * principal, and the service authenticates it itself (OpenRosa clients with per-device app-user credentials).
+ */
+export type AccessLevel = "public" | "authenticated" | "service" | { permission: string };
 
 export interface AccessRule {
   /** HTTP method, or `*` for any. */

@@ -47,9 +47,9 @@ export const securitySchemes = {
 type Requirement = Record<string, string[]>;
 const SAFE = new Set(["get", "head", "options"]);
 
-/** The security requirements of a rule: `[]` when public, else any of bearer, API key, session (+ CSRF). */
+/** The security requirements of a rule: `[]` when public or service-authenticated, else any of bearer, API key, session (+ CSRF). */
 export function securityOf(rule: Pick<AccessRule, "access">, method: string): Requirement[] {
-  if (rule.access === "public") return [];
+  if (rule.access === "public" || rule.access === "service") return [];
   const scopes = typeof rule.access === "object" ? [rule.access.permission] : [];
   const session: Requirement = SAFE.has(method) ? { session: scopes } : { session: scopes, csrf: [] };
   return [{ bearer: scopes }, { apiKey: scopes }, session];

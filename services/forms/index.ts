@@ -1,0 +1,72 @@
+/**
+ * The forms service: XForms (uploaded as XForm XML or converted from XLSForm) with versions draft → published
+ * → archived, form attachments, the OpenRosa API for ODK Collect and Enketo-style clients (form list,
+ * manifest, submissions merged by instanceID, per-device app users), submission review with revisions, and
+ * exports. Events `nexus.forms.submitted` and `nexus.forms.reviewed` go through the outbox.
+ */
+import { defineService, rule } from "../../appliance/kit/index.js";
+import { type FormsConfig, formsConfigSchema } from "./config.js";
+import { migrations } from "./migrations.js";
+import { permissions } from "./permissions.js";
+import { appUserRoutes } from "./routes-app-users.js";
+import { exportRoutes } from "./routes-exports.js";
+import { formRoutes } from "./routes-forms.js";
+import { openRosaRoutes } from "./routes-openrosa.js";
+import { submissionRoutes } from "./routes-submissions.js";
+import { formsOf, startForms } from "./state.js";
+
+/** What the gateway lets through to OpenRosa and upload routes; the service applies its own limits. */
+const LARGE = { maxBodyBytes: 2 ** 30 };
+
+export default defineService<FormsConfig>({
+  name: "forms",
+  version: "0.1.0",
+  description: "Forms: XForms/XLSForm, OpenRosa for ODK Collect, submissions, review, exports",
+  configSchema: formsConfigSchema,
+  permissions,
+  migrations,
+  access: [
+    // OpenRosa clients authenticate as app users, checked by the service (token in the URL, or HTTP Basic).
+    rule("*", "/openrosa/*", "service", LARGE),
+    rule("GET", "/forms", "forms:read"),
+    rule("POST", "/forms", "forms:write", LARGE),
+    rule("GET", "/forms/:formId", "forms:read"),
+    rule("GET", "/forms/:formId/export.csv", "forms:export"),
+    rule("GET", "/forms/:formId/export.geojson", "forms:export"),
+    rule("GET", "/forms/:formId/export.zip", "forms:export"),
+    rule("POST", "/forms/:formId/versions/:version/publish", "forms:write"),
+    rule("POST", "/forms/:formId/versions/:version/archive", "forms:write"),
+    rule("GET", "/forms/:formId/versions/:version/xform", "forms:read"),
+    rule("GET", "/forms/:formId/versions/:version/attachments/:name", "forms:read"),
+    rule("PUT", "/forms/:formId/versions/:version/attachments/:name", "forms:write", LARGE),
+    rule("GET", "/submissions", "forms:read"),
+    rule("GET", "/submissions/:id", "forms:read"),
+    rule("GET", "/submissions/:id/attachments/:name", "forms:read"),
+    rule("GET", "/submissions/:id/history", "forms:read"),
+    rule("POST", "/submissions/:id/review", "forms:review"),
+    rule("PUT", "/submissions/:id/xml", "forms:review"),
+    rule("GET", "/counts", "forms:read"),
+    rule("GET", "/app-users", "forms:app-users"),
+    rule("POST", "/app-users", "forms:app-users"),
+    rule("POST", "/app-users/:id/revoke", "forms:app-users"),
+  ],
+  routes: (app, ctx) => {
+    openRosaRoutes(app, ctx);
+    formRoutes(app, ctx);
+    submissionRoutes(app, ctx);
+    exportRoutes(app, ctx);
+    appUserRoutes(app, ctx);
+  },
+  onStart: async (ctx) => {
+    await startForms(ctx);
+  },
+  health: async (ctx) =>
+    (await formsOf(ctx)
+      .store.stat("0".repeat(64))
+      .then(
+        () => true,
+        () => false,
+      ))
+      ? { ok: true }
+      : { ok: false, reason: "attachment store unreachable" },
+});

@@ -1,0 +1,105 @@
+/** The forms service's schema: forms and versions (XForm XML), attachments, app users, submissions. */
+import type { Migration } from "../../appliance/kit/index.js";
+
+export const migrations: Migration[] = [
+  {
+    id: "1765000000_forms",
+    up: (db) =>
+      db.exec(`
+      CREATE TABLE forms (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE form_versions (
+        form_id TEXT NOT NULL REFERENCES forms(id),
+        version TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('draft', 'published', 'archived')),
+        title TEXT NOT NULL,
+        xml TEXT NOT NULL,
+        md5 TEXT NOT NULL,
+        def TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('xform', 'xlsform')),
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        published_at TEXT,
+        archived_at TEXT,
+        PRIMARY KEY (form_id, version)
+      );
+      CREATE TABLE form_attachments (
+        form_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        md5 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (form_id, version, name),
+        FOREIGN KEY (form_id, version) REFERENCES form_versions(form_id, version)
+      );
+      CREATE TABLE app_users (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+      );
+      CREATE UNIQUE INDEX app_users_live_name ON app_users (name) WHERE revoked_at IS NULL;
+      CREATE TABLE submissions (
+        id TEXT PRIMARY KEY,
+        form_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        instance_name TEXT,
+        xml TEXT NOT NULL,
+        xml_sha256 TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        expected TEXT NOT NULL,
+        complete INTEGER NOT NULL DEFAULT 0,
+        review_state TEXT NOT NULL DEFAULT 'received'
+          CHECK (review_state IN ('received', 'approved', 'rejected', 'edited')),
+        review_comment TEXT,
+        revision INTEGER NOT NULL DEFAULT 1,
+        submitter TEXT NOT NULL,
+        site TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (form_id, instance_id),
+        FOREIGN KEY (form_id, version) REFERENCES form_versions(form_id, version)
+      );
+      CREATE INDEX submissions_form_time ON submissions (form_id, received_at);
+      CREATE INDEX submissions_time ON submissions (received_at);
+      CREATE TABLE submission_attachments (
+        submission_id TEXT NOT NULL REFERENCES submissions(id),
+        name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (submission_id, name)
+      );
+      CREATE TABLE submission_revisions (
+        submission_id TEXT NOT NULL REFERENCES submissions(id),
+        revision INTEGER NOT NULL,
+        xml TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (submission_id, revision)
+      );
+      CREATE TABLE submission_reviews (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        submission_id TEXT NOT NULL REFERENCES submissions(id),
+        state TEXT NOT NULL,
+        comment TEXT,
+        by TEXT NOT NULL,
+        at TEXT NOT NULL
+      );
+      CREATE INDEX submission_reviews_of ON submission_reviews (submission_id);
+    `),
+  },
+];

@@ -1,0 +1,152 @@
+/**
+ * OpenRosa routes for ODK Collect and Enketo-style clients, under `/openrosa/key/<token>` (the token in the
+ * URL, as ODK Central's app users) and `/openrosa` with HTTP Basic (app user name + token). The gateway lets
+ * these through unauthenticated (access level `service`) and forwards `Authorization`; every request is
+ * authenticated here, and every answer carries `X-OpenRosa-Version: 1.0`.
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { type AppUser, appUserByToken, basicCredentials } from "./app-users.js";
+import { attachmentsOf, getVersion, publishedVersions, type VersionRow } from "./forms.js";
+import { formListXml, manifestXml, OPENROSA_HEADERS, openRosaResponse } from "./openrosa.js";
+import { openRosaBase } from "./routes-app-users.js";
+import { type Ctx, formsOf } from "./state.js";
+import { SubmissionError } from "./submission-check.js";
+import { type PostedFile, receiveSubmission } from "./submissions.js";
+import { FILE_NAME } from "./xform.js";
+
+const PREFIXES = ["/openrosa/key/:token", "/openrosa"] as const;
+
+/** The client's base URL for this prefix (absolute: Collect follows downloadUrl as given). */
+function baseOf(ctx: Ctx, c: Context): string {
+  const token = /^\/openrosa\/key\/([^/]+)\//.exec(c.req.path)?.[1];
+  return `${openRosaBase(ctx, c)}${token ? `/key/${token}` : ""}`;
+}
+
+function xml(c: Context, body: string, status: 200 | 201 | 202 | 400 | 401 | 404 | 409 | 413 = 200) {
+  return c.body(body, status, { ...OPENROSA_HEADERS, Date: new Date().toUTCString() });
+}
+
+function fail(c: Context, status: 400 | 401 | 404 | 409 | 413, message: string) {
+  const headers: Record<string, string> = { ...OPENROSA_HEADERS };
+  if (status === 401) headers["WWW-Authenticate"] = 'Basic realm="Nexus Edge forms", charset="UTF-8"';
+  return c.body(openRosaResponse(message, "error"), status, headers);
+}
+
+/** The app user the request authenticates as, or null. */
+function appUserOf(ctx: Ctx, c: Context): AppUser | null {
+  const key = /^\/openrosa\/key\/([^/]+)\//.exec(c.req.path);
+  if (key) return appUserByToken(ctx, decodeURIComponent(key[1]!));
+  const basic = basicCredentials(c.req.header("authorization"));
+  return basic ? appUserByToken(ctx, basic.token, basic.name) : null;
+}
+
+function versionParam(c: Context, ctx: Ctx): VersionRow | undefined {
+  const v = c.req.param("version");
+  const version = v === "-" ? "" : (v ?? "");
+  const row = getVersion(ctx, c.req.param("formId") ?? "", version);
+  return row?.state === "published" ? row : undefined;
+}
+
+/** Mounts the OpenRosa routes. */
+export function openRosaRoutes(app: OpenAPIHono, ctx: Ctx) {
+  const f = () => formsOf(ctx);
+  app.use("/openrosa/*", async (c, next) => {
+    const user = appUserOf(ctx, c);
+    if (!user) return fail(c, 401, "app user credentials required (unknown or revoked)");
+    c.set("appUser" as never, user as never);
+    await next();
+    c.header("X-OpenRosa-Version", "1.0");
+  });
+  for (const p of PREFIXES) {
+    app.get(`${p}/formList`, (c) =>
+      xml(
+        c,
+        formListXml(
+          baseOf(ctx, c),
+          publishedVersions(ctx),
+          (v) => attachmentsOf(ctx, v.form_id, v.version).length,
+        ),
+      ),
+    );
+    app.get(`${p}/forms/:formId/:version/form.xml`, (c) => {
+      const v = versionParam(c, ctx);
+      return v ? xml(c, v.xml) : fail(c, 404, "no such published form version");
+    });
+    app.get(`${p}/forms/:formId/:version/manifest`, (c) => {
+      const v = versionParam(c, ctx);
+      if (!v) return fail(c, 404, "no such published form version");
+      return xml(c, manifestXml(baseOf(ctx, c), v, attachmentsOf(ctx, v.form_id, v.version)));
+    });
+    app.get(`${p}/forms/:formId/:version/attachments/:name`, async (c) => {
+      const v = versionParam(c, ctx);
+      const a = v && attachmentsOf(ctx, v.form_id, v.version).find((x) => x.name === c.req.param("name"));
+      if (!a) return fail(c, 404, "no such form attachment");
+      const stream = await f().store.get(a.sha256);
+      return new Response(stream as unknown as ReadableStream, {
+        headers: {
+          "Content-Type": a.content_type,
+          "Content-Length": String(a.size),
+          "X-OpenRosa-Version": "1.0",
+        },
+      });
+    });
+    // HEAD (and GET) before a POST: the client learns the largest body it may send.
+    app.get(`${p}/submission`, (c) =>
+      c.body(null, 204, {
+        "X-OpenRosa-Version": "1.0",
+        "X-OpenRosa-Accept-Content-Length": String(ctx.config.acceptContentLength),
+      }),
+    );
+    app.post(`${p}/submission`, async (c) => submit(ctx, c));
+  }
+}
+
+async function submit(ctx: Ctx, c: Context) {
+  const user = c.get("appUser" as never) as AppUser;
+  const length = Number(c.req.header("content-length") ?? 0);
+  if (length > ctx.config.maxSubmissionBytes)
+    return fail(c, 413, `submission over ${ctx.config.maxSubmissionBytes} bytes; send it in parts`);
+  if (!/^multipart\/form-data/i.test(c.req.header("content-type") ?? ""))
+    return fail(c, 400, "a submission is multipart/form-data with an xml_submission_file part");
+  let form: Record<string, unknown>;
+  try {
+    form = await c.req.parseBody({ all: true });
+  } catch {
+    return fail(c, 400, "unreadable multipart body");
+  }
+  const xmlPart = form.xml_submission_file;
+  if (!(xmlPart instanceof File)) return fail(c, 400, "the xml_submission_file part is missing");
+  const files: PostedFile[] = [];
+  let total = xmlPart.size;
+  for (const [key, value] of Object.entries(form)) {
+    if (key === "xml_submission_file") continue;
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (!(v instanceof File)) continue;
+      const name = v.name || key;
+      if (!FILE_NAME.test(name))
+        return fail(c, 400, `attachment name "${name.slice(0, 60)}" is not a plain file name`);
+      total += v.size;
+      files.push({ name, type: v.type, data: Buffer.from(await v.arrayBuffer()) });
+    }
+  }
+  if (total > ctx.config.maxSubmissionBytes)
+    return fail(c, 413, `submission over ${ctx.config.maxSubmissionBytes} bytes; send it in parts`);
+  try {
+    const r = await receiveSubmission(ctx, formsOf(ctx), {
+      xml: await xmlPart.text(),
+      files,
+      submitter: `app-user:${user.id}`,
+    });
+    const message =
+      r.outcome === "duplicate"
+        ? "Already received: nothing new stored."
+        : r.row.complete
+          ? "Form received."
+          : "Part received: waiting for the remaining attachments.";
+    return xml(c, openRosaResponse(message), 201);
+  } catch (err) {
+    if (err instanceof SubmissionError) return fail(c, err.status, err.message);
+    throw err;
+  }
+}
