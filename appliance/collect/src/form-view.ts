@@ -10,6 +10,13 @@ import { createApp, h } from "vue";
 import { enqueue, flush, partsOf } from "./outbox.js";
 import type { CachedForm } from "./store.js";
 
+/** The instance's `meta/instanceID` (the queue's key, and the box's key against duplicates). */
+async function instanceIdOf(data: FormData): Promise<string> {
+  const file = data.get("xml_submission_file");
+  const xml = file instanceof Blob ? await file.text() : "";
+  return /<(?:[\w-]+:)?instanceID>\s*([^<\s]+)\s*</.exec(xml)?.[1] ?? `uuid:${crypto.randomUUID()}`;
+}
+
 export interface FormView {
   unmount(): void;
 }
@@ -23,7 +30,7 @@ export function mountForm(el: HTMLElement, form: CachedForm, onQueued: () => voi
   };
   const onSubmit = async (payload: MonolithicInstancePayload, done: HostSubmissionResultCallback) => {
     await enqueue({
-      instanceID: payload.submissionMeta.instanceID,
+      instanceID: await instanceIdOf(payload.data[0]),
       formId: form.formId,
       formName: form.name,
       createdAt: new Date().toISOString(),

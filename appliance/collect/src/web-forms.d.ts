@@ -9,7 +9,8 @@ declare module "@getodk/web-forms" {
   export interface MonolithicInstancePayload {
     payloadType: "monolithic";
     status: "ready" | "pending";
-    submissionMeta: { instanceID: string; deprecatedID?: string | null; name?: string };
+    /** The form's `<submission>` element (action, method, encryption key), not the instance's meta. */
+    submissionMeta: unknown;
     data: [FormData];
   }
   export type HostSubmissionResultCallback = (
