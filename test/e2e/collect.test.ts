@@ -8,8 +8,8 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCollect } from "../../appliance/console/build.js";
-import { removeDir, startTestAppliance, type TestAppliance, waitFor } from "../helpers/appliance.js";
-import { type Browser, collectErrors, launchBrowser, screenshot } from "../helpers/browser.js";
+import { startTestAppliance, type TestAppliance, waitFor } from "../helpers/appliance.js";
+import { type Browser, closeBrowserAndBox, openPage, screenshot } from "../helpers/browser.js";
 
 const XFORM = `<?xml version="1.0"?>
 <h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml" xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms">
@@ -55,16 +55,10 @@ beforeAll(async () => {
   });
   const { token } = (await au.json()) as { token: string };
   appLink = `${box.url}/collect/?token=${encodeURIComponent(token)}`;
-  browser = await launchBrowser({ viewport: { width: 390, height: 844 } });
-  page = await browser.context.newPage();
-  errors = collectErrors(page);
+  ({ browser, page, errors } = await openPage({ viewport: { width: 390, height: 844 } }));
 }, 90_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await box?.stop();
-  if (box) removeDir(box.dataDir);
-});
+afterAll(() => closeBrowserAndBox(browser, box));
 
 const stored = async () => (await (await box.api("/api/forms/submissions")).json()) as Stored;
 
@@ -88,7 +82,7 @@ describe("collect web app", () => {
     await page.goto(appLink);
     await page.getByRole("link", { name: "Site visit" }).waitFor();
     expect(page.url()).not.toContain("token="); // kept in localStorage, not left in the address bar
-    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)");
     await page.getByRole("link", { name: "Site visit" }).click();
     await page.getByLabel("Site name").waitFor();
 
@@ -108,7 +102,8 @@ describe("collect web app", () => {
 
     await browser.context.setOffline(false);
     await page.getByText("Nothing waiting").waitFor();
-    const s = await waitFor(async () => ((await stored()).total === 1 ? stored() : null), 20_000);
+    await waitFor(async () => (await stored()).total === 1, 20_000, "the submission stored");
+    const s = await stored();
     expect(Object.values(s.submissions[0]?.fields ?? {})).toContain("Well 4");
     expect(s.submissions[0]?.attachments).toEqual([expect.objectContaining({ present: true })]);
   });

@@ -11,7 +11,9 @@ export interface MapPoint {
 
 /** `lat lon [alt acc]` (an ODK geopoint) → [lat, lon], or null. */
 export function parseGeopoint(v: string): [number, number] | null {
-  const [lat, lon] = v.trim().split(/\s+/).map(Number);
+  const parts = v.trim().split(/\s+/);
+  if (parts.some((x) => !/^-?\d+(\.\d+)?$/.test(x))) return null;
+  const [lat, lon] = parts.map(Number);
   if (lat === undefined || lon === undefined || !Number.isFinite(lat) || !Number.isFinite(lon)) return null;
   return Math.abs(lat) <= 90 && Math.abs(lon) <= 180 ? [lat, lon] : null;
 }

@@ -15,11 +15,17 @@ import { SubmissionDetail } from "./forms-submission";
 
 const STATES = ["", "received", "approved", "rejected", "edited"];
 
+/** A value as ODK writes a geopoint (`lat lon alt acc`), or two numbers in a field named like a place. */
+const looksLikeGeopoint = (k: string, v: string) => {
+  const n = v.trim().split(/\s+/).length;
+  return n === 4 || (n === 2 && /geo|loc|gps|point|position/i.test(k));
+};
+
 /** Every geopoint-looking field of the submissions. */
 function pointsOf(subs: Submission[]): MapPoint[] {
   return subs.flatMap((s) =>
     Object.entries(s.fields).flatMap(([k, v]) => {
-      const p = /geo|location|gps|point/i.test(k) ? parseGeopoint(v) : null;
+      const p = looksLikeGeopoint(k, v) ? parseGeopoint(v) : null;
       return p
         ? [{ id: `${s.id}/${k}`, lat: p[0], lon: p[1], label: `${s.instanceName ?? s.instanceId} (${k})` }]
         : [];
