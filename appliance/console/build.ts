@@ -1,9 +1,11 @@
 /**
- * Builds the web console into dist/console and the hub's fleet page into dist/hub-fleet: for each, one JS
+ * Builds the web console into dist/console, the hub's fleet page into dist/hub-fleet and the forms web app
+ * (appliance/collect) into dist/collect: for each, one JS
  * bundle (esbuild, Preact) and one stylesheet, both with a content hash in their names, an index.html that
  * links them, and Brotli/gzip copies the gateway (or hub) sends to browsers that accept them. Everything
  * comes from this checkout: no CDN, no remote fonts.
- * `npm run build:console` (part of `npm run build`); the e2e tests call buildConsole() / buildFleetPage().
+ * `npm run build:console` (part of `npm run build`); the e2e tests call buildConsole() / buildFleetPage() /
+ * buildCollect().
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
