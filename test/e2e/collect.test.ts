@@ -3,7 +3,7 @@
  * service, an XForm published and an app user created through its API, Debian's Chromium opening the app
  * with the app user's link. Offline (network emulation) it fills the form with a photo and keeps it in the
  * queue; back online it sends it and the box stores it with the photo; offline again, the app opens from its
- * service worker with the form still listed.
+ * service worker with the form still listed. What is typed is kept as a draft across a reload.
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -85,6 +85,12 @@ describe("collect web app", () => {
     await page.evaluate("navigator.serviceWorker.ready.then(() => true)");
     await page.getByRole("link", { name: "Site visit" }).click();
     await page.getByLabel("Site name").waitFor();
+    // A draft: what is typed survives a reload.
+    await page.getByLabel("Site name").fill("Well");
+    await page.getByText(/^Draft saved/).waitFor();
+    await page.reload();
+    await page.getByText(/^Draft from .* reopened\.$/).waitFor();
+    await expect.poll(() => page.getByLabel("Site name").inputValue()).toBe("Well");
 
     await browser.context.setOffline(true);
     await page.getByLabel("Site name").fill("Well 4");
@@ -106,6 +112,7 @@ describe("collect web app", () => {
     const s = await stored();
     expect(Object.values(s.submissions[0]?.fields ?? {})).toContain("Well 4");
     expect(s.submissions[0]?.attachments).toEqual([expect.objectContaining({ present: true })]);
+    expect(await page.locator("#forms").textContent()).not.toContain("draft saved"); // sent: no draft left
   });
 
   it("opens again with no connection, from its service worker, with the form listed", async () => {

@@ -8,7 +8,7 @@ import { type FormView, mountForm } from "./form-view.js";
 import { refreshForms } from "./forms-sync.js";
 import { appToken, BoxRefused, setAppToken } from "./openrosa.js";
 import { flush, onQueueChange } from "./outbox.js";
-import { getForm, listForms, listQueue } from "./store.js";
+import { deleteDraft, getDraft, getForm, listDrafts, listForms, listQueue } from "./store.js";
 
 let view: FormView | null = null;
 
@@ -25,11 +25,22 @@ function showNet() {
 
 async function renderForms() {
   const forms = (await listForms()).sort((a, b) => a.name.localeCompare(b.name));
+  const drafts = new Map((await listDrafts()).map((d) => [d.formId, d]));
   const list = byId("forms");
   list.replaceChildren(
-    ...forms.map((f) =>
-      el("li", {}, el("a", { href: `#/form/${encodeURIComponent(f.formId)}` }, f.name), ` v${f.version}`),
-    ),
+    ...forms.map((f) => {
+      const d = drafts.get(f.formId);
+      const note = d
+        ? el("span", { class: "draft" }, ` draft saved ${new Date(d.savedAt).toLocaleTimeString()}`)
+        : "";
+      return el(
+        "li",
+        {},
+        el("a", { href: `#/form/${encodeURIComponent(f.formId)}` }, f.name),
+        ` v${f.version}`,
+        note,
+      );
+    }),
   );
   byId("forms-empty").hidden = forms.length > 0;
 }
@@ -76,11 +87,24 @@ async function route() {
   byId("form").hidden = !form;
   if (!form) return void (await Promise.all([renderForms(), renderQueue()]));
   byId("form-title").textContent = form.name;
+  const draft = await getDraft(form.formId);
   const host = el("div");
   byId("odk").replaceChildren(host);
-  view = mountForm(host, form, () =>
-    setStatus(`Saved on this device: ${form.name}. It is sent when the box answers.`),
-  );
+  byId("draft-state").textContent = draft
+    ? `Draft from ${new Date(draft.savedAt).toLocaleString()} reopened.`
+    : "";
+  byId("discard").hidden = !draft;
+  view = mountForm(host, form, draft, {
+    onQueued: () => {
+      setStatus(`Saved on this device: ${form.name}. It is sent when the box answers.`);
+      byId("draft-state").textContent = "";
+      byId("discard").hidden = true;
+    },
+    onDraftSaved: (d) => {
+      byId("draft-state").textContent = `Draft saved ${new Date(d.savedAt).toLocaleTimeString()}.`;
+      byId("discard").hidden = false;
+    },
+  });
 }
 
 function takeTokenFromUrl() {
@@ -100,6 +124,11 @@ async function start() {
     location.reload();
   });
   byId("send-now").addEventListener("click", () => void flush());
+  byId("discard").addEventListener("click", async () => {
+    const m = /^#\/form\/(.+)$/.exec(location.hash);
+    if (m?.[1]) await deleteDraft(decodeURIComponent(m[1]));
+    await route();
+  });
   onQueueChange(() => void renderQueue());
   window.addEventListener("hashchange", () => void route());
   window.addEventListener("online", () => {

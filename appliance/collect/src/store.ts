@@ -30,18 +30,29 @@ export interface QueuedSubmission {
   lastError: string | null;
 }
 
+/** A form being filled, kept as the user types (one per form): its instance XML so far and its photos. */
+export interface Draft {
+  formId: string;
+  savedAt: string;
+  xml: string;
+  files: QueuedPart[];
+}
+
 const DB_NAME = "nexus-collect";
 const FORMS = "forms";
 const QUEUE = "queue";
+const DRAFTS = "drafts";
 
 let opening: Promise<IDBDatabase> | null = null;
 
 function open(): Promise<IDBDatabase> {
   opening ??= new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB_NAME, 1);
+    const req = indexedDB.open(DB_NAME, 2);
     req.onupgradeneeded = () => {
-      req.result.createObjectStore(FORMS, { keyPath: "formId" });
-      req.result.createObjectStore(QUEUE, { keyPath: "instanceID" });
+      const have = req.result.objectStoreNames;
+      if (!have.contains(FORMS)) req.result.createObjectStore(FORMS, { keyPath: "formId" });
+      if (!have.contains(QUEUE)) req.result.createObjectStore(QUEUE, { keyPath: "instanceID" });
+      if (!have.contains(DRAFTS)) req.result.createObjectStore(DRAFTS, { keyPath: "formId" });
     };
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error);
@@ -74,3 +85,8 @@ export async function listQueue(): Promise<QueuedSubmission[]> {
 }
 export const putQueued = (q: QueuedSubmission) => run(QUEUE, "readwrite", (s) => s.put(q));
 export const removeQueued = (instanceID: string) => run(QUEUE, "readwrite", (s) => s.delete(instanceID));
+
+export const listDrafts = () => run<Draft[]>(DRAFTS, "readonly", (s) => s.getAll());
+export const getDraft = (formId: string) => run<Draft | undefined>(DRAFTS, "readonly", (s) => s.get(formId));
+export const putDraft = (d: Draft) => run(DRAFTS, "readwrite", (s) => s.put(d));
+export const deleteDraft = (formId: string) => run(DRAFTS, "readwrite", (s) => s.delete(formId));
