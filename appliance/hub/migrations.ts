@@ -135,6 +135,14 @@ export const migrations: Migration[] = [
       "UPDATE sites SET received = (SELECT count(*) FROM inbox WHERE inbox.site = sites.id)",
     ],
   },
+  {
+    // Form submissions from the boxes (services/forms/hub-sync.ts) keep every version: reviews and edits are
+    // appended, never overwrite each other.
+    name: "1767225605_form_submissions_append_only",
+    statements: [
+      "INSERT INTO collection_policies (collection, policy) VALUES ('form_submissions', 'append-only') ON CONFLICT (collection) DO NOTHING",
+    ],
+  },
 ];
 
 // Any constant will do; it only has to be the same in every hub process.

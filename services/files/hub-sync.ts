@@ -42,7 +42,8 @@ export function throttle(bytesPerSecond: number): Transform {
   });
 }
 
-function request(
+/** One call to the hub's blob API (`/api/hub/blobs/<sha>`) with the site's credentials. */
+export function request(
   link: HubLink,
   method: string,
   sha: string,

@@ -6,6 +6,8 @@
  */
 import { defineService, rule } from "../../appliance/kit/index.js";
 import { type FormsConfig, formsConfigSchema } from "./config.js";
+import { applyHubForm } from "./hub-forms.js";
+import { hubLinkOf, startAttachmentMover } from "./hub-sync.js";
 import { migrations } from "./migrations.js";
 import { permissions } from "./permissions.js";
 import { appUserRoutes } from "./routes-app-users.js";
@@ -50,6 +52,8 @@ export default defineService<FormsConfig>({
     rule("POST", "/app-users", "forms:app-users"),
     rule("POST", "/app-users/:id/revoke", "forms:app-users"),
   ],
+  // Form definitions managed on the hub: `PUT /api/hub/data/forms/forms/<formId>:<version>` `{ data: { xml, state } }`.
+  syncApply: { forms: applyHubForm },
   routes: (app, ctx) => {
     openRosaRoutes(app, ctx);
     formRoutes(app, ctx);
@@ -58,7 +62,9 @@ export default defineService<FormsConfig>({
     appUserRoutes(app, ctx);
   },
   onStart: async (ctx) => {
-    await startForms(ctx);
+    const f = await startForms(ctx);
+    const link = hubLinkOf(ctx);
+    if (link) startAttachmentMover(ctx, f, link);
   },
   health: async (ctx) =>
     (await formsOf(ctx)

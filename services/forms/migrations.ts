@@ -102,4 +102,25 @@ export const migrations: Migration[] = [
       CREATE INDEX submission_reviews_of ON submission_reviews (submission_id);
     `),
   },
+  {
+    // Attachments the hub does not have yet (queued before enrolment too; sent once enrolled).
+    id: "1765000001_blob_sync",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE blob_sync (
+          sha256 TEXT PRIMARY KEY,
+          size INTEGER NOT NULL,
+          queued_at TEXT NOT NULL,
+          sent_at TEXT,
+          attempts INTEGER NOT NULL DEFAULT 0,
+          last_error TEXT
+        );
+        CREATE INDEX blob_sync_pending ON blob_sync (queued_at) WHERE sent_at IS NULL;
+      `),
+  },
+  {
+    // The HLC of the last hub record applied per form version (hub-managed forms; replays change nothing).
+    id: "1765000002_form_hub_versions",
+    up: (db) => db.exec("CREATE TABLE form_hub_versions (key TEXT PRIMARY KEY, hlc TEXT NOT NULL)"),
+  },
 ];

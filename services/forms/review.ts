@@ -3,6 +3,7 @@
  * day, review states (received, approved, rejected with a comment) and edits kept as revisions.
  */
 import { ApiError } from "../../appliance/kit/index.js";
+import { recordSubmission } from "./hub-sync.js";
 import { type Ctx, now } from "./state.js";
 import { SubmissionError } from "./submission-check.js";
 import { attachmentRows, checkAgainstForm, getSubmission, type SubmissionRow } from "./submissions.js";
@@ -126,7 +127,9 @@ export function reviewSubmission(
       )
       .run(id, review.state, review.comment ?? null, by, at);
     ctx.emit("reviewed", { id, formId: r.form_id, instanceId: r.instance_id, state: review.state, by });
-    return requireSubmission(ctx, id);
+    const after = requireSubmission(ctx, id);
+    if (after.complete) recordSubmission(ctx, after, attachmentRows(ctx, id));
+    return after;
   });
 }
 
@@ -165,7 +168,9 @@ export function editSubmission(ctx: Ctx, id: string, xml: string, by: string): S
       )
       .run(id, by, at);
     ctx.emit("reviewed", { id, formId: r.form_id, instanceId: r.instance_id, state: "edited", by });
-    return requireSubmission(ctx, id);
+    const after = requireSubmission(ctx, id);
+    if (after.complete) recordSubmission(ctx, after, attachmentRows(ctx, id));
+    return after;
   });
 }
 

@@ -6,6 +6,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { getVersion } from "./forms.js";
+import { recordSubmission } from "./hub-sync.js";
 import { type Ctx, type FormsRuntime, now, putBlob } from "./state.js";
 import {
   type CheckedSubmission,
@@ -136,6 +137,7 @@ function markComplete(ctx: Ctx, id: string): SubmissionRow {
   if (!expected.every((n) => have.has(n))) return row;
   ctx.db.prepare("UPDATE submissions SET complete = 1, updated_at = ? WHERE id = ?").run(now(), id);
   const done = getSubmission(ctx, id)!;
+  recordSubmission(ctx, done, attachmentRows(ctx, id));
   ctx.emit("submitted", {
     id: done.id,
     formId: done.form_id,

@@ -1,5 +1,5 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | sync | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
@@ -9,6 +9,7 @@ import { authBench } from "./auth.js";
 import { consoleBench } from "./console.js";
 import { filesBench } from "./files.js";
 import { footprintBench } from "./footprint.js";
+import { formsBench } from "./forms.js";
 import { gatewayBench } from "./gateway.js";
 import { startupBench } from "./startup.js";
 import { syncBench } from "./sync.js";
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   footprint: footprintBench,
   console: consoleBench,
   files: filesBench,
+  forms: formsBench,
   sync: syncBench,
 };
 

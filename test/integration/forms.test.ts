@@ -19,7 +19,7 @@ const SURVEY = [
   ["text", "name", "Name", "Nom", "yes"],
   ["integer", "age", "Age", "Âge", "yes", "", ". >= 0 and . < 150"],
   ["select_one yn", "ok", "OK?", "D'accord ?"],
-  ["text", "why", "Why not?", "Pourquoi ?", "", "${ok} = 'no'"],
+  ["text", "why", "Why not?", "Pourquoi ?", "", "$" + "{ok} = 'no'"],
   ["geopoint", "loc", "Where", "Où"],
   ["image", "photo", "Photo", "Photo"],
   ["begin repeat", "kids", "Kids", "Enfants"],
@@ -39,7 +39,7 @@ async function uploadXls(survey: string[][], settings: string[][]) {
   return app.api("/api/forms/forms?publish=true", {
     method: "POST",
     headers: { "content-type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" },
-    body,
+    body: new Uint8Array(body),
   });
 }
 
@@ -50,7 +50,8 @@ const submissionXml = (instanceId: string, extra = "", photo = "") =>
 async function post(xml: string, files: Record<string, Buffer> = {}, base = key) {
   const fd = new FormData();
   fd.append("xml_submission_file", new Blob([xml], { type: "text/xml" }), "submission.xml");
-  for (const [n, b] of Object.entries(files)) fd.append(n, new Blob([b], { type: "image/jpeg" }), n);
+  for (const [n, b] of Object.entries(files))
+    fd.append(n, new Blob([new Uint8Array(b)], { type: "image/jpeg" }), n);
   const r = await fetch(`${base}/submission`, { method: "POST", body: fd });
   return { status: r.status, text: await r.text(), headers: r.headers };
 }
@@ -63,7 +64,7 @@ beforeAll(async () => {
   app = await startTestAppliance({ services: ["forms"] });
   const survey = SURVEY.map((r) => r.slice(0, 7));
   survey[10] = ["calculate", "double", "", "", "", "", ""];
-  const withCalc = survey.map((r, i) => [...r, i === 0 ? "calculation" : i === 10 ? "${age} * 2" : ""]);
+  const withCalc = survey.map((r, i) => [...r, i === 0 ? "calculation" : i === 10 ? "$" + "{age} * 2" : ""]);
   const up = await uploadXls(withCalc, [
     ["form_id", "version", "form_title"],
     ["household", "1", "Household"],

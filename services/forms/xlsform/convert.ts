@@ -5,48 +5,12 @@
 import { createHash } from "node:crypto";
 import { XlsFormError } from "./errors.js";
 import { checkExpression } from "./expr.js";
+import { type Choice, type FormModel, type QNode, ROOT, type Texts } from "./model.js";
 import { cellOf, type Sheet, type SheetRow, type Workbook } from "./sheets.js";
-import { parseType, TYPES, type TypeInfo } from "./types.js";
+import { parseType, TYPES } from "./types.js";
 import { writeXForm } from "./write-xform.js";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
-export const ROOT = "data";
-
-export type Texts = Record<string, string>;
-
-export interface QNode {
-  kind: "question" | "group" | "repeat";
-  name: string;
-  path: string;
-  row: SheetRow;
-  type?: TypeInfo;
-  select?: { list: string; multiple: boolean; file: boolean };
-  labels: Texts;
-  hints: Texts;
-  bind: Record<string, string>;
-  appearance?: string;
-  default?: string;
-  choiceFilter?: string;
-  children: QNode[];
-}
-
-export interface Choice {
-  name: string;
-  labels: Texts;
-  extra: Record<string, string>;
-}
-
-export interface FormModel {
-  formId: string;
-  version: string;
-  title: string;
-  languages: string[];
-  defaultLanguage: string | null;
-  instanceName?: string;
-  root: QNode[];
-  choices: Map<string, Choice[]>;
-}
-
 /** Texts of a row for a column (`label`, `label::English (en)`, …), by language ("" without one). */
 function textsOf(values: Record<string, string>, col: string): Texts {
   const out: Texts = {};

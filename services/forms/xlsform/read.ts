@@ -2,7 +2,7 @@
 import ExcelJS from "exceljs";
 import { convertWorkbook } from "./convert.js";
 import { XlsFormError } from "./errors.js";
-import { columnLetter, type Sheet, type Workbook } from "./sheets.js";
+import { columnLetter, headerKey, type Sheet, type Workbook } from "./sheets.js";
 
 const MAX_ROWS = 20_000;
 
@@ -23,7 +23,7 @@ function readSheet(ws: ExcelJS.Worksheet, name: string): Sheet {
   const columns: Record<string, string> = {};
   const headers: string[] = [];
   ws.getRow(1).eachCell({ includeEmpty: false }, (cell, col) => {
-    const h = cellText(cell.value).trim().toLowerCase();
+    const h = headerKey(cellText(cell.value));
     headers[col] = h;
     if (h) columns[h] = columnLetter(col);
   });

@@ -19,6 +19,12 @@ export interface Workbook {
   settings?: Sheet;
 }
 
+/** A header as a key: the column name lower-cased, a `::language` suffix kept as written. */
+export function headerKey(h: string): string {
+  const [col, ...lang] = h.trim().split("::");
+  return lang.length ? `${col!.trim().toLowerCase()}::${lang.join("::").trim()}` : col!.toLowerCase();
+}
+
 /** `A`…`Z`, `AA`… for a 1-based column number. */
 export function columnLetter(n: number): string {
   let s = "";
@@ -30,13 +36,13 @@ export function columnLetter(n: number): string {
 export function sheet(name: string, header: string[], data: (string | undefined)[][]): Sheet {
   const columns: Record<string, string> = {};
   header.forEach((h, i) => {
-    columns[h.trim().toLowerCase()] = columnLetter(i + 1);
+    columns[headerKey(h)] = columnLetter(i + 1);
   });
   const rows = data.map((cells, i) => {
     const values: Record<string, string> = {};
     header.forEach((h, j) => {
       const v = cells[j];
-      if (v !== undefined && v !== "") values[h.trim().toLowerCase()] = v;
+      if (v !== undefined && v !== "") values[headerKey(h)] = v;
     });
     return { row: i + 2, values };
   });

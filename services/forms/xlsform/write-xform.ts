@@ -1,6 +1,6 @@
 /** The question tree → ODK XForm XML: instance (with repeat templates), binds, itext translations, body. Pure. */
 import { esc } from "../xml.js";
-import { type Choice, type FormModel, type QNode, ROOT, type Texts } from "./convert.js";
+import { type Choice, type FormModel, type QNode, ROOT, type Texts } from "./model.js";
 
 const NS =
   'xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml" ' +
