@@ -4,13 +4,12 @@
  * revalidation, nothing outside its files).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import http, { type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findEngineRoot, withoutDeprecatedId } from "../../appliance/collect/src/drafts.js";
 import { COLLECT_CSP, loadCollectFiles } from "../../appliance/gateway/collect-files.js";
 import { removeDir, tempDir } from "../helpers/appliance.js";
+import { serveFiles } from "../helpers/static-files.js";
 
 describe("drafts", () => {
   it("removes deprecatedID in its forms (prefixed, empty, self-closing) and nothing else", () => {
@@ -43,26 +42,18 @@ describe("drafts", () => {
 
 describe("collect files", () => {
   const dir = tempDir();
-  let server: Server;
   let base = "";
+  let close: () => void = () => {};
   beforeAll(async () => {
     mkdirSync(join(dir, "assets"));
     writeFileSync(join(dir, "index.html"), "<!doctype html><title>c</title>");
     writeFileSync(join(dir, "sw.js"), "self.x=1");
     writeFileSync(join(dir, "manifest.webmanifest"), "{}");
     writeFileSync(join(dir, "assets", "collect-abc.js"), "x");
-    const files = loadCollectFiles(dir)!;
-    server = http.createServer((req, res) => {
-      if (!files.serve(req, res, (req.url ?? "/").split("?")[0]!)) {
-        res.writeHead(404);
-        res.end("fallthrough");
-      }
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ base, close } = await serveFiles(loadCollectFiles(dir)!));
   });
   afterAll(() => {
-    server.close();
+    close();
     removeDir(dir);
   });
 

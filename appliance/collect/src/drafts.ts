@@ -6,7 +6,7 @@
  * or not. A draft is reopened through the component's `editInstance` input, which makes the engine treat it
  * as an edit: it then writes a `deprecatedID`, which a first submission must not carry, so it is removed.
  */
-import type { QueuedPart } from "./store.js";
+import type { QueuedPart } from "./types.js";
 
 interface EngineRoot {
   prepareInstancePayload(o: { payloadType: "monolithic" }): Promise<{ data: [FormData] }>;

@@ -3,6 +3,9 @@
  * forms open with no connection, and the queue of submissions not yet accepted by the box. A queued
  * submission holds its parts as Blobs (the instance XML and each photo), exactly what is POSTed later.
  */
+import type { QueuedPart } from "./types.js";
+
+export type { QueuedPart };
 
 export interface CachedForm {
   formId: string;
@@ -12,12 +15,6 @@ export interface CachedForm {
   xml: string;
   /** Media files from the form's manifest, by file name. */
   media: Record<string, Blob>;
-}
-
-export interface QueuedPart {
-  name: string;
-  blob: Blob;
-  filename: string;
 }
 
 export interface QueuedSubmission {
