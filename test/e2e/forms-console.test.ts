@@ -3,7 +3,7 @@
  * admin uploads a broken XLSForm and sees its cell-addressed errors, uploads a good one and publishes it,
  * creates an app user and sees its QR codes, then (as ODK Collect would) submits twice over OpenRosa with the
  * app user's URL; in the submissions table approves one, rejects the other with a comment, sees the photo
- * inline and the geopoints on the map, and exports CSV.
+ * inline and the geopoints on the map, edits one (kept as a revision), and exports CSV.
  */
 import { readFileSync } from "node:fs";
 import type { Page } from "playwright-core";
@@ -144,6 +144,20 @@ describe("console: forms", () => {
     await screenshot(page, "forms-submissions");
   });
 
+  it("an edit of a submission's data is kept as a revision", async () => {
+    const two = "uuid:00000000-0000-4000-8000-000000000002";
+    const detail = page.getByRole("region", { name: `Submission ${two}` });
+    await detail.getByText(/^Edit the data/).click();
+    const xml = detail.getByLabel("Submission XML");
+    await xml.fill((await xml.inputValue()).replace("Pump 7", "Pump 8"));
+    await detail.getByRole("button", { name: "Save revision" }).click();
+    await detail.getByText("Saved as a new revision.").waitFor();
+    await detail
+      .getByRole("list", { name: "History" })
+      .getByText(/revision 1 by/)
+      .waitFor();
+  });
+
   it("exports the form's submissions as CSV", async () => {
     await page.getByLabel("Form", { exact: true }).selectOption("visit");
     const [download] = await Promise.all([
@@ -152,7 +166,7 @@ describe("console: forms", () => {
     ]);
     const csv = readFileSync((await download.path()) ?? "", "utf8");
     expect(csv).toContain("Well 4");
-    expect(csv).toContain("Pump 7");
+    expect(csv).toContain("Pump 8");
   });
 
   it("reported no errors in the browser besides the broken upload's 400", () => {
