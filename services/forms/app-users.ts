@@ -5,6 +5,7 @@
  * stored. A client may also send HTTP Basic with the app user's name and token.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { deflateSync } from "node:zlib";
 import { ApiError } from "../../appliance/kit/index.js";
 import { type Ctx, now } from "./state.js";
 
@@ -100,4 +101,9 @@ export function collectSettings(serverUrl: string, user: { name: string }, token
     admin: {},
     project: { name: `Nexus Edge: ${user.name}`, icon: "N", color: "#1f6feb" },
   };
+}
+
+/** The text ODK Collect expects inside a settings QR code: its settings JSON, zlib-deflated, base64. */
+export function collectQrText(settings: object): string {
+  return deflateSync(Buffer.from(JSON.stringify(settings))).toString("base64");
 }

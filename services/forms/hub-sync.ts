@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { type HubLink, readHubLink } from "../../appliance/sync/hub-link.js";
 import { request, throttle } from "../files/hub-sync.js";
 import type { Ctx, FormsRuntime } from "./state.js";
-import type { SubmissionRow } from "./submissions.js";
+import type { SubmissionRow } from "./submission-row.js";
 
 export const SUBMISSIONS_COLLECTION = "form_submissions";
 

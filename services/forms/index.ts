@@ -17,8 +17,12 @@ import { openRosaRoutes } from "./routes-openrosa.js";
 import { submissionRoutes } from "./routes-submissions.js";
 import { formsOf, startForms } from "./state.js";
 
-/** What the gateway lets through to OpenRosa and upload routes; the service applies its own limits. */
-const LARGE = { maxBodyBytes: 2 ** 30 };
+/**
+ * What the gateway (and the kit's body limit) let through to OpenRosa and upload routes: above the service's
+ * default limits (100 MiB a submission POST or attachment), which it applies itself. A body is read in memory
+ * (multipart), so this also caps what one request can make the service hold.
+ */
+const LARGE = { maxBodyBytes: 128 * 1024 ** 2 };
 
 export default defineService<FormsConfig>({
   name: "forms",

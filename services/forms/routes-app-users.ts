@@ -2,7 +2,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { jsonRoute, requireCaller } from "../../appliance/kit/index.js";
-import { collectSettings, createAppUser, listAppUsers, revokeAppUser } from "./app-users.js";
+import { collectQrText, collectSettings, createAppUser, listAppUsers, revokeAppUser } from "./app-users.js";
 import * as s from "./schemas.js";
 import type { Ctx } from "./state.js";
 
@@ -42,12 +42,14 @@ export function appUserRoutes(app: OpenAPIHono, ctx: Ctx) {
     (c, { body }) => {
       const { token, ...appUser } = createAppUser(ctx, body.name, requireCaller(c).id);
       const base = openRosaBase(ctx, c);
+      const settings = collectSettings(base, appUser, token);
       return c.json(
         {
           appUser,
           token,
           serverUrl: `${base}/key/${token}`,
-          collectSettings: collectSettings(base, appUser, token),
+          collectSettings: settings,
+          qrText: collectQrText(settings),
         },
         201,
       );

@@ -138,7 +138,8 @@ export const appUserCreatedOut = z.object({
   appUser: appUserOut,
   token: z.string().openapi({ description: "shown once; only its hash is stored" }),
   serverUrl: z.string().openapi({ description: "the URL to give ODK Collect (the token is in it)" }),
-  collectSettings: z
-    .record(z.string(), z.unknown())
-    .openapi({ description: "ODK Collect's settings JSON; the console draws it as a QR code" }),
+  collectSettings: z.record(z.string(), z.unknown()).openapi({ description: "ODK Collect's settings JSON" }),
+  qrText: z.string().openapi({
+    description: "what to draw as the QR code Collect scans (the settings JSON, zlib-deflated, base64)",
+  }),
 });

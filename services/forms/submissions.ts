@@ -15,6 +15,7 @@ import {
   SubmissionError,
   submissionHeader,
 } from "./submission-check.js";
+import type { SubmissionRow } from "./submission-row.js";
 import type { FormDef } from "./xform.js";
 
 export interface PostedFile {
@@ -23,25 +24,7 @@ export interface PostedFile {
   data: Buffer;
 }
 
-export interface SubmissionRow {
-  id: string;
-  form_id: string;
-  version: string;
-  instance_id: string;
-  instance_name: string | null;
-  xml: string;
-  xml_sha256: string;
-  fields: string;
-  expected: string;
-  complete: number;
-  review_state: string;
-  review_comment: string | null;
-  revision: number;
-  submitter: string;
-  site: string;
-  received_at: string;
-  updated_at: string;
-}
+export type { SubmissionRow };
 
 export interface Received {
   row: SubmissionRow;
@@ -87,7 +70,13 @@ export async function receiveSubmission(
   const blobs: { file: PostedFile; sha256: string }[] = [];
   for (const file of input.files) blobs.push({ file, sha256: (await putBlob(f, file.data)).sha256 });
   return ctx.tx(() => {
+    // Checked again inside the transaction: a concurrent POST of the same instanceID may have committed since.
     const existing = byInstance(ctx, checked.formId, checked.instanceId);
+    if (existing && existing.xml_sha256 !== xmlSha)
+      throw new SubmissionError(
+        409,
+        `instanceID ${checked.instanceId} was already submitted with different content`,
+      );
     const at = now();
     let id = existing?.id;
     if (!id) {

