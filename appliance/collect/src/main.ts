@@ -69,7 +69,9 @@ async function syncWithBox() {
     setStatus("");
   } catch (err) {
     if (err instanceof BoxRefused && (err.status === 401 || err.status === 403)) {
-      setStatus("Sign in on the box's console, or open the link with your app-user token, to get forms.");
+      setStatus(
+        "This device has no app user (or it was revoked): open the link from the console, Forms → App users.",
+      );
     } else if (!(err instanceof BoxRefused)) {
       setStatus("The box cannot be reached: forms and filled forms wait on this device.");
     } else setStatus(`The box refused the form list: ${err.message}`);

@@ -99,6 +99,10 @@ function FormsTab({ me }: PageProps) {
           </label>
         </div>
       )}
+      <p class="small">
+        Phones and tablets on this network fill published forms in the web app at{" "}
+        <a href="/collect/">{location.host}/collect/</a> (with an app user's link) or in ODK Collect.
+      </p>
       {outcome.view}
       {errors.length > 0 && (
         <ul class="cell-errors" aria-label="Errors in the uploaded form">
