@@ -13,6 +13,7 @@ import { cpuSampler } from "./box/resources.js";
 import type { ApplianceConfig } from "./config/schema.js";
 import { startControlServer } from "./control.js";
 import { APPLIANCE_API, APPLIANCE_PERMISSIONS, createApplianceApi } from "./gateway/appliance-api.js";
+import { loadCollectFiles } from "./gateway/collect-files.js";
 import { loadConsoleFiles } from "./gateway/console-files.js";
 import { identityAuth } from "./gateway/identity-auth.js";
 import {
@@ -151,6 +152,7 @@ export async function startAppliance(
     applianceApi,
     corsOrigins: config.cors.allowedOrigins,
     consoleFiles: loadConsoleFiles(join(packageRoot(), "dist", "console")),
+    collectFiles: loadCollectFiles(join(packageRoot(), "dist", "collect")),
   };
   const gateway = createGateway(gatewayDeps);
   const tls = config.gateway.tls;

@@ -1,9 +1,11 @@
 /**
- * Builds the web console into dist/console and the hub's fleet page into dist/hub-fleet: for each, one JS
+ * Builds the web console into dist/console, the hub's fleet page into dist/hub-fleet and the forms web app
+ * (appliance/collect) into dist/collect: for each, one JS
  * bundle (esbuild, Preact) and one stylesheet, both with a content hash in their names, an index.html that
  * links them, and Brotli/gzip copies the gateway (or hub) sends to browsers that accept them. Everything
  * comes from this checkout: no CDN, no remote fonts.
- * `npm run build:console` (part of `npm run build`); the e2e tests call buildConsole() / buildFleetPage().
+ * `npm run build:console` (part of `npm run build`); the e2e tests call buildConsole() / buildFleetPage() /
+ * buildCollect().
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,6 +17,9 @@ import { build } from "esbuild";
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const CONSOLE_OUT = join(HERE, "..", "..", "dist", "console");
 const FLEET_SRC = join(HERE, "..", "hub", "fleet-page");
+const COLLECT_SRC = join(HERE, "..", "collect");
+/** Where the gateway finds the data-entry web app (appliance/gateway/collect-files.ts). */
+export const COLLECT_OUT = join(HERE, "..", "..", "dist", "collect");
 /** Where the hub finds its fleet page (appliance/hub/fleet-files.ts). */
 export const FLEET_OUT = join(HERE, "..", "..", "dist", "hub-fleet");
 
@@ -49,6 +54,42 @@ export function buildFleetPage(outDir = FLEET_OUT): Promise<BuiltFile[]> {
   return buildPage({ dir: FLEET_SRC, entry: "main.tsx", name: "fleet" }, outDir);
 }
 
+/**
+ * Builds the data-entry web app (appliance/collect: ODK Web Forms, a Vue component library, bundled with Vue)
+ * into `outDir`, served at /collect/: its page, hashed assets, the web manifest, and the service worker with
+ * the list of files it keeps for offline use.
+ */
+export async function buildCollect(outDir = COLLECT_OUT): Promise<BuiltFile[]> {
+  const files = await buildPage(
+    { dir: COLLECT_SRC, entry: join("src", "main.ts"), name: "collect", icon: "icon.svg", base: "/collect/" },
+    outDir,
+  );
+  const icon = files.find((f) => f.path.startsWith("assets/icon-"))?.path ?? "";
+  const manifest = readFileSync(join(COLLECT_SRC, "manifest.webmanifest"), "utf8").replace(
+    "{{icon}}",
+    `/collect/${icon}`,
+  );
+  files.push(emit(outDir, "manifest.webmanifest", manifest));
+  const shell = [
+    "/collect/",
+    ...files.filter((f) => f.path !== "index.html").map((f) => `/collect/${f.path}`),
+  ];
+  const sw = await build({
+    entryPoints: [join(COLLECT_SRC, "sw.ts")],
+    bundle: true,
+    minify: true,
+    format: "iife",
+    target: ["chrome100", "firefox100", "safari15"],
+    write: false,
+    logLevel: "warning",
+    define: { __SHELL__: JSON.stringify(shell), __VERSION__: JSON.stringify(hashed("v", "", shell.join())) },
+  });
+  const swJs = sw.outputFiles[0]?.contents;
+  if (!swJs) throw new Error("esbuild produced no service worker");
+  files.push(emit(outDir, "sw.js", Buffer.from(swJs)));
+  return files;
+}
+
 interface PageSource {
   /** The page's folder: `entry`, styles.css, index.html with `{{js}}`, `{{css}}` (and `{{icon}}`). */
   dir: string;
@@ -56,6 +97,8 @@ interface PageSource {
   /** The assets' name before their hash. */
   name: string;
   icon?: string;
+  /** The URL path the page is served under (default `/`). */
+  base?: string;
 }
 
 /** One Preact page: its bundle, stylesheet and icon hashed under assets/, and the index.html linking them. */
@@ -71,7 +114,13 @@ async function buildPage(src: PageSource, outDir: string): Promise<BuiltFile[]> 
     write: false,
     legalComments: "none",
     logLevel: "warning",
-    define: { "process.env.NODE_ENV": '"production"' },
+    define: {
+      "process.env.NODE_ENV": '"production"',
+      // Vue's compile-time flags (the collect app bundles Vue; the console does not use it).
+      __VUE_OPTIONS_API__: "true",
+      __VUE_PROD_DEVTOOLS__: "false",
+      __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: "false",
+    },
   });
   const js = result.outputFiles[0]?.contents;
   if (!js) throw new Error("esbuild produced no output");
@@ -85,7 +134,7 @@ async function buildPage(src: PageSource, outDir: string): Promise<BuiltFile[]> 
   const assets: [string, Buffer][] = [];
   for (const [placeholder, base, ext, body] of files) {
     const rel = `assets/${hashed(base, ext, body)}`;
-    html = html.replace(`{{${placeholder}}}`, `/${rel}`);
+    html = html.replace(`{{${placeholder}}}`, `${src.base ?? "/"}${rel}`);
     assets.push([rel, body]);
   }
   rmSync(outDir, { recursive: true, force: true });
@@ -100,6 +149,7 @@ if (
   for (const [out, files] of [
     ["console", await buildConsole()],
     ["hub-fleet", await buildFleetPage()],
+    ["collect", await buildCollect()],
   ] as const) {
     for (const f of files) {
       process.stdout.write(`  dist/${out}/${f.path}  ${f.bytes} B (${f.brotliBytes} B brotli)\n`);

@@ -17,6 +17,7 @@ const TYPES: Record<string, string> = {
   ".svg": "image/svg+xml",
   ".json": "application/json; charset=utf-8",
   ".map": "application/json; charset=utf-8",
+  ".webmanifest": "application/manifest+json",
 };
 
 export const CONSOLE_CSP =
@@ -67,7 +68,7 @@ export function loadConsoleFiles(dir: string): ConsoleFiles | null {
     serve(req, res, path) {
       const file = path === "/" || path === "/setup" ? index : assets.get(path);
       if (!file) return false;
-      send(req, res, file);
+      sendStaticFile(req, res, file);
       return true;
     },
   };
@@ -80,7 +81,14 @@ export function encodedBody(f: StaticFile, accept: string): { body: Buffer; enco
   return { body: f.body };
 }
 
-function send(req: IncomingMessage, res: ServerResponse, f: StaticFile) {
+/** Sends `f` (304 on a matching ETag); an HTML page gets `csp` and may not be framed. */
+export function sendStaticFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  f: StaticFile,
+  csp = CONSOLE_CSP,
+  extra: Record<string, string> = {},
+) {
   const headers: Record<string, string | number> = {
     "content-type": f.type,
     etag: f.etag,
@@ -88,9 +96,10 @@ function send(req: IncomingMessage, res: ServerResponse, f: StaticFile) {
     vary: "accept-encoding",
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
+    ...extra,
   };
   if (f.type.startsWith("text/html")) {
-    headers["content-security-policy"] = CONSOLE_CSP;
+    headers["content-security-policy"] = csp;
     headers["x-frame-options"] = "DENY";
   }
   if (req.headers["if-none-match"] === f.etag) {

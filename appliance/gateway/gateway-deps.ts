@@ -28,6 +28,8 @@ export interface GatewayDeps {
   consoleHtml?: () => string;
   /** The built web console (`/`, `/setup`, `/assets/*`), when it was built. */
   consoleFiles?: ConsoleFiles | null;
+  /** The built data-entry web app (`/collect/…`), when it was built. */
+  collectFiles?: ConsoleFiles | null;
   /** The gateway's own API at `/api/appliance/…` (appliance-api.ts). */
   applianceApi?: ApplianceApi;
   /** Origins whose browser pages may call the API (config `cors.allowedOrigins`); none: CORS off. */

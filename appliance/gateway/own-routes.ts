@@ -21,6 +21,7 @@ export async function handleOwn(
   const { deps, config, metrics, log } = gw;
   if (req.method !== "GET" && req.method !== "HEAD") return fail(res, 405, "method not allowed");
   if (deps.consoleFiles?.serve(req, res, path)) return;
+  if (deps.collectFiles?.serve(req, res, path)) return;
   if (!PUBLIC_PATHS.has(path) && !(path === "/metrics" && config.metricsPublic)) {
     const principal = await deps.auth({ method: req.method, path, headers: req.headers });
     if (!principal) {

@@ -65,3 +65,22 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
+
+/** A fresh Chromium with one page whose errors are collected (see collectErrors). */
+export async function openPage(
+  opts: { viewport?: { width: number; height: number } } = {},
+): Promise<{ browser: Browser; page: Page; errors: string[] }> {
+  const browser = await launchBrowser(opts);
+  const page = await browser.context.newPage();
+  return { browser, page, errors: collectErrors(page) };
+}
+
+/** Teardown of a browser test: the browser, then the box and its data dir (either may be missing). */
+export async function closeBrowserAndBox(
+  browser: Browser | undefined,
+  box: { stop(): Promise<void>; dataDir: string } | undefined,
+): Promise<void> {
+  await browser?.close();
+  await box?.stop();
+  if (box) removeDir(box.dataDir);
+}

@@ -1,34 +1,25 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import http, { type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONSOLE_CSP, loadConsoleFiles } from "../../appliance/gateway/console-files.js";
 import { removeDir, tempDir } from "../helpers/appliance.js";
+import { serveFiles } from "../helpers/static-files.js";
 
 const dir = tempDir();
-let server: Server;
 let base = "";
+let close: () => void = () => {};
 
 beforeAll(async () => {
   mkdirSync(join(dir, "assets"));
   writeFileSync(join(dir, "index.html"), "<!doctype html><title>x</title>");
   writeFileSync(join(dir, "assets", "app-abc.js"), "console.info(1)");
   writeFileSync(join(dir, "assets", "app-abc.js.gz"), gzipSync("console.info(1)"));
-  const files = loadConsoleFiles(dir)!;
-  server = http.createServer((req, res) => {
-    if (!files.serve(req, res, (req.url ?? "/").split("?")[0]!)) {
-      res.writeHead(404);
-      res.end("fallthrough");
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ base, close } = await serveFiles(loadConsoleFiles(dir)!));
 });
 
 afterAll(() => {
-  server.close();
+  close();
   removeDir(dir);
 });
 

@@ -19,6 +19,7 @@ import {
 import { resetLiveStatus } from "./live";
 import { AccountPage } from "./pages/account";
 import { FilesPage } from "./pages/files";
+import { FormsPage } from "./pages/forms";
 import { ChangePassword, LoginPage } from "./pages/login";
 import { OverviewPage } from "./pages/overview";
 import { PeoplePage } from "./pages/people";
@@ -78,6 +79,13 @@ const PAGES: PageDef[] = [
     allowed: (me, services) => can(me.permissions, "files:read") && "files" in services,
     needs: "files:read (and the files service)",
     view: (p) => <FilesPage {...p} />,
+  },
+  {
+    path: "/forms",
+    label: "Forms",
+    allowed: (me, services) => can(me.permissions, "forms:read") && "forms" in services,
+    needs: "forms:read (and the forms service)",
+    view: (p) => <FormsPage {...p} />,
   },
   {
     path: "/account",
