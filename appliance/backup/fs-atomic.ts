@@ -9,9 +9,9 @@ import { dirname } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
-/** fsyncs a directory so the renames and unlinks inside it survive a power cut. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
+/** fsyncs a file's content, or a directory so the renames and unlinks inside it survive a power cut. */
+export async function fsyncPath(path: string, flags: "r" | "r+" = "r"): Promise<void> {
+  const fh = await open(path, flags);
   try {
     await fh.sync();
   } finally {
@@ -19,15 +19,7 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** fsyncs a file's content. */
-export async function fsyncFile(file: string): Promise<void> {
-  const fh = await open(file, "r+");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+export const fsyncDir = (dir: string) => fsyncPath(dir);
 
 /** Streams `body` into `tmp`, fsyncs it and renames it to `file`; removes `tmp` on any failure. */
 export async function writeAtomic(
@@ -38,7 +30,7 @@ export async function writeAtomic(
   try {
     const src = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     await pipeline(src, createWriteStream(tmp, { mode: 0o600 }));
-    await fsyncFile(tmp);
+    await fsyncPath(tmp, "r+");
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });
