@@ -9,6 +9,8 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { loadService as registryLoader, registryPermissions } from "../services/registry.js";
+import { boxBackups } from "./backup/box-backups.js";
+import * as backupEngine from "./backup/index.js";
 import { gpuSampler } from "./box/gpu.js";
 import { cpuSampler } from "./box/resources.js";
 import type { ApplianceConfig } from "./config/schema.js";
@@ -108,7 +110,14 @@ export async function startAppliance(
         log: log.child({ component: "auth" }),
       })
     : bootstrapTokenAuth(bootstrapToken(paths.adminToken));
+  const backups = boxBackups({
+    config: config.backup,
+    dataDir: paths.root,
+    engine: backupEngine,
+    log: log.child({ component: "backup" }),
+  });
   const applianceApi = createApplianceApi({
+    backups,
     units: supervisor,
     logsDir: paths.logs,
     auth,
@@ -139,6 +148,7 @@ export async function startAppliance(
     box: () => ({
       disk: dataDiskRoom(paths.root, config.disk),
       supervisorLogLinesDropped: opts.logLinesDropped?.() ?? 0,
+      backup: backups.gauges(),
     }),
     applianceApi,
     corsOrigins: config.cors.allowedOrigins,
@@ -149,6 +159,7 @@ export async function startAppliance(
   mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   chmodSync(paths.root, 0o700);
   supervisor.start();
+  backups.start();
   writePid(paths.supervisorPid, process.pid);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -177,6 +188,7 @@ export async function startAppliance(
       gateway.closeAllConnections();
       await closed;
       control.close();
+      await backups.stop();
       await supervisor.stop();
       metrics.close();
       removePid(paths.supervisorPid);

@@ -18,7 +18,7 @@ import type { BackupDestination, BackupSummary } from "./types.js";
 export interface BoxBackupsDeps {
   config: BackupConfig;
   dataDir: string;
-  engine: BackupEngine & { folderDestination(dir: string): BackupDestination };
+  engine: BackupEngine & { parseDestination(spec: string): BackupDestination };
   log: Logger;
   now?: () => Date;
 }
@@ -49,7 +49,7 @@ export function boxBackups(deps: BoxBackupsDeps) {
     dest ??= openDestination(c.destination, {
       dataDir: deps.dataDir,
       config: c,
-      folder: deps.engine.folderDestination,
+      other: deps.engine.parseDestination,
     });
     return dest;
   };

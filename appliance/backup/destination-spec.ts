@@ -1,17 +1,17 @@
 /**
  * The destination spec of config (`backup.destination`) and of `nexus backup --to`: `s3://bucket/prefix`
  * (endpoint and credentials from the backup config, i.e. config.json or NEXUS_BACKUP_S3_*), `hub` (the hub
- * this box is enrolled with, at the configured bandwidth), or an absolute folder path (a mounted USB disk).
- * Nothing in a spec is a secret, so it can be shown as it is.
+ * this box is enrolled with, at the configured bandwidth), or anything else the engine's `parseDestination`
+ * takes (a folder path or `file://` URL: a mounted USB disk). Nothing in a spec is a secret, so it can be
+ * shown as it is.
  */
-import { isAbsolute, normalize } from "node:path";
 import type { BackupConfig } from "./config.js";
 import { hubDestinationFor } from "./destination-hub.js";
 import { s3Destination } from "./destination-s3.js";
 import type { BackupDestination } from "./types.js";
 
 export type DestinationSpec =
-  | { kind: "folder"; path: string }
+  | { kind: "other"; spec: string }
   | { kind: "s3"; bucket: string; prefix: string }
   | { kind: "hub" };
 
@@ -31,19 +31,16 @@ export function parseDestinationSpec(spec: string): DestinationSpec {
     }
     return { kind: "s3", bucket, prefix: segments.length ? `${segments.join("/")}/` : "" };
   }
-  if (isAbsolute(s) && !s.includes("\0")) return { kind: "folder", path: normalize(s) };
-  throw new Error(
-    `backup destination: "${spec}" is none of s3://bucket/prefix, hub, or an absolute folder path`,
-  );
+  return { kind: "other", spec };
 }
 
-/** Opens the destination a spec names; `folder` is the engine's folder destination. */
+/** Opens the destination a spec names; `other` is the engine's `parseDestination` (folders). */
 export function openDestination(
   spec: string,
-  ctx: { dataDir: string; config: BackupConfig; folder: (dir: string) => BackupDestination },
+  ctx: { dataDir: string; config: BackupConfig; other: (spec: string) => BackupDestination },
 ): BackupDestination {
   const d = parseDestinationSpec(spec);
-  if (d.kind === "folder") return ctx.folder(d.path);
+  if (d.kind === "other") return ctx.other(d.spec);
   if (d.kind === "hub") {
     return hubDestinationFor(ctx.dataDir, { bytesPerSecond: ctx.config.hubBandwidthBytesPerSecond });
   }

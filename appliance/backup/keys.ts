@@ -8,8 +8,8 @@ import type { BackupConfig } from "./config.js";
 import type { BackupDecryptionKey, BackupEncryptionKey } from "./types.js";
 
 /** Thrown when the config holds no usable key for what is asked. */
-export class BackupKeyError extends Error {
-  readonly code = "BACKUP_KEY";
+export class BackupKeyConfigError extends Error {
+  readonly code = "BACKUP_NO_KEY";
 }
 
 function passphrase(file: string): string {
@@ -17,13 +17,13 @@ function passphrase(file: string): string {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new BackupKeyError(
+    throw new BackupKeyConfigError(
       `backup passphrase file ${file}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`,
     );
   }
   const first = text.split(/\r?\n/)[0] ?? "";
   if (first.length < 8)
-    throw new BackupKeyError(`backup passphrase file ${file}: the passphrase is under 8 characters`);
+    throw new BackupKeyConfigError(`backup passphrase file ${file}: the passphrase is under 8 characters`);
   return first;
 }
 
@@ -31,13 +31,13 @@ function passphrase(file: string): string {
 export function encryptionKey(c: BackupConfig): BackupEncryptionKey {
   if (c.recipient) return { recipient: c.recipient };
   if (c.passphraseFile) return { passphrase: passphrase(c.passphraseFile) };
-  throw new BackupKeyError("no backup key: set backup.passphraseFile or backup.recipient");
+  throw new BackupKeyConfigError("no backup key: set backup.passphraseFile or backup.recipient");
 }
 
 /** The key to read backups with on the box (verify, restore dry run): only a passphrase can be. */
 export function decryptionKey(c: BackupConfig): BackupDecryptionKey {
   if (c.passphraseFile) return { passphrase: passphrase(c.passphraseFile) };
-  throw new BackupKeyError(
+  throw new BackupKeyConfigError(
     c.recipient
       ? "backups are encrypted to a recipient key: verify and restore need its identity, with `nexus backup verify --identity <file>` on the box"
       : "no backup key: set backup.passphraseFile or backup.recipient",

@@ -38,12 +38,10 @@ export const backupJobSchema = z
     startedAt: z.string(),
     finishedAt: z.string().nullable(),
     progress: progress.nullable(),
-    result: z
-      .unknown()
-      .openapi({
-        description:
-          "backup: { backup, pruned }; verify: { ok, problems? }; prune: { kept, removed }; restore-dry-run: { changes, applied }",
-      }),
+    result: z.unknown().openapi({
+      description:
+        "backup: { backup, pruned }; verify: { ok, problems? }; prune: { kept, removed }; restore-dry-run: { changes, applied }",
+    }),
     error: z.string().nullable(),
   })
   .openapi("BackupJob");

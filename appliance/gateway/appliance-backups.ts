@@ -38,7 +38,8 @@ export function mountBackupRoutes(app: App, backups: BoxBackups) {
   });
   app.openapi(r.createBackupRoute, async (c) => {
     needsDestination(backups);
-    const body = c.req.header("content-length") && c.req.header("content-length") !== "0" ? c.req.valid("json") : {};
+    const body =
+      c.req.header("content-length") && c.req.header("content-length") !== "0" ? c.req.valid("json") : {};
     return c.json(start("backup", { reason: "manual", includeSecrets: body.includeSecrets }), 202);
   });
   app.openapi(r.pruneBackupsRoute, (c) => {

@@ -11,7 +11,8 @@ import { hubDestination } from "../../appliance/backup/destination-hub.js";
 import type { BackupDestination } from "../../appliance/backup/types.js";
 import type { HubLink } from "../../appliance/sync/hub-link.js";
 import { removeDir, tempDir } from "../helpers/appliance.js";
-import { destinationContract, readAll } from "../helpers/backup-destination.js";
+import { makeBackupBox } from "../helpers/backup-box.js";
+import { destinationContract, engineRoundTrip, readAll } from "../helpers/backup-destination.js";
 import { enrolWith, type HubProcess, hubProcess } from "../helpers/hub.js";
 
 let hub: HubProcess;
@@ -20,6 +21,7 @@ let linkA: HubLink;
 let linkB: HubLink;
 let a: BackupDestination;
 let b: BackupDestination;
+let boxDir: string;
 
 async function enrolled(site: string): Promise<HubLink> {
   const dir = tempDir("nexus-backup-hub-");
@@ -33,6 +35,9 @@ beforeAll(async () => {
   await hub.start();
   linkA = await enrolled("site-a");
   linkB = await enrolled("site-b");
+  boxDir = tempDir("nexus-backup-hub-box-");
+  dirs.push(boxDir);
+  await makeBackupBox(boxDir, { blobs: 2, blobBytes: 40_000 });
   a = hubDestination(linkA, { bytesPerSecond: 0 });
   b = hubDestination(linkB, { bytesPerSecond: 0 });
 }, 60_000);
@@ -45,6 +50,10 @@ afterAll(async () => {
 
 describe("hub backup destination", () => {
   destinationContract(() => a, { bigBytes: 3 * 1024 * 1024 });
+  engineRoundTrip(
+    () => a,
+    () => boxDir,
+  );
 
   it("keeps the newest N complete backups per site and drops the older ones", async () => {
     for (const id of ["b1", "b2", "b3"]) {

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3Destination } from "../../appliance/backup/destination-s3.js";
 import type { BackupDestination } from "../../appliance/backup/types.js";
 import { freePort } from "../../appliance/lib/ports.js";
-import { destinationContract } from "../helpers/backup-destination.js";
+import { removeDir, tempDir } from "../helpers/appliance.js";
+import { makeBackupBox } from "../helpers/backup-box.js";
+import { destinationContract, engineRoundTrip } from "../helpers/backup-destination.js";
 import { type S3TestServer, startS3Server } from "../helpers/s3-server.js";
 
 const CHUNK = 5 * 1024 * 1024;
@@ -15,8 +17,11 @@ const CHUNK = 5 * 1024 * 1024;
 describe("S3 backup destination on s3rver", () => {
   let s3: S3TestServer;
   let dest: ReturnType<typeof s3Destination>;
+  let dataDir: string;
   beforeAll(async () => {
     s3 = await startS3Server();
+    dataDir = tempDir("nexus-backup-s3-box-");
+    await makeBackupBox(dataDir, { blobs: 2, blobBytes: 40_000 });
     dest = s3Destination({
       ...s3,
       region: "us-east-1",
@@ -28,8 +33,13 @@ describe("S3 backup destination on s3rver", () => {
   afterAll(async () => {
     dest?.close();
     await s3?.stop();
+    removeDir(dataDir);
   });
   destinationContract(() => dest, { bigBytes: CHUNK * 2 + 1234 });
+  engineRoundTrip(
+    () => dest,
+    () => dataDir,
+  );
 
   it("keeps prefixes apart and describes itself without secrets", async () => {
     const other = s3Destination({ ...s3, region: "us-east-1", bucket: "nexus-backups", prefix: "box-2/" });
