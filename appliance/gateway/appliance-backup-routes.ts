@@ -43,6 +43,10 @@ export const backupJobSchema = z
         "backup: { backup, pruned }; verify: { ok, problems? }; prune: { kept, removed }; restore-dry-run: { changes, applied }",
     }),
     error: z.string().nullable(),
+    includeSecrets: z
+      .boolean()
+      .optional()
+      .openapi({ description: "a backup's own choice over the config's" }),
   })
   .openapi("BackupJob");
 
