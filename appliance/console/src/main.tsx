@@ -18,6 +18,7 @@ import {
 } from "./api";
 import { resetLiveStatus } from "./live";
 import { AccountPage } from "./pages/account";
+import { BackupsPage } from "./pages/backups";
 import { FilesPage } from "./pages/files";
 import { ChangePassword, LoginPage } from "./pages/login";
 import { OverviewPage } from "./pages/overview";
@@ -64,6 +65,13 @@ const PAGES: PageDef[] = [
     allowed: (me) => can(me.permissions, "appliance:read"),
     needs: "appliance:read",
     view: () => <SyncPage />,
+  },
+  {
+    path: "/backups",
+    label: "Backups",
+    allowed: (me) => can(me.permissions, "appliance:read"),
+    needs: "appliance:read",
+    view: (p) => <BackupsPage {...p} />,
   },
   {
     path: "/people",
