@@ -11,9 +11,10 @@
  * nor its hash. The name key is derived from the data identity (passphrase mode) or the recipient.
  */
 import { createHash, createHmac } from "node:crypto";
-import { Readable } from "node:stream";
+import { pipeline, Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
+import { newHeader, openStream, sealStream } from "./age-stream.js";
 import type { BackupDecryptionKey, BackupEncryptionKey } from "./types.js";
 
 /** The backup cannot be opened with the key given. */
@@ -70,28 +71,37 @@ export function blobObjectName(keys: Pick<PartKeys, "nameKey">, sha256: string):
   return createHmac("sha256", keys.nameKey).update(sha256).digest("hex");
 }
 
-/** Encrypts a stream to `recipient`, streaming (constant memory). */
-export async function encryptStream(recipient: string, src: NodeJS.ReadableStream): Promise<Readable> {
+/**
+ * Encrypts a stream to `recipient`, streaming (constant memory). With the matching `identity` (passphrase
+ * mode's data identity) the payload is sealed by Node's native cipher (age-stream.ts); without it (a
+ * recipient the box cannot decrypt for) by typage.
+ */
+export async function encryptStream(
+  recipient: string,
+  src: NodeJS.ReadableStream,
+  identity?: string,
+): Promise<Readable> {
+  if (identity) {
+    const { header, fileKey } = await newHeader(recipient, identity);
+    return pipeline(src, sealStream(header, fileKey), () => {});
+  }
   const e = new Encrypter();
   e.addRecipient(recipient);
   const web = Readable.toWeb(Readable.from(src as AsyncIterable<Uint8Array>)) as ReadableStream<Uint8Array>;
   return Readable.fromWeb((await e.encrypt(web)) as unknown as WebReadableStream<Uint8Array>);
 }
 
-/** Decrypts a stream with `identity`; a flipped byte makes the stream fail where it is read. */
+/** Decrypts a stream with `identity`; a wrong key or a flipped byte makes the stream fail where it is read. */
 export async function decryptStream(
   identity: string,
   src: NodeJS.ReadableStream,
   what: string,
 ): Promise<Readable> {
-  const d = new Decrypter();
-  d.addIdentity(identity);
-  const web = Readable.toWeb(Readable.from(src as AsyncIterable<Uint8Array>)) as ReadableStream<Uint8Array>;
-  try {
-    return Readable.fromWeb((await d.decrypt(web)) as unknown as WebReadableStream<Uint8Array>);
-  } catch (err) {
-    throw new BackupKeyError(`${what} (${(err as Error).message})`);
-  }
+  return pipeline(
+    src,
+    openStream(identity, (err) => new BackupKeyError(`${what} (${err.message})`)),
+    () => {},
+  );
 }
 
 /** Encrypts the manifest with the passphrase or to the recipient. */

@@ -2,7 +2,7 @@
  * A local folder or mounted USB disk as a backup destination. Every put goes through a temporary file
  * (`<key>.tmp-<random>`), fsync, rename and directory fsync, so a kill -9 or a full disk never leaves a
  * partial object under its key; a full disk removes the temporary file and throws
- * BackupDestinationFullError. Temporary files are invisible to `list`.
+ * BackupDestinationFullError. Temporary files are invisible to `list`, which removes those over an hour old.
  */
 import { randomBytes } from "node:crypto";
 import { createReadStream, type Dirent } from "node:fs";
@@ -77,7 +77,8 @@ export function folderDestination(dir: string): BackupDestination {
         for (const e of entries) {
           const k = rel ? `${rel}/${e.name}` : e.name;
           if (e.isDirectory()) await walk(join(d, e.name), k);
-          else if (e.isFile() && !TMP.test(e.name) && k.startsWith(prefix)) out.push(k);
+          else if (TMP.test(e.name)) await removeIfStale(join(d, e.name));
+          else if (e.isFile() && k.startsWith(prefix)) out.push(k);
         }
       };
       // Start at the prefix's folder: listing snapshots/ never walks blobs/.
@@ -101,18 +102,13 @@ export function folderDestination(dir: string): BackupDestination {
   };
 }
 
-/** Removes a folder destination's temporary files (leftovers of a killed run). */
-export async function removeTemporaryFiles(dir: string): Promise<number> {
-  let n = 0;
-  const walk = async (d: string) => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [] as Dirent[])) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else if (TMP.test(e.name)) {
-        await rm(join(d, e.name), { force: true });
-        n++;
-      }
-    }
-  };
-  await walk(resolve(dir));
-  return n;
+/** A temporary file this old is the leftover of a killed run (a live put renews its mtime as it writes). */
+const STALE_TMP_MS = 60 * 60 * 1000;
+
+async function removeIfStale(file: string): Promise<void> {
+  try {
+    if (Date.now() - (await stat(file)).mtimeMs > STALE_TMP_MS) await rm(file, { force: true });
+  } catch {
+    // gone already
+  }
 }

@@ -42,26 +42,26 @@ export interface StoredObject {
   storedSha256: string;
 }
 
-/** Encrypts `src` to `recipient` and puts it under `key`. */
+/** Encrypts `src` with the backup's part keys and puts it under `key`. */
 export async function putEncrypted(
   dest: BackupDestination,
   key: string,
-  recipient: string,
+  keys: { recipient: string; dataIdentity?: string },
   src: NodeJS.ReadableStream,
   onBytes?: (n: number) => void,
+  hashStored = true,
 ): Promise<StoredObject> {
   const plain = hasher(onBytes);
-  const stored = hasher();
+  const stored = hashStored ? hasher() : null;
   const enc = await encryptStream(
-    recipient,
+    keys.recipient,
     pipelineCb(src, plain.stream, () => {}),
+    keys.dataIdentity,
   );
-  await dest.put(
-    key,
-    pipelineCb(enc, stored.stream, () => {}),
-  );
+  await dest.put(key, stored ? pipelineCb(enc, stored.stream, () => {}) : enc);
   const p = plain.result();
-  const s = stored.result();
+  // Blobs skip the stored hash (their check is the plaintext's sha256, their name): 0 and "" then.
+  const s = stored?.result() ?? { size: 0, sha256: "" };
   return { size: p.size, sha256: p.sha256, storedSize: s.size, storedSha256: s.sha256 };
 }
 

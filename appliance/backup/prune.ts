@@ -4,6 +4,8 @@
  * Prune and create must not run at the same time on one destination (the scheduler runs them in turn): a
  * create that found a blob present could otherwise lose it to a prune that saw no manifest naming it.
  */
+import { readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { listBackups, readManifestFile } from "./manifest.js";
 import type { BackupDestination, RetentionPolicy } from "./types.js";
 
@@ -77,6 +79,17 @@ export async function removeLeftovers(dest: BackupDestination, now: Date): Promi
     removed.add(id);
   }
   return [...removed];
+}
+
+/** Removes the data dir's staging folders of runs killed over an hour ago (`<data>/backups/staging/<id>`). */
+export async function removeStaleStaging(dataDir: string, now: Date): Promise<void> {
+  const root = join(dataDir, "backups", "staging");
+  const entries = await readdir(root).catch(() => [] as string[]);
+  for (const name of entries) {
+    if (now.getTime() - idTime(name.replace(/^restore-/, "")) > LEFTOVER_AGE_MS) {
+      await rm(join(root, name), { recursive: true, force: true });
+    }
+  }
 }
 
 /** Applies a retention policy to a destination; with `dryRun` only says what it would remove. */

@@ -28,7 +28,7 @@ import {
 } from "./manifest.js";
 import { BackupPartDamagedError, putEncrypted } from "./parts-io.js";
 import { progressReporter } from "./progress.js";
-import { removeLeftovers } from "./prune.js";
+import { removeLeftovers, removeStaleStaging } from "./prune.js";
 import type {
   BackupDestination,
   BackupEncryptionKey,
@@ -77,6 +77,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupSum
   };
   try {
     await removeLeftovers(dest, new Date());
+    await removeStaleStaging(dataDir, new Date());
     const keys = await partKeysFor(opts.key, await previousDataIdentity(dest, opts.key));
     checkAbort();
     progress.phase("databases");
@@ -92,13 +93,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupSum
       progress.phase(path.startsWith("services/") ? "databases" : "config", path);
       const key = partKey(id, n);
       written.push(key);
-      const o = await putEncrypted(
-        dest,
-        key,
-        keys.recipient,
-        createReadStream(join(staging, path)),
-        progress.add,
-      );
+      const o = await putEncrypted(dest, key, keys, createReadStream(join(staging, path)), progress.add);
       parts.push({ key, path, ...o });
     }
     const { entries, copied } = await putBlobs(dataDir, dest, keys, blobs, progress, checkAbort);
@@ -160,7 +155,7 @@ async function putBlobs(
       }
       progress.phase("blobs", sha256);
       // putEncrypted hashes what the store gives: a blob damaged on the box's disk is not backed up as fine.
-      const o = await putEncrypted(dest, key, keys.recipient, await store.get(sha256), progress.add);
+      const o = await putEncrypted(dest, key, keys, await store.get(sha256), progress.add, false);
       if (o.sha256 !== sha256) {
         await dest.remove(key);
         throw new BackupPartDamagedError(

@@ -1,0 +1,50 @@
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
+import { describe, expect, it } from "vitest";
+import { newHeader, openStream, sealStream } from "./age-stream.js";
+
+async function collect(s: NodeJS.ReadableStream): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of s) out.push(Buffer.from(c as Uint8Array));
+  return Buffer.concat(out);
+}
+
+// Empty, one byte, exactly one chunk, one chunk and a byte, several chunks.
+const sizes = [0, 1, 65_536, 65_537, 140_000];
+
+describe("native age payload", () => {
+  it.each(sizes)("%i bytes: sealed here, opened by typage, and the other way round", async (size) => {
+    const identity = await generateX25519Identity();
+    const recipient = await identityToRecipient(identity);
+    const plain = randomBytes(size);
+    const { header, fileKey } = await newHeader(recipient, identity);
+    const sealed = await collect(
+      Readable.from([plain.subarray(0, size >> 1), plain.subarray(size >> 1)]).pipe(
+        sealStream(header, fileKey),
+      ),
+    );
+    const d = new Decrypter();
+    d.addIdentity(identity);
+    expect(Buffer.from(await d.decrypt(new Uint8Array(sealed)))).toEqual(plain);
+
+    const e = new Encrypter();
+    e.addRecipient(recipient);
+    const theirs = Buffer.from(await e.encrypt(new Uint8Array(plain)));
+    const opened = await collect(Readable.from([theirs]).pipe(openStream(identity, (err) => err)));
+    expect(opened).toEqual(plain);
+  });
+
+  it("a flipped byte, a truncation or another identity fails", async () => {
+    const identity = await generateX25519Identity();
+    const { header, fileKey } = await newHeader(await identityToRecipient(identity), identity);
+    const sealed = await collect(Readable.from([randomBytes(150_000)]).pipe(sealStream(header, fileKey)));
+    const flipped = Buffer.from(sealed);
+    flipped.writeUInt8(flipped.readUInt8(100_000) ^ 1, 100_000);
+    const open = (b: Buffer, id = identity) =>
+      collect(Readable.from([b]).pipe(openStream(id, () => new Error("wrong key"))));
+    await expect(open(flipped)).rejects.toThrow();
+    await expect(open(sealed.subarray(0, sealed.length - 70_000))).rejects.toThrow();
+    await expect(open(sealed, await generateX25519Identity())).rejects.toThrow("wrong key");
+  });
+});
