@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadApplianceConfig } from "../config/load.js";
 import { backupConfigSchema } from "./config.js";
-import { openDestination, parseDestinationSpec } from "./destination-spec.js";
+import { destinationFor, openDestination, parseDestinationSpec } from "./destination-spec.js";
 import type { BackupDestination } from "./types.js";
 
 describe("parseDestinationSpec", () => {
@@ -92,5 +95,27 @@ describe("backup config", () => {
       schedule: "off",
       keepLast: 3,
     });
+  });
+});
+
+describe("destinationFor (nexus backup --to)", () => {
+  it("opens the configured destination, or the one given, with the data dir's backup config", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nexus-dest-for-"));
+    try {
+      expect(() => destinationFor(undefined, dir)).toThrow(/no destination/);
+      const backup = {
+        destination: "s3://b-1/site",
+        s3Endpoint: "minio.lan",
+        s3AccessKey: "a",
+        s3SecretKey: "s",
+      };
+      writeFileSync(join(dir, "config.json"), JSON.stringify({ backup }));
+      const s3 = destinationFor(undefined, dir) as BackupDestination & { close(): void };
+      expect(s3.description).toBe("s3://b-1/site/ at minio.lan");
+      s3.close();
+      expect(destinationFor(join(dir, "usb"), dir).kind).toBe("folder");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -5,7 +5,9 @@
  * takes (a folder path or `file://` URL: a mounted USB disk). Nothing in a spec is a secret, so it can be
  * shown as it is.
  */
+import { loadApplianceConfig } from "../config/load.js";
 import type { BackupConfig } from "./config.js";
+import { parseDestination } from "./destination.js";
 import { hubDestinationFor } from "./destination-hub.js";
 import { s3Destination } from "./destination-s3.js";
 import type { BackupDestination } from "./types.js";
@@ -60,4 +62,15 @@ export function openDestination(
     bucket: d.bucket,
     prefix: d.prefix,
   });
+}
+
+/**
+ * For `nexus backup --to <spec>`: any spec, with the box's backup config (S3 endpoint and credentials, hub
+ * bandwidth) read from its data dir; no spec: the configured `backup.destination`.
+ */
+export function destinationFor(spec: string | undefined, dataDir: string): BackupDestination {
+  const config = loadApplianceConfig({ dataDir }).backup;
+  const chosen = spec ?? config.destination;
+  if (!chosen) throw new Error("no destination: give --to, or set backup.destination in config.json");
+  return openDestination(chosen, { dataDir, config, other: parseDestination });
 }
