@@ -159,7 +159,6 @@ export async function startAppliance(
   mkdirSync(paths.root, { recursive: true, mode: 0o700 });
   chmodSync(paths.root, 0o700);
   supervisor.start();
-  backups.start();
   writePid(paths.supervisorPid, process.pid);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -172,6 +171,7 @@ export async function startAppliance(
     removePid(paths.supervisorPid);
     throw err;
   }
+  backups.start();
   const port = (gateway.address() as AddressInfo).port;
   const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${shownHost}:${port}`;
