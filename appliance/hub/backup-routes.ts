@@ -63,6 +63,10 @@ async function receive(incoming: IncomingMessage, tmpDir: string) {
     await fh.close().catch(() => {});
     await rm(file, { force: true });
     if ((err as NodeJS.ErrnoException).code === "ENOSPC") throw new ApiError(507, "the hub's disk is full");
+    // The box went away mid-upload (its source failed, it was killed): nothing was stored, nothing to log.
+    if (incoming.destroyed || (err as NodeJS.ErrnoException).code === "ECONNRESET") {
+      throw new ApiError(400, "the upload was cut off; nothing was stored");
+    }
     throw err;
   }
   await fh.close();
