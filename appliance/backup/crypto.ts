@@ -1,6 +1,7 @@
 /**
  * Encryption at rest with age (the `age-encryption` package, typage). Two modes:
- * - passphrase: the manifest is age-encrypted with the passphrase (scrypt, work factor 18 unless
+ * - passphrase: the manifest is age-encrypted with the passphrase (scrypt on Node's native implementation,
+ *   age-scrypt.ts; work factor 18 unless
  *   NEXUS_BACKUP_SCRYPT_WORK_FACTOR says otherwise); parts and blobs are encrypted to a random X25519 "data
  *   identity" that lives only inside that encrypted manifest, so one scrypt per backup, not one per blob. A
  *   new backup with the same passphrase reuses the data identity of the newest backup it can open (its blobs
@@ -14,6 +15,7 @@ import { createHash, createHmac } from "node:crypto";
 import { pipeline, Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
+import { scryptIdentity, scryptRecipient } from "./age-scrypt.js";
 import { newHeader, openStream, sealStream } from "./age-stream.js";
 import type { BackupDecryptionKey, BackupEncryptionKey } from "./types.js";
 
@@ -107,10 +109,8 @@ export async function decryptStream(
 /** Encrypts the manifest with the passphrase or to the recipient. */
 export async function sealManifest(key: BackupEncryptionKey, text: string): Promise<Buffer> {
   const e = new Encrypter();
-  if ("passphrase" in key) {
-    e.setPassphrase(key.passphrase);
-    e.setScryptWorkFactor(scryptWorkFactor());
-  } else e.addRecipient(key.recipient);
+  if ("passphrase" in key) e.addRecipient(scryptRecipient(key.passphrase, scryptWorkFactor()));
+  else e.addRecipient(key.recipient);
   return Buffer.from(await e.encrypt(text));
 }
 
@@ -121,7 +121,7 @@ export async function openManifest(
   what: string,
 ) {
   const d = new Decrypter();
-  if ("passphrase" in key) d.addPassphrase(key.passphrase);
+  if ("passphrase" in key) d.addIdentity(scryptIdentity(key.passphrase));
   else if ("identity" in key) d.addIdentity(key.identity);
   else throw new BackupKeyError(what);
   try {

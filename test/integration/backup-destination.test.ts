@@ -2,10 +2,12 @@
  * The folder destination under failure: a full disk (a small tmpfs, needs root as CI has) and a kill -9 of
  * a backup mid-way. Neither leaves a half backup listed; earlier backups stay valid.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync, utimesSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { INCOMPLETE_MARKER } from "../../appliance/backup/apply.js";
 import {
   BackupDestinationFullError,
   createBackup,
@@ -15,10 +17,11 @@ import {
   verifyBackup,
 } from "../../appliance/backup/index.js";
 import { removeStaleStaging } from "../../appliance/backup/prune.js";
-import { removeDir, spawnFixture, tempDir, waitFor } from "../helpers/appliance.js";
+import { ROOT, removeDir, spawnFixture, TSX, tempDir, waitFor } from "../helpers/appliance.js";
 import { makeBackupBox } from "../helpers/backup-box.js";
 import { stopChild } from "../helpers/processes.js";
 
+const run = promisify(execFile);
 const key = { passphrase: "destination test" };
 let base: string;
 let mountPoint = "";
@@ -37,6 +40,26 @@ beforeAll(() => {
 afterAll(() => {
   if (mountPoint) execFileSync("umount", ["-l", mountPoint]);
   removeDir(base);
+});
+
+describe("an unfinished restore", () => {
+  it("nexus up refuses to start until the restore is run again", async () => {
+    const dataDir = join(base, "half-restored");
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, INCOMPLETE_MARKER), '{"restore":"backup 20261207T153000Z-0badc0de"}\n');
+    const r = await run(process.execPath, [
+      "--import",
+      TSX,
+      join(ROOT, "appliance/cli/main.ts"),
+      "-d",
+      dataDir,
+      "up",
+    ]).catch((e: { code: number; stderr: string }) => e);
+    expect(r).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("restore of backup 20261207T153000Z-0badc0de did not finish"),
+    });
+  });
 });
 
 describe("folder destination", () => {
