@@ -118,7 +118,7 @@ export const createBackupRoute = createRoute({
     query: noQuery,
     body: { required: false, content: { "application/json": { schema: createBackupBody } } },
   },
-  responses: { ...job202, ...errors(...COMMON, 409, 413) },
+  responses: { ...job202, ...errors(...COMMON, 409, 413, 415) },
 });
 
 export const backupJobRoute = createRoute({

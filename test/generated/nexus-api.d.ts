@@ -1714,6 +1714,15 @@ export interface operations {
                 };
             };
             /** @description error */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error */
             429: {
                 headers: {
                     [name: string]: unknown;

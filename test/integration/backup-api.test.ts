@@ -80,13 +80,19 @@ describe("backups API: who may call it", () => {
 });
 
 describe("backups API: bad input", () => {
-  it("refuses bad bodies, ids and queries with 400 in the one error shape", async () => {
+  it("refuses bad bodies, ids and queries with 400 (415 for a body not JSON) in the one error shape", async () => {
     const as = bearer(admin);
     expectError(await api("POST", "", as, { includeSecrets: "yes" }), 400);
     expectError(await api("POST", "", as, { includeSecrets: true, rm: "-rf" }), 400);
     expectError(await api("POST", "", as, new Raw("{not json")), 400);
     expectError(await api("POST", "", as, ["x".repeat(10_000)]), 400);
     expectError(await api("POST", "/prune", as, { dryRun: true }), 400);
+    const plain = await call(box, "POST", "/api/appliance/backups", {
+      as,
+      body: new Raw("includeSecrets=false"),
+      headers: { "content-type": "text/plain" },
+    });
+    expectError(plain, 415);
     expectError(await api("GET", "?x=1", as), 400);
     expectError(await api("GET", "/jobs/not-a-uuid", as), 400);
     expectError(await api("GET", "/jobs/00000000-0000-4000-8000-000000000000", as), 404);
