@@ -8,6 +8,8 @@ import { chmodSync, mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { join } from "node:path";
 import { loadService as registryLoader, registryPermissions } from "../services/registry.js";
+import { boxBackups } from "./backup/box-backups.js";
+import * as backupEngine from "./backup/index.js";
 import { gpuSampler } from "./box/gpu.js";
 import { cpuSampler } from "./box/resources.js";
 import type { ApplianceConfig } from "./config/schema.js";
@@ -117,7 +119,14 @@ export async function startAppliance(
         log: log.child({ component: "auth" }),
       })
     : bootstrapTokenAuth(bootstrapToken(paths.adminToken));
+  const backups = boxBackups({
+    config: config.backup,
+    dataDir: paths.root,
+    engine: backupEngine,
+    log: log.child({ component: "backup" }),
+  });
   const applianceApi = createApplianceApi({
+    backups,
     units: supervisor,
     logsDir: paths.logs,
     auth,
@@ -148,6 +157,7 @@ export async function startAppliance(
     box: () => ({
       disk: dataDiskRoom(paths.root, config.disk),
       supervisorLogLinesDropped: opts.logLinesDropped?.() ?? 0,
+      backup: backups.gauges(),
     }),
     applianceApi,
     corsOrigins: config.cors.allowedOrigins,
@@ -175,6 +185,7 @@ export async function startAppliance(
     removePid(paths.supervisorPid);
     throw err;
   }
+  backups.start();
   const url = urlFor("http", config.host, port);
 
   let resolveStopped!: () => void;
@@ -187,6 +198,7 @@ export async function startAppliance(
       log.info("stopping appliance");
       await Promise.all([closeServer(gateway), secure ? closeServer(secure) : undefined]);
       control.close();
+      await backups.stop();
       await supervisor.stop();
       metrics.close();
       removePid(paths.supervisorPid);
@@ -207,6 +219,7 @@ export async function startAppliance(
     });
   } catch (err) {
     await Promise.all([closeServer(gateway), secure ? closeServer(secure) : undefined]);
+    await backups.stop();
     await supervisor.stop();
     removePid(paths.supervisorPid);
     throw err;

@@ -128,3 +128,25 @@ function diskReserveAlert(disk: AlertInput["disk"]): Alert | null {
   }
   return null;
 }
+
+/** What the backup alert looks at (appliance/backup/jobs.ts's outcomes). */
+export interface BackupAlertInput {
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
+  lastError: string | null;
+}
+
+/** Critical while the last backup failed (until one succeeds): a box with no working backup must be seen. */
+export function backupAlert(b: BackupAlertInput): Alert | null {
+  if (!b.lastFailureAt) return null;
+  if (b.lastSuccessAt && Date.parse(b.lastSuccessAt) >= Date.parse(b.lastFailureAt)) return null;
+  const when = `${b.lastFailureAt.slice(0, 10)} ${b.lastFailureAt.slice(11, 16)} UTC`;
+  const since = b.lastSuccessAt
+    ? `last success ${b.lastSuccessAt.slice(0, 10)}`
+    : "no backup has succeeded yet";
+  return {
+    id: "backup",
+    level: "critical",
+    message: `the last backup failed (${when}: ${b.lastError ?? "no error recorded"}); ${since}`,
+  };
+}

@@ -63,6 +63,7 @@ export async function runHub(o: {
     maxClockDriftMs: process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS
       ? Number(process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS)
       : undefined,
+    backupKeep: backupKeep(process.env.NEXUS_HUB_BACKUP_KEEP),
     natsReloadTimeoutMs: process.env.NEXUS_HUB_NATS_RELOAD_TIMEOUT_MS
       ? Number(process.env.NEXUS_HUB_NATS_RELOAD_TIMEOUT_MS)
       : undefined,
@@ -201,4 +202,13 @@ export async function enrollCommand(
   const link = await enroll({ dataDir, hubUrl, token, allowHttp: opts.allowHttp });
   console.log(`Enrolled as site ${link.site}; the box links to ${link.leafnodeUrl} from its next start.`);
   console.log("Start it: nexus up");
+}
+
+/** NEXUS_HUB_BACKUP_KEEP: backups kept per site, a whole number from 1. */
+function backupKeep(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new Error("NEXUS_HUB_BACKUP_KEEP: a whole number of backups, 1 or more");
+  return n;
 }

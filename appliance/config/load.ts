@@ -1,5 +1,6 @@
 /** Loads the appliance config: defaults < <data>/config.json < NEXUS_* env < CLI flags. */
 import { existsSync, readFileSync } from "node:fs";
+import { backupConfigSchema } from "../backup/config.js";
 import { loadConfig } from "../kit/config.js";
 import { loadDiskReserve } from "../kit/disk.js";
 import { dataPaths, defaultDataDir } from "../paths.js";
@@ -42,7 +43,14 @@ export function loadApplianceConfig(
     .map((s) => s.trim())
     .filter(Boolean);
   const top = loadConfig(
-    applianceConfigSchema.omit({ gateway: true, supervisor: true, services: true, cors: true, disk: true }),
+    applianceConfigSchema.omit({
+      gateway: true,
+      supervisor: true,
+      services: true,
+      cors: true,
+      disk: true,
+      backup: true,
+    }),
     {
       prefix: "NEXUS_",
       env,
@@ -71,6 +79,11 @@ export function loadApplianceConfig(
     env,
     fileValues: (fileValues.supervisor as Record<string, unknown>) ?? {},
   });
+  const backup = loadConfig(backupConfigSchema, {
+    prefix: "NEXUS_BACKUP_",
+    env,
+    fileValues: (fileValues.backup as Record<string, unknown>) ?? {},
+  });
   const disk = loadDiskReserve(env, (fileValues.disk as Record<string, unknown>) ?? {});
   const merged = {
     ...top,
@@ -79,6 +92,7 @@ export function loadApplianceConfig(
     cors,
     supervisor,
     disk,
+    backup,
     dataDir,
     ...(overrides.port !== undefined ? { port: overrides.port } : {}),
     ...(overrides.host !== undefined ? { host: overrides.host } : {}),

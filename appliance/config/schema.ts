@@ -1,5 +1,6 @@
 /** The appliance's one config schema (supervisor + gateway). Parsed once at start and passed down. */
 import { z } from "zod";
+import { backupConfigSchema } from "../backup/config.js";
 import { diskReserveSchema } from "../kit/disk.js";
 import { SITE_ID } from "../lib/names.js";
 
@@ -120,6 +121,8 @@ export const applianceConfigSchema = z.object({
   supervisor: supervisorConfigSchema.default(supervisorConfigSchema.parse({})),
   /** The disk reserve uploads may not consume (`NEXUS_DISK_RESERVE_PERCENT`, `NEXUS_DISK_RESERVE_BYTES`). */
   disk: diskReserveSchema.default(diskReserveSchema.parse({})),
+  /** Backups: destination, schedule, retention, key (appliance/backup/config.ts). */
+  backup: backupConfigSchema.default(backupConfigSchema.parse({})),
 });
 
 export type ApplianceConfig = z.infer<typeof applianceConfigSchema>;

@@ -12,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import type { BoxBackups } from "../backup/box-backups.js";
 import { type ApplianceStatus, applianceStatus, type StatusSources } from "../box/status.js";
 import { notFoundOr405 } from "../kit/allow.js";
 import {
@@ -28,6 +29,7 @@ import {
 import { followLog, type LogSource, logSource, tailLog } from "../supervisor/log-files.js";
 import type { ServiceStatus } from "../supervisor/status.js";
 import type { SyncStatus } from "../sync-status.js";
+import { mountBackupRoutes } from "./appliance-backups.js";
 import { downloadResponse, matcher } from "./appliance-logs.js";
 import * as r from "./appliance-routes.js";
 import { createSyncWatch } from "./appliance-sync.js";
@@ -45,7 +47,10 @@ export const APPLIANCE_PERMISSIONS = {
     description: "See the box's status, services, sync and logs; read /metrics and the OpenAPI document",
     roles: ["operator"],
   },
-  [WRITE]: { description: "Restart, stop and start services", roles: ["operator"] },
+  [WRITE]: {
+    description: "Restart, stop and start services; start backups, verify and prune them, dry-run a restore",
+    roles: ["operator"],
+  },
 } satisfies PermissionDeclarations;
 
 /** Route permissions, checked by the gateway like a service's `access` rules. */
@@ -56,6 +61,11 @@ export const APPLIANCE_ACCESS: readonly AccessRule[] = [
   rule("GET", "/services/:name/logs", READ),
   rule("GET", "/services/:name/logs/*", READ),
   rule("POST", "/services/:name/*", WRITE),
+  rule("GET", "/backups", READ),
+  rule("GET", "/backups/jobs/:id", READ),
+  rule("POST", "/backups", WRITE),
+  rule("POST", "/backups/prune", WRITE),
+  rule("POST", "/backups/:id/*", WRITE),
 ];
 checkPermissions(APPLIANCE_API, APPLIANCE_PERMISSIONS, APPLIANCE_ACCESS);
 
@@ -73,6 +83,8 @@ export interface ApplianceApiDeps {
   logsDir: string;
   auth: AuthHook;
   log: Logger;
+  /** The box's backups (appliance/backup/box-backups.ts). */
+  backups: BoxBackups;
   /** Open SSE streams at most (status and log follows together), for the box and per caller; more get 429. */
   streams: StreamLimits;
 }
@@ -88,6 +100,8 @@ export interface ApiCall {
 /** The node request and response `getRequestListener` passes to the app. */
 type Env = { Bindings: { incoming: IncomingMessage; outgoing: ServerResponse } };
 
+/** The one action that takes a (JSON) body: its options. */
+const TAKES_BODY = new Set([`${BASE}/backups`]);
 /** Stopping it from the console would lock everybody out of the console and the API. */
 const LOCKOUT_SERVICE = "identity";
 /** How often a live stream checks that its caller may still read (session revoked, role changed). */
@@ -135,7 +149,8 @@ export function createApplianceApi(deps: ApplianceApiDeps) {
   const ops: Ops = {
     fullStatus: async () => {
       const [status, syncNow] = await Promise.all([applianceStatus(deps.status), sync.read()]);
-      return { ...status, alerts: [...status.alerts, ...sync.alerts()], sync: syncNow };
+      const alerts = [...status.alerts, ...sync.alerts(), ...deps.backups.alerts()];
+      return { ...status, alerts, sync: syncNow };
     },
     sync: () => sync.read(),
     logOf: (name) => logOf(deps, name),
@@ -148,12 +163,14 @@ export function createApplianceApi(deps: ApplianceApiDeps) {
     const keys = [...new URL(c.req.url).searchParams.keys()];
     if (new Set(keys).size !== keys.length) throw new ApiError(400, "a query parameter is repeated");
     const h = c.env.incoming.headers;
-    if (c.req.method === "POST" && (Number(h["content-length"] ?? 0) > 0 || h["transfer-encoding"])) {
+    const hasBody = Number(h["content-length"] ?? 0) > 0 || h["transfer-encoding"];
+    if (c.req.method === "POST" && hasBody && !TAKES_BODY.has(new URL(c.req.url).pathname)) {
       throw new ApiError(400, "this action takes no request body");
     }
     await next();
   });
   mountRoutes(app, ops);
+  mountBackupRoutes(app, deps.backups);
   app.notFound(notFoundOr405(app));
   app.onError((err, c) => renderError(err, c, deps.log));
 

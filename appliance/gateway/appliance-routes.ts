@@ -13,14 +13,14 @@ export const APPLIANCE_TAG = "appliance";
 /** The one error shape (kit/openapi.ts's `ErrorBody`): the appliance API's refusals are the services'. */
 export const errorSchema = errorBodySchema;
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { "application/json": { schema } },
 });
-const errors = (...codes: number[]) =>
+export const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((code) => [code, json(errorSchema, "error")]));
 /** What every appliance route may answer besides its own results (gateway checks, then validation). */
-const COMMON = [400, 401, 403, 405, 429];
+export const COMMON = [400, 401, 403, 405, 429];
 
 const serviceName = z
   .string()
@@ -125,7 +125,7 @@ const eventStream = (description: string) => ({
   content: { "text/event-stream": { schema: z.string() } },
 });
 
-const get = <P extends string>(path: P, operationId: string, summary: string) => ({
+export const get = <P extends string>(path: P, operationId: string, summary: string) => ({
   method: "get" as const,
   path,
   operationId,

@@ -29,10 +29,20 @@ export interface ServiceGauge {
   logLinesDropped: number;
 }
 
-/** Box-wide readings: the data disk against its reserve, and the supervisor's own dropped log lines. */
+/** Backups' outcomes (appliance/backup/jobs.ts), for the `nexus_backup_*` series. */
+export interface BackupGauges {
+  lastSuccessAt: string | null;
+  lastDurationSeconds: number | null;
+  lastBytes: number | null;
+  failuresTotal: number;
+  running: boolean;
+}
+
+/** Box-wide readings: the data disk against its reserve, the supervisor's own dropped log lines, backups. */
 export interface BoxGauges {
   disk: DiskRoom | null;
   supervisorLogLinesDropped: number;
+  backup?: BackupGauges;
 }
 
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -211,5 +221,33 @@ function boxLines(services: ServiceGauge[], box: BoxGauges): string[] {
   );
   const units = new Map(services.map((s) => [s.unit, s.logLinesDropped]));
   for (const [unit, n] of units) out.push(`nexus_log_lines_dropped_total{unit="${esc(unit)}"} ${n}`);
+  if (box.backup) out.push(...backupLines(box.backup));
   return out;
+}
+
+/** A series is left out until there is a value (no success yet: no timestamp, rather than a fake 0). */
+function backupLines(b: BackupGauges): string[] {
+  const gauge = (name: string, help: string, value: number | null) =>
+    value === null ? [] : [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`];
+  return [
+    ...gauge(
+      "nexus_backup_last_success_timestamp_seconds",
+      "When the last successful backup finished (Unix time).",
+      b.lastSuccessAt ? Date.parse(b.lastSuccessAt) / 1000 : null,
+    ),
+    ...gauge(
+      "nexus_backup_duration_seconds",
+      "How long the last backup ran, ok or not.",
+      b.lastDurationSeconds,
+    ),
+    ...gauge(
+      "nexus_backup_bytes",
+      "Size of the last successful backup (its parts and the blobs it references).",
+      b.lastBytes,
+    ),
+    "# HELP nexus_backup_failures_total Backups that failed.",
+    "# TYPE nexus_backup_failures_total counter",
+    `nexus_backup_failures_total ${b.failuresTotal}`,
+    ...gauge("nexus_backup_running", "1 while a backup job runs.", b.running ? 1 : 0),
+  ];
 }

@@ -77,21 +77,28 @@ async function json<T extends z.ZodType>(
   return parsed.data;
 }
 
-export function hubApi(deps: HubApiDeps) {
-  const app = new Hono();
-  const expected = Buffer.from(deps.adminToken);
-  const admin = (header: string | undefined) => {
+/** A check of `Authorization: Bearer <hub admin token>` (401 otherwise), in constant time. */
+export function adminCheck(adminToken: string) {
+  const expected = Buffer.from(adminToken);
+  return (header: string | undefined) => {
     const given = Buffer.from(bearerToken(header) ?? "");
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new ApiError(401, "the hub admin token is required");
     }
   };
+}
+
+/** Paths that stream their raw request body themselves (a body limit reading it first would consume it). */
+const STREAMED = ["/api/hub/blobs/", "/api/hub/backups/objects/"];
+
+export function hubApi(deps: HubApiDeps) {
+  const app = new Hono();
+  const admin = adminCheck(deps.adminToken);
   const limit = bodyLimit({
     maxSize: 64 * 1024,
     onError: (c) => c.json(errorBody(413, "request body over 64 KiB"), 413),
   });
-  // Blob uploads stream the raw request themselves (reading it here would consume it).
-  app.use((c, next) => (c.req.path.startsWith("/api/hub/blobs/") ? next() : limit(c, next)));
+  app.use((c, next) => (STREAMED.some((p) => c.req.path.startsWith(p)) ? next() : limit(c, next)));
   app.get("/health", (c) => c.json({ status: "ok", role: "hub" }));
   app.route("/", fleetPage());
 

@@ -24,7 +24,7 @@ const MAX_BLOB = 2 ** 40;
 const CACHE_MS = 5 * 60_000;
 
 /** Checks `Authorization: Basic site:password` against the site's hash; returns the site id. */
-function siteAuth(db: HubDb) {
+export function siteAuth(db: HubDb) {
   const verified = new Map<string, { site: string; until: number }>();
   return async (header: string | undefined): Promise<string> => {
     const m = /^Basic ([A-Za-z0-9+/=]{4,400})$/.exec(header ?? "");

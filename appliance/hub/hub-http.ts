@@ -1,19 +1,22 @@
 /** The hub's HTTP side: its API (enrolment, fleet registry, hub data, blobs) and the listening server. */
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import bcrypt from "bcryptjs";
+import { Hono } from "hono";
 import type { JetStreamManager } from "nats";
 import { ApiError } from "../kit/errors.js";
 import type { BlobStore } from "../lib/blob-store.js";
-import { hubApi } from "./api.js";
+import { adminCheck, hubApi } from "./api.js";
 import { applyChangesIn, HUB_SITE, losersOf, recordsOf } from "./apply.js";
+import { backupRoutes } from "./backup-routes.js";
 import { blobRoutes } from "./blobs.js";
 import type { HubDb } from "./db.js";
 import type { HubBase, HubLink, SiteSync } from "./hub-setup.js";
 import { edgeStream, type SiteIngest } from "./ingest.js";
 import { enrolmentTls } from "./leaf-tls.js";
-import type { HubOptions } from "./options.js";
+import { DEFAULT_BACKUP_KEEP, type HubOptions } from "./options.js";
 import { queueHubRecords, writeHubRecord } from "./outbound.js";
 import {
   addSite,
@@ -42,7 +45,17 @@ export function hubRoutes(parts: HubParts) {
   const { log } = base;
   return hubApi({
     adminToken: base.adminToken,
-    extra: blobRoutes(db, blobs.blobStore, blobs.staging),
+    extra: new Hono().route("/", blobRoutes(db, blobs.blobStore, blobs.staging)).route(
+      "/",
+      backupRoutes({
+        db,
+        blobs: blobs.blobStore,
+        tmpDir: join(base.root, "backup-staging"),
+        keep: base.opts.backupKeep ?? DEFAULT_BACKUP_KEEP,
+        log,
+        admin: adminCheck(base.adminToken),
+      }),
+    ),
     log,
     createToken: async (site, ttl) => {
       if (site === HUB_SITE) throw new ApiError(400, `"${HUB_SITE}" is the hub's own name`);

@@ -143,6 +143,29 @@ export const migrations: Migration[] = [
       "INSERT INTO collection_policies (collection, policy) VALUES ('form_submissions', 'append-only') ON CONFLICT (collection) DO NOTHING",
     ],
   },
+  {
+    // Boxes' backups on the hub (site-backups.ts): each object a site stored, by its key, pointing at the
+    // content in the blob store; and each complete backup (its manifest arrived), for keep-N per site.
+    name: "1796688000_site_backups",
+    statements: [
+      `CREATE TABLE backup_objects (
+        site text NOT NULL,
+        key text NOT NULL,
+        sha256 text NOT NULL,
+        size bigint NOT NULL,
+        stored_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (site, key)
+      )`,
+      "CREATE INDEX backup_objects_sha ON backup_objects (sha256)",
+      `CREATE TABLE site_backups (
+        site text NOT NULL,
+        id text NOT NULL,
+        stored_at timestamptz NOT NULL DEFAULT now(),
+        seq bigserial,
+        PRIMARY KEY (site, id)
+      )`,
+    ],
+  },
 ];
 
 // Any constant will do; it only has to be the same in every hub process.

@@ -24,6 +24,8 @@ export interface HubOptions {
    * the hub writes the site users to (included by the cluster's config) and the command that reloads it.
    */
   nats?: { urls: string[]; user: string; password: string; authFile: string; reloadCommand?: string };
+  /** Complete backups kept per site when boxes back up to the hub (default 7; `NEXUS_HUB_BACKUP_KEEP`). */
+  backupKeep?: number;
   /** Where blobs from the boxes go: local disk in the hub dir by default, or S3. */
   blobs?: BlobStoreConfig;
   /** Cleanup of abandoned partial uploads in `<hub dir>/blob-staging` (default: kept 7 days unwritten, swept hourly). */
@@ -51,3 +53,6 @@ export interface RunningHub {
   db: HubDb;
   stop(): Promise<void>;
 }
+
+/** Backups the hub keeps per site unless told otherwise. */
+export const DEFAULT_BACKUP_KEEP = 7;

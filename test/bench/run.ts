@@ -1,5 +1,5 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | sync | backup | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | sync | backup | backup-remote | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { ROOT } from "../helpers/appliance.js";
 import { authBench } from "./auth.js";
 import { backupBench } from "./backup.js";
+import { backupRemoteBench } from "./backup-remote.js";
 import { consoleBench } from "./console.js";
 import { filesBench } from "./files.js";
 import { footprintBench } from "./footprint.js";
@@ -26,6 +27,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   forms: formsBench,
   sync: syncBench,
   backup: backupBench,
+  "backup-remote": backupRemoteBench,
 };
 
 /** The code measured: HEAD, plus "-dirty" when appliance/ or services/ have uncommitted changes. */

@@ -622,6 +622,8 @@ describe("one error path: 405 with Allow, malformed input, the OpenAPI document"
     );
     const own = ops.filter((o) => o.op.tags?.includes("appliance"));
     expect(own.map((o) => o.at).sort()).toEqual([
+      "get /api/appliance/backups",
+      "get /api/appliance/backups/jobs/{id}",
       "get /api/appliance/events",
       "get /api/appliance/services/{name}/logs",
       "get /api/appliance/services/{name}/logs/download",
@@ -631,6 +633,10 @@ describe("one error path: 405 with Allow, malformed input, the OpenAPI document"
       "get /health",
       "get /metrics",
       "get /ready",
+      "post /api/appliance/backups",
+      "post /api/appliance/backups/prune",
+      "post /api/appliance/backups/{id}/restore-dry-run",
+      "post /api/appliance/backups/{id}/verify",
       "post /api/appliance/services/{name}/restart",
       "post /api/appliance/services/{name}/start",
       "post /api/appliance/services/{name}/stop",

@@ -18,6 +18,7 @@ import {
 } from "./api";
 import { resetLiveStatus } from "./live";
 import { AccountPage } from "./pages/account";
+import { BackupsPage } from "./pages/backups";
 import { FilesPage } from "./pages/files";
 import { FormsPage } from "./pages/forms";
 import { ChangePassword, LoginPage } from "./pages/login";
@@ -65,6 +66,13 @@ const PAGES: PageDef[] = [
     allowed: (me) => can(me.permissions, "appliance:read"),
     needs: "appliance:read",
     view: () => <SyncPage />,
+  },
+  {
+    path: "/backups",
+    label: "Backups",
+    allowed: (me) => can(me.permissions, "appliance:read"),
+    needs: "appliance:read",
+    view: (p) => <BackupsPage {...p} />,
   },
   {
     path: "/people",

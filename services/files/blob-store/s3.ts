@@ -48,6 +48,23 @@ export interface S3BlobStoreOptions {
 }
 
 const MIN_PART = 16 * 1024 * 1024;
+
+/** A minio client on its own keep-alive agent (destroy the agent to close it); also used by backups' S3 destination. */
+export function minioClient(
+  opts: Pick<S3BlobStoreOptions, "endPoint" | "port" | "useSSL" | "accessKey" | "secretKey" | "region">,
+) {
+  const agent = opts.useSSL ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  const client = new Client({
+    endPoint: opts.endPoint,
+    port: opts.port,
+    useSSL: opts.useSSL,
+    accessKey: opts.accessKey,
+    secretKey: opts.secretKey,
+    region: opts.region,
+    transportAgent: agent,
+  });
+  return { client, agent };
+}
 const MAX_PARTS = 10_000;
 
 export class S3BlobStore implements BlobStore {
@@ -57,16 +74,7 @@ export class S3BlobStore implements BlobStore {
   private readonly keyPrefix: string;
 
   constructor(private readonly opts: S3BlobStoreOptions) {
-    this.agent = opts.useSSL ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
-    this.client = new Client({
-      endPoint: opts.endPoint,
-      port: opts.port,
-      useSSL: opts.useSSL,
-      accessKey: opts.accessKey,
-      secretKey: opts.secretKey,
-      region: opts.region,
-      transportAgent: this.agent,
-    });
+    ({ client: this.client, agent: this.agent } = minioClient(opts));
     this.keyPrefix = `${opts.prefix}blobs/`;
   }
 
