@@ -84,7 +84,10 @@ const policyNumber = (v: string) => {
 export function addBackupCommands(program: Command, dataDir: () => string): void {
   const backup = program.command("backup").description("consistent, encrypted backups of the whole box");
   const to = "--to <dest>";
-  const toHelp = "destination: a folder or mounted USB disk";
+  const toHelp =
+    "destination: a folder or mounted USB disk, s3://bucket/prefix, or hub (default: backup.destination)";
+  const destination = async (spec: string | undefined) =>
+    (await import("../backup/destination-spec.js")).destinationFor(spec, dataDir());
   const withKeys = (c: Command, create: boolean) =>
     (create
       ? c.option("--recipient <age1…>", "encrypt to an age public key instead of a passphrase")
@@ -92,14 +95,14 @@ export function addBackupCommands(program: Command, dataDir: () => string): void
     ).option("--passphrase-file <file>", "the passphrase (or env NEXUS_BACKUP_PASSPHRASE)");
 
   withKeys(backup.command("create").description("take a backup now"), true)
-    .requiredOption(to, toHelp)
+    .option(to, toHelp)
     .option("--no-secrets", "leave secrets/ out of the backup")
     .option("--json", "machine-readable output")
-    .action(async (o: KeyOptions & { to: string; secrets: boolean; json?: boolean }) => {
+    .action(async (o: KeyOptions & { to?: string; secrets: boolean; json?: boolean }) => {
       const bar = progressPrinter();
       const s = await (await engine()).createBackup({
         dataDir: dataDir(),
-        destination: (await engine()).parseDestination(o.to),
+        destination: await destination(o.to),
         key: encryptionKey(o),
         includeSecrets: o.secrets,
         onProgress: bar.update,
@@ -107,19 +110,19 @@ export function addBackupCommands(program: Command, dataDir: () => string): void
       bar.end();
       if (o.json) return console.log(JSON.stringify(s));
       console.log(
-        `Backup ${s.id} written to ${o.to}: ${bytes(s.sizeBytes)}, ${s.blobsCopied} of ${s.blobsReferenced} blob(s) copied.`,
+        `Backup ${s.id} written to ${o.to ?? "the configured destination"}: ${bytes(s.sizeBytes)}, ${s.blobsCopied} of ${s.blobsReferenced} blob(s) copied.`,
       );
     });
 
   backup
     .command("list")
     .description("complete backups at a destination, newest first")
-    .requiredOption(to, toHelp)
+    .option(to, toHelp)
     .option("--json", "machine-readable output")
-    .action(async (o: { to: string; json?: boolean }) => {
-      const list = await (await engine()).listBackups((await engine()).parseDestination(o.to));
+    .action(async (o: { to?: string; json?: boolean }) => {
+      const list = await (await engine()).listBackups(await destination(o.to));
       if (o.json) return console.log(JSON.stringify({ backups: list }));
-      if (!list.length) return console.log(`No backup in ${o.to}.`);
+      if (!list.length) return console.log(`No backup in ${o.to ?? "the configured destination"}.`);
       console.log(
         table(
           ["ID", "CREATED", "REASON", "VERSION", "SIZE", "BLOBS", "SECRETS"],
@@ -137,12 +140,12 @@ export function addBackupCommands(program: Command, dataDir: () => string): void
     });
 
   withKeys(backup.command("verify <id>").description("read and check every part of a backup"), false)
-    .requiredOption(to, toHelp)
+    .option(to, toHelp)
     .option("--json", "machine-readable output")
-    .action(async (id: string, o: KeyOptions & { to: string; json?: boolean }) => {
+    .action(async (id: string, o: KeyOptions & { to?: string; json?: boolean }) => {
       const bar = progressPrinter();
       const r = await (await engine()).verifyBackup({
-        destination: (await engine()).parseDestination(o.to),
+        destination: await destination(o.to),
         id,
         key: decryptionKey(o),
         onProgress: bar.update,
@@ -155,14 +158,14 @@ export function addBackupCommands(program: Command, dataDir: () => string): void
     });
 
   withKeys(backup.command("restore <id>").description("restore a backup onto this (stopped) box"), false)
-    .requiredOption(to, toHelp)
+    .option(to, toHelp)
     .option("--dry-run", "list what would change, change nothing")
     .option("--json", "machine-readable output")
-    .action(async (id: string, o: KeyOptions & { to: string; dryRun?: boolean; json?: boolean }) => {
+    .action(async (id: string, o: KeyOptions & { to?: string; dryRun?: boolean; json?: boolean }) => {
       const bar = progressPrinter();
       const r = await (await engine()).restoreBackup({
         dataDir: dataDir(),
-        destination: (await engine()).parseDestination(o.to),
+        destination: await destination(o.to),
         id,
         key: decryptionKey(o),
         dryRun: o.dryRun,
@@ -179,7 +182,7 @@ export function addBackupCommands(program: Command, dataDir: () => string): void
   backup
     .command("prune")
     .description("remove the backups no retention rule keeps, and the blobs only they used")
-    .requiredOption(to, toHelp)
+    .option(to, toHelp)
     .option("--keep-last <n>", "keep the n newest", policyNumber, 0)
     .option("--keep-daily <n>", "keep the newest of each of the last n days with a backup", policyNumber, 0)
     .option("--keep-weekly <n>", "keep the newest of each of the last n weeks with a backup", policyNumber, 0)
@@ -187,7 +190,7 @@ export function addBackupCommands(program: Command, dataDir: () => string): void
     .option("--json", "machine-readable output")
     .action(
       async (o: {
-        to: string;
+        to?: string;
         keepLast: number;
         keepDaily: number;
         keepWeekly: number;
@@ -198,7 +201,7 @@ export function addBackupCommands(program: Command, dataDir: () => string): void
           throw new Error("a policy that keeps nothing: give --keep-last, --keep-daily or --keep-weekly");
         }
         const r = await (await engine()).pruneBackups({
-          destination: (await engine()).parseDestination(o.to),
+          destination: await destination(o.to),
           policy: { keepLast: o.keepLast, keepDaily: o.keepDaily, keepWeekly: o.keepWeekly },
           dryRun: o.dryRun,
         });

@@ -194,6 +194,8 @@ describe("backup of a running box", () => {
       { env: { ...env, NEXUS_BACKUP_PASSPHRASE: "not it" } },
     ).catch((e: { code: number; stderr: string }) => e);
     expect(wrong).toMatchObject({ code: 1, stderr: expect.stringMatching(/wrong passphrase or identity/) });
+    const nowhere = await nexus(dataDir, "backup", "list").catch((e: { code: number; stderr: string }) => e);
+    expect(nowhere).toMatchObject({ code: 1, stderr: expect.stringMatching(/no destination: give --to/) });
     await nexus(dataDir, "backup", "restore", created.id, "--to", to);
     expect(dumpDatabases(dataDir)).toEqual(tables);
     expect(await hashTree(join(dataDir, "services", "files", "blobs"))).toEqual(blobs);
