@@ -125,6 +125,23 @@ program
     await doctorCommand({ dataDir: program.opts().dataDir, port: o.port, host: o.host }, !!o.json);
   });
 
+const profile = program
+  .command("profile")
+  .description("hardware profiles: which fits this box, what one holds");
+profile
+  .command("detect")
+  .description("pick the profile from architecture, board model, nvidia-smi, memory and cores, and say why")
+  .option("--root <dir>", "the filesystem to look at (default /)")
+  .option("--json", "machine-readable output")
+  .action(async (o: { root?: string; json?: boolean }) => (await import("./profile.js")).profileDetect(o));
+profile
+  .command("show [name]")
+  .description("print a profile (default: the one the config selects)")
+  .option("--json", "machine-readable output")
+  .action(async (name: string | undefined, o: { json?: boolean }) =>
+    (await import("./profile.js")).profileShow(program.opts().dataDir, name, !!o.json),
+  );
+
 const admin = program.command("admin").description("accounts, on the box itself (first admin, recovery)");
 const siteOf = () => loadApplianceConfig({ dataDir: program.opts().dataDir }).site;
 admin
