@@ -142,6 +142,23 @@ profile
     (await import("./profile.js")).profileShow(program.opts().dataDir, name, !!o.json),
   );
 
+program
+  .command("upgrade [bundle]")
+  .description(
+    "install or upgrade from a signed bundle (.tar.gz or folder); health-gated, rolls back by itself",
+  )
+  .option("--root <dir>", "the installation's root (default: the one this nexus is installed under, or /)")
+  .option("--systemd", "start and stop the box through systemd (the default where systemd runs)")
+  .option("--no-systemd", "start and stop the supervisor directly instead of through systemd")
+  .option("--trust-key <file>", "first install: the release public key (PEM) to verify the bundle with")
+  .option("--allow-downgrade", "install a bundle older than the installed version")
+  .option("--check-only", "verify the bundle and say whether it may be installed; change nothing")
+  .option("--resume", "finish or roll back an upgrade a power cut interrupted")
+  .option("--no-start", "with --resume: leave the box stopped (systemd starts it next)")
+  .action(async (bundle: string | undefined, o: Record<string, string | boolean | undefined>) =>
+    (await import("./upgrade.js")).upgradeCommand(bundle, o),
+  );
+
 const admin = program.command("admin").description("accounts, on the box itself (first admin, recovery)");
 const siteOf = () => loadApplianceConfig({ dataDir: program.opts().dataDir }).site;
 admin
