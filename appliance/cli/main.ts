@@ -5,8 +5,9 @@ import { controlRequest } from "../control.js";
 import { duration, table } from "../lib/format.js";
 import { isAlive, readPid } from "../lib/pidfile.js";
 import { dataPaths } from "../paths.js";
+import { readOutcome } from "../upgrade/marker.js";
 import { fetchStatus } from "./running.js";
-import { statusTable } from "./status.js";
+import { statusTable, upgradeLine } from "./status.js";
 import { count, oneOf, port, runCli, seconds, usageErrors, versionFlag } from "./usage.js";
 import { printVersions } from "./version.js";
 
@@ -44,6 +45,7 @@ program
       process.exitCode = 3;
       return;
     }
+    const lastUpgrade = readOutcome(dataDir());
     if (o.json) {
       console.log(
         JSON.stringify({
@@ -52,6 +54,7 @@ program
           gateway: s.gateway,
           nats: s.nats,
           services: s.services,
+          lastUpgrade,
         }),
       );
       return;
@@ -60,6 +63,7 @@ program
       `Nexus Edge ${s.version}, supervisor pid ${s.pid}, gateway ${s.gateway}, nats-server ${s.nats.state}\n`,
     );
     console.log(statusTable(s.services));
+    if (lastUpgrade) console.log(`\n${upgradeLine(lastUpgrade)}`);
   });
 
 program

@@ -50,10 +50,12 @@ export function directControl(l: Layout): BoxControl {
     async start() {
       mkdirSync(l.logDir, { recursive: true });
       const out = openSync(join(l.logDir, "nexus.out"), "a");
+      // The upgrader's own environment names its version's tools: the started version sets its own.
+      const { NEXUS_NATS_SERVER: _, ...env } = process.env;
       const child = spawn(join(l.current, "nexus"), ["up"], {
         detached: true,
         stdio: ["ignore", out, out],
-        env: { ...process.env, NEXUS_ENV_FILE: l.envFile },
+        env: { ...env, NEXUS_ENV_FILE: l.envFile },
       });
       child.unref();
     },

@@ -7,6 +7,7 @@ import { controlRequest } from "../control.js";
 import { readPid } from "../lib/pidfile.js";
 import { dataPaths } from "../paths.js";
 import type { ServiceStatus } from "../supervisor/status.js";
+import { lastLoggedError } from "./log-errors.js";
 
 /** The part of the control API's `GET /status` the gate reads. */
 interface StatusReply {
@@ -63,8 +64,16 @@ function judge(s: StatusReply | null, version: string): { wait?: string; fail?: 
   return {};
 }
 
-/** Waits for `version` on `dataDir` to be healthy; the reason when it is not within the window. */
+/** Waits for `version` on `dataDir` to be healthy; the reason (with the last logged error) when it is not. */
 export async function healthGate(dataDir: string, version: string, o: GateOptions): Promise<GateResult> {
+  const t0 = Date.now();
+  const r = await gate(dataDir, version, o);
+  if (r.ok) return r;
+  const logged = lastLoggedError(dataPaths(dataDir).logs, t0);
+  return logged ? { ok: false, reason: `${r.reason}; last error logged: ${logged}` } : r;
+}
+
+async function gate(dataDir: string, version: string, o: GateOptions): Promise<GateResult> {
   const t0 = Date.now();
   const deadline = t0 + o.windowMs;
   const poll = o.pollMs ?? 300;

@@ -53,6 +53,21 @@ export function loadTrustedKeys(dir: string): KeyObject[] {
     .map((f) => createPublicKey(readFileSync(join(dir, f), "utf8")));
 }
 
+/** Writes the manifest and its detached signature into the bundle dir. */
+export function writeSignedManifest(dir: string, m: Manifest, key: KeyObject): void {
+  const text = Buffer.from(formatManifest(m));
+  writeFileSync(join(dir, MANIFEST), text);
+  writeFileSync(join(dir, SIGNATURE), sign(null, text, key));
+}
+
+/** The signing and expiry times for a signature made at `signedAt`. */
+export function signingTimes(validityDays: number, signedAt = new Date()) {
+  return {
+    signedAt: signedAt.toISOString(),
+    validUntil: new Date(signedAt.getTime() + validityDays * DAY).toISOString(),
+  };
+}
+
 /** Writes the manifest (hashing every file) and its signature into the bundle dir. */
 export async function signBundle(
   dir: string,
@@ -60,16 +75,12 @@ export async function signBundle(
   key: KeyObject,
   opts: { validityDays: number; now?: Date; onFile?: (done: number, total: number) => void },
 ): Promise<Manifest> {
-  const signedAt = opts.now ?? new Date();
   const m: Manifest = {
     ...header,
-    signedAt: signedAt.toISOString(),
-    validUntil: new Date(signedAt.getTime() + opts.validityDays * DAY).toISOString(),
+    ...signingTimes(opts.validityDays, opts.now),
     files: await hashBundle(dir, opts.onFile),
   };
-  const text = Buffer.from(formatManifest(m));
-  writeFileSync(join(dir, MANIFEST), text);
-  writeFileSync(join(dir, SIGNATURE), sign(null, text, key));
+  writeSignedManifest(dir, m, key);
   return m;
 }
 

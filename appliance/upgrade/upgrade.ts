@@ -181,7 +181,10 @@ async function rollback(d: UpgradeDeps, m: Marker, reason: string, start: boolea
     at: new Date().toISOString(),
   });
   clearMarker(l.marker);
-  if (start) await d.control.start();
+  if (!start) return;
+  await d.control.start();
+  const back = await healthGate(dataDir, marked.from, { ...d.gate, settleMs: 0 });
+  d.log(back.ok ? `${marked.from} is running again.` : `${marked.from} did not come back: ${back.reason}`);
 }
 
 function record(dataDir: string, o: UpgradeOutcome): void {

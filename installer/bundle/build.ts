@@ -6,13 +6,18 @@
  */
 import { execFileSync } from "node:child_process";
 import type { KeyObject } from "node:crypto";
-import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { progressBar } from "../../appliance/lib/format.js";
 import { loadProfile } from "../../appliance/profiles/load.js";
-import { readManifest } from "../../appliance/upgrade/manifest.js";
-import { loadSigningKey, signBundle } from "../../appliance/upgrade/signature.js";
+import { MANIFEST, readManifest, SIGNATURE, sha256File } from "../../appliance/upgrade/manifest.js";
+import {
+  loadSigningKey,
+  signBundle,
+  signingTimes,
+  writeSignedManifest,
+} from "../../appliance/upgrade/signature.js";
 import { stageBundle } from "./stage.js";
 
 export const REPO = resolve(import.meta.dirname, "../..");
@@ -66,25 +71,48 @@ export function pack(stageDir: string, out: string): number {
   return statSync(out).size;
 }
 
-/** A copy of a staged bundle as another version (tests, benchmarks): version rewritten, signed again. */
+/**
+ * A copy of a staged bundle as another version, for tests and benchmarks: hard links (cheap), the version and
+ * the `edits` (bundle-relative path → new text) written as new files, only those re-hashed, signed again.
+ */
 export async function restage(
   fromDir: string,
   toDir: string,
   version: string,
   key: KeyObject,
-  edit?: (dir: string) => void,
+  edits: Record<string, (text: string) => string> = {},
 ) {
   rmSync(toDir, { recursive: true, force: true });
-  cpSync(fromDir, toDir, { recursive: true, verbatimSymlinks: true });
-  const pj = join(toDir, "app/package.json");
-  writeFileSync(pj, readFileSync(pj, "utf8").replace(/"version": "[^"]*"/, `"version": "${version}"`));
-  edit?.(toDir);
-  return signStaged(toDir, version, key, readManifest(fromDir).buildTime);
+  execFileSync("cp", ["-al", fromDir, toDir]);
+  const all = {
+    ...edits,
+    "app/package.json": (t: string) => t.replace(/"version": "[^"]*"/, `"version": "${version}"`),
+  };
+  const m = readManifest(fromDir);
+  for (const [rel, edit] of Object.entries(all)) {
+    const file = join(toDir, rel);
+    const text = edit(readFileSync(file, "utf8"));
+    rmSync(file); // break the hard link: the source bundle keeps its file
+    writeFileSync(file, text);
+    m.files.set(`./${rel}`, await sha256File(file));
+  }
+  const signed = { ...m, version, ...signingTimes(validityDays()) };
+  for (const f of [MANIFEST, SIGNATURE]) rmSync(join(toDir, f)); // hard links too
+  writeSignedManifest(toDir, signed, key);
+  return signed;
 }
 
-/** Builds the bundle. */
+/** Builds the bundle: staged in .nexus/bundle-stage (or `stageDir`), packed unless `pack: false`. */
 export async function buildBundle(
-  o: { build?: boolean; profile?: string; outDir?: string; quiet?: boolean } = {},
+  o: {
+    build?: boolean;
+    profile?: string;
+    outDir?: string;
+    quiet?: boolean;
+    key?: KeyObject;
+    stageDir?: string;
+    pack?: boolean;
+  } = {},
 ): Promise<BuiltBundle> {
   const t0 = performance.now();
   const say = (s: string) => o.quiet || process.stdout.write(`${s}\n`);
@@ -99,23 +127,20 @@ export async function buildBundle(
     execFileSync("npm", ["run", "build", "--silent"], { cwd: REPO, stdio: o.quiet ? "ignore" : "inherit" });
   } else step("npm run build skipped (--no-build)");
   const profile = loadProfile(o.profile ?? "generic-x86_64");
-  const key = signingKey();
-  const outDir = o.outDir ?? join(REPO, "dist");
-  const stageDir = join(REPO, ".nexus/bundle-stage", `nexus-${version}`);
-  const notes = stageBundle({
-    repo: REPO,
-    dir: stageDir,
-    version,
-    ffmpeg: profile.ffmpeg.source ?? "system",
-    signingKey: key,
-    step,
-  });
+  const key = o.key ?? signingKey();
+  const stageDir = o.stageDir ?? join(REPO, ".nexus/bundle-stage", `nexus-${version}`);
+  const ffmpeg = profile.ffmpeg.source ?? "system";
+  const notes = stageBundle({ repo: REPO, dir: stageDir, version, ffmpeg, signingKey: key, step });
   step("manifest (sha256 of every file) and ed25519 signature");
   await signStaged(stageDir, version, key, undefined, !o.quiet);
-  step("tar.gz");
-  mkdirSync(outDir, { recursive: true });
+  step(o.pack === false ? "tar.gz skipped" : "tar.gz");
+  const outDir = o.outDir ?? join(REPO, "dist");
   const file = join(outDir, `nexus-${version}-linux-${arch}.tar.gz`);
-  const bytes = pack(stageDir, file);
+  let bytes = 0;
+  if (o.pack !== false) {
+    mkdirSync(outDir, { recursive: true });
+    bytes = pack(stageDir, file);
+  }
   for (const x of notes) say(`  ${x}`);
   say(`${file}: ${(bytes / 1e6).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return { file, stageDir, version, bytes, notes };

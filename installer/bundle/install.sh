@@ -59,7 +59,7 @@ uninstall() {
 }
 
 verify() {
-  [ -f "$HERE/manifest" ] && [ -f "$HERE/manifest.sig" ] || die "unsigned bundle: no manifest or manifest.sig"
+  if [ ! -f "$HERE/manifest" ] || [ ! -f "$HERE/manifest.sig" ]; then die "refused: unsigned bundle (no manifest or manifest.sig)"; fi
   if [ -d "$OPT/current/app/trusted-keys" ]; then
     keys=$(ls "$OPT"/current/app/trusted-keys/*.pem 2>/dev/null || true)
     [ -z "$TRUST_KEY" ] || say "installed version found: its trusted keys are used, --trust-key is ignored"

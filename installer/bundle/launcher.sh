@@ -11,7 +11,8 @@ if [ -f "$env_file" ]; then
   . "$env_file"
   set +a
 fi
-NEXUS_NATS_SERVER=${NEXUS_NATS_SERVER:-$here/bin/nats-server}
+# Always this version's own tools, whatever a caller (an older version's upgrader) had in its environment.
+NEXUS_NATS_SERVER=$here/bin/nats-server
 PATH=$here/bin:$PATH
 export NEXUS_NATS_SERVER PATH
 exec "$here/node/bin/node" "$here/app/bin/nexus.js" "$@"

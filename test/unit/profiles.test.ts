@@ -46,7 +46,7 @@ describe("hardware profiles", () => {
     ["small-x86", runner("x86_64"), "small-box", /1943 MB memory, 2 core/],
     ["big-x86", runner("x86_64"), "generic-x86_64", /15918 MB memory, 8 core/],
     ["big-x86", runner("x86_64", []), "generic-x86_64", /no NVIDIA GPU/],
-  ])("detects %s as %s and says why", async (tree, run, profile, why) => {
+  ])("detects fixture %s (runner %#) and says why", async (tree, run, profile, why) => {
     const d = await detectProfile(join(FIXTURES, tree), run);
     expect(d.profile).toBe(profile);
     expect(d.reasons.join("\n")).toMatch(why);
