@@ -9,9 +9,11 @@
 #   openssl                the hub makes its leafnode TLS certificates with it
 #   prometheus             for its promtool: the tests run `promtool check metrics` on the gateway's /metrics
 #   ansible ansible-lint yamllint  the Ansible collection (ansible/) is linted and converged for real by the tests
+#   shellcheck             the bundle tests lint install.sh and the launcher as POSIX sh
+#   systemd                for systemd-analyze: the bundle tests verify nexus.service (Debian images have it)
 set -euo pipefail
 PKGS=(nats-server build-essential python3 ffmpeg ca-certificates openssl chromium postgresql faketime prometheus
-  ansible ansible-lint yamllint)
+  shellcheck systemd ansible ansible-lint yamllint)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
@@ -25,7 +27,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   echo "all present: ${PKGS[*]}"
 fi
-for bin in nats-server chromium faketime openssl promtool ansible-playbook ansible-lint yamllint; do
+for bin in nats-server chromium faketime openssl promtool shellcheck systemd-analyze ansible-playbook ansible-lint \
+  yamllint; do
   command -v "$bin" >/dev/null || { echo "FAILED: $bin is missing after installing the packages" >&2; exit 1; }
 done
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "FAILED: PostgreSQL's initdb is missing" >&2; exit 1; }

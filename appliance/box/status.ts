@@ -3,6 +3,7 @@
 import os from "node:os";
 import type { DiskReserve } from "../kit/disk.js";
 import type { ServiceStatus } from "../supervisor/status.js";
+import { readOutcome, type UpgradeOutcome } from "../upgrade/marker.js";
 import { type Alert, alertsFor } from "./alerts.js";
 import type { GpuInfo } from "./gpu.js";
 import { type DiskInfo, diskInfo, type MemoryInfo, memoryInfo } from "./resources.js";
@@ -36,6 +37,8 @@ export interface ApplianceStatus {
     gpus: GpuInfo[] | null;
   };
   alerts: Alert[];
+  /** The last upgrade on this data dir (a rollback's reason included); null when none ran. */
+  lastUpgrade: UpgradeOutcome | null;
 }
 
 /** One reading of everything the overview shows. */
@@ -67,5 +70,6 @@ export async function applianceStatus(src: StatusSources): Promise<ApplianceStat
       memoryUsedPercent: memory.usedPercent,
       now,
     }),
+    lastUpgrade: readOutcome(src.dataDir),
   };
 }

@@ -5,9 +5,10 @@ import { controlRequest } from "../control.js";
 import { duration, table } from "../lib/format.js";
 import { isAlive, readPid } from "../lib/pidfile.js";
 import { dataPaths } from "../paths.js";
+import { readOutcome } from "../upgrade/marker.js";
 import { addBackupCommands } from "./backup.js";
 import { fetchStatus } from "./running.js";
-import { statusTable } from "./status.js";
+import { statusTable, upgradeLine } from "./status.js";
 import { count, oneOf, port, runCli, seconds, usageErrors, versionFlag } from "./usage.js";
 import { printVersions } from "./version.js";
 
@@ -45,6 +46,7 @@ program
       process.exitCode = 3;
       return;
     }
+    const lastUpgrade = readOutcome(dataDir());
     if (o.json) {
       console.log(
         JSON.stringify({
@@ -53,6 +55,7 @@ program
           gateway: s.gateway,
           nats: s.nats,
           services: s.services,
+          lastUpgrade,
         }),
       );
       return;
@@ -61,6 +64,7 @@ program
       `Nexus Edge ${s.version}, supervisor pid ${s.pid}, gateway ${s.gateway}, nats-server ${s.nats.state}\n`,
     );
     console.log(statusTable(s.services));
+    if (lastUpgrade) console.log(`\n${upgradeLine(lastUpgrade)}`);
   });
 
 program
@@ -125,6 +129,40 @@ program
     const { doctorCommand } = await import("./doctor.js");
     await doctorCommand({ dataDir: program.opts().dataDir, port: o.port, host: o.host }, !!o.json);
   });
+
+const profile = program
+  .command("profile")
+  .description("hardware profiles: which fits this box, what one holds");
+profile
+  .command("detect")
+  .description("pick the profile from architecture, board model, nvidia-smi, memory and cores, and say why")
+  .option("--root <dir>", "the filesystem to look at (default /)")
+  .option("--json", "machine-readable output")
+  .action(async (o: { root?: string; json?: boolean }) => (await import("./profile.js")).profileDetect(o));
+profile
+  .command("show [name]")
+  .description("print a profile (default: the one the config selects)")
+  .option("--json", "machine-readable output")
+  .action(async (name: string | undefined, o: { json?: boolean }) =>
+    (await import("./profile.js")).profileShow(program.opts().dataDir, name, !!o.json),
+  );
+
+program
+  .command("upgrade [bundle]")
+  .description(
+    "install or upgrade from a signed bundle (.tar.gz or folder); health-gated, rolls back by itself",
+  )
+  .option("--root <dir>", "the installation's root (default: the one this nexus is installed under, or /)")
+  .option("--systemd", "start and stop the box through systemd (the default where systemd runs)")
+  .option("--no-systemd", "start and stop the supervisor directly instead of through systemd")
+  .option("--trust-key <file>", "first install: the release public key (PEM) to verify the bundle with")
+  .option("--allow-downgrade", "install a bundle older than the installed version")
+  .option("--check-only", "verify the bundle and say whether it may be installed; change nothing")
+  .option("--resume", "finish or roll back an upgrade a power cut interrupted")
+  .option("--no-start", "with --resume: leave the box stopped (systemd starts it next)")
+  .action(async (bundle: string | undefined, o: Record<string, string | boolean | undefined>) =>
+    (await import("./upgrade.js")).upgradeCommand(bundle, o),
+  );
 
 const admin = program.command("admin").description("accounts, on the box itself (first admin, recovery)");
 const siteOf = () => loadApplianceConfig({ dataDir: program.opts().dataDir }).site;

@@ -2,6 +2,7 @@
 
 import { bytes, clockTime, duration, table } from "../lib/format.js";
 import type { ServiceStatus } from "../supervisor/status.js";
+import type { UpgradeOutcome } from "../upgrade/marker.js";
 
 export function statusTable(services: ServiceStatus[]): string {
   return table(
@@ -16,4 +17,11 @@ export function statusTable(services: ServiceStatus[]): string {
       clockTime(x.nextAttemptAt),
     ]),
   );
+}
+
+/** The last upgrade, one line: committed, or rolled back and why. */
+export function upgradeLine(u: UpgradeOutcome): string {
+  return u.outcome === "committed"
+    ? `Last upgrade: ${u.from} → ${u.to} committed at ${u.at}.`
+    : `Last upgrade: ${u.from} → ${u.to} ROLLED BACK at ${u.at}: ${u.reason ?? "no reason recorded"}`;
 }

@@ -106,6 +106,16 @@ export const statusSchema = z
       gpus: z.array(gpu).nullable(),
     }),
     alerts: z.array(alert),
+    lastUpgrade: z
+      .object({
+        outcome: z.enum(["committed", "rolled-back"]),
+        from: z.string(),
+        to: z.string(),
+        reason: z.string().optional(),
+        at: z.string(),
+        seconds: z.number().optional(),
+      })
+      .nullable(),
     sync: syncSchema,
   })
   .openapi("ApplianceStatus");

@@ -11,7 +11,13 @@ export const profileSchema = z
     onnx: z.object({
       executionProviders: z.array(z.enum(["cpu", "cuda", "tensorrt", "openvino", "rocm", "coreml"])).min(1),
     }),
-    ffmpeg: z.object({ h264Encoders: z.array(z.string().min(1)).min(1) }),
+    ffmpeg: z
+      .object({
+        h264Encoders: z.array(z.string().min(1)).min(1),
+        /** Which ffmpeg/ffprobe the bundle carries: the Debian system binaries or the npm static builds. */
+        source: z.enum(["system", "bundled"]).optional(),
+      })
+      .strict(),
     memoryBudgetMb: z.number().int().min(256),
     isolation: z.enum(["process", "shared"]),
     services: z.array(z.string().regex(SERVICE_NAME)).min(1),

@@ -1,5 +1,5 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | sync | backup | backup-remote | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | sync | backup | backup-remote | bundle | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
@@ -8,6 +8,7 @@ import { ROOT } from "../helpers/appliance.js";
 import { authBench } from "./auth.js";
 import { backupBench } from "./backup.js";
 import { backupRemoteBench } from "./backup-remote.js";
+import { bundleBench } from "./bundle.js";
 import { consoleBench } from "./console.js";
 import { filesBench } from "./files.js";
 import { footprintBench } from "./footprint.js";
@@ -28,6 +29,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   sync: syncBench,
   backup: backupBench,
   "backup-remote": backupRemoteBench,
+  bundle: bundleBench,
 };
 
 /** The code measured: HEAD, plus "-dirty" when appliance/ or services/ have uncommitted changes. */

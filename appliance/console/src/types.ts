@@ -1,6 +1,7 @@
 /** Shapes of what the console reads from the API (only the fields it uses). */
 import type { GpuInfo as Gpu } from "../../box/gpu";
 import type { SyncStatus } from "../../sync-status";
+import type { UpgradeOutcome } from "../../upgrade/marker";
 
 export interface Me {
   id: string;
@@ -45,6 +46,7 @@ export interface Status {
   };
   alerts: { id: string; level: "warning" | "critical"; message: string }[];
   sync: SyncStatus;
+  lastUpgrade: UpgradeOutcome | null;
 }
 
 /** What the files API answers for a file or folder (the server's own type; type-only, nothing bundled). */

@@ -21,6 +21,12 @@ export function OverviewPage() {
         Site <strong>{status.site}</strong> · version {status.version} · up {duration(status.uptimeSeconds)} ·
         message bus <StateBadge state={status.nats.state} />
       </p>
+      {status.lastUpgrade?.outcome === "rolled-back" && (
+        <Notice tone="warning">
+          The upgrade {status.lastUpgrade.from} → {status.lastUpgrade.to} was rolled back (
+          {status.lastUpgrade.at}): {status.lastUpgrade.reason}
+        </Notice>
+      )}
 
       <section aria-labelledby="alerts-title" aria-live="polite">
         <h2 id="alerts-title">Alerts</h2>

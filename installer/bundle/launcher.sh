@@ -1,0 +1,18 @@
+#!/bin/sh
+# The `nexus` command of one installed version (/opt/nexus/<version>/nexus): the bundled Node runs the
+# compiled CLI, with this version's nats-server and ffmpeg first on PATH. Settings come from nexus.env
+# (NEXUS_ENV_FILE, or <root>/etc/nexus/nexus.env for a version installed under <root>/opt/nexus/).
+set -eu
+here=$(dirname "$(readlink -f "$0")")
+env_file=${NEXUS_ENV_FILE:-$here/../../../etc/nexus/nexus.env}
+if [ -f "$env_file" ]; then
+  set -a
+  # shellcheck disable=SC1090
+  . "$env_file"
+  set +a
+fi
+# Always this version's own tools, whatever a caller (an older version's upgrader) had in its environment.
+NEXUS_NATS_SERVER=$here/bin/nats-server
+PATH=$here/bin:$PATH
+export NEXUS_NATS_SERVER PATH
+exec "$here/node/bin/node" "$here/app/bin/nexus.js" "$@"

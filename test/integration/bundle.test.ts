@@ -1,0 +1,211 @@
+/**
+ * The installable appliance end to end: a real bundle (bundled Node, production node_modules, nats-server,
+ * signed manifest) built once, installed into a temp root with install.sh --no-systemd, upgraded, rolled back
+ * by its health gate (a failing migration, a crash loop), refusing tampered and foreign-signed bundles before
+ * anything changes, and ending consistent after a kill -9 at every upgrade step. Needs `npm run build`.
+ */
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type BuiltBundle, restage } from "../../installer/bundle/build.js";
+import { removeDir, tempDir } from "../helpers/appliance.js";
+import { buildTestBundle, InstalledBox, run } from "../helpers/installed.js";
+
+const STEPS = ["installed", "stopped", "snapshot", "switched", "started", "committed"] as const;
+let tmp: string;
+let key: KeyObject;
+let pubFile: string;
+let built: BuiltBundle;
+let box: InstalledBox;
+
+/** Another version of the built bundle (a copy with its version rewritten and signed again). */
+async function version(v: string, edits: Record<string, (t: string) => string> = {}, signer = key) {
+  const dir = join(tmp, `nexus-${v}`);
+  await restage(built.stageDir, dir, v, signer, edits);
+  return dir;
+}
+
+/** A build whose first new migration changes data and whose second one throws. */
+const migrationFails = {
+  "app/dist/services/system/migrations.js": (t: string) =>
+    `${t}\nmigrations.push({ id: "1799999990_touch", up: (db) => db.exec("UPDATE settings SET value = 'migrated'") },` +
+    ` { id: "1799999991_broken", up: () => { throw new Error("migration 1799999991_broken failed on purpose"); } });\n`,
+};
+/** A build whose system service exits right after starting. */
+const crashes = {
+  "app/dist/services/system/index.js": (t: string) => `${t}\nsetTimeout(() => process.exit(3), 50);\n`,
+};
+
+function snapshotOfInstall(): string {
+  const opt = join(box.root, "opt/nexus");
+  return JSON.stringify({
+    opt: readdirSync(opt).sort(),
+    current: box.version(),
+    env: readFileSync(join(box.root, "etc/nexus/nexus.env"), "utf8"),
+    marker: existsSync(join(opt, "upgrade.json")),
+  });
+}
+
+beforeAll(async () => {
+  tmp = tempDir("nexus-bundle-");
+  ({ built, key, pubFile } = await buildTestBundle(tmp));
+  box = new InstalledBox(join(tmp, "root"));
+  await box.configure();
+}, 240_000);
+
+afterAll(async () => {
+  await box?.stop().catch(() => {});
+  if (tmp) removeDir(tmp);
+}, 60_000);
+
+describe("bundle → install → upgrade → rollback", { timeout: 180_000 }, () => {
+  it("packs a signed tar.gz that install.sh installs into a root and starts healthy", async () => {
+    expect(built.file).toMatch(/nexus-0\.1\.0-linux-(x86_64|aarch64)\.tar\.gz$/);
+    expect(built.bytes).toBeGreaterThan(10e6);
+    expect(built.notes.join("\n")).toMatch(/better_sqlite3\.node/);
+    const unpacked = join(tmp, "usb");
+    expect(
+      (await run("sh", ["-c", `mkdir -p ${unpacked} && tar -xzf ${built.file} -C ${unpacked}`])).code,
+    ).toBe(0);
+    const bundle = join(unpacked, "nexus-0.1.0");
+    const noKey = await run("sh", [join(bundle, "install.sh"), "--root", box.root, "--no-systemd"]);
+    expect(noKey.code).not.toBe(0);
+    expect(noKey.out).toMatch(/--trust-key/);
+    const r = await run("sh", [
+      join(bundle, "install.sh"),
+      "--root",
+      box.root,
+      "--no-systemd",
+      "--trust-key",
+      pubFile,
+    ]);
+    expect(r.out).toMatch(/signature and \d+ checksums verified/);
+    expect(r.out).toMatch(/Nexus Edge 0\.1\.0: installed/);
+    expect(r.out).toMatch(/Console: +http:\/\/127\.0\.0\.1:\d+\//);
+    expect(r.code).toBe(0);
+    expect(box.version()).toBe("0.1.0");
+    const s = await box.status();
+    expect(s).toMatchObject({ running: true, version: "0.1.0" });
+    expect(s.services.every((x: { state: string }) => x.state === "running")).toBe(true);
+    expect(
+      (await box.api("/api/system/settings/color", { method: "PUT", body: '{"value":"blue"}' })).status,
+    ).toBe(200);
+    // Idempotent: the same bundle again changes nothing.
+    const again = await run("sh", [join(bundle, "install.sh"), "--root", box.root, "--no-systemd"]);
+    expect(again.out).toMatch(/0\.1\.0: unchanged/);
+    expect(existsSync(join(box.root, "usr/local/bin/nexus"))).toBe(true);
+  });
+
+  it("upgrades to a higher version; the data is intact", async () => {
+    const r = await box.upgrade(await version("0.2.0"));
+    expect(r.out).toMatch(/0\.2\.0: committed/);
+    expect(r.code).toBe(0);
+    expect(box.version()).toBe("0.2.0");
+    expect((await box.status()).version).toBe("0.2.0");
+    expect(await box.setting("color")).toBe("blue");
+    expect(JSON.parse(readFileSync(join(box.dataDir, "last-upgrade.json"), "utf8"))).toMatchObject({
+      outcome: "committed",
+      from: "0.1.0",
+      to: "0.2.0",
+    });
+  });
+
+  it("rolls back a build whose migration fails: old version, data as before, reason kept", async () => {
+    const r = await box.upgrade(await version("0.3.0", migrationFails));
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/Rolled back to 0\.2\.0/);
+    expect(box.version()).toBe("0.2.0");
+    expect((await box.status()).version).toBe("0.2.0");
+    expect(await box.setting("color")).toBe("blue");
+    const last = JSON.parse(readFileSync(join(box.dataDir, "last-upgrade.json"), "utf8"));
+    expect(last).toMatchObject({ outcome: "rolled-back", from: "0.2.0", to: "0.3.0" });
+    expect(last.reason).toMatch(/system/);
+    expect(existsSync(join(box.root, "opt/nexus/0.3.0"))).toBe(false);
+  });
+
+  it("rolls back a build whose service crash-loops", async () => {
+    const r = await box.upgrade(await version("0.3.1", crashes));
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/crash loop|restarted|not healthy/);
+    expect(box.version()).toBe("0.2.0");
+    expect(await box.setting("color")).toBe("blue");
+  });
+
+  it("refuses a tampered bundle, a foreign-signed one and a downgrade before anything changes", async () => {
+    const before = snapshotOfInstall();
+    const tampered = await version("0.4.0");
+    const f = join(tampered, "app/dist/appliance/paths.js");
+    const bytes = readFileSync(f);
+    bytes[100] = (bytes[100] as number) ^ 1;
+    rmSync(f); // a hard link to the built bundle's file: change a copy
+    writeFileSync(f, bytes);
+    const foreign = await version("0.4.1", undefined, generateKeyPairSync("ed25519").privateKey);
+    for (const dir of [tampered, foreign]) {
+      const viaCli = await box.upgrade(dir);
+      expect(viaCli.code).toBe(1);
+      expect(viaCli.out).toMatch(/refused: (checksum mismatch|signature does not verify)/);
+      const viaSh = await run("sh", [join(dir, "install.sh"), "--root", box.root, "--no-systemd"]);
+      expect(viaSh.code).not.toBe(0);
+      expect(viaSh.out).toMatch(/refused/);
+    }
+    const down = await box.upgrade(built.stageDir);
+    expect(down.out).toMatch(/older than the installed 0\.2\.0/);
+    expect(snapshotOfInstall()).toBe(before);
+    expect((await box.status()).version).toBe("0.2.0");
+  });
+
+  it.each(STEPS.map((s, i) => [s, i]))(
+    "after kill -9 at step %s, the next start ends in a consistent version",
+    async (step, i) => {
+      const from = box.version() as string;
+      const to = `0.5.${i}`;
+      const r = await box.upgrade(await version(to), [], { NEXUS_UPGRADE_TEST_CRASH_AT: step });
+      expect(r.code).toBe(137);
+      await box.powerCut();
+      const resumed = await box.cli(["upgrade", "--resume", "--no-systemd"]);
+      expect(resumed.code).toBe(0);
+      const expected = step === "committed" ? to : from;
+      expect(resumed.out).toMatch(step === "committed" ? /committed/ : /rolled-back/);
+      expect(box.version()).toBe(expected);
+      expect(existsSync(join(box.root, "opt/nexus/upgrade.json"))).toBe(false);
+      await expect.poll(async () => (await box.status()).version, { timeout: 60_000 }).toBe(expected);
+      await expect.poll(() => box.setting("color"), { timeout: 30_000 }).toBe("blue");
+    },
+  );
+
+  it("a kill -9 during a rollback ends rolled back too", async () => {
+    const from = box.version();
+    const r = await box.upgrade(await version("0.6.0", migrationFails), [], {
+      NEXUS_UPGRADE_TEST_CRASH_AT: "rolling-back",
+    });
+    expect(r.code).toBe(137);
+    await box.powerCut();
+    expect((await box.cli(["upgrade", "--resume", "--no-systemd"])).out).toMatch(/rolled-back/);
+    expect(box.version()).toBe(from);
+    await expect.poll(() => box.setting("color"), { timeout: 60_000 }).toBe("blue");
+  });
+
+  it("install.sh and the launcher are POSIX sh that shellcheck passes", async () => {
+    const scripts = ["install.sh", "nexus"].map((f) => join(built.stageDir, f));
+    for (const f of scripts) expect((await run("sh", ["-n", f])).code).toBe(0);
+    const lint = await run("shellcheck", ["-s", "sh", ...scripts]);
+    expect(lint.out).toBe("");
+    expect(lint.code).toBe(0);
+  });
+
+  it("its systemd unit passes systemd-analyze verify", async () => {
+    const which = await run("sh", ["-c", "command -v systemd-analyze"]);
+    expect(which.code, "systemd-analyze must be installed (installer/system-deps.sh: systemd)").toBe(0);
+    // The unit names /opt/nexus and /etc/nexus; point them into the test root so the commands exist.
+    const unit = readFileSync(join(built.stageDir, "systemd/nexus.service"), "utf8")
+      .replaceAll("/opt/nexus", join(box.root, "opt/nexus"))
+      .replaceAll("/etc/nexus", join(box.root, "etc/nexus"));
+    const dir = join(tmp, "units");
+    await run("mkdir", ["-p", dir]);
+    writeFileSync(join(dir, "nexus.service"), unit);
+    const v = await run("systemd-analyze", ["verify", join(dir, "nexus.service")]);
+    expect(v.out).toBe("");
+    expect(v.code).toBe(0);
+  });
+});
