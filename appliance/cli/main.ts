@@ -6,6 +6,7 @@ import { duration, table } from "../lib/format.js";
 import { isAlive, readPid } from "../lib/pidfile.js";
 import { dataPaths } from "../paths.js";
 import { readOutcome } from "../upgrade/marker.js";
+import { addBackupCommands } from "./backup.js";
 import { fetchStatus } from "./running.js";
 import { statusTable, upgradeLine } from "./status.js";
 import { count, oneOf, port, runCli, seconds, usageErrors, versionFlag } from "./usage.js";
@@ -195,6 +196,8 @@ program
   .description("print versions (also: nexus --version)")
   .option("--json", "machine-readable output")
   .action((o: { json?: boolean }) => printVersions(program.opts().dataDir, o.json));
+
+addBackupCommands(program, dataDir);
 
 const hub = program.command("hub").description("the central hub: enrolment, fleet registry, sync ingest");
 hub

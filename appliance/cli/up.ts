@@ -3,6 +3,7 @@ import { mkdirSync, openSync } from "node:fs";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { startAppliance } from "../appliance.js";
+import { incompleteRestore } from "../backup/apply.js";
 import { type ConfigOverrides, loadApplianceConfig } from "../config/load.js";
 import { LogDestination } from "../kit/log-destination.js";
 import { REDACT_PATHS } from "../kit/logger.js";
@@ -38,6 +39,10 @@ function supervisorLogger(logFile: string, level: string) {
 export async function up(overrides: ConfigOverrides): Promise<void> {
   const config = loadApplianceConfig(overrides);
   const paths = dataPaths(config.dataDir);
+  const unfinished = await incompleteRestore(config.dataDir);
+  if (unfinished) {
+    throw new Error(`the restore of ${unfinished} did not finish: run it again before starting the box`);
+  }
   mkdirSync(paths.logs, { recursive: true });
   const { log, dropped } = supervisorLogger(paths.logFile("supervisor"), config.logLevel);
   const t0 = performance.now();

@@ -1,11 +1,12 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | sync | bundle | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | sync | backup | bundle | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
 import { execFileSync } from "node:child_process";
 import { ROOT } from "../helpers/appliance.js";
 import { authBench } from "./auth.js";
+import { backupBench } from "./backup.js";
 import { bundleBench } from "./bundle.js";
 import { consoleBench } from "./console.js";
 import { filesBench } from "./files.js";
@@ -24,6 +25,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   files: filesBench,
   sync: syncBench,
   bundle: bundleBench,
+  backup: backupBench,
 };
 
 /** The code measured: HEAD, plus "-dirty" when appliance/ or services/ have uncommitted changes. */

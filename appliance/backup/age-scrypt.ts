@@ -1,0 +1,70 @@
+/**
+ * age's scrypt recipient and identity (the passphrase stanza, age-encryption.org/v1) on Node's native
+ * scrypt, plugged into typage through its Recipient/Identity interfaces. typage's own scrypt is pure
+ * JavaScript (2.5 s or more for work factor 18 on this box); the stanza is the same, so a manifest stays a
+ * plain passphrase-encrypted age file (`age -d` opens it).
+ */
+import { createCipheriv, createDecipheriv, randomBytes, scrypt } from "node:crypto";
+import { type Identity, type Recipient, Stanza } from "age-encryption";
+
+const LABEL = "age-encryption.org/v1/scrypt";
+const MAX_LOG_N = 22;
+
+/** scrypt(N = 2^logN, r = 8, p = 1) of the label and salt; its memory (128·r·N bytes) is allowed explicitly. */
+function wrapKey(passphrase: string, salt: Buffer, logN: number): Promise<Buffer> {
+  const N = 2 ** logN;
+  return new Promise((ok, fail) =>
+    scrypt(
+      passphrase,
+      Buffer.concat([Buffer.from(LABEL), salt]),
+      32,
+      { N, r: 8, p: 1, maxmem: 128 * 8 * (N + 2) + 2 ** 25 },
+      (err, key) => (err ? fail(err) : ok(key)),
+    ),
+  );
+}
+
+const ZERO_NONCE = Buffer.alloc(12);
+
+/** Encrypts the file key to a passphrase: one `scrypt <salt> <logN>` stanza. */
+export function scryptRecipient(passphrase: string, logN: number): Recipient {
+  return {
+    async wrapFileKey(fileKey: Uint8Array) {
+      const salt = randomBytes(16);
+      const key = await wrapKey(passphrase, salt, logN);
+      const c = createCipheriv("chacha20-poly1305", key, ZERO_NONCE, { authTagLength: 16 });
+      const body = Buffer.concat([c.update(fileKey), c.final(), c.getAuthTag()]);
+      return [new Stanza(["scrypt", salt.toString("base64").replace(/=+$/, ""), String(logN)], body)];
+    },
+  };
+}
+
+/** Decrypts a passphrase-encrypted file key; null when the file has no scrypt stanza or the passphrase is wrong. */
+export function scryptIdentity(passphrase: string): Identity {
+  return {
+    async unwrapFileKey(stanzas: Stanza[]) {
+      const s = stanzas.find((x) => x.args[0] === "scrypt");
+      if (!s) return null;
+      if (stanzas.length !== 1) throw new Error("scrypt recipient is not the only one in the header");
+      const [, saltB64, logNs] = s.args;
+      const salt = Buffer.from(saltB64 ?? "", "base64");
+      if (
+        s.args.length !== 3 ||
+        salt.length !== 16 ||
+        !/^[1-9][0-9]*$/.test(logNs ?? "") ||
+        s.body.length !== 32
+      ) {
+        throw new Error("invalid scrypt stanza");
+      }
+      if (Number(logNs) > MAX_LOG_N) throw new Error("scrypt work factor is too high");
+      const key = await wrapKey(passphrase, salt, Number(logNs));
+      const d = createDecipheriv("chacha20-poly1305", key, ZERO_NONCE, { authTagLength: 16 });
+      d.setAuthTag(Buffer.from(s.body.subarray(16)));
+      try {
+        return new Uint8Array(Buffer.concat([d.update(s.body.subarray(0, 16)), d.final()]));
+      } catch {
+        return null;
+      }
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
+import { describe, expect, it } from "vitest";
+import { scryptIdentity, scryptRecipient } from "./age-scrypt.js";
+import { newHeader, openStream, sealStream } from "./age-stream.js";
+
+async function collect(s: NodeJS.ReadableStream): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of s) out.push(Buffer.from(c as Uint8Array));
+  return Buffer.concat(out);
+}
+
+// Empty, one chunk and a byte, several chunks (exactly one chunk is in the failure test).
+const sizes = [0, 65_537, 140_000];
+
+describe("native age payload and passphrase stanza", () => {
+  it.each(sizes)("%i bytes: sealed here, opened by typage, and the other way round", async (size) => {
+    const identity = await generateX25519Identity();
+    const recipient = await identityToRecipient(identity);
+    const plain = randomBytes(size);
+    const { header, fileKey } = await newHeader(recipient, identity);
+    const sealed = await collect(
+      Readable.from([plain.subarray(0, size >> 1), plain.subarray(size >> 1)]).pipe(
+        sealStream(header, fileKey),
+      ),
+    );
+    const d = new Decrypter();
+    d.addIdentity(identity);
+    expect(Buffer.from(await d.decrypt(new Uint8Array(sealed)))).toEqual(plain);
+
+    const e = new Encrypter();
+    e.addRecipient(recipient);
+    const theirs = Buffer.from(await e.encrypt(new Uint8Array(plain)));
+    const opened = await collect(Readable.from([theirs]).pipe(openStream(identity, (err) => err)));
+    expect(opened).toEqual(plain);
+  });
+
+  it("a passphrase stanza made here opens with typage's passphrase, and typage's opens here", async () => {
+    const e = new Encrypter();
+    e.addRecipient(scryptRecipient("pass phrase", 12));
+    const mine = await e.encrypt("manifest");
+    const d = new Decrypter();
+    d.addPassphrase("pass phrase");
+    expect(await d.decrypt(mine, "text")).toBe("manifest");
+    const t = new Encrypter();
+    t.setPassphrase("pass phrase");
+    t.setScryptWorkFactor(12);
+    const theirs = await t.encrypt("typage");
+    const mineD = new Decrypter();
+    mineD.addIdentity(scryptIdentity("pass phrase"));
+    expect(await mineD.decrypt(theirs, "text")).toBe("typage");
+    const wrong = new Decrypter();
+    wrong.addIdentity(scryptIdentity("another"));
+    await expect(wrong.decrypt(theirs, "text")).rejects.toThrow();
+  });
+
+  it("the default work factor (18) fits in the memory scrypt is allowed", async () => {
+    const e = new Encrypter();
+    e.addRecipient(scryptRecipient("pass phrase", 18));
+    const d = new Decrypter();
+    d.addIdentity(scryptIdentity("pass phrase"));
+    expect(await d.decrypt(await e.encrypt("x"), "text")).toBe("x");
+  });
+
+  it("a flipped byte, a truncation or another identity fails", async () => {
+    const identity = await generateX25519Identity();
+    const { header, fileKey } = await newHeader(await identityToRecipient(identity), identity);
+    const open = (b: Buffer, id = identity) =>
+      collect(Readable.from([b]).pipe(openStream(id, () => new Error("wrong key"))));
+    const sealed = await collect(Readable.from([randomBytes(3 * 65_536)]).pipe(sealStream(header, fileKey)));
+    expect((await open(sealed)).length).toBe(3 * 65_536);
+    const flipped = Buffer.from(sealed);
+    flipped.writeUInt8(flipped.readUInt8(100_000) ^ 1, 100_000);
+    await expect(open(flipped)).rejects.toThrow();
+    await expect(open(sealed.subarray(0, sealed.length - 70_000))).rejects.toThrow();
+    await expect(open(sealed, await generateX25519Identity())).rejects.toThrow("wrong key");
+  });
+});

@@ -1,0 +1,172 @@
+/**
+ * createBackup: one consistent snapshot of the box at a destination.
+ * 1. Every service database copied under one write barrier (databases.ts), with config.json and secrets/,
+ *    into a staging folder on the data disk (`<data>/backups/staging/<id>`).
+ * 2. Each staged file encrypted and put as `snapshots/<id>/parts/<n>.age`.
+ * 3. Every blob the copied files database references put as `blobs/<hmac>` unless already there.
+ * 4. The manifest, last: until it exists, nothing of this backup is listed.
+ * Blobs are immutable and referenced by the copied database, so they need no barrier: a blob the copy names
+ * was complete before its row committed.
+ */
+import { createReadStream, statSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { loadApplianceConfig } from "../config/load.js";
+import { applianceVersion } from "../paths.js";
+import { filesUnder } from "./apply.js";
+import { openBlobStore, referencedBlobs } from "./blobs.js";
+import { BackupKeyError, blobObjectName, type PartKeys, partKeysFor } from "./crypto.js";
+import {
+  type BlobEntry,
+  buildManifest,
+  listBackups,
+  MANIFEST_FORMAT,
+  manifestKey,
+  openBackupManifest,
+  type PartEntry,
+  partKey,
+} from "./manifest.js";
+import { BackupPartDamagedError, putEncrypted } from "./parts-io.js";
+import { progressReporter } from "./progress.js";
+import { removeLeftovers, removeStaleStaging } from "./prune.js";
+import type {
+  BackupDestination,
+  BackupEncryptionKey,
+  BackupProgress,
+  BackupReason,
+  BackupSummary,
+} from "./types.js";
+import { snapshotId, stageDataDir } from "./upgrade-snapshot.js";
+
+export interface CreateBackupOptions {
+  dataDir: string;
+  destination: BackupDestination;
+  key: BackupEncryptionKey;
+  includeSecrets?: boolean;
+  reason?: BackupReason;
+  onProgress?: (p: BackupProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** The data identity of the newest backup this passphrase opens (its blobs are then shared), if any. */
+async function previousDataIdentity(
+  dest: BackupDestination,
+  key: BackupEncryptionKey,
+): Promise<string | undefined> {
+  if (!("passphrase" in key)) return undefined;
+  const newest = (await listBackups(dest))[0];
+  if (!newest) return undefined;
+  try {
+    return (await openBackupManifest(dest, newest.id, key)).sealed.dataIdentity;
+  } catch (err) {
+    if (err instanceof BackupKeyError) return undefined; // another passphrase: new identity, new blob names
+    throw err;
+  }
+}
+
+/** Takes a backup of `dataDir` to `destination`; see the header for the steps. */
+export async function createBackup(opts: CreateBackupOptions): Promise<BackupSummary> {
+  const { dataDir, destination: dest } = opts;
+  const includeSecrets = opts.includeSecrets ?? true;
+  const id = snapshotId();
+  const staging = join(dataDir, "backups", "staging", id);
+  const progress = progressReporter(opts.onProgress);
+  const written: string[] = [];
+  const checkAbort = () => {
+    if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("backup aborted");
+  };
+  try {
+    await removeLeftovers(dest, new Date());
+    await removeStaleStaging(dataDir, new Date());
+    const keys = await partKeysFor(opts.key, await previousDataIdentity(dest, opts.key));
+    checkAbort();
+    progress.phase("databases");
+    const { copies, blockedMs } = stageDataDir(dataDir, staging, { secrets: includeSecrets });
+    const files = filesUnder(staging);
+    const blobs = referencedBlobs(join(staging, "services", "files", "files.db"));
+    const fileBytes = files.reduce((n, f) => n + statSync(join(staging, f)).size, 0);
+    progress.total(fileBytes + [...blobs.values()].reduce((a, b) => a + b, 0));
+
+    const parts: PartEntry[] = [];
+    for (const [n, path] of files.entries()) {
+      checkAbort();
+      progress.phase(path.startsWith("services/") ? "databases" : "config", path);
+      const key = partKey(id, n);
+      written.push(key);
+      const o = await putEncrypted(dest, key, keys, createReadStream(join(staging, path)), progress.add);
+      parts.push({ key, path, ...o });
+    }
+    const { entries, copied } = await putBlobs(dataDir, dest, keys, blobs, progress, checkAbort);
+
+    const summary: BackupSummary = {
+      id,
+      createdAt: new Date().toISOString(),
+      reason: opts.reason ?? "manual",
+      applianceVersion: applianceVersion(),
+      siteId: loadApplianceConfig({ dataDir }).site,
+      sizeBytes: parts.reduce((n, p) => n + p.storedSize, 0) + entries.reduce((n, b) => n + b.size, 0),
+      blobsCopied: copied,
+      blobsReferenced: entries.length,
+      secretsIncluded: includeSecrets,
+    };
+    const manifest = await buildManifest(opts.key, {
+      format: MANIFEST_FORMAT,
+      summary,
+      dataIdentity: keys.dataIdentity,
+      parts,
+      blobs: entries,
+      databases: copies.map((c) => ({ service: c.service, migrations: c.migrations })),
+      writeBarrierMs: Math.round(blockedMs * 10) / 10,
+    });
+    checkAbort();
+    await dest.put(manifestKey(id), manifest);
+    progress.done();
+    return summary;
+  } catch (err) {
+    // Nothing of a failed backup stays (blobs do: content-addressed, the next backup reuses them).
+    for (const key of written) await dest.remove(key).catch(() => {});
+    throw err;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Puts every referenced blob the destination lacks; returns the manifest entries and how many were copied. */
+async function putBlobs(
+  dataDir: string,
+  dest: BackupDestination,
+  keys: PartKeys,
+  blobs: Map<string, number>,
+  progress: ReturnType<typeof progressReporter>,
+  checkAbort: () => void,
+): Promise<{ entries: BlobEntry[]; copied: number }> {
+  const entries: BlobEntry[] = [];
+  let copied = 0;
+  if (blobs.size === 0) return { entries, copied };
+  const store = openBlobStore(dataDir);
+  try {
+    for (const [sha256, size] of [...blobs].sort(([a], [b]) => a.localeCompare(b))) {
+      checkAbort();
+      const key = `blobs/${blobObjectName(keys, sha256)}`;
+      entries.push({ sha256, size, key });
+      if (await dest.has(key)) {
+        progress.add(size);
+        continue;
+      }
+      progress.phase("blobs", sha256);
+      // putEncrypted hashes what the store gives: a blob damaged on the box's disk is not backed up as fine.
+      const o = await putEncrypted(dest, key, keys, await store.get(sha256), progress.add, false);
+      if (o.sha256 !== sha256) {
+        await dest.remove(key);
+        throw new BackupPartDamagedError(
+          `blob ${sha256} on this box`,
+          "its content no longer matches its sha256",
+        );
+      }
+      copied++;
+    }
+  } finally {
+    await store.close();
+  }
+  return { entries, copied };
+}
