@@ -2,8 +2,8 @@
 import { createPublicKey } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { upgradeSnapshots } from "../backup/index.js";
 import { directControl, systemdControl } from "../upgrade/control.js";
-import { copySnapshots } from "../upgrade/copy-snapshots.js";
 import { installedRoot, installLayout, type Layout, readEnvFile } from "../upgrade/layout.js";
 import type { Step } from "../upgrade/marker.js";
 import { openBundle } from "../upgrade/open-bundle.js";
@@ -26,7 +26,7 @@ function deps(l: Layout, o: UpgradeCliOptions): UpgradeDeps {
   return {
     layout: l,
     control: o.systemd !== false && live ? systemdControl() : directControl(l),
-    snapshots: copySnapshots,
+    snapshots: upgradeSnapshots,
     gate: {
       windowMs: seconds(env.NEXUS_UPGRADE_HEALTH_WINDOW_S, 120),
       settleMs: seconds(env.NEXUS_UPGRADE_SETTLE_S, 10),

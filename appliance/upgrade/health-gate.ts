@@ -34,6 +34,9 @@ export type GateResult = { ok: true; seconds: number } | { ok: false; reason: st
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** This many restarts of one service inside the gate's window fail it. */
+export const RESTART_LIMIT = 3;
+
 /** The smoke requests through the gateway: health, readiness, the console page (public, from the build). */
 export const SMOKE_PATHS = ["/health", "/ready", "/"];
 
@@ -51,9 +54,13 @@ async function smoke(gateway: string): Promise<string | null> {
 function judge(s: StatusReply | null, version: string): { wait?: string; fail?: string } {
   if (!s) return { wait: "the supervisor does not answer" };
   if (s.version !== version) return { wait: `version ${s.version} answers, not ${version}` };
-  const looping = s.services.find((x) => x.state === "crashloop");
+  // The supervisor is fresh: restarts counted now all happened in this window (a crash loop forming before
+  // the supervisor's own threshold and backoff call it one).
+  const looping = s.services.find((x) => x.state === "crashloop" || x.restarts >= RESTART_LIMIT);
   if (looping)
-    return { fail: `service ${looping.name} in crash loop: ${looping.lastError ?? "no error recorded"}` };
+    return {
+      fail: `service ${looping.name} in crash loop (${looping.restarts} restarts): ${looping.lastError ?? "no error recorded"}`,
+    };
   const notUp = s.services.filter((x) => x.state !== "running");
   if (notUp.length) {
     const first = notUp[0];

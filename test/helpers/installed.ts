@@ -5,7 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { freePort } from "../../appliance/lib/ports.js";
 import { publicKeyPem } from "../../appliance/upgrade/signature.js";
@@ -129,6 +129,16 @@ export class InstalledBox {
   async stop(): Promise<void> {
     if (existsSync(this.nexus)) await this.cli(["stop", "--timeout", "20"]);
     await this.powerCut();
+    // Anything still running from this root (a nats-server orphaned by a power-cut test): gone too.
+    for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+      let cmd = "";
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      } catch {
+        continue;
+      }
+      if (cmd.startsWith(`${this.root}/`)) await killPid(Number(pid));
+    }
   }
 }
 
