@@ -2,6 +2,7 @@
 # Nexus Edge installer, shipped at the top of every bundle. Run as root from the unpacked bundle:
 #   sh install.sh [--trust-key FILE] [--root DIR] [--no-systemd] [--port N] [--allow-downgrade]
 #   sh install.sh --uninstall [--purge] [--root DIR]
+#   sh install.sh --hub [--trust-key FILE] [--root DIR] [--no-systemd]   (the hub: files and unit, starts nothing)
 # It verifies the bundle (ed25519 signature with openssl, every file's sha256) before touching anything.
 # The first install needs --trust-key (the release public key, from a channel you trust); later installs and
 # upgrades trust the keys the installed version ships. Over an existing install it upgrades (health-gated,
@@ -28,6 +29,7 @@ while [ $# -gt 0 ]; do
     --port) PORT=${2:?--port needs a number}; shift 2 ;;
     --allow-downgrade) EXTRA="$EXTRA --allow-downgrade"; shift ;;
     --uninstall) MODE=uninstall; shift ;;
+    --hub) MODE=hub; shift ;;
     --purge) PURGE=1; shift ;;
     -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
@@ -110,12 +112,41 @@ prepare() {
   ln -sf "$OPT/current/nexus" "$ROOT/usr/local/bin/nexus"
 }
 
+# The hub (`nexus hub start`, nexus-hub.service) from the same bundle: the verified files under
+# /opt/nexus/<version> and the unit; nothing starts here (the Ansible role `hub` writes hub.env and starts it).
+install_hub() {
+  version=$(sed -n 's/^version //p' "$HERE/manifest" | head -n 1)
+  echo "$version" | grep -Eq '^[0-9]+[.][0-9]+[.][0-9]+([-+][0-9A-Za-z.-]+)?$' || die "manifest: bad version"
+  if [ "$ROOT" = / ] && ! id nexus >/dev/null 2>&1; then
+    useradd --system --home-dir /var/lib/nexus-hub --no-create-home --shell /usr/sbin/nologin nexus
+  fi
+  mkdir -p "$OPT" "$ETC" "$ROOT/var/lib/nexus-hub" "$LOGS" "$ROOT/usr/local/bin"
+  chmod 0750 "$ROOT/var/lib/nexus-hub" "$LOGS"
+  if [ "$ROOT" = / ]; then chown nexus:nexus "$ROOT/var/lib/nexus-hub" "$LOGS"; fi
+  if [ ! -d "$OPT/$version" ]; then
+    rm -rf "$OPT/$version.partial"
+    cp -a "$HERE" "$OPT/$version.partial"
+    mv "$OPT/$version.partial" "$OPT/$version"
+  fi
+  ln -sfn "$version" "$OPT/current.new"
+  mv -f "$OPT/current.new" "$OPT/current"
+  [ -f "$ETC/hub.env" ] || echo "NEXUS_HUB_DATA_DIR=$ROOT/var/lib/nexus-hub" > "$ETC/hub.env"
+  if [ "$SYSTEMD" = 1 ]; then
+    mkdir -p "$UNITS"
+    cp "$HERE/systemd/nexus-hub.service" "$UNITS/nexus-hub.service"
+    if live_systemd; then systemctl daemon-reload && systemctl enable nexus-hub.service >/dev/null; fi
+  fi
+  ln -sf "$OPT/current/nexus" "$ROOT/usr/local/bin/nexus"
+  say "Nexus Edge hub $version installed under $OPT; settings in $ETC/hub.env (start: nexus-hub.service)"
+}
+
 if [ "$MODE" = uninstall ]; then uninstall; exit 0; fi
 command -v openssl >/dev/null || die "openssl is needed to verify the bundle"
 verify
 # The bundle's own code is authentic now: it checks the validity period and the version before any change.
 # shellcheck disable=SC2086
 "$HERE/nexus" upgrade "$HERE" --root "$ROOT" --check-only ${TRUST_KEY:+--trust-key "$TRUST_KEY"} $EXTRA
+if [ "$MODE" = hub ]; then install_hub; exit 0; fi
 prepare
 control=--systemd
 if [ "$SYSTEMD" = 0 ] || ! live_systemd; then control=--no-systemd; fi

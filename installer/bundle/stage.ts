@@ -149,7 +149,8 @@ export function stageBundle(o: StageOptions): string[] {
   const notes = copyTools(o);
   o.step("systemd unit, install.sh, launcher");
   mkdirSync(join(o.dir, "systemd"), { recursive: true });
-  copyFileSync(join(o.repo, "installer/systemd/nexus.service"), join(o.dir, "systemd/nexus.service"));
+  for (const unit of ["nexus.service", "nexus-hub.service"])
+    copyFileSync(join(o.repo, "installer/systemd", unit), join(o.dir, "systemd", unit));
   for (const [from, to] of [
     ["installer/bundle/install.sh", "install.sh"],
     ["installer/bundle/launcher.sh", "nexus"],

@@ -194,18 +194,21 @@ describe("bundle → install → upgrade → rollback", { timeout: 180_000 }, ()
     expect(lint.code).toBe(0);
   });
 
-  it("its systemd unit passes systemd-analyze verify", async () => {
-    const which = await run("sh", ["-c", "command -v systemd-analyze"]);
-    expect(which.code, "systemd-analyze must be installed (installer/system-deps.sh: systemd)").toBe(0);
-    // The unit names /opt/nexus and /etc/nexus; point them into the test root so the commands exist.
-    const unit = readFileSync(join(built.stageDir, "systemd/nexus.service"), "utf8")
-      .replaceAll("/opt/nexus", join(box.root, "opt/nexus"))
-      .replaceAll("/etc/nexus", join(box.root, "etc/nexus"));
-    const dir = join(tmp, "units");
-    await run("mkdir", ["-p", dir]);
-    writeFileSync(join(dir, "nexus.service"), unit);
-    const v = await run("systemd-analyze", ["verify", join(dir, "nexus.service")]);
-    expect(v.out).toBe("");
-    expect(v.code).toBe(0);
-  });
+  it.each(["nexus.service", "nexus-hub.service"])(
+    "its systemd unit %s passes systemd-analyze verify",
+    async (name) => {
+      const which = await run("sh", ["-c", "command -v systemd-analyze"]);
+      expect(which.code, "systemd-analyze must be installed (installer/system-deps.sh: systemd)").toBe(0);
+      // The unit names /opt/nexus and /etc/nexus; point them into the test root so the commands exist.
+      const unit = readFileSync(join(built.stageDir, "systemd", name), "utf8")
+        .replaceAll("/opt/nexus", join(box.root, "opt/nexus"))
+        .replaceAll("/etc/nexus", join(box.root, "etc/nexus"));
+      const dir = join(tmp, "units");
+      await run("mkdir", ["-p", dir]);
+      writeFileSync(join(dir, name), unit);
+      const v = await run("systemd-analyze", ["verify", join(dir, name)]);
+      expect(v.out).toBe("");
+      expect(v.code).toBe(0);
+    },
+  );
 });
