@@ -1,0 +1,47 @@
+/**
+ * The AI service: model packs (registry in SQLite, files in a blob store), inference on worker threads with
+ * the profile's execution providers, generic inference and OCR. Models ship in npm packages or come as pack
+ * files; nothing is downloaded.
+ */
+import { defineService, rule } from "../../appliance/kit/index.js";
+import { installBuiltins } from "./builtin.js";
+import { type AiConfig, aiConfigSchema } from "./config.js";
+import { migrations } from "./migrations.js";
+import { permissions } from "./permissions.js";
+import { inferRoutes } from "./routes-infer.js";
+import { modelRoutes } from "./routes-models.js";
+import { runtimeRoutes } from "./routes-runtime.js";
+import { aiOf, startAi } from "./state.js";
+
+export default defineService<AiConfig>({
+  name: "ai",
+  version: "0.1.0",
+  description: "Local AI: model packs, execution providers by profile, generic inference, OCR",
+  configSchema: aiConfigSchema,
+  permissions,
+  migrations,
+  access: [
+    rule("GET", "/models", "ai:read"),
+    rule("GET", "/models/:name", "ai:read"),
+    rule("GET", "/models/jobs/:id", "ai:read"),
+    rule("POST", "/models", "ai:admin", { maxBodyBytes: 2 ** 40 }),
+    rule("PUT", "/models/:name/pin", "ai:admin"),
+    rule("DELETE", "/models/:name", "ai:admin"),
+    rule("GET", "/runtime", "ai:read"),
+    rule("POST", "/infer/:model", "ai:infer"),
+    rule("POST", "/ocr", "ai:infer", { maxBodyBytes: 64 * 1024 * 1024 }),
+  ],
+  routes: (app, ctx) => {
+    const ai = () => aiOf(ctx);
+    modelRoutes(app, ctx, ai);
+    inferRoutes(app, ctx, ai);
+    runtimeRoutes(app, ctx, ai);
+  },
+  onStart: async (ctx) => {
+    const ai = await startAi(ctx);
+    if (ctx.config.builtinPacks) {
+      const installed = await installBuiltins(ctx, ai);
+      if (installed.length > 0) ctx.log.info({ installed }, "built-in model packs installed");
+    }
+  },
+});

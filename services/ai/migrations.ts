@@ -1,0 +1,28 @@
+import type { Migration } from "../../appliance/kit/index.js";
+
+export const migrations: Migration[] = [
+  {
+    id: "1765100000_models",
+    up: (db) =>
+      db.exec(`CREATE TABLE models (
+        name TEXT PRIMARY KEY,
+        version TEXT NOT NULL,
+        task TEXT NOT NULL,
+        runtime TEXT NOT NULL,
+        license TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        builtin INTEGER NOT NULL DEFAULT 0,
+        pinned INTEGER NOT NULL DEFAULT 0,
+        size INTEGER NOT NULL,
+        installed_at TEXT NOT NULL
+      );
+      CREATE TABLE model_files (
+        model TEXT NOT NULL REFERENCES models(name) ON DELETE CASCADE,
+        file TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (model, file)
+      );
+      CREATE INDEX model_files_sha ON model_files(sha256);`),
+  },
+];
