@@ -2,11 +2,20 @@
  * An inference worker thread: keeps its sessions warm (one per model file) and runs one job at a time, so the
  * service's event loop never runs a model. Ended (terminate) to unload.
  */
+import { setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 import type { Provider } from "./config.js";
 import type { Job, JobReply, JobRequest, WireTensor } from "./jobs.js";
 import { runOcr } from "./ocr/pipeline.js";
 import { type LoadedSession, loadWithFallback, ortFactory } from "./providers.js";
+
+// Linux niceness is per thread: this thread (and the threads onnxruntime starts from it) yields to the service's
+// event loop, so health checks and other requests stay fast while a model saturates the CPU.
+try {
+  setPriority(10);
+} catch {
+  // not permitted here: run at normal priority
+}
 
 const sessions = new Map<string, Promise<LoadedSession>>();
 const factory = ortFactory();

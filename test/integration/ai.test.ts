@@ -224,32 +224,53 @@ describe("OCR", () => {
     expect((await app.api("/api/ai/ocr", { method: "POST", body: broken })).status).toBe(400);
   });
 
-  it("answers 429 with Retry-After when the queue is full, and /health stays fast meanwhile", async () => {
+  it("answers 429 with Retry-After when the queue is full", async () => {
     const img = textImage(["queue test line"], "640x160");
-    const health: number[] = [];
-    let busy = true;
-    const probe = (async () => {
-      while (busy) {
-        const t = performance.now();
-        const r = await app.api("/api/ai/health").catch(() => null);
-        if (r?.status !== 200) throw new Error(`health answered ${r?.status}`);
-        health.push(performance.now() - t);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
     const answers = await Promise.all(
       Array.from({ length: 6 }, () => app.api("/api/ai/ocr", { method: "POST", body: img })),
     );
-    busy = false;
-    await probe;
     const statuses = answers.map((r) => r.status);
     expect(statuses).toContain(200);
     expect(statuses).toContain(429);
     const limited = answers.find((r) => r.status === 429);
     expect(Number(limited?.headers.get("retry-after"))).toBeGreaterThan(0);
-    health.sort((a, b) => a - b);
-    const p99 = health[Math.floor(health.length * 0.99)] ?? 0;
-    expect(health.length).toBeGreaterThan(5);
-    expect(p99).toBeLessThan(50);
+    expect(((await limited?.json()) as { status: number }).status).toBe(429);
+  }, 30_000);
+
+  it("keeps /health fast while OCR saturates the CPU", async () => {
+    // The machine is shared: the bound is 50 ms over the p99 measured just before with nothing running.
+    const idle = await healthP99(async () => new Promise((r) => setTimeout(r, 1500)));
+    const img = textImage(["the quick brown fox", "jumps over the lazy dog"]);
+    const busy = await healthP99(async () => {
+      const until = Date.now() + 4000;
+      const client = async () => {
+        while (Date.now() < until)
+          await app.api("/api/ai/ocr", { method: "POST", body: img }).then((r) => r.text());
+      };
+      await Promise.all([client(), client()]);
+    });
+    expect(busy.samples).toBeGreaterThan(20);
+    expect(busy.p99, `idle p99 ${idle.p99} ms`).toBeLessThan(50 + idle.p99);
   }, 30_000);
 });
+
+/** p99 of the AI service's /health (through the gateway) probed every 10 ms while `work` runs. */
+async function healthP99(work: () => Promise<void>): Promise<{ p99: number; samples: number }> {
+  const times: number[] = [];
+  let running = true;
+  const probe = (async () => {
+    while (running) {
+      const t = performance.now();
+      const r = await app.api("/api/ai/health");
+      await r.text();
+      if (r.status !== 200) throw new Error(`health answered ${r.status}`);
+      times.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  await work();
+  running = false;
+  await probe;
+  times.sort((a, b) => a - b);
+  return { p99: Math.round(times[Math.floor(times.length * 0.99)] ?? 0), samples: times.length };
+}
