@@ -60,7 +60,7 @@ export function inferRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
         if (err instanceof TensorError) throw new ApiError(400, err.message);
         throw err;
       }
-      const out = await runJob(s, name, model.size, { kind: "infer", path, feeds }, { [path]: name });
+      const out = await runJob(ctx, s, name, model.size, { kind: "infer", path, feeds }, { [path]: name });
       return c.json({ model: name, outputs: outputsJson(out as Record<string, WireTensor>) }, 200);
     }),
   );
@@ -94,5 +94,9 @@ export async function ocr(ctx: Ctx, s: AiState, image: { width: number; height: 
   const bytes = det.model.size + rec.model.size + cls.model.size;
   const models = { [det.path]: "ppocr-det", [rec.path]: "ppocr-rec", [cls.path]: "ppocr-cls" };
   const job = { kind: "ocr" as const, det: det.path, rec: rec.path, cls: cls.path, dict, image };
-  return runJob(s, "ocr", bytes, job, models) as Promise<{ lines: unknown[]; width: number; height: number }>;
+  return runJob(ctx, s, "ocr", bytes, job, models) as Promise<{
+    lines: unknown[];
+    width: number;
+    height: number;
+  }>;
 }

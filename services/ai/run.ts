@@ -1,7 +1,7 @@
 /** Running jobs for the routes: a model's files resolved to local paths, the pool, the providers recorded. */
 import type { Job } from "./jobs.js";
 import { type Ctx, getModel, localFile, RegistryError } from "./models.js";
-import type { AiState } from "./state.js";
+import { type AiState, recordRuntime } from "./state.js";
 
 /** A model's entry file as a local path, and its size (the lane's memory estimate). */
 export async function entryOf(ctx: Ctx, ai: AiState, name: string, task?: string) {
@@ -13,6 +13,7 @@ export async function entryOf(ctx: Ctx, ai: AiState, name: string, task?: string
 
 /** Runs a job on lane `lane` and records which provider each model's session got. */
 export async function runJob(
+  ctx: Ctx,
   ai: AiState,
   lane: string,
   bytes: number,
@@ -24,5 +25,6 @@ export async function runJob(
     const model = models[path];
     if (model) ai.loaded.set(model, { lane, provider });
   }
+  recordRuntime(ctx, ai);
   return r.result;
 }

@@ -1,6 +1,6 @@
 /** The AI service's running state (blob store, install jobs, inference pool), kept per context. */
 import { randomUUID } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createBlobStore } from "../files/blob-store/index.js";
 import type { Ctx, ModelInfo, RegistryStore } from "./models.js";
@@ -22,6 +22,22 @@ export interface AiState extends RegistryStore {
   jobs: Map<string, InstallJob>;
   /** Model → the lane it is loaded in and the provider its session got (see providerOf). */
   loaded: Map<string, { lane: string; provider: string }>;
+  lastRuntime?: string;
+}
+
+/** Where the service writes the models loaded now and their providers (read by `nexus doctor`). */
+export const RUNTIME_FILE = "runtime.json";
+
+/** Writes runtime.json when what is loaded changed. */
+export function recordRuntime(ctx: Ctx, ai: AiState): void {
+  const loaded = [...ai.loaded.keys()]
+    .map((model) => ({ model, provider: providerOf(ai, model) }))
+    .filter((l) => l.provider !== null);
+  const text = JSON.stringify({ executionProviders: ctx.config.executionProviders, loaded });
+  if (text === ai.lastRuntime) return;
+  ai.lastRuntime = text;
+  writeFileSync(join(ctx.dataDir, `${RUNTIME_FILE}.tmp`), text);
+  renameSync(join(ctx.dataDir, `${RUNTIME_FILE}.tmp`), join(ctx.dataDir, RUNTIME_FILE));
 }
 
 /** The provider a model's loaded session runs on, or null when it is not loaded now. */
@@ -49,6 +65,9 @@ export function registryStore(ctx: Ctx): RegistryStore {
 /** Opens the store and the pool; called once at start. */
 export async function startAi(ctx: Ctx): Promise<AiState> {
   const reg = registryStore(ctx);
+  // What a crash left half-unpacked (only the service clears it: `nexus models install` may be using it).
+  rmSync(reg.stagingDir, { recursive: true, force: true });
+  mkdirSync(reg.stagingDir, { recursive: true });
   await reg.store.init();
   const c = ctx.config;
   const pool = new InferencePool({

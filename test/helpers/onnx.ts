@@ -2,6 +2,7 @@
  * A tiny ONNX model written byte by byte (protobuf by hand, no Python): one Add node, `sum = a + b`, with
  * float32 inputs of shape [1, n]. Enough to test the generic inference path and the model registry.
  */
+import { createHash } from "node:crypto";
 
 const varint = (n: number): number[] => {
   const out: number[] = [];
@@ -42,4 +43,25 @@ export function addModel(n = 4): Buffer {
     ...bytes(8, [...str(1, ""), ...int(2, 13)]),
   ];
   return Buffer.from(model);
+}
+
+/** A pack manifest for addModel(n)'s bytes (name tiny-add, MIT), with fields replaced by `over`. */
+export function addManifest(model: Buffer, n = 4, over: Record<string, unknown> = {}) {
+  return {
+    name: "tiny-add",
+    version: "1.0.0",
+    task: "generic",
+    runtime: "onnx",
+    entry: "model.onnx",
+    inputs: [
+      { name: "a", type: "float32", shape: [1, n] },
+      { name: "b", type: "float32", shape: [1, n] },
+    ],
+    outputs: [{ name: "sum", type: "float32", shape: [1, n] }],
+    preprocess: "none",
+    postprocess: "none",
+    license: "MIT",
+    files: { "model.onnx": createHash("sha256").update(model).digest("hex") },
+    ...over,
+  };
 }

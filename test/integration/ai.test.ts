@@ -5,9 +5,9 @@
  */
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildPack, sha256Of } from "../../services/ai/pack.js";
+import { buildPack } from "../../services/ai/pack.js";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
-import { addModel } from "../helpers/onnx.js";
+import { addManifest as addManifestOf, addModel } from "../helpers/onnx.js";
 
 const FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 let app: TestAppliance;
@@ -31,25 +31,7 @@ const json = async (path: string, init?: RequestInit) => {
 const post = (path: string, body: unknown) =>
   json(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
-function addManifest(model: Buffer, over: Record<string, unknown> = {}) {
-  return {
-    name: "tiny-add",
-    version: "1.0.0",
-    task: "generic",
-    runtime: "onnx",
-    entry: "model.onnx",
-    inputs: [
-      { name: "a", type: "float32", shape: [1, 4] },
-      { name: "b", type: "float32", shape: [1, 4] },
-    ],
-    outputs: [{ name: "sum", type: "float32", shape: [1, 4] }],
-    preprocess: "none",
-    postprocess: "none",
-    license: "MIT",
-    files: { "model.onnx": sha256Of(model) },
-    ...over,
-  };
-}
+const addManifest = (model: Buffer, over: Record<string, unknown> = {}) => addManifestOf(model, 4, over);
 
 /** Uploads a pack and waits for its install job to finish. */
 async function install(pack: Buffer) {
@@ -232,9 +214,9 @@ describe("OCR", () => {
     const statuses = answers.map((r) => r.status);
     expect(statuses).toContain(200);
     expect(statuses).toContain(429);
-    const limited = answers.find((r) => r.status === 429);
-    expect(Number(limited?.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(((await limited?.json()) as { status: number }).status).toBe(429);
+    const limited = answers.find((r) => r.status === 429) as Response;
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(((await limited.json()) as { status: number }).status).toBe(429);
   }, 30_000);
 
   it("keeps /health fast while OCR saturates the CPU", async () => {
