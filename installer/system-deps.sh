@@ -8,9 +8,9 @@
 #   faketime               the sync tests run a box whose clock is skewed
 #   openssl                the hub makes its leafnode TLS certificates with it
 #   prometheus             for its promtool: the tests run `promtool check metrics` on the gateway's /metrics
-#   imagemagick fonts-dejavu-core  the AI tests draw known words into images for OCR
+#   imagemagick fonts-dejavu-core espeak-ng  the AI tests draw known words for OCR and speak phrases for VAD
 set -euo pipefail
-PKGS=(nats-server build-essential python3 ffmpeg ca-certificates openssl chromium postgresql faketime prometheus imagemagick fonts-dejavu-core)
+PKGS=(nats-server build-essential python3 ffmpeg ca-certificates openssl chromium postgresql faketime prometheus imagemagick fonts-dejavu-core espeak-ng)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()

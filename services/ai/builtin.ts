@@ -77,6 +77,23 @@ export const BUILTINS: Builtin[] = [
       license: "Apache-2.0",
     },
   },
+  {
+    pkg: "@ricky0123/vad-web",
+    dir: "dist",
+    files: ["silero_vad_v5.onnx"],
+    manifest: {
+      name: "silero-vad",
+      task: "vad",
+      runtime: "onnx",
+      description: "Silero VAD v5 (voice activity, 16 kHz), as packaged by @ricky0123/vad-web",
+      entry: "silero_vad_v5.onnx",
+      inputs: [f32("input", [1, 576]), f32("state", [2, 1, 128]), { name: "sr", type: "int64", shape: [] }],
+      outputs: [f32("output", [1, 1]), f32("stateN", [2, 1, 128])],
+      preprocess: "pcm16k",
+      postprocess: "vad-segments",
+      license: "MIT",
+    },
+  },
 ];
 
 /** The package's folder in node_modules, looked up from here (some packages do not export package.json). */

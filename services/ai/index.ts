@@ -8,7 +8,7 @@ import { installBuiltins } from "./builtin.js";
 import { type AiConfig, aiConfigSchema } from "./config.js";
 import { migrations } from "./migrations.js";
 import { permissions } from "./permissions.js";
-import { inferRoutes } from "./routes-infer.js";
+import { inferRoutes, vadRoutes } from "./routes-infer.js";
 import { modelRoutes } from "./routes-models.js";
 import { runtimeRoutes } from "./routes-runtime.js";
 import { aiOf, startAi } from "./state.js";
@@ -16,7 +16,8 @@ import { aiOf, startAi } from "./state.js";
 export default defineService<AiConfig>({
   name: "ai",
   version: "0.1.0",
-  description: "Local AI: model packs, execution providers by profile, generic inference, OCR",
+  description:
+    "Local AI: model packs, execution providers by profile, generic inference, OCR, voice activity",
   configSchema: aiConfigSchema,
   permissions,
   migrations,
@@ -30,11 +31,13 @@ export default defineService<AiConfig>({
     rule("GET", "/runtime", "ai:read"),
     rule("POST", "/infer/:model", "ai:infer"),
     rule("POST", "/ocr", "ai:infer", { maxBodyBytes: 64 * 1024 * 1024 }),
+    rule("POST", "/vad", "ai:infer", { maxBodyBytes: 256 * 1024 * 1024 }),
   ],
   routes: (app, ctx) => {
     const ai = () => aiOf(ctx);
     modelRoutes(app, ctx, ai);
     inferRoutes(app, ctx, ai);
+    vadRoutes(app, ctx, ai);
     runtimeRoutes(app, ctx, ai);
   },
   onStart: async (ctx) => {

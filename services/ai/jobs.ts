@@ -10,6 +10,7 @@ export interface WireTensor {
 
 export type Job =
   | { kind: "infer"; path: string; feeds: Record<string, WireTensor> }
+  | { kind: "vad"; path: string; samples: Float32Array }
   | {
       kind: "ocr";
       det: string;

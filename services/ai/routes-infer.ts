@@ -1,7 +1,8 @@
-/** HTTP for running models: generic inference and OCR. Thin: input checks, then run.ts and the pool. */
+/** HTTP for running models: generic inference, OCR and voice activity. Thin: input checks, then run.ts and the pool. */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import { ApiError, documentRoute, errorBody } from "../../appliance/kit/index.js";
+import { AudioError, decodeAudio } from "./audio.js";
 import { answer } from "./errors.js";
 import { decodeImage, ImageError } from "./image.js";
 import { feedsFor, inferBody, outputsJson, TensorError } from "./infer.js";
@@ -13,6 +14,7 @@ import type { AiState } from "./state.js";
 
 /** Largest image body accepted (its pixels are checked separately). */
 const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
+const MAX_AUDIO_BYTES = 256 * 1024 * 1024;
 
 async function bodyBytes(req: Request, max: number): Promise<Buffer> {
   const len = Number(req.headers.get("content-length") ?? 0);
@@ -81,6 +83,33 @@ export function inferRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
         throw err instanceof ImageError ? new ApiError(err.status, err.message) : err;
       });
       return c.json(await ocr(ctx, ai(), image), 200);
+    }),
+  );
+}
+
+/** Mounts /vad: audio in any format ffmpeg reads → speech segments. */
+export function vadRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
+  documentRoute(app, {
+    method: "post",
+    path: "/vad",
+    operationId: "vad",
+    summary: "Speech segments in an audio file (any format ffmpeg reads) → [{ startMs, endMs }]",
+    request: { body: { content: { "audio/*": { schema: { type: "string", format: "binary" } } } } },
+    responses: {
+      200: { description: "segments", content: { "application/json": { schema: z.object({}) } } },
+    },
+    errors: [404, 413, 429, 503],
+  });
+  app.post("/vad", (c) =>
+    answer(c, async () => {
+      const bytes = await bodyBytes(c.req.raw, MAX_AUDIO_BYTES);
+      const samples = await decodeAudio(bytes, ctx.config.maxAudioSeconds).catch((err) => {
+        throw err instanceof AudioError ? new ApiError(err.status, err.message) : err;
+      });
+      const s = ai();
+      const { model, path } = await entryOf(ctx, s, "silero-vad", "vad");
+      const job = { kind: "vad" as const, path, samples };
+      return c.json(await runJob(ctx, s, "silero-vad", model.size, job, { [path]: "silero-vad" }), 200);
     }),
   );
 }

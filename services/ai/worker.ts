@@ -8,6 +8,7 @@ import type { Provider } from "./config.js";
 import type { Job, JobReply, JobRequest, WireTensor } from "./jobs.js";
 import { runOcr } from "./ocr/pipeline.js";
 import { type LoadedSession, loadWithFallback, ortFactory } from "./providers.js";
+import { frameProbabilities, segmentsOf, VAD_RATE } from "./vad.js";
 
 // Linux niceness is per thread: this thread (and the threads onnxruntime starts from it) yields to the service's
 // event loop, so health checks and other requests stay fast while a model saturates the CPU.
@@ -54,6 +55,16 @@ async function run(
     for (const [k, t] of Object.entries(out))
       result[k] = { type: t.type, dims: [...t.dims], data: t.data as never };
     return { result, used };
+  }
+  if (job.kind === "vad") {
+    const probs = await frameProbabilities(
+      job.samples,
+      job.path,
+      (path, feeds) => exec(path, feeds),
+      ort.Tensor as never,
+    );
+    const totalMs = (job.samples.length / VAD_RATE) * 1000;
+    return { result: { durationMs: Math.round(totalMs), segments: segmentsOf(probs, totalMs) }, used };
   }
   const result = await runOcr(job, (path, feeds) => exec(path, feeds), ort.Tensor);
   return { result, used };

@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPack } from "../../services/ai/pack.js";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
+import { speechWav } from "../helpers/audio.js";
 import { addManifest as addManifestOf, addModel } from "../helpers/onnx.js";
 
 const FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
@@ -234,6 +235,37 @@ describe("OCR", () => {
     expect(busy.samples).toBeGreaterThan(20);
     expect(busy.p99, `idle p99 ${idle.p99} ms`).toBeLessThan(50 + idle.p99);
   }, 30_000);
+});
+
+describe("voice activity", () => {
+  it("finds the spoken phrases between silences within 100 ms", async () => {
+    const { wav, truth } = speechWav([
+      1,
+      "hello, this is the nexus edge box",
+      1.5,
+      "voice activity detection",
+      1,
+    ]);
+    const res = await app.api("/api/ai/vad", { method: "POST", body: wav });
+    const body = (await res.json()) as { segments: { startMs: number; endMs: number }[]; durationMs: number };
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body.segments, JSON.stringify({ truth, got: body.segments })).toHaveLength(truth.length);
+    body.segments.forEach((s, i) => {
+      expect(Math.abs(s.startMs - (truth[i]?.startMs ?? 0))).toBeLessThan(100);
+      expect(Math.abs(s.endMs - (truth[i]?.endMs ?? 0))).toBeLessThan(100);
+    });
+    expect((await json("/models/silero-vad")).body).toMatchObject({ license: "MIT", provider: "cpu" });
+  }, 30_000);
+
+  it("refuses empty and undecodable audio", async () => {
+    const empty = await app.api("/api/ai/vad", { method: "POST", body: "" });
+    expect(empty.status).toBe(400);
+    const garbage = await app.api("/api/ai/vad", { method: "POST", body: "not audio at all" });
+    expect(garbage.status).toBe(400);
+    expect(((await garbage.json()) as { message: string }).message).toMatch(
+      /could not be decoded|no samples/,
+    );
+  });
 });
 
 /** p99 of the AI service's /health (through the gateway) probed every 10 ms while `work` runs. */
