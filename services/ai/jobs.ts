@@ -11,6 +11,7 @@ export interface WireTensor {
 export type Job =
   | { kind: "infer"; path: string; feeds: Record<string, WireTensor> }
   | { kind: "vad"; path: string; samples: Float32Array }
+  | { kind: "embed"; texts: string[] }
   | {
       kind: "ocr";
       det: string;

@@ -25,4 +25,18 @@ export const migrations: Migration[] = [
       );
       CREATE INDEX model_files_sha ON model_files(sha256);`),
   },
+  {
+    // The semantic index: one row per indexed text (OCR results, file names, form fields), its vector as
+    // normalised Float32 bytes.
+    id: "1765100001_documents",
+    up: (db) =>
+      db.exec(`CREATE TABLE documents (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX documents_kind ON documents(kind);`),
+  },
 ];

@@ -10,5 +10,9 @@ export const permissions = {
     description: "Run the box's models: OCR, generic inference",
     roles: ["operator", "field-agent"],
   },
+  "ai:index": {
+    description: "Add and remove texts in the semantic index",
+    roles: ["operator"],
+  },
   "ai:admin": { description: "Install, remove and pin model packs", roles: ["operator"] },
 } satisfies PermissionDeclarations;

@@ -5,6 +5,7 @@
 import { setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 import type { Provider } from "./config.js";
+import { EMBED_MODEL, embedTexts } from "./embed.js";
 import type { Job, JobReply, JobRequest, WireTensor } from "./jobs.js";
 import { runOcr } from "./ocr/pipeline.js";
 import { type LoadedSession, loadWithFallback, ortFactory } from "./providers.js";
@@ -56,6 +57,8 @@ async function run(
       result[k] = { type: t.type, dims: [...t.dims], data: t.data as never };
     return { result, used };
   }
+  if (job.kind === "embed")
+    return { result: await embedTexts(job.texts), used: { [EMBED_MODEL]: "cpu" as Provider } };
   if (job.kind === "vad") {
     const probs = await frameProbabilities(
       job.samples,
