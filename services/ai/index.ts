@@ -6,6 +6,7 @@
 import { defineService, rule } from "../../appliance/kit/index.js";
 import { installBuiltins } from "./builtin.js";
 import { type AiConfig, aiConfigSchema } from "./config.js";
+import { aiSubscriptions } from "./hooks.js";
 import { migrations } from "./migrations.js";
 import { permissions } from "./permissions.js";
 import { inferRoutes, vadRoutes } from "./routes-infer.js";
@@ -38,6 +39,7 @@ export default defineService<AiConfig>({
     rule("POST", "/index", "ai:index"),
     rule("DELETE", "/index/:id", "ai:index"),
   ],
+  subscriptions: (ctx) => aiSubscriptions(ctx),
   routes: (app, ctx) => {
     const ai = () => aiOf(ctx);
     modelRoutes(app, ctx, ai);

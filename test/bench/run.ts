@@ -1,10 +1,11 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | sync | ai | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
 import { execFileSync } from "node:child_process";
 import { ROOT } from "../helpers/appliance.js";
+import { aiBench } from "./ai.js";
 import { authBench } from "./auth.js";
 import { consoleBench } from "./console.js";
 import { filesBench } from "./files.js";
@@ -22,6 +23,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   console: consoleBench,
   files: filesBench,
   sync: syncBench,
+  ai: aiBench,
 };
 
 /** The code measured: HEAD, plus "-dirty" when appliance/ or services/ have uncommitted changes. */

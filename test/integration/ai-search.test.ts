@@ -37,12 +37,21 @@ const QUERIES: [string, number][] = [
 
 let app: TestAppliance;
 beforeAll(async () => {
-  app = await startTestAppliance({ services: ["ai"] });
+  app = await startTestAppliance({ services: ["files", "ai"] });
 }, 60_000);
 afterAll(async () => {
   await app?.stop();
   if (app) removeDir(app.dataDir);
 });
+
+/** Polls `cond` until it holds (20 s at most). */
+async function until(cond: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + 20_000;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error("condition not met in 20 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 const post = async (path: string, body: unknown) => {
   const res = await app.api(`/api/ai${path}`, {
@@ -72,6 +81,25 @@ describe("semantic search", () => {
       expect(r.body.hits[0].id, `${query} → ${JSON.stringify(r.body.hits)}`).toBe(`doc-${want}`);
     }
     expect((await post("/search", { query: "cement", kind: "other" })).body.hits).toEqual([]);
+  }, 60_000);
+
+  it("indexes the names of uploaded files from the files service's events, and drops deleted ones", async () => {
+    const put = await app.api(
+      "/api/files/spaces/me/content/maintenance/boiler-pressure-valve-replacement.pdf",
+      {
+        method: "PUT",
+        body: "%PDF-1.4 test",
+      },
+    );
+    expect(put.status).toBeLessThan(300);
+    const { file } = (await put.json()) as { file: { id: string } };
+    const id = file.id;
+    const hit = async () =>
+      (await post("/search", { query: "fixing the heating boiler", kind: "file-name" })).body.hits[0];
+    await until(async () => (await hit())?.id === `file:${id}`);
+    expect((await hit()).text).toBe("maintenance/boiler-pressure-valve-replacement.pdf");
+    expect((await app.api(`/api/files/nodes/${id}`, { method: "DELETE" })).status).toBe(200);
+    await until(async () => (await hit()) === undefined);
   }, 60_000);
 
   it("answers bad input with 400", async () => {
