@@ -20,6 +20,7 @@ import { resetLiveStatus } from "./live";
 import { AccountPage } from "./pages/account";
 import { FilesPage } from "./pages/files";
 import { ChangePassword, LoginPage } from "./pages/login";
+import { ModelsPage } from "./pages/models";
 import { OverviewPage } from "./pages/overview";
 import { PeoplePage } from "./pages/people";
 import { ServicesPage } from "./pages/services";
@@ -78,6 +79,13 @@ const PAGES: PageDef[] = [
     allowed: (me, services) => can(me.permissions, "files:read") && "files" in services,
     needs: "files:read (and the files service)",
     view: (p) => <FilesPage {...p} />,
+  },
+  {
+    path: "/models",
+    label: "AI models",
+    allowed: (me, services) => can(me.permissions, "ai:read") && "ai" in services,
+    needs: "ai:read (and the ai service)",
+    view: () => <ModelsPage />,
   },
   {
     path: "/account",
