@@ -19,7 +19,8 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
  * The built-in roles as services/identity/roles.ts wrote them out by hand before services declared their
- * permissions, less `media:*` and `forms:*` (no such services yet; they will declare their own).
+ * permissions, less `media:*` and `forms:*` (no such services yet; they will declare their own), plus what the
+ * ai service declares (services/ai/permissions.ts).
  */
 const BEFORE: Record<string, string[]> = {
   admin: ["*"],
@@ -27,12 +28,13 @@ const BEFORE: Record<string, string[]> = {
     "system:*",
     "appliance:*",
     "files:*",
+    "ai:*",
     "identity:users:read",
     "identity:teams:read",
     "identity:audit:read",
   ],
-  "field-agent": ["system:read", "files:read", "files:write"],
-  viewer: ["system:read", "files:read"],
+  "field-agent": ["system:read", "files:read", "files:write", "ai:read", "ai:infer"],
+  viewer: ["system:read", "files:read", "ai:read"],
 };
 
 const boxPermissions = async () =>
@@ -57,7 +59,7 @@ describe("built-in roles composed from the declared permissions", () => {
     );
     expect(roles.operator.permissions).toContain("forms:*");
     expect(roles["field-agent"].permissions).toEqual(expect.arrayContaining(["forms:*", "files:write"]));
-    expect(roles.viewer.permissions).toEqual(["files:read", "forms:read", "system:read"]);
+    expect(roles.viewer.permissions).toEqual(["ai:read", "files:read", "forms:read", "system:read"]);
   });
 
   it("without declarations, only admin holds anything", () => {
