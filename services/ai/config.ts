@@ -15,6 +15,8 @@ export const aiConfigSchema = z.object({
   memoryBudgetMb: z.number().int().min(16).default(1024),
   /** Worker threads per model (runs at once). */
   concurrency: z.number().int().min(1).max(64).default(1),
+  /** Linux niceness of the inference threads (0–19): above 0 the service's event loop wins the CPU over them. */
+  workerNice: z.number().int().min(0).max(19).default(10),
   /** Requests waiting per model beyond the running ones; more → 429 with Retry-After. */
   queueDepth: z.number().int().min(0).max(10_000).default(8),
   /** A request that has not finished by then → 503 (it is dropped from the queue or its worker restarted). */

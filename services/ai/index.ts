@@ -26,7 +26,7 @@ export default defineService<AiConfig>({
   access: [
     rule("GET", "/models", "ai:read"),
     rule("GET", "/models/:name", "ai:read"),
-    rule("GET", "/models/jobs/:id", "ai:read"),
+    rule("GET", "/jobs/:id", "ai:read"),
     rule("POST", "/models", "ai:admin", { maxBodyBytes: 2 ** 40 }),
     rule("PUT", "/models/:name/pin", "ai:admin"),
     rule("DELETE", "/models/:name", "ai:admin"),

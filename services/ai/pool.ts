@@ -17,8 +17,10 @@ export interface PoolOptions {
   idleMs: number;
   budgetBytes: number;
   providers: Provider[];
+  /** Niceness of the worker threads (Linux, per thread). */
+  nice?: number;
   /** Starts a worker thread (tests may pass their own). */
-  spawn?: () => Worker;
+  spawn?: (nice: number) => Worker;
 }
 
 /** The lane's queue is full: retry after `retryAfterS`. */
@@ -76,14 +78,15 @@ export interface LaneStatus {
 }
 
 /** The worker entry: compiled worker.js in dist, worker.ts through tsx in development and tests. */
-export function defaultSpawn(): Worker {
+export function defaultSpawn(nice: number): Worker {
+  const workerData = { nice };
   const js = new URL("./worker.js", import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js);
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
   // Source checkout (tsx): register tsx's loader in the thread first, then load the TypeScript entry.
   const tsx = import.meta.resolve("tsx/esm/api");
   const entry = new URL("./worker.ts", import.meta.url).href;
   const boot = `import(${JSON.stringify(tsx)}).then((t) => t.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`;
-  return new Worker(boot, { eval: true });
+  return new Worker(boot, { eval: true, workerData });
 }
 
 export class InferencePool {
@@ -193,7 +196,7 @@ export class InferencePool {
   }
 
   private addSlot(lane: Lane): Slot {
-    const worker = (this.opts.spawn ?? defaultSpawn)();
+    const worker = (this.opts.spawn ?? defaultSpawn)(this.opts.nice ?? 10);
     const slot: Slot = { worker, busy: null };
     worker.on("message", (r: JobReply) => {
       const p = slot.busy;

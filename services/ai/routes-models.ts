@@ -94,7 +94,7 @@ export function modelRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
     app,
     {
       method: "get",
-      path: "/models/jobs/{id}",
+      path: "/jobs/{id}",
       operationId: "getInstallJob",
       summary: "Progress of a pack install",
       params: z.object({ id: z.string().uuid() }),

@@ -77,6 +77,7 @@ export async function startAi(ctx: Ctx): Promise<AiState> {
     idleMs: c.idleUnloadMs,
     budgetBytes: c.memoryBudgetMb * 1024 * 1024,
     providers: c.executionProviders,
+    nice: c.workerNice,
   });
   const state: AiState = { ...reg, pool, jobs: new Map(), loaded: new Map() };
   states.set(ctx, state);

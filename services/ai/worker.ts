@@ -3,7 +3,7 @@
  * service's event loop never runs a model. Ended (terminate) to unload.
  */
 import { setPriority } from "node:os";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import type { Provider } from "./config.js";
 import { EMBED_MODEL, embedTexts } from "./embed.js";
 import type { Job, JobReply, JobRequest, WireTensor } from "./jobs.js";
@@ -14,7 +14,7 @@ import { frameProbabilities, segmentsOf, VAD_RATE } from "./vad.js";
 // Linux niceness is per thread: this thread (and the threads onnxruntime starts from it) yields to the service's
 // event loop, so health checks and other requests stay fast while a model saturates the CPU.
 try {
-  setPriority(10);
+  setPriority(Number((workerData as { nice?: number } | null)?.nice ?? 10));
 } catch {
   // not permitted here: run at normal priority
 }

@@ -43,7 +43,7 @@ async function install(pack: Buffer) {
   });
   if (res.status !== 202) return res;
   for (;;) {
-    const job = await json(`/models/jobs/${res.body.id}`);
+    const job = await json(`/jobs/${res.body.id}`);
     if (job.body.state !== "verifying") return job;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -67,7 +67,7 @@ export function ModelsPage() {
       while (job.state === "verifying") {
         setProgress(`Verifying ${file.name}: ${bytes(job.doneBytes)} of ${bytes(job.totalBytes)}`);
         await new Promise((r) => setTimeout(r, 300));
-        job = await get<Job>(`/api/ai/models/jobs/${job.id}`);
+        job = await get<Job>(`/api/ai/jobs/${job.id}`);
       }
       if (job.state === "failed") setOutcome({ tone: "error", text: job.error ?? "install failed" });
       else setOutcome({ tone: "ok", text: `Installed ${job.model}.` });
