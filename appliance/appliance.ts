@@ -32,6 +32,7 @@ import { type DiskReserve, diskRoom, type Logger, mergePermissions, ruleFor } fr
 import { cmdline, readPid, removePid, writePid } from "./lib/pidfile.js";
 import { applianceVersion, dataPaths, packageRoot } from "./paths.js";
 import { loadProfile } from "./profiles/load.js";
+import type { HardwareProfile } from "./profiles/schema.js";
 import { Supervisor, type SupervisorDeps } from "./supervisor/supervisor.js";
 
 export interface Appliance {
@@ -89,7 +90,7 @@ export async function startAppliance(
   const isolation = config.isolation ?? profile.isolation;
   config = {
     ...config,
-    serviceConfig: mergeServiceConfig(profile.serviceConfig ?? {}, config.serviceConfig),
+    serviceConfig: mergeServiceConfig(aiProviders(profile), config.serviceConfig),
   };
   const version = applianceVersion();
 
@@ -240,6 +241,12 @@ export async function startAppliance(
 }
 
 /** The profile's per-service settings overlaid key by key with the box's own. */
+/** The profile's service config, with its ONNX execution providers given to the AI service (unless set there). */
+function aiProviders(profile: HardwareProfile): ApplianceConfig["serviceConfig"] {
+  const sc = profile.serviceConfig ?? {};
+  return { ...sc, ai: { executionProviders: profile.onnx.executionProviders, ...sc.ai } };
+}
+
 function mergeServiceConfig(
   profile: ApplianceConfig["serviceConfig"],
   box: ApplianceConfig["serviceConfig"],

@@ -11,9 +11,10 @@
 #   ansible ansible-lint yamllint  the Ansible collection (ansible/) is linted and converged for real by the tests
 #   shellcheck             the bundle tests lint install.sh and the launcher as POSIX sh
 #   systemd                for systemd-analyze: the bundle tests verify nexus.service (Debian images have it)
+#   imagemagick fonts-dejavu-core espeak-ng  the AI tests draw known words for OCR and speak phrases for VAD
 set -euo pipefail
 PKGS=(nats-server build-essential python3 ffmpeg ca-certificates openssl chromium postgresql faketime prometheus
-  shellcheck systemd ansible ansible-lint yamllint)
+  shellcheck systemd ansible ansible-lint yamllint imagemagick fonts-dejavu-core espeak-ng)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()

@@ -23,6 +23,10 @@ const entry = (
 });
 
 export const SERVICES: Readonly<Record<string, Entry>> = {
+  ai: entry(
+    () => import("./ai/index.js"),
+    () => import("./ai/permissions.js"),
+  ),
   files: entry(
     () => import("./files/index.js"),
     () => import("./files/permissions.js"),

@@ -7,6 +7,7 @@ import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { table } from "../lib/format.js";
 import { natsServerVersion } from "../supervisor/nats-server.js";
+import { aiChecks } from "./doctor-ai.js";
 import { type DoctorTarget, doctorTarget } from "./doctor-target.js";
 
 export type CheckLevel = "ok" | "warn" | "fail";
@@ -142,6 +143,7 @@ export async function runDoctor(opts: DoctorTarget): Promise<Check[]> {
         : { name: "gpu", level: "ok", detail: "none (CPU inference and software encoding)" },
   );
 
+  checks.push(...aiChecks(opts.dataDir));
   checks.push(await portCheck(opts));
   return checks;
 }

@@ -191,6 +191,34 @@ admin
     (await import("./admin.js")).adminUnlock(dataDir(), siteOf(), o),
   );
 
+const models = program
+  .command("models")
+  .description("AI model packs on this box: list, install, remove, pin");
+models
+  .command("list", { isDefault: true })
+  .description("installed models with task, runtime, licence and size")
+  .option("--json", "machine-readable output")
+  .action(async (o: { json?: boolean }) =>
+    (await import("./models.js")).modelsList(dataDir(), siteOf(), !!o.json),
+  );
+models
+  .command("install <pack>")
+  .description(
+    "install a model pack file (tar of manifest.json and its files); refused if anything does not check",
+  )
+  .action(async (pack: string) => (await import("./models.js")).modelsInstall(dataDir(), siteOf(), pack));
+models
+  .command("remove <name>")
+  .description("remove a model (not a pinned one)")
+  .action(async (name: string) => (await import("./models.js")).modelsRemove(dataDir(), siteOf(), name));
+models
+  .command("pin <name>")
+  .description("pin a model at its version (--off to unpin)")
+  .option("--off", "unpin")
+  .action(async (name: string, o: { off?: boolean }) =>
+    (await import("./models.js")).modelsPin(dataDir(), siteOf(), name, !o.off),
+  );
+
 program
   .command("version")
   .description("print versions (also: nexus --version)")

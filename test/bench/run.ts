@@ -1,10 +1,11 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | sync | backup | backup-remote | bundle | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | sync | backup | backup-remote | bundle | ai | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
 import { execFileSync } from "node:child_process";
 import { ROOT } from "../helpers/appliance.js";
+import { aiBench } from "./ai.js";
 import { authBench } from "./auth.js";
 import { backupBench } from "./backup.js";
 import { backupRemoteBench } from "./backup-remote.js";
@@ -30,6 +31,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   backup: backupBench,
   "backup-remote": backupRemoteBench,
   bundle: bundleBench,
+  ai: aiBench,
 };
 
 /** The code measured: HEAD, plus "-dirty" when appliance/ or services/ have uncommitted changes. */

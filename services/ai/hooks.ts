@@ -1,0 +1,51 @@
+/**
+ * Pipeline hooks on the files service's events (durable JetStream consumers; a failure is redelivered): a new or
+ * new-version file's name goes into the semantic index (kind `file-name`, id `file:<nodeId>`), a deleted file
+ * leaves it. Content (OCR text, moderation labels, speech segments) is not read here yet.
+ */
+import type { Subscription } from "../../appliance/kit/index.js";
+import { indexDocument, unindexDocument } from "./embed.js";
+import type { Ctx } from "./models.js";
+import { embed } from "./routes-search.js";
+import { aiOf } from "./state.js";
+
+interface FileEvent {
+  nodeId: string;
+  path: string;
+}
+
+/** Words of a file's path: "/reports/2026/pump-repair_b.pdf" → "reports 2026 pump repair b pdf". */
+export function fileNameText(path: string): string {
+  return path
+    .split(/[/\\._-]+/)
+    .filter(Boolean)
+    .join(" ");
+}
+
+async function indexFileName(ctx: Ctx, e: FileEvent): Promise<void> {
+  const text = fileNameText(e.path);
+  if (!text || !e.nodeId) return;
+  const [vector] = await embed(ctx, aiOf(ctx), [text]);
+  indexDocument(ctx, { id: `file:${e.nodeId}`, kind: "file-name", text: e.path }, vector as Float32Array);
+}
+
+/** The AI service's subscriptions. */
+export function aiSubscriptions(ctx: Ctx): Subscription[] {
+  return [
+    {
+      name: "files-uploaded",
+      subject: "nexus.files.uploaded",
+      handler: (event) => indexFileName(ctx, event.data as FileEvent),
+    },
+    {
+      name: "files-versioned",
+      subject: "nexus.files.versioned",
+      handler: (event) => indexFileName(ctx, event.data as FileEvent),
+    },
+    {
+      name: "files-deleted",
+      subject: "nexus.files.deleted",
+      handler: (event) => void unindexDocument(ctx, `file:${(event.data as FileEvent).nodeId}`),
+    },
+  ];
+}
