@@ -58,8 +58,15 @@ describe("built-in roles composed from the declared permissions", () => {
         },
       ]),
     );
-  "field-agent": ["system:read", "files:read", "files:write", "forms:read", "ai:read", "ai:infer"],
-  viewer: ["system:read", "files:read", "forms:read", "ai:read"],
+    expect(roles.operator.permissions).toContain("media:*");
+    expect(roles["field-agent"].permissions).toEqual(expect.arrayContaining(["media:*", "files:write"]));
+    expect(roles.viewer.permissions).toEqual([
+      "ai:read",
+      "files:read",
+      "forms:read",
+      "media:read",
+      "system:read",
+    ]);
   });
 
   it("without declarations, only admin holds anything", () => {
