@@ -19,7 +19,7 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
  * The built-in roles as services/identity/roles.ts wrote them out by hand before services declared their
- * permissions, less `media:*` and `forms:*` (no such services yet; they will declare their own).
+ * permissions, less `forms:*` (no such service yet; it will declare its own).
  */
 const BEFORE: Record<string, string[]> = {
   admin: ["*"],
@@ -27,12 +27,13 @@ const BEFORE: Record<string, string[]> = {
     "system:*",
     "appliance:*",
     "files:*",
+    "media:*",
     "identity:users:read",
     "identity:teams:read",
     "identity:audit:read",
   ],
-  "field-agent": ["system:read", "files:read", "files:write"],
-  viewer: ["system:read", "files:read"],
+  "field-agent": ["system:read", "files:read", "files:write", "media:read", "media:write"],
+  viewer: ["system:read", "files:read", "media:read"],
 };
 
 const boxPermissions = async () =>
@@ -57,7 +58,7 @@ describe("built-in roles composed from the declared permissions", () => {
     );
     expect(roles.operator.permissions).toContain("forms:*");
     expect(roles["field-agent"].permissions).toEqual(expect.arrayContaining(["forms:*", "files:write"]));
-    expect(roles.viewer.permissions).toEqual(["files:read", "forms:read", "system:read"]);
+    expect(roles.viewer.permissions).toEqual(["files:read", "forms:read", "media:read", "system:read"]);
   });
 
   it("without declarations, only admin holds anything", () => {
