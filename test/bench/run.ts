@@ -1,5 +1,5 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | sync | media | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
@@ -10,6 +10,7 @@ import { consoleBench } from "./console.js";
 import { filesBench } from "./files.js";
 import { footprintBench } from "./footprint.js";
 import { gatewayBench } from "./gateway.js";
+import { mediaBench } from "./media.js";
 import { startupBench } from "./startup.js";
 import { syncBench } from "./sync.js";
 import { installExitHooks, metric, note, runCleanups } from "./util.js";
@@ -22,6 +23,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   console: consoleBench,
   files: filesBench,
   sync: syncBench,
+  media: mediaBench,
 };
 
 /** The code measured: HEAD, plus "-dirty" when appliance/ or services/ have uncommitted changes. */
