@@ -90,7 +90,10 @@ export async function startAppliance(
   const isolation = config.isolation ?? profile.isolation;
   config = {
     ...config,
-    serviceConfig: mergeServiceConfig(aiProviders(profile), config.serviceConfig),
+    serviceConfig: withMediaDefaults(
+      mergeServiceConfig(aiProviders(profile), config.serviceConfig),
+      profile.ffmpeg.h264Encoders,
+    ),
   };
   const version = applianceVersion();
 
@@ -254,6 +257,20 @@ function mergeServiceConfig(
   const out: ApplianceConfig["serviceConfig"] = { ...profile };
   for (const [name, values] of Object.entries(box)) out[name] = { ...(out[name] ?? {}), ...values };
   return out;
+}
+
+/**
+ * Media reads the profile's encoder preference (unless config sets its own) and the files service's blob-store
+ * settings, so it opens the store files writes.
+ */
+function withMediaDefaults(
+  merged: ApplianceConfig["serviceConfig"],
+  h264Encoders: readonly string[],
+): ApplianceConfig["serviceConfig"] {
+  return {
+    ...merged,
+    media: { h264Encoders, ...(merged.media ?? {}), sourceFiles: merged.files ?? {} },
+  };
 }
 
 /** The data disk against its reserve; null while the data dir is not there (being removed). */

@@ -39,6 +39,10 @@ export const SERVICES: Readonly<Record<string, Entry>> = {
     () => import("./identity/index.js"),
     () => import("./identity/permissions.js"),
   ),
+  media: entry(
+    () => import("./media/index.js"),
+    () => import("./media/permissions.js"),
+  ),
   system: entry(
     () => import("./system/index.js"),
     () => import("./system/permissions.js"),

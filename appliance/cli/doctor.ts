@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import os from "node:os";
 import { dirname } from "node:path";
 import { promisify } from "node:util";
+import { ffmpegReport } from "../../services/media/ffmpeg/report.js";
 import { table } from "../lib/format.js";
 import { natsServerVersion } from "../supervisor/nats-server.js";
 import { aiChecks } from "./doctor-ai.js";
@@ -78,18 +79,7 @@ export async function runDoctor(opts: DoctorTarget): Promise<Check[]> {
         : { name: "nats-server", level: "ok", detail: `v${nats}` },
   );
 
-  const ffmpegBin = process.env.NEXUS_FFMPEG ?? "ffmpeg";
-  const ff = await version(ffmpegBin, ["-version"], /ffmpeg version (\S+)/);
-  checks.push(
-    ff === null
-      ? {
-          name: "ffmpeg",
-          level: "warn",
-          detail: "not found (media processing will be unavailable)",
-          fix: "apt-get install ffmpeg",
-        }
-      : { name: "ffmpeg", level: "ok", detail: ff },
-  );
+  checks.push(await ffmpegCheck());
 
   let probe = opts.dataDir;
   while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
@@ -203,4 +193,24 @@ export async function doctorCommand(
     if (fixes.length) console.log(`\nTo fix:\n${fixes.map((c) => `  ${c.name}: ${c.fix}`).join("\n")}`);
   }
   if (checks.some((c) => c.level === "fail")) process.exitCode = 1;
+}
+
+/** Which ffmpeg media uses, its version and encoders; hardware encoders checked by a real 1-frame encode. */
+async function ffmpegCheck(): Promise<Check> {
+  try {
+    const r = await ffmpegReport();
+    const hw = r.hardware.map((h) => `${h.name} ${h.works ? "works" : `listed, fails (${h.reason})`}`);
+    return {
+      name: "ffmpeg",
+      level: "ok",
+      detail: `${r.version} (${r.source}: ${r.path}); encoders ${r.encoders.join(", ")}${hw.length ? `; ${hw.join("; ")}` : ""}`,
+    };
+  } catch (err) {
+    return {
+      name: "ffmpeg",
+      level: "warn",
+      detail: `not usable (media processing will be unavailable): ${(err as Error).message.slice(0, 200)}`,
+      fix: "apt-get install ffmpeg",
+    };
+  }
 }

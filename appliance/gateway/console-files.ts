@@ -20,8 +20,9 @@ const TYPES: Record<string, string> = {
   ".webmanifest": "application/manifest+json",
 };
 
+/** `media-src blob:`: hls.js plays through a MediaSource, which a `<video>` loads from a blob: URL. */
 export const CONSOLE_CSP =
-  "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
+  "default-src 'self'; media-src 'self' blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
 /** A built file held in memory, with its precompressed copies and ETag. */
 export interface StaticFile {

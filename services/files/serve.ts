@@ -65,10 +65,15 @@ export interface ServeOptions {
   inline?: boolean;
   /** Called once the content itself goes out (200 or 206 to a GET or POST); not for HEAD, 304 or errors. */
   onBody?: () => void;
+  /** `cache-control` (default `private, no-cache`): media segments, immutable by their sha256, say more. */
+  cacheControl?: string;
 }
 
+/** What sending needs of a store: the blobs and the download counter (files' runtime, or media's). */
+export type BlobSource = Pick<Files, "store"> & { bytes: Pick<Files["bytes"], "downloaded"> };
+
 /** Sends `blob` on the raw response; returns Hono's "already sent" marker. */
-export async function serveBlob(c: Context, f: Files, blob: Servable, opts: ServeOptions = {}) {
+export async function serveBlob(c: Context, f: BlobSource, blob: Servable, opts: ServeOptions = {}) {
   const out = (c.env as { outgoing?: ServerResponse }).outgoing;
   if (!out) throw new ApiError(500, "downloads need the node server");
   const etag = etagOf(blob.sha256);
@@ -77,7 +82,7 @@ export async function serveBlob(c: Context, f: Files, blob: Servable, opts: Serv
     etag,
     "last-modified": new Date(blob.modifiedAt).toUTCString(),
     "accept-ranges": "bytes",
-    "cache-control": "private, no-cache",
+    "cache-control": opts.cacheControl ?? "private, no-cache",
     "content-type": blob.contentType,
     "content-disposition": contentDisposition(inline ? "inline" : "attachment", blob.name),
     "content-security-policy": "default-src 'none'; sandbox",

@@ -158,6 +158,8 @@ function pruneVersions(ctx: Ctx, nodeId: string, keep: number): string[] {
     .all(nodeId, keep) as { version: number; sha256: string }[];
   const del = ctx.db.prepare("DELETE FROM versions WHERE node_id = ? AND version = ?");
   for (const v of old) del.run(nodeId, v.version);
+  // Media (and anything else derived from a version) drops what it made of these.
+  if (old.length > 0) ctx.emit("version-purged", { nodeId, versions: old.map((v) => v.version) });
   return unreferenced(
     ctx,
     old.map((v) => v.sha256),

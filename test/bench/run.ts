@@ -1,5 +1,5 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | sync | backup | backup-remote | bundle | ai | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | media | sync | backup | backup-remote | bundle | ai | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
@@ -15,6 +15,7 @@ import { filesBench } from "./files.js";
 import { footprintBench } from "./footprint.js";
 import { formsBench } from "./forms.js";
 import { gatewayBench } from "./gateway.js";
+import { mediaBench } from "./media.js";
 import { startupBench } from "./startup.js";
 import { syncBench } from "./sync.js";
 import { installExitHooks, metric, note, runCleanups } from "./util.js";
@@ -32,6 +33,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   "backup-remote": backupRemoteBench,
   bundle: bundleBench,
   ai: aiBench,
+  media: mediaBench,
 };
 
 /** The code measured: HEAD, plus "-dirty" when appliance/ or services/ have uncommitted changes. */

@@ -19,8 +19,7 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
  * The built-in roles as services/identity/roles.ts wrote them out by hand before services declared their
- * permissions, less `media:*` (no such service yet; it will declare its own), with what the forms and ai
- * services declare (services/forms/permissions.ts, services/ai/permissions.ts).
+ * permissions, with what the forms, media and ai services declare (services/<name>/permissions.ts).
  */
 const BEFORE: Record<string, string[]> = {
   admin: ["*"],
@@ -30,12 +29,22 @@ const BEFORE: Record<string, string[]> = {
     "files:*",
     "forms:*",
     "ai:*",
+    "media:*",
     "identity:users:read",
     "identity:teams:read",
     "identity:audit:read",
   ],
-  "field-agent": ["system:read", "files:read", "files:write", "forms:read", "ai:read", "ai:infer"],
-  viewer: ["system:read", "files:read", "forms:read", "ai:read"],
+  "field-agent": [
+    "system:read",
+    "files:read",
+    "files:write",
+    "forms:read",
+    "ai:read",
+    "ai:infer",
+    "media:read",
+    "media:write",
+  ],
+  viewer: ["system:read", "files:read", "forms:read", "ai:read", "media:read"],
 };
 
 const boxPermissions = async () =>
@@ -53,18 +62,19 @@ describe("built-in roles composed from the declared permissions", () => {
       mergePermissions([
         await boxPermissions(),
         {
-          "media:read": { description: "see media", roles: ["operator", "field-agent", "viewer"] },
-          "media:fill": { description: "add media", roles: ["operator", "field-agent"] },
+          "notes:read": { description: "see notes", roles: ["operator", "field-agent", "viewer"] },
+          "notes:fill": { description: "add notes", roles: ["operator", "field-agent"] },
         },
       ]),
     );
-    expect(roles.operator.permissions).toContain("media:*");
-    expect(roles["field-agent"].permissions).toEqual(expect.arrayContaining(["media:*", "files:write"]));
+    expect(roles.operator.permissions).toContain("notes:*");
+    expect(roles["field-agent"].permissions).toEqual(expect.arrayContaining(["notes:*", "files:write"]));
     expect(roles.viewer.permissions).toEqual([
       "ai:read",
       "files:read",
       "forms:read",
       "media:read",
+      "notes:read",
       "system:read",
     ]);
   });

@@ -9,6 +9,7 @@ import { bytes, when } from "../format";
 import type { PageProps } from "../main";
 import type { FileNode } from "../types";
 import { Action, Empty, Field, Form, Select, Table, useOutcome } from "../ui";
+import { MediaPreview } from "./files-media";
 import { tusUpload } from "./files-upload";
 
 interface Space {
@@ -175,6 +176,7 @@ function FileRow(props: {
   const { node: n, run } = props;
   const [versions, setVersions] = useState<Version[] | null>(null);
   const [share, setShare] = useState<string | null>(null);
+  const [preview, setPreview] = useState(false);
   const href = `/api/files/spaces/${encodeURIComponent(props.space)}/content/${enc(n.path)}`;
   return (
     <>
@@ -196,6 +198,11 @@ function FileRow(props: {
             <a class="btn plain" href={href} download={n.name}>
               Download<span class="sr-only"> {n.name}</span>
             </a>
+          )}
+          {n.kind === "file" && (
+            <Action label={`Media of ${n.name}`} onClick={() => setPreview(!preview)}>
+              Media
+            </Action>
           )}
           {n.kind === "file" && (
             <Action
@@ -242,9 +249,10 @@ function FileRow(props: {
           )}
         </td>
       </tr>
-      {(versions || share) && (
+      {(versions || share || preview) && (
         <tr class="detail">
           <td colSpan={5}>
+            {preview && <MediaPreview nodeId={n.id} name={n.name} />}
             {share && (
               <p>
                 Share link (valid 7 days): <code class="secret">{share}</code>
