@@ -1297,6 +1297,15 @@ export interface components {
                     usedPercent: number;
                 };
             };
+            lastUpgrade: {
+                at: string;
+                from: string;
+                /** @enum {string} */
+                outcome: "committed" | "rolled-back";
+                reason?: string;
+                seconds?: number;
+                to: string;
+            } | null;
             nats: {
                 state: string;
             };
