@@ -6,7 +6,7 @@
  * version; reset.yml → the appliance removed, the data kept. The slowest test file (budget: 10 minutes on 2 cores).
  */
 import { execFile } from "node:child_process";
-import { existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,8 +25,14 @@ let work: string;
 let collections: string;
 let bundleV1: string;
 let bundleV2: string;
+let bundleV3: string;
 let v1: string;
 const v2 = "99.0.0";
+/** A build whose system service exits right after it starts: its upgrade rolls back by itself. */
+const v3 = "99.1.0";
+const crashes = {
+  "app/dist/services/system/index.js": (t: string) => `${t}\nsetTimeout(() => process.exit(3), 50);\n`,
+};
 const ports: Record<string, number> = {};
 const rootOf = (host: string) => join(work, "roots", host);
 
@@ -150,6 +156,10 @@ beforeAll(async () => {
   await restage(built.stageDir, stage2, v2, key);
   bundleV2 = join(work, "dist", basename(built.file).replace(v1, v2));
   pack(stage2, bundleV2);
+  const stage3 = join(work, "stage", `nexus-${v3}`);
+  await restage(built.stageDir, stage3, v3, key, crashes);
+  bundleV3 = join(work, "dist", basename(built.file).replace(v1, v3));
+  pack(stage3, bundleV3);
   writeFileSync(join(work, "inventory.yml"), inventory());
 }, 300_000);
 
@@ -215,6 +225,22 @@ describe("ansible: site.yml, a second run, upgrade.yml, reset.yml", () => {
       expect(r.recap[host], r.output).toMatchObject({ changed: 0, failed: 0 });
   }, 300_000);
 
+  it("backup.yml takes an encrypted backup on each box and fetches it", async () => {
+    const r = await playbook("backup.yml", {
+      backup_destination: `${work}/backups/{{ inventory_hostname }}`,
+      backup_passphrase: "a passphrase for the converge test",
+      backup_fetch: true,
+      backup_fetch_dir: join(work, "fetched"),
+    });
+    expect(r.code, r.output).toBe(0);
+    for (const b of BOXES) {
+      const list = JSON.parse(await nexus(b, ["backup", "list", "--to", join(work, "backups", b), "--json"]));
+      expect(list).toHaveLength(1);
+      expect(readdirSync(join(work, "fetched", b))).toEqual([`nexus-backup-${list[0].id}.tar.gz`]);
+    }
+    expect(r.output).not.toContain("a passphrase for the converge test");
+  }, 300_000);
+
   it("upgrade.yml moves both boxes to the second bundle, one at a time", async () => {
     const r = await playbook("upgrade.yml", { appliance_bundle_src: bundleV2 });
     expect(r.code, r.output).toBe(0);
@@ -222,6 +248,18 @@ describe("ansible: site.yml, a second run, upgrade.yml, reset.yml", () => {
       expect(installed(b)).toBe(v2);
       expect((await fetch(`${boxUrl(b)}/health`)).status).toBe(200);
     }
+  }, 600_000);
+
+  it("upgrade.yml stops the rollout at the first box that rolls back", async () => {
+    const r = await playbook("upgrade.yml", { appliance_bundle_src: bundleV3 });
+    expect(r.code, r.output).not.toBe(0);
+    expect(r.recap["box-one"]?.failed, r.output).toBe(1);
+    // box-one rolled back by itself; box-two was never tried.
+    for (const b of BOXES) {
+      expect(installed(b)).toBe(v2);
+      expect((await fetch(`${boxUrl(b)}/health`)).status).toBe(200);
+    }
+    expect(existsSync(join(rootOf("box-two"), "opt/nexus", v3))).toBe(false);
   }, 600_000);
 
   it("reset.yml removes the appliance and keeps the data", async () => {
