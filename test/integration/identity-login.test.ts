@@ -70,7 +70,7 @@ describe(ONE_APPLIANCE, () => {
       expect(me.body).toMatchObject({
         id: user.id,
         via: "token",
-        permissions: ["files:read", "system:read"],
+        permissions: ["ai:read", "files:read", "forms:read", "media:read", "system:read"],
       });
     });
 

@@ -37,16 +37,29 @@ describe("a service's own permissions", () => {
     expect(await builtinRoles(admin.token)).toEqual({
       admin: ["*"],
       operator: [
+        "ai:*",
         "appliance:*",
         "files:*",
+        "forms:*",
         "identity:audit:read",
         "identity:teams:read",
         "identity:users:read",
+        "media:*",
         "survey:*",
         "system:*",
       ],
-      "field-agent": ["files:read", "files:write", "survey:*", "system:read"],
-      viewer: ["files:read", "survey:read", "system:read"],
+      "field-agent": [
+        "ai:infer",
+        "ai:read",
+        "files:read",
+        "files:write",
+        "forms:read",
+        "media:read",
+        "media:write",
+        "survey:*",
+        "system:read",
+      ],
+      viewer: ["ai:read", "files:read", "forms:read", "media:read", "survey:read", "system:read"],
     });
   });
 
@@ -86,7 +99,7 @@ describe("a service's own permissions", () => {
     app = await startTestAppliance({ services: ["identity", "system"], dataDir: app.dataDir });
     const token = await login(app, admin.username, admin.password);
     const roles = await builtinRoles(token);
-    expect(roles.viewer).toEqual(["files:read", "system:read"]);
+    expect(roles.viewer).toEqual(["ai:read", "files:read", "forms:read", "media:read", "system:read"]);
     expect(roles.operator).not.toContain("survey:*");
   }, 120_000);
 });
