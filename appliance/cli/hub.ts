@@ -20,6 +20,20 @@ export function hubDataDir(flag?: string): string {
 
 const runFile = (dir: string) => join(dir, "run", "hub.json");
 
+/** An existing NATS cluster from the flags, or from NEXUS_HUB_NATS_URL / _AUTH_FILE / _RELOAD_COMMAND (a flag wins). */
+function externalNatsFrom(
+  o: { natsUrl?: string; natsAuthFile?: string; natsReloadCommand?: string },
+  env: NodeJS.ProcessEnv,
+) {
+  const url = o.natsUrl ?? (env.NEXUS_HUB_NATS_URL || undefined);
+  if (!url) return undefined;
+  return externalNats(
+    url,
+    o.natsAuthFile ?? (env.NEXUS_HUB_NATS_AUTH_FILE || undefined),
+    o.natsReloadCommand ?? (env.NEXUS_HUB_NATS_RELOAD_COMMAND || undefined),
+  );
+}
+
 /** A port from the environment (a service's EnvironmentFile), the flag's fallback; a bad value names the key. */
 function envPort(key: string): number | undefined {
   const raw = process.env[key];
@@ -59,7 +73,7 @@ export async function runHub(o: {
     publicLeafUrl: o.publicLeafUrl ?? (process.env.NEXUS_HUB_PUBLIC_LEAF_URL || undefined),
     databaseUrl: o.databaseUrl ?? process.env.NEXUS_HUB_DATABASE_URL,
     blobs: hubBlobConfig(process.env),
-    nats: o.natsUrl ? externalNats(o.natsUrl, o.natsAuthFile, o.natsReloadCommand) : undefined,
+    nats: externalNatsFrom(o, process.env),
     maxClockDriftMs: process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS
       ? Number(process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS)
       : undefined,
