@@ -8,39 +8,20 @@ import { can } from "../access";
 import { get, messageOf, post } from "../api";
 import { when } from "../format";
 import type { PageProps } from "../main";
-import { Action, Empty, Table, Tabs, useOutcome } from "../ui";
+import { Action, Empty, Table, useOutcome } from "../ui";
 import { type FormItem, type FormVersion, uploadErrors, uploadForm, versionPath } from "./forms-api";
 import { AppUsersTab } from "./forms-app-users";
 import { SubmissionsTab } from "./forms-submissions";
+import { type PageTab, TabbedPage } from "./tabbed";
 
-const TABS = [
+const TABS: PageTab[] = [
   { path: "/forms", label: "Forms", needs: "forms:read", view: FormsTab },
   { path: "/forms/submissions", label: "Submissions", needs: "forms:read", view: SubmissionsTab },
   { path: "/forms/app-users", label: "App users", needs: "forms:app-users", view: AppUsersTab },
 ];
 
 export function FormsPage(props: PageProps) {
-  const tabs = TABS.filter((t) => can(props.me.permissions, t.needs));
-  const tab = TABS.find((t) => props.route === t.path) ?? tabs[0];
-  if (!tab) return <h1>Forms</h1>;
-  const View = tab.view;
-  return (
-    <section>
-      <h1>Forms</h1>
-      <Tabs
-        label="Forms"
-        active={tab.path}
-        tabs={tabs.map((t) => ({ href: `#${t.path}`, label: t.label }))}
-      />
-      {can(props.me.permissions, tab.needs) ? (
-        <View {...props} />
-      ) : (
-        <p role="alert">
-          Not allowed: this tab needs <code>{tab.needs}</code>.
-        </p>
-      )}
-    </section>
-  );
+  return <TabbedPage title="Forms" tabs={TABS} page={props} />;
 }
 
 function FormsTab({ me }: PageProps) {
