@@ -19,7 +19,11 @@ describe("native age payload and passphrase stanza", () => {
     const identity = await generateX25519Identity();
     const recipient = await identityToRecipient(identity);
     const plain = randomBytes(size);
-    const { header, fileKey } = await newHeader(recipient, identity);
+    // Only the recipient (the box in recipient mode never holds the identity).
+    const { header, fileKey } = await newHeader(recipient);
+    // Exactly the header typage writes for that one recipient: one X25519 stanza, nothing of the key capture.
+    expect(header.toString().match(/^-> /gm)).toEqual(["-> "]);
+    expect(header.toString()).toMatch(/^age-encryption\.org\/v1\n-> X25519 /);
     const sealed = await collect(
       Readable.from([plain.subarray(0, size >> 1), plain.subarray(size >> 1)]).pipe(
         sealStream(header, fileKey),
@@ -65,7 +69,7 @@ describe("native age payload and passphrase stanza", () => {
 
   it("a flipped byte, a truncation or another identity fails", async () => {
     const identity = await generateX25519Identity();
-    const { header, fileKey } = await newHeader(await identityToRecipient(identity), identity);
+    const { header, fileKey } = await newHeader(await identityToRecipient(identity));
     const open = (b: Buffer, id = identity) =>
       collect(Readable.from([b]).pipe(openStream(id, () => new Error("wrong key"))));
     const sealed = await collect(Readable.from([randomBytes(3 * 65_536)]).pipe(sealStream(header, fileKey)));

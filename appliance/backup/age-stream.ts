@@ -32,18 +32,24 @@ function headerLength(buf: Buffer): number {
   return end < 0 ? -1 : end + 1;
 }
 
-/** A fresh header for `recipient` and its file key (opened again with `identity`, which the caller holds). */
-export async function newHeader(
-  recipient: string,
-  identity: string,
-): Promise<{ header: Buffer; fileKey: Uint8Array }> {
+/**
+ * A fresh header for `recipient` and its file key. typage makes the header (its X25519 stanza and MAC); the
+ * file key is seen by a second Recipient (the package's public interface) that adds no stanza, so the header
+ * is exactly the one typage writes for that recipient alone, and no identity is needed (recipient mode).
+ */
+export async function newHeader(recipient: string): Promise<{ header: Buffer; fileKey: Uint8Array }> {
+  let fileKey: Uint8Array | null = null;
   const e = new Encrypter();
   e.addRecipient(recipient);
+  e.addRecipient({
+    wrapFileKey(key: Uint8Array) {
+      fileKey = key;
+      return [];
+    },
+  });
   const empty = Buffer.from(await e.encrypt(new Uint8Array(0)));
-  const header = empty.subarray(0, headerLength(empty));
-  const d = new Decrypter();
-  d.addIdentity(identity);
-  return { header, fileKey: await d.decryptHeader(header) };
+  if (!fileKey) throw new Error("age-encryption did not hand out the file key");
+  return { header: empty.subarray(0, headerLength(empty)), fileKey };
 }
 
 /** Encrypts a stream into an age file with the given header and file key. */

@@ -12,8 +12,7 @@
  * nor its hash. The name key is derived from the data identity (passphrase mode) or the recipient.
  */
 import { createHash, createHmac } from "node:crypto";
-import { pipeline, Readable } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { pipeline, type Readable } from "node:stream";
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
 import { scryptIdentity, scryptRecipient } from "./age-scrypt.js";
 import { newHeader, openStream, sealStream } from "./age-stream.js";
@@ -74,23 +73,12 @@ export function blobObjectName(keys: Pick<PartKeys, "nameKey">, sha256: string):
 }
 
 /**
- * Encrypts a stream to `recipient`, streaming (constant memory). With the matching `identity` (passphrase
- * mode's data identity) the payload is sealed by Node's native cipher (age-stream.ts); without it (a
- * recipient the box cannot decrypt for) by typage.
+ * Encrypts a stream to `recipient`, streaming (constant memory): typage writes the header, Node's native
+ * ChaCha20-Poly1305 seals the payload (age-stream.ts), in both modes.
  */
-export async function encryptStream(
-  recipient: string,
-  src: NodeJS.ReadableStream,
-  identity?: string,
-): Promise<Readable> {
-  if (identity) {
-    const { header, fileKey } = await newHeader(recipient, identity);
-    return pipeline(src, sealStream(header, fileKey), () => {});
-  }
-  const e = new Encrypter();
-  e.addRecipient(recipient);
-  const web = Readable.toWeb(Readable.from(src as AsyncIterable<Uint8Array>)) as ReadableStream<Uint8Array>;
-  return Readable.fromWeb((await e.encrypt(web)) as unknown as WebReadableStream<Uint8Array>);
+export async function encryptStream(recipient: string, src: NodeJS.ReadableStream): Promise<Readable> {
+  const { header, fileKey } = await newHeader(recipient);
+  return pipeline(src, sealStream(header, fileKey), () => {});
 }
 
 /** Decrypts a stream with `identity`; a wrong key or a flipped byte makes the stream fail where it is read. */

@@ -56,7 +56,6 @@ export async function putEncrypted(
   const enc = await encryptStream(
     keys.recipient,
     pipelineCb(src, plain.stream, () => {}),
-    keys.dataIdentity,
   );
   await dest.put(key, stored ? pipelineCb(enc, stored.stream, () => {}) : enc);
   const p = plain.result();

@@ -21,6 +21,7 @@ import { openBackupManifest, type SealedManifest } from "./manifest.js";
 import { BackupPartDamagedError, getDecrypted } from "./parts-io.js";
 import { progressReporter } from "./progress.js";
 import { assertSchemaKnown } from "./schema.js";
+import { type SyncEpoch, startSyncEpochs } from "./sync-epoch.js";
 import type { BackupDecryptionKey, BackupDestination, BackupProgress } from "./types.js";
 
 const SECRET_PATH = /^secrets\/[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
@@ -42,15 +43,21 @@ export interface RestoreOptions {
   key: BackupDecryptionKey;
   dryRun?: boolean;
   onProgress?: (p: BackupProgress) => void;
+  /** The migrations this code knows per service (default: the registered services'; tests add fixtures). */
+  knownMigrations?: Parameters<typeof assertSchemaKnown>[1];
+  /** Asks the hub for the site's sync watermarks (default: over HTTP with the hub link; see sync-epoch.ts). */
+  hubSyncPosition?: Parameters<typeof startSyncEpochs>[3];
 }
 
 /** Restores backup `id` onto `dataDir` (see the header). */
-export async function restoreBackup(
-  opts: RestoreOptions,
-): Promise<{ changes: { path: string; action: "create" | "replace" | "delete" }[]; applied: boolean }> {
+export async function restoreBackup(opts: RestoreOptions): Promise<{
+  changes: { path: string; action: "create" | "replace" | "delete" }[];
+  applied: boolean;
+  syncEpochs?: SyncEpoch[];
+}> {
   const { dataDir, destination: dest, id } = opts;
   const { sealed } = await openBackupManifest(dest, id, opts.key);
-  await assertSchemaKnown(sealed.databases);
+  await assertSchemaKnown(sealed.databases, opts.knownMigrations);
   if (!opts.dryRun) assertStopped(dataDir);
   const identity = partIdentity(opts.key, sealed.dataIdentity);
   const progress = progressReporter(opts.onProgress);
@@ -75,11 +82,16 @@ export async function restoreBackup(
     }
     const blobChanges = await restoreBlobs(opts, sealed, identity, staging, progress);
     const secrets = sealed.summary.secretsIncluded;
-    const changes: Change[] = opts.dryRun
-      ? await planChanges(dataDir, staging, { secrets })
-      : await applyStaged(dataDir, staging, { secrets, label: `backup ${id}` });
+    if (opts.dryRun) {
+      const changes = await planChanges(dataDir, staging, { secrets });
+      progress.done();
+      return { changes: [...changes, ...blobChanges], applied: false };
+    }
+    const services = sealed.databases.map((d) => d.service);
+    const syncEpochs = await startSyncEpochs(dataDir, staging, services, opts.hubSyncPosition);
+    const changes: Change[] = await applyStaged(dataDir, staging, { secrets, label: `backup ${id}` });
     progress.done();
-    return { changes: [...changes, ...blobChanges], applied: !opts.dryRun };
+    return { changes: [...changes, ...blobChanges], applied: true, syncEpochs };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }

@@ -78,6 +78,7 @@ export async function runHub(o: {
       ? Number(process.env.NEXUS_HUB_MAX_CLOCK_DRIFT_MS)
       : undefined,
     backupKeep: backupKeep(process.env.NEXUS_HUB_BACKUP_KEEP),
+    backupQuotaBytes: backupQuota(process.env.NEXUS_HUB_BACKUP_QUOTA_BYTES),
     natsReloadTimeoutMs: process.env.NEXUS_HUB_NATS_RELOAD_TIMEOUT_MS
       ? Number(process.env.NEXUS_HUB_NATS_RELOAD_TIMEOUT_MS)
       : undefined,
@@ -216,6 +217,15 @@ export async function enrollCommand(
   const link = await enroll({ dataDir, hubUrl, token, allowHttp: opts.allowHttp });
   console.log(`Enrolled as site ${link.site}; the box links to ${link.leafnodeUrl} from its next start.`);
   console.log("Start it: nexus up");
+}
+
+/** NEXUS_HUB_BACKUP_QUOTA_BYTES: bytes of backups one site may keep, a whole number (absent or empty: no limit). */
+function backupQuota(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new Error("NEXUS_HUB_BACKUP_QUOTA_BYTES: a whole number of bytes");
+  return n;
 }
 
 /** NEXUS_HUB_BACKUP_KEEP: backups kept per site, a whole number from 1. */

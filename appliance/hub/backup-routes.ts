@@ -33,6 +33,8 @@ export interface HubBackupDeps {
   tmpDir: string;
   /** Complete backups kept per site. */
   keep: number;
+  /** Bytes of backup objects one site may hold (undefined: no limit); a PUT past it is refused with 507. */
+  quotaBytes?: number;
   log: Logger;
   /** Checks the hub admin token (throws 401). */
   admin(header: string | undefined): void;
@@ -94,6 +96,16 @@ export function backupRoutes(deps: HubBackupDeps) {
     const site = await auth(c.req.header("authorization"));
     const key = keyOf(c.req.path);
     const got = await receive((c.env as { incoming: IncomingMessage }).incoming, deps.tmpDir);
+    if (deps.quotaBytes !== undefined) {
+      const used = await store.siteBytes(deps.db, site, key);
+      if (used + got.size > deps.quotaBytes) {
+        await rm(got.file, { force: true });
+        throw new ApiError(507, "the hub's backup store for this site is full (quota)", {
+          quotaBytes: deps.quotaBytes,
+          usedBytes: used,
+        });
+      }
+    }
     try {
       await deps.blobs.put(got.sha256, { file: got.file }, got.size);
     } catch (err) {
@@ -130,6 +142,13 @@ export function backupRoutes(deps: HubBackupDeps) {
     const key = keyOf(c.req.path);
     await collect(await store.removeObject(deps.db, site, key));
     return c.body(null, 204);
+  });
+
+  // What the hub has applied of this site's changes: a box restored from a backup starts its outbox's seq past
+  // it (appliance/backup/sync-epoch.ts), so no new change reuses a seq the hub already acknowledged.
+  app.get("/api/hub/backups/sync-position", async (c) => {
+    const site = await auth(c.req.header("authorization"));
+    return c.json({ site, watermarks: await store.siteWatermarks(deps.db, site) });
   });
 
   app.get("/api/hub/sites/:site/backups", async (c) => {

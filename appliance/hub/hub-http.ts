@@ -52,6 +52,7 @@ export function hubRoutes(parts: HubParts) {
         blobs: blobs.blobStore,
         tmpDir: join(base.root, "backup-staging"),
         keep: base.opts.backupKeep ?? DEFAULT_BACKUP_KEEP,
+        quotaBytes: base.opts.backupQuotaBytes,
         log,
         admin: adminCheck(base.adminToken),
       }),

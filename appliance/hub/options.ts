@@ -26,6 +26,8 @@ export interface HubOptions {
   nats?: { urls: string[]; user: string; password: string; authFile: string; reloadCommand?: string };
   /** Complete backups kept per site when boxes back up to the hub (default 7; `NEXUS_HUB_BACKUP_KEEP`). */
   backupKeep?: number;
+  /** Bytes of backups one site may keep on the hub (default: no limit; `NEXUS_HUB_BACKUP_QUOTA_BYTES`): past it, 507. */
+  backupQuotaBytes?: number;
   /** Where blobs from the boxes go: local disk in the hub dir by default, or S3. */
   blobs?: BlobStoreConfig;
   /** Cleanup of abandoned partial uploads in `<hub dir>/blob-staging` (default: kept 7 days unwritten, swept hourly). */

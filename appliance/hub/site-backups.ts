@@ -106,6 +106,24 @@ export async function unreferenced(db: HubQuery, shas: string[]): Promise<string
   return out;
 }
 
+/** Bytes `site`'s backup objects take, not counting `except` (a key about to be replaced). */
+export async function siteBytes(db: HubQuery, site: string, except: string): Promise<number> {
+  const rows = await db.query<{ bytes: string | number }>(
+    "SELECT coalesce(sum(size), 0) AS bytes FROM backup_objects WHERE site = $1 AND key <> $2",
+    [site, except],
+  );
+  return Number(rows[0]?.bytes ?? 0);
+}
+
+/** The hub's sync watermark (the highest seq applied in an unbroken chain) per service of `site`. */
+export async function siteWatermarks(db: HubQuery, site: string): Promise<Record<string, number>> {
+  const rows = await db.query<{ service: string; seq: string | number }>(
+    "SELECT service, seq FROM watermarks WHERE site = $1",
+    [site],
+  );
+  return Object.fromEntries(rows.map((r) => [r.service, Number(r.seq)]));
+}
+
 /** What the hub holds of `site`'s backups, newest first (for the hub admin). */
 export async function siteBackups(db: HubQuery, site: string) {
   const rows = await db.query<{

@@ -7,11 +7,12 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { connect } from "nats";
+import { clearSyncStreamMarker, restoredSyncStreamSeq } from "../backup/sync-epoch.js";
 import { ensureEventStream } from "../kit/nats.js";
 import { freePort } from "../lib/ports.js";
 import type { DataPaths } from "../paths.js";
 import { type HubLink, readHubLink } from "../sync/hub-link.js";
-import { ensureHubStream, ensureSyncStream } from "../sync/streams.js";
+import { ensureHubStream, ensureSyncStream, startSyncStreamAt } from "../sync/streams.js";
 import { spawnNatsServer } from "./nats-process.js";
 
 export interface NatsCredentials {
@@ -141,6 +142,11 @@ export async function startNats(opts: {
       try {
         await ensureEventStream(nc);
         await ensureSyncStream(nc, opts.site);
+        const restored = restoredSyncStreamSeq(paths.root);
+        if (restored) {
+          await startSyncStreamAt(nc, restored);
+          clearSyncStreamMarker(paths.root);
+        }
         await ensureHubStream(nc, opts.site);
       } finally {
         await nc.close();

@@ -124,3 +124,36 @@ export function requeueUnacked(db: Db, before: string, limit: number): number {
     )
     .run(before, limit).changes;
 }
+
+/**
+ * A new sync epoch for a database that came back from a backup (appliance/backup/sync-epoch.ts). The life the
+ * backup came from may have issued seqs past the backup's, and the hub may have acknowledged some of them:
+ * reusing those numbers would make the box ignore the hub's acks ("never issued") and let the hub take a new
+ * change for one it already has. So: sync rows at or below the hub's watermark (`hubWatermark`, when known;
+ * the hub's chain reached them, it holds them) leave the outbox, and the outbox's next seq starts `gap` past
+ * both that watermark and the highest seq in the backup. Rows above stay, with their seqs, and are published
+ * again (the box's stream after a restore is not the one they went to).
+ * Runs on the restored copy, with no service running. Returns the seq range before and the next seq.
+ */
+export function startSyncEpoch(
+  db: Db,
+  hubWatermark: number | null,
+  gap: number,
+): { highest: number; acked: number; next: number } {
+  return db.transaction(() => {
+    const highest = maxOutboxSeq(db);
+    let acked = readSyncState(db).ackedSeq;
+    if (hubWatermark !== null) {
+      acked = Math.max(acked, Math.min(hubWatermark, highest));
+      db.prepare("UPDATE _sync_state SET acked_seq = ? WHERE id = 1").run(acked);
+      db.prepare("DELETE FROM _outbox WHERE subject LIKE 'sync.%' AND seq <= ?").run(acked);
+    }
+    // The restored box's stream is not the one they were published to: publish what is left again now.
+    db.prepare("UPDATE _outbox SET published_at = NULL WHERE subject LIKE 'sync.%'").run();
+    const next = Math.max(highest, hubWatermark ?? 0) + gap + 1;
+    const set = db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = '_outbox'").run(next - 1);
+    if (set.changes === 0)
+      db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('_outbox', ?)").run(next - 1);
+    return { highest, acked, next };
+  })();
+}

@@ -24,6 +24,20 @@ export async function ensureSyncStream(nc: NatsConnection, site: string): Promis
 }
 
 /**
+ * Moves an empty sync stream's next sequence up to `firstSeq` (a purge to that sequence); a stream holding
+ * messages is left alone. For a box restored onto a fresh nats store: the hub sources this stream from the
+ * sequence after the last it got from the box's earlier stream, and would skip every message numbered below.
+ * Returns whether it moved.
+ */
+export async function startSyncStreamAt(nc: NatsConnection, firstSeq: number): Promise<boolean> {
+  const jsm = await nc.jetstreamManager();
+  const { state } = await jsm.streams.info(SYNC_STREAM);
+  if (state.messages > 0 || state.last_seq + 1 >= firstSeq) return false;
+  await jsm.streams.purge(SYNC_STREAM, { seq: firstSeq });
+  return true;
+}
+
+/**
  * Creates the box's stream of what the hub sends it (`hub.<site>.data.>`): hub-side changes and conflict
  * winners, kept until the services have applied them (each through its own durable consumer).
  */
