@@ -26,12 +26,21 @@ function wrapKey(passphrase: string, salt: Buffer, logN: number): Promise<Buffer
 
 const ZERO_NONCE = Buffer.alloc(12);
 
-/** Encrypts the file key to a passphrase: one `scrypt <salt> <logN>` stanza. */
+/**
+ * Encrypts the file key to a passphrase: one `scrypt <salt> <logN>` stanza. The salt is drawn and scrypt
+ * started at once (on the thread pool), so a caller can make the recipient early and let the key derivation
+ * run while it does other work; the recipient wraps one file key (a fresh salt per file).
+ */
 export function scryptRecipient(passphrase: string, logN: number): Recipient {
+  const salt = randomBytes(16);
+  const derived = wrapKey(passphrase, salt, logN);
+  derived.catch(() => {}); // awaited by wrapFileKey; not an unhandled rejection before that
+  let used = false;
   return {
     async wrapFileKey(fileKey: Uint8Array) {
-      const salt = randomBytes(16);
-      const key = await wrapKey(passphrase, salt, logN);
+      if (used) throw new Error("a scrypt recipient wraps one file key: make another for the next file");
+      used = true;
+      const key = await derived;
       const c = createCipheriv("chacha20-poly1305", key, ZERO_NONCE, { authTagLength: 16 });
       const body = Buffer.concat([c.update(fileKey), c.final(), c.getAuthTag()]);
       return [new Stanza(["scrypt", salt.toString("base64").replace(/=+$/, ""), String(logN)], body)];

@@ -52,34 +52,67 @@ export async function newHeader(recipient: string): Promise<{ header: Buffer; fi
   return { header: empty.subarray(0, headerLength(empty)), fileKey };
 }
 
+/**
+ * Buffers written pieces without copying them together, and hands out runs of `n` bytes as the pieces (or
+ * parts of them) they span.
+ */
+class PieceQueue {
+  private pieces: Buffer[] = [];
+  length = 0;
+  push(b: Buffer): void {
+    if (b.length === 0) return;
+    this.pieces.push(b);
+    this.length += b.length;
+  }
+  /** The first `n` bytes (n <= length), as pieces. */
+  take(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    this.length -= n;
+    while (n > 0) {
+      const p = this.pieces[0]!;
+      if (p.length <= n) {
+        out.push(p);
+        this.pieces.shift();
+        n -= p.length;
+      } else {
+        out.push(p.subarray(0, n));
+        this.pieces[0] = p.subarray(n);
+        n = 0;
+      }
+    }
+    return out;
+  }
+}
+
 /** Encrypts a stream into an age file with the given header and file key. */
 export function sealStream(header: Buffer, fileKey: Uint8Array): Transform {
   const nonce = randomBytes(16);
   const key = payloadKey(fileKey, nonce);
-  let pending: Buffer = Buffer.alloc(0);
+  const queue = new PieceQueue();
   let counter = 0;
-  const seal = (chunk: Buffer, last: boolean) => {
+  const seal = (t: Transform, n: number, last: boolean) => {
     const c = createCipheriv("chacha20-poly1305", key, chunkNonce(counter++, last), { authTagLength: TAG });
-    return Buffer.concat([c.update(chunk), c.final(), c.getAuthTag()]);
+    for (const piece of queue.take(n)) t.push(c.update(piece));
+    c.final();
+    t.push(c.getAuthTag());
   };
   let started = false;
+  const start = (t: Transform) => {
+    if (started) return;
+    started = true;
+    t.push(Buffer.concat([header, nonce]));
+  };
   return new Transform({
     transform(data: Buffer, _enc, done: TransformCallback) {
-      if (!started) {
-        started = true;
-        this.push(Buffer.concat([header, nonce]));
-      }
-      pending = pending.length ? Buffer.concat([pending, data]) : data;
+      start(this);
+      queue.push(data);
       // Keep at least one byte back: only the flush knows which chunk is the last.
-      while (pending.length > CHUNK) {
-        this.push(seal(pending.subarray(0, CHUNK), false));
-        pending = pending.subarray(CHUNK);
-      }
+      while (queue.length > CHUNK) seal(this, CHUNK, false);
       done();
     },
     flush(done: TransformCallback) {
-      if (!started) this.push(Buffer.concat([header, nonce]));
-      this.push(seal(pending, true));
+      start(this);
+      seal(this, queue.length, true);
       done();
     },
   });
@@ -87,50 +120,69 @@ export function sealStream(header: Buffer, fileKey: Uint8Array): Transform {
 
 /** Decrypts an age file with `identity`; a wrong key or any altered byte makes the stream fail. */
 export function openStream(identity: string, onHeaderError: (err: Error) => Error): Transform {
-  let pending: Buffer = Buffer.alloc(0);
+  let head: Buffer = Buffer.alloc(0);
+  const queue = new PieceQueue();
   let key: Buffer | null = null;
   let counter = 0;
-  const open = (chunk: Buffer, last: boolean) => {
-    if (chunk.length < TAG || (last && chunk.length === TAG && counter > 0))
-      throw new Error("truncated age payload");
+  // A chunk's plaintext is released only once its tag checked out.
+  const open = (t: Transform, n: number, last: boolean) => {
+    if (n < TAG || (last && n === TAG && counter > 0)) throw new Error("truncated age payload");
     const d = createDecipheriv("chacha20-poly1305", key!, chunkNonce(counter++, last), {
       authTagLength: TAG,
     });
-    d.setAuthTag(chunk.subarray(chunk.length - TAG));
-    return Buffer.concat([d.update(chunk.subarray(0, chunk.length - TAG)), d.final()]);
+    const pieces = queue.take(n - TAG);
+    const out = pieces.map((p) => d.update(p));
+    d.setAuthTag(Buffer.concat(queue.take(TAG)));
+    d.final();
+    for (const o of out) t.push(o);
+  };
+  const drain = (t: Transform) => {
+    while (queue.length > CHUNK + TAG) open(t, CHUNK + TAG, false);
+  };
+  /** Reads the header once enough bytes are there; false while they are not. */
+  const readHeader = async (): Promise<boolean> => {
+    const h = headerLength(head);
+    if (h < 0 || head.length < h + 16) {
+      if (head.length > 64 * 1024) throw new Error("not an age file (no header)");
+      return false;
+    }
+    const dec = new Decrypter();
+    dec.addIdentity(identity);
+    let fileKey: Uint8Array;
+    try {
+      fileKey = await dec.decryptHeader(head.subarray(0, h));
+    } catch (err) {
+      throw onHeaderError(err as Error);
+    }
+    key = payloadKey(fileKey, head.subarray(h, h + 16));
+    queue.push(head.subarray(h + 16));
+    head = Buffer.alloc(0);
+    return true;
   };
   return new Transform({
     transform(data: Buffer, _enc, done: TransformCallback) {
-      pending = pending.length ? Buffer.concat([pending, data]) : data;
-      const step = async () => {
-        if (!key) {
-          const h = headerLength(pending);
-          if (h < 0 || pending.length < h + 16) {
-            if (pending.length > 64 * 1024) throw new Error("not an age file (no header)");
-            return;
-          }
-          const dec = new Decrypter();
-          dec.addIdentity(identity);
-          let fileKey: Uint8Array;
-          try {
-            fileKey = await dec.decryptHeader(pending.subarray(0, h));
-          } catch (err) {
-            throw onHeaderError(err as Error);
-          }
-          key = payloadKey(fileKey, pending.subarray(h, h + 16));
-          pending = pending.subarray(h + 16);
+      if (key) {
+        try {
+          queue.push(data);
+          drain(this);
+          done();
+        } catch (err) {
+          done(err as Error);
         }
-        while (pending.length > CHUNK + TAG) {
-          this.push(open(pending.subarray(0, CHUNK + TAG), false));
-          pending = pending.subarray(CHUNK + TAG);
-        }
-      };
-      step().then(() => done(), done);
+        return;
+      }
+      head = head.length ? Buffer.concat([head, data]) : data;
+      readHeader()
+        .then((ready) => {
+          if (ready) drain(this);
+          done();
+        })
+        .catch(done);
     },
     flush(done: TransformCallback) {
       try {
         if (!key) throw new Error("not an age file (truncated header)");
-        this.push(open(pending, true));
+        open(this, queue.length, true);
         done();
       } catch (err) {
         done(err as Error);

@@ -9,13 +9,13 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { readPid } from "../lib/pidfile.js";
 import { dataPaths } from "../paths.js";
 import { serviceDatabases } from "./databases.js";
-import { fsyncDir, renameDurably, writeAtomic } from "./fs-atomic.js";
+import { fsyncDir, fsyncPath, renameDurably, writeAtomic } from "./fs-atomic.js";
 
 export interface Change {
   path: string;
@@ -94,7 +94,13 @@ async function removeManaged(file: string): Promise<void> {
 export async function applyStaged(
   dataDir: string,
   staged: string,
-  opts: { secrets: boolean; label: string; onFile?: (path: string, bytes: number) => void },
+  opts: {
+    secrets: boolean;
+    label: string;
+    onFile?: (path: string, bytes: number) => void;
+    /** Move the staged files (same filesystem, the staging is not needed afterwards) instead of copying. */
+    move?: boolean;
+  },
 ): Promise<Change[]> {
   assertStopped(dataDir);
   const changes = await planChanges(dataDir, staged, opts);
@@ -114,7 +120,11 @@ export async function applyStaged(
     await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     const src = join(staged, c.path);
     const tmp = `${target}.restore-tmp`;
-    await writeAtomic(tmp, `${tmp}.part`, createReadStream(src));
+    if (opts.move) {
+      // Staged on the same disk (<data>/backups/staging): made durable where it is and moved, not copied.
+      await fsyncPath(src, "r+");
+      await rename(src, tmp);
+    } else await writeAtomic(tmp, `${tmp}.part`, createReadStream(src));
     if (c.path.endsWith(".db")) {
       await rm(`${target}-wal`, { force: true });
       await rm(`${target}-shm`, { force: true });

@@ -96,10 +96,20 @@ export async function decryptStream(
 
 /** Encrypts the manifest with the passphrase or to the recipient. */
 export async function sealManifest(key: BackupEncryptionKey, text: string): Promise<Buffer> {
-  const e = new Encrypter();
-  if ("passphrase" in key) e.addRecipient(scryptRecipient(key.passphrase, scryptWorkFactor()));
-  else e.addRecipient(key.recipient);
-  return Buffer.from(await e.encrypt(text));
+  return manifestSealer(key)(text);
+}
+
+/**
+ * A sealer for one manifest, made before the manifest exists: in passphrase mode its scrypt (the costly part
+ * of sealing, seconds at work factor 18) starts now, on the thread pool, and runs while the backup copies data.
+ */
+export function manifestSealer(key: BackupEncryptionKey): (text: string) => Promise<Buffer> {
+  const recipient = "passphrase" in key ? scryptRecipient(key.passphrase, scryptWorkFactor()) : key.recipient;
+  return async (text) => {
+    const e = new Encrypter();
+    e.addRecipient(recipient);
+    return Buffer.from(await e.encrypt(text));
+  };
 }
 
 /** Decrypts a manifest; a wrong key (or a damaged manifest) → BackupKeyError naming `what`. */

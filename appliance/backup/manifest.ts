@@ -61,8 +61,12 @@ export const manifestKey = (id: string) => `snapshots/${id}/manifest.json`;
 export const partKey = (id: string, n: number) => `snapshots/${id}/parts/${String(n).padStart(4, "0")}.age`;
 
 /** Builds the manifest file's bytes. */
-export async function buildManifest(key: BackupEncryptionKey, m: SealedManifest): Promise<Buffer> {
-  const sealed = await sealManifest(key, JSON.stringify(m));
+export async function buildManifest(
+  key: BackupEncryptionKey | ((text: string) => Promise<Buffer>),
+  m: SealedManifest,
+): Promise<Buffer> {
+  const text = JSON.stringify(m);
+  const sealed = typeof key === "function" ? await key(text) : await sealManifest(key, text);
   const file: ManifestFile = {
     format: MANIFEST_FORMAT,
     summary: m.summary,

@@ -89,7 +89,11 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{
     }
     const services = sealed.databases.map((d) => d.service);
     const syncEpochs = await startSyncEpochs(dataDir, staging, services, opts.hubSyncPosition);
-    const changes: Change[] = await applyStaged(dataDir, staging, { secrets, label: `backup ${id}` });
+    const changes: Change[] = await applyStaged(dataDir, staging, {
+      secrets,
+      label: `backup ${id}`,
+      move: true,
+    });
     progress.done();
     return { changes: [...changes, ...blobChanges], applied: true, syncEpochs };
   } finally {
@@ -122,8 +126,11 @@ async function restoreBlobs(
       const pass = new PassThrough();
       const stored = store.put(b.sha256, pass, b.size);
       stored.catch(() => {});
-      await getDecrypted(opts.destination, b.key, identity, b, pass, progress.add);
-      await stored;
+      // The store hashes what it takes and refuses content that is not b.sha256 / b.size: no second hash here.
+      await getDecrypted(opts.destination, b.key, identity, b, pass, progress.add, true);
+      await stored.catch((err: Error) => {
+        throw new BackupPartDamagedError(b.key, `content does not match the manifest (${err.message})`);
+      });
     }
   } finally {
     await store.close();

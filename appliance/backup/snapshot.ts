@@ -15,7 +15,7 @@ import { loadApplianceConfig } from "../config/load.js";
 import { applianceVersion } from "../paths.js";
 import { filesUnder } from "./apply.js";
 import { openBlobStore, referencedBlobs } from "./blobs.js";
-import { BackupKeyError, blobObjectName, type PartKeys, partKeysFor } from "./crypto.js";
+import { BackupKeyError, blobObjectName, manifestSealer, type PartKeys, partKeysFor } from "./crypto.js";
 import {
   type BlobEntry,
   buildManifest,
@@ -76,12 +76,20 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupSum
     if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("backup aborted");
   };
   try {
-    await removeLeftovers(dest, new Date());
+    // Both scrypt runs of a passphrase backup (sealing this manifest, opening the newest one to reuse its
+    // data identity) run on the thread pool while the databases are copied.
+    const seal = manifestSealer(opts.key);
+    const previous = (async () => {
+      await removeLeftovers(dest, new Date());
+      return previousDataIdentity(dest, opts.key);
+    })();
+    previous.catch(() => {});
     await removeStaleStaging(dataDir, new Date());
-    const keys = await partKeysFor(opts.key, await previousDataIdentity(dest, opts.key));
     checkAbort();
     progress.phase("databases");
     const { copies, blockedMs } = stageDataDir(dataDir, staging, { secrets: includeSecrets });
+    const keys = await partKeysFor(opts.key, await previous);
+    checkAbort();
     const files = filesUnder(staging);
     const blobs = referencedBlobs(join(staging, "services", "files", "files.db"));
     const fileBytes = files.reduce((n, f) => n + statSync(join(staging, f)).size, 0);
@@ -109,7 +117,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupSum
       blobsReferenced: entries.length,
       secretsIncluded: includeSecrets,
     };
-    const manifest = await buildManifest(opts.key, {
+    const manifest = await buildManifest(seal, {
       format: MANIFEST_FORMAT,
       summary,
       dataIdentity: keys.dataIdentity,
