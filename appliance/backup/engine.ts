@@ -2,6 +2,8 @@
  * What the job runner, the API and the CLI use of the backup engine (appliance/backup/index.ts, the
  * backup-core work): its functions as one object, so the runner takes the engine as a parameter.
  */
+
+import type { SyncEpoch } from "./sync-epoch.js";
 import type {
   BackupDecryptionKey,
   BackupDestination,
@@ -16,6 +18,8 @@ export type VerifyResult = { ok: true } | { ok: false; problems: { part: string;
 export interface RestorePlan {
   changes: { path: string; action: "create" | "replace" | "delete" }[];
   applied: boolean;
+  /** An enrolled box: the new sync epoch of each restored database (see sync-epoch.ts). */
+  syncEpochs?: SyncEpoch[];
 }
 
 export interface BackupEngine {

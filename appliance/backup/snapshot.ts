@@ -8,6 +8,7 @@
  * Blobs are immutable and referenced by the copied database, so they need no barrier: a blob the copy names
  * was complete before its row committed.
  */
+import { createHash } from "node:crypto";
 import { createReadStream, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -48,6 +49,15 @@ export interface CreateBackupOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The data identity of the last backup this process took per destination and passphrase (hashed), so the
+ * next one (the scheduler's, in the supervisor) reuses it without a second scrypt to open that manifest. In
+ * memory only, where the passphrase is anyway; used only while that backup is still the newest there.
+ */
+const lastIdentity = new Map<string, { id: string; dataIdentity: string }>();
+const identityCacheKey = (dest: BackupDestination, passphrase: string) =>
+  `${dest.description}\0${createHash("sha256").update(passphrase).digest("hex")}`;
+
 /** The data identity of the newest backup this passphrase opens (its blobs are then shared), if any. */
 async function previousDataIdentity(
   dest: BackupDestination,
@@ -56,6 +66,8 @@ async function previousDataIdentity(
   if (!("passphrase" in key)) return undefined;
   const newest = (await listBackups(dest))[0];
   if (!newest) return undefined;
+  const cached = lastIdentity.get(identityCacheKey(dest, key.passphrase));
+  if (cached?.id === newest.id) return cached.dataIdentity;
   try {
     return (await openBackupManifest(dest, newest.id, key)).sealed.dataIdentity;
   } catch (err) {
@@ -128,6 +140,9 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupSum
     });
     checkAbort();
     await dest.put(manifestKey(id), manifest);
+    if ("passphrase" in opts.key && keys.dataIdentity) {
+      lastIdentity.set(identityCacheKey(dest, opts.key.passphrase), { id, dataIdentity: keys.dataIdentity });
+    }
     progress.done();
     return summary;
   } catch (err) {

@@ -174,6 +174,10 @@ export function addBackupCommands(program: Command, dataDir: () => string): void
       bar.end();
       if (o.json) return console.log(JSON.stringify(r));
       for (const c of r.changes) console.log(`${c.action.padEnd(7)} ${c.path}`);
+      for (const e of r.syncEpochs ?? []) {
+        const hub = e.hubWatermark === null ? "hub not reachable" : `hub acknowledged ${e.hubWatermark}`;
+        console.log(`sync    ${e.service}: backup seq ${e.backupSeq}, ${hub}, next change ${e.nextSeq}`);
+      }
       console.log(
         r.applied ? `Backup ${id} restored.` : `Dry run: ${r.changes.length} change(s), nothing done.`,
       );
