@@ -1,0 +1,66 @@
+/**
+ * The public port in shared isolation. The supervisor keeps listening (so the port never changes and never
+ * closes, restarts included) and hands each new connection to the shared host over IPC, where the gateway
+ * runs next to the services and calls them in-process (host/gateway.ts). While the host is down or not
+ * ready yet, the supervisor's own gateway serves the connection: the proxy path, 503 for the services until
+ * the host is back. The host's gateway hands what it does not serve itself (the appliance API, console,
+ * /metrics, …) to the supervisor's gateway on `privateSocket`, an owner-only unix socket in the data dir.
+ * Costs one IPC message with the descriptor per connection, none per request (keep-alive).
+ */
+import type { ChildProcess } from "node:child_process";
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import type { Server } from "node:http";
+import net from "node:net";
+import { dirname } from "node:path";
+import { GATEWAY_CONNECTION } from "../host/gateway-ipc.js";
+
+export interface SharedFront {
+  /** The public listener (plain TCP; connections are parsed by whichever gateway gets them). */
+  server: net.Server;
+  /** Stops both listeners and ends the connections the supervisor's gateway holds. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the public listener in front of `gateway` (the supervisor's, not listening itself) and starts the
+ * private one on `privateSocket`. `host()` is the shared host to hand connections to, or null.
+ */
+export async function startSharedFront(
+  gateway: Server,
+  inner: Server,
+  privateSocket: string,
+  host: () => ChildProcess | null,
+): Promise<SharedFront> {
+  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    const child = host();
+    if (!child) return serveHere(gateway, socket);
+    child.send({ type: GATEWAY_CONNECTION }, socket, { keepOpen: false }, (err) => {
+      // The host went away between the check and the send: the socket is still ours.
+      if (err && !socket.destroyed) serveHere(gateway, socket);
+    });
+  });
+  mkdirSync(dirname(privateSocket), { recursive: true, mode: 0o700 });
+  rmSync(privateSocket, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    inner.once("error", reject);
+    inner.listen(privateSocket, () => {
+      inner.off("error", reject);
+      resolve();
+    });
+  });
+  chmodSync(privateSocket, 0o600);
+  const close = async () => {
+    const closed = (s: net.Server) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()));
+    const done = Promise.all([closed(server), closed(inner)]);
+    gateway.closeAllConnections();
+    inner.closeAllConnections();
+    await done;
+    rmSync(privateSocket, { force: true });
+  };
+  return { server, close };
+}
+
+function serveHere(gateway: Server, socket: net.Socket) {
+  gateway.emit("connection", socket);
+  socket.resume();
+}
