@@ -13,6 +13,7 @@ import type { GatewayConfig } from "../config/schema.js";
 import { handleApi } from "./api-route.js";
 import { APPLIANCE_API } from "./appliance-api.js";
 import { AuthUnavailableError } from "./auth.js";
+import { tapBody } from "./body-tap.js";
 import { corsPolicy } from "./cors.js";
 import type { GatewayContext, GatewayDeps } from "./gateway-deps.js";
 import { gatewayOpenApi } from "./gateway-openapi.js";
@@ -160,7 +161,11 @@ function requestDeadline(req: IncomingMessage, res: ServerResponse, ms: number) 
     idleOnly(idleMs: number) {
       clearTimeout(timer);
       const idle = setTimeout(expire, idleMs);
-      req.on("data", () => idle.refresh());
+      // Not a `data` listener: that would start the flow before the in-process app reads (body-tap.ts).
+      tapBody(req, () => {
+        idle.refresh();
+        return true;
+      });
       req.once("end", () => clearTimeout(idle));
       res.once("close", () => clearTimeout(idle));
     },

@@ -31,12 +31,20 @@ export async function startSharedFront(
   privateSocket: string,
   host: () => ChildProcess | null,
 ): Promise<SharedFront> {
+  // The supervisor's gateway never listens itself, so node does not track these for closeAllConnections().
+  const here = new Set<net.Socket>();
+  const serveHere = (socket: net.Socket) => {
+    here.add(socket);
+    socket.once("close", () => here.delete(socket));
+    gateway.emit("connection", socket);
+    socket.resume();
+  };
   const server = net.createServer({ pauseOnConnect: true }, (socket) => {
     const child = host();
-    if (!child) return serveHere(gateway, socket);
+    if (!child) return serveHere(socket);
     child.send({ type: GATEWAY_CONNECTION }, socket, { keepOpen: false }, (err) => {
       // The host went away between the check and the send: the socket is still ours.
-      if (err && !socket.destroyed) serveHere(gateway, socket);
+      if (err && !socket.destroyed) serveHere(socket);
     });
   });
   mkdirSync(dirname(privateSocket), { recursive: true, mode: 0o700 });
@@ -52,15 +60,10 @@ export async function startSharedFront(
   const close = async () => {
     const closed = (s: net.Server) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()));
     const done = Promise.all([closed(server), closed(inner)]);
-    gateway.closeAllConnections();
+    for (const socket of here) socket.destroy();
     inner.closeAllConnections();
     await done;
     rmSync(privateSocket, { force: true });
   };
   return { server, close };
-}
-
-function serveHere(gateway: Server, socket: net.Socket) {
-  gateway.emit("connection", socket);
-  socket.resume();
 }

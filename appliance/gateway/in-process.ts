@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { getRequestListener } from "@hono/node-server";
+import { tapBody } from "./body-tap.js";
 import { DROP_UPSTREAM, type ProxyOutcome } from "./proxy.js";
 
 /** A service's app as a node request handler. */
@@ -77,7 +78,8 @@ function rewriteRequest(req: IncomingMessage, opts: LocalOptions) {
   const inbound = req.headers;
   for (const k in inbound) {
     const v = inbound[k];
-    if (v === undefined || DROP_UPSTREAM.has(k) || k.startsWith("x-forwarded-")) continue;
+    if (v === undefined || DROP_UPSTREAM.has(k) || k.startsWith("x-forwarded-") || k in opts.headers)
+      continue;
     headers[k] = v;
     if (typeof v === "string") raw.push(k, v);
     else for (const one of v) raw.push(k, one);
@@ -105,20 +107,13 @@ function rewriteRequest(req: IncomingMessage, opts: LocalOptions) {
 function countBody(req: IncomingMessage, limit: number, over: () => void) {
   if (req.complete && req.readableLength === 0) return;
   let received = 0;
-  let cut = false;
-  const push = req.push.bind(req);
-  req.push = (chunk: unknown, encoding?: BufferEncoding) => {
-    if (cut) return false;
-    if (chunk !== null && chunk !== undefined) {
-      received += (chunk as Buffer).length;
-      if (received > limit) {
-        cut = true;
-        over();
-        return false;
-      }
-    }
-    return push(chunk, encoding);
-  };
+  tapBody(req, (chunk) => {
+    if (chunk === null) return true;
+    received += chunk.length;
+    if (received <= limit) return true;
+    over();
+    return false;
+  });
 }
 
 /**
