@@ -7,7 +7,7 @@ import { type AccessLevel, type AccessRule, hasPermission, ruleFor } from "../ki
 import { APPLIANCE_API } from "./appliance-api.js";
 import type { Principal } from "./auth.js";
 import type { Deadline, GatewayContext } from "./gateway-deps.js";
-import { dispatchLocal } from "./in-process.js";
+import { asGateway, dispatchLocal } from "./in-process.js";
 import { parseApiPath } from "./path.js";
 import { type ProxyError, proxy } from "./proxy.js";
 import { clientIp, fail } from "./reply.js";
@@ -131,7 +131,7 @@ async function forward(gw: GatewayContext, req: IncomingMessage, res: ServerResp
     if (outcome.error === "body-too-large") metrics.reject("body-size");
     if (!res.headersSent) {
       res.setHeader("connection", "close");
-      fail(res, status, message, { service });
+      asGateway(res, () => fail(res, status, message, { service }));
     } else res.destroy();
     return;
   }

@@ -31,7 +31,9 @@ export async function startSharedFront(
   privateSocket: string,
   host: () => ChildProcess | null,
 ): Promise<SharedFront> {
-  // The supervisor's gateway never listens itself, so node does not track these for closeAllConnections().
+  // The supervisor's gateway never listens itself: 'listening' starts node's sweep of headers and request
+  // timeouts for the connections it is given; closing them at stop is done here.
+  gateway.emit("listening");
   const here = new Set<net.Socket>();
   const serveHere = (socket: net.Socket) => {
     here.add(socket);

@@ -11,6 +11,25 @@ import { getRequestListener } from "@hono/node-server";
 import { tapBody } from "./body-tap.js";
 import { DROP_UPSTREAM, type ProxyOutcome } from "./proxy.js";
 
+/** Set on a response while the gateway itself writes it (asGateway): the app's writes are blocked then. */
+const GATEWAY_TURN = Symbol("nexus.gatewayTurn");
+
+type Guarded = ServerResponse & { [GATEWAY_TURN]?: boolean };
+
+/**
+ * Runs `write` (the gateway's own 413/504 answer) past the guard that keeps a refused app from writing.
+ * Any response may be passed: without a guard it just runs.
+ */
+export function asGateway(res: ServerResponse, write: () => void): void {
+  const r = res as Guarded;
+  r[GATEWAY_TURN] = true;
+  try {
+    write();
+  } finally {
+    r[GATEWAY_TURN] = false;
+  }
+}
+
 /** A service's app as a node request handler. */
 export type LocalApp = (req: IncomingMessage, res: ServerResponse) => Promise<unknown>;
 
@@ -122,7 +141,8 @@ function countBody(req: IncomingMessage, limit: number, over: () => void) {
  */
 function guardResponse(res: ServerResponse, answered: () => boolean) {
   const writeHead = res.writeHead;
-  res.writeHead = function (this: ServerResponse, status: number, ...rest: unknown[]) {
+  res.writeHead = function (this: Guarded, status: number, ...rest: unknown[]) {
+    if (this[GATEWAY_TURN]) return writeHead.call(this, status, ...(rest as [OutgoingHttpHeaders]));
     if (answered()) return this;
     const headers = rest.find((r) => typeof r === "object" && r !== null) as OutgoingHttpHeaders | undefined;
     if (headers && !Array.isArray(headers)) {

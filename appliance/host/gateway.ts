@@ -75,6 +75,9 @@ export function startHostGateway(
     local: (name) => apps.get(name),
     forward: (req, res) => toSupervisor(req, res, spec),
   });
+  // Never listens itself: 'listening' starts node's connection tracking (headers and request timeouts swept,
+  // closeAllConnections) for the connections the supervisor hands over.
+  server.emit("listening");
   process.on("message", (msg: { type?: string; id?: number } | null, handle?: unknown) => {
     if (msg?.type === GATEWAY_CONNECTION && handle) server.emit("connection", handle as Socket);
     if (msg?.type === GATEWAY_METRICS)
