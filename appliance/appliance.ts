@@ -17,7 +17,7 @@ import { startControlServer } from "./control.js";
 import { APPLIANCE_API, APPLIANCE_PERMISSIONS, createApplianceApi } from "./gateway/appliance-api.js";
 import { loadCollectFiles } from "./gateway/collect-files.js";
 import { loadConsoleFiles } from "./gateway/console-files.js";
-import { startSharedFront } from "./gateway/handoff.js";
+import { answerBeforeRestart, startSharedFront } from "./gateway/handoff.js";
 import { identityAuth } from "./gateway/identity-auth.js";
 import {
   bootstrapToken,
@@ -153,7 +153,7 @@ export async function startAppliance(
   });
   const applianceApi = createApplianceApi({
     backups,
-    units: supervisor,
+    units: hostGateway ? answerBeforeRestart(supervisor, log) : supervisor,
     logsDir: paths.logs,
     auth,
     log: log.child({ component: "appliance-api" }),

@@ -13,6 +13,9 @@ import type { Server } from "node:http";
 import net from "node:net";
 import { dirname } from "node:path";
 import { GATEWAY_CONNECTION } from "../host/gateway-ipc.js";
+import type { Logger } from "../kit/index.js";
+import type { ServiceStatus } from "../supervisor/status.js";
+import { SHARED_UNIT } from "../supervisor/units.js";
 
 export interface SharedFront {
   /** The public listener (plain TCP; connections are parsed by whichever gateway gets them). */
@@ -68,4 +71,31 @@ export async function startSharedFront(
     rmSync(privateSocket, { force: true });
   };
   return { server, close };
+}
+
+/** What the appliance API calls on the supervisor (appliance-api.ts UnitControl). */
+interface Units {
+  status(): ServiceStatus[];
+  restartUnit(unit: string): Promise<void>;
+  stopUnit(unit: string): Promise<void>;
+  startUnit(unit: string): void;
+}
+
+/**
+ * The supervisor's unit actions for the appliance API in shared isolation. A restart of the shared host is
+ * started after the answer left: the request came through that host's gateway, and waiting for the host to
+ * go down first would cut the connection that carries the 202. (The host drains such answers on SIGTERM.)
+ */
+export function answerBeforeRestart(units: Units, log: Logger): Units {
+  return {
+    status: () => units.status(),
+    startUnit: (unit) => units.startUnit(unit),
+    stopUnit: (unit) => units.stopUnit(unit),
+    restartUnit: async (unit) => {
+      if (unit !== SHARED_UNIT) return units.restartUnit(unit);
+      setImmediate(() => {
+        units.restartUnit(unit).catch((err) => log.error({ err, unit }, "restart failed"));
+      });
+    },
+  };
 }

@@ -40,10 +40,10 @@ export interface ProxyOptions {
   bodyLimitBytes: number;
   timeoutMs: number;
   /**
-   * Keep the client's credentials (`authorization`, `cookie`): for the shared host's gateway handing a request
-   * on to the supervisor's, which checks them itself.
+   * The upstream is another gateway (the shared host's gateway handing a request on to the supervisor's): the
+   * client's credentials go along, as it checks them itself, and its CORS headers come back.
    */
-  passCredentials?: boolean;
+  toGateway?: boolean;
 }
 
 export type ProxyError = "body-too-large" | "unavailable" | "timeout" | "client-closed";
@@ -54,7 +54,8 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
   return new Promise((resolve) => {
     const headers: Record<string, string | string[]> = {};
     const inbound = req.headers;
-    const drop = opts.passCredentials ? DROP_FORWARDED : DROP_UPSTREAM;
+    const drop = opts.toGateway ? DROP_FORWARDED : DROP_UPSTREAM;
+    const keepCors = opts.toGateway === true;
     for (const k in inbound) {
       const v = inbound[k];
       if (v !== undefined && !drop.has(k) && !k.startsWith("x-forwarded-")) headers[k] = v;
@@ -82,7 +83,8 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
         for (const k in upHeaders) {
           const v = upHeaders[k];
           // CORS is the gateway's decision (cors.ts): a service's own access-control-* headers never pass.
-          if (v !== undefined && !HOP_BY_HOP.has(k) && !k.startsWith("access-control-")) out[k] = v;
+          if (v !== undefined && !HOP_BY_HOP.has(k) && (keepCors || !k.startsWith("access-control-")))
+            out[k] = v;
         }
         // Keep the gateway's `Vary: Origin` (set before proxying) next to the service's own Vary.
         const ownVary = res.getHeader("vary");

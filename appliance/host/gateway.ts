@@ -78,6 +78,7 @@ export function startHostGateway(
   // Never listens itself: 'listening' starts node's connection tracking (headers and request timeouts swept,
   // closeAllConnections) for the connections the supervisor hands over.
   server.emit("listening");
+  countInFlight(server);
   process.on("message", (msg: { type?: string; id?: number } | null, handle?: unknown) => {
     if (msg?.type === GATEWAY_CONNECTION && handle) server.emit("connection", handle as Socket);
     if (msg?.type === GATEWAY_METRICS)
@@ -97,13 +98,41 @@ async function toSupervisor(req: IncomingMessage, res: ServerResponse, spec: Hos
     headers: { "x-forwarded-for": clientIp(req), "x-forwarded-proto": "http", host: req.headers.host ?? "" },
     bodyLimitBytes: Number.POSITIVE_INFINITY,
     timeoutMs: spec.config.upstreamTimeoutMs,
-    passCredentials: true,
+    toGateway: true,
   });
   if ("error" in outcome && outcome.error !== "client-closed" && !res.headersSent)
     fail(res, 503, "appliance unavailable", null, { "retry-after": "2" });
 }
 
-/** Closes the gateway's connections (the host is stopping). */
-export function closeHostGateway(server: Server): void {
+/**
+ * Lets answers in flight finish (up to `graceMs`: a restart asked through this gateway answers 202 just before
+ * the SIGTERM), then closes every connection. Idle keep-alive connections close at once.
+ */
+export async function drainHostGateway(server: Server, graceMs: number): Promise<void> {
+  (server as Server & { [DRAINING]?: boolean })[DRAINING] = true;
+  server.closeIdleConnections();
+  const deadline = Date.now() + graceMs;
+  while (inFlight(server) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   server.closeAllConnections();
+}
+
+const IN_FLIGHT = Symbol("nexus.inFlight");
+const DRAINING = Symbol("nexus.draining");
+
+/** Counts requests whose answer has not finished, for drainHostGateway. */
+function countInFlight(server: Server): void {
+  const s = server as Server & { [IN_FLIGHT]?: number; [DRAINING]?: boolean };
+  s[IN_FLIGHT] = 0;
+  server.on("request", (_req, res: ServerResponse) => {
+    // While draining, no answer invites the client to send another request on this connection.
+    if (s[DRAINING]) res.shouldKeepAlive = false;
+    s[IN_FLIGHT]!++;
+    res.once("close", () => {
+      s[IN_FLIGHT]!--;
+    });
+  });
+}
+
+function inFlight(server: Server): number {
+  return (server as Server & { [IN_FLIGHT]?: number })[IN_FLIGHT] ?? 0;
 }

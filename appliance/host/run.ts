@@ -17,7 +17,7 @@ import {
 } from "../kit/index.js";
 import { MetricsRegistry, startProcessSampler } from "../lib/metrics/index.js";
 import { syncPlugin } from "../sync/plugin.js";
-import { hostGatewaySpec, startHostGateway } from "./gateway.js";
+import { drainHostGateway, hostGatewaySpec, startHostGateway } from "./gateway.js";
 
 /** Resolves a service name to its definition (the registry in production, fixtures in tests). */
 export type ServiceLoader = (name: string) => Promise<ServiceDefinition<unknown>>;
@@ -100,7 +100,7 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
     if (stopping) return;
     stopping = true;
     log.info({ reason }, "stopping services");
-    gateway?.closeAllConnections();
+    if (gateway) await drainHostGateway(gateway, 1000);
     await Promise.allSettled(running.map((s) => s.stop()));
     process.exit(0);
   }
