@@ -253,7 +253,7 @@ describe("kill -9 of the shared host", () => {
     }
     await waitFor(
       async () => (await call("/api/echo/hello")).status === 200 && app.supervisor.gatewayHost(),
-      30_000,
+      60_000,
       "the restarted host to answer",
     );
     const now = app.supervisor.status().find((s) => s.name === "echo");
@@ -270,5 +270,5 @@ describe("kill -9 of the shared host", () => {
     );
     expect(res.response?.status).toBe(200);
     expect(echoOk(await hostCounts())).toBe(before + 1);
-  }, 60_000);
+  }, 90_000);
 });
