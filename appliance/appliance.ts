@@ -17,6 +17,7 @@ import { startControlServer } from "./control.js";
 import { APPLIANCE_API, APPLIANCE_PERMISSIONS, createApplianceApi } from "./gateway/appliance-api.js";
 import { loadCollectFiles } from "./gateway/collect-files.js";
 import { loadConsoleFiles } from "./gateway/console-files.js";
+import { answerBeforeRestart, startSharedFront } from "./gateway/handoff.js";
 import { identityAuth } from "./gateway/identity-auth.js";
 import {
   bootstrapToken,
@@ -26,7 +27,10 @@ import {
   GatewayMetrics,
 } from "./gateway/index.js";
 import { closeServer, listen, readGatewayTls, urlFor } from "./gateway/listen.js";
+import type { GatewayCounts } from "./gateway/metrics.js";
 import { childProcessMetrics } from "./gateway/unit-metrics.js";
+import type { HostGatewaySpec } from "./host/gateway.js";
+import { askChild, GATEWAY_METRICS } from "./host/gateway-ipc.js";
 import type { ServiceLoader } from "./host/run.js";
 import { type DiskReserve, diskRoom, type Logger, mergePermissions, ruleFor } from "./kit/index.js";
 import { cmdline, readPid, removePid, writePid } from "./lib/pidfile.js";
@@ -99,6 +103,21 @@ export async function startAppliance(
 
   const internalToken = randomBytes(32).toString("base64url");
   const rules = new Map(services.map((d) => [d.name, d.access]));
+  // With identity installed every caller is a real account; the bootstrap token is only for boxes without it.
+  const withIdentity = names.includes("identity");
+  // Shared isolation: the gateway runs in the shared host too, next to the services (gateway/handoff.ts).
+  const privateSocket = join(paths.run, "gateway.sock");
+  const hostGateway: HostGatewaySpec | undefined =
+    isolation === "shared"
+      ? {
+          config: config.gateway,
+          corsOrigins: config.cors.allowedOrigins,
+          socket: privateSocket,
+          version,
+          site: config.site,
+          auth: withIdentity ? { kind: "identity" } : { kind: "token", file: paths.adminToken },
+        }
+      : undefined;
   const supervisor = new Supervisor({
     config,
     paths,
@@ -109,12 +128,15 @@ export async function startAppliance(
     internalToken,
     permissions,
     env: opts.env,
+    hostGateway,
   });
   const metrics = new GatewayMetrics({
     units: () => childProcessMetrics(supervisor.status(), supervisor.natsState().pid, internalToken),
+    remote: async () => {
+      const host = supervisor.gatewayHost();
+      return host ? askChild<GatewayCounts>(host, GATEWAY_METRICS, 2000) : null;
+    },
   });
-  // With identity installed every caller is a real account; the bootstrap token is only for boxes without it.
-  const withIdentity = names.includes("identity");
   const auth = withIdentity
     ? identityAuth({
         port: () => supervisor.routes().get("identity"),
@@ -131,7 +153,7 @@ export async function startAppliance(
   });
   const applianceApi = createApplianceApi({
     backups,
-    units: supervisor,
+    units: hostGateway ? answerBeforeRestart(supervisor, log) : supervisor,
     logsDir: paths.logs,
     auth,
     log: log.child({ component: "appliance-api" }),
@@ -169,6 +191,11 @@ export async function startAppliance(
     collectFiles: loadCollectFiles(join(packageRoot(), "dist", "collect")),
   };
   const gateway = createGateway(gatewayDeps);
+  const front = hostGateway
+    ? await startSharedFront(gateway, createGateway(gatewayDeps), privateSocket, () =>
+        supervisor.gatewayHost(),
+      )
+    : null;
   const tls = config.gateway.tls;
   const secure = tls ? createGateway(gatewayDeps, readGatewayTls(tls)) : null;
 
@@ -180,11 +207,12 @@ export async function startAppliance(
   let port: number;
   let tlsUrl: string | undefined;
   try {
-    port = await listen(gateway, config.port, config.host);
+    port = await listen(front?.server ?? gateway, config.port, config.host);
     if (secure && tls) tlsUrl = urlFor("https", tls.host, await listen(secure, tls.port, tls.host));
   } catch (err) {
     // Port taken, bad address: take down what already started instead of leaving it running.
     await closeServer(gateway);
+    await front?.close();
     await supervisor.stop();
     removePid(paths.supervisorPid);
     throw err;
@@ -200,7 +228,7 @@ export async function startAppliance(
   const stop = () => {
     stopping ??= (async () => {
       log.info("stopping appliance");
-      await Promise.all([closeServer(gateway), secure ? closeServer(secure) : undefined]);
+      await Promise.all([closeServer(gateway), secure ? closeServer(secure) : undefined, front?.close()]);
       control.close();
       await backups.stop();
       await supervisor.stop();
@@ -222,7 +250,7 @@ export async function startAppliance(
       log: log.child({ component: "control" }),
     });
   } catch (err) {
-    await Promise.all([closeServer(gateway), secure ? closeServer(secure) : undefined]);
+    await Promise.all([closeServer(gateway), secure ? closeServer(secure) : undefined, front?.close()]);
     await backups.stop();
     await supervisor.stop();
     removePid(paths.supervisorPid);

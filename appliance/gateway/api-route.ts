@@ -7,9 +7,10 @@ import { type AccessLevel, type AccessRule, hasPermission, ruleFor } from "../ki
 import { APPLIANCE_API } from "./appliance-api.js";
 import type { Principal } from "./auth.js";
 import type { Deadline, GatewayContext } from "./gateway-deps.js";
+import { asGateway, dispatchLocal } from "./in-process.js";
 import { parseApiPath } from "./path.js";
 import { type ProxyError, proxy } from "./proxy.js";
-import { fail } from "./reply.js";
+import { clientIp, fail } from "./reply.js";
 
 const LINGER_MS = 5000;
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -113,13 +114,15 @@ async function forward(gw: GatewayContext, req: IncomingMessage, res: ServerResp
     lingerAfterEarlyAnswer(req, res);
   }
   const started = performance.now();
-  const outcome = await proxy(req, res, {
+  const target = {
     port,
     path: f.path,
     headers: upstreamHeaders(req, reqId, principal, deps.internalToken, matched?.access === "service"),
     bodyLimitBytes: bodyLimit,
     timeoutMs: config.upstreamTimeoutMs,
-  });
+  };
+  const local = deps.local?.(service);
+  const outcome = local ? await dispatchLocal(req, res, local, target) : await proxy(req, res, target);
   const seconds = (performance.now() - started) / 1000;
   if ("error" in outcome) {
     const [status, message] = proxyError(outcome.error, bodyLimit);
@@ -128,7 +131,7 @@ async function forward(gw: GatewayContext, req: IncomingMessage, res: ServerResp
     if (outcome.error === "body-too-large") metrics.reject("body-size");
     if (!res.headersSent) {
       res.setHeader("connection", "close");
-      fail(res, status, message, { service });
+      asGateway(res, () => fail(res, status, message, { service }));
     } else res.destroy();
     return;
   }
@@ -172,7 +175,7 @@ function upstreamHeaders(
 ): Record<string, string> {
   const h: Record<string, string> = {
     "x-request-id": reqId,
-    "x-forwarded-for": req.socket.remoteAddress ?? "",
+    "x-forwarded-for": clientIp(req),
     "x-forwarded-proto": "http",
     "x-nexus-internal": internalToken,
     // The Host the client used, so a service can write absolute links back to it (OpenRosa's downloadUrl).

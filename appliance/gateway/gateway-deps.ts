@@ -1,10 +1,12 @@
 /** What the gateway is given: its config, logger, auth hook, metrics and views of the supervisor. */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { GatewayConfig } from "../config/schema.js";
 import type { AccessRule, Logger } from "../kit/index.js";
 import type { ApplianceApi } from "./appliance-api.js";
 import type { AuthHook } from "./auth.js";
 import type { ConsoleFiles } from "./console-files.js";
 import type { gatewayOpenApi } from "./gateway-openapi.js";
+import type { LocalApp } from "./in-process.js";
 import type { BoxGauges, GatewayMetrics, ServiceGauge } from "./metrics.js";
 
 export interface GatewayDeps {
@@ -32,6 +34,13 @@ export interface GatewayDeps {
   collectFiles?: ConsoleFiles | null;
   /** The gateway's own API at `/api/appliance/…` (appliance-api.ts). */
   applianceApi?: ApplianceApi;
+  /** Shared isolation: the app of a service running in this process, called without a second HTTP hop. */
+  local?: (service: string) => LocalApp | undefined;
+  /**
+   * Shared isolation: where every request this gateway does not serve in-process goes (the supervisor's
+   * gateway: the appliance API, console, /metrics, services not running here).
+   */
+  forward?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** Origins whose browser pages may call the API (config `cors.allowedOrigins`); none: CORS off. */
   corsOrigins?: readonly string[];
 }

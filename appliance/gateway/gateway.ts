@@ -11,13 +11,15 @@ import http, { type IncomingMessage, type Server, type ServerResponse } from "no
 import https from "node:https";
 import type { GatewayConfig } from "../config/schema.js";
 import { handleApi } from "./api-route.js";
+import { APPLIANCE_API } from "./appliance-api.js";
 import { AuthUnavailableError } from "./auth.js";
+import { tapBody } from "./body-tap.js";
 import { corsPolicy } from "./cors.js";
 import type { GatewayContext, GatewayDeps } from "./gateway-deps.js";
 import { gatewayOpenApi } from "./gateway-openapi.js";
 import { handleOwn } from "./own-routes.js";
 import { RateLimiter } from "./rate-limit.js";
-import { fail } from "./reply.js";
+import { clientIp, fail } from "./reply.js";
 
 export type { GatewayDeps } from "./gateway-deps.js";
 
@@ -87,13 +89,14 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
 ) {
-  const { config, metrics } = gw;
+  const { config, metrics, deps } = gw;
+  if (deps.forward && !servedHere(deps, req.url ?? "/")) return deps.forward(req, res);
   const deadline = requestDeadline(req, res, config.requestTimeoutMs);
   const incomingId = req.headers["x-request-id"];
   const reqId = typeof incomingId === "string" && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
   res.setHeader("x-request-id", reqId);
   const target = req.url ?? "/";
-  const ip = req.socket.remoteAddress ?? "unknown";
+  const ip = clientIp(req);
   // On every answer, errors included, so an allowed page can read a 401 or a 429.
   const cors = corsFor(req.method ?? "GET", req.headers);
   for (const [name, value] of Object.entries(cors.headers)) res.setHeader(name, value);
@@ -118,6 +121,14 @@ async function handle(
     return handleOwn(gw, req, res, pathOnly, reqId);
   }
   return handleApi(gw, req, res, { target, pathOnly, reqId, deadline });
+}
+
+/** Whether a shared host's gateway serves this target itself: `/api/<service>/…` of a service in this process. */
+function servedHere(deps: GatewayDeps, target: string): boolean {
+  if (!target.startsWith("/api/")) return false;
+  const end = target.indexOf("/", 5);
+  const name = target.slice(5, end < 0 ? undefined : end);
+  return name !== APPLIANCE_API && deps.local?.(name) !== undefined;
 }
 
 /** How often node checks for headers timeouts: a quarter of it, between 50 ms and 1 s. */
@@ -150,7 +161,11 @@ function requestDeadline(req: IncomingMessage, res: ServerResponse, ms: number) 
     idleOnly(idleMs: number) {
       clearTimeout(timer);
       const idle = setTimeout(expire, idleMs);
-      req.on("data", () => idle.refresh());
+      // Not a `data` listener: that would start the flow before the in-process app reads (body-tap.ts).
+      tapBody(req, () => {
+        idle.refresh();
+        return true;
+      });
       req.once("end", () => clearTimeout(idle));
       res.once("close", () => clearTimeout(idle));
     },

@@ -1,7 +1,7 @@
 /** Starting and closing the gateway's listeners: the plain one, and the HTTPS one when configured. */
 import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Server as NetServer } from "node:net";
 import type { GatewayConfig } from "../config/schema.js";
 import type { GatewayTls } from "./gateway.js";
 
@@ -18,7 +18,7 @@ export function readGatewayTls(tls: NonNullable<GatewayConfig["tls"]>): GatewayT
 }
 
 /** Listens on `host:port` (0: a free port) and resolves with the port taken. */
-export async function listen(server: Server, port: number, host: string): Promise<number> {
+export async function listen(server: NetServer, port: number, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

@@ -12,7 +12,7 @@ import { SERVICE_STATES } from "../supervisor/status.js";
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-interface Histogram {
+export interface Histogram {
   counts: number[];
   sum: number;
   count: number;
@@ -103,6 +103,15 @@ export function methodLabel(method: string): string {
 export interface GatewayMetricsOptions {
   /** The child processes' families, labelled by unit (see unit-metrics.ts); none when not given. */
   units?: () => Promise<MetricFamily[]>;
+  /** The counts of the shared host's gateway (shared isolation), added to this gateway's on /metrics. */
+  remote?: () => Promise<GatewayCounts | null>;
+}
+
+/** A gateway's request, latency and rejection counts, as one process hands them to another. */
+export interface GatewayCounts {
+  requests: [string, number][];
+  latency: [string, Histogram][];
+  rejected: [string, number][];
 }
 
 /** The supervisor/gateway process's own label on the process families. */
@@ -113,6 +122,7 @@ export class GatewayMetrics {
   private readonly latency = new Map<string, Histogram>();
   private readonly rejected = new Map<string, number>();
   private readonly own = new MetricsRegistry(startProcessSampler());
+  private remote: GatewayCounts | null = null;
 
   constructor(private readonly opts: GatewayMetricsOptions = {}) {}
 
@@ -152,23 +162,41 @@ export class GatewayMetrics {
     return `${out.join("\n")}\n`;
   }
 
+  /** This gateway's counts, for the supervisor's /metrics (see GatewayMetricsOptions.remote). */
+  snapshot(): GatewayCounts {
+    return { requests: [...this.requests], latency: [...this.latency], rejected: [...this.rejected] };
+  }
+
   /** Stops measuring this process's event loop. */
   close(): void {
     this.own.stop();
   }
 
   private requestLines(): string[] {
+    const requests = addCounts(this.requests, this.remote?.requests);
+    const latency = new Map([...this.latency].map(([k, h]) => [k, { ...h, counts: [...h.counts] }]));
+    for (const [k, h] of this.remote?.latency ?? []) {
+      const mine = latency.get(k);
+      if (!mine) latency.set(k, h);
+      else {
+        h.counts.forEach((n, i) => {
+          mine.counts[i] = (mine.counts[i] ?? 0) + n;
+        });
+        mine.sum += h.sum;
+        mine.count += h.count;
+      }
+    }
     const out = [
       "# HELP nexus_http_requests_total Requests proxied to services, by method and status code.",
       "# TYPE nexus_http_requests_total counter",
     ];
-    for (const [key, n] of this.requests) {
+    for (const [key, n] of requests) {
       const [svc, method, code] = key.split("\u0000");
       out.push(`nexus_http_requests_total{service="${esc(svc!)}",method="${method}",code="${code}"} ${n}`);
     }
     out.push("# HELP nexus_http_request_duration_seconds Latency of proxied requests.");
     out.push("# TYPE nexus_http_request_duration_seconds histogram");
-    for (const [series, h] of this.latency) {
+    for (const [series, h] of latency) {
       const [svc, method] = series.split("\u0000");
       const labels = `service="${esc(svc!)}",method="${method}"`;
       BUCKETS.forEach((b, i) => {
@@ -186,17 +214,26 @@ export class GatewayMetrics {
       "# HELP nexus_gateway_rejected_total Requests the gateway refused itself, by reason.",
       "# TYPE nexus_gateway_rejected_total counter",
     ];
-    for (const [reason, n] of this.rejected)
+    for (const [reason, n] of addCounts(this.rejected, this.remote?.rejected))
       out.push(`nexus_gateway_rejected_total{reason="${esc(reason)}"} ${n}`);
     return out;
   }
 
   /** This process's families and each service host's, one family per name, labelled by `unit`. */
   async processFamilies(): Promise<MetricFamily[]> {
+    // Fetched here, as the caller awaits this before render(): the shared host's counts as of this scrape.
+    this.remote = (await this.opts.remote?.().catch(() => null)) ?? null;
     const own = withLabel(this.own.collect(), "unit", OWN_UNIT);
     const units = (await this.opts.units?.()) ?? [];
     return mergeFamilies([...own, ...units]);
   }
+}
+
+/** `mine` plus `theirs`, key by key (a new map). */
+function addCounts(mine: Map<string, number>, theirs: [string, number][] = []): Map<string, number> {
+  const out = new Map(mine);
+  for (const [k, n] of theirs) out.set(k, (out.get(k) ?? 0) + n);
+  return out;
 }
 
 function boxLines(services: ServiceGauge[], box: BoxGauges): string[] {

@@ -5,7 +5,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
   "proxy-authenticate",
@@ -24,16 +24,26 @@ export const TRUSTED_HEADERS = ["x-nexus-principal", "x-forwarded-for", "x-forwa
 export const CREDENTIAL_HEADERS = ["authorization", "cookie"];
 
 /** Request headers that never travel upstream: hop-by-hop, trusted (set by the gateway) and credentials. */
-const DROP_UPSTREAM = new Set([...HOP_BY_HOP, ...TRUSTED_HEADERS, ...CREDENTIAL_HEADERS, "forwarded"]);
+export const DROP_UPSTREAM = new Set([...HOP_BY_HOP, ...TRUSTED_HEADERS, ...CREDENTIAL_HEADERS, "forwarded"]);
+
+/** DROP_UPSTREAM less the credentials: what a gateway handing a request on to another gateway drops. */
+const DROP_FORWARDED = new Set([...HOP_BY_HOP, ...TRUSTED_HEADERS, "forwarded"]);
 
 export const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
 
 export interface ProxyOptions {
   port: number;
+  /** A unix socket to connect to instead of the loopback port (the supervisor's private listener). */
+  socketPath?: string;
   path: string;
   headers: Record<string, string>;
   bodyLimitBytes: number;
   timeoutMs: number;
+  /**
+   * The upstream is another gateway (the shared host's gateway handing a request on to the supervisor's): the
+   * client's credentials go along, as it checks them itself, and its CORS headers come back.
+   */
+  toGateway?: boolean;
 }
 
 export type ProxyError = "body-too-large" | "unavailable" | "timeout" | "client-closed";
@@ -44,9 +54,11 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
   return new Promise((resolve) => {
     const headers: Record<string, string | string[]> = {};
     const inbound = req.headers;
+    const drop = opts.toGateway ? DROP_FORWARDED : DROP_UPSTREAM;
+    const keepCors = opts.toGateway === true;
     for (const k in inbound) {
       const v = inbound[k];
-      if (v !== undefined && !DROP_UPSTREAM.has(k) && !k.startsWith("x-forwarded-")) headers[k] = v;
+      if (v !== undefined && !drop.has(k) && !k.startsWith("x-forwarded-")) headers[k] = v;
     }
     Object.assign(headers, opts.headers);
     let settled = false;
@@ -58,8 +70,7 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
     };
     const upstream = http.request(
       {
-        host: "127.0.0.1",
-        port: opts.port,
+        ...(opts.socketPath ? { socketPath: opts.socketPath } : { host: "127.0.0.1", port: opts.port }),
         method: req.method,
         path: opts.path,
         headers,
@@ -72,7 +83,8 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
         for (const k in upHeaders) {
           const v = upHeaders[k];
           // CORS is the gateway's decision (cors.ts): a service's own access-control-* headers never pass.
-          if (v !== undefined && !HOP_BY_HOP.has(k) && !k.startsWith("access-control-")) out[k] = v;
+          if (v !== undefined && !HOP_BY_HOP.has(k) && (keepCors || !k.startsWith("access-control-")))
+            out[k] = v;
         }
         // Keep the gateway's `Vary: Origin` (set before proxying) next to the service's own Vary.
         const ownVary = res.getHeader("vary");

@@ -1,5 +1,5 @@
 /** The gateway's own answers: JSON, pages with their security headers, and `{ status, message, data }` errors. */
-import type { ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 
 /** A JSON answer. */
 export function send(
@@ -37,4 +37,15 @@ export function fail(
   headers = {},
 ) {
   send(res, status, { status, message, data }, headers);
+}
+
+/**
+ * The client's address. A request on a unix socket has none of its own: it came from the shared host's
+ * gateway (owner-only socket in the data dir), which names the client in `x-forwarded-for`.
+ */
+export function clientIp(req: IncomingMessage): string {
+  const own = req.socket.remoteAddress;
+  if (own) return own;
+  const fwd = req.headers["x-forwarded-for"];
+  return (typeof fwd === "string" && fwd.split(",")[0]?.trim()) || "unknown";
 }

@@ -17,6 +17,7 @@ import {
 } from "../kit/index.js";
 import { MetricsRegistry, startProcessSampler } from "../lib/metrics/index.js";
 import { syncPlugin } from "../sync/plugin.js";
+import { drainHostGateway, hostGatewaySpec, startHostGateway } from "./gateway.js";
 
 /** Resolves a service name to its definition (the registry in production, fixtures in tests). */
 export type ServiceLoader = (name: string) => Promise<ServiceDefinition<unknown>>;
@@ -50,9 +51,12 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
     ? (JSON.parse(env.NEXUS_HOST_PERMISSIONS) as PermissionDeclarations)
     : undefined;
   const running: RunningService[] = [];
+  const rules = new Map<string, ServiceDefinition<unknown>["access"]>();
+  const gatewaySpec = hostGatewaySpec(env);
   // One per process: each service's app serves the same numbers; the gateway asks one of them per host.
   const metrics = new MetricsRegistry(startProcessSampler());
   let stopping = false;
+  let gateway: ReturnType<typeof startHostGateway>["server"] | null = null;
 
   async function main() {
     if (specs.length === 0) throw new Error("NEXUS_HOST_SERVICES is empty");
@@ -75,6 +79,7 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
           plugins: [syncPlugin],
         });
         running.push(svc);
+        rules.set(def.name, def.access);
       } catch (err) {
         log.error({ err, service: spec.name }, "service failed to start");
         // One process per service: exit so the supervisor's backoff applies. Shared: the others keep
@@ -83,12 +88,19 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
       }
     }
     process.send?.({ type: "started", services: running.map((s) => ({ name: s.name, port: s.port })) });
+    if (gatewaySpec)
+      gateway = startHostGateway(gatewaySpec, running, {
+        internalToken: env.NEXUS_INTERNAL_TOKEN ?? "",
+        log,
+        rules,
+      }).server;
   }
 
   async function shutdown(reason: string) {
     if (stopping) return;
     stopping = true;
     log.info({ reason }, "stopping services");
+    if (gateway) await drainHostGateway(gateway, 1000);
     await Promise.allSettled(running.map((s) => s.stop()));
     process.exit(0);
   }

@@ -20,6 +20,8 @@ export function hostEnv(opts: {
   /** Every permission declared on the box; identity composes its built-in roles from it. */
   permissions?: PermissionDeclarations;
   env: NodeJS.ProcessEnv;
+  /** The shared host's gateway (host/gateway.ts); only the shared unit gets one. */
+  gateway?: object;
 }): NodeJS.ProcessEnv {
   const { config, env } = opts;
   return {
@@ -41,5 +43,6 @@ export function hostEnv(opts: {
     // Box-wide, resolved once here (config.json and env), so every service holds back the same reserve.
     NEXUS_DISK_RESERVE_PERCENT: String(config.disk.reservePercent),
     NEXUS_DISK_RESERVE_BYTES: String(config.disk.reserveBytes),
+    NEXUS_HOST_GATEWAY: opts.gateway && JSON.stringify(opts.gateway),
   };
 }

@@ -7,6 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import type { ApplianceConfig } from "../config/schema.js";
+import { GATEWAY_READY } from "../host/gateway-ipc.js";
 import type { Logger, PermissionDeclarations, ServiceDefinition } from "../kit/index.js";
 import { removePid } from "../lib/pidfile.js";
 import { freePort } from "../lib/ports.js";
@@ -28,7 +29,7 @@ import {
 import { liveRoutes, type ServiceStatus, serviceStatuses, whenReady } from "./status.js";
 import { applyStep, type StepContext } from "./step-executors.js";
 import { UnitLogs } from "./unit-logs.js";
-import { unitsFor } from "./units.js";
+import { SHARED_UNIT, unitsFor } from "./units.js";
 
 export type { ServiceStatus } from "./status.js";
 
@@ -46,6 +47,8 @@ export interface SupervisorDeps {
   permissions?: PermissionDeclarations;
   /** Environment the service settings (`NEXUS_<SERVICE>_*`) come from; process.env by default. */
   env?: NodeJS.ProcessEnv;
+  /** Shared isolation: the gateway the shared host runs (host/gateway.ts), as NEXUS_HOST_GATEWAY. */
+  hostGateway?: object;
 }
 
 export class Supervisor extends EventEmitter {
@@ -55,6 +58,8 @@ export class Supervisor extends EventEmitter {
   private readonly ports = new Map<string, number>();
   private readonly children = new Map<string, ChildProcess>();
   private readonly failedServices = new Map<string, Set<string>>();
+  /** Units whose host said its gateway takes connections (shared isolation). */
+  private readonly gatewayReady = new Set<string>();
   private readonly logs: UnitLogs;
   private readonly lastProbe = new Map<string, number>();
   private routeCache: Map<string, number> | null = null;
@@ -140,6 +145,17 @@ export class Supervisor extends EventEmitter {
   /** Per-service status for `nexus status`, the gateway's /metrics and the console. */
   status(): ServiceStatus[] {
     return serviceStatuses(Object.values(this.current.units), this.ports, this.failedServices, this.now());
+  }
+
+  /**
+   * The shared host that takes the public port's connections: while it runs, is ready and said its gateway
+   * is up. Null otherwise (process isolation, or the host is restarting): the supervisor's gateway answers.
+   */
+  gatewayHost(): ChildProcess | null {
+    const u = this.current.units[SHARED_UNIT];
+    if (u?.state !== "running" || !this.gatewayReady.has(SHARED_UNIT)) return null;
+    const child = this.children.get(SHARED_UNIT);
+    return child?.connected ? child : null;
   }
 
   natsState() {
@@ -255,6 +271,7 @@ export class Supervisor extends EventEmitter {
     if (from === "crashloop") u.crashLoopRetries++;
     u.nextStartAt = null;
     this.failedServices.delete(name);
+    this.gatewayReady.delete(name);
     this.routeCache = null;
     u.killRequested = false;
     const env = hostEnv({
@@ -264,6 +281,7 @@ export class Supervisor extends EventEmitter {
       internalToken: this.deps.internalToken,
       permissions: this.deps.permissions,
       env: this.deps.env ?? process.env,
+      gateway: u.spec.name === SHARED_UNIT ? this.deps.hostGateway : undefined,
     });
     const child = spawnUnit(u, this.ports, {
       host: this.host,
@@ -285,6 +303,7 @@ export class Supervisor extends EventEmitter {
 
   private onUnitExit(u: UnitStatus, code: number | null, signal: NodeJS.Signals | null) {
     this.children.delete(u.spec.name);
+    this.gatewayReady.delete(u.spec.name);
     u.pid = null;
     // A unit that died before it was ready may have lost its port to another process: pick new ones.
     if (u.state === "starting") for (const s of u.spec.services) this.ports.delete(s);
@@ -300,6 +319,10 @@ export class Supervisor extends EventEmitter {
 
   private onUnitMessage(u: UnitStatus, msg: unknown) {
     const m = msg as { type?: string; services?: { name: string }[]; lines?: unknown };
+    if (m?.type === GATEWAY_READY) {
+      this.gatewayReady.add(u.spec.name);
+      return;
+    }
     if (m?.type === "log-dropped" && typeof m.lines === "number" && m.lines > 0) {
       u.logLinesDropped += m.lines;
       return;

@@ -40,9 +40,9 @@ import {
   cpuMs,
   envNumber,
   median,
-  metric,
   note,
   onCleanup,
+  metric as printMetric,
   removeAppliance,
   sleep,
   systemBusyMs,
@@ -97,7 +97,23 @@ interface Sample {
   cpuUsPerReq: Record<string, number>;
 }
 
+/**
+ * Both isolation modes by default (BENCH_ISOLATION=process,shared), each against its own direct baseline in the
+ * same run. Process mode prints the names it always did; shared mode the same names prefixed `shared_`; and
+ * `gateway_throughput_ratio_<mode>` for each.
+ */
 export async function gatewayBench(): Promise<void> {
+  const modes = (process.env.BENCH_ISOLATION ?? "process,shared").split(",") as ("process" | "shared")[];
+  for (const isolation of modes) {
+    note(`isolation: ${isolation}`);
+    const ratio = await gatewayBenchMode(isolation, isolation === "process" ? "" : `${isolation}_`);
+    printMetric(`gateway_throughput_ratio_${isolation}`, ratio, 3);
+  }
+}
+
+/** One isolation mode; in shared mode the gateway runs in the shared host, next to the service. */
+async function gatewayBenchMode(isolation: "process" | "shared", prefix: string): Promise<number> {
+  const metric = (name: string, value: number, digits?: number) => printMetric(prefix + name, value, digits);
   const connections = envNumber("BENCH_CONNECTIONS", 32);
   const durationMs = envNumber("BENCH_DURATION_S", 5) * 1000;
   const warmupMs = envNumber("BENCH_WARMUP_S", 1) * 1000;
@@ -107,6 +123,7 @@ export async function gatewayBench(): Promise<void> {
   note("starting appliance with the echo fixture");
   const app: TestAppliance = await startTestAppliance({
     services: ["echo"],
+    isolation,
     env: { NEXUS_GATEWAY_RATE_LIMIT_MAX: "1000000000" },
   });
   let reference: http.Server | null = null;
@@ -127,7 +144,8 @@ export async function gatewayBench(): Promise<void> {
 
     const token = internalToken(servicePid);
     const serviceHeaders: Record<string, string> = token ? { "x-nexus-internal": token } : {};
-    if (process.env.BENCH_REFERENCE !== "0") reference = await referenceProxy(echo.port, serviceHeaders);
+    if (process.env.BENCH_REFERENCE !== "0" && isolation === "process")
+      reference = await referenceProxy(echo.port, serviceHeaders);
     const targets: Partial<Record<PathName, Pick<LoadOptions, "port" | "path" | "headers">>> = {
       direct: { port: echo.port, path: "/hello", headers: serviceHeaders },
       gateway: { port: app.port, path: "/api/echo/hello", headers: { authorization: `Bearer ${app.token}` } },
@@ -152,6 +170,7 @@ export async function gatewayBench(): Promise<void> {
         { ...targets[path]!, connections: c, warmupMs: warm, durationMs: dur },
         {
           service: () => cpuMs(servicePid),
+          // Shared mode: the gateway runs in the service's process; this one is only the supervisor.
           gateway: selfCpu,
           nats: () => cpuMs(natsPid),
           system: systemBusyMs,
@@ -301,6 +320,7 @@ export async function gatewayBench(): Promise<void> {
     metric("gateway_c1_rps", low.gateway!.result.rps, 0);
     metric("gateway_added_latency_c1_ms", low.gateway!.result.p50Ms - low.direct!.result.p50Ms, 3);
     metric("gateway_throughput_ratio", gatewayRps / directRps, 3);
+    return gatewayRps / directRps;
   } finally {
     closeReference();
     await removeAppliance(app);
