@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { MediaConfig } from "./config.js";
+import { exifIntoVariants } from "./exif.js";
 import {
   audioArgs,
   ladderArgs,
@@ -20,6 +21,7 @@ import type { Progress } from "./ffmpeg/progress.js";
 import type { Binaries } from "./ffmpeg/resolve.js";
 import { FfmpegError, type RunLimits, runFfmpeg } from "./ffmpeg/run.js";
 import { type ProbeResult, probe } from "./probe.js";
+import type { PhotoPolicy } from "./space-settings.js";
 import { peaksOf } from "./waveform.js";
 
 export interface JobHooks {
@@ -47,6 +49,7 @@ export async function processSource(
   input: string,
   work: string,
   hooks: JobHooks,
+  photo: PhotoPolicy = { exif: config.exif, gps: config.gps, shareLinkGps: config.shareLinkGps },
 ): Promise<JobResult> {
   const limits: RunLimits = {
     timeoutMs: config.jobTimeoutSeconds * 1000,
@@ -72,7 +75,19 @@ export async function processSource(
   if (info.kind === "image") {
     const widths = config.photoWidths.filter((w) => w < (info.display?.width ?? 0));
     const sizes = widths.length > 0 ? widths : [info.display!.width - (info.display!.width % 2) || 2];
-    steps.push({ name: "variants", weight: 1, run: () => ff(photoArgs(input, info.orientation, sizes)) });
+    steps.push({
+      name: "variants",
+      weight: 1,
+      run: async () => {
+        await ff(photoArgs(input, info.orientation, sizes));
+        exifIntoVariants(
+          input,
+          work,
+          sizes.map((w) => `w${w}.jpg`),
+          photo,
+        );
+      },
+    });
   } else if (info.kind === "video") {
     const plan: VideoPlan = {
       encoder: "libx264",

@@ -14,6 +14,7 @@ import {
   claimNext,
   clearPids,
   finish,
+  type JobRow,
   jobRow,
   nextWakeMs,
   recordPid,
@@ -24,6 +25,7 @@ import {
 import { publish } from "./outputs.js";
 import { processSource } from "./pipelines.js";
 import { BadMediaError } from "./probe.js";
+import { policyOf } from "./space-settings.js";
 import type { Media } from "./state.js";
 
 const PROGRESS_EVENT_MS = 1000;
@@ -53,7 +55,7 @@ export class MediaWorker {
       const ac = new AbortController();
       this.running.set(job.id, ac);
       this.changed(job.id);
-      void this.run(job.id, job.sha256, job.attempts, ac).finally(() => {
+      void this.run(job, ac).finally(() => {
         this.running.delete(job.id);
         this.wake();
       });
@@ -89,28 +91,36 @@ export class MediaWorker {
     if (row) this.m.live.emit("job", toJob(row));
   }
 
-  private async run(id: string, sha256: string, attempt: number, ac: AbortController): Promise<void> {
+  private async run(job: JobRow, ac: AbortController): Promise<void> {
     const { ctx, m } = this;
+    const { id, attempts: attempt } = job;
     const work = join(m.workDir, id);
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
     let lastEvent = 0;
     try {
-      const input = await this.source(sha256, work);
-      const result = await processSource(m.bins, m.config, input, work, {
-        signal: ac.signal,
-        onPid: (pid) => recordPid(ctx, id, pid),
-        onFallback: (from, reason) =>
-          ctx.log.warn({ job: id, encoder: from, reason }, "encoder failed; falling back"),
-        onStage: (stage, percent, eta) => {
-          setProgress(ctx, id, { progress: Math.round(percent * 10) / 10, etaSeconds: eta, stage });
-          this.changed(id);
-          if (Date.now() - lastEvent >= PROGRESS_EVENT_MS) {
-            lastEvent = Date.now();
-            publishProgress(ctx, { jobId: id, stage, progress: percent, etaSeconds: eta });
-          }
+      const input = await this.source(job, work);
+      const result = await processSource(
+        m.bins,
+        m.config,
+        input,
+        work,
+        {
+          signal: ac.signal,
+          onPid: (pid) => recordPid(ctx, id, pid),
+          onFallback: (from, reason) =>
+            ctx.log.warn({ job: id, encoder: from, reason }, "encoder failed; falling back"),
+          onStage: (stage, percent, eta) => {
+            setProgress(ctx, id, { progress: Math.round(percent * 10) / 10, etaSeconds: eta, stage });
+            this.changed(id);
+            if (Date.now() - lastEvent >= PROGRESS_EVENT_MS) {
+              lastEvent = Date.now();
+              publishProgress(ctx, { jobId: id, stage, progress: percent, etaSeconds: eta });
+            }
+          },
         },
-      });
+        policyOf(ctx, job.space),
+      );
       if (ac.signal.aborted) throw new FfmpegError("cancelled", "cancelled");
       const probe = readFileSync(join(work, "probe.json"), "utf8");
       rmSync(join(work, "probe.json"));
@@ -147,8 +157,13 @@ export class MediaWorker {
   }
 
   /** A seekable path to the source: the local blob itself, or a copy of an S3 blob in the work folder. */
-  private async source(sha256: string, work: string): Promise<string> {
+  private async source({ sha256, origin }: JobRow, work: string): Promise<string> {
     const { m } = this;
+    if (origin === "forms") {
+      if (!(await m.forms.store.stat(sha256)))
+        throw new Error(`attachment blob ${sha256} is not in the forms store`);
+      return m.forms.path(sha256);
+    }
     if (!(await m.sources.stat(sha256))) throw new Error(`source blob ${sha256} is not in the files store`);
     if (m.sourcePath) return m.sourcePath(sha256);
     const file = join(work, "input");
