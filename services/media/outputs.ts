@@ -9,6 +9,7 @@ import { createReadStream, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Ctx } from "./jobs.js";
+import { STEPS } from "./pipelines.js";
 import type { Media } from "./state.js";
 
 /** A work-folder file named `<output>.shared` is that output's copy for signed URLs (exif.ts). */
@@ -65,7 +66,7 @@ export async function publish(
   const shared = new Map<string, { sha256: string; size: number }>();
   for (const file of filesUnder(work)) {
     const name = relative(work, file).split("\\").join("/");
-    if (name === "input") continue;
+    if (name === "input" || name === STEPS) continue;
     const sha256 = await sha256Of(file);
     const size = statSync(file).size;
     await m.outputs.put(sha256, { file }, size);

@@ -3,9 +3,10 @@
  * bad media fails at once with its reason, a limit (time, output size) fails without retry, anything else is
  * retried with exponential backoff up to `maxAttempts`. Cancel kills the job's ffmpeg process group.
  * At start, pids a crash left recorded are killed (if they are still an ffmpeg of ours) and interrupted jobs
- * go back to the queue: a job survives a restart and never leaves an orphan ffmpeg.
+ * go back to the queue, keeping their work folders so finished steps are not run again: a job survives a
+ * restart and never leaves an orphan ffmpeg.
  */
-import { createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { FfmpegError, killGroup } from "./ffmpeg/run.js";
@@ -95,7 +96,8 @@ export class MediaWorker {
     const { ctx, m } = this;
     const { id, attempts: attempt } = job;
     const work = join(m.workDir, id);
-    rmSync(work, { recursive: true, force: true });
+    // A folder left by an attempt a restart interrupted keeps its finished steps (sweepOrphans kept it);
+    // after a failed attempt there is none (removed below).
     mkdirSync(work, { recursive: true });
     let lastEvent = 0;
     try {
@@ -122,6 +124,8 @@ export class MediaWorker {
         policyOf(ctx, job.space),
       );
       if (ac.signal.aborted) throw new FfmpegError("cancelled", "cancelled");
+      setProgress(ctx, id, { progress: 100, etaSeconds: 0, stage: "publish" });
+      this.changed(id);
       const probe = readFileSync(join(work, "probe.json"), "utf8");
       rmSync(join(work, "probe.json"));
       await publish(ctx, m, id, work, { kind: result.probe.kind, encoder: result.encoder, probe });
@@ -129,7 +133,8 @@ export class MediaWorker {
       this.failed(id, attempt, err, ac);
     } finally {
       clearPids(ctx, id);
-      rmSync(work, { recursive: true, force: true });
+      // Stopping the service: the job stays running and is queued again at the next start, with its folder.
+      if (!(this.stopped && ac.signal.aborted)) rmSync(work, { recursive: true, force: true });
       this.changed(id);
     }
   }
@@ -197,14 +202,18 @@ export function sweepOrphans(ctx: Ctx, m: Media): void {
   for (const { pid } of pids) {
     if (isOurs(pid, m)) killGroup(pid);
   }
-  ctx.tx(() => {
+  const resumed = ctx.tx(() => {
     ctx.db.prepare("DELETE FROM job_pids").run();
+    const ids = ctx.db.prepare("SELECT id FROM jobs WHERE state = 'running'").all() as { id: string }[];
     ctx.db
       .prepare("UPDATE jobs SET state = 'queued', stage = NULL, progress = 0 WHERE state = 'running'")
       .run();
+    return new Set(ids.map((r) => r.id));
   });
-  rmSync(m.workDir, { recursive: true, force: true });
+  // Interrupted jobs keep their work folders (finished steps are not run again); anything else goes.
   mkdirSync(m.workDir, { recursive: true });
+  for (const name of readdirSync(m.workDir))
+    if (!resumed.has(name)) rmSync(join(m.workDir, name), { recursive: true, force: true });
 }
 
 function isOurs(pid: number, m: Media): boolean {

@@ -9,10 +9,10 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDir, startTestAppliance, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
-import { enc, filesCall } from "../helpers/files.js";
+import { removeDir, type TestAppliance, tempDir } from "../helpers/appliance.js";
 import { makeAudio, makeClip, makePhoto } from "../helpers/media.js";
-import { addPerson, type Person, setupAdmin } from "../helpers/people.js";
+import { apiCall, type Body, settledJob, startMediaBox, uploadAs } from "../helpers/media-api.js";
+import type { Person } from "../helpers/people.js";
 
 let app: TestAppliance;
 let admin: Person;
@@ -21,18 +21,10 @@ let bob: Person;
 const dir = tempDir("nexus-media-x-");
 
 beforeAll(async () => {
-  app = await startTestAppliance({
-    services: ["identity", "files", "forms", "media"],
-    env: {
-      NEXUS_GATEWAY_RATE_LIMIT_MAX: "100000",
-      NEXUS_MEDIA_PRESET: "ultrafast",
-      NEXUS_MEDIA_SEGMENT_SECONDS: "1",
-      NEXUS_MEDIA_PHOTO_WIDTHS: "160",
-    },
-  });
-  admin = await setupAdmin(app);
-  alice = await addPerson(app, admin, "alice", ["field-agent"]);
-  bob = await addPerson(app, admin, "bob", ["field-agent"]);
+  ({ app, admin, alice, bob } = await startMediaBox(["identity", "files", "forms", "media"], {
+    NEXUS_MEDIA_SEGMENT_SECONDS: "1",
+    NEXUS_MEDIA_PHOTO_WIDTHS: "160",
+  }));
 }, 120_000);
 
 afterAll(async () => {
@@ -41,56 +33,9 @@ afterAll(async () => {
   removeDir(dir);
 });
 
-// biome-ignore lint/suspicious/noExplicitAny: responses are checked field by field
-type Body = any;
-
-async function call(p: Person, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${app.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${p.token}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    body: body !== undefined ? (typeof body === "string" ? body : JSON.stringify(body)) : undefined,
-  });
-  const text = await res.text();
-  let parsed: Body = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, body: parsed, text };
-}
-
-async function upload(p: Person, name: string, file: string, type: string): Promise<string> {
-  const r = await filesCall(app, p.token, "PUT", `/spaces/me/content/${enc(name)}`, {
-    body: readFileSync(file),
-    headers: { "content-type": type },
-  });
-  expect(r.status, r.text).toBe(201);
-  return r.body.file.id as string;
-}
-
-/** Waits for the job of `nodeId` to end; returns its detail. */
-async function settled(p: Person, nodeId: string): Promise<Body> {
-  const id = await waitFor(
-    async () =>
-      (await call(p, "GET", `/api/media/jobs?nodeId=${encodeURIComponent(nodeId)}`)).body.jobs?.[0]?.id as
-        | string
-        | undefined,
-    60_000,
-    `a job for ${nodeId}`,
-  );
-  return waitFor(
-    async () => {
-      const d = await call(p, "GET", `/api/media/jobs/${id}`);
-      return ["done", "failed", "cancelled"].includes(d.body.job.state) ? d.body : null;
-    },
-    60_000,
-    "the job to end",
-  );
-}
+const call = (p: Person, method: string, path: string, body?: unknown) => apiCall(app, p, method, path, body);
+const upload = (p: Person, name: string, file: string, type: string) => uploadAs(app, p, name, file, type);
+const settled = (p: Person, nodeId: string) => settledJob(app, p, nodeId);
 
 /** The EXIF tags ffprobe reads from a JPEG (its first frame's tags). */
 function exifTags(jpeg: Buffer): Record<string, string> {

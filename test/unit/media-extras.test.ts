@@ -1,18 +1,21 @@
 /**
  * Media's newer pure parts: EXIF for photo variants (orientation reset, GPS removed byte for byte, malformed
  * blocks dropped), forms attachment names → media types, and the hardware encoders' argument building
- * (NVENC, V4L2 M2M, VAAPI) for the whole ladder: no GPU here, so the arguments are what is checked.
+ * (NVENC, V4L2 M2M, VAAPI) for the whole ladder: no GPU here, so the arguments are what is checked. And a
+ * job interrupted by a restart does not run its finished steps again (real ffmpeg, a tiny clip).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { DEFAULT_LADDER } from "../../services/media/config.js";
+import { DEFAULT_LADDER, mediaConfigSchema } from "../../services/media/config.js";
 import { exifHasGps, exifOfJpeg, variantExif, withExif } from "../../services/media/exif.js";
 import { ladderArgs, ladderFor, renditionArgs, type VideoPlan } from "../../services/media/ffmpeg/args.js";
 import { encoderChain, oneFrameTestArgs } from "../../services/media/ffmpeg/encoders.js";
+import { resolveBinaries } from "../../services/media/ffmpeg/resolve.js";
 import { mediaTypeOfName } from "../../services/media/forms-sources.js";
-import { makePhoto } from "../helpers/media.js";
+import { processSource, STEPS } from "../../services/media/pipelines.js";
+import { makeClip, makePhoto } from "../helpers/media.js";
 
 const work = mkdtempSync(join(os.tmpdir(), "nexus-media-x-unit-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -126,5 +129,40 @@ describe("hardware encoders' arguments (no GPU here)", () => {
     const a = ladderArgs("in.mp4", plan("libx264"));
     expect(argAfter(a, "-preset")).toBe("veryfast");
     expect(argAfter(a, "-sc_threshold")).toBe("0");
+  });
+});
+
+describe("an interrupted job", () => {
+  it("runs only the steps it had not finished, and keeps the encoder it recorded", async () => {
+    const clip = makeClip(join(work, "r.mp4"), 1, "160x120");
+    const config = mediaConfigSchema.parse({ preset: "ultrafast", segmentSeconds: 1, memoryMb: 0 });
+    const dir = join(work, "job");
+    mkdirSync(dir);
+    const stages: string[] = [];
+    const hooks = {
+      onStage: (stage: string) => stages.push(stage),
+      onPid: () => {},
+      onFallback: () => {},
+      signal: new AbortController().signal,
+    };
+    const first = await processSource(resolveBinaries(), config, clip, dir, hooks);
+    expect(first.encoder).toBe("libx264");
+    expect(JSON.parse(readFileSync(join(dir, STEPS), "utf8")).steps).toEqual(["thumbnails", "sprite", "hls"]);
+    // As if the service died during the ladder: thumbnails and sprite recorded, the ladder half written.
+    writeFileSync(join(dir, STEPS), JSON.stringify({ steps: ["thumbnails", "sprite"], encoder: null }));
+    writeFileSync(join(dir, "thumb_1.jpg"), "kept from the first attempt");
+    rmSync(join(dir, "r0", "index.m3u8"));
+    writeFileSync(join(dir, "r0", "seg_09999.ts"), "a stale half segment");
+    stages.length = 0;
+    const again = await processSource(resolveBinaries(), config, clip, dir, hooks);
+    expect(again.encoder).toBe("libx264");
+    expect(new Set(stages)).toEqual(new Set(["probe", "hls"]));
+    expect(readFileSync(join(dir, "thumb_1.jpg"), "utf8")).toBe("kept from the first attempt");
+    expect(existsSync(join(dir, "r0", "index.m3u8"))).toBe(true);
+    expect(existsSync(join(dir, "r0", "seg_09999.ts"))).toBe(false);
+    // All finished (killed while publishing): nothing runs again but the probe.
+    stages.length = 0;
+    expect((await processSource(resolveBinaries(), config, clip, dir, hooks)).encoder).toBe("libx264");
+    expect(new Set(stages)).toEqual(new Set(["probe"]));
   });
 });
