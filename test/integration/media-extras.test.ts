@@ -231,7 +231,7 @@ describe("SSE progress", () => {
       }
       return jobs;
     };
-    const clip = makeClip(join(dir, "sse.mp4"), 4, "320x240");
+    const clip = makeClip(join(dir, "sse.mp4"), 2, "320x240");
     const nodeId = await upload(alice, "sse.mp4", clip, "video/mp4");
     const bobSaw = read(theirs, () => false);
     const seen = (await Promise.race([
