@@ -145,6 +145,7 @@ export function mediaRoutes(app: OpenAPIHono, ctx: Ctx, worker: () => MediaWorke
         if (mayUse(caller, job.space)) void stream.writeSSE({ event: "job", data: JSON.stringify(job) });
       };
       live.on("job", onJob);
+      await stream.write(": open\n\n"); // headers out now, not at the first event or keepalive
       const keepalive = setInterval(() => void stream.write(": keepalive\n\n"), 10_000);
       await new Promise<void>((resolve) => stream.onAbort(resolve));
       clearInterval(keepalive);
