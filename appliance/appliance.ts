@@ -288,8 +288,8 @@ function mergeServiceConfig(
 }
 
 /**
- * Media reads the profile's encoder preference (unless config sets its own) and the files service's blob-store
- * settings, so it opens the store files writes.
+ * Media reads the profile's encoder preference (unless config sets its own) and the files and forms services'
+ * blob-store settings, so it opens the stores they write.
  */
 function withMediaDefaults(
   merged: ApplianceConfig["serviceConfig"],
@@ -297,7 +297,12 @@ function withMediaDefaults(
 ): ApplianceConfig["serviceConfig"] {
   return {
     ...merged,
-    media: { h264Encoders, ...(merged.media ?? {}), sourceFiles: merged.files ?? {} },
+    media: {
+      h264Encoders,
+      ...(merged.media ?? {}),
+      sourceFiles: merged.files ?? {},
+      sourceForms: merged.forms ?? {},
+    },
   };
 }
 

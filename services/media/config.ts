@@ -8,9 +8,12 @@ import { z } from "zod";
 
 const MiB = 1024 * 1024;
 
-/** A list from config (array) or env (comma-separated). */
+/** A list from config (array) or env (comma-separated; one number alone arrives coerced to a number). */
 const list = <T extends z.ZodType>(item: T) =>
-  z.preprocess((v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()) : v), z.array(item));
+  z.preprocess(
+    (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()) : typeof v === "number" ? [v] : v),
+    z.array(item),
+  );
 
 const rung = z.object({
   height: z.number().int().min(16).max(4320),
@@ -63,6 +66,14 @@ export const mediaConfigSchema = z.object({
   playbackUrlSeconds: z.number().int().min(10).max(86_400).default(3600),
   /** The files service's settings (blob store); the appliance copies them here. */
   sourceFiles: z.record(z.string(), z.unknown()).default({}),
+  /** The forms service's settings (its attachment store); the appliance copies them here. */
+  sourceForms: z.record(z.string(), z.unknown()).default({}),
+  /** Photo variants: `strip` (no EXIF) or `keep` (the original's EXIF, orientation reset); a space may override. */
+  exif: z.enum(["keep", "strip"]).default("strip"),
+  /** GPS in variants that keep EXIF (per space too); `strip` by default. */
+  gps: z.enum(["keep", "strip"]).default("strip"),
+  /** GPS in variants served through signed (shareable) playback URLs: `strip` by default. */
+  shareLinkGps: z.enum(["keep", "strip"]).default("strip"),
 });
 
 export type MediaConfig = z.infer<typeof mediaConfigSchema>;

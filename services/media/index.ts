@@ -38,6 +38,8 @@ export default defineService<MediaConfig>({
     rule("DELETE", "/jobs/:id", "media:write"),
     rule("GET", "/jobs/:id/files/*", "media:read"),
     rule("GET", "/events", "media:read"),
+    rule("GET", "/spaces/:space/settings", "media:read"),
+    rule("PUT", "/spaces/:space/settings", "media:write"),
     // Signed URLs: the token in the path is the authorisation (signing.ts).
     rule("GET", "/play/:token/*", "public"),
   ],

@@ -9,6 +9,8 @@ import type { MediaConfig } from "./config.js";
 
 export type Ctx = ServiceContext<MediaConfig>;
 export type JobState = "queued" | "running" | "done" | "failed" | "cancelled";
+/** Where a source lies: a files version (node id, version) or a forms submission attachment. */
+export type Origin = "files" | "forms";
 export const PRIORITY = { interactive: 10, bulk: 0 } as const;
 
 export interface JobRow {
@@ -17,6 +19,7 @@ export interface JobRow {
   version: number;
   sha256: string;
   space: string;
+  origin: Origin;
   state: JobState;
   priority: number;
   attempts: number;
@@ -41,6 +44,7 @@ export interface SourceRow {
   path: string;
   content_type: string;
   size: number;
+  origin?: Origin;
 }
 
 /** The job as the API shows it. */
@@ -49,6 +53,7 @@ export const toJob = (j: JobRow) => ({
   nodeId: j.node_id,
   version: j.version,
   space: j.space,
+  origin: j.origin,
   state: j.state,
   priority: j.priority >= PRIORITY.interactive ? ("interactive" as const) : ("bulk" as const),
   attempts: j.attempts,
@@ -71,10 +76,10 @@ export const jobRow = (ctx: Ctx, id: string) =>
 export function recordSource(ctx: Ctx, s: SourceRow): void {
   ctx.db
     .prepare(
-      `INSERT OR REPLACE INTO sources (node_id, version, sha256, space, path, content_type, size)
-       VALUES (@node_id, @version, @sha256, @space, @path, @content_type, @size)`,
+      `INSERT OR REPLACE INTO sources (node_id, version, sha256, space, path, content_type, size, origin)
+       VALUES (@node_id, @version, @sha256, @space, @path, @content_type, @size, @origin)`,
     )
-    .run(s);
+    .run({ origin: "files", ...s });
 }
 
 export function sourceRow(ctx: Ctx, nodeId: string, version?: number): SourceRow | undefined {
@@ -105,10 +110,10 @@ export function enqueue(
     const t = new Date().toISOString();
     ctx.db
       .prepare(
-        `INSERT INTO jobs (id, node_id, version, sha256, space, state, priority, created_by, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
+        `INSERT INTO jobs (id, node_id, version, sha256, space, origin, state, priority, created_by, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
       )
-      .run(id, s.node_id, s.version, s.sha256, s.space, priority, by, t, t);
+      .run(id, s.node_id, s.version, s.sha256, s.space, s.origin ?? "files", priority, by, t, t);
     ctx.emit("job-queued", { jobId: id, nodeId: s.node_id, version: s.version, space: s.space });
     return { job: jobRow(ctx, id)!, created: true };
   });
@@ -176,16 +181,18 @@ export function retryLater(ctx: Ctx, id: string, delayMs: number, error: string)
     .run(Date.now() + delayMs, error.slice(0, 1000), new Date().toISOString(), id);
 }
 
-/** Jobs, newest first, of the given spaces (null: every space). */
+/** Jobs, newest first, of the given spaces (null: every space; `forms`: also every form's attachments). */
 export function listJobs(
   ctx: Ctx,
   spaces: readonly string[] | null,
   q: { state?: JobState; nodeId?: string; limit: number },
+  forms = false,
 ): JobRow[] {
   const where: string[] = [];
   const args: unknown[] = [];
   if (spaces) {
-    where.push(`space IN (${spaces.map(() => "?").join(",") || "NULL"})`);
+    const inSpaces = `space IN (${spaces.map(() => "?").join(",") || "NULL"})`;
+    where.push(forms ? `(${inSpaces} OR origin = 'forms')` : inSpaces);
     args.push(...spaces);
   }
   if (q.state) {

@@ -56,4 +56,17 @@ export const migrations: Migration[] = [
       CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `),
   },
+  {
+    // Sources from the forms service (submission attachments) beside files' versions; per-space photo
+    // settings (EXIF, GPS); outputs that carry GPS get a GPS-free copy for signed (shareable) URLs.
+    id: "1765200000_media_forms_exif",
+    up: (db) =>
+      db.exec(`
+      ALTER TABLE sources ADD COLUMN origin TEXT NOT NULL DEFAULT 'files';
+      ALTER TABLE jobs ADD COLUMN origin TEXT NOT NULL DEFAULT 'files';
+      ALTER TABLE outputs ADD COLUMN shared_sha256 TEXT;
+      ALTER TABLE outputs ADD COLUMN shared_size INTEGER;
+      CREATE TABLE space_settings (space TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);
+    `),
+  },
 ];

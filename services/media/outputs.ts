@@ -9,7 +9,11 @@ import { createReadStream, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Ctx } from "./jobs.js";
+import { STEPS } from "./pipelines.js";
 import type { Media } from "./state.js";
+
+/** A work-folder file named `<output>.shared` is that output's copy for signed URLs (exif.ts). */
+const SHARED = ".shared";
 
 export interface OutputRow {
   job_id: string;
@@ -17,6 +21,9 @@ export interface OutputRow {
   sha256: string;
   size: number;
   content_type: string;
+  /** A copy for signed (shareable) URLs, without GPS; null: the same bytes. */
+  shared_sha256: string | null;
+  shared_size: number | null;
 }
 
 const TYPES: Record<string, string> = {
@@ -56,20 +63,36 @@ export async function publish(
   fields: { kind: string; encoder: string | null; probe: string },
 ): Promise<OutputRow[]> {
   const rows: OutputRow[] = [];
+  const shared = new Map<string, { sha256: string; size: number }>();
   for (const file of filesUnder(work)) {
     const name = relative(work, file).split("\\").join("/");
-    if (name === "input") continue;
+    if (name === "input" || name === STEPS) continue;
     const sha256 = await sha256Of(file);
     const size = statSync(file).size;
     await m.outputs.put(sha256, { file }, size);
-    rows.push({ job_id: jobId, name, sha256, size, content_type: contentTypeOf(name) });
+    if (name.endsWith(SHARED)) shared.set(name.slice(0, -SHARED.length), { sha256, size });
+    else
+      rows.push({
+        job_id: jobId,
+        name,
+        sha256,
+        size,
+        content_type: contentTypeOf(name),
+        shared_sha256: null,
+        shared_size: null,
+      });
+  }
+  for (const r of rows) {
+    const copy = shared.get(r.name);
+    if (copy) [r.shared_sha256, r.shared_size] = [copy.sha256, copy.size];
   }
   try {
     ctx.tx(() => {
       const still = ctx.db.prepare("SELECT state FROM jobs WHERE id = ?").get(jobId) as { state: string };
       if (still?.state !== "running") throw new Error(`job is ${still?.state ?? "gone"}`);
       const ins = ctx.db.prepare(
-        "INSERT INTO outputs (job_id, name, sha256, size, content_type) VALUES (@job_id, @name, @sha256, @size, @content_type)",
+        `INSERT INTO outputs (job_id, name, sha256, size, content_type, shared_sha256, shared_size)
+         VALUES (@job_id, @name, @sha256, @size, @content_type, @shared_sha256, @shared_size)`,
       );
       for (const r of rows) ins.run(r);
       ctx.db
@@ -92,11 +115,10 @@ export async function publish(
       });
     });
   } catch (err) {
-    await releaseOutputs(
-      ctx,
-      m,
-      rows.map((r) => r.sha256),
-    );
+    await releaseOutputs(ctx, m, [
+      ...rows.map((r) => r.sha256),
+      ...[...shared.values()].map((c) => c.sha256),
+    ]);
     throw err;
   }
   return rows;
@@ -104,7 +126,7 @@ export async function publish(
 
 /** Deletes output blobs no output row references. */
 export async function releaseOutputs(ctx: Ctx, m: Media, shas: readonly string[]): Promise<void> {
-  const used = ctx.db.prepare("SELECT 1 FROM outputs WHERE sha256 = ? LIMIT 1");
+  const used = ctx.db.prepare("SELECT 1 FROM outputs WHERE sha256 = ?1 OR shared_sha256 = ?1 LIMIT 1");
   for (const sha of new Set(shas)) if (!used.get(sha)) await m.outputs.delete(sha);
 }
 
@@ -119,8 +141,12 @@ export async function purgeSource(
     const match = versions ? `AND version IN (${versions.map(() => "?").join(",") || "NULL"})` : "";
     const args = [nodeId, ...(versions ?? [])];
     const out = ctx.db
-      .prepare(`SELECT o.sha256 FROM outputs o JOIN jobs j ON j.id = o.job_id WHERE j.node_id = ? ${match}`)
-      .all(...args) as { sha256: string }[];
+      .prepare(
+        `SELECT o.sha256 FROM outputs o JOIN jobs j ON j.id = o.job_id WHERE j.node_id = ? ${match}
+         UNION SELECT o.shared_sha256 FROM outputs o JOIN jobs j ON j.id = o.job_id
+         WHERE o.shared_sha256 IS NOT NULL AND j.node_id = ? ${match}`,
+      )
+      .all(...args, ...args) as { sha256: string }[];
     ctx.db
       .prepare(`DELETE FROM outputs WHERE job_id IN (SELECT id FROM jobs WHERE node_id = ? ${match})`)
       .run(...args);

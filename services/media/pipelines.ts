@@ -3,9 +3,10 @@
  * thumbnails, a sprite and the HLS ladder (one ffmpeg, several outputs); audio → AAC and Opus renditions and a
  * waveform. Everything is written into the job's own work folder; publishing it is the caller's.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { MediaConfig } from "./config.js";
+import { exifIntoVariants } from "./exif.js";
 import {
   audioArgs,
   ladderArgs,
@@ -20,6 +21,7 @@ import type { Progress } from "./ffmpeg/progress.js";
 import type { Binaries } from "./ffmpeg/resolve.js";
 import { FfmpegError, type RunLimits, runFfmpeg } from "./ffmpeg/run.js";
 import { type ProbeResult, probe } from "./probe.js";
+import type { PhotoPolicy } from "./space-settings.js";
 import { peaksOf } from "./waveform.js";
 
 export interface JobHooks {
@@ -47,6 +49,7 @@ export async function processSource(
   input: string,
   work: string,
   hooks: JobHooks,
+  photo: PhotoPolicy = { exif: config.exif, gps: config.gps, shareLinkGps: config.shareLinkGps },
 ): Promise<JobResult> {
   const limits: RunLimits = {
     timeoutMs: config.jobTimeoutSeconds * 1000,
@@ -72,7 +75,19 @@ export async function processSource(
   if (info.kind === "image") {
     const widths = config.photoWidths.filter((w) => w < (info.display?.width ?? 0));
     const sizes = widths.length > 0 ? widths : [info.display!.width - (info.display!.width % 2) || 2];
-    steps.push({ name: "variants", weight: 1, run: () => ff(photoArgs(input, info.orientation, sizes)) });
+    steps.push({
+      name: "variants",
+      weight: 1,
+      run: async () => {
+        await ff(photoArgs(input, info.orientation, sizes));
+        exifIntoVariants(
+          input,
+          work,
+          sizes.map((w) => `w${w}.jpg`),
+          photo,
+        );
+      },
+    });
   } else if (info.kind === "video") {
     const plan: VideoPlan = {
       encoder: "libx264",
@@ -92,7 +107,12 @@ export async function processSource(
       name: "hls",
       weight: 0.85,
       run: async (p) => {
-        for (let i = 0; i < plan.rungs.length; i++) mkdirSync(join(work, `r${i}`), { recursive: true });
+        // A ladder cut off mid-way starts again from a clean slate (see docs/media.md "Restarts").
+        rmSync(join(work, "master.m3u8"), { force: true });
+        for (let i = 0; i < plan.rungs.length; i++) {
+          rmSync(join(work, `r${i}`), { recursive: true, force: true });
+          mkdirSync(join(work, `r${i}`), { recursive: true });
+        }
         const used = await withFallback(
           encoderChain(config.h264Encoders),
           (e) => ff(ladderArgs(input, { ...plan, encoder: e }), p),
@@ -121,13 +141,36 @@ export async function processSource(
       },
     });
   }
+  // Steps an interrupted attempt finished (the service was stopped or killed) are not run again.
+  const before = stepsDone(work);
+  const finished = new Set(before.steps);
+  encoder = before.encoder;
   let done = 0;
   for (const step of steps) {
+    if (finished.has(step.name)) {
+      done += step.weight;
+      continue;
+    }
     hooks.onStage(step.name, done * 100, null);
     await step.run((p) =>
       hooks.onStage(step.name, (done + (step.weight * p.percent) / 100) * 100, p.etaSeconds),
     );
     done += step.weight;
+    finished.add(step.name);
+    writeFileSync(join(work, STEPS), JSON.stringify({ steps: [...finished], encoder }));
   }
   return { probe: info, encoder };
+}
+
+/** The work folder's record of finished steps (not an output: publish skips it). */
+export const STEPS = ".steps.json";
+
+function stepsDone(work: string): { steps: string[]; encoder: string | null } {
+  try {
+    const r = JSON.parse(readFileSync(join(work, STEPS), "utf8")) as { steps?: unknown; encoder?: unknown };
+    const steps = Array.isArray(r.steps) ? r.steps.filter((n): n is string => typeof n === "string") : [];
+    return { steps, encoder: typeof r.encoder === "string" ? r.encoder : null };
+  } catch {
+    return { steps: [], encoder: null };
+  }
 }

@@ -8,13 +8,16 @@ import { canUse } from "../files/spaces.js";
 import { type Ctx, enqueue, finish, type Job, jobRow, listJobs, PRIORITY, sourceRow, toJob } from "./jobs.js";
 import { outputRow, outputsOf } from "./outputs.js";
 import * as s from "./schemas.js";
+import { settingsRoutes } from "./settings-routes.js";
 import { signPlayback, verifyPlayback } from "./signing.js";
 import { mediaOf } from "./state.js";
 import type { MediaWorker } from "./worker.js";
 
 const isAdmin = (c: Caller) =>
   hasPermission(c.permissions, "media:admin") || hasPermission(c.permissions, "files:admin");
-const mayUse = (c: Caller, space: string) => isAdmin(c) || canUse(c, space);
+/** Files spaces as files says; a form's attachments to whoever may read its submissions. */
+const mayUse = (c: Caller, space: string) =>
+  isAdmin(c) || (space.startsWith("form:") ? hasPermission(c.permissions, "forms:read") : canUse(c, space));
 
 /** The job, or 404 (also when the caller may not see its space: no existence leak). */
 function visibleJob(ctx: Ctx, caller: Caller, id: string) {
@@ -42,6 +45,7 @@ function detail(ctx: Ctx, c: Context, id: string, status: 200 | 202 = 200) {
 }
 
 export function mediaRoutes(app: OpenAPIHono, ctx: Ctx, worker: () => MediaWorker) {
+  settingsRoutes(app, ctx, mayUse);
   jsonRoute(
     app,
     {
@@ -78,7 +82,8 @@ export function mediaRoutes(app: OpenAPIHono, ctx: Ctx, worker: () => MediaWorke
     (c, { query }) => {
       const caller = requireCaller(c);
       const spaces = isAdmin(caller) ? null : [`user:${caller.id}`, ...caller.teams.map((t) => `team:${t}`)];
-      return c.json({ jobs: listJobs(ctx, spaces, query).map(toJob) }, 200);
+      const forms = hasPermission(caller.permissions, "forms:read");
+      return c.json({ jobs: listJobs(ctx, spaces, query, forms).map(toJob) }, 200);
     },
   );
 
@@ -129,7 +134,7 @@ export function mediaRoutes(app: OpenAPIHono, ctx: Ctx, worker: () => MediaWorke
   app.get("/play/:token/*", async (c) => {
     const v = verifyPlayback(ctx, c.req.param("token") ?? "");
     if ("error" in v) throw new ApiError(403, v.error);
-    return serveOutput(ctx, c, v.jobId, restOf(c, c.req.param("token") ?? ""));
+    return serveOutput(ctx, c, v.jobId, restOf(c, c.req.param("token") ?? ""), true);
   });
 
   app.get("/events", (c) => {
@@ -140,6 +145,7 @@ export function mediaRoutes(app: OpenAPIHono, ctx: Ctx, worker: () => MediaWorke
         if (mayUse(caller, job.space)) void stream.writeSSE({ event: "job", data: JSON.stringify(job) });
       };
       live.on("job", onJob);
+      await stream.write(": open\n\n"); // headers out now, not at the first event or keepalive
       const keepalive = setInterval(() => void stream.write(": keepalive\n\n"), 10_000);
       await new Promise<void>((resolve) => stream.onAbort(resolve));
       clearInterval(keepalive);
@@ -166,16 +172,19 @@ function restOf(c: Context, marker: string): string {
 
 const IMMUTABLE = "private, max-age=31536000, immutable";
 
-async function serveOutput(ctx: Ctx, c: Context, jobId: string, name: string) {
+/** An output; `shared` (a signed URL): its GPS-free copy where it has one. */
+async function serveOutput(ctx: Ctx, c: Context, jobId: string, name: string, shared = false) {
   const out = outputRow(ctx, jobId, name);
   if (!out) throw new ApiError(404, "no such output");
+  const [sha256, size] =
+    shared && out.shared_sha256 ? [out.shared_sha256, out.shared_size ?? 0] : [out.sha256, out.size];
   const m = mediaOf(ctx);
   return serveBlob(
     c,
     { store: m.outputs, bytes: m.bytes },
     {
-      sha256: out.sha256,
-      size: out.size,
+      sha256,
+      size,
       contentType: out.content_type,
       name,
       modifiedAt: new Date(0).toISOString(),

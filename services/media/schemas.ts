@@ -6,6 +6,8 @@ export const jobSchema = z.object({
   nodeId: z.string(),
   version: z.number().int(),
   space: z.string(),
+  /** `files`: nodeId/version of a files version; `forms`: nodeId is `<submissionId>/<attachment name>`. */
+  origin: z.enum(["files", "forms"]),
   state: z.enum(["queued", "running", "done", "failed", "cancelled"]),
   priority: z.enum(["interactive", "bulk"]),
   attempts: z.number().int(),
@@ -39,7 +41,11 @@ export const createJobSchema = z
 
 export const listQuerySchema = z.object({
   state: z.enum(["queued", "running", "done", "failed", "cancelled"]).optional(),
-  nodeId: z.string().uuid().optional(),
+  nodeId: z
+    .string()
+    .max(300)
+    .regex(/^[0-9a-f-]{36}(\/[^/\\]{1,255})?$/, "a file id, or <submissionId>/<attachment name>")
+    .optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 

@@ -13,6 +13,7 @@ import { createBlobStore, LocalBlobStore } from "../files/blob-store/index.js";
 import { blobStoreConfig, filesConfigSchema } from "../files/config.js";
 import type { MediaConfig } from "./config.js";
 import { type Binaries, resolveBinaries } from "./ffmpeg/resolve.js";
+import { formsStore } from "./forms-sources.js";
 
 export interface Media {
   config: MediaConfig;
@@ -21,6 +22,8 @@ export interface Media {
   sources: BlobStore;
   /** Where a local source blob lies, to hand ffmpeg a seekable path; null for S3 (copied first). */
   sourcePath: ((sha256: string) => string) | null;
+  /** The forms service's attachment store (submission photos, audio, video), read-only, and its paths. */
+  forms: { store: BlobStore; path: (sha256: string) => string };
   outputs: BlobStore;
   workDir: string;
   /** Job snapshots as they change, for SSE. */
@@ -38,6 +41,7 @@ export function mediaOf(ctx: ServiceContext<MediaConfig>): Media {
   // ctx.dataDir is <data>/services/media; files keeps its blobs in <data>/services/files/blobs by default.
   const root = files.blobRoot ?? join(ctx.dataDir, "..", "files", "blobs");
   const sources = createBlobStore({ ...blobStoreConfig(files), root }, ctx.dataDir);
+  const forms = formsStore(ctx);
   const live = new EventEmitter();
   live.setMaxListeners(0);
   m = {
@@ -48,6 +52,10 @@ export function mediaOf(ctx: ServiceContext<MediaConfig>): Media {
       sources.kind === "local"
         ? (sha) => join(root, sha.slice(0, 2), sha.slice(2, 4), sha) // LocalBlobStore's layout
         : null,
+    forms: {
+      store: forms.store,
+      path: (sha) => join(forms.root, sha.slice(0, 2), sha.slice(2, 4), sha),
+    },
     outputs: new LocalBlobStore(join(ctx.dataDir, "blobs")),
     workDir: join(ctx.dataDir, "work"),
     live,

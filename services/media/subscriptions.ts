@@ -1,10 +1,12 @@
 /**
- * What media hears from files: a new file or version (recorded as a source; media ones queued at bulk
+ * What media hears: a forms submission complete with its attachments (media ones queued, forms-sources.ts);
+ * from files, a new file or version (recorded as a source; media ones queued at bulk
  * priority), a file purged (`deleted` with `purged`) or old versions pruned (`version-purged`): their
  * outputs go.
  */
 import type { CloudEvent, Subscription } from "../../appliance/kit/index.js";
 import type { VersionEvent } from "../files/versions.js";
+import { onSubmitted } from "./forms-sources.js";
 import { type Ctx, enqueue, PRIORITY, recordSource } from "./jobs.js";
 import { purgeSource } from "./outputs.js";
 import { mediaOf } from "./state.js";
@@ -35,6 +37,13 @@ export function mediaSubscriptions(ctx: Ctx, worker: () => MediaWorker): Subscri
   return [
     { name: "uploads", subject: "nexus.files.uploaded", handler: onVersion },
     { name: "versions", subject: "nexus.files.versioned", handler: onVersion },
+    {
+      name: "form-submissions",
+      subject: "nexus.forms.submitted",
+      handler: (e) => {
+        onSubmitted(ctx, e, () => worker().wake());
+      },
+    },
     {
       name: "purges",
       subject: "nexus.files.deleted",

@@ -3,9 +3,10 @@
  * bad media fails at once with its reason, a limit (time, output size) fails without retry, anything else is
  * retried with exponential backoff up to `maxAttempts`. Cancel kills the job's ffmpeg process group.
  * At start, pids a crash left recorded are killed (if they are still an ffmpeg of ours) and interrupted jobs
- * go back to the queue: a job survives a restart and never leaves an orphan ffmpeg.
+ * go back to the queue, keeping their work folders so finished steps are not run again: a job survives a
+ * restart and never leaves an orphan ffmpeg.
  */
-import { createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { FfmpegError, killGroup } from "./ffmpeg/run.js";
@@ -14,6 +15,7 @@ import {
   claimNext,
   clearPids,
   finish,
+  type JobRow,
   jobRow,
   nextWakeMs,
   recordPid,
@@ -24,6 +26,7 @@ import {
 import { publish } from "./outputs.js";
 import { processSource } from "./pipelines.js";
 import { BadMediaError } from "./probe.js";
+import { policyOf } from "./space-settings.js";
 import type { Media } from "./state.js";
 
 const PROGRESS_EVENT_MS = 1000;
@@ -53,7 +56,7 @@ export class MediaWorker {
       const ac = new AbortController();
       this.running.set(job.id, ac);
       this.changed(job.id);
-      void this.run(job.id, job.sha256, job.attempts, ac).finally(() => {
+      void this.run(job, ac).finally(() => {
         this.running.delete(job.id);
         this.wake();
       });
@@ -89,29 +92,40 @@ export class MediaWorker {
     if (row) this.m.live.emit("job", toJob(row));
   }
 
-  private async run(id: string, sha256: string, attempt: number, ac: AbortController): Promise<void> {
+  private async run(job: JobRow, ac: AbortController): Promise<void> {
     const { ctx, m } = this;
+    const { id, attempts: attempt } = job;
     const work = join(m.workDir, id);
-    rmSync(work, { recursive: true, force: true });
+    // A folder left by an attempt a restart interrupted keeps its finished steps (sweepOrphans kept it);
+    // after a failed attempt there is none (removed below).
     mkdirSync(work, { recursive: true });
     let lastEvent = 0;
     try {
-      const input = await this.source(sha256, work);
-      const result = await processSource(m.bins, m.config, input, work, {
-        signal: ac.signal,
-        onPid: (pid) => recordPid(ctx, id, pid),
-        onFallback: (from, reason) =>
-          ctx.log.warn({ job: id, encoder: from, reason }, "encoder failed; falling back"),
-        onStage: (stage, percent, eta) => {
-          setProgress(ctx, id, { progress: Math.round(percent * 10) / 10, etaSeconds: eta, stage });
-          this.changed(id);
-          if (Date.now() - lastEvent >= PROGRESS_EVENT_MS) {
-            lastEvent = Date.now();
-            publishProgress(ctx, { jobId: id, stage, progress: percent, etaSeconds: eta });
-          }
+      const input = await this.source(job, work);
+      const result = await processSource(
+        m.bins,
+        m.config,
+        input,
+        work,
+        {
+          signal: ac.signal,
+          onPid: (pid) => recordPid(ctx, id, pid),
+          onFallback: (from, reason) =>
+            ctx.log.warn({ job: id, encoder: from, reason }, "encoder failed; falling back"),
+          onStage: (stage, percent, eta) => {
+            setProgress(ctx, id, { progress: Math.round(percent * 10) / 10, etaSeconds: eta, stage });
+            this.changed(id);
+            if (Date.now() - lastEvent >= PROGRESS_EVENT_MS) {
+              lastEvent = Date.now();
+              publishProgress(ctx, { jobId: id, stage, progress: percent, etaSeconds: eta });
+            }
+          },
         },
-      });
+        policyOf(ctx, job.space),
+      );
       if (ac.signal.aborted) throw new FfmpegError("cancelled", "cancelled");
+      setProgress(ctx, id, { progress: 100, etaSeconds: 0, stage: "publish" });
+      this.changed(id);
       const probe = readFileSync(join(work, "probe.json"), "utf8");
       rmSync(join(work, "probe.json"));
       await publish(ctx, m, id, work, { kind: result.probe.kind, encoder: result.encoder, probe });
@@ -119,7 +133,8 @@ export class MediaWorker {
       this.failed(id, attempt, err, ac);
     } finally {
       clearPids(ctx, id);
-      rmSync(work, { recursive: true, force: true });
+      // Stopping the service: the job stays running and is queued again at the next start, with its folder.
+      if (!(this.stopped && ac.signal.aborted)) rmSync(work, { recursive: true, force: true });
       this.changed(id);
     }
   }
@@ -147,8 +162,13 @@ export class MediaWorker {
   }
 
   /** A seekable path to the source: the local blob itself, or a copy of an S3 blob in the work folder. */
-  private async source(sha256: string, work: string): Promise<string> {
+  private async source({ sha256, origin }: JobRow, work: string): Promise<string> {
     const { m } = this;
+    if (origin === "forms") {
+      if (!(await m.forms.store.stat(sha256)))
+        throw new Error(`attachment blob ${sha256} is not in the forms store`);
+      return m.forms.path(sha256);
+    }
     if (!(await m.sources.stat(sha256))) throw new Error(`source blob ${sha256} is not in the files store`);
     if (m.sourcePath) return m.sourcePath(sha256);
     const file = join(work, "input");
@@ -182,14 +202,18 @@ export function sweepOrphans(ctx: Ctx, m: Media): void {
   for (const { pid } of pids) {
     if (isOurs(pid, m)) killGroup(pid);
   }
-  ctx.tx(() => {
+  const resumed = ctx.tx(() => {
     ctx.db.prepare("DELETE FROM job_pids").run();
+    const ids = ctx.db.prepare("SELECT id FROM jobs WHERE state = 'running'").all() as { id: string }[];
     ctx.db
       .prepare("UPDATE jobs SET state = 'queued', stage = NULL, progress = 0 WHERE state = 'running'")
       .run();
+    return new Set(ids.map((r) => r.id));
   });
-  rmSync(m.workDir, { recursive: true, force: true });
+  // Interrupted jobs keep their work folders (finished steps are not run again); anything else goes.
   mkdirSync(m.workDir, { recursive: true });
+  for (const name of readdirSync(m.workDir))
+    if (!resumed.has(name)) rmSync(join(m.workDir, name), { recursive: true, force: true });
 }
 
 function isOurs(pid: number, m: Media): boolean {

@@ -1,7 +1,8 @@
 /**
  * The console plays a video through hls.js in Debian's Chromium (which has H.264 in MSE): a clip uploaded
  * through files is processed by media, the Files page's "Media" shows the player on the signed HLS URL, and
- * the video's currentTime advances with no media error. Photos show their variants; audio its waveform.
+ * the video's currentTime advances with no media error; a job still running is followed over the SSE stream
+ * until its player appears. Photos show their variants; audio its waveform.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -101,6 +102,30 @@ describe("media in the console", () => {
     await screenshot(page, "media-video");
   }, 90_000);
 
+  it("follows a job that is still running over SSE until the player appears", async () => {
+    const streams: string[] = [];
+    page.on("request", (r) => {
+      if (r.url().includes("/api/media/events")) streams.push(r.url());
+    });
+    // A longer clip keeps the worker (one job at a time) busy, so the short one is still queued or running
+    // when its Media panel opens.
+    const busy = await filesCall(box, admin.token, "PUT", "/spaces/me/content/busy.mp4", {
+      body: readFileSync(makeClip(join(dir, "busy.mp4"), 8, "640x360")),
+      headers: { "content-type": "video/mp4" },
+    });
+    expect(busy.status, busy.text).toBe(201);
+    const up = await filesCall(box, admin.token, "PUT", "/spaces/me/content/later.mp4", {
+      body: readFileSync(makeClip(join(dir, "later.mp4"), 2, "320x240")),
+      headers: { "content-type": "video/mp4" },
+    });
+    expect(up.status, up.text).toBe(201);
+    await page.goto(`${box.url}/#/files`);
+    await page.reload();
+    await page.getByRole("button", { name: "Media of later.mp4" }).click();
+    await page.getByLabel("Video later.mp4").waitFor({ timeout: 60_000 });
+    expect(streams.length).toBeGreaterThan(0);
+  }, 90_000);
+
   it("shows an audio file's waveform", async () => {
     await uploadAndWait("tone.mp3", makeAudio(join(dir, "tone.mp3"), 2), "audio/mpeg");
     await page.goto(`${box.url}/#/files`);
@@ -108,7 +133,8 @@ describe("media in the console", () => {
     await page.getByRole("button", { name: "Media of tone.mp3" }).click();
     const wave = page.getByRole("img", { name: "Waveform of tone.mp3" });
     await wave.waitFor();
-    expect(await wave.locator("rect").count()).toBeGreaterThan(100);
+    // The bars come once waveform.json is fetched, after the element itself.
+    await waitFor(async () => (await wave.locator("rect").count()) > 100, 20_000, "the waveform's bars");
     expect(errors).toEqual([]);
   }, 60_000);
 });

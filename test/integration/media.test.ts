@@ -10,34 +10,26 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDir, startTestAppliance, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
-import { enc, filesCall } from "../helpers/files.js";
+import { removeDir, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
+import { filesCall } from "../helpers/files.js";
 import { makeAudio, makeClip, makeEmptyWav, makeLongSilence, makePhoto, makePng } from "../helpers/media.js";
-import { addPerson, type Person, setupAdmin } from "../helpers/people.js";
+import { apiCall, type Body, settledJob, startMediaBox, uploadAs } from "../helpers/media-api.js";
+import type { Person } from "../helpers/people.js";
 
 let app: TestAppliance;
-let admin: Person;
 let alice: Person;
 let bob: Person;
 const dir = tempDir("nexus-media-");
 
 beforeAll(async () => {
-  app = await startTestAppliance({
-    services: ["identity", "files", "media"],
-    env: {
-      NEXUS_GATEWAY_RATE_LIMIT_MAX: "100000",
-      NEXUS_MEDIA_PRESET: "ultrafast",
-      NEXUS_MEDIA_SEGMENT_SECONDS: "1",
-      // A hardware encoder this box does not have: every video goes through the real fallback path.
-      NEXUS_MEDIA_H264_ENCODERS: "h264_nvenc,libx264",
-      NEXUS_MEDIA_RETRY_BASE_MS: "100",
-      NEXUS_MEDIA_MAX_PIXELS: "50000000",
-      NEXUS_MEDIA_MAX_DURATION_SECONDS: "14400",
-    },
-  });
-  admin = await setupAdmin(app);
-  alice = await addPerson(app, admin, "alice", ["field-agent"]);
-  bob = await addPerson(app, admin, "bob", ["field-agent"]);
+  ({ app, alice, bob } = await startMediaBox(["identity", "files", "media"], {
+    NEXUS_MEDIA_SEGMENT_SECONDS: "1",
+    // A hardware encoder this box does not have: every video goes through the real fallback path.
+    NEXUS_MEDIA_H264_ENCODERS: "h264_nvenc,libx264",
+    NEXUS_MEDIA_RETRY_BASE_MS: "100",
+    NEXUS_MEDIA_MAX_PIXELS: "50000000",
+    NEXUS_MEDIA_MAX_DURATION_SECONDS: "14400",
+  }));
 }, 120_000);
 
 afterAll(async () => {
@@ -46,54 +38,12 @@ afterAll(async () => {
   removeDir(dir);
 });
 
-// biome-ignore lint/suspicious/noExplicitAny: responses are checked field by field
-type Body = any;
-
-async function media(p: Person | null, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${app.url}/api/media${path}`, {
-    method,
-    headers: {
-      ...(p ? { authorization: `Bearer ${p.token}` } : {}),
-      ...(body ? { "content-type": "application/json" } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let parsed: Body = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, body: parsed, text, headers: res.headers };
-}
-
-/** Uploads `file` as `name` into alice's space; returns the node id. */
-async function upload(p: Person, name: string, file: string, type: string): Promise<string> {
-  const r = await filesCall(app, p.token, "PUT", `/spaces/me/content/${enc(name)}`, {
-    body: readFileSync(file),
-    headers: { "content-type": type },
-  });
-  expect(r.status, r.text).toBe(201);
-  return r.body.file.id as string;
-}
-
+const media = (p: Person | null, method: string, path: string, body?: unknown) =>
+  apiCall(app, p, method, `/api/media${path}`, body);
+/** Uploads `file` as `name` into the person's space; returns the node id. */
+const upload = (p: Person, name: string, file: string, type: string) => uploadAs(app, p, name, file, type);
 /** Waits for the job of `nodeId` to end; returns its detail. */
-async function settled(p: Person, nodeId: string, timeoutMs = 60_000): Promise<Body> {
-  const id = await waitFor(
-    async () => (await media(p, "GET", `/jobs?nodeId=${nodeId}`)).body.jobs?.[0]?.id as string | undefined,
-    timeoutMs,
-    "a job",
-  );
-  return waitFor(
-    async () => {
-      const d = await media(p, "GET", `/jobs/${id}`);
-      return ["done", "failed", "cancelled"].includes(d.body.job.state) ? d.body : null;
-    },
-    timeoutMs,
-    "the job to end",
-  );
-}
+const settled = (p: Person, nodeId: string, timeoutMs = 60_000) => settledJob(app, p, nodeId, timeoutMs);
 
 const playlistEntries = (text: string) =>
   text

@@ -3,7 +3,7 @@
  * benchmark. Input and output names are fixed relative names inside the job's work folder, so no user string
  * (a file name with shell characters) ever becomes an argument.
  */
-import { encoderArgs } from "./encoders.js";
+import { encoderArgs, encoderFilterSuffix, encoderInputArgs } from "./encoders.js";
 
 export interface Rung {
   height: number;
@@ -66,7 +66,8 @@ const hlsArgs = (seconds: number) => [
 export function ladderArgs(input: string, plan: VideoPlan): string[] {
   const n = plan.rungs.length;
   const split = `[0:v]split=${n}${plan.rungs.map((_, i) => `[s${i}]`).join("")}`;
-  const scales = plan.rungs.map((r, i) => `[s${i}]scale=-2:${r.height}[v${i}]`);
+  const hw = encoderFilterSuffix(plan.encoder);
+  const scales = plan.rungs.map((r, i) => `[s${i}]scale=-2:${r.height}${hw}[v${i}]`);
   const maps: string[] = [];
   plan.rungs.forEach((r, i) => {
     maps.push("-map", `[v${i}]`, ...rateArgs(i, r));
@@ -75,6 +76,7 @@ export function ladderArgs(input: string, plan: VideoPlan): string[] {
   const streamMap = plan.rungs.map((_, i) => (plan.hasAudio ? `v:${i},a:${i}` : `v:${i}`)).join(" ");
   return [
     "-y",
+    ...encoderInputArgs(plan.encoder),
     "-i",
     input,
     "-filter_complex",
@@ -99,10 +101,11 @@ export function renditionArgs(input: string, plan: VideoPlan, i: number): string
   const r = plan.rungs[i]!;
   return [
     "-y",
+    ...encoderInputArgs(plan.encoder),
     "-i",
     input,
     "-vf",
-    `scale=-2:${r.height}`,
+    `scale=-2:${r.height}${encoderFilterSuffix(plan.encoder)}`,
     "-map",
     "0:v:0",
     ...(plan.hasAudio ? ["-map", "0:a:0", "-c:a", "aac", "-ac", "2", "-b:a", `${r.audioKbps}k`] : []),

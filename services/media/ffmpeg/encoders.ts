@@ -1,6 +1,6 @@
 /**
  * H.264 encoders by hardware profile: the profile's `ffmpeg.h264Encoders` in order (h264_nvenc/hevc_nvenc on
- * NVIDIA boxes, h264_v4l2m2m on a Raspberry Pi), always ending with libx264, the software encoder every
+ * NVIDIA boxes, h264_v4l2m2m on a Raspberry Pi, h264_vaapi on Intel/AMD graphics when a profile lists it), always ending with libx264, the software encoder every
  * ffmpeg build here has. A hardware encoder that fails at run time makes the pipeline try the next one; the
  * job records the one that worked.
  */
@@ -38,11 +38,24 @@ export function encoderArgs(encoder: string, preset: string): string[] {
       ];
     case "h264_v4l2m2m":
       return ["-c:v", "h264_v4l2m2m", "-pix_fmt", "yuv420p"];
+    case "h264_vaapi":
+      // Frames reach the encoder on the GPU (hwupload in the filter graph); no -pix_fmt here.
+      return ["-c:v", "h264_vaapi"];
     default:
       // Any other name the profile lists goes through as is; ffmpeg refuses it if unknown and the chain
       // falls back.
       return ["-c:v", encoder, "-pix_fmt", "yuv420p"];
   }
+}
+
+/** Device options that go before `-i` (VAAPI's render node); none for the others. */
+export function encoderInputArgs(encoder: string, device = "/dev/dri/renderD128"): string[] {
+  return encoder === "h264_vaapi" ? ["-vaapi_device", device] : [];
+}
+
+/** What ends each video filter chain for `encoder`: VAAPI takes NV12 frames uploaded to the GPU. */
+export function encoderFilterSuffix(encoder: string): string {
+  return encoder === "h264_vaapi" ? ",format=nv12,hwupload" : "";
 }
 
 /**
@@ -74,10 +87,12 @@ export function oneFrameTestArgs(encoder: string): string[] {
     "-hide_banner",
     "-v",
     "error",
+    ...encoderInputArgs(encoder),
     "-f",
     "lavfi",
     "-i",
     "color=c=black:s=256x256:r=25:d=0.04",
+    ...(encoderFilterSuffix(encoder) ? ["-vf", encoderFilterSuffix(encoder).slice(1)] : []),
     "-frames:v",
     "1",
     ...encoderArgs(encoder, "ultrafast"),

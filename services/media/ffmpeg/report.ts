@@ -1,6 +1,6 @@
 /**
  * What `nexus doctor` says about ffmpeg: which binary (and where it came from), its version, its H.264/HEVC
- * encoders, and for each hardware encoder it lists (h264_nvenc, hevc_nvenc, h264_v4l2m2m) whether one real
+ * encoders, and for each hardware encoder it lists (h264_nvenc, hevc_nvenc, h264_v4l2m2m, h264_vaapi) whether one real
  * frame encodes: a build lists NVENC whether or not the box has the GPU and driver for it.
  */
 import { execFile } from "node:child_process";
@@ -9,7 +9,7 @@ import { oneFrameTestArgs } from "./encoders.js";
 import { type BinarySource, resolveBinaries } from "./resolve.js";
 
 const run = promisify(execFile);
-export const HARDWARE_ENCODERS = ["h264_nvenc", "hevc_nvenc", "h264_v4l2m2m"] as const;
+export const HARDWARE_ENCODERS = ["h264_nvenc", "hevc_nvenc", "h264_v4l2m2m", "h264_vaapi"] as const;
 
 export interface FfmpegReport {
   path: string;

@@ -22,13 +22,20 @@ interface MediaDetail {
   playback: { base: string; expiresAt: string } | null;
 }
 
-/** The latest media job of `nodeId` and its outputs, polled while it is not finished. */
+const open = (state: string) => state === "queued" || state === "running";
+
+/**
+ * The latest media job of `nodeId` and its outputs. While it runs, its progress comes from the media
+ * service's SSE stream (`/api/media/events`); when it ends, the detail (outputs, playback URL) is read again.
+ * Without SSE (the stream failed) it falls back to polling once a second.
+ */
 export function MediaPreview({ nodeId, name }: { nodeId: string; name: string }) {
   const [detail, setDetail] = useState<MediaDetail | null>(null);
   const [note, setNote] = useState<string>("Looking for media…");
   useEffect(() => {
     let timer = 0;
     let gone = false;
+    let events: EventSource | null = null;
     const load = async () => {
       try {
         const { jobs } = await get<{ jobs: MediaJob[] }>(`/api/media/jobs?nodeId=${nodeId}&limit=1`);
@@ -37,15 +44,39 @@ export function MediaPreview({ nodeId, name }: { nodeId: string; name: string })
         const d = await get<MediaDetail>(`/api/media/jobs/${job.id}`);
         if (gone) return;
         setDetail(d);
-        if (d.job.state === "queued" || d.job.state === "running") timer = window.setTimeout(load, 1000);
+        if (open(d.job.state)) follow(d.job.id);
+        else events?.close();
       } catch (err) {
         setNote(messageOf(err));
       }
+    };
+    let sse: "none" | "open" | "failed" = typeof EventSource === "undefined" ? "failed" : "none";
+    const follow = (id: string) => {
+      if (sse === "open") return;
+      if (sse === "failed") {
+        timer = window.setTimeout(load, 1000);
+        return;
+      }
+      sse = "open";
+      events = new EventSource("/api/media/events");
+      events.addEventListener("job", (e) => {
+        const job = JSON.parse((e as MessageEvent<string>).data) as MediaJob;
+        if (gone || job.id !== id) return;
+        if (open(job.state)) setDetail((d) => (d ? { ...d, job } : d));
+        else void load();
+      });
+      events.onerror = () => {
+        events?.close();
+        sse = "failed";
+        if (!gone) timer = window.setTimeout(load, 1000);
+      };
+      void load(); // what changed between the first read and the stream's start
     };
     void load();
     return () => {
       gone = true;
       clearTimeout(timer);
+      events?.close();
     };
   }, [nodeId]);
   if (!detail) return <p class="small">{note}</p>;
