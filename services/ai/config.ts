@@ -39,6 +39,10 @@ export const aiConfigSchema = z.object({
     .default(4 * 1024 ** 3),
   /** Where pack files are stored (local blob store; default <data>/services/ai/blobs). */
   blobRoot: z.string().min(1).optional(),
+  /** Installs packs that are unsigned or signed by an unknown key: for development only. */
+  allowUnsignedPacks: z.boolean().default(false),
+  /** The box's folder of trusted pack keys (`*.pem`); default <data>/services/ai/trusted-keys. */
+  trustedKeysDir: z.string().min(1).optional(),
   /** Installs the built-in packs (from the npm packages) at start. */
   builtinPacks: z.boolean().default(true),
 });

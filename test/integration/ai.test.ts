@@ -4,20 +4,29 @@
  * inference with its 400s, OCR on words ImageMagick draws, 429 when a queue is full, /health while OCR runs.
  */
 import { execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildPack } from "../../services/ai/pack.js";
+import { buildPack as buildUnsigned } from "../../services/ai/pack.js";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
 import { speechWav } from "../helpers/audio.js";
 import { addManifest as addManifestOf, addModel } from "../helpers/onnx.js";
 
 const FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 let app: TestAppliance;
+/** The test's pack-signing key, trusted by the box (its public half in <data>/services/ai/trusted-keys). */
+const vendor = generateKeyPairSync("ed25519");
+const buildPack = (m: object, files: Record<string, Buffer>) => buildUnsigned(m, files, vendor.privateKey);
 
 beforeAll(async () => {
   app = await startTestAppliance({
     services: ["ai"],
     env: { NEXUS_AI_QUEUE_DEPTH: "1", NEXUS_AI_CONCURRENCY: "1", NEXUS_AI_MAX_IMAGE_PIXELS: "4000000" },
   });
+  const keys = join(app.dataDir, "services", "ai", "trusted-keys");
+  mkdirSync(keys, { recursive: true });
+  writeFileSync(join(keys, "test.pem"), vendor.publicKey.export({ type: "spki", format: "pem" }));
 }, 60_000);
 afterAll(async () => {
   await app?.stop();
@@ -81,6 +90,7 @@ describe("model registry", () => {
     const model = addModel(4);
     const job = await install(await buildPack(addManifest(model), { "model.onnx": model }));
     expect(job.body).toMatchObject({ state: "done", model: "tiny-add" });
+    expect((await json("/models/tiny-add")).body.signer).toMatch(/^[0-9a-f]{16}$/);
     expect(job.body.doneBytes).toBe(job.body.totalBytes);
     expect((await json("/models/tiny-add/pin", pinBody(true))).body.pinned).toBe(true);
     expect((await json("/models/tiny-add", { method: "DELETE" })).status).toBe(409);
@@ -89,7 +99,7 @@ describe("model registry", () => {
     expect((await json("/models/tiny-add")).status).toBe(404);
   });
 
-  it("refuses a wrong checksum, a bad manifest, an unknown licence, extra files, garbage", async () => {
+  it("refuses a wrong checksum, a bad manifest, an unknown licence, extra files, unsigned or foreign-signed packs, garbage", async () => {
     const model = addModel(4);
     const cases: [Buffer, RegExp][] = [
       [
@@ -105,6 +115,15 @@ describe("model registry", () => {
         /not in the manifest/,
       ],
       [await buildPack(addManifest(model), {}), /missing model.onnx/],
+      [await buildUnsigned(addManifest(model), { "model.onnx": model }), /unsigned pack refused/],
+      [
+        await buildUnsigned(
+          addManifest(model),
+          { "model.onnx": model },
+          generateKeyPairSync("ed25519").privateKey,
+        ),
+        /does not verify with any trusted key/,
+      ],
       [
         Buffer.from("this is not a tar archive at all, just some words to fill a block".repeat(20)),
         /manifest|tar/,
