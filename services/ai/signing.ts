@@ -8,18 +8,17 @@
  */
 import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { keyId, loadTrustedKeys, signerOf } from "../../appliance/lib/ed25519.js";
+import { findPackageRoot } from "../../appliance/lib/package-root.js";
 import type { AiConfig } from "./config.js";
 import { ManifestError } from "./manifest.js";
 
-const APP_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
 /** The folders whose `*.pem` keys a box trusts for packs (`serviceDir`: the service's data dir). */
 export function trustedKeyDirs(serviceDir: string, config: Pick<AiConfig, "trustedKeysDir">): string[] {
+  const app = findPackageRoot(import.meta.url, "nexus-edge");
   return [
-    join(APP_ROOT, "trusted-keys"),
-    join(APP_ROOT, "installer", "trusted-keys"),
+    join(app, "trusted-keys"),
+    join(app, "installer", "trusted-keys"),
     config.trustedKeysDir ?? join(serviceDir, "trusted-keys"),
   ];
 }

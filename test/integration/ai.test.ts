@@ -273,7 +273,12 @@ describe("voice activity", () => {
       expect(Math.abs(s.startMs - (truth[i]?.startMs ?? 0))).toBeLessThan(100);
       expect(Math.abs(s.endMs - (truth[i]?.endMs ?? 0))).toBeLessThan(100);
     });
-    expect((await json("/models/silero-vad")).body).toMatchObject({ license: "MIT", provider: "cpu" });
+    expect((await json("/models/silero-vad")).body).toMatchObject({
+      license: "MIT",
+      provider: "cpu",
+      version: "5.0.0",
+      manifest: { licenseFile: "LICENSE" },
+    });
   }, 30_000);
 
   it("refuses empty and undecodable audio", async () => {
