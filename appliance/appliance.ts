@@ -261,7 +261,7 @@ function mergeServiceConfig(
 
 /**
  * Media reads the profile's encoder preference (unless config sets its own) and the files service's blob-store
- * settings, so it opens the store files writes.
+ * settings, so it opens the store files writes; the AI service reads uploaded files' content the same way.
  */
 function withMediaDefaults(
   merged: ApplianceConfig["serviceConfig"],
@@ -270,6 +270,7 @@ function withMediaDefaults(
   return {
     ...merged,
     media: { h264Encoders, ...(merged.media ?? {}), sourceFiles: merged.files ?? {} },
+    ai: { ...(merged.ai ?? {}), sourceFiles: merged.files ?? {} },
   };
 }
 

@@ -43,6 +43,16 @@ export const aiConfigSchema = z.object({
   allowUnsignedPacks: z.boolean().default(false),
   /** The box's folder of trusted pack keys (`*.pem`); default <data>/services/ai/trusted-keys. */
   trustedKeysDir: z.string().min(1).optional(),
+  /** The files service's settings (filled by the appliance), to read uploaded files' content from its store. */
+  sourceFiles: z.record(z.string(), z.unknown()).default({}),
+  /** OCR of uploaded images and speech segments of uploaded audio, written back as the file's metadata. */
+  analyseUploads: z.boolean().default(true),
+  /** Uploaded files larger than this are not analysed. */
+  analyseMaxBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024 * 1024),
   /** Installs the built-in packs (from the npm packages) at start. */
   builtinPacks: z.boolean().default(true),
 });

@@ -106,12 +106,19 @@ export function vadRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
       const samples = await decodeAudio(bytes, ctx.config.maxAudioSeconds).catch((err) => {
         throw err instanceof AudioError ? new ApiError(err.status, err.message) : err;
       });
-      const s = ai();
-      const { model, path } = await entryOf(ctx, s, "silero-vad", "vad");
-      const job = { kind: "vad" as const, path, samples };
-      return c.json(await runJob(ctx, s, "silero-vad", model.size, job, { [path]: "silero-vad" }), 200);
+      return c.json(await vad(ctx, ai(), samples), 200);
     }),
   );
+}
+
+/** Speech segments of decoded 16 kHz mono samples with the installed silero-vad model. */
+export async function vad(ctx: Ctx, s: AiState, samples: Float32Array) {
+  const { model, path } = await entryOf(ctx, s, "silero-vad", "vad");
+  const job = { kind: "vad" as const, path, samples };
+  return runJob(ctx, s, "silero-vad", model.size, job, { [path]: "silero-vad" }) as Promise<{
+    durationMs: number;
+    segments: { startMs: number; endMs: number }[];
+  }>;
 }
 
 /** OCR of a decoded image with the installed ppocr-det, -rec and -cls models. */

@@ -1,4 +1,7 @@
-/** Test audio: speech spoken by espeak-ng between silences, as a 16 kHz 16-bit WAV, with where the speech is. */
+/**
+ * Test media for the AI service: speech spoken by espeak-ng between silences, as a 16 kHz 16-bit WAV, with
+ * where the speech is; images of known text drawn by ImageMagick.
+ */
 import { execFileSync } from "node:child_process";
 
 const RATE = 16_000;
@@ -58,4 +61,25 @@ export function speechWav(parts: (number | string)[]): {
     }
   }
   return { wav, truth };
+}
+
+const FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+/** A PNG with `lines` of text drawn by ImageMagick (40 pt DejaVu Sans, black on white). */
+export function textImage(lines: string[], size = "800x300"): Buffer {
+  return execFileSync("convert", [
+    "-size",
+    size,
+    "xc:white",
+    "-font",
+    FONT,
+    "-fill",
+    "black",
+    "-pointsize",
+    "40",
+    "-annotate",
+    "+30+80",
+    lines.join("\n"),
+    "png:-",
+  ]);
 }

@@ -3,17 +3,15 @@
  * licences, installing a pack built by the test (a hand-written ONNX model), refusing bad packs, generic
  * inference with its 400s, OCR on words ImageMagick draws, 429 when a queue is full, /health while OCR runs.
  */
-import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPack as buildUnsigned } from "../../services/ai/pack.js";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
-import { speechWav } from "../helpers/audio.js";
+import { speechWav, textImage } from "../helpers/audio.js";
 import { addManifest as addManifestOf, addModel } from "../helpers/onnx.js";
 
-const FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 let app: TestAppliance;
 /** The test's pack-signing key, trusted by the box (its public half in <data>/services/ai/trusted-keys). */
 const vendor = generateKeyPairSync("ed25519");
@@ -56,25 +54,6 @@ async function install(pack: Buffer) {
     if (job.body.state !== "verifying") return job;
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** A PNG with `lines` of text drawn by ImageMagick. */
-function textImage(lines: string[], size = "800x300"): Buffer {
-  return execFileSync("convert", [
-    "-size",
-    size,
-    "xc:white",
-    "-font",
-    FONT,
-    "-fill",
-    "black",
-    "-pointsize",
-    "40",
-    "-annotate",
-    "+30+80",
-    lines.join("\n"),
-    "png:-",
-  ]);
 }
 
 describe("model registry", () => {
