@@ -1,5 +1,6 @@
 /**
- * Uploaded files' content (pipeline hooks): an image gets OCR, an audio file speech segments (VAD). The result
+ * Uploaded files' content (pipeline hooks): an image gets OCR and moderation labels, an audio file speech
+ * segments (VAD). The result
  * goes back to the files service as the file's metadata (event `nexus.ai.file.analysed`, which files applies to
  * the version analysed only) and OCR text into the semantic index (kind `file-ocr`, id `file-ocr:<nodeId>`).
  * Content that is not decodable is answered with `ai.error` (not retried); anything else (a full queue, a store
@@ -13,7 +14,7 @@ import { AudioError, decodeAudio } from "./audio.js";
 import { indexDocument } from "./embed.js";
 import { decodeImage, ImageError } from "./image.js";
 import type { Ctx } from "./models.js";
-import { ocr, vad } from "./routes-infer.js";
+import { moderate, ocr, vad } from "./routes-infer.js";
 import { embed } from "./routes-search.js";
 import { aiOf } from "./state.js";
 
@@ -81,12 +82,19 @@ export async function analyseUpload(ctx: Ctx, e: UploadEvent): Promise<void> {
 async function ocrMetadata(ctx: Ctx, e: UploadEvent, bytes: Buffer): Promise<AiMetadata> {
   const image = await decodeImage(bytes, ctx.config.maxImagePixels);
   const { lines } = await ocr(ctx, aiOf(ctx), image);
+  const { labels, flagged } = await moderate(ctx, aiOf(ctx), image);
   const text = (lines as { text: string }[]).map((l) => l.text).join("\n");
   if (text.trim()) {
     const [vector] = await embed(ctx, aiOf(ctx), [text.slice(0, 4000)]);
     indexDocument(ctx, { id: `file-ocr:${e.nodeId}`, kind: "file-ocr", text }, vector as Float32Array);
   }
-  return { "ai.ocrText": text.slice(0, MAX_TEXT), "ai.ocrLines": lines.length };
+  return {
+    "ai.ocrText": text.slice(0, MAX_TEXT),
+    "ai.ocrLines": lines.length,
+    "ai.moderation": labels[0]?.label ?? "",
+    "ai.moderationScores": labels.map((l) => `${l.label} ${l.score.toFixed(3)}`).join(", "),
+    "ai.flagged": flagged ? 1 : 0,
+  };
 }
 
 async function vadMetadata(ctx: Ctx, bytes: Buffer): Promise<AiMetadata> {

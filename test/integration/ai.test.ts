@@ -1,8 +1,9 @@
 /**
  * The AI service through a real appliance (gateway, nats-server, service host): the built-in packs and their
  * licences, installing a pack built by the test (a hand-written ONNX model), refusing bad packs, generic
- * inference with its 400s, OCR on words ImageMagick draws, 429 when a queue is full, /health while OCR runs.
+ * inference with its 400s, OCR on words ImageMagick draws, moderation labels of generated images, 429 when a queue is full, /health while OCR runs.
  */
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -233,6 +234,43 @@ describe("OCR", () => {
     expect(busy.samples).toBeGreaterThan(20);
     expect(busy.p99, `idle p99 ${idle.p99} ms`).toBeLessThan(50 + idle.p99);
   }, 30_000);
+});
+
+describe("moderation", () => {
+  it("labels generated images with the NSFWJS classes, best first, and refuses what is not an image", async () => {
+    expect((await json("/models/nsfw-mobilenet-v2")).body).toMatchObject({
+      task: "moderate",
+      runtime: "tfjs",
+      license: "MIT",
+      manifest: { licenseFile: "LICENSE" },
+    });
+    const gradient = execFileSync("convert", ["-size", "320x200", "gradient:skyblue-green", "png:-"]);
+    for (const img of [gradient, textImage(["meeting notes"], "400x120")]) {
+      const r = await json("/moderate", {
+        method: "POST",
+        body: img,
+        headers: { "content-type": "image/png" },
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.labels.map((l: { label: string }) => l.label).sort()).toEqual([
+        "drawing",
+        "hentai",
+        "neutral",
+        "porn",
+        "sexy",
+      ]);
+      const sum = r.body.labels.reduce((n: number, l: { score: number }) => n + l.score, 0);
+      expect(sum).toBeCloseTo(1, 2);
+      expect(r.body).toMatchObject({ model: "nsfw-mobilenet-v2", flagged: false });
+      expect(r.body.labels[0].label).toMatch(/neutral|drawing/);
+    }
+    const bad = await json("/moderate", {
+      method: "POST",
+      body: "not an image",
+      headers: { "content-type": "image/png" },
+    });
+    expect(bad.status).toBe(400);
+  }, 60_000);
 });
 
 describe("voice activity", () => {
