@@ -1,6 +1,6 @@
 /**
- * Uploaded files' content (pipeline hooks): an image gets OCR and moderation labels, an audio file speech
- * segments (VAD). The result
+ * Uploaded files' content (pipeline hooks): an image gets OCR and moderation labels, a PDF OCR of its pages, an
+ * audio file speech segments (VAD). The result
  * goes back to the files service as the file's metadata (event `nexus.ai.file.analysed`, which files applies to
  * the version analysed only) and OCR text into the semantic index (kind `file-ocr`, id `file-ocr:<nodeId>`).
  * Content that is not decodable is answered with `ai.error` (not retried); anything else (a full queue, a store
@@ -14,7 +14,7 @@ import { AudioError, decodeAudio } from "./audio.js";
 import { indexDocument } from "./embed.js";
 import { decodeImage, ImageError } from "./image.js";
 import type { Ctx } from "./models.js";
-import { moderate, ocr, vad } from "./routes-infer.js";
+import { moderate, ocr, ocrPdf, vad } from "./routes-infer.js";
 import { embed } from "./routes-search.js";
 import { aiOf } from "./state.js";
 
@@ -33,6 +33,7 @@ export type AiMetadata = Record<string, string | number>;
 const MAX_TEXT = 2048;
 const IMAGE = /^image\/(png|jpeg)$/;
 const AUDIO = /^audio\//;
+const PDF = /^application\/pdf$/;
 
 const stores = new WeakMap<object, BlobStore>();
 
@@ -56,9 +57,10 @@ async function readBlob(store: BlobStore, sha256: string): Promise<Buffer> {
 }
 
 /** Which analysis an upload gets, or null. */
-export function analysisOf(e: UploadEvent, maxBytes: number): "ocr" | "vad" | null {
+export function analysisOf(e: UploadEvent, maxBytes: number): "ocr" | "pdf" | "vad" | null {
   if (!e?.nodeId || !e.sha256 || !(e.size > 0) || e.size > maxBytes) return null;
   if (IMAGE.test(e.contentType)) return "ocr";
+  if (PDF.test(e.contentType)) return "pdf";
   if (AUDIO.test(e.contentType)) return "vad";
   return null;
 }
@@ -71,7 +73,9 @@ export async function analyseUpload(ctx: Ctx, e: UploadEvent): Promise<void> {
   const bytes = await readBlob(filesStore(ctx), e.sha256);
   let metadata: AiMetadata;
   try {
-    metadata = kind === "ocr" ? await ocrMetadata(ctx, e, bytes) : await vadMetadata(ctx, bytes);
+    if (kind === "ocr") metadata = await ocrMetadata(ctx, e, bytes);
+    else if (kind === "pdf") metadata = await pdfMetadata(ctx, e, bytes);
+    else metadata = await vadMetadata(ctx, bytes);
   } catch (err) {
     if (!(err instanceof ImageError || err instanceof AudioError)) throw err;
     metadata = { "ai.error": err.message.slice(0, MAX_TEXT) };
@@ -79,15 +83,32 @@ export async function analyseUpload(ctx: Ctx, e: UploadEvent): Promise<void> {
   ctx.tx(() => ctx.emit("file.analysed", { nodeId: e.nodeId, version: e.version, metadata }));
 }
 
+/** Indexes a file's OCR text (the first 4000 characters make its vector). */
+async function indexText(ctx: Ctx, e: UploadEvent, text: string): Promise<void> {
+  if (!text.trim()) return;
+  const [vector] = await embed(ctx, aiOf(ctx), [text.slice(0, 4000)]);
+  indexDocument(ctx, { id: `file-ocr:${e.nodeId}`, kind: "file-ocr", text }, vector as Float32Array);
+}
+
+const linesText = (lines: unknown[]) => (lines as { text: string }[]).map((l) => l.text).join("\n");
+
+async function pdfMetadata(ctx: Ctx, e: UploadEvent, bytes: Buffer): Promise<AiMetadata> {
+  const { pages } = await ocrPdf(ctx, aiOf(ctx), bytes);
+  const text = pages.map((p) => linesText(p.lines)).join("\n\n");
+  await indexText(ctx, e, text);
+  return {
+    "ai.ocrText": text.slice(0, MAX_TEXT),
+    "ai.ocrLines": pages.reduce((n, p) => n + p.lines.length, 0),
+    "ai.ocrPages": pages.length,
+  };
+}
+
 async function ocrMetadata(ctx: Ctx, e: UploadEvent, bytes: Buffer): Promise<AiMetadata> {
   const image = await decodeImage(bytes, ctx.config.maxImagePixels);
   const { lines } = await ocr(ctx, aiOf(ctx), image);
   const { labels, flagged } = await moderate(ctx, aiOf(ctx), image);
-  const text = (lines as { text: string }[]).map((l) => l.text).join("\n");
-  if (text.trim()) {
-    const [vector] = await embed(ctx, aiOf(ctx), [text.slice(0, 4000)]);
-    indexDocument(ctx, { id: `file-ocr:${e.nodeId}`, kind: "file-ocr", text }, vector as Float32Array);
-  }
+  const text = linesText(lines);
+  await indexText(ctx, e, text);
   return {
     "ai.ocrText": text.slice(0, MAX_TEXT),
     "ai.ocrLines": lines.length,

@@ -29,6 +29,8 @@ export const aiConfigSchema = z.object({
     .default(10 * 60_000),
   /** Largest image (width × height) accepted, checked from its header before decoding. */
   maxImagePixels: z.number().int().min(1).default(40_000_000),
+  /** PDF pages OCR reads (the first ones); more are left out and said so. */
+  maxPdfPages: z.number().int().min(1).max(1000).default(20),
   /** Longest audio accepted (decoding stops there → 413). */
   maxAudioSeconds: z.number().int().min(1).default(600),
   /** Largest pack file accepted. */

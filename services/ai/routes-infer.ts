@@ -10,6 +10,7 @@ import type { WireTensor } from "./jobs.js";
 import { MODEL_NAME } from "./manifest.js";
 import { type Ctx, localFile } from "./models.js";
 import type { Moderation } from "./moderate.js";
+import { isPdf, pdfPages } from "./pdf.js";
 import { entryOf, runJob } from "./run.js";
 import type { AiState } from "./state.js";
 
@@ -27,13 +28,33 @@ async function bodyBytes(req: Request, max: number): Promise<Buffer> {
   return b;
 }
 
-/** A request's PNG or JPEG body, decoded (400 when it is none, 413 over the pixel limit). */
-async function imageBody(ctx: Ctx, req: Request) {
-  const bytes = await bodyBytes(req, MAX_IMAGE_BYTES);
+const apiError = (err: unknown): never => {
+  throw err instanceof ImageError ? new ApiError(err.status, err.message) : err;
+};
+
+/** PNG or JPEG bytes, decoded (400 when they are none, 413 over the pixel limit). */
+async function decodeBody(ctx: Ctx, bytes: Buffer) {
   if (bytes.length === 0) throw new ApiError(400, "empty body: send a PNG or JPEG image");
-  return decodeImage(bytes, ctx.config.maxImagePixels).catch((err) => {
-    throw err instanceof ImageError ? new ApiError(err.status, err.message) : err;
+  return decodeImage(bytes, ctx.config.maxImagePixels).catch(apiError);
+}
+
+/** A request's PNG or JPEG body, decoded. */
+async function imageBody(ctx: Ctx, req: Request) {
+  return decodeBody(ctx, await bodyBytes(req, MAX_IMAGE_BYTES));
+}
+
+/** OCR of each page of a PDF (the first `maxPdfPages`); throws ImageError. */
+export async function ocrPdf(ctx: Ctx, s: AiState, pdf: Buffer) {
+  const pngs = await pdfPages(pdf, {
+    maxPages: ctx.config.maxPdfPages,
+    timeoutMs: ctx.config.requestTimeoutMs,
   });
+  const pages = [];
+  for (const [i, png] of pngs.entries()) {
+    const image = await decodeImage(png, ctx.config.maxImagePixels);
+    pages.push({ page: i + 1, ...(await ocr(ctx, s, image)) });
+  }
+  return { pages, maxPages: ctx.config.maxPdfPages };
 }
 
 /** Mounts /infer/{model}, /ocr and /moderate. */
@@ -82,13 +103,18 @@ export function inferRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
     method: "post",
     path: "/ocr",
     operationId: "ocr",
-    summary: "Text in an image (PNG or JPEG body) → lines with text, box and confidence",
+    summary:
+      "Text in an image (PNG or JPEG body) → lines with text, box and confidence; a PDF body → the same per page",
     request: { body: { content: { "image/*": { schema: { type: "string", format: "binary" } } } } },
     responses: { 200: { description: "lines", content: { "application/json": { schema: z.object({}) } } } },
-    errors: [404, 413, 429, 503],
+    errors: [404, 413, 429, 501, 503],
   });
   app.post("/ocr", (c) =>
-    answer(c, async () => c.json(await ocr(ctx, ai(), await imageBody(ctx, c.req.raw)), 200)),
+    answer(c, async () => {
+      const bytes = await bodyBytes(c.req.raw, MAX_IMAGE_BYTES);
+      if (isPdf(bytes)) return c.json(await ocrPdf(ctx, ai(), bytes).catch(apiError), 200);
+      return c.json(await ocr(ctx, ai(), await decodeBody(ctx, bytes)), 200);
+    }),
   );
   documentRoute(app, {
     method: "post",

@@ -1,7 +1,7 @@
 /**
  * The AI service through a real appliance (gateway, nats-server, service host): the built-in packs and their
  * licences, installing a pack built by the test (a hand-written ONNX model), refusing bad packs, generic
- * inference with its 400s, OCR on words ImageMagick draws, moderation labels of generated images, 429 when a queue is full, /health while OCR runs.
+ * inference with its 400s, OCR on words ImageMagick draws and on a PDF's pages, moderation labels of generated images, 429 when a queue is full, /health while OCR runs.
  */
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPack as buildUnsigned } from "../../services/ai/pack.js";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
-import { speechWav, textImage } from "../helpers/audio.js";
+import { speechWav, textImage, textPdf } from "../helpers/audio.js";
 import { addManifest as addManifestOf, addModel } from "../helpers/onnx.js";
 
 let app: TestAppliance;
@@ -187,6 +187,25 @@ describe("OCR", () => {
     for (const l of body.lines) expect(l.confidence).toBeGreaterThan(0.5);
     expect((await json("/models/ppocr-det")).body.provider).toBe("cpu");
   }, 30_000);
+
+  it("reads each page of a PDF (rendered by pdftoppm) and refuses a broken PDF", async () => {
+    const pdf = textPdf([["INVOICE 42", "total due"], ["second page"]]);
+    const r = await json("/ocr", {
+      method: "POST",
+      body: pdf,
+      headers: { "content-type": "application/pdf" },
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const pages = r.body.pages as { page: number; lines: { text: string }[] }[];
+    expect(pages.map((p) => p.page)).toEqual([1, 2]);
+    const words = (p: (typeof pages)[number]) => p.lines.map((l) => l.text.toLowerCase()).join(" ");
+    expect(words(pages[0]!)).toMatch(/invoice\s*42/);
+    expect(words(pages[0]!)).toMatch(/total\s*due/);
+    expect(words(pages[1]!)).toMatch(/second\s*page/);
+    const broken = await json("/ocr", { method: "POST", body: "%PDF-1.4 nothing else" });
+    expect(broken.status).toBe(400);
+    expect(broken.body.message).toMatch(/PDF/);
+  }, 60_000);
 
   it("refuses what is not an image, an empty body and a giant image before decoding", async () => {
     const notImage = await app.api("/api/ai/ocr", { method: "POST", body: "hello" });
