@@ -84,7 +84,7 @@ export function textImage(lines: string[], size = "800x300"): Buffer {
   ]);
 }
 
-/** A PDF written by hand (Helvetica 36 pt, one page per entry, each line of a page below the last). */
+/** A PDF written by hand (Helvetica 36 pt, one short page per entry, each line of a page below the last). */
 export function textPdf(pages: string[][]): Buffer {
   const objs: string[] = [];
   const pageIds = pages.map((_, i) => 4 + i * 2);
@@ -92,9 +92,9 @@ export function textPdf(pages: string[][]): Buffer {
   objs[2] = `<< /Type /Pages /Kids [${pageIds.map((id) => `${id} 0 R`).join(" ")}] /Count ${pages.length} >>`;
   objs[3] = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>";
   pages.forEach((lines, i) => {
-    const text = lines.map((l, j) => `BT /F1 36 Tf 50 ${700 - j * 60} Td (${l}) Tj ET`).join("\n");
+    const text = lines.map((l, j) => `BT /F1 36 Tf 30 ${150 - j * 60} Td (${l}) Tj ET`).join("\n");
     objs[4 + i * 2] =
-      `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${5 + i * 2} 0 R >>`;
+      `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Resources << /Font << /F1 3 0 R >> >> /Contents ${5 + i * 2} 0 R >>`;
     objs[5 + i * 2] = `<< /Length ${text.length} >>\nstream\n${text}\nendstream`;
   });
   let out = "%PDF-1.4\n";
