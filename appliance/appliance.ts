@@ -289,7 +289,7 @@ function mergeServiceConfig(
 
 /**
  * Media reads the profile's encoder preference (unless config sets its own) and the files and forms services'
- * blob-store settings, so it opens the stores they write.
+ * blob-store settings, so it opens the stores they write; the AI service reads uploaded files' content the same way.
  */
 function withMediaDefaults(
   merged: ApplianceConfig["serviceConfig"],
@@ -303,6 +303,7 @@ function withMediaDefaults(
       sourceFiles: merged.files ?? {},
       sourceForms: merged.forms ?? {},
     },
+    ai: { ...(merged.ai ?? {}), sourceFiles: merged.files ?? {} },
   };
 }
 

@@ -1,20 +1,13 @@
 /** Where things are: the package root (source or dist), the data dir layout. */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import os from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
+import { findPackageRoot } from "./lib/package-root.js";
 import { hubLinkFile } from "./sync/hub-link.js";
 
 /** The folder holding this package's package.json, found from this file (works from source and dist). */
 export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pj = join(dir, "package.json");
-    if (existsSync(pj) && JSON.parse(readFileSync(pj, "utf8")).name === "nexus-edge") return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error("cannot find the nexus-edge package root");
-    dir = up;
-  }
+  return findPackageRoot(import.meta.url, "nexus-edge");
 }
 
 /** The appliance version from package.json. */

@@ -12,9 +12,10 @@
 #   shellcheck             the bundle tests lint install.sh and the launcher as POSIX sh
 #   systemd                for systemd-analyze: the bundle tests verify nexus.service (Debian images have it)
 #   imagemagick fonts-dejavu-core espeak-ng  the AI tests draw known words for OCR and speak phrases for VAD
+#   poppler-utils          pdftoppm: the AI service renders PDF pages for OCR
 set -euo pipefail
 PKGS=(nats-server build-essential python3 ffmpeg ca-certificates openssl chromium postgresql faketime prometheus
-  shellcheck systemd ansible ansible-lint yamllint imagemagick fonts-dejavu-core espeak-ng)
+  shellcheck systemd ansible ansible-lint yamllint imagemagick fonts-dejavu-core espeak-ng poppler-utils)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
@@ -29,7 +30,7 @@ else
   echo "all present: ${PKGS[*]}"
 fi
 for bin in nats-server chromium faketime openssl promtool shellcheck systemd-analyze ansible-playbook ansible-lint \
-  yamllint; do
+  yamllint pdftoppm; do
   command -v "$bin" >/dev/null || { echo "FAILED: $bin is missing after installing the packages" >&2; exit 1; }
 done
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "FAILED: PostgreSQL's initdb is missing" >&2; exit 1; }

@@ -193,7 +193,7 @@ admin
 
 const models = program
   .command("models")
-  .description("AI model packs on this box: list, install, remove, pin");
+  .description("AI model packs on this box: list, install, remove, pin, sign");
 models
   .command("list", { isDefault: true })
   .description("installed models with task, runtime, licence and size")
@@ -217,6 +217,14 @@ models
   .option("--off", "unpin")
   .action(async (name: string, o: { off?: boolean }) =>
     (await import("./models.js")).modelsPin(dataDir(), siteOf(), name, !o.off),
+  );
+models
+  .command("sign <pack>")
+  .description("sign a pack file (ed25519 over its manifest.json) so boxes trusting the key install it")
+  .requiredOption("--key <pem>", "ed25519 private key (PEM, PKCS#8)")
+  .option("-o, --out <file>", "write the signed pack here (default: replace the pack)")
+  .action(async (pack: string, o: { key: string; out?: string }) =>
+    (await import("./models.js")).modelsSign(pack, o.key, o.out),
   );
 
 program

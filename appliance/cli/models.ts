@@ -1,13 +1,17 @@
 /**
- * `nexus models list|install|remove|pin`: the AI service's model registry on the box itself, through the
+ * `nexus models list|install|remove|pin|sign`: the AI service's model registry on the box itself, through the
  * service's own functions on its database and blob store (works with or without a running appliance; a running
  * service loads a replaced model's new files on its next request).
  */
+import { createPrivateKey } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { pino } from "pino";
 import aiService from "../../services/ai/index.js";
 import { installPack, listModels, pinModel, removeModel } from "../../services/ai/models.js";
+import { signPackFile } from "../../services/ai/sign-pack.js";
 import { registryStore } from "../../services/ai/state.js";
 import { openServiceOffline } from "../kit/index.js";
+import { keyId } from "../lib/ed25519.js";
 import { bytes, progressBar, table } from "../lib/format.js";
 
 function open(dataDir: string, site: string) {
@@ -28,7 +32,9 @@ export function modelsList(dataDir: string, site: string, json: boolean): void {
       m.runtime,
       m.license,
       bytes(m.size),
-      [m.builtin ? "built-in" : "", m.pinned ? "pinned" : ""].filter(Boolean).join(", "),
+      [m.builtin ? "built-in" : "", m.pinned ? "pinned" : "", m.signer ? `signed ${m.signer}` : ""]
+        .filter(Boolean)
+        .join(", "),
     ]);
     console.log(table(["NAME", "VERSION", "TASK", "RUNTIME", "LICENCE", "SIZE", ""], rows));
   } finally {
@@ -77,4 +83,11 @@ export function modelsPin(dataDir: string, site: string, name: string, pinned: b
   } finally {
     ctx.db.close();
   }
+}
+
+/** Signs a pack file with an ed25519 private key (PEM), writing `out` (default: the pack itself). */
+export async function modelsSign(pack: string, keyFile: string, out?: string): Promise<void> {
+  const key = createPrivateKey(readFileSync(keyFile, "utf8"));
+  await signPackFile(pack, out ?? pack, key);
+  console.log(`Signed ${out ?? pack} with key ${keyId(key)}.`);
 }

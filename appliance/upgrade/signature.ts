@@ -4,16 +4,10 @@
  * and the installed version's build time, not the box's clock alone: a box without a reliable clock (no RTC
  * battery, no network time) must still install a bundle that was valid when it was signed.
  */
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign,
-  verify,
-} from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { loadTrustedKeys, signerOf } from "../lib/ed25519.js";
 import {
   formatManifest,
   hashBundle,
@@ -23,6 +17,8 @@ import {
   parseManifest,
   SIGNATURE,
 } from "./manifest.js";
+
+export { loadTrustedKeys };
 
 /** The longest validity period a bundle may claim. */
 export const MAX_VALIDITY_DAYS = 3 * 366;
@@ -42,15 +38,6 @@ export function loadSigningKey(file: string, create = false): KeyObject {
 /** The public key's PEM (what a box trusts). */
 export function publicKeyPem(key: KeyObject): string {
   return createPublicKey(key).export({ type: "spki", format: "pem" }) as string;
-}
-
-/** Public keys (`*.pem`) in a trusted-keys folder. */
-export function loadTrustedKeys(dir: string): KeyObject[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".pem"))
-    .sort()
-    .map((f) => createPublicKey(readFileSync(join(dir, f), "utf8")));
 }
 
 /** Writes the manifest and its detached signature into the bundle dir. */
@@ -129,7 +116,7 @@ export async function verifyBundle(
   if (!trusted.length) return { ok: false, reason: "no trusted public key to verify with" };
   const text = readFileSync(manifestFile);
   const sig = readFileSync(sigFile);
-  if (!trusted.some((k) => verify(null, text, k, sig))) {
+  if (!signerOf(text, sig, trusted)) {
     return {
       ok: false,
       reason: "signature does not verify with any trusted key (tampered manifest or unknown signer)",

@@ -94,6 +94,8 @@ function copyApp(o: StageOptions): void {
     filter: (s) => !s.endsWith(".map") && !s.includes("/dist/nexus-"),
   });
   cpSync(join(o.repo, "firmware-profiles"), join(app, "firmware-profiles"), { recursive: true });
+  // Model files shipped in the repository (the AI service's built-in packs that are not in an npm package).
+  cpSync(join(o.repo, "models"), join(app, "models"), { recursive: true });
   cpSync(join(o.repo, "docs"), join(app, "docs"), { recursive: true });
   const pkgs = productionPackages(o.repo);
   o.step(`production node_modules (${pkgs.length} packages)`);

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { findPackageRoot } from "../../appliance/lib/package-root.js";
 import { type Manifest, parseManifest } from "./manifest.js";
 import { type Ctx, getModel, installFiles, type RegistryStore } from "./models.js";
 import { type StagedFile, sha256Of } from "./pack.js";
@@ -14,7 +15,9 @@ import { type StagedFile, sha256Of } from "./pack.js";
 const require = createRequire(import.meta.url);
 
 interface Builtin {
+  /** The npm package holding the files, or `repo:<version>` for files shipped in this repository. */
   pkg: string;
+  /** Folder of the files inside the package (repo files: inside the repository, e.g. `models/…`). */
   dir: string;
   manifest: Omit<Manifest, "files" | "version" | "description"> & { description: string };
   files: string[];
@@ -78,20 +81,43 @@ export const BUILTINS: Builtin[] = [
     },
   },
   {
-    pkg: "@ricky0123/vad-web",
-    dir: "dist",
-    files: ["silero_vad_v5.onnx"],
+    // Shipped in the repository (2.3 MB, MIT, with its LICENSE): the npm package it came from pulled
+    // onnxruntime-web (~145 MB) into production node_modules for this one file.
+    pkg: "repo:5.0.0",
+    dir: "models/silero-vad",
+    files: ["silero_vad_v5.onnx", "LICENSE"],
     manifest: {
       name: "silero-vad",
       task: "vad",
       runtime: "onnx",
-      description: "Silero VAD v5 (voice activity, 16 kHz), as packaged by @ricky0123/vad-web",
+      description: "Silero VAD v5 (voice activity, 16 kHz), snakers4/silero-vad",
       entry: "silero_vad_v5.onnx",
       inputs: [f32("input", [1, 576]), f32("state", [2, 1, 128]), { name: "sr", type: "int64", shape: [] }],
       outputs: [f32("output", [1, 1]), f32("stateN", [2, 1, 128])],
       preprocess: "pcm16k",
       postprocess: "vad-segments",
       license: "MIT",
+      licenseFile: "LICENSE",
+    },
+  },
+  {
+    // NSFWJS's graph model, written out of the JavaScript it ships in (see models/nsfwjs-mobilenet-v2-mid).
+    pkg: "repo:4.4.0",
+    dir: "models/nsfwjs-mobilenet-v2-mid",
+    files: ["model.json", "group1-shard1of2", "group1-shard2of2", "LICENSE"],
+    manifest: {
+      name: "nsfw-mobilenet-v2",
+      task: "moderate",
+      runtime: "tfjs",
+      description:
+        "NSFWJS MobileNetV2 (mid) image moderation: drawing, hentai, neutral, porn, sexy (nsfwjs 4.4.0)",
+      entry: "model.json",
+      inputs: [f32("input", ["n", 224, 224, 3])],
+      outputs: [f32("Identity", ["n", 5])],
+      preprocess: "rgb224-unit",
+      postprocess: "nsfw-classes",
+      license: "MIT",
+      licenseFile: "LICENSE",
     },
   },
   {
@@ -125,13 +151,20 @@ function packageDir(pkg: string): string {
   throw new Error(`package ${pkg} is not installed`);
 }
 
+/** Where a built-in's files are and its version (the npm package's, or the one written after `repo:`). */
+function sourceOf(b: Builtin): { root: string; version: string } {
+  if (b.pkg.startsWith("repo:"))
+    return { root: findPackageRoot(import.meta.url, "nexus-edge"), version: b.pkg.slice(5) };
+  const root = packageDir(b.pkg);
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+  return { root, version: pkg.version };
+}
+
 /** Installs each built-in pack that is missing or whose package version changed (a pinned one is left). */
 export async function installBuiltins(ctx: Ctx, reg: RegistryStore): Promise<string[]> {
   const done: string[] = [];
   for (const b of BUILTINS) {
-    const root = packageDir(b.pkg);
-    const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string })
-      .version;
+    const { root, version } = sourceOf(b);
     const have = getModel(ctx, b.manifest.name);
     if (have && (have.version === version || have.pinned)) continue;
     const dir = join(reg.stagingDir, randomUUID());

@@ -29,6 +29,8 @@ export const aiConfigSchema = z.object({
     .default(10 * 60_000),
   /** Largest image (width × height) accepted, checked from its header before decoding. */
   maxImagePixels: z.number().int().min(1).default(40_000_000),
+  /** PDF pages OCR reads (the first ones); more are left out and said so. */
+  maxPdfPages: z.number().int().min(1).max(1000).default(20),
   /** Longest audio accepted (decoding stops there → 413). */
   maxAudioSeconds: z.number().int().min(1).default(600),
   /** Largest pack file accepted. */
@@ -39,6 +41,20 @@ export const aiConfigSchema = z.object({
     .default(4 * 1024 ** 3),
   /** Where pack files are stored (local blob store; default <data>/services/ai/blobs). */
   blobRoot: z.string().min(1).optional(),
+  /** Installs packs that are unsigned or signed by an unknown key: for development only. */
+  allowUnsignedPacks: z.boolean().default(false),
+  /** The box's folder of trusted pack keys (`*.pem`); default <data>/services/ai/trusted-keys. */
+  trustedKeysDir: z.string().min(1).optional(),
+  /** The files service's settings (filled by the appliance), to read uploaded files' content from its store. */
+  sourceFiles: z.record(z.string(), z.unknown()).default({}),
+  /** OCR of uploaded images and speech segments of uploaded audio, written back as the file's metadata. */
+  analyseUploads: z.boolean().default(true),
+  /** Uploaded files larger than this are not analysed. */
+  analyseMaxBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024 * 1024),
   /** Installs the built-in packs (from the npm packages) at start. */
   builtinPacks: z.boolean().default(true),
 });

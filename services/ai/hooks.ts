@@ -1,9 +1,10 @@
 /**
  * Pipeline hooks on the files service's events (durable JetStream consumers; a failure is redelivered): a new or
  * new-version file's name goes into the semantic index (kind `file-name`, id `file:<nodeId>`), a deleted file
- * leaves it. Content (OCR text, moderation labels, speech segments) is not read here yet.
+ * leaves it. Images and audio are analysed too (analyse.ts): OCR text and speech segments as file metadata.
  */
-import type { Subscription } from "../../appliance/kit/index.js";
+import type { CloudEvent, Subscription } from "../../appliance/kit/index.js";
+import { analyseUpload, type UploadEvent } from "./analyse.js";
 import { indexDocument, unindexDocument } from "./embed.js";
 import type { Ctx } from "./models.js";
 import { embed } from "./routes-search.js";
@@ -31,21 +32,22 @@ async function indexFileName(ctx: Ctx, e: FileEvent): Promise<void> {
 
 /** The AI service's subscriptions. */
 export function aiSubscriptions(ctx: Ctx): Subscription[] {
+  const onVersion = (e: CloudEvent) => indexFileName(ctx, e.data as FileEvent);
+  const analyse = (e: CloudEvent) => analyseUpload(ctx, e.data as UploadEvent);
   return [
-    {
-      name: "files-uploaded",
-      subject: "nexus.files.uploaded",
-      handler: (event) => indexFileName(ctx, event.data as FileEvent),
-    },
-    {
-      name: "files-versioned",
-      subject: "nexus.files.versioned",
-      handler: (event) => indexFileName(ctx, event.data as FileEvent),
-    },
+    // Names and content separately: a full OCR queue (redelivered) does not hold up indexing the name.
+    { name: "files-uploaded", subject: "nexus.files.uploaded", handler: onVersion },
+    { name: "files-versioned", subject: "nexus.files.versioned", handler: onVersion },
+    { name: "files-analyse-uploaded", subject: "nexus.files.uploaded", handler: analyse },
+    { name: "files-analyse-versioned", subject: "nexus.files.versioned", handler: analyse },
     {
       name: "files-deleted",
       subject: "nexus.files.deleted",
-      handler: (event) => void unindexDocument(ctx, `file:${(event.data as FileEvent).nodeId}`),
+      handler: (event) => {
+        const { nodeId } = event.data as FileEvent;
+        unindexDocument(ctx, `file:${nodeId}`);
+        unindexDocument(ctx, `file-ocr:${nodeId}`);
+      },
     },
   ];
 }

@@ -4,10 +4,10 @@
  */
 import { spawn } from "node:child_process";
 
-/** Input that is not a usable image: 400 (not an image), 413 (too many pixels). */
+/** Input that is not a usable image: 400 (not an image), 413 (too many pixels), 501 (no PDF renderer). */
 export class ImageError extends Error {
   constructor(
-    readonly status: 400 | 413,
+    readonly status: 400 | 413 | 501,
     message: string,
   ) {
     super(message);

@@ -33,6 +33,7 @@ export default defineService<AiConfig>({
     rule("GET", "/runtime", "ai:read"),
     rule("POST", "/infer/:model", "ai:infer"),
     rule("POST", "/ocr", "ai:infer", { maxBodyBytes: 64 * 1024 * 1024 }),
+    rule("POST", "/moderate", "ai:infer", { maxBodyBytes: 64 * 1024 * 1024 }),
     rule("POST", "/vad", "ai:infer", { maxBodyBytes: 256 * 1024 * 1024 }),
     rule("POST", "/embed", "ai:infer"),
     rule("POST", "/search", "ai:read"),

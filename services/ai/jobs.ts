@@ -1,5 +1,6 @@
 /** What the HTTP side sends to an inference worker and what comes back (structured-clone friendly). */
 import type { Provider } from "./config.js";
+import type { ModerateJob } from "./moderate.js";
 
 /** A tensor on the wire between threads. */
 export interface WireTensor {
@@ -12,6 +13,7 @@ export type Job =
   | { kind: "infer"; path: string; feeds: Record<string, WireTensor> }
   | { kind: "vad"; path: string; samples: Float32Array }
   | { kind: "embed"; texts: string[] }
+  | ModerateJob
   | {
       kind: "ocr";
       det: string;

@@ -8,6 +8,8 @@ import { z } from "zod";
 export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** Files inside a pack: plain names, no directories, so nothing from a pack becomes a path. */
 export const PACK_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** The pack's detached ed25519 signature over manifest.json's exact bytes (see signing.ts). */
+export const SIGNATURE_FILE = "manifest.sig";
 export const DTYPES = ["float32", "float64", "int32", "int64", "uint8", "int8", "bool"] as const;
 export type Dtype = (typeof DTYPES)[number];
 
@@ -59,8 +61,6 @@ export const manifestSchema = z
     licenseFile: z.string().regex(PACK_FILE).optional(),
     /** sha256 (hex) of every file of the pack except manifest.json. */
     files: z.record(z.string().regex(PACK_FILE), z.string().regex(/^[0-9a-f]{64}$/)),
-    /** Optional detached signature of the manifest (base64), checked when the box has a trusted key. */
-    signature: z.string().max(2048).optional(),
   })
   .strict()
   .superRefine((m, ctx) => {

@@ -39,4 +39,9 @@ export const migrations: Migration[] = [
       );
       CREATE INDEX documents_kind ON documents(kind);`),
   },
+  {
+    // The key id that signed an installed pack (null: built-in, or unsigned under the dev flag).
+    id: "1765100002_model_signer",
+    up: (db) => db.exec("ALTER TABLE models ADD COLUMN signer TEXT"),
+  },
 ];

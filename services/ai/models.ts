@@ -12,6 +12,7 @@ import type { BlobStore } from "../../appliance/lib/blob-store.js";
 import type { AiConfig } from "./config.js";
 import { type Manifest, ManifestError } from "./manifest.js";
 import { type Progress, type StagedFile, unpackPack } from "./pack.js";
+import { checkPackSignature, trustedKeyDirs, trustedKeys } from "./signing.js";
 
 export type Ctx = ServiceContext<AiConfig>;
 
@@ -32,6 +33,8 @@ export interface ModelInfo {
   pinned: boolean;
   size: number;
   installedAt: string;
+  /** Key id of the trusted key that signed the pack; null for built-ins and unsigned dev installs. */
+  signer: string | null;
   manifest: Manifest;
 }
 
@@ -46,6 +49,7 @@ interface ModelRow {
   pinned: number;
   size: number;
   installed_at: string;
+  signer: string | null;
 }
 
 /** A registry action the caller got wrong (409: pinned, 404: unknown). */
@@ -69,6 +73,7 @@ const toInfo = (r: ModelRow): ModelInfo => ({
   pinned: r.pinned === 1,
   size: r.size,
   installedAt: r.installed_at,
+  signer: r.signer,
   manifest: JSON.parse(r.manifest) as Manifest,
 });
 
@@ -95,7 +100,14 @@ export async function installPack(
     onProgress: opts.onProgress,
   });
   try {
-    return await installFiles(ctx, reg, pack.manifest, pack.files, opts.builtin ?? false);
+    const keys = trustedKeys(trustedKeyDirs(ctx.dataDir, ctx.config));
+    const { signer } = checkPackSignature(
+      pack.manifestBytes,
+      pack.signature,
+      keys,
+      ctx.config.allowUnsignedPacks,
+    );
+    return await installFiles(ctx, reg, pack.manifest, pack.files, opts.builtin ?? false, signer);
   } finally {
     pack.discard();
   }
@@ -108,6 +120,7 @@ export async function installFiles(
   manifest: Manifest,
   files: StagedFile[],
   builtin: boolean,
+  signer: string | null = null,
 ): Promise<ModelInfo> {
   const old = getModel(ctx, manifest.name);
   if (old?.pinned && old.version !== manifest.version)
@@ -119,8 +132,8 @@ export async function installFiles(
     ctx.db.prepare("DELETE FROM models WHERE name = ?").run(manifest.name);
     ctx.db
       .prepare(
-        `INSERT INTO models (name, version, task, runtime, license, manifest, builtin, pinned, size, installed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO models (name, version, task, runtime, license, manifest, builtin, pinned, size, installed_at,
+           signer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         manifest.name,
@@ -133,6 +146,7 @@ export async function installFiles(
         old?.pinned ? 1 : 0,
         size,
         new Date().toISOString(),
+        signer,
       );
     const ins = ctx.db.prepare("INSERT INTO model_files (model, file, sha256, size) VALUES (?, ?, ?, ?)");
     for (const f of files) ins.run(manifest.name, f.name, f.sha256, f.size);
@@ -140,6 +154,7 @@ export async function installFiles(
       name: manifest.name,
       version: manifest.version,
       license: manifest.license,
+      signer,
     });
     return before;
   });

@@ -4,7 +4,7 @@
  * from the archive becomes a path. Refused: a bad manifest, a file missing, extra or not matching its sha256,
  * links or directories, a pack over the size limit.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, type KeyObject, randomUUID, sign } from "node:crypto";
 import {
   closeSync,
   createReadStream,
@@ -21,10 +21,11 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import tar from "tar-stream";
-import { type Manifest, ManifestError, PACK_FILE, parseManifest } from "./manifest.js";
+import { type Manifest, ManifestError, PACK_FILE, parseManifest, SIGNATURE_FILE } from "./manifest.js";
 
 const MANIFEST = "manifest.json";
 const MAX_MANIFEST = 1024 * 1024;
+const MAX_SIGNATURE = 1024;
 
 /** One file of an unpacked pack, in staging. */
 export interface StagedFile {
@@ -36,6 +37,10 @@ export interface StagedFile {
 
 export interface UnpackedPack {
   manifest: Manifest;
+  /** manifest.json's exact bytes (what a signature covers). */
+  manifestBytes: Buffer;
+  /** manifest.sig's bytes, or null for an unsigned pack. */
+  signature: Buffer | null;
   files: StagedFile[];
   dir: string;
   /** Removes the staging directory. */
@@ -61,15 +66,20 @@ export async function unpackPack(
     const manifestFile = staged.get(MANIFEST);
     if (!manifestFile) throw new ManifestError("pack has no manifest.json at its root");
     if (manifestFile.size > MAX_MANIFEST) throw new ManifestError("manifest.json is too large");
+    const manifestBytes = readFileSync(manifestFile.path);
     let raw: unknown;
     try {
-      raw = JSON.parse(readFileSync(manifestFile.path, "utf8"));
+      raw = JSON.parse(manifestBytes.toString("utf8"));
     } catch {
       throw new ManifestError("manifest.json is not valid JSON");
     }
     const manifest = parseManifest(raw);
     staged.delete(MANIFEST);
-    return { manifest, files: checkFiles(manifest, staged), dir, discard };
+    const sigFile = staged.get(SIGNATURE_FILE);
+    if (sigFile && sigFile.size > MAX_SIGNATURE) throw new ManifestError("manifest.sig is too large");
+    const signature = sigFile ? readFileSync(sigFile.path) : null;
+    staged.delete(SIGNATURE_FILE);
+    return { manifest, manifestBytes, signature, files: checkFiles(manifest, staged), dir, discard };
   } catch (err) {
     discard();
     throw err;
@@ -155,8 +165,15 @@ function isGzip(file: string): boolean {
   }
 }
 
-/** Builds a pack (tar) from a manifest and its files' bytes: for tests, built-ins and `nexus models pack`. */
-export async function buildPack(manifest: object, files: Record<string, Buffer>): Promise<Buffer> {
+/**
+ * Builds a pack (tar) from a manifest and its files' bytes, signed with `key` (ed25519) when given: for tests
+ * and tools. `nexus models sign` signs an existing pack file (sign-pack.ts).
+ */
+export async function buildPack(
+  manifest: object,
+  files: Record<string, Buffer>,
+  key?: KeyObject,
+): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   pack.on("data", (c: unknown) => void chunks.push(c as Buffer));
@@ -164,7 +181,9 @@ export async function buildPack(manifest: object, files: Record<string, Buffer>)
     pack.on("end", () => resolve());
     pack.on("error", reject);
   });
-  pack.entry({ name: MANIFEST }, Buffer.from(JSON.stringify(manifest, null, 2)));
+  const text = Buffer.from(JSON.stringify(manifest, null, 2));
+  pack.entry({ name: MANIFEST }, text);
+  if (key) pack.entry({ name: SIGNATURE_FILE }, sign(null, text, key));
   for (const [name, data] of Object.entries(files)) pack.entry({ name }, data);
   pack.finalize();
   await ended;

@@ -9,8 +9,12 @@ import { feedsFor, inferBody, outputsJson, TensorError } from "./infer.js";
 import type { WireTensor } from "./jobs.js";
 import { MODEL_NAME } from "./manifest.js";
 import { type Ctx, localFile } from "./models.js";
+import type { Moderation } from "./moderate.js";
+import { isPdf, pdfPages } from "./pdf.js";
 import { entryOf, runJob } from "./run.js";
 import type { AiState } from "./state.js";
+
+export const MODERATION_MODEL = "nsfw-mobilenet-v2";
 
 /** Largest image body accepted (its pixels are checked separately). */
 const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
@@ -24,7 +28,36 @@ async function bodyBytes(req: Request, max: number): Promise<Buffer> {
   return b;
 }
 
-/** Mounts /infer/{model} and /ocr. */
+const apiError = (err: unknown): never => {
+  throw err instanceof ImageError ? new ApiError(err.status, err.message) : err;
+};
+
+/** PNG or JPEG bytes, decoded (400 when they are none, 413 over the pixel limit). */
+async function decodeBody(ctx: Ctx, bytes: Buffer) {
+  if (bytes.length === 0) throw new ApiError(400, "empty body: send a PNG or JPEG image");
+  return decodeImage(bytes, ctx.config.maxImagePixels).catch(apiError);
+}
+
+/** A request's PNG or JPEG body, decoded. */
+async function imageBody(ctx: Ctx, req: Request) {
+  return decodeBody(ctx, await bodyBytes(req, MAX_IMAGE_BYTES));
+}
+
+/** OCR of each page of a PDF (the first `maxPdfPages`); throws ImageError. */
+export async function ocrPdf(ctx: Ctx, s: AiState, pdf: Buffer) {
+  const pngs = await pdfPages(pdf, {
+    maxPages: ctx.config.maxPdfPages,
+    timeoutMs: ctx.config.requestTimeoutMs,
+  });
+  const pages = [];
+  for (const [i, png] of pngs.entries()) {
+    const image = await decodeImage(png, ctx.config.maxImagePixels);
+    pages.push({ page: i + 1, ...(await ocr(ctx, s, image)) });
+  }
+  return { pages, maxPages: ctx.config.maxPdfPages };
+}
+
+/** Mounts /infer/{model}, /ocr and /moderate. */
 export function inferRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
   documentRoute(app, {
     method: "post",
@@ -70,20 +103,30 @@ export function inferRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
     method: "post",
     path: "/ocr",
     operationId: "ocr",
-    summary: "Text in an image (PNG or JPEG body) → lines with text, box and confidence",
+    summary:
+      "Text in an image (PNG or JPEG body) → lines with text, box and confidence; a PDF body → the same per page",
     request: { body: { content: { "image/*": { schema: { type: "string", format: "binary" } } } } },
     responses: { 200: { description: "lines", content: { "application/json": { schema: z.object({}) } } } },
-    errors: [404, 413, 429, 503],
+    errors: [404, 413, 429, 501, 503],
   });
   app.post("/ocr", (c) =>
     answer(c, async () => {
       const bytes = await bodyBytes(c.req.raw, MAX_IMAGE_BYTES);
-      if (bytes.length === 0) throw new ApiError(400, "empty body: send a PNG or JPEG image");
-      const image = await decodeImage(bytes, ctx.config.maxImagePixels).catch((err) => {
-        throw err instanceof ImageError ? new ApiError(err.status, err.message) : err;
-      });
-      return c.json(await ocr(ctx, ai(), image), 200);
+      if (isPdf(bytes)) return c.json(await ocrPdf(ctx, ai(), bytes).catch(apiError), 200);
+      return c.json(await ocr(ctx, ai(), await decodeBody(ctx, bytes)), 200);
     }),
+  );
+  documentRoute(app, {
+    method: "post",
+    path: "/moderate",
+    operationId: "moderate",
+    summary: "Moderation labels of an image (PNG or JPEG body) → [{ label, score }] best first, flagged",
+    request: { body: { content: { "image/*": { schema: { type: "string", format: "binary" } } } } },
+    responses: { 200: { description: "labels", content: { "application/json": { schema: z.object({}) } } } },
+    errors: [404, 413, 429, 503],
+  });
+  app.post("/moderate", (c) =>
+    answer(c, async () => c.json(await moderate(ctx, ai(), await imageBody(ctx, c.req.raw)), 200)),
   );
 }
 
@@ -106,13 +149,46 @@ export function vadRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
       const samples = await decodeAudio(bytes, ctx.config.maxAudioSeconds).catch((err) => {
         throw err instanceof AudioError ? new ApiError(err.status, err.message) : err;
       });
-      const s = ai();
-      const { model, path } = await entryOf(ctx, s, "silero-vad", "vad");
-      const job = { kind: "vad" as const, path, samples };
-      return c.json(await runJob(ctx, s, "silero-vad", model.size, job, { [path]: "silero-vad" }), 200);
+      return c.json(await vad(ctx, ai(), samples), 200);
     }),
   );
 }
+
+/** Speech segments of decoded 16 kHz mono samples with the installed silero-vad model. */
+export async function vad(ctx: Ctx, s: AiState, samples: Float32Array) {
+  const { model, path } = await entryOf(ctx, s, "silero-vad", "vad");
+  const job = { kind: "vad" as const, path, samples };
+  return runJob(ctx, s, "silero-vad", model.size, job, { [path]: "silero-vad" }) as Promise<{
+    durationMs: number;
+    segments: { startMs: number; endMs: number }[];
+  }>;
+}
+
+/** Moderation labels of a decoded image with the installed nsfw-mobilenet-v2 model. */
+export async function moderate(
+  ctx: Ctx,
+  s: AiState,
+  image: { width: number; height: number; data: Uint8Array },
+) {
+  const name = MODERATION_MODEL;
+  const { model, path } = await entryOf(ctx, s, name, "moderate");
+  const shards = await Promise.all(
+    Object.keys(model.manifest.files)
+      .filter((f) => /^group\d+-shard\d+of\d+$/.test(f))
+      .sort(byShard)
+      .map((f) => localFile(ctx, s, name, f)),
+  );
+  const job = { kind: "moderate" as const, modelJson: path, shards, image };
+  const r = (await runJob(ctx, s, name, model.size, job, { [path]: name })) as Moderation;
+  return { model: name, ...r };
+}
+
+const shardNo = (f: string) => f.match(/\d+/g)?.map(Number) ?? [];
+const byShard = (a: string, b: string) => {
+  const [ga = 0, sa = 0] = shardNo(a);
+  const [gb = 0, sb = 0] = shardNo(b);
+  return ga - gb || sa - sb;
+};
 
 /** OCR of a decoded image with the installed ppocr-det, -rec and -cls models. */
 export async function ocr(ctx: Ctx, s: AiState, image: { width: number; height: number; data: Uint8Array }) {

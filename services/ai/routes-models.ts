@@ -23,6 +23,8 @@ const modelOut = z
     pinned: z.boolean(),
     size: z.number(),
     installedAt: z.string(),
+    /** Key id of the trusted key that signed the pack (null: built-in or unsigned dev install). */
+    signer: z.string().nullable(),
     provider: z.string().nullable(),
     manifest: z.record(z.string(), z.unknown()),
   })

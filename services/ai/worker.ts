@@ -7,6 +7,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { Provider } from "./config.js";
 import { EMBED_MODEL, embedTexts } from "./embed.js";
 import type { Job, JobReply, JobRequest, WireTensor } from "./jobs.js";
+import { moderateImage } from "./moderate.js";
 import { runOcr } from "./ocr/pipeline.js";
 import { type LoadedSession, loadWithFallback, ortFactory } from "./providers.js";
 import { frameProbabilities, segmentsOf, VAD_RATE } from "./vad.js";
@@ -59,6 +60,7 @@ async function run(
   }
   if (job.kind === "embed")
     return { result: await embedTexts(job.texts), used: { [EMBED_MODEL]: "cpu" as Provider } };
+  if (job.kind === "moderate") return { result: await moderateImage(job), used: { [job.modelJson]: "cpu" } };
   if (job.kind === "vad") {
     const probs = await frameProbabilities(
       job.samples,

@@ -4,6 +4,7 @@
  * (`nexus.files.uploaded`, `.versioned`, `.deleted`) go through the outbox for media, AI, search and sync.
  */
 import { defineService, rule } from "../../appliance/kit/index.js";
+import { aiMetadataSubscriptions } from "./ai-metadata.js";
 import { type FilesConfig, filesConfigSchema } from "./config.js";
 import { hubLinkOf, recordVersionsForHub, startBlobMover } from "./hub-sync.js";
 import { migrations } from "./migrations.js";
@@ -59,6 +60,7 @@ export default defineService<FilesConfig>({
     rule("POST", "/s/:token", "public"),
     rule("PUT", "/quotas/:space", "files:admin"),
   ],
+  subscriptions: (ctx) => aiMetadataSubscriptions(ctx),
   routes: (app, ctx) => {
     const files = () => filesOf(ctx);
     spaceRoutes(app, ctx, files);

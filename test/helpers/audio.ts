@@ -1,4 +1,7 @@
-/** Test audio: speech spoken by espeak-ng between silences, as a 16 kHz 16-bit WAV, with where the speech is. */
+/**
+ * Test media for the AI service: speech spoken by espeak-ng between silences, as a 16 kHz 16-bit WAV, with
+ * where the speech is; images of known text drawn by ImageMagick.
+ */
 import { execFileSync } from "node:child_process";
 
 const RATE = 16_000;
@@ -58,4 +61,51 @@ export function speechWav(parts: (number | string)[]): {
     }
   }
   return { wav, truth };
+}
+
+const FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+/** A PNG with `lines` of text drawn by ImageMagick (40 pt DejaVu Sans, black on white). */
+export function textImage(lines: string[], size = "800x300"): Buffer {
+  return execFileSync("convert", [
+    "-size",
+    size,
+    "xc:white",
+    "-font",
+    FONT,
+    "-fill",
+    "black",
+    "-pointsize",
+    "40",
+    "-annotate",
+    "+30+80",
+    lines.join("\n"),
+    "png:-",
+  ]);
+}
+
+/** A PDF written by hand (Helvetica 36 pt, one short page per entry, each line of a page below the last). */
+export function textPdf(pages: string[][]): Buffer {
+  const objs: string[] = [];
+  const pageIds = pages.map((_, i) => 4 + i * 2);
+  objs[1] = "<< /Type /Catalog /Pages 2 0 R >>";
+  objs[2] = `<< /Type /Pages /Kids [${pageIds.map((id) => `${id} 0 R`).join(" ")}] /Count ${pages.length} >>`;
+  objs[3] = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>";
+  pages.forEach((lines, i) => {
+    const text = lines.map((l, j) => `BT /F1 36 Tf 30 ${150 - j * 60} Td (${l}) Tj ET`).join("\n");
+    objs[4 + i * 2] =
+      `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Resources << /Font << /F1 3 0 R >> >> /Contents ${5 + i * 2} 0 R >>`;
+    objs[5 + i * 2] = `<< /Length ${text.length} >>\nstream\n${text}\nendstream`;
+  });
+  let out = "%PDF-1.4\n";
+  const offsets: number[] = [];
+  for (let id = 1; id < objs.length; id++) {
+    offsets[id] = out.length;
+    out += `${id} 0 obj\n${objs[id]}\nendobj\n`;
+  }
+  const xref = out.length;
+  out += `xref\n0 ${objs.length}\n0000000000 65535 f \n`;
+  for (let id = 1; id < objs.length; id++) out += `${String(offsets[id]).padStart(10, "0")} 00000 n \n`;
+  out += `trailer\n<< /Size ${objs.length} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, "latin1");
 }

@@ -1,9 +1,12 @@
 /**
  * Embeddings and semantic search through a real appliance: 20 short documents indexed, 5 queries worded
- * differently from their document, each ranks its document first; 512-d vectors; bad input → 400.
+ * differently from their document, each ranks its document first; 512-d vectors; bad input → 400. Pipeline
+ * hooks: an uploaded image's OCR text and moderation labels and an uploaded recording's speech segments become the file's `ai.*`
+ * metadata, OCR text is searchable; an undecodable image gets `ai.error`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
+import { speechWav, textImage } from "../helpers/audio.js";
 
 const DOCS = [
   "Invoice 1042 from the electrical supplier for cable and switches",
@@ -108,4 +111,65 @@ describe("semantic search", () => {
     expect((await post("/search", { query: "" })).status).toBe(400);
     expect((await post("/index", { documents: [{ id: "../etc", kind: "x", text: "t" }] })).status).toBe(400);
   });
+});
+
+/** Uploads `body` to the `me` space; the new file's id. */
+async function upload(path: string, body: Buffer, contentType: string): Promise<string> {
+  const put = await app.api(`/api/files/spaces/me/content/${path}`, {
+    method: "PUT",
+    headers: { "content-type": contentType },
+    body,
+  });
+  expect(put.status).toBeLessThan(300);
+  return ((await put.json()) as { file: { id: string } }).file.id;
+}
+
+/** The file's metadata once the AI service has written its `ai.*` keys. */
+async function analysed(id: string): Promise<Record<string, string | number>> {
+  let meta: Record<string, string | number> = {};
+  await until(async () => {
+    const res = await app.api(`/api/files/nodes/${id}`);
+    meta = ((await res.json()) as { node: { metadata: Record<string, string | number> } }).node.metadata;
+    return Object.keys(meta).some((k) => k.startsWith("ai."));
+  });
+  return meta;
+}
+
+describe("pipeline hooks on uploads", () => {
+  it("writes an image's OCR text and moderation labels as metadata and indexes the text", async () => {
+    const id = await upload(
+      "scans/note.png",
+      textImage(["PUMP SERVICE 2026", "pressure valve ok"]),
+      "image/png",
+    );
+    const meta = await analysed(id);
+    expect(String(meta["ai.ocrText"])).toMatch(/PUMP\s*SERVICE\s*2026/);
+    expect(String(meta["ai.ocrText"])).toMatch(/valve/);
+    expect(meta["ai.ocrLines"]).toBe(2);
+    expect(meta).toMatchObject({ "ai.moderation": "neutral", "ai.flagged": 0 });
+    expect(String(meta["ai.moderationScores"])).toMatch(/^neutral 0\.\d{3}, /);
+    const hits = (await post("/search", { query: "pump service", kind: "file-ocr" })).body.hits;
+    expect(hits[0].id).toBe(`file-ocr:${id}`);
+  }, 60_000);
+
+  it("writes an audio file's speech segments as metadata", async () => {
+    const { wav, truth } = speechWav([1, "good morning everybody", 1.5, "the meeting starts now", 1]);
+    const meta = await analysed(await upload("audio/meeting.wav", wav, "audio/wav"));
+    expect(meta["ai.speechSegments"]).toBe(truth.length);
+    const segs = String(meta["ai.speech"])
+      .split(",")
+      .map((s) => s.split("-").map(Number));
+    segs.forEach(([start, end], i) => {
+      expect(Math.abs((start as number) - truth[i]!.startMs)).toBeLessThan(150);
+      expect(Math.abs((end as number) - truth[i]!.endMs)).toBeLessThan(150);
+    });
+  }, 60_000);
+
+  it("answers an undecodable image with ai.error and nothing else", async () => {
+    const meta = await analysed(
+      await upload("scans/broken.png", Buffer.from("not a png at all"), "image/png"),
+    );
+    expect(meta["ai.error"]).toMatch(/PNG|JPEG|image/i);
+    expect(meta["ai.ocrText"]).toBeUndefined();
+  }, 60_000);
 });

@@ -1,23 +1,31 @@
 /**
  * The AI service through a real appliance (gateway, nats-server, service host): the built-in packs and their
  * licences, installing a pack built by the test (a hand-written ONNX model), refusing bad packs, generic
- * inference with its 400s, OCR on words ImageMagick draws, 429 when a queue is full, /health while OCR runs.
+ * inference with its 400s, OCR on words ImageMagick draws and on a PDF's pages, moderation labels of generated images, 429 when a queue is full, /health while OCR runs.
  */
 import { execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildPack } from "../../services/ai/pack.js";
+import { buildPack as buildUnsigned } from "../../services/ai/pack.js";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
-import { speechWav } from "../helpers/audio.js";
+import { speechWav, textImage, textPdf } from "../helpers/audio.js";
 import { addManifest as addManifestOf, addModel } from "../helpers/onnx.js";
 
-const FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 let app: TestAppliance;
+/** The test's pack-signing key, trusted by the box (its public half in <data>/services/ai/trusted-keys). */
+const vendor = generateKeyPairSync("ed25519");
+const buildPack = (m: object, files: Record<string, Buffer>) => buildUnsigned(m, files, vendor.privateKey);
 
 beforeAll(async () => {
   app = await startTestAppliance({
     services: ["ai"],
     env: { NEXUS_AI_QUEUE_DEPTH: "1", NEXUS_AI_CONCURRENCY: "1", NEXUS_AI_MAX_IMAGE_PIXELS: "4000000" },
   });
+  const keys = join(app.dataDir, "services", "ai", "trusted-keys");
+  mkdirSync(keys, { recursive: true });
+  writeFileSync(join(keys, "test.pem"), vendor.publicKey.export({ type: "spki", format: "pem" }));
 }, 60_000);
 afterAll(async () => {
   await app?.stop();
@@ -49,25 +57,6 @@ async function install(pack: Buffer) {
   }
 }
 
-/** A PNG with `lines` of text drawn by ImageMagick. */
-function textImage(lines: string[], size = "800x300"): Buffer {
-  return execFileSync("convert", [
-    "-size",
-    size,
-    "xc:white",
-    "-font",
-    FONT,
-    "-fill",
-    "black",
-    "-pointsize",
-    "40",
-    "-annotate",
-    "+30+80",
-    lines.join("\n"),
-    "png:-",
-  ]);
-}
-
 describe("model registry", () => {
   it("installs the built-in packs with their licences", async () => {
     const { body } = await json("/models");
@@ -81,6 +70,7 @@ describe("model registry", () => {
     const model = addModel(4);
     const job = await install(await buildPack(addManifest(model), { "model.onnx": model }));
     expect(job.body).toMatchObject({ state: "done", model: "tiny-add" });
+    expect((await json("/models/tiny-add")).body.signer).toMatch(/^[0-9a-f]{16}$/);
     expect(job.body.doneBytes).toBe(job.body.totalBytes);
     expect((await json("/models/tiny-add/pin", pinBody(true))).body.pinned).toBe(true);
     expect((await json("/models/tiny-add", { method: "DELETE" })).status).toBe(409);
@@ -89,7 +79,7 @@ describe("model registry", () => {
     expect((await json("/models/tiny-add")).status).toBe(404);
   });
 
-  it("refuses a wrong checksum, a bad manifest, an unknown licence, extra files, garbage", async () => {
+  it("refuses a wrong checksum, a bad manifest, an unknown licence, extra files, unsigned or foreign-signed packs, garbage", async () => {
     const model = addModel(4);
     const cases: [Buffer, RegExp][] = [
       [
@@ -105,6 +95,15 @@ describe("model registry", () => {
         /not in the manifest/,
       ],
       [await buildPack(addManifest(model), {}), /missing model.onnx/],
+      [await buildUnsigned(addManifest(model), { "model.onnx": model }), /unsigned pack refused/],
+      [
+        await buildUnsigned(
+          addManifest(model),
+          { "model.onnx": model },
+          generateKeyPairSync("ed25519").privateKey,
+        ),
+        /does not verify with any trusted key/,
+      ],
       [
         Buffer.from("this is not a tar archive at all, just some words to fill a block".repeat(20)),
         /manifest|tar/,
@@ -189,6 +188,25 @@ describe("OCR", () => {
     expect((await json("/models/ppocr-det")).body.provider).toBe("cpu");
   }, 30_000);
 
+  it("reads each page of a PDF (rendered by pdftoppm) and refuses a broken PDF", async () => {
+    const pdf = textPdf([["INVOICE 42", "total due"], ["second page"]]);
+    const r = await json("/ocr", {
+      method: "POST",
+      body: pdf,
+      headers: { "content-type": "application/pdf" },
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const pages = r.body.pages as { page: number; lines: { text: string }[] }[];
+    expect(pages.map((p) => p.page)).toEqual([1, 2]);
+    const words = (p: (typeof pages)[number]) => p.lines.map((l) => l.text.toLowerCase()).join(" ");
+    expect(words(pages[0]!)).toMatch(/invoice\s*42/);
+    expect(words(pages[0]!)).toMatch(/total\s*due/);
+    expect(words(pages[1]!)).toMatch(/second\s*page/);
+    const broken = await json("/ocr", { method: "POST", body: "%PDF-1.4 nothing else" });
+    expect(broken.status).toBe(400);
+    expect(broken.body.message).toMatch(/PDF/);
+  }, 60_000);
+
   it("refuses what is not an image, an empty body and a giant image before decoding", async () => {
     const notImage = await app.api("/api/ai/ocr", { method: "POST", body: "hello" });
     expect(notImage.status).toBe(400);
@@ -237,6 +255,43 @@ describe("OCR", () => {
   }, 30_000);
 });
 
+describe("moderation", () => {
+  it("labels generated images with the NSFWJS classes, best first, and refuses what is not an image", async () => {
+    expect((await json("/models/nsfw-mobilenet-v2")).body).toMatchObject({
+      task: "moderate",
+      runtime: "tfjs",
+      license: "MIT",
+      manifest: { licenseFile: "LICENSE" },
+    });
+    const gradient = execFileSync("convert", ["-size", "320x200", "gradient:skyblue-green", "png:-"]);
+    for (const img of [gradient, textImage(["meeting notes"], "400x120")]) {
+      const r = await json("/moderate", {
+        method: "POST",
+        body: img,
+        headers: { "content-type": "image/png" },
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.labels.map((l: { label: string }) => l.label).sort()).toEqual([
+        "drawing",
+        "hentai",
+        "neutral",
+        "porn",
+        "sexy",
+      ]);
+      const sum = r.body.labels.reduce((n: number, l: { score: number }) => n + l.score, 0);
+      expect(sum).toBeCloseTo(1, 2);
+      expect(r.body).toMatchObject({ model: "nsfw-mobilenet-v2", flagged: false });
+      expect(r.body.labels[0].label).toMatch(/neutral|drawing/);
+    }
+    const bad = await json("/moderate", {
+      method: "POST",
+      body: "not an image",
+      headers: { "content-type": "image/png" },
+    });
+    expect(bad.status).toBe(400);
+  }, 60_000);
+});
+
 describe("voice activity", () => {
   it("finds the spoken phrases between silences within 100 ms", async () => {
     const { wav, truth } = speechWav([
@@ -254,7 +309,12 @@ describe("voice activity", () => {
       expect(Math.abs(s.startMs - (truth[i]?.startMs ?? 0))).toBeLessThan(100);
       expect(Math.abs(s.endMs - (truth[i]?.endMs ?? 0))).toBeLessThan(100);
     });
-    expect((await json("/models/silero-vad")).body).toMatchObject({ license: "MIT", provider: "cpu" });
+    expect((await json("/models/silero-vad")).body).toMatchObject({
+      license: "MIT",
+      provider: "cpu",
+      version: "5.0.0",
+      manifest: { licenseFile: "LICENSE" },
+    });
   }, 30_000);
 
   it("refuses empty and undecodable audio", async () => {

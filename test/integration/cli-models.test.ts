@@ -1,13 +1,23 @@
 /**
- * `nexus models install|list|pin|remove` on a box's data dir (no appliance running): a pack the test builds is
- * installed, listed with its licence, pinned (remove refused), unpinned and removed; a pack with a wrong
- * checksum is refused with a non-zero exit.
+ * `nexus models install|list|pin|remove|sign` on a box's data dir (no appliance running): a pack the test builds
+ * is refused unsigned, signed with `nexus models sign` by a key the box trusts, installed, listed with its licence
+ * and signer, pinned (remove refused), unpinned and removed; a pack with a wrong checksum is refused with a
+ * non-zero exit.
  */
+
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { modelsList, modelsPin, modelsRemove } from "../../appliance/cli/models.js";
+import {
+  modelsInstall,
+  modelsList,
+  modelsPin,
+  modelsRemove,
+  modelsSign,
+} from "../../appliance/cli/models.js";
+import { keyId } from "../../appliance/lib/ed25519.js";
 import { buildPack, sha256Of } from "../../services/ai/pack.js";
 import { ROOT, removeDir, TSX, tempDir } from "../helpers/appliance.js";
 import { addManifest, addModel } from "../helpers/onnx.js";
@@ -55,14 +65,26 @@ async function packFile(name: string, sha?: string): Promise<string> {
 }
 
 describe("nexus models", () => {
-  it("installs, lists, pins, refuses to remove pinned, removes", async () => {
-    const install = await nexus("models", "install", await packFile("ok.tar"));
+  it("refuses an unsigned pack, signs it, installs, lists, pins, refuses to remove pinned, removes", async () => {
+    const pack = await packFile("ok.tar");
+    await expect(modelsInstall(dir, "local", pack)).rejects.toThrow(/unsigned pack refused/);
+    const key = generateKeyPairSync("ed25519");
+    const keyFile = join(dir, "vendor.key");
+    writeFileSync(keyFile, key.privateKey.export({ type: "pkcs8", format: "pem" }));
+    const trusted = join(dir, "services", "ai", "trusted-keys");
+    mkdirSync(trusted, { recursive: true });
+    writeFileSync(join(trusted, "vendor.pem"), key.publicKey.export({ type: "spki", format: "pem" }));
+    const signed = captureLog();
+    await modelsSign(pack, keyFile);
+    signed.restore();
+    expect(signed.text()).toContain(`with key ${keyId(key.publicKey)}`);
+    const install = await nexus("models", "install", pack);
     expect(install.stdout).toMatch(/Installed cli-add 2\.0\.0 \(generic, onnx, licence BSD-3-Clause\)/);
     // The other subcommands' functions in this process (each `nexus` start compiles the CLI through tsx).
     const out = captureLog();
     modelsList(dir, "local", true);
     expect(JSON.parse(out.text())).toMatchObject([
-      { name: "cli-add", license: "BSD-3-Clause", pinned: false },
+      { name: "cli-add", license: "BSD-3-Clause", pinned: false, signer: keyId(key.publicKey) },
     ]);
     modelsPin(dir, "local", "cli-add", true);
     await expect(modelsRemove(dir, "local", "cli-add")).rejects.toThrow(/pinned/);
