@@ -18,6 +18,7 @@ import { edgeStream, type SiteIngest } from "./ingest.js";
 import { enrolmentTls } from "./leaf-tls.js";
 import { DEFAULT_BACKUP_KEEP, type HubOptions } from "./options.js";
 import { queueHubRecords, writeHubRecord } from "./outbound.js";
+import { announceSites } from "./replicas.js";
 import {
   addSite,
   createEnrolToken,
@@ -66,9 +67,9 @@ export function hubRoutes(parts: HubParts) {
     sites: () => fleet(db, link.jsm, sync.ingests),
     revoke: async (site) => {
       if (!(await revokeSite(db, site))) throw new ApiError(404, "no such site");
-      await sync.ingests.get(site)?.stop();
-      sync.ingests.delete(site);
+      await sync.stopIngest(site);
       await link.reloadSiteUsers();
+      announceSites(link.nc);
       log.info({ site }, "site revoked");
       void blobs.sweeper.run();
     },
@@ -117,6 +118,7 @@ async function enrolSite({ base, db, link, sync }: HubParts, input: EnrolInput) 
     await link.reloadSiteUsers();
     await sync.startIngest(site);
     await queueHubRecords(db, site);
+    announceSites(link.nc);
   } catch (err) {
     // The box gets nothing, so the token is given back: the same enrolment can be tried again.
     await releaseToken(db, tokenId).catch(() => undefined);

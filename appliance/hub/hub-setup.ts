@@ -18,6 +18,7 @@ import { type HubDb, type HubDbOptions, openHubDb } from "./db.js";
 import { ensureEdgeStream, publishAck, SiteIngest } from "./ingest.js";
 import { externalLeafTls, type LeafTls, leafTls } from "./leaf-tls.js";
 import { migrateHub } from "./migrations.js";
+import { lockedReload } from "./replicas.js";
 import {
   connectHub,
   externalHubNats,
@@ -147,7 +148,8 @@ export async function startNatsSide(base: HubBase, db: HubDb): Promise<HubLink> 
         logFile: natsLog,
         reloadTimeoutMs: opts.natsReloadTimeoutMs,
       });
-  const reloadSiteUsers = siteUsersReloader(nats, siteUsers);
+  // Serialised across hub replicas too: each reads the sites and writes the users under one database lock.
+  const reloadSiteUsers = lockedReload(db, siteUsersReloader(nats, siteUsers));
   if (external) await reloadSiteUsers();
   const nc: NatsConnection = await connectHub(
     nats.url,
@@ -165,6 +167,7 @@ export interface SiteSync {
   /** Sends pending records to every box whose link is up. */
   deliverAll: () => void;
   startIngest: (site: string) => Promise<void>;
+  stopIngest: (site: string) => Promise<void>;
   timers: NodeJS.Timeout[];
 }
 
@@ -188,7 +191,7 @@ export async function startSiteSync(base: HubBase, db: HubDb, link: HubLink): Pr
   const deliveryTimer = setInterval(deliverAll, 2000);
 
   const startIngest = async (site: string) => {
-    await ensureEdgeStream(jsm, site);
+    await ensureEdgeStream(jsm, site, opts.streamReplicas ?? 1);
     if (ingests.has(site)) return;
     const ingest = new SiteIngest(site, nc, js, db, log, {
       maxClockDriftMs: opts.maxClockDriftMs,
@@ -213,7 +216,12 @@ export async function startSiteSync(base: HubBase, db: HubDb, link: HubLink): Pr
       })
       .catch(() => undefined);
   }, 5000);
-  return { ingests, deliverAll, startIngest, timers: [republish, deliveryTimer] };
+  const stopIngest = async (site: string) => {
+    const ingest = ingests.get(site);
+    ingests.delete(site);
+    await ingest?.stop();
+  };
+  return { ingests, deliverAll, startIngest, stopIngest, timers: [republish, deliveryTimer] };
 }
 
 /** The blob store and the staging area of partial uploads, with its sweeper (run once now). */
