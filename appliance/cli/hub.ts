@@ -112,7 +112,8 @@ export async function runHub(o: {
 function streamReplicas(raw: string | undefined): number | undefined {
   if (!raw) return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 5) throw new Error(`NEXUS_HUB_STREAM_REPLICAS: 1 to 5, not ${raw}`);
+  if (!Number.isInteger(n) || n < 1 || n > 5)
+    throw new Error(`NEXUS_HUB_STREAM_REPLICAS: 1 to 5, not ${raw}`);
   return n;
 }
 

@@ -18,17 +18,19 @@ import { type HubDb, type HubDbOptions, openHubDb } from "./db.js";
 import { ensureEdgeStream, publishAck, SiteIngest } from "./ingest.js";
 import { externalLeafTls, type LeafTls, leafTls } from "./leaf-tls.js";
 import { migrateHub } from "./migrations.js";
-import { lockedReload } from "./replicas.js";
 import {
   connectHub,
   externalHubNats,
   type HubNats,
   hubNatsConfig,
+  jetStreamManager,
   siteUsersReloader,
   startHubNats,
+  whileNoResponders,
 } from "./nats.js";
 import type { HubOptions } from "./options.js";
 import { deliver, queueWinners } from "./outbound.js";
+import { lockedReload } from "./replicas.js";
 import { listSites, touchSite } from "./sites.js";
 import { BlobStaging, type StagingOptions, stagingOptions, stagingSweeper } from "./staging.js";
 
@@ -156,7 +158,8 @@ export async function startNatsSide(base: HubBase, db: HubDb): Promise<HubLink> 
     external?.user ?? hubUser.user,
     external?.password ?? hubPass,
   );
-  const jsm: JetStreamManager = await nc.jetstreamManager();
+  // A cluster answers JetStream only once its reload (ours, or another replica's at its start) is done.
+  const jsm: JetStreamManager = await jetStreamManager(nc, external ? 30_000 : 0);
   const js = nc.jetstream();
   return { nats, nc, jsm, js, tls, leafnodeUrl, leafNames, reloadSiteUsers, logFd };
 }
@@ -191,7 +194,11 @@ export async function startSiteSync(base: HubBase, db: HubDb, link: HubLink): Pr
   const deliveryTimer = setInterval(deliverAll, 2000);
 
   const startIngest = async (site: string) => {
-    await ensureEdgeStream(jsm, site, opts.streamReplicas ?? 1);
+    // Right after a reload a cluster's JetStream API has no responders for a moment (503): asked again.
+    await whileNoResponders(
+      () => ensureEdgeStream(jsm, site, opts.streamReplicas ?? 1),
+      opts.nats ? 15_000 : 0,
+    );
     if (ingests.has(site)) return;
     const ingest = new SiteIngest(site, nc, js, db, log, {
       maxClockDriftMs: opts.maxClockDriftMs,
