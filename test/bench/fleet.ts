@@ -9,11 +9,11 @@
  *   fleet_changes_per_s_r<R> = sites × changes per site / time until every site is applied
  *   fleet_lag_p50_s_r<R>, fleet_lag_p99_s_r<R> = per site: time until its whole backlog was applied
  *   fleet_replica_ratio = changes/s with 3 replicas / with 1 (goal ≥ 2.5)
- *   fleet_cpu_*_r<R> = CPU seconds of the hub replicas, the nats-servers, and all cores busy, during the drain
+ *   fleet_cpu_*_r<R> = CPU seconds of the hub replicas, the nats-servers, PostgreSQL and all cores busy (drain)
  *
  * Knobs: BENCH_FLEET_SITES (200), BENCH_FLEET_CHANGES (50 per site), BENCH_FLEET_TIMEOUT_S (900).
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JetStreamClient, JetStreamManager, NatsConnection } from "nats";
 import pg from "pg";
@@ -64,6 +64,30 @@ async function prepareSites(jsm: JetStreamManager, js: JetStreamClient, sites: s
   );
 }
 
+/** CPU ms of the PostgreSQL server on `port`: its postmaster and every live child (backends, WAL writer, …). */
+function postgresCpuMs(port: number): number {
+  const procs = readdirSync("/proc").filter((p) => /^\d+$/.test(p));
+  const read = (p: string, f: string) => {
+    try {
+      return readFileSync(`/proc/${p}/${f}`, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const master = procs.find((p) => {
+    const cmd = read(p, "cmdline").split("\0");
+    return cmd.some((a) => a.endsWith("/postgres")) && cmd.includes(String(port));
+  });
+  if (!master) return Number.NaN;
+  const ppid = (p: string) => {
+    const stat = read(p, "stat");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1];
+  };
+  return procs
+    .filter((p) => p === master || ppid(p) === master)
+    .reduce((a, p) => a + (cpuMs(Number(p)) || 0), 0);
+}
+
 function hubPid(hub: HubProcess): number {
   return (JSON.parse(readFileSync(join(hub.dir, "run", "hub.json"), "utf8")) as { pid: number }).pid;
 }
@@ -103,6 +127,7 @@ async function runWith(
     const cpu = () => ({
       hubs: pids.reduce((a, p) => a + cpuMs(p), 0),
       nats: natsPids.reduce((a, p) => a + cpuMs(p), 0),
+      pg: postgresCpuMs(pgServer.port),
       busy: systemBusyMs(),
     });
     await db.query(
@@ -134,6 +159,7 @@ async function runWith(
     metric(`fleet_lag_p99_s_r${replicas}`, quantile(lags, 0.99), 2);
     metric(`fleet_cpu_hubs_s_r${replicas}`, (after.hubs - before.hubs) / 1000, 1);
     metric(`fleet_cpu_nats_s_r${replicas}`, (after.nats - before.nats) / 1000, 1);
+    metric(`fleet_cpu_postgres_s_r${replicas}`, (after.pg - before.pg) / 1000, 1);
     metric(`fleet_cpu_all_cores_busy_s_r${replicas}`, (after.busy - before.busy) / 1000, 1);
     metric(`fleet_drain_s_r${replicas}`, seconds, 2);
     return { rate: total / seconds, lags };

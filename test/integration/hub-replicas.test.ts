@@ -5,6 +5,7 @@
  * from shared consumers. Replica A and one NATS node are killed -9 mid-ingest: every change is applied exactly
  * once (the collection is append-only, so a second apply would add a second row), nothing is lost.
  */
+import { createHash } from "node:crypto";
 import { connect, type JetStreamClient, type NatsConnection } from "nats";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +14,7 @@ import { hubReplica, publishChanges, SIM_COLLECTION, simulatedSiteStream } from 
 import { type HubProcess, withHubLog } from "../helpers/hub.js";
 import { type NatsCluster, startNatsCluster } from "../helpers/nats-cluster.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+import { type S3TestServer, startS3Server } from "../helpers/s3-server.js";
 
 const SITES = ["sim-a", "sim-b", "sim-c"];
 const BEFORE = 700; // changes per site sent before the kills
@@ -20,6 +22,7 @@ const TOTAL = 1200; // … and after them, up to this many per site
 const ADMIN = "replica-admin-token-0123456789abcdef";
 
 let pgServer: TestPostgres;
+let s3: S3TestServer;
 let cluster: NatsCluster;
 let db: pg.Client;
 let nc: NatsConnection;
@@ -29,10 +32,20 @@ let b: HubProcess;
 const passwords = new Map<string, string>();
 
 beforeAll(async () => {
-  [pgServer, cluster] = await Promise.all([startPostgres(), startNatsCluster()]);
+  [pgServer, cluster, s3] = await Promise.all([startPostgres(), startNatsCluster(), startS3Server()]);
   const url = await pgServer.createDatabase("hub_replicas");
-  a = await hubReplica(cluster, url, ADMIN);
-  b = await hubReplica(cluster, url, ADMIN);
+  // Blobs in one bucket: what a box uploads through one replica, every replica has.
+  const blobs = {
+    NEXUS_HUB_BLOB_BACKEND: "s3",
+    NEXUS_HUB_S3_ENDPOINT: s3.endPoint,
+    NEXUS_HUB_S3_PORT: String(s3.port),
+    NEXUS_HUB_S3_USE_SSL: "false",
+    NEXUS_HUB_S3_ACCESS_KEY: s3.accessKey,
+    NEXUS_HUB_S3_SECRET_KEY: s3.secretKey,
+    NEXUS_HUB_S3_BUCKET: "nexus-hub-replicas",
+  };
+  a = await hubReplica(cluster, url, ADMIN, blobs);
+  b = await hubReplica(cluster, url, ADMIN, blobs);
   await Promise.all([a.start(), b.start()]);
   db = new pg.Client({ connectionString: url });
   await db.connect();
@@ -52,6 +65,7 @@ afterAll(async () => {
   }
   await cluster?.stop();
   await pgServer?.stop();
+  await s3?.stop();
 });
 
 /** Enrols `site` through `hub`'s public API, as `nexus enroll` does (again after a 503). */
@@ -99,6 +113,27 @@ describe("hub replicas on PostgreSQL and a 3-node NATS cluster", () => {
       await c.close();
     }
   }, 60_000);
+
+  it("takes a blob upload through replica A that replica B then has; a partial one resumes per replica", async () => {
+    const body = Buffer.from("a blob uploaded through one replica ".repeat(100));
+    const sha = createHash("sha256").update(body).digest("hex");
+    const auth = `Basic ${Buffer.from(`sim-a:${passwords.get("sim-a")}`).toString("base64")}`;
+    const put = (hub: HubProcess, offset: number, part: Buffer) =>
+      fetch(`${hub.url()}/api/hub/blobs/${sha}`, {
+        method: "PUT",
+        headers: { authorization: auth, "x-blob-size": String(body.length), "upload-offset": String(offset) },
+        body: part,
+      });
+    // Half through A: it stays in A's staging; B holds nothing of it, says so, and takes it whole.
+    expect((await put(a, 0, body.subarray(0, 1000))).status).toBe(200);
+    const resumed = await put(b, 1000, body.subarray(1000));
+    expect(resumed.status).toBe(409);
+    expect(resumed.headers.get("upload-offset")).toBe("0");
+    expect((await put(b, 0, body)).status).toBe(201);
+    const head = await fetch(`${a.url()}/api/hub/blobs/${sha}`, { headers: { authorization: auth } });
+    expect(head.status).toBe(200);
+    expect(((await head.json()) as { size: number }).size).toBe(body.length);
+  }, 30_000);
 
   it("ingests on both replicas; kill -9 of replica A and a NATS node mid-ingest loses nothing, applies nothing twice", async () => {
     await db.query(
