@@ -31,7 +31,7 @@ import {
 import type { HubOptions } from "./options.js";
 import { deliver, queueWinners } from "./outbound.js";
 import { lockedReload } from "./replicas.js";
-import { listSites, touchSite } from "./sites.js";
+import { listSites, siteStatuses, touchSite } from "./sites.js";
 import { BlobStaging, type StagingOptions, stagingOptions, stagingSweeper } from "./staging.js";
 
 /** The address a box on this machine dials for a listener bound to `host` (IPv6 in brackets, for a URL). */
@@ -169,6 +169,8 @@ export interface SiteSync {
   ingests: Map<string, SiteIngest>;
   /** Sends pending records to every box whose link is up. */
   deliverAll: () => void;
+  /** Makes the site's stream and ingest consumer (at enrolment), without ingesting it here. */
+  prepare: (site: string) => Promise<void>;
   startIngest: (site: string) => Promise<void>;
   stopIngest: (site: string) => Promise<void>;
   timers: NodeJS.Timeout[];
@@ -193,18 +195,19 @@ export async function startSiteSync(base: HubBase, db: HubDb, link: HubLink): Pr
   };
   const deliveryTimer = setInterval(deliverAll, 2000);
 
+  // Right after a reload a cluster's JetStream API has no responders for a moment (503): asked again.
+  const prepare = (site: string) =>
+    whileNoResponders(() => ensureEdgeStream(jsm, site, opts.streamReplicas ?? 1), opts.nats ? 15_000 : 0);
   const startIngest = async (site: string) => {
-    // Right after a reload a cluster's JetStream API has no responders for a moment (503): asked again.
-    await whileNoResponders(
-      () => ensureEdgeStream(jsm, site, opts.streamReplicas ?? 1),
-      opts.nats ? 15_000 : 0,
-    );
+    await prepare(site);
     if (ingests.has(site)) return;
     const ingest = new SiteIngest(site, nc, js, db, log, {
       maxClockDriftMs: opts.maxClockDriftMs,
       onBatch: (s, _applied, batch) => {
         void touchSite(db, s, {}).catch(() => undefined);
-        void queueWinners(db, batch, new Set(ingests.keys()))
+        // Every active site, not only those this replica ingests: another replica's site may hold a loser.
+        void activeSites(db)
+          .then((active) => queueWinners(db, batch, active))
           .then((n) => (n > 0 ? deliverAll() : undefined))
           .catch((err) => log.warn({ err }, "queueing conflict winners failed"));
       },
@@ -212,7 +215,7 @@ export async function startSiteSync(base: HubBase, db: HubDb, link: HubLink): Pr
     ingests.set(site, ingest);
     ingest.start();
   };
-  for (const s of await listSites(db)) if (s.status === "active") await startIngest(s.id);
+  // Which sites this replica ingests is up to watchSites (replicas.ts), which starts them.
 
   // Watermarks again every few seconds: a box that was offline when its batch was applied still hears.
   const republish = setInterval(() => {
@@ -228,7 +231,13 @@ export async function startSiteSync(base: HubBase, db: HubDb, link: HubLink): Pr
     ingests.delete(site);
     await ingest?.stop();
   };
-  return { ingests, deliverAll, startIngest, stopIngest, timers: [republish, deliveryTimer] };
+  return { ingests, deliverAll, prepare, startIngest, stopIngest, timers: [republish, deliveryTimer] };
+}
+
+/** The ids of the active sites (all replicas' sites, from the database). */
+export async function activeSites(db: HubDb): Promise<Set<string>> {
+  const statuses = await siteStatuses(db);
+  return new Set([...statuses].filter(([, s]) => s === "active").map(([id]) => id));
 }
 
 /** The blob store and the staging area of partial uploads, with its sweeper (run once now). */

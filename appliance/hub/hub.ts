@@ -15,7 +15,7 @@ import {
   startSiteSync,
 } from "./hub-setup.js";
 import type { HubOptions, RunningHub } from "./options.js";
-import { watchSites } from "./replicas.js";
+import { announceSites, SiteOwnership, watchSites } from "./replicas.js";
 
 export type { HubOptions, RunningHub } from "./options.js";
 
@@ -35,7 +35,11 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     start: sync.startIngest,
     stop: sync.stopIngest,
     intervalMs: opts.siteRefreshMs,
+    ownership: opts.databaseUrl ? new SiteOwnership(opts.databaseUrl, log) : null,
   });
+  await watch.sync();
+  // The others give back their share beyond the new count of replicas.
+  announceSites(link.nc);
   const blobs = await startBlobs(base, db);
   const renewal = startLeafRenewal(base, link);
   const parts: HubParts = { base, db, link, sync, blobs };

@@ -1,10 +1,14 @@
 /**
  * Several hub replicas on one PostgreSQL and one NATS cluster. Nothing another replica needs lives in a
  * replica's memory:
- * - Ingest: every replica pulls from the same durable consumer of each site's stream, so JetStream hands each
- *   message to one replica at a time (a work queue per site); a message a killed replica had fetched comes back
- *   after the consumer's ack wait. Each batch applies in a transaction holding a per-site advisory lock (one
- *   replica applies a site at a time) and the inbox skips a message id seen before: a redelivery changes nothing.
+ * - Ingest, partitioned by site: a replica ingests the sites whose ownership lock it holds (a session-level
+ *   PostgreSQL advisory lock on its own connection, so a replica that dies, even by kill -9, lets go of its sites
+ *   with its connection). Each replica claims at most its share, ceil(active sites / live replicas), and gives
+ *   back what is over it when replicas join; live replicas are counted by a shared lock each one holds.
+ *   Ownership is an optimisation, not what keeps a change from applying twice: every replica pulls from the
+ *   same durable consumer, each batch applies in a transaction holding a per-site lock, and the inbox skips a
+ *   message id seen before, so a redelivery (a replica killed after fetching, an ack lost with a NATS node)
+ *   or two owners during a hand-over change nothing.
  * - The set of sites each replica ingests is the `sites` table: a replica that enrols or revokes announces it on
  *   `HUB_SITES_SUBJECT`, and every replica also re-reads the table every few seconds (an announcement lost
  *   while its connection was down is caught up).
@@ -12,6 +16,7 @@
  *   a PostgreSQL advisory lock, so two replicas enrolling at once cannot write an older list after a newer one.
  */
 import type { NatsConnection, Subscription } from "nats";
+import pg from "pg";
 import type { Logger } from "../kit/index.js";
 import { type ApplyResult, applyChanges, applyChangesIn, type IncomingChange } from "./apply.js";
 import type { HubDb, HubQuery } from "./db.js";
@@ -60,6 +65,88 @@ export function announceSites(nc: NatsConnection): void {
   nc.publish(HUB_SITES_SUBJECT);
 }
 
+/** Who ingests which site, by PostgreSQL advisory locks on one session of this replica (see the header). */
+export class SiteOwnership {
+  private client: pg.Client | null = null;
+  private readonly owned = new Set<string>();
+
+  constructor(
+    private readonly url: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** The ownership session; a new one (owning nothing) after the old one was lost. */
+  private async session(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    this.owned.clear();
+    const c = new pg.Client({ connectionString: this.url, keepAlive: true });
+    const lost = () => {
+      if (this.client === c) this.client = null;
+    };
+    c.on("error", (err) => {
+      this.log.warn({ err: err.message }, "site ownership session lost");
+      lost();
+    });
+    c.on("end", lost);
+    await c.connect();
+    await c.query("SELECT pg_advisory_lock_shared($1, 0)", [LOCK_CLASS]);
+    this.client = c;
+    return c;
+  }
+
+  /**
+   * Claims this replica's share of `active` and gives back what is over it (or no longer active). Returns the
+   * sites to ingest now and whether any was given back (the others should look again).
+   */
+  async plan(active: string[]): Promise<{ owned: Set<string>; released: boolean }> {
+    let c: pg.Client;
+    try {
+      c = await this.session();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "no site ownership session; ingesting nothing");
+      return { owned: new Set(), released: false };
+    }
+    const [{ n }] = (
+      await c.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid
+         AND objid = 0 AND objsubid = 2 AND mode = 'ShareLock' AND granted`,
+        [LOCK_CLASS],
+      )
+    ).rows as [{ n: number }];
+    const quota = Math.ceil(active.length / Math.max(1, n));
+    const wanted = new Set(active);
+    let released = false;
+    const release = async (site: string) => {
+      await c.query("SELECT pg_advisory_unlock($1, hashtext($2))", [LOCK_CLASS, `owner:${site}`]);
+      this.owned.delete(site);
+      released = true;
+    };
+    for (const site of [...this.owned]) if (!wanted.has(site)) await release(site);
+    for (const site of [...this.owned].slice(quota)) await release(site);
+    // From a random point, so replicas claiming at once mostly try different sites.
+    const start = Math.floor(Math.random() * Math.max(1, active.length));
+    const order = [...active.slice(start), ...active.slice(0, start)];
+    for (const site of order) {
+      if (this.owned.size >= quota) break;
+      if (this.owned.has(site)) continue;
+      const { rows } = await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok", [
+        LOCK_CLASS,
+        `owner:${site}`,
+      ]);
+      if (rows[0]?.ok) this.owned.add(site);
+    }
+    return { owned: new Set(this.owned), released };
+  }
+
+  /** Ends the session: every site it owned is free for the other replicas. */
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    this.owned.clear();
+    await c?.end().catch(() => undefined);
+  }
+}
+
 export interface SiteWatchDeps {
   db: HubDb;
   nc: NatsConnection;
@@ -70,6 +157,8 @@ export interface SiteWatchDeps {
   stop: (site: string) => Promise<void>;
   /** How often the table is re-read without an announcement (default 5 s). */
   intervalMs?: number;
+  /** Partitions the sites between replicas (PostgreSQL); without it this replica ingests every active site. */
+  ownership?: SiteOwnership | null;
 }
 
 /**
@@ -82,12 +171,17 @@ export function watchSites(deps: SiteWatchDeps): { stop: () => Promise<void>; sy
   let stopped = false;
   const reconcile = async () => {
     const statuses = await siteStatuses(deps.db);
+    const active = [...statuses].filter(([, st]) => st === "active").map(([site]) => site);
+    const plan = deps.ownership
+      ? await deps.ownership.plan(active)
+      : { owned: new Set(active), released: false };
     const running = new Set(deps.running());
-    for (const site of running) if (statuses.get(site) !== "active") await deps.stop(site);
-    for (const [site, status] of statuses) {
+    for (const site of running) if (!plan.owned.has(site)) await deps.stop(site);
+    for (const site of plan.owned) {
       if (stopped) return;
-      if (status === "active" && !running.has(site)) await deps.start(site);
+      if (!running.has(site)) await deps.start(site);
     }
+    if (plan.released) announceSites(deps.nc);
   };
   const sync = (): Promise<void> => {
     if (pass) {
@@ -115,6 +209,7 @@ export function watchSites(deps: SiteWatchDeps): { stop: () => Promise<void>; sy
       clearInterval(timer);
       sub.unsubscribe();
       await pass;
+      await deps.ownership?.close();
     },
   };
 }

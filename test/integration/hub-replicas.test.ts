@@ -143,6 +143,14 @@ describe("hub replicas on PostgreSQL and a 3-node NATS cluster", () => {
     await Promise.all(SITES.map((s) => publishChanges(js, s, 1, BEFORE)));
     const inbox = () => count("SELECT count(*) AS n FROM inbox WHERE site = ANY($1)", [SITES]);
     await waitFor(async () => (await inbox()) >= 100, 30_000, "ingest to begin");
+    // Partitioned: each replica holds the ownership lock of some of the sites (appliance/hub/replicas.ts).
+    const owners = await db.query<{ n: number }>(
+      `SELECT count(DISTINCT l.pid)::int AS n FROM pg_locks l JOIN unnest($1::text[]) s
+         ON l.objid::text::bigint = (hashtext('owner:' || s)::bigint & 4294967295)
+       WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted`,
+      [SITES],
+    );
+    expect(owners.rows[0]!.n).toBe(2);
     const atKill = await inbox();
     await Promise.all([a.kill9(), cluster.kill9(1)]);
     // Part of the backlog arrives while a replica and a node are down.
