@@ -82,6 +82,7 @@ export async function runHub(o: {
     natsReloadTimeoutMs: process.env.NEXUS_HUB_NATS_RELOAD_TIMEOUT_MS
       ? Number(process.env.NEXUS_HUB_NATS_RELOAD_TIMEOUT_MS)
       : undefined,
+    streamReplicas: streamReplicas(process.env.NEXUS_HUB_STREAM_REPLICAS),
     ...hubLeafTls(process.env),
     // NEXUS_HUB_STAGING_MAX_AGE_MS / NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS, read here like the others.
     staging: stagingOptions(undefined, process.env),
@@ -106,6 +107,15 @@ export async function runHub(o: {
   };
   process.once("SIGTERM", () => void stop());
   process.once("SIGINT", () => void stop());
+}
+
+/** NEXUS_HUB_STREAM_REPLICAS: JetStream replicas of the hub's streams (1 to 5; 3 on a 3-node cluster). */
+function streamReplicas(raw: string | undefined): number | undefined {
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 5)
+    throw new Error(`NEXUS_HUB_STREAM_REPLICAS: 1 to 5, not ${raw}`);
+  return n;
 }
 
 /**

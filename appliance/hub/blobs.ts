@@ -25,14 +25,16 @@ const CACHE_MS = 5 * 60_000;
 
 /** Checks `Authorization: Basic site:password` against the site's hash; returns the site id. */
 export function siteAuth(db: HubDb) {
-  const verified = new Map<string, { site: string; until: number }>();
+  // Keyed by the credentials, and good only while the site's hash is the one they were checked against: a site
+  // enrolled again (through any hub replica) has a new password, and the old one stops working at once.
+  const verified = new Map<string, { site: string; hash: string; until: number }>();
   return async (header: string | undefined): Promise<string> => {
     const m = /^Basic ([A-Za-z0-9+/=]{4,400})$/.exec(header ?? "");
     if (!m) throw new ApiError(401, "site credentials required (HTTP Basic)");
     const hit = verified.get(m[1]!);
     if (hit && hit.until > Date.now()) {
       const live = await getSite(db, hit.site);
-      if (live?.status === "active") return hit.site;
+      if (live?.status === "active" && live.natsPasswordHash === hit.hash) return hit.site;
     }
     const [site = "", password = ""] = Buffer.from(m[1]!, "base64").toString("utf8").split(":");
     const s = site ? await getSite(db, site) : null;
@@ -43,7 +45,7 @@ export function siteAuth(db: HubDb) {
     ) {
       throw new ApiError(401, "unknown or revoked site");
     }
-    verified.set(m[1]!, { site, until: Date.now() + CACHE_MS });
+    verified.set(m[1]!, { site, hash: s.natsPasswordHash, until: Date.now() + CACHE_MS });
     return site;
   };
 }

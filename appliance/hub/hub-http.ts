@@ -13,11 +13,12 @@ import { applyChangesIn, HUB_SITE, losersOf, recordsOf } from "./apply.js";
 import { backupRoutes } from "./backup-routes.js";
 import { blobRoutes } from "./blobs.js";
 import type { HubDb } from "./db.js";
-import type { HubBase, HubLink, SiteSync } from "./hub-setup.js";
+import { activeSites, type HubBase, type HubLink, type SiteSync } from "./hub-setup.js";
 import { edgeStream, type SiteIngest } from "./ingest.js";
 import { enrolmentTls } from "./leaf-tls.js";
 import { DEFAULT_BACKUP_KEEP, type HubOptions } from "./options.js";
 import { queueHubRecords, writeHubRecord } from "./outbound.js";
+import { announceSites } from "./replicas.js";
 import {
   addSite,
   createEnrolToken,
@@ -67,14 +68,15 @@ export function hubRoutes(parts: HubParts) {
     sites: () => fleet(db, link.jsm, sync.ingests),
     revoke: async (site) => {
       if (!(await revokeSite(db, site))) throw new ApiError(404, "no such site");
-      await sync.ingests.get(site)?.stop();
-      sync.ingests.delete(site);
+      await sync.stopIngest(site);
       await link.reloadSiteUsers();
+      announceSites(link.nc);
       log.info({ site }, "site revoked");
       void blobs.sweeper.run();
     },
     writeData: async (input) => {
-      const cur = await writeHubRecord(db, input, [...sync.ingests.keys()], async (q, change) => {
+      const active = [...(await activeSites(db))];
+      const cur = await writeHubRecord(db, input, active, async (q, change) => {
         await applyChangesIn(q, [change]);
       });
       sync.deliverAll();
@@ -116,8 +118,10 @@ async function enrolSite({ base, db, link, sync }: HubParts, input: EnrolInput) 
   });
   try {
     await link.reloadSiteUsers();
-    await sync.startIngest(site);
+    // The stream exists before the box is told to link; whichever replica owns the site ingests it.
+    await sync.prepare(site);
     await queueHubRecords(db, site);
+    announceSites(link.nc);
   } catch (err) {
     // The box gets nothing, so the token is given back: the same enrolment can be tried again.
     await releaseToken(db, tokenId).catch(() => undefined);
@@ -153,7 +157,7 @@ async function fleet(db: HubDb, jsm: JetStreamManager, ingests: Map<string, Site
     sites.map(async (s) => {
       let lagMessages: number | null = null;
       let lagSeconds: number | null = null;
-      if (ingests.has(s.id)) {
+      if (s.status === "active") {
         try {
           const info = await jsm.streams.info(edgeStream(s.id));
           const consumer = await jsm.consumers.info(edgeStream(s.id), "hub-ingest");

@@ -23,12 +23,15 @@ import {
   externalHubNats,
   type HubNats,
   hubNatsConfig,
+  jetStreamManager,
   siteUsersReloader,
   startHubNats,
+  whileNoResponders,
 } from "./nats.js";
 import type { HubOptions } from "./options.js";
 import { deliver, queueWinners } from "./outbound.js";
-import { listSites, touchSite } from "./sites.js";
+import { lockedReload } from "./replicas.js";
+import { listSites, siteStatuses, touchSite } from "./sites.js";
 import { BlobStaging, type StagingOptions, stagingOptions, stagingSweeper } from "./staging.js";
 
 /** The address a box on this machine dials for a listener bound to `host` (IPv6 in brackets, for a URL). */
@@ -147,14 +150,16 @@ export async function startNatsSide(base: HubBase, db: HubDb): Promise<HubLink> 
         logFile: natsLog,
         reloadTimeoutMs: opts.natsReloadTimeoutMs,
       });
-  const reloadSiteUsers = siteUsersReloader(nats, siteUsers);
+  // Serialised across hub replicas too: each reads the sites and writes the users under one database lock.
+  const reloadSiteUsers = lockedReload(db, siteUsersReloader(nats, siteUsers));
   if (external) await reloadSiteUsers();
   const nc: NatsConnection = await connectHub(
     nats.url,
     external?.user ?? hubUser.user,
     external?.password ?? hubPass,
   );
-  const jsm: JetStreamManager = await nc.jetstreamManager();
+  // A cluster answers JetStream only once its reload (ours, or another replica's at its start) is done.
+  const jsm: JetStreamManager = await jetStreamManager(nc, external ? 30_000 : 0);
   const js = nc.jetstream();
   return { nats, nc, jsm, js, tls, leafnodeUrl, leafNames, reloadSiteUsers, logFd };
 }
@@ -164,7 +169,10 @@ export interface SiteSync {
   ingests: Map<string, SiteIngest>;
   /** Sends pending records to every box whose link is up. */
   deliverAll: () => void;
+  /** Makes the site's stream and ingest consumer (at enrolment), without ingesting it here. */
+  prepare: (site: string) => Promise<void>;
   startIngest: (site: string) => Promise<void>;
+  stopIngest: (site: string) => Promise<void>;
   timers: NodeJS.Timeout[];
 }
 
@@ -187,14 +195,19 @@ export async function startSiteSync(base: HubBase, db: HubDb, link: HubLink): Pr
   };
   const deliveryTimer = setInterval(deliverAll, 2000);
 
+  // Right after a reload a cluster's JetStream API has no responders for a moment (503): asked again.
+  const prepare = (site: string) =>
+    whileNoResponders(() => ensureEdgeStream(jsm, site, opts.streamReplicas ?? 1), opts.nats ? 15_000 : 0);
   const startIngest = async (site: string) => {
-    await ensureEdgeStream(jsm, site);
+    await prepare(site);
     if (ingests.has(site)) return;
     const ingest = new SiteIngest(site, nc, js, db, log, {
       maxClockDriftMs: opts.maxClockDriftMs,
       onBatch: (s, _applied, batch) => {
         void touchSite(db, s, {}).catch(() => undefined);
-        void queueWinners(db, batch, new Set(ingests.keys()))
+        // Every active site, not only those this replica ingests: another replica's site may hold a loser.
+        void activeSites(db)
+          .then((active) => queueWinners(db, batch, active))
           .then((n) => (n > 0 ? deliverAll() : undefined))
           .catch((err) => log.warn({ err }, "queueing conflict winners failed"));
       },
@@ -202,7 +215,7 @@ export async function startSiteSync(base: HubBase, db: HubDb, link: HubLink): Pr
     ingests.set(site, ingest);
     ingest.start();
   };
-  for (const s of await listSites(db)) if (s.status === "active") await startIngest(s.id);
+  // Which sites this replica ingests is up to watchSites (replicas.ts), which starts them.
 
   // Watermarks again every few seconds: a box that was offline when its batch was applied still hears.
   const republish = setInterval(() => {
@@ -213,7 +226,18 @@ export async function startSiteSync(base: HubBase, db: HubDb, link: HubLink): Pr
       })
       .catch(() => undefined);
   }, 5000);
-  return { ingests, deliverAll, startIngest, timers: [republish, deliveryTimer] };
+  const stopIngest = async (site: string) => {
+    const ingest = ingests.get(site);
+    ingests.delete(site);
+    await ingest?.stop();
+  };
+  return { ingests, deliverAll, prepare, startIngest, stopIngest, timers: [republish, deliveryTimer] };
+}
+
+/** The ids of the active sites (all replicas' sites, from the database). */
+export async function activeSites(db: HubDb): Promise<Set<string>> {
+  const statuses = await siteStatuses(db);
+  return new Set([...statuses].filter(([, s]) => s === "active").map(([id]) => id));
 }
 
 /** The blob store and the staging area of partial uploads, with its sweeper (run once now). */

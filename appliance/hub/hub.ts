@@ -15,6 +15,7 @@ import {
   startSiteSync,
 } from "./hub-setup.js";
 import type { HubOptions, RunningHub } from "./options.js";
+import { announceSites, SiteOwnership, watchSites } from "./replicas.js";
 
 export type { HubOptions, RunningHub } from "./options.js";
 
@@ -25,6 +26,20 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
   const db = await openDatabase(opts, base.root);
   const link = await startNatsSide(base, db);
   const sync = await startSiteSync(base, db, link);
+  // Other replicas enrol and revoke too: this one follows the sites table (replicas.ts).
+  const watch = watchSites({
+    db,
+    nc: link.nc,
+    log,
+    running: () => sync.ingests.keys(),
+    start: sync.startIngest,
+    stop: sync.stopIngest,
+    intervalMs: opts.siteRefreshMs,
+    ownership: opts.databaseUrl ? new SiteOwnership(opts.databaseUrl, log) : null,
+  });
+  await watch.sync();
+  // The others give back their share beyond the new count of replicas.
+  announceSites(link.nc);
   const blobs = await startBlobs(base, db);
   const renewal = startLeafRenewal(base, link);
   const parts: HubParts = { base, db, link, sync, blobs };
@@ -38,7 +53,10 @@ export async function startHub(opts: HubOptions): Promise<RunningHub> {
     leafTls: !link.tls ? "off" : (opts.leafTls ?? "auto") === "auto" && !opts.nats ? "own-ca" : "operator",
     adminToken: base.adminToken,
     db,
-    stop: () => stopHub(parts, renewal, server),
+    stop: async () => {
+      await watch.stop();
+      await stopHub(parts, renewal, server);
+    },
   };
 }
 

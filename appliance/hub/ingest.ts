@@ -17,8 +17,9 @@ import {
 } from "nats";
 import type { Logger } from "../kit/index.js";
 import { changeRecordSchema, decodeHlc, PREV_SEQ_HEADER, SEQ_HEADER, syncSubject } from "../sync/index.js";
-import { applyChanges, type IncomingChange } from "./apply.js";
+import type { IncomingChange } from "./apply.js";
 import type { HubDb } from "./db.js";
+import { applySiteBatch } from "./replicas.js";
 
 export const edgeStream = (site: string) => `EDGE_${site}`;
 const CONSUMER = "hub-ingest";
@@ -30,14 +31,19 @@ export interface AckMessage {
   at: string;
 }
 
-/** Creates (or keeps) the hub stream that sources a site's sync stream. */
-export async function ensureEdgeStream(jsm: JetStreamManager, site: string): Promise<void> {
+/**
+ * Creates (or keeps) the hub stream that sources a site's sync stream, and its ingest consumer. `replicas`:
+ * JetStream replicas of both on a NATS cluster (3 there; 1 on the hub's own nats-server). Every hub replica
+ * calls it; creating what exists with the same config is a no-op, so replicas starting at once agree.
+ */
+export async function ensureEdgeStream(jsm: JetStreamManager, site: string, replicas = 1): Promise<void> {
   const name = edgeStream(site);
   const config = {
     name,
     subjects: [] as string[],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
+    num_replicas: replicas,
     duplicate_window: 2 * 3600 * 1_000_000_000,
     // Only this site's subjects: records a box wrote under an earlier site id stay in its stream (until they
     // age out) and are rewritten for this site by the box (appliance/sync/rehome.ts).
@@ -59,6 +65,7 @@ export async function ensureEdgeStream(jsm: JetStreamManager, site: string): Pro
   } catch {
     await jsm.consumers.add(name, {
       durable_name: CONSUMER,
+      num_replicas: replicas,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       max_ack_pending: 10_000,
@@ -181,8 +188,10 @@ export class SiteIngest {
         "records stamped in the future wait for the hub's clock",
       );
     }
-    const result = await applyChanges(
+    // Hub replicas share this consumer; the site lock and the inbox keep a batch from applying twice.
+    const result = await applySiteBatch(
       this.db,
+      this.site,
       ready.map((p) => p.item!),
     );
     for (const p of ready) p.msg.ack();

@@ -8,7 +8,7 @@
 import { type ChildProcess, execFile } from "node:child_process";
 import { closeSync, openSync, readSync, statSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
-import { connect, type NatsConnection } from "nats";
+import { connect, type JetStreamManager, type NatsConnection } from "nats";
 import { reapStaleNats, spawnNatsServer } from "../supervisor/nats-process.js";
 
 export const HUB_DOMAIN = "hub";
@@ -231,4 +231,22 @@ function readFrom(file: string, from: number): string {
 
 export function connectHub(url: string, user: string, pass: string): Promise<NatsConnection> {
   return connect({ servers: url, user, pass, name: "nexus-hub", maxReconnectAttempts: -1 });
+}
+
+/** Runs fn, again for up to `waitMs` while JetStream has no responders (NATS 503: a reload, an election). */
+export async function whileNoResponders<T>(fn: () => Promise<T>, waitMs: number): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { code?: string }).code !== "503" || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** The JetStream manager, asked again for up to `waitMs` while JetStream has no responders. */
+export function jetStreamManager(nc: NatsConnection, waitMs: number): Promise<JetStreamManager> {
+  return whileNoResponders(() => nc.jetstreamManager(), waitMs);
 }

@@ -43,6 +43,10 @@ export interface HubOptions {
   leafTlsCheckMs?: number;
   /** How long the hub's own nats-server may take to confirm a reload (default 30 s). */
   natsReloadTimeoutMs?: number;
+  /** JetStream replicas of each site's stream and ingest consumer (default 1; 3 on a 3-node cluster). */
+  streamReplicas?: number;
+  /** How often a replica re-reads the sites table besides the other replicas' announcements (default 5 s). */
+  siteRefreshMs?: number;
 }
 
 export interface RunningHub {

@@ -1,5 +1,5 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | media | sync | backup | backup-remote | bundle | ai | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | media | sync | fleet | backup | backup-remote | bundle | ai | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
@@ -12,6 +12,7 @@ import { backupRemoteBench } from "./backup-remote.js";
 import { bundleBench } from "./bundle.js";
 import { consoleBench } from "./console.js";
 import { filesBench } from "./files.js";
+import { fleetBench } from "./fleet.js";
 import { footprintBench } from "./footprint.js";
 import { formsBench } from "./forms.js";
 import { gatewayBench } from "./gateway.js";
@@ -29,6 +30,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   files: filesBench,
   forms: formsBench,
   sync: syncBench,
+  fleet: fleetBench,
   backup: backupBench,
   "backup-remote": backupRemoteBench,
   bundle: bundleBench,

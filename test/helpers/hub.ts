@@ -47,11 +47,18 @@ export interface HubProcess {
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
 }
 
-/** A hub process on PGlite, or on PostgreSQL when `databaseUrl` is given. */
+/**
+ * A hub process on PGlite, or on PostgreSQL when `databaseUrl` is given. `adminToken`: written to its secrets
+ * before it starts, as replicas of one hub share theirs.
+ */
 export async function hubProcess(
-  opts: { databaseUrl?: string; env?: Record<string, string>; args?: string[] } = {},
+  opts: { databaseUrl?: string; env?: Record<string, string>; args?: string[]; adminToken?: string } = {},
 ): Promise<HubProcess> {
   const dir = tempDir("nexus-hub-");
+  if (opts.adminToken) {
+    mkdirSync(join(dir, "secrets"), { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, "secrets", "hub-admin.token"), `${opts.adminToken}\n`, { mode: 0o600 });
+  }
   const leafPort = await freePort();
   // Fixed across restarts, like a real hub's address: enrolled boxes keep its URL.
   const httpPort = await freePort();
