@@ -20,7 +20,7 @@ import { formsOf, startForms } from "./state.js";
 /**
  * What the gateway (and the kit's body limit) let through to OpenRosa and upload routes: above the service's
  * default limits (100 MiB a submission POST or attachment), which it applies itself. A body is read in memory
- * (multipart), so this also caps what one request can make the service hold.
+ * (multipart attachments stream to temporary files; only the XML part is held in memory).
  */
 const LARGE = { maxBodyBytes: 128 * 1024 ** 2 };
 
@@ -55,6 +55,7 @@ export default defineService<FormsConfig>({
     rule("GET", "/app-users", "forms:app-users"),
     rule("POST", "/app-users", "forms:app-users"),
     rule("POST", "/app-users/:id/revoke", "forms:app-users"),
+    rule("PUT", "/app-users/:id/forms", "forms:app-users"),
   ],
   // Form definitions managed on the hub: `PUT /api/hub/data/forms/forms/<formId>:<version>` `{ data: { xml, state } }`.
   syncApply: { forms: applyHubForm },

@@ -1,0 +1,151 @@
+/**
+ * Reading an OpenRosa multipart POST without holding it in memory: the `xml_submission_file` part is kept in
+ * memory (capped), every other file part streams to a temporary file beside the blob store while its sha256
+ * and md5 are computed, so a 100 MB video attachment costs a few buffers, not 100 MB. The caller adopts the
+ * files into the blob store (a rename) or removes them with `discard`. Limits are enforced while reading: the
+ * body stops at the first part over the total, a bad name or too many parts.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import busboy from "busboy";
+import { SubmissionError } from "./submission-check.js";
+import { FILE_NAME } from "./xform.js";
+
+/** An attachment part, on disk. */
+export interface PostedFile {
+  name: string;
+  type: string;
+  size: number;
+  sha256: string;
+  md5: string;
+  /** The temporary file holding it (adopted by the blob store, or removed). */
+  file: string;
+}
+
+export interface PostedSubmission {
+  xml: string;
+  files: PostedFile[];
+}
+
+export interface MultipartLimits {
+  /** Most bytes of all parts together. */
+  maxBytes: number;
+  /** Most bytes of the submission XML. */
+  maxXmlBytes: number;
+  /** Most parts. */
+  maxParts: number;
+}
+
+/** Removes the temporary files of a read that is not stored. */
+export async function discard(files: PostedFile[]): Promise<void> {
+  await Promise.all(files.map((f) => rm(f.file, { force: true })));
+}
+
+/** Reads a multipart body from `req` into the XML and temp files under `tmpDir`; 400/413 on bad input. */
+export async function readMultipart(
+  req: IncomingMessage,
+  headers: Record<string, string>,
+  tmpDir: string,
+  limits: MultipartLimits,
+): Promise<PostedSubmission> {
+  await mkdir(tmpDir, { recursive: true });
+  const files: PostedFile[] = [];
+  const writes: Promise<void>[] = [];
+  let xml: string | null = null;
+  let total = 0;
+  let failure: SubmissionError | null = null;
+  let settle = () => {};
+  const open = new Set<NodeJS.ReadableStream & { destroy(err?: Error): void }>();
+  let bb: busboy.Busboy;
+  try {
+    bb = busboy({ headers, limits: { parts: limits.maxParts, fieldSize: 64 * 1024, fields: 50 } });
+  } catch {
+    throw new SubmissionError(400, "unreadable multipart body (no boundary)");
+  }
+  const fail = (err: SubmissionError) => {
+    failure ??= err;
+    req.unpipe(bb);
+    for (const s of open) s.destroy(err);
+    settle();
+    req.resume(); // drain what the client still sends, so it reads the answer
+  };
+  const count = (n: number) => {
+    total += n;
+    if (total > limits.maxBytes)
+      fail(new SubmissionError(413, `submission over ${limits.maxBytes} bytes; send it in parts`));
+  };
+  bb.on("file", (field, stream, info) => {
+    if (failure) return void stream.resume();
+    if (field === "xml_submission_file") {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on("data", (c: Buffer) => {
+        size += c.length;
+        count(c.length);
+        if (size > limits.maxXmlBytes) fail(new SubmissionError(413, "the submission XML is too large"));
+        else chunks.push(c);
+      });
+      stream.on("end", () => {
+        xml = Buffer.concat(chunks).toString("utf8");
+      });
+      return;
+    }
+    const name = info.filename || field;
+    if (!FILE_NAME.test(name)) {
+      stream.resume();
+      return fail(
+        new SubmissionError(400, `attachment name "${name.slice(0, 60)}" is not a plain file name`),
+      );
+    }
+    const file = join(tmpDir, `${randomUUID()}.part`);
+    const sha = createHash("sha256");
+    const md5 = createHash("md5");
+    const posted: PostedFile = { name, type: info.mimeType, size: 0, sha256: "", md5: "", file };
+    files.push(posted);
+    open.add(stream);
+    stream.on("close", () => open.delete(stream));
+    stream.on("data", (c: Buffer) => {
+      sha.update(c);
+      md5.update(c);
+      posted.size += c.length;
+      count(c.length);
+    });
+    writes.push(
+      pipeline(stream, createWriteStream(file, { mode: 0o600 })).then(() => {
+        posted.sha256 = sha.digest("hex");
+        posted.md5 = md5.digest("hex");
+      }),
+    );
+  });
+  bb.on("partsLimit", () => fail(new SubmissionError(413, `more than ${limits.maxParts} parts`)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      settle = resolve;
+      bb.on("close", resolve);
+      bb.on("error", reject);
+      req.on("error", reject);
+      req.on("aborted", () => reject(new Error("aborted")));
+      req.pipe(bb);
+    });
+    await Promise.all(writes);
+  } catch (err) {
+    await Promise.allSettled(writes);
+    await discard(files);
+    if (failure) throw failure;
+    throw new SubmissionError(400, `unreadable multipart body: ${(err as Error).message.slice(0, 80)}`);
+  }
+  if (failure) {
+    await Promise.allSettled(writes);
+    await discard(files);
+    throw failure;
+  }
+  if (xml === null) {
+    await discard(files);
+    throw new SubmissionError(400, "the xml_submission_file part is missing");
+  }
+  return { xml, files };
+}
