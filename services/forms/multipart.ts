@@ -10,6 +10,7 @@ import { createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import busboy from "busboy";
 import { SubmissionError } from "./submission-check.js";
@@ -108,14 +109,17 @@ export async function readMultipart(
     files.push(posted);
     open.add(stream);
     stream.on("close", () => open.delete(stream));
-    stream.on("data", (c: Buffer) => {
-      sha.update(c);
-      md5.update(c);
-      posted.size += c.length;
-      count(c.length);
+    const measure = new Transform({
+      transform(c: Buffer, _enc, done) {
+        sha.update(c);
+        md5.update(c);
+        posted.size += c.length;
+        count(c.length);
+        done(null, c);
+      },
     });
     writes.push(
-      pipeline(stream, createWriteStream(file, { mode: 0o600 })).then(() => {
+      pipeline(stream, measure, createWriteStream(file, { mode: 0o600 })).then(() => {
         posted.sha256 = sha.digest("hex");
         posted.md5 = md5.digest("hex");
       }),
