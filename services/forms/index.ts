@@ -6,6 +6,7 @@
  */
 import { defineService, rule } from "../../appliance/kit/index.js";
 import { type FormsConfig, formsConfigSchema } from "./config.js";
+import { startHubFormMedia } from "./hub-form-media.js";
 import { applyHubForm } from "./hub-forms.js";
 import { hubLinkOf, startAttachmentMover } from "./hub-sync.js";
 import { migrations } from "./migrations.js";
@@ -69,7 +70,10 @@ export default defineService<FormsConfig>({
   onStart: async (ctx) => {
     const f = await startForms(ctx);
     const link = hubLinkOf(ctx);
-    if (link) startAttachmentMover(ctx, f, link);
+    if (link) {
+      startAttachmentMover(ctx, f, link);
+      startHubFormMedia(ctx, f, link);
+    }
   },
   health: async (ctx) =>
     (await formsOf(ctx)

@@ -157,4 +157,20 @@ export const migrations: Migration[] = [
         );
       `),
   },
+  {
+    // Hub-managed form versions waiting for their attachments from the hub (then put in their hub state).
+    id: "1765000005_form_hub_pending",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE form_hub_pending (
+          form_id TEXT NOT NULL,
+          version TEXT NOT NULL,
+          state TEXT NOT NULL,
+          attachments TEXT NOT NULL,
+          attempts INTEGER NOT NULL DEFAULT 0,
+          last_error TEXT,
+          PRIMARY KEY (form_id, version)
+        );
+      `),
+  },
 ];
