@@ -35,6 +35,9 @@ export default defineService<FormsConfig>({
   access: [
     // OpenRosa clients authenticate as app users, checked by the service (token in the URL, or HTTP Basic).
     rule("*", "/openrosa/*", "service", LARGE),
+    // The same OpenRosa API for console users (the web app signed in with identity), authenticated by the gateway.
+    rule("POST", "/me/openrosa/submission", "forms:submit", LARGE),
+    rule("GET", "/me/openrosa/*", "forms:read"),
     rule("GET", "/forms", "forms:read"),
     rule("POST", "/forms", "forms:write", LARGE),
     rule("GET", "/forms/:formId", "forms:read"),

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { documentRoute } from "../../appliance/kit/index.js";
+import { callerOf, documentRoute } from "../../appliance/kit/index.js";
 import { incomingOf } from "../files/http.js";
 import { type AppUser, appUserByToken, basicCredentials, mayUseForm } from "./app-users.js";
 import { attachmentsOf, getVersion, publishedVersions, type VersionRow } from "./forms.js";
@@ -18,12 +18,18 @@ import { type Ctx, formsOf } from "./state.js";
 import { SubmissionError } from "./submission-check.js";
 import { type Received, receiveSubmission } from "./submissions.js";
 
-const PREFIXES = ["/openrosa/key/:token", "/openrosa"] as const;
+/**
+ * App users under the first two; console users (signed in with identity, authenticated by the gateway, which
+ * checks forms:read and forms:submit) under `/me/openrosa`, the web app's base when it has no app-user token.
+ */
+const PREFIXES = ["/openrosa/key/:token", "/openrosa", "/me/openrosa"] as const;
 
 /** The client's base URL for this prefix (absolute: Collect follows downloadUrl as given). */
 function baseOf(ctx: Ctx, c: Context): string {
+  const base = openRosaBase(ctx, c);
+  if (c.req.path.startsWith("/me/openrosa/")) return base.replace(/\/openrosa$/, "/me/openrosa");
   const token = /^\/openrosa\/key\/([^/]+)\//.exec(c.req.path)?.[1];
-  return `${openRosaBase(ctx, c)}${token ? `/key/${token}` : ""}`;
+  return `${base}${token ? `/key/${token}` : ""}`;
 }
 
 function xml(c: Context, body: string, status: 200 | 201 | 202 | 400 | 401 | 403 | 404 | 409 | 413 = 200) {
@@ -61,6 +67,17 @@ export function openRosaRoutes(app: OpenAPIHono, ctx: Ctx) {
     const user = appUserOf(ctx, c);
     if (!user) return fail(c, 401, "app user credentials required (unknown or revoked)");
     c.set("appUser" as never, user as never);
+    c.set("submitter" as never, `app-user:${user.id}` as never);
+    await next();
+    c.header("X-OpenRosa-Version", "1.0");
+  });
+  app.use("/me/openrosa/*", async (c, next) => {
+    const caller = callerOf(c);
+    if (!caller) return fail(c, 401, "sign in to the console first");
+    // Console users see every published form their forms:read allows; per-form scoping is for app users.
+    const user: AppUser = { ...CONSOLE_USER, id: caller.id, name: caller.id };
+    c.set("appUser" as never, user as never);
+    c.set("submitter" as never, `user:${caller.id}` as never);
     await next();
     c.header("X-OpenRosa-Version", "1.0");
   });
@@ -153,6 +170,15 @@ function documentOpenRosa(app: OpenAPIHono) {
   });
 }
 
+const CONSOLE_USER: AppUser = {
+  id: "",
+  name: "",
+  createdBy: "",
+  createdAt: "",
+  revokedAt: null,
+  forms: null,
+};
+
 async function submit(ctx: Ctx, c: Context) {
   const user = c.get("appUser" as never) as AppUser;
   const max = ctx.config.maxSubmissionBytes;
@@ -171,7 +197,7 @@ async function submit(ctx: Ctx, c: Context) {
     const r = await receiveSubmission(ctx, formsOf(ctx), {
       xml: posted.xml,
       files,
-      submitter: `app-user:${user.id}`,
+      submitter: c.get("submitter" as never) as string,
       mayUse: (formId) => mayUseForm(ctx, user, formId),
     });
     return xml(c, openRosaResponse(messageOf(r)), 201);
