@@ -1,30 +1,77 @@
 /**
  * Reading an OpenRosa multipart POST without holding it in memory: the `xml_submission_file` part is kept in
- * memory (capped), every other file part streams to a temporary file beside the blob store while its sha256
- * and md5 are computed, so a 100 MB video attachment costs a few buffers, not 100 MB. The caller adopts the
- * files into the blob store (a rename) or removes them with `discard`. Limits are enforced while reading: the
+ * memory (capped), every other file part is hashed (sha256, md5) as it arrives and kept in memory only while
+ * small (a photo: up to 1 MiB each, 8 MiB for all parts together, so the common case costs no extra file);
+ * beyond that it spills to a temporary file beside the blob store, so a 100 MB video attachment costs a few
+ * buffers, not 100 MB. The caller stores them (a spilled file is adopted by the blob store with a rename) or
+ * removes them with `discard`. Limits are enforced while reading: the
  * body stops at the first part over the total, a bad name or too many parts.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
-import { Transform } from "node:stream";
+import { Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import busboy from "busboy";
 import { SubmissionError } from "./submission-check.js";
 import { FILE_NAME } from "./xform.js";
 
-/** An attachment part, on disk. */
+/** An attachment part: in memory (`data`) when small, else in a temporary file. */
 export interface PostedFile {
   name: string;
   type: string;
   size: number;
   sha256: string;
   md5: string;
-  /** The temporary file holding it (adopted by the blob store, or removed). */
+  /** The content, when it stayed small enough to keep in memory. */
+  data?: Buffer;
+  /** The temporary file holding it otherwise (adopted by the blob store, or removed). */
   file: string;
+}
+
+/** Most bytes of one part, and of all parts of a request, kept in memory before spilling to a file. */
+const PART_IN_MEMORY = 1024 ** 2;
+const REQUEST_IN_MEMORY = 8 * 1024 ** 2;
+
+/** A sink that keeps what it is given in memory up to `limit()` bytes, then moves it all to `file`. */
+class Spill extends Writable {
+  chunks: Buffer[] = [];
+  held = 0;
+  out: WriteStream | null = null;
+  constructor(
+    private readonly file: string,
+    private readonly room: () => number,
+    private readonly took: (n: number) => void,
+  ) {
+    super();
+  }
+  override _write(c: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void) {
+    if (!this.out && this.held + c.length <= Math.min(PART_IN_MEMORY, this.room())) {
+      this.chunks.push(c);
+      this.held += c.length;
+      this.took(c.length);
+      return cb();
+    }
+    if (!this.out) {
+      this.out = createWriteStream(this.file, { mode: 0o600 });
+      this.out.on("error", (err) => this.destroy(err));
+      for (const b of this.chunks) this.out.write(b);
+      this.took(-this.held);
+      this.chunks = [];
+    }
+    if (this.out.write(c)) cb();
+    else this.out.once("drain", () => cb());
+  }
+  override _final(cb: (err?: Error | null) => void) {
+    if (!this.out) return cb();
+    this.out.end(() => cb());
+  }
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void) {
+    this.out?.destroy();
+    cb(err);
+  }
 }
 
 export interface PostedSubmission {
@@ -58,6 +105,7 @@ export async function readMultipart(
   const writes: Promise<void>[] = [];
   let xml: string | null = null;
   let total = 0;
+  let inMemory = 0;
   let failure: SubmissionError | null = null;
   let settle = () => {};
   const open = new Set<NodeJS.ReadableStream & { destroy(err?: Error): void }>();
@@ -118,10 +166,18 @@ export async function readMultipart(
         done(null, c);
       },
     });
+    const sink = new Spill(
+      file,
+      () => REQUEST_IN_MEMORY - inMemory,
+      (n) => {
+        inMemory += n;
+      },
+    );
     writes.push(
-      pipeline(stream, measure, createWriteStream(file, { mode: 0o600 })).then(() => {
+      pipeline(stream, measure, sink).then(() => {
         posted.sha256 = sha.digest("hex");
         posted.md5 = md5.digest("hex");
+        if (!sink.out) posted.data = Buffer.concat(sink.chunks);
       }),
     );
   });

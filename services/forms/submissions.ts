@@ -7,6 +7,7 @@
  * revision: same submission, the earlier data kept in its history, the new instanceID recorded as well.
  */
 import { createHash, randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
 import { getVersion } from "./forms.js";
 import { recordSubmission } from "./hub-sync.js";
 import type { PostedFile } from "./multipart.js";
@@ -63,7 +64,8 @@ export async function receiveSubmission(
   const plan = () => planOf(ctx, checked, xmlSha);
   const first = plan();
   if (first.kind === "duplicate-old") return { row: first.row, outcome: "duplicate" };
-  for (const file of input.files) await f.store.put(file.sha256, { file: file.file }, file.size);
+  for (const file of input.files)
+    await f.store.put(file.sha256, file.data ? Readable.from([file.data]) : { file: file.file }, file.size);
   return ctx.tx(() => {
     // Planned again inside the transaction: a concurrent POST of the same instanceID may have committed since.
     const p = plan();
