@@ -8,10 +8,10 @@
  * body stops at the first part over the total, a bad name or too many parts.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { createWriteStream, type WriteStream } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { rm } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import busboy from "busboy";
@@ -55,6 +55,7 @@ class Spill extends Writable {
       return cb();
     }
     if (!this.out) {
+      mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
       this.out = createWriteStream(this.file, { mode: 0o600 });
       this.out.on("error", (err) => this.destroy(err));
       for (const b of this.chunks) this.out.write(b);
@@ -90,7 +91,7 @@ export interface MultipartLimits {
 
 /** Removes the temporary files of a read that is not stored. */
 export async function discard(files: PostedFile[]): Promise<void> {
-  await Promise.all(files.map((f) => rm(f.file, { force: true })));
+  await Promise.all(files.filter((f) => !f.data).map((f) => rm(f.file, { force: true })));
 }
 
 /** Reads a multipart body from `req` into the XML and temp files under `tmpDir`; 400/413 on bad input. */
@@ -100,7 +101,6 @@ export async function readMultipart(
   tmpDir: string,
   limits: MultipartLimits,
 ): Promise<PostedSubmission> {
-  await mkdir(tmpDir, { recursive: true });
   const files: PostedFile[] = [];
   const writes: Promise<void>[] = [];
   let xml: string | null = null;
