@@ -78,6 +78,18 @@ export function blobRoutes(db: HubDb, store: BlobStore, staging: BlobStaging) {
     return c.json({ sha256: sha, size: stat.size });
   });
 
+  // The content itself, for a box that needs a blob the hub holds (form attachments the hub admin uploaded).
+  app.get("/api/hub/blobs/:sha/content", async (c) => {
+    await auth(c.req.header("authorization"));
+    const sha = shaParam(c);
+    const stat = await store.stat(sha);
+    if (!stat) return c.json({ status: 404, message: "the hub does not have this blob", data: null }, 404);
+    const body = await store.get(sha);
+    return new Response(body as unknown as ReadableStream, {
+      headers: { "content-type": "application/octet-stream", "content-length": String(stat.size) },
+    });
+  });
+
   app.put("/api/hub/blobs/:sha", async (c) => {
     const site = await auth(c.req.header("authorization"));
     const sha = shaParam(c);

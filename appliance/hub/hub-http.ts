@@ -13,6 +13,8 @@ import { applyChangesIn, HUB_SITE, losersOf, recordsOf } from "./apply.js";
 import { backupRoutes } from "./backup-routes.js";
 import { blobRoutes } from "./blobs.js";
 import type { HubDb } from "./db.js";
+import { formAttachmentRoutes } from "./form-attachments.js";
+import { formSubmissionRoutes } from "./form-submissions.js";
 import { activeSites, type HubBase, type HubLink, type SiteSync } from "./hub-setup.js";
 import { edgeStream, type SiteIngest } from "./ingest.js";
 import { enrolmentTls } from "./leaf-tls.js";
@@ -46,18 +48,22 @@ export function hubRoutes(parts: HubParts) {
   const { log } = base;
   return hubApi({
     adminToken: base.adminToken,
-    extra: new Hono().route("/", blobRoutes(db, blobs.blobStore, blobs.staging)).route(
-      "/",
-      backupRoutes({
-        db,
-        blobs: blobs.blobStore,
-        tmpDir: join(base.root, "backup-staging"),
-        keep: base.opts.backupKeep ?? DEFAULT_BACKUP_KEEP,
-        quotaBytes: base.opts.backupQuotaBytes,
-        log,
-        admin: adminCheck(base.adminToken),
-      }),
-    ),
+    extra: new Hono()
+      .route("/", blobRoutes(db, blobs.blobStore, blobs.staging))
+      .route("/", formSubmissionRoutes(db, adminCheck(base.adminToken)))
+      .route("/", formAttachmentRoutes(blobs.blobStore, adminCheck(base.adminToken)))
+      .route(
+        "/",
+        backupRoutes({
+          db,
+          blobs: blobs.blobStore,
+          tmpDir: join(base.root, "backup-staging"),
+          keep: base.opts.backupKeep ?? DEFAULT_BACKUP_KEEP,
+          quotaBytes: base.opts.backupQuotaBytes,
+          log,
+          admin: adminCheck(base.adminToken),
+        }),
+      ),
     log,
     createToken: async (site, ttl) => {
       if (site === HUB_SITE) throw new ApiError(400, `"${HUB_SITE}" is the hub's own name`);

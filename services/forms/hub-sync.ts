@@ -31,6 +31,7 @@ export function recordSubmission(
       formId: row.form_id,
       version: row.version,
       instanceId: row.instance_id,
+      currentInstanceId: row.current_instance_id,
       instanceName: row.instance_name,
       xml: row.xml,
       fields: JSON.parse(row.fields) as unknown,

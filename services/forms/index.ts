@@ -6,6 +6,7 @@
  */
 import { defineService, rule } from "../../appliance/kit/index.js";
 import { type FormsConfig, formsConfigSchema } from "./config.js";
+import { startHubFormMedia } from "./hub-form-media.js";
 import { applyHubForm } from "./hub-forms.js";
 import { hubLinkOf, startAttachmentMover } from "./hub-sync.js";
 import { migrations } from "./migrations.js";
@@ -20,7 +21,7 @@ import { formsOf, startForms } from "./state.js";
 /**
  * What the gateway (and the kit's body limit) let through to OpenRosa and upload routes: above the service's
  * default limits (100 MiB a submission POST or attachment), which it applies itself. A body is read in memory
- * (multipart), so this also caps what one request can make the service hold.
+ * (multipart attachments stream to temporary files; only the XML part is held in memory).
  */
 const LARGE = { maxBodyBytes: 128 * 1024 ** 2 };
 
@@ -34,6 +35,9 @@ export default defineService<FormsConfig>({
   access: [
     // OpenRosa clients authenticate as app users, checked by the service (token in the URL, or HTTP Basic).
     rule("*", "/openrosa/*", "service", LARGE),
+    // The same OpenRosa API for console users (the web app signed in with identity), authenticated by the gateway.
+    rule("POST", "/me/openrosa/submission", "forms:submit", LARGE),
+    rule("GET", "/me/openrosa/*", "forms:read"),
     rule("GET", "/forms", "forms:read"),
     rule("POST", "/forms", "forms:write", LARGE),
     rule("GET", "/forms/:formId", "forms:read"),
@@ -55,6 +59,7 @@ export default defineService<FormsConfig>({
     rule("GET", "/app-users", "forms:app-users"),
     rule("POST", "/app-users", "forms:app-users"),
     rule("POST", "/app-users/:id/revoke", "forms:app-users"),
+    rule("PUT", "/app-users/:id/forms", "forms:app-users"),
   ],
   // Form definitions managed on the hub: `PUT /api/hub/data/forms/forms/<formId>:<version>` `{ data: { xml, state } }`.
   syncApply: { forms: applyHubForm },
@@ -68,7 +73,10 @@ export default defineService<FormsConfig>({
   onStart: async (ctx) => {
     const f = await startForms(ctx);
     const link = hubLinkOf(ctx);
-    if (link) startAttachmentMover(ctx, f, link);
+    if (link) {
+      startAttachmentMover(ctx, f, link);
+      startHubFormMedia(ctx, f, link);
+    }
   },
   health: async (ctx) =>
     (await formsOf(ctx)

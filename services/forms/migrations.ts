@@ -123,4 +123,54 @@ export const migrations: Migration[] = [
     id: "1765000002_form_hub_versions",
     up: (db) => db.exec("CREATE TABLE form_hub_versions (key TEXT PRIMARY KEY, hlc TEXT NOT NULL)"),
   },
+  {
+    // OpenRosa edits (meta/deprecatedID): every instanceID a submission has had, so a resend of any revision is
+    // recognised; the submission keeps its first instanceID as its identity and tracks the current one.
+    id: "1765000003_submission_instances",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE submission_instances (
+          form_id TEXT NOT NULL,
+          instance_id TEXT NOT NULL,
+          submission_id TEXT NOT NULL REFERENCES submissions(id),
+          revision INTEGER NOT NULL,
+          xml_sha256 TEXT NOT NULL,
+          PRIMARY KEY (form_id, instance_id)
+        );
+        INSERT INTO submission_instances (form_id, instance_id, submission_id, revision, xml_sha256)
+          SELECT form_id, instance_id, id, revision, xml_sha256 FROM submissions;
+        ALTER TABLE submissions ADD COLUMN current_instance_id TEXT;
+        UPDATE submissions SET current_instance_id = instance_id;
+        ALTER TABLE submission_revisions ADD COLUMN instance_id TEXT;
+      `),
+  },
+  {
+    // Per-form app users: an app user with assignments sees and submits only those forms (all_forms = 0).
+    id: "1765000004_app_user_forms",
+    up: (db) =>
+      db.exec(`
+        ALTER TABLE app_users ADD COLUMN all_forms INTEGER NOT NULL DEFAULT 1;
+        CREATE TABLE app_user_forms (
+          app_user_id TEXT NOT NULL REFERENCES app_users(id),
+          form_id TEXT NOT NULL,
+          PRIMARY KEY (app_user_id, form_id)
+        );
+      `),
+  },
+  {
+    // Hub-managed form versions waiting for their attachments from the hub (then put in their hub state).
+    id: "1765000005_form_hub_pending",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE form_hub_pending (
+          form_id TEXT NOT NULL,
+          version TEXT NOT NULL,
+          state TEXT NOT NULL,
+          attachments TEXT NOT NULL,
+          attempts INTEGER NOT NULL DEFAULT 0,
+          last_error TEXT,
+          PRIMARY KEY (form_id, version)
+        );
+      `),
+  },
 ];

@@ -6,6 +6,11 @@ export const permissions = {
     description: "See forms, their versions and attachments, and the submissions to them",
     roles: ["operator", "field-agent", "viewer"],
   },
+  "forms:submit": {
+    description:
+      "Fill and submit forms as a console user (the web app at /collect/ signed in, not as an app user)",
+    roles: ["operator", "field-agent"],
+  },
   "forms:write": {
     description: "Upload XLSForms and XForms, publish and archive them, manage their attachments",
     roles: ["operator"],

@@ -2,7 +2,14 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { jsonRoute, requireCaller } from "../../appliance/kit/index.js";
-import { collectQrText, collectSettings, createAppUser, listAppUsers, revokeAppUser } from "./app-users.js";
+import {
+  collectQrText,
+  collectSettings,
+  createAppUser,
+  listAppUsers,
+  revokeAppUser,
+  setAppUserForms,
+} from "./app-users.js";
 import * as s from "./schemas.js";
 import type { Ctx } from "./state.js";
 
@@ -40,7 +47,7 @@ export function appUserRoutes(app: OpenAPIHono, ctx: Ctx) {
       errors: [409],
     },
     (c, { body }) => {
-      const { token, ...appUser } = createAppUser(ctx, body.name, requireCaller(c).id);
+      const { token, ...appUser } = createAppUser(ctx, body.name, requireCaller(c).id, body.forms ?? null);
       const base = openRosaBase(ctx, c);
       const settings = collectSettings(base, appUser, token);
       return c.json(
@@ -67,5 +74,19 @@ export function appUserRoutes(app: OpenAPIHono, ctx: Ctx) {
       errors: [404],
     },
     (c, { params }) => c.json(revokeAppUser(ctx, params.id), 200),
+  );
+  jsonRoute(
+    app,
+    {
+      method: "put",
+      path: "/app-users/{id}/forms",
+      operationId: "setAppUserForms",
+      summary: "Set the forms an app user may see and submit (null: every form); applies at once",
+      params: s.idParam,
+      body: s.appUserFormsBody,
+      response: s.appUserOut,
+      errors: [404],
+    },
+    (c, { params, body }) => c.json(setAppUserForms(ctx, params.id, body.forms), 200),
   );
 }

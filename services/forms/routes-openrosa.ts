@@ -4,31 +4,39 @@
  * these through unauthenticated (access level `service`) and forwards `Authorization`; every request is
  * authenticated here, and every answer carries `X-OpenRosa-Version: 1.0`.
  */
+import { join } from "node:path";
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { documentRoute } from "../../appliance/kit/index.js";
-import { type AppUser, appUserByToken, basicCredentials } from "./app-users.js";
+import { callerOf, documentRoute } from "../../appliance/kit/index.js";
+import { incomingOf } from "../files/http.js";
+import { type AppUser, appUserByToken, basicCredentials, mayUseForm } from "./app-users.js";
 import { attachmentsOf, getVersion, publishedVersions, type VersionRow } from "./forms.js";
+import { discard, type PostedFile, readMultipart } from "./multipart.js";
 import { formListXml, manifestXml, OPENROSA_HEADERS, openRosaResponse } from "./openrosa.js";
 import { openRosaBase } from "./routes-app-users.js";
 import { type Ctx, formsOf } from "./state.js";
 import { SubmissionError } from "./submission-check.js";
-import { type PostedFile, receiveSubmission } from "./submissions.js";
-import { FILE_NAME } from "./xform.js";
+import { type Received, receiveSubmission } from "./submissions.js";
 
-const PREFIXES = ["/openrosa/key/:token", "/openrosa"] as const;
+/**
+ * App users under the first two; console users (signed in with identity, authenticated by the gateway, which
+ * checks forms:read and forms:submit) under `/me/openrosa`, the web app's base when it has no app-user token.
+ */
+const PREFIXES = ["/openrosa/key/:token", "/openrosa", "/me/openrosa"] as const;
 
 /** The client's base URL for this prefix (absolute: Collect follows downloadUrl as given). */
 function baseOf(ctx: Ctx, c: Context): string {
+  const base = openRosaBase(ctx, c);
+  if (c.req.path.startsWith("/me/openrosa/")) return base.replace(/\/openrosa$/, "/me/openrosa");
   const token = /^\/openrosa\/key\/([^/]+)\//.exec(c.req.path)?.[1];
-  return `${openRosaBase(ctx, c)}${token ? `/key/${token}` : ""}`;
+  return `${base}${token ? `/key/${token}` : ""}`;
 }
 
-function xml(c: Context, body: string, status: 200 | 201 | 202 | 400 | 401 | 404 | 409 | 413 = 200) {
+function xml(c: Context, body: string, status: 200 | 201 | 202 | 400 | 401 | 403 | 404 | 409 | 413 = 200) {
   return c.body(body, status, { ...OPENROSA_HEADERS, Date: new Date().toUTCString() });
 }
 
-function fail(c: Context, status: 400 | 401 | 404 | 409 | 413, message: string) {
+function fail(c: Context, status: 400 | 401 | 403 | 404 | 409 | 413, message: string) {
   const headers: Record<string, string> = { ...OPENROSA_HEADERS };
   if (status === 401) headers["WWW-Authenticate"] = 'Basic realm="Nexus Edge forms", charset="UTF-8"';
   return c.body(openRosaResponse(message, "error"), status, headers);
@@ -42,10 +50,13 @@ function appUserOf(ctx: Ctx, c: Context): AppUser | null {
   return basic ? appUserByToken(ctx, basic.token, basic.name) : null;
 }
 
+/** The published version a URL names, if the app user may use its form. */
 function versionParam(c: Context, ctx: Ctx): VersionRow | undefined {
   const v = c.req.param("version");
   const version = v === "-" ? "" : (v ?? "");
-  const row = getVersion(ctx, c.req.param("formId") ?? "", version);
+  const formId = c.req.param("formId") ?? "";
+  if (!mayUseForm(ctx, c.get("appUser" as never) as AppUser, formId)) return undefined;
+  const row = getVersion(ctx, formId, version);
   return row?.state === "published" ? row : undefined;
 }
 
@@ -56,6 +67,17 @@ export function openRosaRoutes(app: OpenAPIHono, ctx: Ctx) {
     const user = appUserOf(ctx, c);
     if (!user) return fail(c, 401, "app user credentials required (unknown or revoked)");
     c.set("appUser" as never, user as never);
+    c.set("submitter" as never, `app-user:${user.id}` as never);
+    await next();
+    c.header("X-OpenRosa-Version", "1.0");
+  });
+  app.use("/me/openrosa/*", async (c, next) => {
+    const caller = callerOf(c);
+    if (!caller) return fail(c, 401, "sign in to the console first");
+    // Console users see every published form their forms:read allows; per-form scoping is for app users.
+    const user: AppUser = { ...CONSOLE_USER, id: caller.id, name: caller.id };
+    c.set("appUser" as never, user as never);
+    c.set("submitter" as never, `user:${caller.id}` as never);
     await next();
     c.header("X-OpenRosa-Version", "1.0");
   });
@@ -65,7 +87,9 @@ export function openRosaRoutes(app: OpenAPIHono, ctx: Ctx) {
         c,
         formListXml(
           baseOf(ctx, c),
-          publishedVersions(ctx),
+          publishedVersions(ctx).filter((v) =>
+            mayUseForm(ctx, c.get("appUser" as never) as AppUser, v.form_id),
+          ),
           (v) => attachmentsOf(ctx, v.form_id, v.version).length,
         ),
       ),
@@ -146,51 +170,47 @@ function documentOpenRosa(app: OpenAPIHono) {
   });
 }
 
+const CONSOLE_USER: AppUser = {
+  id: "",
+  name: "",
+  createdBy: "",
+  createdAt: "",
+  revokedAt: null,
+  forms: null,
+};
+
 async function submit(ctx: Ctx, c: Context) {
   const user = c.get("appUser" as never) as AppUser;
-  const length = Number(c.req.header("content-length") ?? 0);
-  if (length > ctx.config.maxSubmissionBytes)
-    return fail(c, 413, `submission over ${ctx.config.maxSubmissionBytes} bytes; send it in parts`);
+  const max = ctx.config.maxSubmissionBytes;
+  if (Number(c.req.header("content-length") ?? 0) > max)
+    return fail(c, 413, `submission over ${max} bytes; send it in parts`);
   if (!/^multipart\/form-data/i.test(c.req.header("content-type") ?? ""))
     return fail(c, 400, "a submission is multipart/form-data with an xml_submission_file part");
-  let form: Record<string, unknown>;
+  let files: PostedFile[] = [];
   try {
-    form = await c.req.parseBody({ all: true });
-  } catch {
-    return fail(c, 400, "unreadable multipart body");
-  }
-  const xmlPart = form.xml_submission_file;
-  if (!(xmlPart instanceof File)) return fail(c, 400, "the xml_submission_file part is missing");
-  const files: PostedFile[] = [];
-  let total = xmlPart.size;
-  for (const [key, value] of Object.entries(form)) {
-    if (key === "xml_submission_file") continue;
-    for (const v of Array.isArray(value) ? value : [value]) {
-      if (!(v instanceof File)) continue;
-      const name = v.name || key;
-      if (!FILE_NAME.test(name))
-        return fail(c, 400, `attachment name "${name.slice(0, 60)}" is not a plain file name`);
-      total += v.size;
-      files.push({ name, type: v.type, data: Buffer.from(await v.arrayBuffer()) });
-    }
-  }
-  if (total > ctx.config.maxSubmissionBytes)
-    return fail(c, 413, `submission over ${ctx.config.maxSubmissionBytes} bytes; send it in parts`);
-  try {
-    const r = await receiveSubmission(ctx, formsOf(ctx), {
-      xml: await xmlPart.text(),
-      files,
-      submitter: `app-user:${user.id}`,
+    const posted = await readMultipart(incomingOf(c), c.req.header(), join(ctx.dataDir, "incoming"), {
+      maxBytes: max,
+      maxXmlBytes: Math.min(max, 16 * 1024 ** 2),
+      maxParts: 1000,
     });
-    const message =
-      r.outcome === "duplicate"
-        ? "Already received: nothing new stored."
-        : r.row.complete
-          ? "Form received."
-          : "Part received: waiting for the remaining attachments.";
-    return xml(c, openRosaResponse(message), 201);
+    files = posted.files;
+    const r = await receiveSubmission(ctx, formsOf(ctx), {
+      xml: posted.xml,
+      files,
+      submitter: c.get("submitter" as never) as string,
+      mayUse: (formId) => mayUseForm(ctx, user, formId),
+    });
+    return xml(c, openRosaResponse(messageOf(r)), 201);
   } catch (err) {
     if (err instanceof SubmissionError) return fail(c, err.status, err.message);
     throw err;
+  } finally {
+    await discard(files);
   }
+}
+
+function messageOf(r: Received): string {
+  if (r.outcome === "duplicate") return "Already received: nothing new stored.";
+  if (!r.row.complete) return "Part received: waiting for the remaining attachments.";
+  return r.outcome === "edited" ? `Edit received: revision ${r.row.revision}.` : "Form received.";
 }

@@ -38,7 +38,17 @@ export const reviewBody = z
   })
   .strict();
 
-export const appUserBody = z.object({ name: z.string().trim().min(1).max(100) }).strict();
+const formIdList = z
+  .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,99}$/, "a form id"))
+  .max(1000)
+  .nullable()
+  .openapi({ description: "the forms it may use; null or absent: every published form" });
+
+export const appUserBody = z
+  .object({ name: z.string().trim().min(1).max(100), forms: formIdList.optional() })
+  .strict();
+
+export const appUserFormsBody = z.object({ forms: formIdList }).strict();
 
 export const versionOut = z
   .object({
@@ -131,6 +141,7 @@ export const appUserOut = z
     createdBy: z.string(),
     createdAt: z.string(),
     revokedAt: z.string().nullable(),
+    forms: z.array(z.string()).nullable(),
   })
   .openapi("AppUser");
 

@@ -9,7 +9,7 @@ import { parseXml, XmlError, type XmlNode } from "./xml.js";
 
 export class SubmissionError extends Error {
   constructor(
-    readonly status: 400 | 404 | 409 | 413,
+    readonly status: 400 | 403 | 404 | 409 | 413,
     message: string,
     readonly field?: string,
   ) {
@@ -27,6 +27,8 @@ export interface CheckedSubmission {
   /** Leaf values by path (first occurrence; repeats flattened with [n] indexes), for exports. */
   values: Record<string, string>;
   instanceName: string | null;
+  /** meta/deprecatedID: the instanceID this submission edits (ODK Collect's and Enketo's edit), or null. */
+  deprecatedId: string | null;
 }
 
 export interface CheckLimits {
@@ -74,7 +76,20 @@ export function checkSubmission(root: XmlNode, def: FormDef, limits: CheckLimits
     attachments: [],
     values: {},
     instanceName: null,
+    deprecatedId: null,
   };
+  // Clients add meta/deprecatedID when they edit a sent submission, whether or not the form declares it.
+  const deprecated = `/${root.name}/meta/deprecatedID`;
+  if (!byPath.has(deprecated) && byPath.has(`/${root.name}/meta`))
+    byPath.set(deprecated, {
+      path: deprecated,
+      name: "deprecatedID",
+      type: "string",
+      required: false,
+      conditional: true,
+      inRepeat: false,
+      parent: `/${root.name}/meta`,
+    });
   const walk = (node: XmlNode, path: string, shown: string) => {
     const counts = new Map<string, number>();
     for (const c of node.children) {
@@ -108,6 +123,18 @@ export function checkSubmission(root: XmlNode, def: FormDef, limits: CheckLimits
       idPath,
     );
   out.instanceName = out.values[`/${root.name}/meta/instanceName`] ?? null;
+  const dep = out.values[deprecated]?.trim();
+  if (dep) {
+    if (!/^[A-Za-z0-9:_.-]{1,128}$/.test(dep))
+      throw new SubmissionError(400, `${deprecated} is not an instanceID`, deprecated);
+    if (dep === out.instanceId)
+      throw new SubmissionError(
+        400,
+        `${deprecated} equals the instanceID: an edit needs a new one`,
+        deprecated,
+      );
+    out.deprecatedId = dep;
+  }
   return out;
 }
 

@@ -68,6 +68,34 @@ describe("forms → hub", () => {
         return r.body.records.find((x) => x.data.instanceId === "uuid:off-1");
       }, 60_000);
       expect(record).toMatchObject({ site: "field-depot", data: { fields: { "/data/what": "flood" } } });
+      // The hub's submissions API: per form across sites, filtered, as CSV, counted; admin token only.
+      const list = await hub.api<{ total: number; submissions: { site: string; instanceId: string }[] }>(
+        "GET",
+        "/api/hub/forms/submissions?formId=incident&site=field-depot",
+      );
+      expect(list.body).toMatchObject({
+        total: 1,
+        submissions: [{ site: "field-depot", instanceId: "uuid:off-1" }],
+      });
+      expect((list.body.submissions[0] as Record<string, unknown>).xml).toBeUndefined();
+      const none = await hub.api<{ total: number }>(
+        "GET",
+        "/api/hub/forms/submissions?formId=incident&site=elsewhere",
+      );
+      expect(none.body.total).toBe(0);
+      const csv = await fetch(`${hub.url()}/api/hub/forms/submissions.csv?formId=incident`, {
+        headers: { authorization: `Bearer ${hub.adminToken()}` },
+      });
+      const text = await csv.text();
+      expect(text.split("\r\n")[0]).toBe(
+        "site,instanceId,version,submitter,receivedAt,reviewState,revision,/data/meta/instanceID,/data/photo,/data/what",
+      );
+      expect(text).toContain("field-depot,uuid:off-1,2,");
+      const counts = await hub.api<{ counts: object[] }>("GET", "/api/hub/forms/counts");
+      expect(counts.body.counts).toContainEqual({ formId: "incident", site: "field-depot", count: 1 });
+      expect((await hub.api("GET", "/api/hub/forms/submissions?limit=0")).status).toBe(400);
+      expect((await hub.api("GET", "/api/hub/forms/submissions?formId=x%27%20OR%201=1")).status).toBe(400);
+      expect((await fetch(`${hub.url()}/api/hub/forms/submissions`)).status).toBe(401);
       const onHub = join(hub.dir, "blobs", sha.slice(0, 2), sha.slice(2, 4), sha);
       await waitFor(() => existsSync(onHub), 60_000, "the photo on the hub");
       expect(readFileSync(onHub).equals(photo)).toBe(true);
@@ -122,6 +150,41 @@ describe("hub → boxes", () => {
         versions: { version: string }[];
       };
       expect(after.versions.map((v) => v.version)).toEqual(["7"]);
+      // A form with a CSV attachment: uploaded to the hub, named in the record, fetched by the box, published.
+      const csv = Buffer.from("name,label\nkibera,Kibera\n");
+      const sha = createHash("sha256").update(csv).digest("hex");
+      const withCsv = xml
+        .replace('version="7"', 'version="8"')
+        .replace("<instance>", '<instance id="villages" src="jr://file-csv/villages.csv"/><instance>');
+      const badUp = await fetch(`${hub.url()}/api/hub/forms/attachments/${sha}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${hub.adminToken()}` },
+        body: new Uint8Array(Buffer.from("not the content")),
+      });
+      expect(badUp.status).toBe(422);
+      const up = await fetch(`${hub.url()}/api/hub/forms/attachments/${sha}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${hub.adminToken()}` },
+        body: new Uint8Array(csv),
+      });
+      expect(up.status).toBe(201);
+      const put8 = await hub.api("PUT", "/api/hub/data/forms/forms/census:8", {
+        data: {
+          xml: withCsv,
+          state: "published",
+          attachments: [{ name: "villages.csv", sha256: sha, size: csv.length, contentType: "text/csv" }],
+        },
+      });
+      expect(put8.status).toBe(200);
+      const manifestUrl = await waitFor(
+        async () => /<manifestUrl>([^<]+)</.exec(await (await fetch(`${au.serverUrl}/formList`)).text())?.[1],
+        60_000,
+        "the hub's form with its attachment on the box",
+      );
+      const manifest = await (await fetch(manifestUrl!.replace(/&amp;/g, "&"))).text();
+      expect(manifest).toContain(`<hash>md5:${createHash("md5").update(csv).digest("hex")}</hash>`);
+      const url = /<downloadUrl>([^<]+)</.exec(manifest)![1]!.replace(/&amp;/g, "&");
+      expect(Buffer.from(await (await fetch(url)).arrayBuffer()).equals(csv)).toBe(true);
     } finally {
       await box.stop();
       removeDir(box.dataDir);

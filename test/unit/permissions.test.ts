@@ -39,6 +39,7 @@ const BEFORE: Record<string, string[]> = {
     "files:read",
     "files:write",
     "forms:read",
+    "forms:submit",
     "ai:read",
     "ai:infer",
     "media:read",

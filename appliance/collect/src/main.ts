@@ -70,7 +70,11 @@ async function syncWithBox() {
   } catch (err) {
     if (err instanceof BoxRefused && (err.status === 401 || err.status === 403)) {
       setStatus(
-        "This device has no app user (or it was revoked): open the link from the console, Forms → App users.",
+        appToken()
+          ? "This device's app user was revoked: open a new link from the console, Forms → App users."
+          : err.status === 403
+            ? "Your account may not fill forms (it needs forms:read, and forms:submit to send them)."
+            : "Sign in to the console on this device, or open an app-user link from Forms → App users.",
       );
     } else if (!(err instanceof BoxRefused)) {
       setStatus("The box cannot be reached: forms and filled forms wait on this device.");

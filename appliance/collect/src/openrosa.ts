@@ -1,13 +1,15 @@
 /**
  * The box's OpenRosa API as the web app uses it: the form list (`xformsList`), each form's XML and manifest,
- * and multipart submissions (`xml_submission_file` plus attachments). Credentials: the console's session
- * cookie (with its CSRF header on POST), or an app user's token (`Authorization: Bearer`) given once in the
- * app's address (`/collect/?token=…`) and kept in localStorage.
+ * and multipart submissions (`xml_submission_file` plus attachments). Credentials: an app user's token given
+ * once in the app's address (`/collect/?token=…`, kept in localStorage) and used in the key URL; without one,
+ * the console's session cookie (with its CSRF header on POST) at `/api/forms/me/openrosa`, where the gateway
+ * checks the signed-in user's forms:read and forms:submit.
  */
 import type { QueuedPart } from "./store.js";
 
-/** Where the forms service answers OpenRosa clients (through the gateway). */
+/** Where the forms service answers OpenRosa clients (through the gateway): app users, and console users. */
 export const OPENROSA_BASE = "/api/forms/openrosa";
+export const SESSION_BASE = "/api/forms/me/openrosa";
 const TOKEN_KEY = "nexus-collect-token";
 
 export interface ListedForm {
@@ -34,7 +36,7 @@ function cookie(name: string): string | undefined {
 /** The OpenRosa base this device uses: the app user's key path, or the signed-in session's. */
 export function openRosaBase(): string {
   const token = appToken();
-  return token ? `${OPENROSA_BASE}/key/${encodeURIComponent(token)}` : OPENROSA_BASE;
+  return token ? `${OPENROSA_BASE}/key/${encodeURIComponent(token)}` : SESSION_BASE;
 }
 
 /** The headers every OpenRosa request carries; `unsafe` adds the session's CSRF token. */

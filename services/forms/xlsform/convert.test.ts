@@ -51,6 +51,12 @@ describe("XLSForm errors", () => {
     ["an unbalanced bracket", [["integer", "a", "A", "", ". > (1"]], 'survey!E2: unclosed "(" in expression'],
     ["an unclosed quote", [["text", "a", "A", "", ". = 'x"]], "survey!E2: unclosed quote"],
     [
+      "an unknown function",
+      [["text", "a", "A", "", "lenght(.) < 5"]],
+      "survey!E2: unknown function lenght()",
+    ],
+    ["an unknown list with or_other", [["select_one nope or_other", "a", "A"]], 'survey!A2: list "nope"'],
+    [
       "a calculate without calculation",
       [["calculate", "c", ""]],
       "survey!F2: a calculate needs a calculation",

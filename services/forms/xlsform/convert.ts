@@ -5,6 +5,15 @@
 import { createHash } from "node:crypto";
 import { XlsFormError } from "./errors.js";
 import { checkExpression } from "./expr.js";
+import {
+  checkMediaNames,
+  mediaOf,
+  orOtherList,
+  otherQuestion,
+  rangeOf,
+  repeatCountOf,
+  splitOrOther,
+} from "./extras.js";
 import { type Choice, type FormModel, type QNode, ROOT, type Texts } from "./model.js";
 import { cellOf, type Sheet, type SheetRow, type Workbook } from "./sheets.js";
 import { parseType, TYPES } from "./types.js";
@@ -25,8 +34,11 @@ function languagesOf(sheets: (Sheet | undefined)[]): string[] {
   const langs = new Set<string>();
   for (const s of sheets)
     for (const h of Object.keys(s?.columns ?? {})) {
-      const m = /^(label|hint|constraint_message|required_message)::(.+)$/.exec(h);
-      if (m) langs.add(m[2]!.trim());
+      const m =
+        /^(?:label|hint|constraint_message|required_message|(?:media::)?(?:image|audio|video))::(.+)$/.exec(
+          h,
+        );
+      if (m) langs.add(m[1]!.trim());
     }
   return [...langs];
 }
@@ -98,7 +110,7 @@ export function buildModel(wb: Workbook): { model: FormModel; warnings: string[]
     },
   ];
   const paths = new Map<string, string>();
-  const pending: { node: QNode; r: SheetRow }[] = [];
+  const pending: { node: QNode; r: SheetRow; parent: QNode }[] = [];
   for (const r of survey.rows) {
     const rawType = r.values.type;
     if (!rawType) {
@@ -138,19 +150,32 @@ export function buildModel(wb: Workbook): { model: FormModel; warnings: string[]
       bind: {},
       appearance: r.values.appearance,
       default: r.values.default,
+      media: mediaOf(r.values),
       children: [],
     };
+    if (node.media) checkMediaNames(node.media, survey, r, errors);
     if (base === "begin_group" || base === "begin_repeat") {
       node.kind = base === "begin_group" ? "group" : "repeat";
       stack.push(node);
     } else if (!typeFor(node, base, arg, choices, survey, r, errors)) continue;
     paths.set(name, node.path);
     parent.children.push(node);
-    pending.push({ node, r });
+    pending.push({ node, r, parent });
+    if (/\sor_other$/.test(rawType.trim())) {
+      const other = otherQuestion(node, parent.path);
+      if (paths.has(other.name)) errors.push(`${cellOf(survey, r, "name")}: duplicate name "${other.name}"`);
+      paths.set(other.name, other.path);
+      parent.children.push(other);
+    }
   }
   for (const open of stack.slice(1))
     errors.push(`${cellOf(survey, open.row, "type")}: begin ${open.kind} "${open.name}" is never ended`);
-  for (const { node, r } of pending) bindsOf(node, r, survey, paths, errors);
+  for (const { node, r, parent } of pending) {
+    bindsOf(node, r, survey, paths, errors);
+    if (node.kind !== "repeat") continue;
+    const calc = repeatCountOf(node, parent.path, survey, paths, errors);
+    if (calc) parent.children.splice(parent.children.indexOf(node), 0, calc);
+  }
   if (settings.instance_name)
     settings.instance_name = checkExpression(settings.instance_name, "settings!instance_name", paths, errors);
   if (errors.length) throw new XlsFormError(errors);
@@ -158,6 +183,8 @@ export function buildModel(wb: Workbook): { model: FormModel; warnings: string[]
   if (!settings.version)
     warnings.push(`settings: no version given; using "${version}" (a hash of the survey)`);
   const langs = languagesOf([survey, wb.choices]);
+  // Media need itext; a form without languages gets one translation, "default", as pyxform writes it.
+  if (!langs.length && pending.some((p) => p.node.media)) langs.push("default");
   return {
     model: {
       formId,
@@ -183,7 +210,14 @@ function typeFor(
   errors: string[],
 ): boolean {
   const fromFile = /^select_(one|multiple)_from_file$/.exec(base);
-  if (base === "select_one" || base === "select_multiple" || fromFile) {
+  if (base === "range") {
+    rangeOf(node, survey, r, errors);
+    return true;
+  }
+  if (base === "select_one" || base === "select_multiple" || base === "rank" || fromFile) {
+    const split = splitOrOther(arg);
+    const orOther = split.orOther && !fromFile && base !== "rank";
+    if (orOther) arg = split.list;
     if (!arg) {
       errors.push(`${cellOf(survey, r, "type")}: "${base}" needs a list name`);
       return false;
@@ -197,8 +231,13 @@ function typeFor(
       return false;
     }
     const multiple = base.startsWith("select_multiple");
+    if (base === "rank") {
+      node.type = TYPES.rank;
+      node.select = { list: arg, multiple: true, file: false, rank: true };
+      return true;
+    }
     node.type = TYPES[multiple ? "select_multiple" : "select_one"];
-    node.select = { list: arg, multiple, file: !!fromFile };
+    node.select = { list: orOther ? orOtherList(choices, arg) : arg, multiple, file: !!fromFile };
     return true;
   }
   const t = TYPES[base];
@@ -226,8 +265,13 @@ function bindsOf(node: QNode, r: SheetRow, s: Sheet, paths: Map<string, string>,
     const v = x(col);
     if (v !== undefined) node.bind[attr] = v;
   }
-  if (r.values.constraint_message) node.bind["jr:constraintMsg"] = r.values.constraint_message;
-  if (r.values.required_message) node.bind["jr:requiredMsg"] = r.values.required_message;
+  for (const [col, at] of [
+    ["constraint_message", "jr:constraintMsg"],
+    ["required_message", "jr:requiredMsg"],
+  ] as const) {
+    const texts = textsOf(r.values, col);
+    if (Object.keys(texts).length) node.messages = { ...node.messages, [at]: texts };
+  }
   if (r.values.read_only && /^(yes|true)$/i.test(r.values.read_only)) node.bind.readonly = "true()";
   if (r.values.choice_filter) node.choiceFilter = x("choice_filter");
   if (

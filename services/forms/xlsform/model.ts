@@ -12,7 +12,15 @@ export interface QNode {
   path: string;
   row: SheetRow;
   type?: TypeInfo;
-  select?: { list: string; multiple: boolean; file: boolean };
+  select?: { list: string; multiple: boolean; file: boolean; rank?: boolean };
+  /** A range's start, end and step. */
+  range?: { start: string; end: string; step: string };
+  /** A repeat's jr:count (a number or an absolute path). */
+  repeatCount?: string;
+  /** Label media by kind and language (`media::image::French (fr)`). */
+  media?: Partial<Record<"image" | "audio" | "video", Texts>>;
+  /** Translated constraint and required messages (`constraint_message::lang`). */
+  messages?: Partial<Record<"jr:constraintMsg" | "jr:requiredMsg", Texts>>;
   labels: Texts;
   hints: Texts;
   bind: Record<string, string>;

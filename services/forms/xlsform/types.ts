@@ -4,7 +4,7 @@ export interface TypeInfo {
   /** The bind type. */
   bind: string;
   /** The body control; null for none (calculate, meta). */
-  control: "input" | "select1" | "select" | "upload" | "trigger" | null;
+  control: "input" | "select1" | "select" | "upload" | "trigger" | "range" | `odk:rank` | null;
   mediatype?: string;
   readonly?: boolean;
   /** jr:preload and jr:preloadParams for metadata. */
@@ -39,6 +39,8 @@ export const TYPES: Readonly<Record<string, TypeInfo>> = {
   deviceid: { bind: "string", control: null, preload: ["property", "deviceid"] },
   select_one: { bind: "string", control: "select1" },
   select_multiple: { bind: "string", control: "select" },
+  range: { bind: "int", control: "range" },
+  rank: { bind: `odk:rank`, control: `odk:rank` },
 };
 
 /** Splits a type cell: `select_one yes_no` → ["select_one", "yes_no"], `begin group` → ["begin_group"]. */
@@ -48,7 +50,12 @@ export function parseType(raw: string): { base: string; arg: string | null } {
   if (m) return { base: `${m[1]}_${m[2]}`, arg: null };
   const parts = raw.trim().split(/\s+/);
   const base = parts[0]!.toLowerCase();
-  if (base === "select_one" || base === "select_multiple" || /^select_(one|multiple)_from_file$/.test(base))
+  if (
+    base === "select_one" ||
+    base === "select_multiple" ||
+    base === "rank" ||
+    /^select_(one|multiple)_from_file$/.test(base)
+  )
     return { base, arg: parts.slice(1).join(" ") || null };
   return { base: t, arg: null };
 }

@@ -11,8 +11,8 @@ const NS =
 interface W {
   m: FormModel;
   paths: Map<string, string>;
-  /** itext id → texts, when the form has languages. */
-  itext: Map<string, Texts>;
+  /** itext id → texts (and label media by kind), when the form has languages. */
+  itext: Map<string, { texts: Texts; media?: QNode["media"] }>;
 }
 
 const attr = (k: string, v: string | undefined) => (v === undefined ? "" : ` ${k}="${esc(v)}"`);
@@ -29,6 +29,7 @@ export function writeXForm(m: FormModel): string {
   };
   walk(m.root);
   const w: W = { m, paths, itext: new Map() };
+  messages(w);
   const body = m.root.map((n) => control(w, n)).join("");
   const instance = `<${ROOT}${attr("id", m.formId)}${attr("version", m.version)}>${m.root.map(instanceNode).join("")}<meta><instanceID/>${m.instanceName ? "<instanceName/>" : ""}</meta></${ROOT}>`;
   const binds = [...allNodes(m.root).map(bindOf), metaBinds(m)].join("");
@@ -72,11 +73,24 @@ function metaBinds(m: FormModel): string {
   return id + name;
 }
 
+/** Constraint and required messages as bind attributes: itext references when the form has languages. */
+function messages(w: W) {
+  for (const n of allNodes(w.m.root))
+    for (const [at, texts] of Object.entries(n.messages ?? {})) {
+      if (!w.m.languages.length) n.bind[at] = texts[""] ?? Object.values(texts)[0]!;
+      else {
+        const id = `${n.path}:${at.slice(3)}`;
+        w.itext.set(id, { texts });
+        n.bind[at] = `jr:itext('${id}')`;
+      }
+    }
+}
+
 /** A label or hint: itext reference when the form has languages, else inline text with ${name} outputs. */
-function text(w: W, tag: "label" | "hint", id: string, texts: Texts): string {
-  if (!Object.keys(texts).length) return tag === "label" ? "<label/>" : "";
+function text(w: W, tag: "label" | "hint", id: string, texts: Texts, media?: QNode["media"]): string {
+  if (!Object.keys(texts).length && !media) return tag === "label" ? "<label/>" : "";
   if (w.m.languages.length) {
-    w.itext.set(id, texts);
+    w.itext.set(id, { texts, media });
     return `<${tag} ref="jr:itext('${esc(id)}')"/>`;
   }
   return `<${tag}>${withOutputs(w, texts[""] ?? "")}</${tag}>`;
@@ -90,17 +104,17 @@ function withOutputs(w: W, s: string): string {
 }
 
 function control(w: W, n: QNode): string {
-  const label = text(w, "label", `${n.path}:label`, n.labels);
+  const label = text(w, "label", `${n.path}:label`, n.labels, n.media);
   const hint = text(w, "hint", `${n.path}:hint`, n.hints);
   const app = attr("appearance", n.appearance);
   const inner = () => n.children.map((c) => control(w, c)).join("");
   if (n.kind === "group") return `<group ref="${n.path}"${app}>${label}${inner()}</group>`;
   if (n.kind === "repeat")
-    return `<group ref="${n.path}">${label}<repeat nodeset="${n.path}"${app}>${inner()}</repeat></group>`;
+    return `<group ref="${n.path}">${label}<repeat nodeset="${n.path}"${app}${attr(`jr:count`, n.repeatCount)}>${inner()}</repeat></group>`;
   const t = n.type!;
   if (!t.control) return "";
   if (n.select) {
-    const tag = n.select.multiple ? "select" : "select1";
+    const tag = n.select.rank ? `odk:rank` : n.select.multiple ? "select" : "select1";
     const inst = n.select.file ? instanceIdOf(n.select.list) : n.select.list;
     const filter = n.choiceFilter ? `[${n.choiceFilter}]` : "";
     const labelRef = !n.select.file && w.m.languages.length ? "jr:itext(itextId)" : "label";
@@ -108,6 +122,10 @@ function control(w: W, n: QNode): string {
       `<${tag} ref="${n.path}"${app}>${label}${hint}<itemset nodeset="instance('${esc(inst)}')/root/item${esc(filter)}">` +
       `<value ref="name"/><label ref="${labelRef}"/></itemset></${tag}>`
     );
+  }
+  if (n.range) {
+    const r = n.range;
+    return `<range ref="${n.path}"${app}${attr("start", r.start)}${attr("end", r.end)}${attr("step", r.step)}>${label}${hint}</range>`;
   }
   const media = attr("mediatype", t.mediatype);
   return `<${t.control} ref="${n.path}"${app}${media}>${label}${hint}</${t.control}>`;
@@ -132,7 +150,7 @@ function choiceInstance(w: W, list: string, items: Choice[]): string {
       .join("");
     if (w.m.languages.length) {
       const id = `${list}-${i}`;
-      w.itext.set(id, c.labels);
+      w.itext.set(id, { texts: c.labels });
       return `<item><itextId>${esc(id)}</itextId><name>${esc(c.name)}</name>${extra}</item>`;
     }
     return `<item><name>${esc(c.name)}</name><label>${esc(c.labels[""] ?? c.name)}</label>${extra}</item>`;
@@ -145,9 +163,16 @@ function itextXml(w: W): string {
   // Body and choices are written first (they fill w.itext); writeXForm calls this after them.
   const translations = w.m.languages.map((lang) => {
     const def = lang === w.m.defaultLanguage ? ' default="true()"' : "";
-    const texts = [...w.itext].map(
-      ([id, t]) => `<text id="${esc(id)}"><value>${withOutputs(w, t[lang] ?? t[""] ?? "")}</value></text>`,
-    );
+    const texts = [...w.itext].map(([id, { texts: t, media }]) => {
+      const forms = Object.entries(media ?? {})
+        .map(([kind, m]) => [kind, m?.[lang] ?? m?.[""]] as const)
+        .filter(([, file]) => file)
+        .map(
+          ([kind, file]) =>
+            `<value form="${kind}">jr://${kind === "image" ? "images" : kind}/${esc(file!)}</value>`,
+        );
+      return `<text id="${esc(id)}"><value>${withOutputs(w, t[lang] ?? t[""] ?? "")}</value>${forms.join("")}</text>`;
+    });
     return `<translation lang="${esc(lang)}"${def}>${texts.join("")}</translation>`;
   });
   return `<itext>${translations.join("")}</itext>`;

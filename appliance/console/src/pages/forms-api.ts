@@ -50,6 +50,17 @@ export interface AppUser {
   name: string;
   createdAt: string;
   revokedAt: string | null;
+  /** The forms it may use; null: every published form. */
+  forms: string[] | null;
+}
+
+/** "a, b" → ["a", "b"]; empty → null (every form). */
+export function formIdsOf(text: string): string[] | null {
+  const ids = text
+    .split(/[\s,]+/)
+    .map((x) => x.trim())
+    .filter(Boolean);
+  return ids.length ? ids : null;
 }
 
 export interface CreatedAppUser {
