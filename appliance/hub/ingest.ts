@@ -23,8 +23,10 @@ import { type Parsed, parseSyncMessage } from "./ingest-decode.js";
 
 export const edgeStream = (site: string) => `EDGE_${site}`;
 const CONSUMER = "hub-ingest";
-/** Messages per fetch (format 1: one record each), and bytes per fetch (format 2 batches hold ~1,000 each). */
-const BATCH = 500;
+/**
+ * Bytes per fetch: ~1,000 format 1 messages (one record each, as the 500 messages per fetch before), or a
+ * handful of format 2 batches (~1,000 records each). JetStream takes a byte or a message bound, not both.
+ */
 const FETCH_BYTES = 512 * 1024;
 /** Records per transaction at most; a fetch of batches is applied in several. */
 const TX_RECORDS = 5000;
@@ -134,7 +136,7 @@ export class SiteIngest {
       try {
         const consumer = await this.js.consumers.get(edgeStream(this.site), CONSUMER);
         while (this.running) {
-          const batch = await consumer.fetch({ max_messages: BATCH, max_bytes: FETCH_BYTES, expires: 1000 });
+          const batch = await consumer.fetch({ max_bytes: FETCH_BYTES, expires: 1000 });
           const msgs: JsMsg[] = [];
           for await (const m of batch) msgs.push(m);
           if (msgs.length === 0) continue;
