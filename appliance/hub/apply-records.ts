@@ -13,6 +13,17 @@ import type { HubQuery } from "./db.js";
 const jsonParam = (data: unknown): string | null =>
   data === null || data === undefined ? null : JSON.stringify(data);
 
+/**
+ * Rows as one JSON parameter, read back with `json_to_recordset` (cheaper on PGlite than one array parameter
+ * per column, and the row data goes in as JSON without being stringified twice).
+ */
+const asRows = (rs: ChangeRecord[]) =>
+  JSON.stringify(
+    rs.map((r) => ({ c: r.collection, k: r.key, h: r.hlc, s: r.site, o: r.op, d: r.data ?? null })),
+  );
+const ROWS = `ROWS FROM (json_to_recordset($1::json) AS (c text, k text, h text, s text, o text, d jsonb))
+  WITH ORDINALITY AS u(c, k, h, s, o, d, n)`;
+
 /** A version that lost: a record of the batch, or (stored) the version the records table holds. */
 interface Loser {
   collection: string;
@@ -87,29 +98,18 @@ function fold(plan: Plan, group: ChangeRecord[], stored: VersionId | null, polic
 async function lockCurrent(q: HubQuery, sorted: ChangeRecord[]): Promise<Map<string, VersionId>> {
   const rows = await q.query<VersionId & { collection: string; key: string }>(
     `SELECT collection, key, hlc, site FROM records
-     WHERE (collection, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+     WHERE (collection, key) IN (SELECT u.c, u.k FROM json_to_recordset($1::json) AS u(c text, k text))
      ORDER BY collection COLLATE "C", key COLLATE "C" FOR UPDATE`,
-    [sorted.map((r) => r.collection), sorted.map((r) => r.key)],
+    [JSON.stringify(sorted.map((r) => ({ c: r.collection, k: r.key })))],
   );
   return new Map(rows.map((r) => [keyOf(r.collection, r.key), { hlc: r.hlc, site: r.site }]));
 }
 
-const columns = (rs: ChangeRecord[]) => [
-  rs.map((r) => r.collection),
-  rs.map((r) => r.key),
-  rs.map((r) => r.hlc),
-  rs.map((r) => r.site),
-  rs.map((r) => r.op),
-  rs.map((r) => jsonParam(r.data)),
-];
-
 async function insertAppended(q: HubQuery, rs: ChangeRecord[]): Promise<void> {
   if (rs.length === 0) return;
   await q.query(
-    `INSERT INTO appended (collection, key, hlc, site, op, data)
-     SELECT c, k, h, s, o, d::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-       WITH ORDINALITY AS u(c, k, h, s, o, d, n) ORDER BY n`,
-    columns(rs),
+    `INSERT INTO appended (collection, key, hlc, site, op, data) SELECT c, k, h, s, o, d FROM ${ROWS} ORDER BY n`,
+    [asRows(rs)],
   );
 }
 
@@ -118,10 +118,9 @@ async function insertRecords(q: HubQuery, rs: ChangeRecord[]): Promise<Set<strin
   if (rs.length === 0) return new Set();
   const rows = await q.query<{ collection: string; key: string }>(
     `INSERT INTO records (collection, key, hlc, site, op, data, deleted)
-     SELECT c, k, h, s, o, d::jsonb, o = 'delete'
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(c, k, h, s, o, d)
+     SELECT c, k, h, s, o, d, o = 'delete' FROM ${ROWS} ORDER BY n
      ON CONFLICT (collection, key) DO NOTHING RETURNING collection, key`,
-    columns(rs),
+    [asRows(rs)],
   );
   const done = new Set(rows.map((r) => keyOf(r.collection, r.key)));
   return new Set(rs.map((r) => keyOf(r.collection, r.key)).filter((k) => !done.has(k)));
@@ -130,36 +129,33 @@ async function insertRecords(q: HubQuery, rs: ChangeRecord[]): Promise<Set<strin
 /** Writes the losers in the order they lost; a stored loser is copied from records before it is overwritten. */
 async function insertLosers(q: HubQuery, losers: Loser[]): Promise<void> {
   if (losers.length === 0) return;
-  const rs = losers.map((l) => l.record);
+  const rows = losers.map(({ collection: c, key: k, record: r, lostTo }) => ({
+    c,
+    k,
+    ...(r ? { h: r.hlc, s: r.site, o: r.op, d: r.data ?? null } : {}),
+    lh: lostTo.hlc,
+    ls: lostTo.site,
+  }));
   await q.query(
     `INSERT INTO record_losers (collection, key, hlc, site, op, data, lost_to_hlc, lost_to_site)
      SELECT u.c, u.k, coalesce(u.h, r.hlc), coalesce(u.s, r.site), coalesce(u.o, r.op),
-       CASE WHEN u.h IS NULL THEN r.data ELSE u.d::jsonb END, u.lh, u.ls
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-       WITH ORDINALITY AS u(c, k, h, s, o, d, lh, ls, n)
+       CASE WHEN u.h IS NULL THEN r.data ELSE u.d END, u.lh, u.ls
+     FROM ROWS FROM (json_to_recordset($1::json)
+       AS (c text, k text, h text, s text, o text, d jsonb, lh text, ls text)) WITH ORDINALITY
+       AS u(c, k, h, s, o, d, lh, ls, n)
      LEFT JOIN records r ON u.h IS NULL AND r.collection = u.c AND r.key = u.k
      ORDER BY u.n`,
-    [
-      losers.map((l) => l.collection),
-      losers.map((l) => l.key),
-      rs.map((r) => r?.hlc ?? null),
-      rs.map((r) => r?.site ?? null),
-      rs.map((r) => r?.op ?? null),
-      rs.map((r) => (r ? jsonParam(r.data) : null)),
-      losers.map((l) => l.lostTo.hlc),
-      losers.map((l) => l.lostTo.site),
-    ],
+    [JSON.stringify(rows)],
   );
 }
 
 async function updateRecords(q: HubQuery, rs: ChangeRecord[]): Promise<void> {
   if (rs.length === 0) return;
   await q.query(
-    `UPDATE records r SET hlc = u.h, site = u.s, op = u.o, data = u.d::jsonb, deleted = u.o = 'delete',
+    `UPDATE records r SET hlc = u.h, site = u.s, op = u.o, data = u.d, deleted = u.o = 'delete',
        updated_at = now()
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(c, k, h, s, o, d)
-     WHERE r.collection = u.c AND r.key = u.k`,
-    columns(rs),
+     FROM ${ROWS} WHERE r.collection = u.c AND r.key = u.k`,
+    [asRows(rs)],
   );
 }
 

@@ -72,16 +72,22 @@ async function insertInbox(q: HubQuery, batch: IncomingChange[]): Promise<Incomi
   const unique = byMsg.filter((c, i) => i === 0 || c.msgId !== byMsg[i - 1]!.msgId);
   const rows = await q.query<{ msg_id: string }>(
     `INSERT INTO inbox (msg_id, site, service, seq, collection, prev_seq, hlc)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::text[])
+     SELECT m, s, v, q, c, p, h FROM ROWS FROM (json_to_recordset($1::json)
+       AS (m text, s text, v text, q bigint, c text, p bigint, h text)) WITH ORDINALITY AS u(m, s, v, q, c, p, h, n)
+     ORDER BY n
      ON CONFLICT (msg_id) DO NOTHING RETURNING msg_id`,
     [
-      unique.map((c) => c.msgId),
-      unique.map((c) => c.record.site),
-      unique.map((c) => c.record.service),
-      unique.map((c) => c.seq),
-      unique.map((c) => c.record.collection),
-      unique.map((c) => c.prevSeq ?? 0),
-      unique.map((c) => c.record.hlc),
+      JSON.stringify(
+        unique.map((c) => ({
+          m: c.msgId,
+          s: c.record.site,
+          v: c.record.service,
+          q: c.seq,
+          c: c.record.collection,
+          p: c.prevSeq ?? 0,
+          h: c.record.hlc,
+        })),
+      ),
     ],
   );
   const inserted = new Set(rows.map((r) => r.msg_id));
