@@ -120,7 +120,17 @@ async function bulk(box: TestAppliance, prefix: string, count: number): Promise<
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ prefix, count }),
   });
-  if (r.status !== 200) throw new Error(`bulk write: ${r.status} ${(await r.text()).slice(0, 200)}`);
+  if (r.status !== 200) {
+    let log = "";
+    try {
+      const logs = dataPaths(box.dataDir).logs;
+      for (const f of readdirSync(logs))
+        log += `== ${f}\n${readFileSync(join(logs, f), "utf8").slice(-1500)}\n`;
+    } catch {
+      // no log
+    }
+    throw new Error(`bulk write: ${r.status} ${(await r.text()).slice(0, 200)}\n${log}`);
+  }
 }
 
 async function waitUntil(what: string, timeoutMs: number, fn: () => boolean | Promise<boolean>) {
