@@ -188,7 +188,7 @@ export async function startSiteSync(base: HubBase, db: HubDb, link: HubLink): Pr
     for (const site of ingests.keys()) {
       if (delivering.has(site)) continue;
       delivering.add(site);
-      void deliver(db, js, site, log)
+      void deliver(db, js, site, log, { batch: ingests.get(site)?.speaksBatch })
         .catch((err) => log.warn({ err, site }, "delivery to the box failed"))
         .finally(() => delivering.delete(site));
     }

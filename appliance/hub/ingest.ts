@@ -16,14 +16,21 @@ import {
   StorageType,
 } from "nats";
 import type { Logger } from "../kit/index.js";
-import { changeRecordSchema, decodeHlc, PREV_SEQ_HEADER, SEQ_HEADER, syncSubject } from "../sync/index.js";
+import { decodeHlc } from "../sync/index.js";
 import type { IncomingChange } from "./apply.js";
 import type { HubDb } from "./db.js";
+import { type Parsed, parseSyncMessage } from "./ingest-decode.js";
 import { applySiteBatch } from "./replicas.js";
 
 export const edgeStream = (site: string) => `EDGE_${site}`;
 const CONSUMER = "hub-ingest";
-const BATCH = 500;
+/**
+ * Bytes per fetch: ~1,000 format 1 messages (one record each, as the 500 messages per fetch before), or a
+ * handful of format 2 batches (~1,000 records each). JetStream takes a byte or a message bound, not both.
+ */
+const FETCH_BYTES = 512 * 1024;
+/** Records per transaction at most; a fetch of batches is applied in several. */
+const TX_RECORDS = 5000;
 
 export interface AckMessage {
   service: string;
@@ -75,40 +82,26 @@ export async function ensureEdgeStream(jsm: JetStreamManager, site: string, repl
   }
 }
 
-interface Parsed {
-  msg: JsMsg;
-  item?: IncomingChange;
-}
-
-/** A valid change record from `site`, or nothing: a box can only speak for itself, on its own subjects. */
-function parse(site: string, msg: JsMsg): Parsed {
-  try {
-    const parsed = changeRecordSchema.safeParse(JSON.parse(new TextDecoder().decode(msg.data)));
-    if (!parsed.success) return { msg };
-    const record = parsed.data;
-    const seq = Number(msg.headers?.get(SEQ_HEADER));
-    const prevSeq = Number(msg.headers?.get(PREV_SEQ_HEADER) || 0);
-    const msgId = msg.headers?.get("Nats-Msg-Id") || record.id;
-    const subject = syncSubject(record.site, record.service, record.collection);
-    if (
-      !Number.isSafeInteger(seq) ||
-      !Number.isSafeInteger(prevSeq) ||
-      record.site !== site ||
-      msg.subject !== subject
-    ) {
-      return { msg };
-    }
-    return { msg, item: { msgId, seq, prevSeq, record } };
-  } catch {
-    return { msg };
-  }
-}
-
 export interface IngestOptions {
   /** A record stamped further than this ahead of the hub's clock waits until it is not (default 60 s). */
   maxClockDriftMs?: number;
   now?: () => number;
   onBatch?: (site: string, applied: number, batch: IncomingChange[]) => void;
+}
+
+/** Groups parsed messages into runs of at most TX_RECORDS records (a message is never split). */
+function chunks(parsed: Parsed[]): Parsed[][] {
+  const out: Parsed[][] = [[]];
+  let n = 0;
+  for (const p of parsed) {
+    if (n > 0 && n + p.items.length > TX_RECORDS) {
+      out.push([]);
+      n = 0;
+    }
+    out[out.length - 1]!.push(p);
+    n += p.items.length;
+  }
+  return out;
 }
 
 export class SiteIngest {
@@ -117,6 +110,8 @@ export class SiteIngest {
   lastAppliedAt: number | null = null;
   /** How far ahead of the hub's clock the site's latest records were stamped (0: not ahead). */
   clockAheadMs = 0;
+  /** The box sent a format 2 batch: it understands them, so the hub may send it batches too. */
+  speaksBatch = false;
   private readonly maxDriftMs: number;
   private readonly now: () => number;
 
@@ -148,10 +143,12 @@ export class SiteIngest {
       try {
         const consumer = await this.js.consumers.get(edgeStream(this.site), CONSUMER);
         while (this.running) {
-          const batch = await consumer.fetch({ max_messages: BATCH, expires: 1000 });
+          const batch = await consumer.fetch({ max_bytes: FETCH_BYTES, expires: 1000 });
           const msgs: JsMsg[] = [];
           for await (const m of batch) msgs.push(m);
-          if (msgs.length) await this.apply(msgs);
+          if (msgs.length === 0) continue;
+          const parsed = msgs.map((m) => parseSyncMessage(this.site, m));
+          for (const chunk of chunks(parsed)) await this.apply(chunk);
         }
       } catch (err) {
         if (!this.running) return;
@@ -161,47 +158,52 @@ export class SiteIngest {
     }
   }
 
-  private async apply(msgs: JsMsg[]): Promise<void> {
-    const parsed = msgs.map((m) => parse(this.site, m));
+  private async apply(parsed: Parsed[]): Promise<void> {
     for (const p of parsed) {
-      if (!p.item) {
-        this.log.warn({ site: this.site, subject: p.msg.subject }, "dropping a malformed sync message");
-        p.msg.term();
+      if (p.format === 2) this.speaksBatch = true;
+      if (p.dropped > 0) {
+        this.log.warn(
+          { site: this.site, subject: p.msg.subject, dropped: p.dropped },
+          "dropping malformed sync records",
+        );
       }
+      if (p.items.length === 0) p.msg.term();
     }
     const now = this.now();
-    const ready: Parsed[] = [];
+    const ready: IncomingChange[] = [];
+    const acks: JsMsg[] = [];
     let ahead = 0;
+    let waiting = false;
     for (const p of parsed) {
-      if (!p.item) continue;
-      const aheadMs = decodeHlc(p.item.record.hlc).wall - now;
-      ahead = Math.max(ahead, aheadMs);
-      // Stamped too far in the future (a box whose clock runs ahead): it would win every conflict. It waits,
-      // unacknowledged, until the hub's clock catches up; the box keeps it and the chain holds the watermark.
-      if (aheadMs > this.maxDriftMs) p.msg.nak(Math.min(aheadMs - this.maxDriftMs + 500, 60_000));
-      else ready.push(p);
+      if (p.items.length === 0) continue;
+      let future = 0;
+      for (const item of p.items) {
+        const aheadMs = decodeHlc(item.record.hlc).wall - now;
+        ahead = Math.max(ahead, aheadMs);
+        // Stamped too far in the future (a box whose clock runs ahead): it would win every conflict. It waits,
+        // unacknowledged, until the hub's clock catches up; the box keeps it and the chain holds the watermark.
+        if (aheadMs > this.maxDriftMs) future = Math.max(future, aheadMs);
+        else ready.push(item);
+      }
+      // A batch with a record from the future comes back whole later; what of it applied now is a duplicate then.
+      if (future > 0) {
+        waiting = true;
+        p.msg.nak(Math.min(future - this.maxDriftMs + 500, 60_000));
+      } else acks.push(p.msg);
     }
     this.clockAheadMs = Math.max(0, ahead);
-    if (ready.length < parsed.filter((p) => p.item).length) {
+    if (waiting) {
       this.log.warn(
         { site: this.site, aheadMs: ahead },
         "records stamped in the future wait for the hub's clock",
       );
     }
     // Hub replicas share this consumer; the site lock and the inbox keep a batch from applying twice.
-    const result = await applySiteBatch(
-      this.db,
-      this.site,
-      ready.map((p) => p.item!),
-    );
-    for (const p of ready) p.msg.ack();
+    const result = await applySiteBatch(this.db, this.site, ready);
+    for (const m of acks) m.ack();
     this.lastAppliedAt = now;
     for (const w of result.watermarks) publishAck(this.nc, w.site, w.service, w.seq);
-    this.opts.onBatch?.(
-      this.site,
-      result.applied,
-      ready.map((p) => p.item!),
-    );
+    this.opts.onBatch?.(this.site, result.applied, ready);
   }
 }
 

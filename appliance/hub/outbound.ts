@@ -6,9 +6,19 @@
  * link is down they wait. Message ids make a re-delivery a no-op on the box.
  */
 import { createHash } from "node:crypto";
-import type { JetStreamClient } from "nats";
+import { headers, type JetStreamClient } from "nats";
 import type { Logger } from "../kit/index.js";
-import { type ChangeRecord, Hlc, hubDataSubject } from "../sync/index.js";
+import {
+  BATCH_FORMAT,
+  BATCH_TOKEN,
+  batchMsgId,
+  type ChangeRecord,
+  encodeBatch,
+  FORMAT_HEADER,
+  Hlc,
+  hubDataSubject,
+  splitBatches,
+} from "../sync/index.js";
 import { HUB_SITE, type IncomingChange, type StoredVersion } from "./apply.js";
 import type { HubDb, HubQuery } from "./db.js";
 
@@ -49,36 +59,38 @@ async function current(q: HubQuery, collection: string, key: string): Promise<Cu
 
 /**
  * After an edge batch: for each key it touched, the sites holding another version than the current one (they
- * wrote a version that lost) get the current one.
+ * wrote a version that lost) get the current one. Two statements for the whole batch find them.
  */
 export async function queueWinners(
   db: HubDb,
   batch: IncomingChange[],
   active: ReadonlySet<string>,
 ): Promise<number> {
-  const keys = new Map<string, { collection: string; key: string; service: string }>();
-  for (const c of batch) {
-    const r = c.record;
-    keys.set(JSON.stringify([r.collection, r.key]), {
-      collection: r.collection,
-      key: r.key,
-      service: r.service,
-    });
-  }
+  const services = new Map<string, string>();
+  for (const c of batch) services.set(`${c.record.collection}\u0000${c.record.key}`, c.record.service);
+  if (services.size === 0) return 0;
+  const keys = [...services.keys()].map((k) => k.split("\u0000") as [string, string]);
   let queued = 0;
   await db.tx(async (q) => {
-    for (const { collection, key, service } of keys.values()) {
-      const cur = await current(q, collection, key);
-      if (!cur) continue;
-      const losers = await q.query<{ site: string }>(
-        "SELECT DISTINCT site FROM record_losers WHERE collection = $1 AND key = $2",
-        [collection, key],
-      );
-      for (const { site } of losers) {
-        if (site === cur.site || site === HUB_SITE || !active.has(site)) continue;
-        await enqueue(q, site, service, cur);
-        queued++;
-      }
+    const losers = await q.query<{ collection: string; key: string; site: string }>(
+      `SELECT DISTINCT l.collection, l.key, l.site FROM record_losers l
+       JOIN unnest($1::text[], $2::text[]) AS u(c, k) ON l.collection = u.c AND l.key = u.k`,
+      [keys.map((k) => k[0]), keys.map((k) => k[1])],
+    );
+    const wanted = losers.filter((l) => l.site !== HUB_SITE && active.has(l.site));
+    if (wanted.length === 0) return;
+    const rows = await q.query<CurrentRow>(
+      `SELECT collection, key, hlc, site, op, data FROM records
+       WHERE (collection, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [wanted.map((l) => l.collection), wanted.map((l) => l.key)],
+    );
+    const cur = new Map(rows.map((r) => [`${r.collection}\u0000${r.key}`, r]));
+    for (const l of wanted) {
+      const id = `${l.collection}\u0000${l.key}`;
+      const row = cur.get(id);
+      if (!row || row.site === l.site) continue;
+      await enqueue(q, l.site, services.get(id)!, row);
+      queued++;
     }
   });
   return queued;
@@ -145,24 +157,69 @@ export async function writeHubRecord(
   });
 }
 
-/** Publishes a site's pending rows in order until none is left or the box does not answer. */
-export async function deliver(db: HubDb, js: JetStreamClient, site: string, log: Logger): Promise<number> {
+interface OutboxRow {
+  id: string | number;
+  msg_id: string;
+  subject: string;
+  payload: string;
+}
+
+/** `hub.<site>.data.<service>` of a delivery subject. */
+const streamOf = (subject: string) => subject.split(".", 4).join(".");
+
+/**
+ * Publishes a site's pending rows in order until none is left or the box does not answer. With `batch` (the
+ * box sent format 2, so it reads it), consecutive rows of one service go as one format 2 message.
+ */
+export async function deliver(
+  db: HubDb,
+  js: JetStreamClient,
+  site: string,
+  log: Logger,
+  opts: { batch?: boolean } = {},
+): Promise<number> {
   let sent = 0;
   for (;;) {
-    const rows = await db.query<{ id: string | number; msg_id: string; subject: string; payload: string }>(
-      "SELECT id, msg_id, subject, payload FROM hub_outbox WHERE site = $1 AND delivered_at IS NULL ORDER BY id LIMIT 200",
+    const rows = await db.query<OutboxRow>(
+      "SELECT id, msg_id, subject, payload FROM hub_outbox WHERE site = $1 AND delivered_at IS NULL ORDER BY id LIMIT 1000",
       [site],
     );
     if (rows.length === 0) return sent;
-    for (const r of rows) {
+    const groups = opts.batch
+      ? splitBatches(
+          rows,
+          (r) => r.payload.length,
+          (r) => streamOf(r.subject),
+        )
+      : rows.map((r) => [r]);
+    for (const group of groups) {
       try {
-        await js.publish(r.subject, r.payload, { msgID: r.msg_id, timeout: 5000 });
+        await publishGroup(js, group);
       } catch (err) {
         log.debug({ site, err: (err as Error).message }, "box not reachable; hub records wait");
         return sent;
       }
-      await db.query("UPDATE hub_outbox SET delivered_at = now() WHERE id = $1", [r.id]);
-      sent++;
+      await db.query("UPDATE hub_outbox SET delivered_at = now() WHERE id = ANY($1::bigint[])", [
+        group.map((r) => Number(r.id)),
+      ]);
+      sent += group.length;
     }
   }
+}
+
+async function publishGroup(js: JetStreamClient, group: OutboxRow[]): Promise<void> {
+  if (group.length === 1) {
+    const [r] = group as [OutboxRow];
+    await js.publish(r.subject, r.payload, { msgID: r.msg_id, timeout: 5000 });
+    return;
+  }
+  const service = group[0]!.subject.split(".")[3]!;
+  const entries = group.map((r) => ({ record: JSON.parse(r.payload) as ChangeRecord, seq: 0, prevSeq: 0 }));
+  const h = headers();
+  h.set(FORMAT_HEADER, BATCH_FORMAT);
+  await js.publish(`${streamOf(group[0]!.subject)}.${BATCH_TOKEN}`, encodeBatch(HUB_SITE, service, entries), {
+    msgID: batchMsgId(group.map((r) => r.msg_id)),
+    headers: h,
+    timeout: 5000,
+  });
 }

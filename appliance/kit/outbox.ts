@@ -78,15 +78,38 @@ export function outboxBacklog(db: Db): number {
     .n;
 }
 
+/** A sync row about to be published, with the seq of the previous sync row still in the outbox (0: none). */
+export interface SyncRow extends OutboxRow {
+  prevSeq: number;
+}
+
+/** One message made of several sync rows. */
+export interface PackedMessage {
+  subject: string;
+  data: Uint8Array;
+  msgID: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * Packs consecutive sync rows into fewer messages (the sync plugin supplies one; without, each row is its own
+ * message). The relay marks every row of a message published once that message's PubAck came.
+ */
+export type OutboxPacker = (rows: SyncRow[]) => PackedMessage[];
+
 export interface RelayOptions {
   batchSize: number;
+  /** Packs sync rows into batch messages (see OutboxPacker). */
+  packer?: OutboxPacker;
+  /** After a wake-up, wait this long for more rows to commit (bounds how long a batch collects). */
+  lingerMs: number;
   /** Poll interval when idle; `notify()` wakes the relay sooner. */
   idleMs: number;
   /** Maximum backoff after a failed publish. */
   maxBackoffMs: number;
 }
 
-const RELAY_DEFAULTS: RelayOptions = { batchSize: 256, idleMs: 1000, maxBackoffMs: 10_000 };
+const RELAY_DEFAULTS: RelayOptions = { batchSize: 256, idleMs: 1000, maxBackoffMs: 10_000, lingerMs: 0 };
 
 /** Publishes outbox rows to JetStream in order; one loop per database. */
 export class OutboxRelay {
@@ -150,9 +173,25 @@ export class OutboxRelay {
     const rows = this.selectBatch.all(this.opts.batchSize) as OutboxRow[];
     if (rows.length === 0) return 0;
     const hdrs = this.headersFor(rows);
-    await Promise.all(
-      rows.map((r, i) => this.js.publish(r.subject, r.payload, { msgID: r.id, headers: hdrs[i] })),
-    );
+    const { packer } = this.opts;
+    const packable = (r: OutboxRow) => packer !== undefined && isSyncSubject(r.subject);
+    const packed = packer
+      ? packer(
+          rows.flatMap((r, i) =>
+            packable(r) ? [{ ...r, prevSeq: Number(hdrs[i]!.get(PREV_SEQ_HEADER)) }] : [],
+          ),
+        )
+      : [];
+    await Promise.all([
+      ...rows.flatMap((r, i) =>
+        packable(r) ? [] : [this.js.publish(r.subject, r.payload, { msgID: r.id, headers: hdrs[i] })],
+      ),
+      ...packed.map((m) => {
+        const h = headers();
+        for (const [k, v] of Object.entries(m.headers)) h.set(k, v);
+        return this.js.publish(m.subject, m.data, { msgID: m.msgID, headers: h });
+      }),
+    ]);
     this.markBatch(
       rows.map((r) => r.seq),
       new Date().toISOString(),
@@ -186,7 +225,9 @@ export class OutboxRelay {
         const n = await this.publishBatch();
         backoff = 0;
         if (n === this.opts.batchSize) continue;
-        await this.sleep(this.opts.idleMs);
+        const woken = await this.sleep(this.opts.idleMs);
+        // More commits follow a wake-up in bursts: a short linger lets the packer put them in one message.
+        if (woken && this.opts.lingerMs > 0) await new Promise((r) => setTimeout(r, this.opts.lingerMs));
       } catch (err) {
         backoff = Math.min(backoff ? backoff * 2 : 100, this.opts.maxBackoffMs);
         this.log.warn({ err: (err as Error).message, retryInMs: backoff }, "outbox publish failed");
@@ -195,17 +236,16 @@ export class OutboxRelay {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Sleeps ms or until notify(); true when notified. */
+  private sleep(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
+      const t = setTimeout(() => done(false), ms);
+      const done = (woken: boolean) => {
         clearTimeout(t);
-        resolve();
-      }
-      this.wake = () => {
         this.wake = null;
-        done();
+        resolve(woken);
       };
+      this.wake = () => done(true);
     });
   }
 }

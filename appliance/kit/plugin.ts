@@ -12,6 +12,7 @@ import type { NatsConnection } from "nats";
 import type { Db, Migration } from "./db.js";
 import type { ServiceContext, ServiceDefinition } from "./define-service.js";
 import type { Logger } from "./logger.js";
+import type { RelayOptions } from "./outbox.js";
 
 /** What a plugin's hooks get about the service database they work on. */
 export interface PluginScope {
@@ -32,6 +33,8 @@ export interface ServicePlugin {
    * after writing outbox rows); `now` is the wall clock tests move.
    */
   context?(scope: Omit<PluginScope, "log"> & { now?: () => number; onWrite?: () => void }): object;
+  /** How the service's outbox relay publishes (a packer for the plugin's rows, batch size, linger). */
+  relay?(scope: PluginScope): Partial<RelayOptions>;
   /**
    * Starts the plugin's background work for a running service: after `onStart` and the subscriptions, before
    * the outbox relay. `stop` is called before the relay stops. `nc` is null without a message bus.

@@ -68,7 +68,8 @@ export async function startService<C>(
     const scope = { db, site: opts.site, service: def.name, log };
     for (const p of plugins) p.prepare?.(scope);
     nc = opts.nats ? await connectNats(opts.nats) : null;
-    relay = nc ? new OutboxRelay(db, nc.jetstream(), log) : null;
+    const relayOpts = Object.assign({}, ...plugins.map((p) => p.relay?.(scope) ?? {}));
+    relay = nc ? new OutboxRelay(db, nc.jetstream(), log, relayOpts) : null;
     const activeRelay = relay;
 
     const ctx = createContext(def, {

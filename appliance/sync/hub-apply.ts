@@ -1,22 +1,34 @@
 /**
  * Edge side of hub → box: what the hub delivers into the box's `NEXUS_HUB` stream for one service is applied
- * through a durable consumer, one record per transaction, by the service's `syncApply` handler for its
- * collection. The record's HLC is merged into the box's clock first; one stamped too far in the future is
- * retried later rather than applied. Acknowledged only after the transaction committed: a crash replays,
- * and handlers compare HLCs, so a replay changes nothing.
+ * through a durable consumer by the service's `syncApply` handler for its collection: a format 1 message
+ * (one record) or a format 2 batch (see batch.ts) in one transaction; a batch that fails as a whole is applied
+ * a record per transaction, so one bad record does not hold back the others. Each record's HLC is merged into
+ * the box's clock first; one stamped too far in the future is retried later rather than applied.
+ * Acknowledged only after everything in the message committed: a crash or a retry replays, and handlers
+ * compare HLCs, so a replay changes nothing.
  */
 import { AckPolicy, DeliverPolicy, type JsMsg, type NatsConnection } from "nats";
 import type { ServiceContext, ServiceDefinition } from "../kit/define-service.js";
 import type { Logger } from "../kit/logger.js";
+import { BATCH_FORMAT, BATCH_TOKEN, decodeBatch, FORMAT_HEADER } from "./batch.js";
 import { type ChangeRecord, changeRecordSchema, HUB_STREAM } from "./change.js";
 import { HlcDriftError } from "./hlc.js";
 
-function parse(msg: JsMsg): ChangeRecord | null {
+/** The valid records of a message (none when the message itself is not one for this service). */
+function parse(msg: JsMsg, site: string, service: string): { records: ChangeRecord[]; bad: number } {
   try {
+    if (msg.headers?.get(FORMAT_HEADER) === BATCH_FORMAT) {
+      const batch = decodeBatch(msg.data);
+      if (batch.service !== service || msg.subject !== `hub.${site}.data.${service}.${BATCH_TOKEN}`)
+        return { records: [], bad: 1 };
+      const parsed = batch.entries.map((e) => changeRecordSchema.safeParse(e.record));
+      const records = parsed.flatMap((r) => (r.success ? [r.data] : []));
+      return { records, bad: parsed.length - records.length };
+    }
     const r = changeRecordSchema.safeParse(JSON.parse(new TextDecoder().decode(msg.data)));
-    return r.success ? r.data : null;
+    return r.success ? { records: [r.data], bad: 0 } : { records: [], bad: 1 };
   } catch {
-    return null;
+    return { records: [], bad: 1 };
   }
 }
 
@@ -39,30 +51,55 @@ export async function runHubApply<C>(
   });
   const consumer = await nc.jetstream().consumers.get(HUB_STREAM, durable);
   const messages = await consumer.consume();
+  const handlerOf = (r: ChangeRecord) =>
+    r.service === def.name && Object.hasOwn(handlers, r.collection) ? handlers[r.collection]! : null;
+  const applyIn = (r: ChangeRecord) => {
+    ctx.sync.receive(r.hlc);
+    handlerOf(r)!(ctx, r);
+  };
   void (async () => {
     for await (const m of messages) {
-      const record = parse(m);
-      const handler =
-        record && Object.hasOwn(handlers, record.collection) ? handlers[record.collection] : null;
-      if (!record || !handler || record.service !== def.name) {
-        log.warn({ subject: m.subject }, "dropping a hub record this service cannot apply");
+      const parsed = parse(m, ctx.site, def.name);
+      const records = parsed.records.filter((r) => handlerOf(r));
+      const dropped = parsed.bad + parsed.records.length - records.length;
+      if (dropped > 0)
+        log.warn({ subject: m.subject, dropped }, "dropping hub records this service cannot apply");
+      if (records.length === 0) {
         m.term();
         continue;
       }
       try {
         ctx.tx(() => {
-          ctx.sync.receive(record.hlc);
-          handler(ctx, record);
+          for (const r of records) applyIn(r);
         });
         m.ack();
+        continue;
       } catch (err) {
-        const future = err instanceof HlcDriftError;
-        log.warn(
-          { err: (err as Error).message, key: record.key },
-          future ? "hub record from the future" : "hub record failed",
-        );
-        m.nak(future ? 30_000 : 2000);
+        if (records.length === 1) {
+          retryLater(m, records[0]!, err, log);
+          continue;
+        }
       }
+      // The batch failed as a whole: each record on its own, and the message again later for what failed.
+      let failed: { r: ChangeRecord; err: unknown } | null = null;
+      for (const r of records) {
+        try {
+          ctx.tx(() => applyIn(r));
+        } catch (err) {
+          failed ??= { r, err };
+        }
+      }
+      if (failed) retryLater(m, failed.r, failed.err, log);
+      else m.ack();
     }
   })().catch((err) => log.error({ err }, "hub apply stopped"));
+}
+
+function retryLater(m: JsMsg, r: ChangeRecord, err: unknown, log: Logger): void {
+  const future = err instanceof HlcDriftError;
+  log.warn(
+    { err: (err as Error).message, key: r.key },
+    future ? "hub record from the future" : "hub record failed",
+  );
+  m.nak(future ? 30_000 : 2000);
 }

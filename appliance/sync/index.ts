@@ -1,4 +1,15 @@
 export {
+  BATCH_FORMAT,
+  BATCH_TOKEN,
+  type BatchEntry,
+  batchMsgId,
+  decodeBatch,
+  encodeBatch,
+  FORMAT_HEADER,
+  MAX_BATCH_BYTES,
+  splitBatches,
+} from "./batch.js";
+export {
   ackSubject,
   type ChangeRecord,
   changeRecordSchema,

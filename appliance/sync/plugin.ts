@@ -9,6 +9,7 @@ import type { ChangeRecord } from "./change.js";
 import { runHubApply } from "./hub-apply.js";
 import { createSyncApi, type SyncApi } from "./recorder.js";
 import { rehomeSyncRecords } from "./rehome.js";
+import { PACKED_RELAY_ROWS, packSyncRows, RELAY_LINGER_MS } from "./relay-pack.js";
 import { syncStateMigrations } from "./state.js";
 import { startSyncMaintenance } from "./watermark.js";
 
@@ -40,6 +41,7 @@ export const syncPlugin: ServicePlugin = {
     if (rehome.unreadable)
       log.error({ removed: rehome.unreadable }, "removed outbox rows that are not change records");
   },
+  relay: () => ({ packer: packSyncRows, batchSize: PACKED_RELAY_ROWS, lingerMs: RELAY_LINGER_MS }),
   context: ({ db, site, service, now, onWrite }) => ({
     sync: createSyncApi(db, { site, service, now, onRecord: onWrite }),
   }),

@@ -6,9 +6,9 @@
  * sourcing over the leafnode and the hub's ingest, not the box's relay.
  *
  *   sync_drain_changes_per_s = N / (time from the leafnode link coming up to `received` = N)
- *   sync_drain_ratio         = drain rate / rate of `applyChanges` straight into a fresh PGlite hub database
- *                              (same N records, batches of 500 as the ingest uses, in this process, run after
- *                              box and hub are stopped)
+ *   sync_drain_ratio         = drain rate / rate of `applyChanges` straight into a fresh hub database of the
+ *                              same engine (same N records, 5,000 per transaction as the ingest uses, in this
+ *                              process, run after box and hub are stopped)
  *   sync_wire_ratio          = bytes on the leafnode TCP connection (both directions, from `ss`: TCP payload,
  *                              without IP/TCP headers) per change / the change record's JSON size
  *
@@ -17,7 +17,11 @@
  * restart, so its counters cover exactly the reconnect and the drain. CPU per change of each process during the
  * drain shows where the time goes.
  *
- * Knobs: BENCH_SYNC_CHANGES (100000), BENCH_SYNC_BULK (10000 per bulk request), BENCH_SYNC_TIMEOUT_S (3600).
+ * The whole run is done twice: the hub on PGlite (metrics `sync_*`), then on a real PostgreSQL server this
+ * benchmark starts (test/helpers/postgres.ts; metrics `sync_pg_*`).
+ *
+ * Knobs: BENCH_SYNC_CHANGES (100000), BENCH_SYNC_BULK (10000 per bulk request), BENCH_SYNC_TIMEOUT_S (3600),
+ * BENCH_SYNC_DB (`pglite,postgres`: which engines).
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -30,11 +34,12 @@ import { dataPaths } from "../../appliance/paths.js";
 import type { ChangeRecord } from "../../appliance/sync/change.js";
 import { removeDir, type TestAppliance, tempDir } from "../helpers/appliance.js";
 import { enrolledBox, type HubProcess, hubProcess } from "../helpers/hub.js";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import {
   alive,
+  metric as baseMetric,
   cpuMs,
   envNumber,
-  metric,
   note,
   onCleanup,
   removeAppliance,
@@ -43,7 +48,7 @@ import {
 } from "./util.js";
 
 const SITE = "bench-sync";
-const APPLY_BATCH = 500; // as appliance/hub/ingest.ts
+const APPLY_BATCH = 5000; // records per transaction, as appliance/hub/ingest.ts (TX_RECORDS)
 
 interface LeafConn {
   in_msgs: number;
@@ -115,7 +120,17 @@ async function bulk(box: TestAppliance, prefix: string, count: number): Promise<
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ prefix, count }),
   });
-  if (r.status !== 200) throw new Error(`bulk write: ${r.status} ${(await r.text()).slice(0, 200)}`);
+  if (r.status !== 200) {
+    let log = "";
+    try {
+      const logs = dataPaths(box.dataDir).logs;
+      for (const f of readdirSync(logs))
+        log += `== ${f}\n${readFileSync(join(logs, f), "utf8").slice(-1500)}\n`;
+    } catch {
+      // no log
+    }
+    throw new Error(`bulk write: ${r.status} ${(await r.text()).slice(0, 200)}\n${log}`);
+  }
 }
 
 async function waitUntil(what: string, timeoutMs: number, fn: () => boolean | Promise<boolean>) {
@@ -126,13 +141,14 @@ async function waitUntil(what: string, timeoutMs: number, fn: () => boolean | Pr
   }
 }
 
-/** The hub's own work, without NATS: the same records through applyChanges into a fresh PGlite. */
+/** The hub's own work, without NATS: the same records through applyChanges into a fresh database. */
 async function directApply(
   changes: IncomingChange[],
+  pgUrl: string | null,
 ): Promise<{ seconds: number; cpuMs: number; foreignPct: number }> {
   const dir = tempDir("nexus-bench-hubdb-");
   const unregister = onCleanup(async () => removeDir(dir));
-  const db = await openHubDb({ kind: "pglite", dir });
+  const db = await openHubDb(pgUrl ? { kind: "postgres", url: pgUrl } : { kind: "pglite", dir });
   try {
     await migrateHub(db);
     const t0 = performance.now();
@@ -162,11 +178,29 @@ async function directApply(
 }
 
 export async function syncBench(): Promise<void> {
+  const engines = (process.env.BENCH_SYNC_DB ?? "pglite,postgres").split(",");
+  if (engines.includes("pglite")) await drainBench("sync_", null);
+  if (engines.includes("postgres")) {
+    const pg = await startPostgres();
+    const unregister = onCleanup(() => pg.stop());
+    try {
+      await drainBench("sync_pg_", pg);
+    } finally {
+      await pg.stop();
+      unregister();
+    }
+  }
+}
+
+/** One drain into a hub on PGlite (pg null) or on PostgreSQL; metrics named with `prefix`. */
+async function drainBench(prefix: string, pg: TestPostgres | null): Promise<void> {
+  const metric = (name: string, value: number, digits?: number) =>
+    baseMetric(name.replace(/^sync_/, prefix), value, digits);
   const n = Math.floor(envNumber("BENCH_SYNC_CHANGES", 100_000));
   const chunk = Math.floor(envNumber("BENCH_SYNC_BULK", 10_000));
   const timeoutMs = envNumber("BENCH_SYNC_TIMEOUT_S", 3600) * 1000;
 
-  const hub = await hubProcess();
+  const hub = await hubProcess(pg ? { databaseUrl: await pg.createDatabase("bench_hub") } : {});
   const unregisterHub = onCleanup(async () => {
     await Promise.race([hub.stop(), sleep(15_000)]);
     for (const pid of pidsUsing(hub.dir)) if (alive(pid)) process.kill(pid, "SIGKILL");
@@ -245,7 +279,7 @@ export async function syncBench(): Promise<void> {
   let lastNote = tLink;
   let lastReceived = 0;
   while (tDrained === 0) {
-    if (tSourced === 0 && (await leafz(box)).some((l) => l.out_msgs >= Math.min(n, APPLY_BATCH))) {
+    if (tSourced === 0 && (await leafz(box)).some((l) => l.out_msgs > 0)) {
       tSourced = performance.now();
     }
     const site = (await sites(hub)).get(SITE);
@@ -282,8 +316,8 @@ export async function syncBench(): Promise<void> {
   removeDir(hub.dir);
   unregisterHub();
 
-  note(`direct applyChanges of the same ${n} records into a fresh PGlite`);
-  const direct = await directApply(changes);
+  note(`direct applyChanges of the same ${n} records into a fresh ${pg ? "PostgreSQL database" : "PGlite"}`);
+  const direct = await directApply(changes, pg ? await pg.createDatabase("bench_direct") : null);
   const directSeconds = direct.seconds;
 
   const drainSeconds = (tDrained - tLink) / 1000;
