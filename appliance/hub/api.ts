@@ -89,7 +89,7 @@ export function adminCheck(adminToken: string) {
 }
 
 /** Paths that stream their raw request body themselves (a body limit reading it first would consume it). */
-const STREAMED = ["/api/hub/blobs/", "/api/hub/backups/objects/"];
+const STREAMED = ["/api/hub/blobs/", "/api/hub/backups/objects/", "/api/hub/bundles/upload"];
 
 export function hubApi(deps: HubApiDeps) {
   const app = new Hono();

@@ -12,6 +12,7 @@ import { adminCheck, hubApi } from "./api.js";
 import { applyChangesIn, HUB_SITE, losersOf, recordsOf } from "./apply.js";
 import { backupRoutes } from "./backup-routes.js";
 import { blobRoutes } from "./blobs.js";
+import { bundleRoutes } from "./bundle-routes.js";
 import type { HubDb } from "./db.js";
 import type { HubBase, HubLink, SiteSync } from "./hub-setup.js";
 import { edgeStream, type SiteIngest } from "./ingest.js";
@@ -45,17 +46,30 @@ export function hubRoutes(parts: HubParts) {
   const { log } = base;
   return hubApi({
     adminToken: base.adminToken,
-    extra: new Hono().route("/", blobRoutes(db, blobs.blobStore, blobs.staging)).route(
-      "/",
-      backupRoutes({
-        db,
-        blobs: blobs.blobStore,
-        tmpDir: join(base.root, "backup-staging"),
-        keep: base.opts.backupKeep ?? DEFAULT_BACKUP_KEEP,
-        log,
-        admin: adminCheck(base.adminToken),
-      }),
-    ),
+    extra: new Hono()
+      .route("/", blobRoutes(db, blobs.blobStore, blobs.staging))
+      .route(
+        "/",
+        backupRoutes({
+          db,
+          blobs: blobs.blobStore,
+          tmpDir: join(base.root, "backup-staging"),
+          keep: base.opts.backupKeep ?? DEFAULT_BACKUP_KEEP,
+          log,
+          admin: adminCheck(base.adminToken),
+        }),
+      )
+      .route(
+        "/",
+        bundleRoutes({
+          db,
+          blobs: blobs.blobStore,
+          tmpDir: join(base.root, "bundle-staging"),
+          trustKeys: base.opts.bundleTrustKeys,
+          log,
+          admin: adminCheck(base.adminToken),
+        }),
+      ),
     log,
     createToken: async (site, ttl) => {
       if (site === HUB_SITE) throw new ApiError(400, `"${HUB_SITE}" is the hub's own name`);

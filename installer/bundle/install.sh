@@ -110,6 +110,9 @@ prepare() {
     if live_systemd; then systemctl daemon-reload && systemctl enable nexus.service >/dev/null; fi
   fi
   ln -sf "$OPT/current/nexus" "$ROOT/usr/local/bin/nexus"
+  if [ ! -e "$HERE/bin/ffmpeg" ] && ! command -v ffmpeg >/dev/null 2>&1; then
+    say "warning: this profile uses the box's own ffmpeg and there is none (apt-get install ffmpeg): media processing fails until it is installed"
+  fi
 }
 
 # The hub (`nexus hub start`, nexus-hub.service) from the same bundle: the verified files under
