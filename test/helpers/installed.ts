@@ -8,6 +8,8 @@ import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { freePort } from "../../appliance/lib/ports.js";
+import { directControl } from "../../appliance/upgrade/control.js";
+import { installLayout } from "../../appliance/upgrade/layout.js";
 import { publicKeyPem } from "../../appliance/upgrade/signature.js";
 import { type BuiltBundle, buildBundle } from "../../installer/bundle/build.js";
 import { killPid } from "./processes.js";
@@ -87,6 +89,18 @@ export class InstalledBox {
     return this.cli(["upgrade", bundle, "--no-systemd", ...args], env);
   }
 
+  /** Starts the installed version's supervisor (as the upgrader does without systemd); waits until it runs. */
+  async start(): Promise<void> {
+    await directControl(installLayout(this.root)).start();
+    const until = Date.now() + 60_000;
+    for (;;) {
+      const s = await this.status().catch(() => null);
+      if (s?.running && s.services?.every((x: { state: string }) => x.state === "running")) return;
+      if (Date.now() > until) throw new Error(`the installed box did not start: ${JSON.stringify(s)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   // biome-ignore lint/suspicious/noExplicitAny: the status JSON is checked field by field
   async status(): Promise<any> {
     return JSON.parse((await this.cli(["status", "--json"])).out);
@@ -150,6 +164,6 @@ export async function buildTestBundle(
   const pubFile = join(tmp, "release.pem");
   writeFileSync(pubFile, publicKeyPem(key));
   const stageDir = join(tmp, "stage/nexus-0.1.0");
-  const built = await buildBundle({ build: false, quiet: true, key, stageDir, outDir: tmp });
+  const built = await buildBundle({ build: false, quiet: true, key, stageDir, outDir: tmp, fastPack: true });
   return { built, key, pubFile };
 }
