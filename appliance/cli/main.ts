@@ -158,6 +158,10 @@ program
   .option("--trust-key <file>", "first install: the release public key (PEM) to verify the bundle with")
   .option("--allow-downgrade", "install a bundle older than the installed version")
   .option("--check-only", "verify the bundle and say whether it may be installed; change nothing")
+  .option(
+    "--signature-only",
+    "with --check-only: signature, validity and version only (install.sh has hashed every file)",
+  )
   .option("--resume", "finish or roll back an upgrade a power cut interrupted")
   .option("--no-start", "with --resume: leave the box stopped (systemd starts it next)")
   .option("--from-hub", "download the bundle the hub offers this site, upgrade from it, report the result")

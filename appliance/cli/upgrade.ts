@@ -29,6 +29,8 @@ export interface UpgradeCliOptions {
   trustKey?: string;
   allowDowngrade?: boolean;
   checkOnly?: boolean;
+  /** With --check-only: skip the per-file checksums (install.sh's own sha256sum pass has just done them). */
+  signatureOnly?: boolean;
   resume?: boolean;
   start?: boolean;
 }
@@ -98,10 +100,14 @@ export async function applyBundle(
   o: UpgradeCliOptions,
 ): Promise<UpgradeResult | null> {
   const trustKeys = o.trustKey ? [createPublicKey(readFileSync(o.trustKey, "utf8"))] : undefined;
-  const { dir, cleanup } = openBundle(bundle, l);
+  const { dir, cleanup, owned } = openBundle(bundle, l);
   try {
     if (o.checkOnly) {
-      const c = await checkBundle(dir, l, { trustKeys, allowDowngrade: o.allowDowngrade }).catch((e) => {
+      const c = await checkBundle(dir, l, {
+        trustKeys,
+        allowDowngrade: o.allowDowngrade,
+        signatureOnly: o.signatureOnly,
+      }).catch((e) => {
         if (e instanceof UpgradeRefused) {
           console.error(e.message);
           process.exit(1);
@@ -111,7 +117,7 @@ export async function applyBundle(
       console.log(`Bundle ${c.to} may be installed (installed: ${c.installed ?? "none"}).`);
       return null;
     }
-    const r = await upgrade(dir, d, { trustKeys, allowDowngrade: o.allowDowngrade });
+    const r = await upgrade(dir, d, { trustKeys, allowDowngrade: o.allowDowngrade, movable: owned });
     if (r.result === "refused" || r.result === "failed") {
       console.error(r.reason);
       process.exitCode = 1;
