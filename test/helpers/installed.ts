@@ -40,6 +40,9 @@ export function run(
 }
 
 export class InstalledBox {
+  /** The gateway's port, from nexus.env as configure() wrote it. */
+  private port = 0;
+
   constructor(readonly root: string) {}
 
   get nexus(): string {
@@ -52,6 +55,7 @@ export class InstalledBox {
   /** Writes nexus.env before the first install: a free port, the system service only, fast restarts. */
   async configure(extra: Record<string, string> = {}): Promise<void> {
     const port = await freePort();
+    this.port = port;
     const env = {
       NEXUS_DATA_DIR: this.dataDir,
       NEXUS_PROFILE: "small-box",
@@ -92,11 +96,14 @@ export class InstalledBox {
   /** Starts the installed version's supervisor (as the upgrader does without systemd); waits until it runs. */
   async start(): Promise<void> {
     await directControl(installLayout(this.root)).start();
-    const until = Date.now() + 60_000;
+    const until = Date.now() + 90_000;
     for (;;) {
-      const s = await this.status().catch(() => null);
-      if (s?.running && s.services?.every((x: { state: string }) => x.state === "running")) return;
-      if (Date.now() > until) throw new Error(`the installed box did not start: ${JSON.stringify(s)}`);
+      const ready = await fetch(`${await this.gateway()}/ready`, { signal: AbortSignal.timeout(5000) }).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (ready === 200) return;
+      if (Date.now() > until) throw new Error(`the installed box is not ready (last answer ${ready})`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -106,11 +113,25 @@ export class InstalledBox {
     return JSON.parse((await this.cli(["status", "--json"])).out);
   }
 
+  /** The gateway's address: from the configured port (no CLI process to ask), else from `nexus status`. */
+  async gateway(): Promise<string> {
+    return this.port ? `http://127.0.0.1:${this.port}` : (await this.status()).gateway;
+  }
+
+  /** The version the running gateway answers /health with; null when nothing answers. */
+  async servedVersion(): Promise<string | null> {
+    try {
+      const res = await fetch(`${await this.gateway()}/health`, { signal: AbortSignal.timeout(5000) });
+      return res.ok ? ((await res.json()) as { version: string }).version : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** fetch through the gateway with the bootstrap admin token (a box without the identity service). */
   async api(path: string, init: RequestInit = {}): Promise<Response> {
-    const s = await this.status();
     const token = readFileSync(join(this.dataDir, "secrets/admin.token"), "utf8").trim();
-    return fetch(`${s.gateway}${path}`, {
+    return fetch(`${await this.gateway()}${path}`, {
       ...init,
       headers: {
         authorization: `Bearer ${token}`,
