@@ -73,7 +73,7 @@ afterAll(async () => {
   if (tmp) removeDir(tmp);
 }, 60_000);
 
-describe("bundle → install → upgrade → rollback", { timeout: 180_000 }, () => {
+describe("bundle → install → upgrade → rollback", { timeout: 300_000 }, () => {
   it("packs a signed tar.gz that install.sh installs into a root and starts healthy", async () => {
     expect(built.file).toMatch(/nexus-0\.1\.0-linux-(x86_64|aarch64)\.tar\.gz$/);
     expect(built.bytes).toBeGreaterThan(10e6);
@@ -246,7 +246,7 @@ describe("bundle → install → upgrade → rollback", { timeout: 180_000 }, ()
   );
 });
 
-describe("the hub offers bundles to its boxes (staged rollout)", { timeout: 180_000 }, () => {
+describe("the hub offers bundles to its boxes (staged rollout)", { timeout: 300_000 }, () => {
   let hub: HubProcess;
   let siteB: HubLink;
   /** A release as a tar.gz (a restaged copy of the built bundle, fast gzip). */
