@@ -4,7 +4,7 @@
  * checksums, health gate, automatic rollback), and reports the result to the hub, whose staged rollout goes
  * on or halts on it.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { progressBar } from "../lib/format.js";
 import { readHubLink } from "../sync/hub-link.js";
@@ -31,7 +31,9 @@ export async function upgradeFromHub(o: UpgradeCliOptions): Promise<void> {
     process.stdout.write(`\r  ${progressBar(n, offer.size, "bytes")}`);
   });
   if (shown) process.stdout.write("\n");
-  const r = await applyBundle(file, l, upgradeDeps(l, o), { ...o, checkOnly: false });
+  const r = await applyBundle(file, l, upgradeDeps(l, o), { ...o, checkOnly: false }).finally(() =>
+    rmSync(file, { force: true }),
+  );
   if (!r) return;
   const running = currentVersion(l) ?? undefined;
   const report: HubReport =

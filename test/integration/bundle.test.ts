@@ -71,7 +71,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await box?.stop().catch(() => {});
   if (tmp) removeDir(tmp);
-}, 60_000);
+}, 120_000);
 
 describe("bundle → install → upgrade → rollback", { timeout: 300_000 }, () => {
   it("packs a signed tar.gz that install.sh installs into a root and starts healthy", async () => {
