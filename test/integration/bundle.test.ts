@@ -12,10 +12,11 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
+import http from "node:http";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HubLink } from "../../appliance/sync/hub-link.js";
 import { readHubLink } from "../../appliance/sync/hub-link.js";
@@ -256,13 +257,22 @@ describe("the hub offers bundles to its boxes (staged rollout)", { timeout: 300_
     pack(dir, file, true);
     return file;
   };
+  /** PUT a file on a connection of its own (as curl -T would): a refused upload leaves no socket to reuse. */
   const upload = (file: string, authorization = `Bearer ${hub.adminToken()}`) =>
-    fetch(`${hub.url()}/api/hub/bundles/upload`, {
-      method: "PUT",
-      headers: { authorization },
-      body: Readable.toWeb(createReadStream(file)) as ReadableStream,
-      duplex: "half",
-    } as RequestInit);
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request(`${hub.url()}/api/hub/bundles/upload`, {
+        method: "PUT",
+        agent: false,
+        headers: { authorization, "content-length": statSync(file).size },
+      });
+      req.on("response", async (res) => {
+        let text = "";
+        for await (const c of res) text += c;
+        resolve({ status: res.statusCode ?? 0, text });
+      });
+      req.on("error", reject);
+      createReadStream(file).pipe(req);
+    });
   const rollouts = async () =>
     (
       await hub.api<{
@@ -297,7 +307,7 @@ describe("the hub offers bundles to its boxes (staged rollout)", { timeout: 300_
     pack(foreign, file, true);
     const r = await upload(file);
     expect(r.status).toBe(422);
-    expect(((await r.json()) as { message: string }).message).toMatch(/signature does not verify/);
+    expect(JSON.parse(r.text).message).toMatch(/signature does not verify/);
     const asSite = `Basic ${Buffer.from(`${siteB.user}:${siteB.password}`).toString("base64")}`;
     expect((await upload(file, asSite)).status).toBe(401);
     expect((await rollouts()).releases).toEqual([]);
@@ -305,7 +315,7 @@ describe("the hub offers bundles to its boxes (staged rollout)", { timeout: 300_
 
   it("stage 1 (site-a) upgrades from the hub and reports; then stage 2 (site-b) is offered it", async () => {
     const up = await upload(await release("0.7.0"));
-    expect(up.status, await up.clone().text()).toBe(201);
+    expect(up.status, up.text).toBe(201);
     const approve = await hub.api("POST", "/api/hub/bundles/0.7.0/rollout", {
       stages: [{ sites: ["site-a"] }, { sites: ["site-b"] }],
     });
