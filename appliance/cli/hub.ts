@@ -84,6 +84,8 @@ export async function runHub(o: {
       : undefined,
     streamReplicas: streamReplicas(process.env.NEXUS_HUB_STREAM_REPLICAS),
     ...hubLeafTls(process.env),
+    // Keys uploaded bundles may be signed by (comma-separated PEM files or folders), besides the release's own.
+    bundleTrustKeys: process.env.NEXUS_HUB_BUNDLE_TRUST_KEYS?.split(",").filter(Boolean),
     // NEXUS_HUB_STAGING_MAX_AGE_MS / NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS, read here like the others.
     staging: stagingOptions(undefined, process.env),
   });

@@ -158,10 +158,17 @@ program
   .option("--trust-key <file>", "first install: the release public key (PEM) to verify the bundle with")
   .option("--allow-downgrade", "install a bundle older than the installed version")
   .option("--check-only", "verify the bundle and say whether it may be installed; change nothing")
+  .option(
+    "--signature-only",
+    "with --check-only: signature, validity and version only (install.sh has hashed every file)",
+  )
   .option("--resume", "finish or roll back an upgrade a power cut interrupted")
   .option("--no-start", "with --resume: leave the box stopped (systemd starts it next)")
+  .option("--from-hub", "download the bundle the hub offers this site, upgrade from it, report the result")
   .action(async (bundle: string | undefined, o: Record<string, string | boolean | undefined>) =>
-    (await import("./upgrade.js")).upgradeCommand(bundle, o),
+    o.fromHub
+      ? (await import("./upgrade-hub.js")).upgradeFromHub(o)
+      : (await import("./upgrade.js")).upgradeCommand(bundle, o),
   );
 
 const admin = program.command("admin").description("accounts, on the box itself (first admin, recovery)");
@@ -300,12 +307,15 @@ program
   .action(async (o: { json?: boolean }) => {
     const { syncStatus } = await import("../sync-status.js");
     const s = await syncStatus(dataDir());
-    if (o.json) return console.log(JSON.stringify(s));
+    const offered = await (await import("./upgrade-hub.js")).offeredBundle(dataDir());
+    if (o.json) return console.log(JSON.stringify({ ...s, offeredBundle: offered }));
     if (!s.enrolled) {
       console.log("Not enrolled with a hub: everything stays on this box (nexus enroll <hub-url> <token>).");
     } else {
       const tls = { "pinned-ca": "TLS, hub's CA pinned", "system-ca": "TLS", none: "not encrypted" };
       console.log(`Site ${s.site}, hub ${s.hubUrl}: link ${s.link} (${tls[s.linkTls ?? "none"]})`);
+      if (offered)
+        console.log(`The hub offers bundle ${offered.version} (install: nexus upgrade --from-hub)`);
     }
     console.log(
       `${s.backlog} change(s) waiting for the hub${s.backlog ? `, oldest ${duration(s.lagSeconds)} old` : ""}; ` +

@@ -89,7 +89,12 @@ export function adminCheck(adminToken: string) {
 }
 
 /** Paths that stream their raw request body themselves (a body limit reading it first would consume it). */
-const STREAMED = ["/api/hub/blobs/", "/api/hub/backups/objects/", "/api/hub/forms/attachments/"];
+const STREAMED = [
+  "/api/hub/blobs/",
+  "/api/hub/backups/objects/",
+  "/api/hub/forms/attachments/",
+  "/api/hub/bundles/upload",
+];
 
 export function hubApi(deps: HubApiDeps) {
   const app = new Hono();

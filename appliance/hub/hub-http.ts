@@ -12,6 +12,7 @@ import { adminCheck, hubApi } from "./api.js";
 import { applyChangesIn, HUB_SITE, losersOf, recordsOf } from "./apply.js";
 import { backupRoutes } from "./backup-routes.js";
 import { blobRoutes } from "./blobs.js";
+import { bundleRoutes } from "./bundle-routes.js";
 import type { HubDb } from "./db.js";
 import { formAttachmentRoutes } from "./form-attachments.js";
 import { formSubmissionRoutes } from "./form-submissions.js";
@@ -60,6 +61,17 @@ export function hubRoutes(parts: HubParts) {
           tmpDir: join(base.root, "backup-staging"),
           keep: base.opts.backupKeep ?? DEFAULT_BACKUP_KEEP,
           quotaBytes: base.opts.backupQuotaBytes,
+          log,
+          admin: adminCheck(base.adminToken),
+        }),
+      )
+      .route(
+        "/",
+        bundleRoutes({
+          db,
+          blobs: blobs.blobStore,
+          tmpDir: join(base.root, "bundle-staging"),
+          trustKeys: base.opts.bundleTrustKeys,
           log,
           admin: adminCheck(base.adminToken),
         }),

@@ -7,6 +7,7 @@
  *   so two hub processes starting against one Postgres apply it once.
  * - One statement per string (PGlite's extended protocol takes one at a time).
  */
+import { bundleMigrations } from "./bundle-migrations.js";
 import type { HubDb } from "./db.js";
 
 export interface Migration {
@@ -166,6 +167,7 @@ export const migrations: Migration[] = [
       )`,
     ],
   },
+  ...bundleMigrations,
 ];
 
 // Any constant will do; it only has to be the same in every hub process.

@@ -41,6 +41,8 @@ export interface HubOptions {
   leafTlsNames?: string[];
   /** How often the hub's own leafnode certificate is checked for renewal (default daily). */
   leafTlsCheckMs?: number;
+  /** Public keys (PEM files or folders) an uploaded bundle may be signed by, besides the hub release's own. */
+  bundleTrustKeys?: string[];
   /** How long the hub's own nats-server may take to confirm a reload (default 30 s). */
   natsReloadTimeoutMs?: number;
   /** JetStream replicas of each site's stream and ingest consumer (default 1; 3 on a 3-node cluster). */

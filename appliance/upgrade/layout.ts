@@ -51,13 +51,18 @@ export function switchCurrent(l: Layout, version: string): void {
   renameSync(tmp, l.current);
 }
 
-/** Copies a verified bundle dir to /opt/nexus/<version> (through a temp name, so a cut copy is never used). */
-export function installBeside(l: Layout, bundleDir: string, version: string): string {
+/**
+ * Copies a verified bundle dir to /opt/nexus/<version> (through a temp name, so a cut copy is never used).
+ * `move`: the dir is the upgrader's own unpacked copy under /opt/nexus/.incoming (same filesystem): renamed
+ * into place instead, saving a second copy of the whole bundle.
+ */
+export function installBeside(l: Layout, bundleDir: string, version: string, move = false): string {
   const dest = l.version(version);
   if (resolve(bundleDir) === dest) return dest;
   const tmp = `${dest}.partial`;
   rmSync(tmp, { recursive: true, force: true });
-  cpSync(bundleDir, tmp, { recursive: true, verbatimSymlinks: true });
+  if (move) renameSync(bundleDir, tmp);
+  else cpSync(bundleDir, tmp, { recursive: true, verbatimSymlinks: true });
   rmSync(dest, { recursive: true, force: true });
   renameSync(tmp, dest);
   return dest;

@@ -5,11 +5,14 @@ import { join, resolve } from "node:path";
 import type { Layout } from "./layout.js";
 import { MANIFEST } from "./manifest.js";
 
-/** The bundle's folder and a cleanup; a tarball is unpacked into /opt/nexus/.incoming (same filesystem). */
-export function openBundle(path: string, l: Layout): { dir: string; cleanup: () => void } {
+/**
+ * The bundle's folder and a cleanup; a tarball is unpacked into /opt/nexus/.incoming (same filesystem), a
+ * folder the upgrader owns (`owned`: it may be moved into place instead of copied).
+ */
+export function openBundle(path: string, l: Layout): { dir: string; cleanup: () => void; owned: boolean } {
   const p = resolve(path);
   if (!existsSync(p)) throw new Error(`no bundle at ${p}`);
-  if (statSync(p).isDirectory()) return { dir: p, cleanup: () => {} };
+  if (statSync(p).isDirectory()) return { dir: p, cleanup: () => {}, owned: false };
   mkdirSync(join(l.opt, ".incoming"), { recursive: true });
   const tmp = mkdtempSync(join(l.opt, ".incoming", "b-"));
   const cleanup = () => rmSync(tmp, { recursive: true, force: true });
@@ -19,7 +22,7 @@ export function openBundle(path: string, l: Layout): { dir: string; cleanup: () 
     const tops = readdirSync(tmp);
     const top = tops.length === 1 ? join(tmp, tops[0] as string) : tmp;
     if (!existsSync(join(top, MANIFEST))) throw new Error("not a nexus bundle (no manifest)");
-    return { dir: top, cleanup };
+    return { dir: top, cleanup, owned: top !== tmp };
   } catch (err) {
     cleanup();
     throw err;

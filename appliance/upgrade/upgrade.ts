@@ -50,6 +50,10 @@ export interface UpgradeOptions {
   /** Keys trusted for a first install (`install.sh --trust-key`); later ones use the installed version's. */
   trustKeys?: KeyObject[];
   now?: Date;
+  /** The bundle dir is the upgrader's own unpacked copy: move it into place rather than copy it. */
+  movable?: boolean;
+  /** checkBundle only: signature, validity and version, not every file (install.sh has just hashed them). */
+  signatureOnly?: boolean;
 }
 
 export type UpgradeResult =
@@ -74,7 +78,7 @@ export async function checkBundle(dir: string, l: Layout, o: UpgradeOptions) {
   const installed = currentVersion(l);
   const keys = installed ? loadTrustedKeys(trustedKeysDir(l.current)) : (o.trustKeys ?? []);
   const installedBuildTime = installed ? readManifest(l.current).buildTime : undefined;
-  const v = await verifyBundle(dir, keys, { installedBuildTime, now: o.now });
+  const v = await verifyBundle(dir, keys, { installedBuildTime, now: o.now, skipChecksums: o.signatureOnly });
   if (!v.ok) throw new UpgradeRefused(`refused: ${v.reason}`);
   const to = v.manifest.version;
   if (installed && installed !== to && compareVersions(to, installed) < 0 && !o.allowDowngrade) {
@@ -118,7 +122,7 @@ export async function upgrade(
       ? { result: "unchanged", version: to, seconds: secs() }
       : { result: "failed", reason: g.reason };
   }
-  installBeside(l, bundleDir, to);
+  installBeside(l, bundleDir, to, o.movable);
   if (!installed) {
     switchCurrent(l, to);
     await d.control.start();

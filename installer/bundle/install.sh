@@ -110,6 +110,9 @@ prepare() {
     if live_systemd; then systemctl daemon-reload && systemctl enable nexus.service >/dev/null; fi
   fi
   ln -sf "$OPT/current/nexus" "$ROOT/usr/local/bin/nexus"
+  if [ ! -e "$HERE/bin/ffmpeg" ] && ! command -v ffmpeg >/dev/null 2>&1; then
+    say "warning: this profile uses the box's own ffmpeg and there is none (apt-get install ffmpeg): media processing fails until it is installed"
+  fi
 }
 
 # The hub (`nexus hub start`, nexus-hub.service) from the same bundle: the verified files under
@@ -143,9 +146,10 @@ install_hub() {
 if [ "$MODE" = uninstall ]; then uninstall; exit 0; fi
 command -v openssl >/dev/null || die "openssl is needed to verify the bundle"
 verify
-# The bundle's own code is authentic now: it checks the validity period and the version before any change.
+# The bundle's own code is authentic now: it checks the validity period and the version before any change
+# (every file was hashed just above; the upgrade itself verifies them all again before it installs).
 # shellcheck disable=SC2086
-"$HERE/nexus" upgrade "$HERE" --root "$ROOT" --check-only ${TRUST_KEY:+--trust-key "$TRUST_KEY"} $EXTRA
+"$HERE/nexus" upgrade "$HERE" --root "$ROOT" --check-only --signature-only ${TRUST_KEY:+--trust-key "$TRUST_KEY"} $EXTRA
 if [ "$MODE" = hub ]; then install_hub; exit 0; fi
 prepare
 control=--systemd

@@ -19,6 +19,7 @@ import {
 } from "node:fs";
 import { join, relative } from "node:path";
 import { publicKeyPem } from "../../appliance/upgrade/signature.js";
+import { keptAtRuntime, pruned, pruneRules } from "./prune.js";
 
 export interface StageOptions {
   repo: string;
@@ -29,14 +30,6 @@ export interface StageOptions {
   signingKey: KeyObject;
   step: (label: string) => void;
 }
-
-/** Folders of packages that are build inputs or leftovers, not needed at run time. */
-const SKIP = [
-  /\/better-sqlite3\/(deps|src)(\/|$)/,
-  /\/build\/Release\/(obj|obj\.target|\.deps)(\/|$)/,
-  /\/build\/deps(\/|$)/,
-  /test_extension\.node$/,
-];
 
 /** The production dependency folders (`npm ls --omit=dev`), relative to the repo: node_modules/… */
 export function productionPackages(repo: string): string[] {
@@ -99,13 +92,18 @@ function copyApp(o: StageOptions): void {
   cpSync(join(o.repo, "docs"), join(app, "docs"), { recursive: true });
   const pkgs = productionPackages(o.repo);
   o.step(`production node_modules (${pkgs.length} packages)`);
+  const rules = pruneRules(process.platform, process.arch, o.ffmpeg);
   for (const p of pkgs) {
+    if (pruned(p, rules)) continue;
     cpSync(join(o.repo, p), join(app, p), {
       recursive: true,
       // nested node_modules are listed by npm ls themselves (only production ones)
-      filter: (s) => !SKIP.some((re) => re.test(s)) && !relative(join(o.repo, p), s).includes("node_modules"),
+      filter: (s) =>
+        !pruned(relative(o.repo, s), rules) && !relative(join(o.repo, p), s).includes("node_modules"),
     });
   }
+  const lost = keptAtRuntime().filter((f) => !existsSync(join(app, f)));
+  if (lost.length) throw new Error(`the bundle lacks files needed at run time: ${lost.join(", ")}`);
   const keys = join(app, "trusted-keys");
   mkdirSync(keys, { recursive: true });
   for (const f of readdirSync(join(o.repo, "installer/trusted-keys")).filter((f) => f.endsWith(".pem"))) {

@@ -8,6 +8,8 @@ import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { freePort } from "../../appliance/lib/ports.js";
+import { directControl } from "../../appliance/upgrade/control.js";
+import { installLayout } from "../../appliance/upgrade/layout.js";
 import { publicKeyPem } from "../../appliance/upgrade/signature.js";
 import { type BuiltBundle, buildBundle } from "../../installer/bundle/build.js";
 import { killPid } from "./processes.js";
@@ -38,6 +40,9 @@ export function run(
 }
 
 export class InstalledBox {
+  /** The gateway's port, from nexus.env as configure() wrote it. */
+  private port = 0;
+
   constructor(readonly root: string) {}
 
   get nexus(): string {
@@ -50,6 +55,7 @@ export class InstalledBox {
   /** Writes nexus.env before the first install: a free port, the system service only, fast restarts. */
   async configure(extra: Record<string, string> = {}): Promise<void> {
     const port = await freePort();
+    this.port = port;
     const env = {
       NEXUS_DATA_DIR: this.dataDir,
       NEXUS_PROFILE: "small-box",
@@ -87,16 +93,45 @@ export class InstalledBox {
     return this.cli(["upgrade", bundle, "--no-systemd", ...args], env);
   }
 
+  /** Starts the installed version's supervisor (as the upgrader does without systemd); waits until it runs. */
+  async start(): Promise<void> {
+    await directControl(installLayout(this.root)).start();
+    const until = Date.now() + 90_000;
+    for (;;) {
+      const ready = await fetch(`${await this.gateway()}/ready`, { signal: AbortSignal.timeout(5000) }).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (ready === 200) return;
+      if (Date.now() > until) throw new Error(`the installed box is not ready (last answer ${ready})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   // biome-ignore lint/suspicious/noExplicitAny: the status JSON is checked field by field
   async status(): Promise<any> {
     return JSON.parse((await this.cli(["status", "--json"])).out);
   }
 
+  /** The gateway's address: from the configured port (no CLI process to ask), else from `nexus status`. */
+  async gateway(): Promise<string> {
+    return this.port ? `http://127.0.0.1:${this.port}` : (await this.status()).gateway;
+  }
+
+  /** The version the running gateway answers /health with; null when nothing answers. */
+  async servedVersion(): Promise<string | null> {
+    try {
+      const res = await fetch(`${await this.gateway()}/health`, { signal: AbortSignal.timeout(5000) });
+      return res.ok ? ((await res.json()) as { version: string }).version : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** fetch through the gateway with the bootstrap admin token (a box without the identity service). */
   async api(path: string, init: RequestInit = {}): Promise<Response> {
-    const s = await this.status();
     const token = readFileSync(join(this.dataDir, "secrets/admin.token"), "utf8").trim();
-    return fetch(`${s.gateway}${path}`, {
+    return fetch(`${await this.gateway()}${path}`, {
       ...init,
       headers: {
         authorization: `Bearer ${token}`,
@@ -150,6 +185,6 @@ export async function buildTestBundle(
   const pubFile = join(tmp, "release.pem");
   writeFileSync(pubFile, publicKeyPem(key));
   const stageDir = join(tmp, "stage/nexus-0.1.0");
-  const built = await buildBundle({ build: false, quiet: true, key, stageDir, outDir: tmp });
+  const built = await buildBundle({ build: false, quiet: true, key, stageDir, outDir: tmp, fastPack: true });
   return { built, key, pubFile };
 }

@@ -5,6 +5,7 @@
  */
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { Rollouts } from "./rollouts.js";
 import { type Site, SiteRows } from "./site-rows.js";
 
 const KEY = "nexus-hub-admin-token";
@@ -184,6 +185,7 @@ function App() {
             </tbody>
           </table>
         </section>
+        {showFleet && <Rollouts token={token} />}
       </section>
     </>
   );
