@@ -13,8 +13,9 @@ import { enrolledBox, type HubProcess, hubProcess } from "../helpers/hub.js";
 
 /** What Chromium logs on its own for answers the page expects: the 401 of a wrong token, a stopped hub. */
 const EXPECTED = [
-  /status of 401 .*\/api\/hub\/sites\)$/,
-  /ERR_CONNECTION_REFUSED .*\/api\/hub\/sites\)$|Failed to fetch/,
+  /status of 401 .*\/api\/hub\/(sites|bundles)\)$/,
+  // The sites table and the rollouts table each poll the hub.
+  /ERR_CONNECTION_REFUSED .*\/api\/hub\/(sites|bundles)\)$|Failed to fetch/,
 ];
 
 let hub: HubProcess;
