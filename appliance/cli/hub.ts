@@ -1,5 +1,5 @@
 /** `nexus hub …` and `nexus enroll`: thin wrappers over appliance/hub and appliance/enroll.ts. */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { pino } from "pino";
@@ -8,6 +8,7 @@ import { enroll } from "../enroll.js";
 import type { HubOptions } from "../hub/hub.js";
 import { stagingOptions } from "../hub/staging.js";
 import { REDACT_PATHS } from "../kit/logger.js";
+import { writeFileAtomic } from "../lib/atomic-write.js";
 import { cmdline, isAlive } from "../lib/pidfile.js";
 
 /** Default hub data dir: /var/lib/nexus-hub for root, else ~/.local/share/nexus-hub. */
@@ -89,7 +90,8 @@ export async function runHub(o: {
     // NEXUS_HUB_STAGING_MAX_AGE_MS / NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS, read here like the others.
     staging: stagingOptions(undefined, process.env),
   });
-  writeFileSync(runFile(dataDir), JSON.stringify({ url: hub.url, pid: process.pid }), { mode: 0o600 });
+  // Whole or not at all: tools (and tests) wait for this file and read it at once.
+  writeFileAtomic(runFile(dataDir), JSON.stringify({ url: hub.url, pid: process.pid }));
   console.log(`Nexus hub running at ${hub.url} (leafnodes: ${hub.leafnodeUrl}; data dir ${dataDir})`);
   console.log(`Admin token: ${join(dataDir, "secrets", "hub-admin.token")}`);
   const tls = {

@@ -54,6 +54,7 @@ describe("a service's own permissions", () => {
         "files:read",
         "files:write",
         "forms:read",
+        "forms:submit",
         "media:read",
         "media:write",
         "survey:*",
