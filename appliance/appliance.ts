@@ -303,7 +303,7 @@ function withMediaDefaults(
       sourceFiles: merged.files ?? {},
       sourceForms: merged.forms ?? {},
     },
-    ai: { ...(merged.ai ?? {}), sourceFiles: merged.files ?? {} },
+    ai: { ...(merged.ai ?? {}), sourceFiles: merged.files ?? {}, sourceForms: merged.forms ?? {} },
   };
 }
 

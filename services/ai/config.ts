@@ -47,6 +47,8 @@ export const aiConfigSchema = z.object({
   trustedKeysDir: z.string().min(1).optional(),
   /** The files service's settings (filled by the appliance), to read uploaded files' content from its store. */
   sourceFiles: z.record(z.string(), z.unknown()).default({}),
+  /** The forms service's settings (filled by the appliance), to read submissions' attachments from its store. */
+  sourceForms: z.record(z.string(), z.unknown()).default({}),
   /** OCR of uploaded images and speech segments of uploaded audio, written back as the file's metadata. */
   analyseUploads: z.boolean().default(true),
   /** Uploaded files larger than this are not analysed. */

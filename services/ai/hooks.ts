@@ -1,11 +1,13 @@
 /**
  * Pipeline hooks on the files service's events (durable JetStream consumers; a failure is redelivered): a new or
  * new-version file's name goes into the semantic index (kind `file-name`, id `file:<nodeId>`), a deleted file
- * leaves it. Images and audio are analysed too (analyse.ts): OCR text and speech segments as file metadata.
+ * leaves it. Images and audio are analysed too (analyse.ts): OCR text and speech segments as file metadata;
+ * forms submissions' image and audio attachments the same way (forms-analyse.ts).
  */
 import type { CloudEvent, Subscription } from "../../appliance/kit/index.js";
 import { analyseUpload, type UploadEvent } from "./analyse.js";
 import { indexDocument, unindexDocument } from "./embed.js";
+import { analyseSubmission } from "./forms-analyse.js";
 import type { Ctx } from "./models.js";
 import { embed } from "./routes-search.js";
 import { aiOf } from "./state.js";
@@ -40,6 +42,11 @@ export function aiSubscriptions(ctx: Ctx): Subscription[] {
     { name: "files-versioned", subject: "nexus.files.versioned", handler: onVersion },
     { name: "files-analyse-uploaded", subject: "nexus.files.uploaded", handler: analyse },
     { name: "files-analyse-versioned", subject: "nexus.files.versioned", handler: analyse },
+    {
+      name: "forms-analyse-submitted",
+      subject: "nexus.forms.submitted",
+      handler: async (e) => void (await analyseSubmission(ctx, e)),
+    },
     {
       name: "files-deleted",
       subject: "nexus.files.deleted",

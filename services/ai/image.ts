@@ -66,6 +66,13 @@ function ffmpegRgb(bytes: Buffer): Promise<Uint8Array> {
     "rgb24",
     "pipe:1",
   ];
+  return ffmpegPipe(args, bytes, (err) => new ImageError(400, `the image could not be decoded: ${err}`)).then(
+    (b) => new Uint8Array(b),
+  );
+}
+
+/** Runs ffmpeg (arguments as an array) with `input` on stdin; its stdout, or `fail(first stderr line)`. */
+export function ffmpegPipe(args: string[], input: Buffer, fail: (err: string) => Error): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const p = spawn("ffmpeg", args, { stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
@@ -77,9 +84,9 @@ function ffmpegRgb(bytes: Buffer): Promise<Uint8Array> {
     p.stdin.on("error", () => undefined); // ffmpeg may stop reading a broken file early
     p.on("error", (e) => reject(new Error(`ffmpeg could not run: ${e.message}`)));
     p.on("close", (code) => {
-      if (code === 0) resolve(new Uint8Array(Buffer.concat(out)));
-      else reject(new ImageError(400, `the image could not be decoded: ${err.trim().split("\n")[0] ?? ""}`));
+      if (code === 0) resolve(Buffer.concat(out));
+      else reject(fail(err.trim().split("\n")[0] ?? ""));
     });
-    p.stdin.end(bytes);
+    p.stdin.end(input);
   });
 }

@@ -9,6 +9,7 @@ import { type AiConfig, aiConfigSchema } from "./config.js";
 import { aiSubscriptions } from "./hooks.js";
 import { migrations } from "./migrations.js";
 import { permissions } from "./permissions.js";
+import { detectRoutes } from "./routes-detect.js";
 import { inferRoutes, vadRoutes } from "./routes-infer.js";
 import { modelRoutes } from "./routes-models.js";
 import { runtimeRoutes } from "./routes-runtime.js";
@@ -19,7 +20,7 @@ export default defineService<AiConfig>({
   name: "ai",
   version: "0.1.0",
   description:
-    "Local AI: model packs, execution providers by profile, generic inference, OCR, voice activity, embeddings and semantic search",
+    "Local AI: model packs, execution providers by profile, generic inference, OCR, moderation, object and face detection, voice activity, embeddings and semantic search",
   configSchema: aiConfigSchema,
   permissions,
   migrations,
@@ -34,6 +35,7 @@ export default defineService<AiConfig>({
     rule("POST", "/infer/:model", "ai:infer"),
     rule("POST", "/ocr", "ai:infer", { maxBodyBytes: 64 * 1024 * 1024 }),
     rule("POST", "/moderate", "ai:infer", { maxBodyBytes: 64 * 1024 * 1024 }),
+    rule("POST", "/detect", "ai:infer", { maxBodyBytes: 64 * 1024 * 1024 }),
     rule("POST", "/vad", "ai:infer", { maxBodyBytes: 256 * 1024 * 1024 }),
     rule("POST", "/embed", "ai:infer"),
     rule("POST", "/search", "ai:read"),
@@ -45,6 +47,7 @@ export default defineService<AiConfig>({
     const ai = () => aiOf(ctx);
     modelRoutes(app, ctx, ai);
     inferRoutes(app, ctx, ai);
+    detectRoutes(app, ctx, ai);
     vadRoutes(app, ctx, ai);
     searchRoutes(app, ctx, ai);
     runtimeRoutes(app, ctx, ai);

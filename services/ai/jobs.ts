@@ -1,5 +1,6 @@
 /** What the HTTP side sends to an inference worker and what comes back (structured-clone friendly). */
 import type { Provider } from "./config.js";
+import type { DetectJob } from "./detect.js";
 import type { ModerateJob } from "./moderate.js";
 
 /** A tensor on the wire between threads. */
@@ -14,6 +15,7 @@ export type Job =
   | { kind: "vad"; path: string; samples: Float32Array }
   | { kind: "embed"; texts: string[] }
   | ModerateJob
+  | DetectJob
   | {
       kind: "ocr";
       det: string;

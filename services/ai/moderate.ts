@@ -25,17 +25,21 @@ export interface Moderation {
 }
 
 /** The part of tfjs used here (@energetic-ai/core's types point at @tensorflow/tfjs-core, not installed). */
-interface Tensor {
+export interface Tensor {
+  shape: number[];
+  size: number;
   data(): Promise<Float32Array>;
   dispose(): void;
 }
-interface GraphModel {
+export interface GraphModel {
   predict(t: Tensor): Tensor;
+  execute(t: Tensor, outputs?: string[]): Tensor | Tensor[];
 }
-interface Tf {
+export interface Tf {
   ready(): Promise<void>;
   tidy<T>(f: () => T): T;
   div(t: Tensor, n: number): Tensor;
+  sub(t: Tensor, n: number): Tensor;
   expandDims(t: Tensor, axis: number): Tensor;
   tensor3d(data: Float32Array, shape: number[], dtype: "float32"): Tensor;
   image: { resizeBilinear(t: Tensor, size: [number, number], alignCorners: boolean): Tensor };
@@ -58,17 +62,28 @@ async function load(tf: Tf, modelJson: string, shards: string[]): Promise<GraphM
   );
 }
 
-/** Class probabilities of one image, best first (in a worker: the model is loaded once per thread). */
-export async function moderateImage(job: ModerateJob): Promise<Moderation> {
+/** tfjs on @energetic-ai/core's WebAssembly backend, ready. */
+export async function tfjs(): Promise<Tf> {
   const tf = (await import("@energetic-ai/core")) as unknown as Tf;
   await tf.ready();
-  let m = models.get(job.modelJson);
+  return tf;
+}
+
+/** A graph model from its model.json and shards, loaded once per thread. */
+export function graphModel(tf: Tf, modelJson: string, shards: string[]): Promise<GraphModel> {
+  let m = models.get(modelJson);
   if (!m) {
-    m = load(tf, job.modelJson, job.shards);
-    m.catch(() => models.delete(job.modelJson));
-    models.set(job.modelJson, m);
+    m = load(tf, modelJson, shards);
+    m.catch(() => models.delete(modelJson));
+    models.set(modelJson, m);
   }
-  const model = await m;
+  return m;
+}
+
+/** Class probabilities of one image, best first (in a worker: the model is loaded once per thread). */
+export async function moderateImage(job: ModerateJob): Promise<Moderation> {
+  const tf = await tfjs();
+  const model = await graphModel(tf, job.modelJson, job.shards);
   const { width, height, data } = job.image;
   const out = tf.tidy(() => {
     const img = tf.tensor3d(Float32Array.from(data), [height, width, 3], "float32");

@@ -7,7 +7,8 @@ export const permissions = {
     roles: ["operator", "field-agent", "viewer"],
   },
   "ai:infer": {
-    description: "Run the box's models: OCR, generic inference",
+    description:
+      "Run the box's models: OCR, moderation, detection, voice activity, embeddings, generic inference",
     roles: ["operator", "field-agent"],
   },
   "ai:index": {

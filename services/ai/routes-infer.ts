@@ -17,10 +17,10 @@ import type { AiState } from "./state.js";
 export const MODERATION_MODEL = "nsfw-mobilenet-v2";
 
 /** Largest image body accepted (its pixels are checked separately). */
-const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
+export const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
 const MAX_AUDIO_BYTES = 256 * 1024 * 1024;
 
-async function bodyBytes(req: Request, max: number): Promise<Buffer> {
+export async function bodyBytes(req: Request, max: number): Promise<Buffer> {
   const len = Number(req.headers.get("content-length") ?? 0);
   if (len > max) throw new ApiError(413, `body is over ${max} bytes`);
   const b = Buffer.from(await req.arrayBuffer());
@@ -33,7 +33,7 @@ const apiError = (err: unknown): never => {
 };
 
 /** PNG or JPEG bytes, decoded (400 when they are none, 413 over the pixel limit). */
-async function decodeBody(ctx: Ctx, bytes: Buffer) {
+export async function decodeBody(ctx: Ctx, bytes: Buffer) {
   if (bytes.length === 0) throw new ApiError(400, "empty body: send a PNG or JPEG image");
   return decodeImage(bytes, ctx.config.maxImagePixels).catch(apiError);
 }
@@ -184,7 +184,7 @@ export async function moderate(
 }
 
 const shardNo = (f: string) => f.match(/\d+/g)?.map(Number) ?? [];
-const byShard = (a: string, b: string) => {
+export const byShard = (a: string, b: string) => {
   const [ga = 0, sa = 0] = shardNo(a);
   const [gb = 0, sb = 0] = shardNo(b);
   return ga - gb || sa - sb;

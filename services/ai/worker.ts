@@ -5,6 +5,7 @@
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import type { Provider } from "./config.js";
+import { detectImage } from "./detect.js";
 import { EMBED_MODEL, embedTexts } from "./embed.js";
 import type { Job, JobReply, JobRequest, WireTensor } from "./jobs.js";
 import { moderateImage } from "./moderate.js";
@@ -61,6 +62,11 @@ async function run(
   if (job.kind === "embed")
     return { result: await embedTexts(job.texts), used: { [EMBED_MODEL]: "cpu" as Provider } };
   if (job.kind === "moderate") return { result: await moderateImage(job), used: { [job.modelJson]: "cpu" } };
+  if (job.kind === "detect") {
+    const used: Record<string, Provider> = {};
+    for (const m of [job.objects, job.faces]) if (m) used[m.modelJson] = "cpu";
+    return { result: await detectImage(job), used };
+  }
   if (job.kind === "vad") {
     const probs = await frameProbabilities(
       job.samples,

@@ -274,6 +274,35 @@ describe("web console", () => {
     page.off("request", onRequest);
     expect(tus.slice(0, 2)).toEqual(["POST", "PATCH"]);
     await screenshot(page, "files");
+    // The AI service's results are ai.* metadata (services/files/ai-metadata.ts); set here as it would.
+    const ai = {
+      "ai.ocrText": "FIELD REPORT\nsite 4 inspected",
+      "ai.ocrLines": 2,
+      "ai.moderation": "neutral",
+      "ai.moderationScores": "neutral 0.991, drawing 0.009",
+      "ai.flagged": 0,
+      "ai.speechSegments": 2,
+      "ai.speechMs": 2100,
+      "ai.durationMs": 5000,
+      "ai.speech": "300-1500,2600-3500",
+    };
+    const status = await page.evaluate<number>(`(async () => {
+      const csrf = decodeURIComponent(document.cookie.match(/nexus_csrf=([^;]+)/)[1]);
+      const { items } = await (await fetch("/api/files/spaces/me/list/")).json();
+      const node = items.find((n) => n.name === "report.txt");
+      const r = await fetch("/api/files/nodes/" + node.id, { method: "PATCH",
+        headers: { "content-type": "application/json", "x-csrf-token": csrf },
+        body: JSON.stringify({ metadata: ${JSON.stringify(ai)} }) });
+      return r.status;
+    })()`);
+    expect(status).toBe(200);
+    await page.reload();
+    await page.getByRole("button", { name: "AI analysis of report.txt" }).click();
+    const panel = page.getByRole("region", { name: "AI analysis of report.txt" });
+    await panel.getByText("site 4 inspected").waitFor();
+    await expect(panel.textContent()).resolves.toMatch(
+      /neutral — neutral 0\.991.*2 segments, 2\.1 s of 5\.0 s.*300-1500,2600-3500/,
+    );
   });
 
   it("works on a tablet viewport", async () => {

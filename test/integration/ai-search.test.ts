@@ -2,7 +2,8 @@
  * Embeddings and semantic search through a real appliance: 20 short documents indexed, 5 queries worded
  * differently from their document, each ranks its document first; 512-d vectors; bad input → 400. Pipeline
  * hooks: an uploaded image's OCR text and moderation labels and an uploaded recording's speech segments become the file's `ai.*`
- * metadata, OCR text is searchable; an undecodable image gets `ai.error`.
+ * metadata, OCR text is searchable; an undecodable image gets `ai.error`. A forms submission's photo (ODK
+ * OpenRosa upload) gets OCR too: its text is searchable as kind `form-ocr`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
@@ -40,7 +41,7 @@ const QUERIES: [string, number][] = [
 
 let app: TestAppliance;
 beforeAll(async () => {
-  app = await startTestAppliance({ services: ["files", "ai"] });
+  app = await startTestAppliance({ services: ["files", "forms", "ai"] });
 }, 60_000);
 afterAll(async () => {
   await app?.stop();
@@ -171,5 +172,46 @@ describe("pipeline hooks on uploads", () => {
     );
     expect(meta["ai.error"]).toMatch(/PNG|JPEG|image/i);
     expect(meta["ai.ocrText"]).toBeUndefined();
+  }, 60_000);
+});
+
+describe("pipeline hooks on forms attachments", () => {
+  const xform = `<?xml version="1.0"?>
+<h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml" xmlns:jr="http://openrosa.org/javarosa">
+<h:head><h:title>Meter reading</h:title><model>
+<instance><data id="meter" version="1"><photo/><meta><instanceID/></meta></data></instance>
+<bind nodeset="/data/photo" type="binary"/>
+<bind nodeset="/data/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/>
+</model></h:head>
+<h:body><upload ref="/data/photo" mediatype="image/*"><label>Photo</label></upload></h:body></h:html>`;
+
+  it("reads the text in a submitted photo and indexes it as form-ocr", async () => {
+    const up = await app.api("/api/forms/forms?publish=true", {
+      method: "POST",
+      headers: { "content-type": "application/xml" },
+      body: xform,
+    });
+    expect(up.status, await up.clone().text()).toBe(201);
+    const au = await app.api("/api/forms/app-users", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "tablet" }),
+    });
+    const { serverUrl } = (await au.json()) as { serverUrl: string };
+    const fd = new FormData();
+    const xml =
+      `<data id="meter" version="1"><photo>meter.png</photo>` +
+      `<meta><instanceID>uuid:5b0c7e1a-2c3d-4e5f-8a9b-0c1d2e3f4a5b</instanceID></meta></data>`;
+    fd.append("xml_submission_file", new Blob([xml], { type: "text/xml" }), "submission.xml");
+    const photo = textImage(["METER 4711 READING", "gas 0815 m3"]);
+    fd.append("meter.png", new Blob([new Uint8Array(photo)], { type: "image/png" }), "meter.png");
+    const sub = await fetch(`${serverUrl}/submission`, { method: "POST", body: fd });
+    expect(sub.status, await sub.text()).toBe(201);
+    const hit = async () =>
+      (await post("/search", { query: "meter reading", kind: "form-ocr" })).body.hits[0];
+    await until(async () => (await hit()) !== undefined);
+    const h = await hit();
+    expect(h.id).toMatch(/^form-ocr:[^/]+\/meter\.png$/);
+    expect(h.text).toMatch(/METER\s*4711/);
   }, 60_000);
 });

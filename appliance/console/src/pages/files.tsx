@@ -9,6 +9,7 @@ import { bytes, when } from "../format";
 import type { PageProps } from "../main";
 import type { FileNode } from "../types";
 import { Action, Empty, Field, Form, Select, Table, useOutcome } from "../ui";
+import { AiDetails, hasAi } from "./files-ai";
 import { MediaPreview } from "./files-media";
 import { tusUpload } from "./files-upload";
 
@@ -177,6 +178,7 @@ function FileRow(props: {
   const [versions, setVersions] = useState<Version[] | null>(null);
   const [share, setShare] = useState<string | null>(null);
   const [preview, setPreview] = useState(false);
+  const [ai, setAi] = useState<FileNode["metadata"] | null>(null);
   const href = `/api/files/spaces/${encodeURIComponent(props.space)}/content/${enc(n.path)}`;
   return (
     <>
@@ -202,6 +204,20 @@ function FileRow(props: {
           {n.kind === "file" && (
             <Action label={`Media of ${n.name}`} onClick={() => setPreview(!preview)}>
               Media
+            </Action>
+          )}
+          {n.kind === "file" && hasAi(n.metadata) && (
+            <Action
+              label={`AI analysis of ${n.name}`}
+              onClick={() =>
+                ai
+                  ? setAi(null)
+                  : run(async () =>
+                      setAi((await get<{ node: FileNode }>(`/api/files/nodes/${n.id}`)).node.metadata),
+                    )
+              }
+            >
+              AI
             </Action>
           )}
           {n.kind === "file" && (
@@ -249,10 +265,11 @@ function FileRow(props: {
           )}
         </td>
       </tr>
-      {(versions || share || preview) && (
+      {(versions || share || preview || ai) && (
         <tr class="detail">
           <td colSpan={5}>
             {preview && <MediaPreview nodeId={n.id} name={n.name} />}
+            {ai && <AiDetails name={n.name} metadata={ai} />}
             {share && (
               <p>
                 Share link (valid 7 days): <code class="secret">{share}</code>
