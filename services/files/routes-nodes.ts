@@ -83,9 +83,16 @@ export function nodeRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
           n = moveNode(ctx, n, { name: body.name === undefined ? undefined : checkName(body.name), parent });
         }
         if (body.metadata !== undefined) {
+          // The user's keys are replaced; the AI service's ai.* results stay (nobody else may write them).
+          const stored = JSON.parse(nodeRow(ctx, n.id)!.metadata) as Record<string, unknown>;
+          const ai = Object.entries(stored).filter(([k]) => k.startsWith("ai."));
           ctx.db
             .prepare("UPDATE nodes SET metadata = ?, updated_at = ? WHERE id = ?")
-            .run(JSON.stringify(body.metadata), new Date().toISOString(), n.id);
+            .run(
+              JSON.stringify({ ...body.metadata, ...Object.fromEntries(ai) }),
+              new Date().toISOString(),
+              n.id,
+            );
         }
         return nodeRow(ctx, n.id)!;
       });

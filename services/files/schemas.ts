@@ -19,6 +19,10 @@ export const patchNodeBody = z
     metadata: z
       .record(z.string().min(1).max(64), metadataValue)
       .refine((m) => Object.keys(m).length <= 64, "at most 64 metadata keys")
+      .refine(
+        (m) => !Object.keys(m).some((k) => k.startsWith("ai.")),
+        "ai.* keys are the AI service's results",
+      )
       .optional(),
   })
   .strict()

@@ -265,6 +265,11 @@ describe("folders, moves and metadata", () => {
       await call(alice, "PATCH", `/nodes/${file.id}`, { body: { metadata: { a: { b: 1 } } } }),
       400,
     );
+    // ai.* keys are the AI service's results: nobody writes them through the API.
+    expectError(
+      await call(alice, "PATCH", `/nodes/${file.id}`, { body: { metadata: { "ai.flagged": 0 } } }),
+      400,
+    );
   });
 });
 
