@@ -37,6 +37,14 @@ export function applyAiMetadata(ctx: Ctx, data: unknown): boolean {
   });
 }
 
+/** A user's new metadata (JSON) with the stored ai.* results kept: only the AI service writes those. */
+export function withAiKeys(storedJson: string, mine: Record<string, unknown>): string {
+  const ai = Object.entries(JSON.parse(storedJson) as Record<string, unknown>).filter(([k]) =>
+    k.startsWith("ai."),
+  );
+  return JSON.stringify({ ...mine, ...Object.fromEntries(ai) });
+}
+
 /** The files service's subscription to the AI service's results. */
 export function aiMetadataSubscriptions(ctx: Ctx): Subscription[] {
   return [

@@ -10,6 +10,7 @@ import {
   jsonRoute,
   requireCaller,
 } from "../../appliance/kit/index.js";
+import { withAiKeys } from "./ai-metadata.js";
 import { appendRequestOf, withUploadOffset } from "./http.js";
 import { checkName, contentTypeOf, parsePath } from "./names.js";
 import {
@@ -83,16 +84,10 @@ export function nodeRoutes(app: OpenAPIHono, ctx: Ctx, files: () => Files) {
           n = moveNode(ctx, n, { name: body.name === undefined ? undefined : checkName(body.name), parent });
         }
         if (body.metadata !== undefined) {
-          // The user's keys are replaced; the AI service's ai.* results stay (nobody else may write them).
-          const stored = JSON.parse(nodeRow(ctx, n.id)!.metadata) as Record<string, unknown>;
-          const ai = Object.entries(stored).filter(([k]) => k.startsWith("ai."));
+          const metadata = withAiKeys(nodeRow(ctx, n.id)!.metadata, body.metadata);
           ctx.db
             .prepare("UPDATE nodes SET metadata = ?, updated_at = ? WHERE id = ?")
-            .run(
-              JSON.stringify({ ...body.metadata, ...Object.fromEntries(ai) }),
-              new Date().toISOString(),
-              n.id,
-            );
+            .run(metadata, new Date().toISOString(), n.id);
         }
         return nodeRow(ctx, n.id)!;
       });
