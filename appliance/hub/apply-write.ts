@@ -20,7 +20,6 @@ export async function applyChanges(
   batch: IncomingChange[],
   policies?: (collection: string) => Policy,
 ): Promise<ApplyResult> {
-  for (const c of batch) checkChange(c);
   return db.tx((q) => applyChangesIn(q, batch, policies));
 }
 
