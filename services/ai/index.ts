@@ -7,6 +7,7 @@ import { defineService, rule } from "../../appliance/kit/index.js";
 import { installBuiltins } from "./builtin.js";
 import { type AiConfig, aiConfigSchema } from "./config.js";
 import { aiSubscriptions } from "./hooks.js";
+import { hubLinkOf, startHubPacks } from "./hub-packs.js";
 import { migrations } from "./migrations.js";
 import { permissions } from "./permissions.js";
 import { detectRoutes } from "./routes-detect.js";
@@ -58,5 +59,7 @@ export default defineService<AiConfig>({
       const installed = await installBuiltins(ctx, ai);
       if (installed.length > 0) ctx.log.info({ installed }, "built-in model packs installed");
     }
+    const link = hubLinkOf(ctx);
+    if (link) startHubPacks(ctx, ai, link);
   },
 });
