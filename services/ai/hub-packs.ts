@@ -15,7 +15,7 @@ import { resolve } from "node:path";
 import { downloadVerified, linkFetch } from "../../appliance/lib/verified-download.js";
 import { type HubLink, readHubLink } from "../../appliance/sync/hub-link.js";
 import { type Ctx, getModel, installPack, removeModel } from "./models.js";
-import type { AiState } from "./state.js";
+import type { AiState, HubPacksStatus } from "./state.js";
 
 interface Offer {
   name: string;
@@ -99,14 +99,19 @@ export async function syncHubPacks(ctx: Ctx, ai: AiState, link: HubLink): Promis
 /** Polls the hub every `hubPollMs` while the service runs (one round at a time; timer unref'd). */
 export function startHubPacks(ctx: Ctx, ai: AiState, link: HubLink): () => void {
   let busy = false;
+  const status: HubPacksStatus = { lastPollAt: null, lastError: null, done: {} };
+  ai.hubPacks = status;
   const tick = async () => {
     if (busy) return;
     busy = true;
     try {
-      await syncHubPacks(ctx, ai, link);
+      Object.assign(status.done, await syncHubPacks(ctx, ai, link));
+      status.lastError = null;
     } catch (err) {
-      ctx.log.warn({ err: (err as Error).message }, "model packs from the hub: will try again");
+      status.lastError = (err as Error).message;
+      ctx.log.warn({ err: status.lastError }, "model packs from the hub: will try again");
     } finally {
+      status.lastPollAt = new Date().toISOString();
       busy = false;
     }
   };

@@ -33,6 +33,7 @@ export default defineService<AiConfig>({
     rule("PUT", "/models/:name/pin", "ai:admin"),
     rule("DELETE", "/models/:name", "ai:admin"),
     rule("GET", "/runtime", "ai:read"),
+    rule("GET", "/hub-packs", "ai:read"),
     rule("POST", "/infer/:model", "ai:infer"),
     rule("POST", "/ocr", "ai:infer", { maxBodyBytes: 64 * 1024 * 1024 }),
     rule("POST", "/moderate", "ai:infer", { maxBodyBytes: 64 * 1024 * 1024 }),

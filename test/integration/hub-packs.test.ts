@@ -4,7 +4,8 @@
  * uploads verified like a box verifies them (tampered, unsigned, foreign-signed, oversized and garbage packs
  * refused), admin only (a box's credentials 403, none 401), assignment to a site list, the box installing the
  * pack through its normal install path and running it, the hub listing it installed there, a site not assigned
- * seeing and downloading nothing, and an unassignment that says so removing it from the box.
+ * seeing and downloading nothing, an unassignment that says so removing it from the box, and a box that keeps
+ * asking through a hub outage and takes what was assigned once the hub is back.
  */
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -159,5 +160,33 @@ describe("model packs on the hub", () => {
     expect((await hub.api("POST", "/api/hub/models/tiny-add/1.0.0/unassign", {})).status).toBe(200);
     await waitFor(async () => (await siteState("1.0.0", "site-a")) === "removed", 30_000, "removed");
     expect(await aiModel("tiny-add")).toBeNull();
+  });
+
+  it("keeps asking while the hub is away, and takes what was assigned once it is back", async () => {
+    const status = async () =>
+      (await (await box.api("/api/ai/hub-packs")).json()) as { enrolled: boolean; lastError: string | null };
+    expect((await status()).enrolled).toBe(true);
+    await hub.stop();
+    await waitFor(
+      async () => /cannot reach the hub/.test((await status()).lastError ?? ""),
+      20_000,
+      "offline",
+    );
+    await hub.start();
+    const next = addModel(4);
+    const pack = await buildPack(
+      addManifest(next, 4, { version: "1.1.0" }),
+      { "model.onnx": next },
+      vendor.privateKey,
+    );
+    expect((await upload(pack)).status).toBe(201);
+    expect((await hub.api("POST", "/api/hub/models/tiny-add/1.1.0/assign", { sites: "all" })).status).toBe(
+      201,
+    );
+    await waitFor(async () => (await aiModel("tiny-add"))?.version === "1.1.0", 30_000, "1.1.0 installed");
+    await waitFor(async () => (await siteState("1.1.0", "site-a")) === "installed", 30_000, "reported");
+    expect((await status()).lastError).toBeNull();
+    // "all": site-b (enrolled, no box running) is listed as pending.
+    expect(await siteState("1.1.0", "site-b")).toBe("pending");
   });
 });
