@@ -56,17 +56,15 @@ const toPack = (r: PackRow & { size: string | number }): PackRow => ({ ...r, siz
 
 /** Records an uploaded pack; false when that name and version are already there with the same content. */
 export async function addPack(db: HubQuery, p: PackRow): Promise<boolean> {
-  const old = await getPack(db, p.name, p.version);
-  if (old) {
-    if (old.sha256 === p.sha256) return false;
-    throw new ApiError(409, `${p.name} ${p.version} was uploaded before with other content`);
-  }
-  await db.query(
+  // One statement, so two uploads of the same pack at once cannot both insert (nor fail on the key).
+  const added = await db.query(
     `INSERT INTO model_packs (name, version, sha256, size, task, license, signer)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name, version) DO NOTHING RETURNING name`,
     [p.name, p.version, p.sha256, p.size, p.task, p.license, p.signer],
   );
-  return true;
+  if (added.length > 0) return true;
+  if ((await getPack(db, p.name, p.version))?.sha256 === p.sha256) return false;
+  throw new ApiError(409, `${p.name} ${p.version} was uploaded before with other content`);
 }
 
 /** One pack, or null. */
