@@ -38,6 +38,8 @@ export function ortBinDir(): string | null {
  * A warning only when the profile wants a GPU provider and none are there.
  */
 export function gpuLibsCheck(appRoot: string, wantsGpu: boolean): Check {
+  if (!existsSync(join(appRoot, "..", "manifest")))
+    return { name: "gpu libraries", level: "ok", detail: "not run from a bundle (a checkout): none carried" };
   const dir = join(appRoot, "..", "lib", "gpu");
   const libs = existsSync(dir) ? readdirSync(dir).filter((f) => /\.so(\.\d+)*$/.test(f)) : [];
   if (libs.length > 0)

@@ -127,10 +127,14 @@ describe("GPU libraries in the bundle", () => {
     };
     const out = execFileSync(join(dir, "nexus"), ["version"], { env, encoding: "utf8" });
     expect(out).toBe(`${join(dir, "lib/gpu")}:/usr/local/cuda/lib64`);
+    expect(gpuLibsCheck(join(dir, "app"), true).detail).toMatch(/not run from a bundle/);
+    writeFileSync(join(dir, "manifest"), "version 1.0.0\n"); // what makes it a bundle
     const check = gpuLibsCheck(join(dir, "app"), true);
     expect(check).toMatchObject({ level: "ok" });
     expect(check.detail).toMatch(/2 in the bundle .*libcublasLt\.so\.12/);
-    expect(gpuLibsCheck(join(tmp, "b-none", "app"), true).level).toBe("warn");
-    expect(gpuLibsCheck(join(tmp, "b-none", "app"), false).level).toBe("ok");
+    const none = bundleDir("b-none");
+    writeFileSync(join(none, "manifest"), "version 1.0.0\n");
+    expect(gpuLibsCheck(join(none, "app"), true).level).toBe("warn");
+    expect(gpuLibsCheck(join(none, "app"), false).level).toBe("ok");
   });
 });
