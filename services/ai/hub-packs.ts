@@ -55,8 +55,11 @@ async function takeOffer(ctx: Ctx, ai: AiState, link: HubLink, o: Offer): Promis
   const file = resolve(ai.stagingDir, `${randomUUID()}.pack`);
   await downloadPack(link, o, file); // a failure here is the link's: tried again at the next poll
   try {
-    await installPack(ctx, ai, file);
-    ai.pool.unload(o.name);
+    const m = await installPack(ctx, ai, file);
+    ai.pool.unload(m.name);
+    // The hub checks this on upload; a box that got something else says so rather than asking forever.
+    if (m.name !== o.name || m.version !== o.version)
+      throw new Error(`the pack holds ${m.name} ${m.version}, not the offered ${o.name} ${o.version}`);
   } catch (err) {
     const reason = (err as Error).message;
     ctx.log.warn({ model: o.name, version: o.version, reason }, "a model pack from the hub was refused");
