@@ -3,11 +3,12 @@
  * libraries the profile asks for (not in the package: the bundle carries them when given), and the provider
  * each model the running AI service has loaded runs on (its `runtime.json`).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { RUNTIME_FILE } from "../../services/ai/state.js";
 import { loadApplianceConfig } from "../config/load.js";
+import { packageRoot } from "../paths.js";
 import { loadProfile } from "../profiles/load.js";
 
 /** One line of `nexus doctor` (doctor.ts's Check, which imports this file). */
@@ -31,6 +32,32 @@ export function ortBinDir(): string | null {
   }
 }
 
+/**
+ * Whether the installed bundle carries GPU libraries (`npm run bundle -- --gpu-libs DIR`): its `lib/gpu/`
+ * (the CUDA/cuDNN/TensorRT libraries, on LD_LIBRARY_PATH through the launcher), beside `appRoot` (`<bundle>/app`).
+ * A warning only when the profile wants a GPU provider and none are there.
+ */
+export function gpuLibsCheck(appRoot: string, wantsGpu: boolean): Check {
+  if (!existsSync(join(appRoot, "..", "manifest")))
+    return { name: "gpu libraries", level: "ok", detail: "not run from a bundle (a checkout): none carried" };
+  const dir = join(appRoot, "..", "lib", "gpu");
+  const libs = existsSync(dir) ? readdirSync(dir).filter((f) => /\.so(\.\d+)*$/.test(f)) : [];
+  if (libs.length > 0)
+    return {
+      name: "gpu libraries",
+      level: "ok",
+      detail: `${libs.length} in the bundle (${dir}): ${libs.join(", ")}`,
+    };
+  if (!wantsGpu)
+    return { name: "gpu libraries", level: "ok", detail: "none in the bundle (not needed: CPU profile)" };
+  return {
+    name: "gpu libraries",
+    level: "warn",
+    detail: "the bundle carries no GPU libraries: CUDA/cuDNN/TensorRT must be on the box's loader path",
+    fix: "install a bundle built with `npm run bundle -- --gpu-libs DIR` (see docs/ai.md)",
+  };
+}
+
 /** The AI runtime's checks for the box on `dataDir`. */
 export function aiChecks(dataDir: string): Check[] {
   const checks: Check[] = [];
@@ -52,7 +79,9 @@ export function aiChecks(dataDir: string): Check[] {
   } catch {
     // no readable profile: the CPU is checked above
   }
-  for (const p of providers.filter((p) => p === "cuda" || p === "tensorrt")) {
+  const gpu = providers.filter((p) => p === "cuda" || p === "tensorrt");
+  checks.push(gpuLibsCheck(packageRoot(), gpu.length > 0));
+  for (const p of gpu) {
     const lib = `libonnxruntime_providers_${p}.so`;
     const found = bin !== null && existsSync(join(bin, lib));
     checks.push(

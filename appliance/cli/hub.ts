@@ -87,6 +87,11 @@ export async function runHub(o: {
     ...hubLeafTls(process.env),
     // Keys uploaded bundles may be signed by (comma-separated PEM files or folders), besides the release's own.
     bundleTrustKeys: process.env.NEXUS_HUB_BUNDLE_TRUST_KEYS?.split(",").filter(Boolean),
+    // Keys uploaded model packs may be signed by, besides those above; and the largest pack taken.
+    packTrustKeys: process.env.NEXUS_HUB_PACK_TRUST_KEYS?.split(",").filter(Boolean),
+    packMaxBytes: process.env.NEXUS_HUB_PACK_MAX_BYTES
+      ? Number(process.env.NEXUS_HUB_PACK_MAX_BYTES)
+      : undefined,
     // NEXUS_HUB_STAGING_MAX_AGE_MS / NEXUS_HUB_STAGING_SWEEP_INTERVAL_MS, read here like the others.
     staging: stagingOptions(undefined, process.env),
   });

@@ -94,6 +94,7 @@ const STREAMED = [
   "/api/hub/backups/objects/",
   "/api/hub/forms/attachments/",
   "/api/hub/bundles/upload",
+  "/api/hub/models/upload",
 ];
 
 export function hubApi(deps: HubApiDeps) {

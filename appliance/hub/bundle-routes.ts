@@ -80,7 +80,8 @@ export function hubTrustedKeys(extra: string[] = []): KeyObject[] {
   return keys;
 }
 
-async function body<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
+/** The JSON body parsed by `schema`; 400 with the issues otherwise. */
+export async function body<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
   const parsed = schema.safeParse(await c.req.json().catch(() => undefined));
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
@@ -89,14 +90,14 @@ async function body<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer
   return parsed.data;
 }
 
-/** Writes the request body to `file`, hashing it; 413 past MAX_BUNDLE. */
-async function receive(incoming: IncomingMessage, file: string) {
+/** Writes the request body to `file`, hashing it; 413 past `max` bytes (default MAX_BUNDLE). */
+export async function receive(incoming: IncomingMessage, file: string, max = MAX_BUNDLE, what = "a bundle") {
   const hash = createHash("sha256");
   let size = 0;
   const count = new Transform({
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
-      if (size > MAX_BUNDLE) return done(new ApiError(413, `a bundle is at most ${MAX_BUNDLE} bytes`));
+      if (size > max) return done(new ApiError(413, `${what} is at most ${max} bytes`));
       hash.update(chunk);
       done(null, chunk);
     },

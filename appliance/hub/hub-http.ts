@@ -21,6 +21,7 @@ import { edgeStream, type SiteIngest } from "./ingest.js";
 import { enrolmentTls } from "./leaf-tls.js";
 import { DEFAULT_BACKUP_KEEP, type HubOptions } from "./options.js";
 import { queueHubRecords, writeHubRecord } from "./outbound.js";
+import { packRoutes } from "./pack-routes.js";
 import { announceSites } from "./replicas.js";
 import {
   addSite,
@@ -72,6 +73,18 @@ export function hubRoutes(parts: HubParts) {
           blobs: blobs.blobStore,
           tmpDir: join(base.root, "bundle-staging"),
           trustKeys: base.opts.bundleTrustKeys,
+          log,
+          admin: adminCheck(base.adminToken),
+        }),
+      )
+      .route(
+        "/",
+        packRoutes({
+          db,
+          blobs: blobs.blobStore,
+          tmpDir: join(base.root, "pack-staging"),
+          trustKeys: [...(base.opts.bundleTrustKeys ?? []), ...(base.opts.packTrustKeys ?? [])],
+          maxBytes: base.opts.packMaxBytes,
           log,
           admin: adminCheck(base.adminToken),
         }),

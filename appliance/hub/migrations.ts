@@ -9,6 +9,7 @@
  */
 import { bundleMigrations } from "./bundle-migrations.js";
 import type { HubDb } from "./db.js";
+import { packMigrations } from "./pack-migrations.js";
 
 export interface Migration {
   name: string;
@@ -168,6 +169,7 @@ export const migrations: Migration[] = [
     ],
   },
   ...bundleMigrations,
+  ...packMigrations,
 ];
 
 // Any constant will do; it only has to be the same in every hub process.

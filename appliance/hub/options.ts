@@ -43,6 +43,10 @@ export interface HubOptions {
   leafTlsCheckMs?: number;
   /** Public keys (PEM files or folders) an uploaded bundle may be signed by, besides the hub release's own. */
   bundleTrustKeys?: string[];
+  /** Public keys an uploaded model pack may be signed by, besides the release's own and `bundleTrustKeys`. */
+  packTrustKeys?: string[];
+  /** The largest model pack an admin may upload (default 4 GiB; `NEXUS_HUB_PACK_MAX_BYTES`). */
+  packMaxBytes?: number;
   /** How long the hub's own nats-server may take to confirm a reload (default 30 s). */
   natsReloadTimeoutMs?: number;
   /** JetStream replicas of each site's stream and ingest consumer (default 1; 3 on a 3-node cluster). */

@@ -28,6 +28,9 @@ export function hostEnv(opts: {
     // Pass-through first, so nothing from outside can override what the supervisor sets below.
     ...serviceSettings(env),
     PATH: env.PATH,
+    // The GPU libraries a bundle carries (installer/bundle/gpu-libs.ts): the launcher puts lib/gpu here, and
+    // onnxruntime's CUDA/TensorRT providers in the AI service's host find cuDNN/cuBLAS/TensorRT through it.
+    LD_LIBRARY_PATH: env.LD_LIBRARY_PATH,
     HOME: env.HOME,
     NODE_ENV: env.NODE_ENV,
     NEXUS_DATA_DIR: opts.paths.root,

@@ -2,7 +2,9 @@
  * `npm run bundle`: builds dist/nexus-<version>-linux-<arch>.tar.gz offline, with progress. Signed with the
  * ed25519 key in the file NEXUS_BUNDLE_SIGNING_KEY (releases) or a dev key generated into
  * .nexus/bundle-dev-key.pem (git-ignored) for local builds.
- *   npm run bundle [-- --no-build] [--profile NAME] [--out DIR]
+ *   npm run bundle [-- --no-build] [--profile NAME] [--out DIR] [--gpu-libs DIR]
+ * `--gpu-libs DIR` (or NEXUS_BUNDLE_GPU_LIBS): carry onnxruntime's CUDA/TensorRT providers and their libraries
+ * (gpu-libs.ts).
  */
 import { execFileSync } from "node:child_process";
 import type { KeyObject } from "node:crypto";
@@ -115,6 +117,8 @@ export async function buildBundle(
     pack?: boolean;
     /** gzip -1: a bigger file, made several times faster (tests). */
     fastPack?: boolean;
+    /** A folder of GPU libraries to carry (gpu-libs.ts). */
+    gpuLibs?: string;
   } = {},
 ): Promise<BuiltBundle> {
   const t0 = performance.now();
@@ -133,7 +137,8 @@ export async function buildBundle(
   const key = o.key ?? signingKey();
   const stageDir = o.stageDir ?? join(REPO, ".nexus/bundle-stage", `nexus-${version}`);
   const ffmpeg = profile.ffmpeg.source ?? "system";
-  const notes = stageBundle({ repo: REPO, dir: stageDir, version, ffmpeg, signingKey: key, step });
+  const gpuLibs = o.gpuLibs ?? (process.env.NEXUS_BUNDLE_GPU_LIBS || undefined);
+  const notes = stageBundle({ repo: REPO, dir: stageDir, version, ffmpeg, signingKey: key, step, gpuLibs });
   step("manifest (sha256 of every file) and ed25519 signature");
   await signStaged(stageDir, version, key, undefined, !o.quiet);
   step(o.pack === false ? "tar.gz skipped" : "tar.gz");
@@ -155,5 +160,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;
   };
-  await buildBundle({ build: !args.includes("--no-build"), profile: opt("--profile"), outDir: opt("--out") });
+  await buildBundle({
+    build: !args.includes("--no-build"),
+    profile: opt("--profile"),
+    outDir: opt("--out"),
+    gpuLibs: opt("--gpu-libs"),
+  });
 }

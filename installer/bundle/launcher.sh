@@ -15,4 +15,10 @@ fi
 NEXUS_NATS_SERVER=$here/bin/nats-server
 PATH=$here/bin:$PATH
 export NEXUS_NATS_SERVER PATH
+# The CUDA/cuDNN/TensorRT libraries a GPU bundle carries (`--gpu-libs`): onnxruntime's providers, beside its
+# binding, find them on the loader path, in every process started from here.
+if [ -d "$here/lib/gpu" ]; then
+  LD_LIBRARY_PATH=$here/lib/gpu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export LD_LIBRARY_PATH
+fi
 exec "$here/node/bin/node" "$here/app/bin/nexus.js" "$@"

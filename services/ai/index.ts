@@ -7,6 +7,7 @@ import { defineService, rule } from "../../appliance/kit/index.js";
 import { installBuiltins } from "./builtin.js";
 import { type AiConfig, aiConfigSchema } from "./config.js";
 import { aiSubscriptions } from "./hooks.js";
+import { hubLinkOf, startHubPacks } from "./hub-packs.js";
 import { migrations } from "./migrations.js";
 import { permissions } from "./permissions.js";
 import { detectRoutes } from "./routes-detect.js";
@@ -32,6 +33,7 @@ export default defineService<AiConfig>({
     rule("PUT", "/models/:name/pin", "ai:admin"),
     rule("DELETE", "/models/:name", "ai:admin"),
     rule("GET", "/runtime", "ai:read"),
+    rule("GET", "/hub-packs", "ai:read"),
     rule("POST", "/infer/:model", "ai:infer"),
     rule("POST", "/ocr", "ai:infer", { maxBodyBytes: 64 * 1024 * 1024 }),
     rule("POST", "/moderate", "ai:infer", { maxBodyBytes: 64 * 1024 * 1024 }),
@@ -58,5 +60,7 @@ export default defineService<AiConfig>({
       const installed = await installBuiltins(ctx, ai);
       if (installed.length > 0) ctx.log.info({ installed }, "built-in model packs installed");
     }
+    const link = hubLinkOf(ctx);
+    if (link) startHubPacks(ctx, ai, link);
   },
 });

@@ -15,7 +15,7 @@ const laneOut = z.object({
   lastUsed: z.string(),
 });
 
-/** Mounts GET /runtime. */
+/** Mounts GET /runtime and GET /hub-packs. */
 export function runtimeRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
   jsonRoute(
     app,
@@ -45,6 +45,28 @@ export function runtimeRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
           lanes: s.pool.status().map(({ providers: _p, ...l }) => l),
           loaded,
         },
+        200,
+      );
+    },
+  );
+  jsonRoute(
+    app,
+    {
+      method: "get",
+      path: "/hub-packs",
+      operationId: "getHubPacks",
+      summary: "Model packs from the hub: whether the box is enrolled, its last round, what it did",
+      response: z.object({
+        enrolled: z.boolean(),
+        lastPollAt: z.string().nullable(),
+        lastError: z.string().nullable(),
+        done: z.record(z.string(), z.string()),
+      }),
+    },
+    (c) => {
+      const h = ai().hubPacks;
+      return c.json(
+        h ? { enrolled: true, ...h } : { enrolled: false, lastPollAt: null, lastError: null, done: {} },
         200,
       );
     },

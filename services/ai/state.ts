@@ -23,6 +23,16 @@ export interface AiState extends RegistryStore {
   /** Model → the lane it is loaded in and the provider its session got (see providerOf). */
   loaded: Map<string, { lane: string; provider: string }>;
   lastRuntime?: string;
+  /** The last round of asking the hub for assigned packs (hub-packs.ts); absent on a box not enrolled. */
+  hubPacks?: HubPacksStatus;
+}
+
+export interface HubPacksStatus {
+  /** When the last round ended, and whether it reached the hub (the error when not: tried again next round). */
+  lastPollAt: string | null;
+  lastError: string | null;
+  /** What the rounds did so far, by model: installed, failed or removed. */
+  done: Record<string, string>;
 }
 
 /** Where the service writes the models loaded now and their providers (read by `nexus doctor`). */

@@ -1,5 +1,5 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | media | sync | fleet | backup | backup-remote | bundle | ai | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | media | sync | fleet | backup | backup-remote | bundle | ai | hub-packs | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
@@ -16,6 +16,7 @@ import { fleetBench } from "./fleet.js";
 import { footprintBench } from "./footprint.js";
 import { formsBench } from "./forms.js";
 import { gatewayBench } from "./gateway.js";
+import { hubPacksBench } from "./hub-packs.js";
 import { mediaBench } from "./media.js";
 import { startupBench } from "./startup.js";
 import { syncBench } from "./sync.js";
@@ -36,6 +37,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   bundle: bundleBench,
   ai: aiBench,
   media: mediaBench,
+  "hub-packs": hubPacksBench,
 };
 
 /** The code measured: HEAD, plus "-dirty" when appliance/ or services/ have uncommitted changes. */

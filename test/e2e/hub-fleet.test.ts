@@ -4,18 +4,23 @@
  * keyboard (kept in sessionStorage only), the site row (active, changes received), a tablet viewport, no
  * errors in the browser console, and the message when the hub cannot be reached (last: it stops the hub).
  */
+import { generateKeyPairSync } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildFleetPage } from "../../appliance/console/build.js";
-import { removeDir, type TestAppliance, waitFor } from "../helpers/appliance.js";
+import { buildPack } from "../../services/ai/pack.js";
+import { removeDir, type TestAppliance, tempDir, waitFor } from "../helpers/appliance.js";
 import { type Browser, collectErrors, launchBrowser, screenshot } from "../helpers/browser.js";
 import { enrolledBox, type HubProcess, hubProcess } from "../helpers/hub.js";
+import { addManifest, addModel } from "../helpers/onnx.js";
 
 /** What Chromium logs on its own for answers the page expects: the 401 of a wrong token, a stopped hub. */
 const EXPECTED = [
-  /status of 401 .*\/api\/hub\/(sites|bundles)\)$/,
-  // The sites table and the rollouts table each poll the hub.
-  /ERR_CONNECTION_REFUSED .*\/api\/hub\/(sites|bundles)\)$|Failed to fetch/,
+  /status of 401 .*\/api\/hub\/(sites|bundles|models)\)$/,
+  // The sites, rollouts and model packs tables each poll the hub.
+  /ERR_CONNECTION_REFUSED .*\/api\/hub\/(sites|bundles|models)\)$|Failed to fetch/,
 ];
 
 let hub: HubProcess;
@@ -23,13 +28,28 @@ let box: TestAppliance;
 let browser: Browser;
 let page: Page;
 let errors: string[];
+let keyDir: string;
 
 beforeAll(async () => {
   // The hub reads dist/hub-fleet when it starts.
   await buildFleetPage();
-  hub = await hubProcess();
+  // A model pack signed by a key the hub trusts, for the packs table.
+  keyDir = tempDir("nexus-fleet-key-");
+  const vendor = generateKeyPairSync("ed25519");
+  writeFileSync(join(keyDir, "vendor.pem"), vendor.publicKey.export({ type: "spki", format: "pem" }));
+  hub = await hubProcess({ env: { NEXUS_HUB_PACK_TRUST_KEYS: join(keyDir, "vendor.pem") } });
   await hub.start();
   box = await enrolledBox(hub, "site-x", ["notes"]);
+  const model = addModel(4);
+  const up = await fetch(`${hub.url()}/api/hub/models/upload`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${hub.adminToken()}` },
+    body: await buildPack(addManifest(model), { "model.onnx": model }, vendor.privateKey),
+  });
+  expect(up.status).toBe(201);
+  expect((await hub.api("POST", "/api/hub/models/tiny-add/1.0.0/assign", { sites: ["site-x"] })).status).toBe(
+    201,
+  );
   const r = await box.api("/api/notes/notes/k", {
     method: "PUT",
     headers: { "content-type": "application/json" },
@@ -49,6 +69,7 @@ afterAll(async () => {
   }
   await hub?.stop();
   if (hub) removeDir(hub.dir);
+  if (keyDir) removeDir(keyDir);
 });
 
 const row = () => page.locator('tr[data-site="site-x"]');
@@ -117,6 +138,16 @@ describe("hub fleet page", () => {
     // The token lives in this tab's sessionStorage only.
     expect(await page.evaluate("[sessionStorage.length, localStorage.length]")).toEqual([1, 0]);
     expect(await page.getByRole("status").innerText()).toBe("");
+    // The model packs table beside the rollouts: the pack, its assignment, the site (a notes box: no AI).
+    const pack = page.getByRole("table", { name: "Model packs and their sites" }).locator("tbody tr");
+    await pack.getByText("tiny-add").waitFor();
+    expect(await pack.locator("td").allInnerTexts()).toEqual([
+      "tiny-add",
+      "1.0.0",
+      "MIT",
+      "assigned to site-x",
+      "site-x: pending",
+    ]);
     await screenshot(page, "hub-fleet");
   });
 

@@ -6,6 +6,7 @@ import { hostEnv, serviceSettings } from "../../appliance/supervisor/host-env.js
 describe("host environment", () => {
   const outer = {
     PATH: "/usr/bin",
+    LD_LIBRARY_PATH: "/opt/nexus/1.0.0/lib/gpu",
     NEXUS_IDENTITY_LOCKOUT_THRESHOLD: "3",
     NEXUS_SYSTEM_FOO: "bar",
     NEXUS_INTERNAL_TOKEN: "forged",
@@ -39,6 +40,7 @@ describe("host environment", () => {
       NEXUS_DATA_DIR: "/data",
       NEXUS_IDENTITY_LOCKOUT_THRESHOLD: "3",
       PATH: "/usr/bin",
+      LD_LIBRARY_PATH: "/opt/nexus/1.0.0/lib/gpu", // the bundle's GPU libraries reach the AI service
     });
     expect(env.NEXUS_HOST_SERVICES).toBeUndefined();
     expect(JSON.parse(env.NEXUS_HOST_PERMISSIONS!)).toEqual({

@@ -5,6 +5,7 @@
  */
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { Packs } from "./packs.js";
 import { Rollouts } from "./rollouts.js";
 import { type Site, SiteRows } from "./site-rows.js";
 
@@ -186,6 +187,7 @@ function App() {
           </table>
         </section>
         {showFleet && <Rollouts token={token} />}
+        {showFleet && <Packs token={token} />}
       </section>
     </>
   );
