@@ -15,9 +15,10 @@ import { gpuSampler } from "./box/gpu.js";
 import { cpuSampler } from "./box/resources.js";
 import type { ApplianceConfig } from "./config/schema.js";
 import { startControlServer } from "./control.js";
-import { APPLIANCE_API, APPLIANCE_PERMISSIONS, createApplianceApi } from "./gateway/appliance-api.js";
+import { APPLIANCE_API, APPLIANCE_PERMISSIONS } from "./gateway/appliance-access.js";
+import { lazyApplianceApi } from "./gateway/appliance-api-lazy.js";
 import { loadCollectFiles } from "./gateway/collect-files.js";
-import { loadConsoleFiles } from "./gateway/console-files.js";
+import { lazyFiles, loadConsoleFiles } from "./gateway/console-files.js";
 import { answerBeforeRestart, startSharedFront } from "./gateway/handoff.js";
 import { identityAuth } from "./gateway/identity-auth.js";
 import {
@@ -32,8 +33,11 @@ import type { GatewayCounts } from "./gateway/metrics.js";
 import { childProcessMetrics } from "./gateway/unit-metrics.js";
 import type { HostGatewaySpec } from "./host/gateway.js";
 import { askChild, GATEWAY_METRICS } from "./host/gateway-ipc.js";
-import { type DiskReserve, diskRoom, type Logger, mergePermissions, ruleFor } from "./kit/index.js";
+import { ruleFor } from "./kit/access.js";
+import { type DiskReserve, diskRoom } from "./kit/disk.js";
+import type { Logger } from "./kit/index.js";
 import { manifestOf, type ServiceManifest } from "./kit/manifest.js";
+import { mergePermissions } from "./kit/permissions.js";
 import { cmdline, readPid, removePid, writePid } from "./lib/pidfile.js";
 import { applianceVersion, dataPaths, packageRoot } from "./paths.js";
 import { loadProfile } from "./profiles/load.js";
@@ -158,7 +162,7 @@ export async function startAppliance(
     engine: lazyEngine(parseDestination),
     log: log.child({ component: "backup" }),
   });
-  const applianceApi = createApplianceApi({
+  const applianceApi = lazyApplianceApi({
     backups,
     units: hostGateway ? answerBeforeRestart(supervisor, log) : supervisor,
     logsDir: paths.logs,
@@ -194,8 +198,8 @@ export async function startAppliance(
     }),
     applianceApi,
     corsOrigins: config.cors.allowedOrigins,
-    consoleFiles: loadConsoleFiles(join(packageRoot(), "dist", "console")),
-    collectFiles: loadCollectFiles(join(packageRoot(), "dist", "collect")),
+    consoleFiles: lazyFiles(() => loadConsoleFiles(join(packageRoot(), "dist", "console"))),
+    collectFiles: lazyFiles(() => loadCollectFiles(join(packageRoot(), "dist", "collect"))),
   };
   const gateway = createGateway(gatewayDeps);
   const front = hostGateway
