@@ -38,8 +38,11 @@ describe("the supervisor's process (nexus up) imports at start", () => {
     expect(code).toEqual([]);
   });
 
-  it("none of the heavy libraries services, backups and the hub use", () => {
+  it("none of the libraries that only services, backups, the appliance API and the hub use", () => {
     const heavy = [
+      "@hono/zod-openapi",
+      "better-sqlite3",
+      "msgpackr",
       "minio",
       "age-encryption",
       "tar-stream",
