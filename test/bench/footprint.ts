@@ -12,11 +12,12 @@
  *    a fresh child per mode so neither mode inherits the other's heap. Absolute figures are higher than the
  *    built CLI's (tsx loader in every process); the shared/process ratio is the figure to read.
  */
-import { fork } from "node:child_process";
+import { execFile, fork } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { startTestAppliance, tempDir } from "../helpers/appliance.js";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { ROOT, startTestAppliance, tempDir } from "../helpers/appliance.js";
 import {
   alive,
   envNumber,
@@ -24,6 +25,7 @@ import {
   note,
   onCleanup,
   removeAppliance,
+  requireBuild,
   rss,
   sleep,
   track,
@@ -142,7 +144,36 @@ function fixtureSet(mode: Mode, idleMs: number): Promise<Footprint> {
     });
 }
 
+const run = promisify(execFile);
+
+/** RSS (MB) of a fresh `node` after importing `modules` of dist/ and a full GC; none: bare node. */
+async function importRss(modules: string[]): Promise<number> {
+  const urls = modules.map((m) => pathToFileURL(join(ROOT, "dist", m)).href);
+  const script = `for (const u of ${JSON.stringify(urls)}) await import(u); gc(); process.stdout.write(String(process.memoryUsage().rss));`;
+  const { stdout } = await run(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], {
+    cwd: ROOT,
+    timeout: 60_000,
+  });
+  return Number(stdout) / MB;
+}
+
+/** What loading the code costs, before anything runs: `nexus up`'s supervisor, and a host with the core set. */
+async function moduleLoad(): Promise<void> {
+  const bare = await importRss([]);
+  const supervisor = await importRss(["appliance/cli/up.js"]);
+  const host = await importRss([
+    "appliance/host/run.js",
+    ...CORE_SET.map((name) => `services/${name}/index.js`),
+  ]);
+  metric("modules_bare_node_mb", bare, 1);
+  metric("modules_supervisor_mb", supervisor, 1);
+  metric("modules_core_host_mb", host, 1);
+  metric("modules_supervisor_over_bare_mb", supervisor - bare, 1);
+}
+
 export async function footprintBench(): Promise<void> {
+  requireBuild();
+  await moduleLoad();
   const idleMs = envNumber("BENCH_IDLE_S", 3) * 1000;
   const byDefault = {} as Record<Mode, Footprint>;
   const byFixture = {} as Record<Mode, Footprint>;
