@@ -49,6 +49,15 @@ module.exports = {
       to: { path: "^appliance/", pathNot: "^appliance/(sync|kit|lib)/|^appliance/box/resources\\.ts$" },
     },
     {
+      name: "supervisor-reads-service-manifests-only",
+      comment:
+        "The supervisor and the gateway read services' manifests (services/registry.ts); a service's code " +
+        "loads in the service host (appliance/host) and in CLI commands that open a service offline.",
+      severity: "error",
+      from: { path: "^appliance/", pathNot: "^appliance/(host|cli)/" },
+      to: { path: "^services/[^/]+/index\\.ts$" },
+    },
+    {
       name: "nothing-imports-the-cli",
       comment: "The CLI is the top layer: shared code it uses belongs in a lower layer (lib for formatting).",
       severity: "error",

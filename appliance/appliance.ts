@@ -7,16 +7,18 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { join } from "node:path";
-import { loadService as registryLoader, registryPermissions } from "../services/registry.js";
+import { loadManifest, registryPermissions } from "../services/registry.js";
 import { boxBackups } from "./backup/box-backups.js";
-import * as backupEngine from "./backup/index.js";
+import { parseDestination } from "./backup/destination.js";
+import { lazyEngine } from "./backup/engine.js";
 import { gpuSampler } from "./box/gpu.js";
 import { cpuSampler } from "./box/resources.js";
 import type { ApplianceConfig } from "./config/schema.js";
 import { startControlServer } from "./control.js";
-import { APPLIANCE_API, APPLIANCE_PERMISSIONS, createApplianceApi } from "./gateway/appliance-api.js";
+import { APPLIANCE_API, APPLIANCE_PERMISSIONS } from "./gateway/appliance-access.js";
+import { lazyApplianceApi } from "./gateway/appliance-api-lazy.js";
 import { loadCollectFiles } from "./gateway/collect-files.js";
-import { loadConsoleFiles } from "./gateway/console-files.js";
+import { lazyFiles, loadConsoleFiles } from "./gateway/console-files.js";
 import { answerBeforeRestart, startSharedFront } from "./gateway/handoff.js";
 import { identityAuth } from "./gateway/identity-auth.js";
 import {
@@ -31,8 +33,11 @@ import type { GatewayCounts } from "./gateway/metrics.js";
 import { childProcessMetrics } from "./gateway/unit-metrics.js";
 import type { HostGatewaySpec } from "./host/gateway.js";
 import { askChild, GATEWAY_METRICS } from "./host/gateway-ipc.js";
-import type { ServiceLoader } from "./host/run.js";
-import { type DiskReserve, diskRoom, type Logger, mergePermissions, ruleFor } from "./kit/index.js";
+import { ruleFor } from "./kit/access.js";
+import { type DiskReserve, diskRoom } from "./kit/disk.js";
+import type { Logger } from "./kit/index.js";
+import { manifestOf, type ServiceManifest } from "./kit/manifest.js";
+import { mergePermissions } from "./kit/permissions.js";
 import { cmdline, readPid, removePid, writePid } from "./lib/pidfile.js";
 import { applianceVersion, dataPaths, packageRoot } from "./paths.js";
 import { loadProfile } from "./profiles/load.js";
@@ -66,7 +71,11 @@ export async function startAppliance(
   log: Logger,
   opts: {
     host?: SupervisorDeps["host"];
-    loadService?: ServiceLoader;
+    /**
+     * A service's manifest by name (default: the registry's). Only manifests: the supervisor never loads a
+     * service's code, the service hosts do (test fixtures pass their definitions, which hold one).
+     */
+    loadManifest?: (name: string) => Promise<ServiceManifest>;
     env?: NodeJS.ProcessEnv;
     /** Lines the supervisor's own logger dropped (its log disk full), for /metrics. */
     logLinesDropped?: () => number;
@@ -83,12 +92,14 @@ export async function startAppliance(
   const names = config.services ?? profile.services;
   if (names.includes(APPLIANCE_API))
     throw new Error(`"${APPLIANCE_API}" is reserved for the gateway's own API`);
-  const services = await Promise.all(names.map((n) => (opts.loadService ?? registryLoader)(n)));
+  const services = await Promise.all(
+    names.map(async (n) => manifestOf(await (opts.loadManifest ?? loadManifest)(n))),
+  );
   // Every permission of the box: the gateway's own, every registered service's (installed or not, so the
   // built-in roles are the same on every box), and those of services loaded from elsewhere (test fixtures).
   const permissions = mergePermissions([
     APPLIANCE_PERMISSIONS,
-    ...(await registryPermissions()),
+    ...registryPermissions(),
     ...services.map((d) => d.permissions),
   ]);
   const isolation = config.isolation ?? profile.isolation;
@@ -148,10 +159,10 @@ export async function startAppliance(
   const backups = boxBackups({
     config: config.backup,
     dataDir: paths.root,
-    engine: backupEngine,
+    engine: lazyEngine(parseDestination),
     log: log.child({ component: "backup" }),
   });
-  const applianceApi = createApplianceApi({
+  const applianceApi = lazyApplianceApi({
     backups,
     units: hostGateway ? answerBeforeRestart(supervisor, log) : supervisor,
     logsDir: paths.logs,
@@ -187,8 +198,8 @@ export async function startAppliance(
     }),
     applianceApi,
     corsOrigins: config.cors.allowedOrigins,
-    consoleFiles: loadConsoleFiles(join(packageRoot(), "dist", "console")),
-    collectFiles: loadCollectFiles(join(packageRoot(), "dist", "collect")),
+    consoleFiles: lazyFiles(() => loadConsoleFiles(join(packageRoot(), "dist", "console"))),
+    collectFiles: lazyFiles(() => loadCollectFiles(join(packageRoot(), "dist", "collect"))),
   };
   const gateway = createGateway(gatewayDeps);
   const front = hostGateway

@@ -5,60 +5,25 @@
  */
 import { chmodSync, rmSync } from "node:fs";
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { getRequestListener } from "@hono/node-server";
-import { Hono } from "hono";
-import { notFoundOr405 } from "./kit/allow.js";
-import { ApiError, renderError } from "./kit/errors.js";
-import type { Logger } from "./kit/logger.js";
-import { SERVICE_NAME } from "./lib/names.js";
-import type { Supervisor } from "./supervisor/supervisor.js";
+import type { ControlDeps } from "./control-app.js";
 
-export interface ControlDeps {
-  supervisor: Supervisor;
-  version: string;
-  gatewayUrl: string;
-  /** Begins a graceful stop of the whole appliance. */
-  requestStop: () => void;
-  /** Where a failed control call is logged. */
-  log?: Logger;
-}
-
-/** The control routes: status, stop the appliance, restart a unit. */
-export function controlApp(deps: ControlDeps) {
-  const app = new Hono<{ Bindings: { incoming: IncomingMessage; outgoing: ServerResponse } }>();
-  app.get("/status", (c) =>
-    c.json({
-      version: deps.version,
-      pid: process.pid,
-      gateway: deps.gatewayUrl,
-      nats: deps.supervisor.natsState(),
-      services: deps.supervisor.status(),
-    }),
-  );
-  app.post("/stop", (c) => {
-    // Once the answer is out: the stop closes this server.
-    c.env.outgoing.once("finish", deps.requestStop);
-    return c.json({ stopping: true }, 202);
-  });
-  app.post("/units/:unit/restart", async (c) => {
-    const unit = c.req.param("unit");
-    if (!SERVICE_NAME.test(unit)) throw new ApiError(400, "invalid unit name", { unit: unit.slice(0, 64) });
-    if (!deps.supervisor.status().some((s) => s.unit === unit)) {
-      throw new ApiError(404, `no unit ${unit}`, { unit });
-    }
-    await deps.supervisor.restartUnit(unit);
-    return c.json({ restarting: unit }, 202);
-  });
-  app.notFound(notFoundOr405(app));
-  app.onError((err, c) => renderError(err, c, deps.log));
-  return app;
-}
+export type { ControlDeps } from "./control-app.js";
 
 /** Starts listening on `socketPath`, replacing a stale socket file. */
 export async function startControlServer(socketPath: string, deps: ControlDeps): Promise<Server> {
-  const server = http.createServer(
-    getRequestListener(controlApp(deps).fetch, { overrideGlobalObjects: false }),
-  );
+  // The routes (a Hono app) load with the first call: a box nobody asks for its status never loads them.
+  let listener: Promise<(req: IncomingMessage, res: ServerResponse) => unknown> | undefined;
+  const server = http.createServer((req, res) => {
+    listener ??= import("./control-app.js").then((m) => m.controlListener(deps));
+    listener.then(
+      (handle) => handle(req, res),
+      (err) => {
+        deps.log?.error({ err }, "control API failed to load");
+        res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify({ status: 500, message: "internal error", data: null }));
+      },
+    );
+  });
   rmSync(socketPath, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -9,21 +9,21 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
-import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { readPid } from "../lib/pidfile.js";
 import { dataPaths } from "../paths.js";
 import { serviceDatabases } from "./databases.js";
 import { fsyncDir, fsyncPath, renameDurably, writeAtomic } from "./fs-atomic.js";
+import { INCOMPLETE_MARKER } from "./markers.js";
+
+export { INCOMPLETE_MARKER, incompleteRestore } from "./markers.js";
 
 export interface Change {
   path: string;
   action: "create" | "replace" | "delete";
 }
-
-/** The marker file of an unfinished restore (relative to the data dir). */
-export const INCOMPLETE_MARKER = "restore-incomplete.json";
 
 /** Every file under `dir`, as `/`-separated paths relative to it, sorted. */
 export function filesUnder(dir: string): string[] {
@@ -135,17 +135,6 @@ export async function applyStaged(
   await rm(marker, { force: true });
   await fsyncDir(dataDir);
   return changes;
-}
-
-/** The unfinished restore named by the marker, or null. */
-export async function incompleteRestore(dataDir: string): Promise<string | null> {
-  const marker = join(dataDir, INCOMPLETE_MARKER);
-  if (!existsSync(marker)) return null;
-  try {
-    return (JSON.parse(await readFile(marker, "utf8")) as { restore: string }).restore;
-  } catch {
-    return "unknown";
-  }
 }
 
 /** Writes a small file durably (used for snapshot indexes). */

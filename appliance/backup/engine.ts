@@ -54,3 +54,22 @@ export interface BackupEngine {
     dryRun?: boolean;
   }): Promise<{ kept: string[]; removed: string[] }>;
 }
+
+/**
+ * The engine, loaded on its first use: the supervisor holds backups from the start (schedule, /metrics, the
+ * API's overview) but the engine's code (snapshots, age, tar, the S3 client) only loads when a job runs or a
+ * destination is listed. Destinations are parsed without it.
+ */
+export function lazyEngine(
+  parseDestination: (spec: string) => BackupDestination,
+): BackupEngine & { parseDestination(spec: string): BackupDestination } {
+  const engine = (): Promise<BackupEngine> => import("./index.js");
+  return {
+    parseDestination,
+    createBackup: async (opts) => (await engine()).createBackup(opts),
+    listBackups: async (destination) => (await engine()).listBackups(destination),
+    verifyBackup: async (opts) => (await engine()).verifyBackup(opts),
+    restoreBackup: async (opts) => (await engine()).restoreBackup(opts),
+    pruneBackups: async (opts) => (await engine()).pruneBackups(opts),
+  };
+}

@@ -18,12 +18,15 @@
  * sequence an earlier stream of the site reached unless it published over a million messages a second, or
  * the new box's clock is behind the old one's) and removes the marker.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { HubLink } from "../sync/hub-link.js";
 import { startSyncEpoch } from "../sync/state.js";
 import { writeAtomic } from "./fs-atomic.js";
+import { SYNC_STREAM_MARKER } from "./markers.js";
+
+export { clearSyncStreamMarker, restoredSyncStreamSeq, SYNC_STREAM_MARKER } from "./markers.js";
 
 export const EPOCH_GAP = 2 ** 32;
 export const OFFLINE_GAP = 2 ** 40;
@@ -103,29 +106,9 @@ export async function startSyncEpochs(
   return out;
 }
 
-/** The file (in the data dir) that tells the supervisor where the restored box's sync stream starts. */
-export const SYNC_STREAM_MARKER = "sync-stream-restored.json";
-
 /** Leaves the marker for the supervisor (see the header). */
 async function markSyncStream(dataDir: string, now = Date.now()): Promise<void> {
   const file = join(dataDir, SYNC_STREAM_MARKER);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   await writeAtomic(file, `${file}.tmp`, Buffer.from(JSON.stringify({ firstSeq: now * 1000 })));
-}
-
-/** The sequence a restored box's new sync stream starts at, or null when no restore left one. */
-export function restoredSyncStreamSeq(dataDir: string): number | null {
-  try {
-    const { firstSeq } = JSON.parse(readFileSync(join(dataDir, SYNC_STREAM_MARKER), "utf8")) as {
-      firstSeq?: unknown;
-    };
-    return typeof firstSeq === "number" && Number.isSafeInteger(firstSeq) && firstSeq > 0 ? firstSeq : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Removes the marker once the stream was started (or found holding messages). */
-export function clearSyncStreamMarker(dataDir: string): void {
-  rmSync(join(dataDir, SYNC_STREAM_MARKER), { force: true });
 }

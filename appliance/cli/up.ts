@@ -3,7 +3,7 @@ import { mkdirSync, openSync } from "node:fs";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { startAppliance } from "../appliance.js";
-import { incompleteRestore } from "../backup/apply.js";
+import { incompleteRestore } from "../backup/markers.js";
 import { type ConfigOverrides, loadApplianceConfig } from "../config/load.js";
 import { LogDestination } from "../kit/log-destination.js";
 import { REDACT_PATHS } from "../kit/logger.js";

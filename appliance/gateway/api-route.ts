@@ -3,8 +3,8 @@
  * service (or the gateway's own appliance API). Kept lean: it is the hot path.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type AccessLevel, type AccessRule, hasPermission, ruleFor } from "../kit/index.js";
-import { APPLIANCE_API } from "./appliance-api.js";
+import { type AccessLevel, type AccessRule, hasPermission, ruleFor } from "../kit/access.js";
+import { APPLIANCE_API } from "./appliance-access.js";
 import type { Principal } from "./auth.js";
 import type { Deadline, GatewayContext } from "./gateway-deps.js";
 import { asGateway, dispatchLocal } from "./in-process.js";

@@ -15,20 +15,11 @@ import type { Context } from "hono";
 import type { BoxBackups } from "../backup/box-backups.js";
 import { type ApplianceStatus, applianceStatus, type StatusSources } from "../box/status.js";
 import { notFoundOr405 } from "../kit/allow.js";
-import {
-  type AccessRule,
-  ApiError,
-  checkPermissions,
-  errorBody,
-  hasPermission,
-  type Logger,
-  type PermissionDeclarations,
-  renderError,
-  rule,
-} from "../kit/index.js";
+import { ApiError, errorBody, hasPermission, type Logger, renderError } from "../kit/index.js";
 import { followLog, type LogSource, logSource, tailLog } from "../supervisor/log-files.js";
 import type { ServiceStatus } from "../supervisor/status.js";
 import type { SyncStatus } from "../sync-status.js";
+import { APPLIANCE_ACCESS, APPLIANCE_API, type ApiCall, READ } from "./appliance-access.js";
 import { mountBackupRoutes } from "./appliance-backups.js";
 import { downloadResponse, matcher } from "./appliance-logs.js";
 import * as r from "./appliance-routes.js";
@@ -36,38 +27,9 @@ import { createSyncWatch } from "./appliance-sync.js";
 import { type AuthHook, AuthUnavailableError, type Principal } from "./auth.js";
 import { type SseStream, type StreamLimits, sseResponse, streamBudget } from "./sse.js";
 
-export const APPLIANCE_API = "appliance";
+export { APPLIANCE_ACCESS, APPLIANCE_API, APPLIANCE_PERMISSIONS, type ApiCall } from "./appliance-access.js";
+
 const BASE = `/api/${APPLIANCE_API}`;
-const READ = "appliance:read";
-const WRITE = "appliance:write";
-
-/** The gateway's own permissions, declared like a service's (identity composes the built-in roles from them). */
-export const APPLIANCE_PERMISSIONS = {
-  [READ]: {
-    description: "See the box's status, services, sync and logs; read /metrics and the OpenAPI document",
-    roles: ["operator"],
-  },
-  [WRITE]: {
-    description: "Restart, stop and start services; start backups, verify and prune them, dry-run a restore",
-    roles: ["operator"],
-  },
-} satisfies PermissionDeclarations;
-
-/** Route permissions, checked by the gateway like a service's `access` rules. */
-export const APPLIANCE_ACCESS: readonly AccessRule[] = [
-  rule("GET", "/status", READ),
-  rule("GET", "/events", READ),
-  rule("GET", "/sync", READ),
-  rule("GET", "/services/:name/logs", READ),
-  rule("GET", "/services/:name/logs/*", READ),
-  rule("POST", "/services/:name/*", WRITE),
-  rule("GET", "/backups", READ),
-  rule("GET", "/backups/jobs/:id", READ),
-  rule("POST", "/backups", WRITE),
-  rule("POST", "/backups/prune", WRITE),
-  rule("POST", "/backups/:id/*", WRITE),
-];
-checkPermissions(APPLIANCE_API, APPLIANCE_PERMISSIONS, APPLIANCE_ACCESS);
 
 /** What the API needs of the supervisor. */
 export interface UnitControl {
@@ -87,14 +49,6 @@ export interface ApplianceApiDeps {
   backups: BoxBackups;
   /** Open SSE streams at most (status and log follows together), for the box and per caller; more get 429. */
   streams: StreamLimits;
-}
-
-export interface ApiCall {
-  /** Path after `/api/appliance`. */
-  rest: string;
-  search: string;
-  principal: Principal;
-  reqId: string;
 }
 
 /** The node request and response `getRequestListener` passes to the app. */
@@ -182,7 +136,7 @@ export function createApplianceApi(deps: ApplianceApiDeps) {
     return listener(req, res);
   }
 
-  return { handle, access: APPLIANCE_ACCESS, app };
+  return { handle, access: APPLIANCE_ACCESS, app, openApi: async () => app };
 }
 
 const newApp = () => new OpenAPIHono<Env>({ defaultHook: invalid }).basePath(BASE);

@@ -113,3 +113,21 @@ export function sendStaticFile(
   res.writeHead(200, headers);
   res.end(req.method === "HEAD" ? undefined : body);
 }
+
+const NOT_PAGES = new Set(["/health", "/ready", "/metrics"]);
+
+/**
+ * `load` on the first request instead of at start: the built pages (~7 MB with the forms web app) stay out
+ * of the supervisor's memory until someone opens them.
+ */
+export function lazyFiles(load: () => ConsoleFiles | null): ConsoleFiles {
+  let files: ConsoleFiles | null | undefined;
+  return {
+    serve(req, res, path) {
+      // Health checks and scrapes never load the pages.
+      if (files === undefined && (NOT_PAGES.has(path) || path.startsWith("/api/"))) return false;
+      if (files === undefined) files = load();
+      return files?.serve(req, res, path) ?? false;
+    },
+  };
+}

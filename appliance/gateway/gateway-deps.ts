@@ -2,12 +2,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { GatewayConfig } from "../config/schema.js";
 import type { AccessRule, Logger } from "../kit/index.js";
-import type { ApplianceApi } from "./appliance-api.js";
+import type { ApplianceApiHandle } from "./appliance-access.js";
 import type { AuthHook } from "./auth.js";
 import type { ConsoleFiles } from "./console-files.js";
-import type { gatewayOpenApi } from "./gateway-openapi.js";
 import type { LocalApp } from "./in-process.js";
 import type { BoxGauges, GatewayMetrics, ServiceGauge } from "./metrics.js";
+import type { OpenApiPart } from "./openapi.js";
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -33,7 +33,7 @@ export interface GatewayDeps {
   /** The built data-entry web app (`/collect/…`), when it was built. */
   collectFiles?: ConsoleFiles | null;
   /** The gateway's own API at `/api/appliance/…` (appliance-api.ts). */
-  applianceApi?: ApplianceApi;
+  applianceApi?: ApplianceApiHandle;
   /** Shared isolation: the app of a service running in this process, called without a second HTTP hop. */
   local?: (service: string) => LocalApp | undefined;
   /**
@@ -51,7 +51,8 @@ export interface GatewayContext {
   config: GatewayConfig;
   log: Logger;
   metrics: GatewayMetrics;
-  ownOpenApi: ReturnType<typeof gatewayOpenApi>;
+  /** The gateway's own paths for /api/openapi.json, built on the first ask (gateway-openapi.ts). */
+  ownOpenApi: () => Promise<OpenApiPart>;
 }
 
 /** The request deadline of requestDeadline() in gateway.ts. */

@@ -5,7 +5,7 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { type AccessRule, finishOperations, type PathItem, rule } from "../kit/index.js";
-import { APPLIANCE_ACCESS } from "./appliance-api.js";
+import { APPLIANCE_ACCESS } from "./appliance-access.js";
 import { APPLIANCE_TAG } from "./appliance-routes.js";
 import type { OpenApiPart } from "./openapi.js";
 

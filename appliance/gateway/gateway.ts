@@ -11,12 +11,11 @@ import http, { type IncomingMessage, type Server, type ServerResponse } from "no
 import https from "node:https";
 import type { GatewayConfig } from "../config/schema.js";
 import { handleApi } from "./api-route.js";
-import { APPLIANCE_API } from "./appliance-api.js";
+import { APPLIANCE_API } from "./appliance-access.js";
 import { AuthUnavailableError } from "./auth.js";
 import { tapBody } from "./body-tap.js";
 import { corsPolicy } from "./cors.js";
 import type { GatewayContext, GatewayDeps } from "./gateway-deps.js";
-import { gatewayOpenApi } from "./gateway-openapi.js";
 import { handleOwn } from "./own-routes.js";
 import { RateLimiter } from "./rate-limit.js";
 import { clientIp, fail } from "./reply.js";
@@ -41,7 +40,9 @@ export function createGateway(deps: GatewayDeps, tls?: GatewayTls): Server {
     config,
     log,
     metrics,
-    ownOpenApi: gatewayOpenApi(deps.applianceApi?.app),
+    ownOpenApi: once(async () =>
+      (await import("./gateway-openapi.js")).gatewayOpenApi(await deps.applianceApi?.openApi()),
+    ),
   };
 
   const options = { connectionsCheckingInterval: timeoutSweepMs(config) };
@@ -169,5 +170,17 @@ function requestDeadline(req: IncomingMessage, res: ServerResponse, ms: number) 
       req.once("end", () => clearTimeout(idle));
       res.once("close", () => clearTimeout(idle));
     },
+  };
+}
+
+/** `fn`'s first result, kept (a failed one is asked again). */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => {
+    p ??= fn().catch((err) => {
+      p = undefined;
+      throw err;
+    });
+    return p;
   };
 }

@@ -7,7 +7,6 @@
  * the request, and services' own CORS headers never reach the client.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
-import { getRequestListener } from "@hono/node-server";
 import { tapBody } from "./body-tap.js";
 import { DROP_UPSTREAM, type ProxyOutcome } from "./proxy.js";
 
@@ -32,16 +31,6 @@ export function asGateway(res: ServerResponse, write: () => void): void {
 
 /** A service's app as a node request handler. */
 export type LocalApp = (req: IncomingMessage, res: ServerResponse) => Promise<unknown>;
-
-/** What the in-process path needs of a Hono app. */
-export interface FetchApp {
-  fetch: (req: Request, env?: object) => Response | Promise<Response>;
-}
-
-/** Wraps a service's Hono app for `dispatchLocal`. */
-export function localApp(app: FetchApp): LocalApp {
-  return getRequestListener(app.fetch) as LocalApp;
-}
 
 export interface LocalOptions {
   /** The path and query string at the service. */

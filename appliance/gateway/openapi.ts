@@ -4,7 +4,7 @@
  * its operationId prefixed with it (`listUsers` in identity → `identityListUsers`), so ids are unique on the
  * box. Service-internal routes (`/internal/*`) are left out: the gateway answers them 404.
  */
-import { securitySchemes } from "../kit/index.js";
+import { securitySchemes } from "../kit/openapi.js";
 
 type Operation = { operationId?: string; tags?: string[]; [k: string]: unknown };
 type PathItem = Record<string, Operation>;

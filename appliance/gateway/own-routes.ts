@@ -1,8 +1,7 @@
 /** The gateway's own routes: /health, /ready, /metrics, /api/openapi.json and the console pages. */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { hasPermission } from "../kit/index.js";
+import { hasPermission } from "../kit/access.js";
 import type { GatewayContext, GatewayDeps } from "./gateway-deps.js";
-import { aggregateOpenApi } from "./openapi.js";
 import { LANDING_HTML, SETUP_HTML, SETUP_JS } from "./pages.js";
 import { fail, page, send } from "./reply.js";
 
@@ -48,9 +47,15 @@ export async function handleOwn(
       return send(
         res,
         200,
-        await aggregateOpenApi(deps.routes(), deps.version, deps.internalToken, {
-          gatewayDoc: gw.ownOpenApi,
-        }),
+        // Loaded on first ask: the document is built with zod-openapi, which nothing else here needs.
+        await (await import("./openapi.js")).aggregateOpenApi(
+          deps.routes(),
+          deps.version,
+          deps.internalToken,
+          {
+            gatewayDoc: await gw.ownOpenApi(),
+          },
+        ),
       );
     case "/":
       return page(res, deps.consoleHtml?.() ?? LANDING_HTML, "text/html");

@@ -9,11 +9,12 @@
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { getRequestListener } from "@hono/node-server";
 import type { GatewayConfig } from "../config/schema.js";
 import { bootstrapTokenAuth } from "../gateway/auth.js";
 import { createGateway } from "../gateway/gateway.js";
 import { identityAuth } from "../gateway/identity-auth.js";
-import { type LocalApp, localApp } from "../gateway/in-process.js";
+import type { LocalApp } from "../gateway/in-process.js";
 import { GatewayMetrics } from "../gateway/metrics.js";
 import { proxy } from "../gateway/proxy.js";
 import { clientIp, fail } from "../gateway/reply.js";
@@ -135,4 +136,14 @@ function countInFlight(server: Server): void {
 
 function inFlight(server: Server): number {
   return (server as Server & { [IN_FLIGHT]?: number })[IN_FLIGHT] ?? 0;
+}
+
+/** What the in-process path needs of a Hono app. */
+interface FetchApp {
+  fetch: (req: Request, env?: object) => Response | Promise<Response>;
+}
+
+/** Wraps a service's Hono app for `dispatchLocal` (gateway/in-process.ts). */
+function localApp(app: FetchApp): LocalApp {
+  return getRequestListener(app.fetch) as LocalApp;
 }

@@ -7,10 +7,10 @@ import type { NatsConnection } from "nats";
 import { z } from "zod";
 import type { MetricsRegistry } from "../lib/metrics/index.js";
 import { SERVICE_NAME } from "../lib/names.js";
-import type { AccessRule } from "./access.js";
 import type { Db, Migration } from "./db.js";
 import type { DiskReserve } from "./disk.js";
 import type { Logger } from "./logger.js";
+import type { ServiceManifest } from "./manifest.js";
 import type { Subscription } from "./nats.js";
 import { checkPermissions, type PermissionDeclarations } from "./permissions.js";
 
@@ -45,16 +45,11 @@ export interface ServiceContext<C = unknown> {
 
 export type HealthResult = { ok: true } | { ok: false; reason: string };
 
-/** A service. Runtime plugins add optional members by module augmentation (sync adds `syncApply`). */
-export interface ServiceDefinition<C = unknown> {
-  name: string;
-  version: string;
-  description: string;
-  dependsOn: string[];
-  /** Permission per route, enforced by the gateway; unmatched routes need `*`. */
-  access: AccessRule[];
-  /** The permissions `access` needs (`<name>:…` only), each with a description and its default roles. */
-  permissions: PermissionDeclarations;
+/**
+ * A service: its manifest (the data the supervisor reads, `manifest.ts`) and its code. Runtime plugins add
+ * optional members by module augmentation (sync adds `syncApply`).
+ */
+export interface ServiceDefinition<C = unknown> extends ServiceManifest {
   configSchema: z.ZodType<C>;
   migrations: Migration[];
   routes: (app: OpenAPIHono, ctx: ServiceContext<C>) => void;

@@ -24,6 +24,7 @@ export { ApiError, type ErrorBody, errorBody, renderError } from "./errors.js";
 export { type CloudEvent, cloudEventSchema, eventSubject, makeEvent } from "./events.js";
 export { LogDestination } from "./log-destination.js";
 export { createLogger, type Logger } from "./logger.js";
+export { manifestOf, type ServiceManifest } from "./manifest.js";
 export {
   connectNats,
   EVENTS_STREAM,

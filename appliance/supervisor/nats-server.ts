@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { connect } from "nats";
-import { clearSyncStreamMarker, restoredSyncStreamSeq } from "../backup/sync-epoch.js";
+import { clearSyncStreamMarker, restoredSyncStreamSeq } from "../backup/markers.js";
 import { ensureEventStream } from "../kit/nats.js";
 import { freePort } from "../lib/ports.js";
 import type { DataPaths } from "../paths.js";

@@ -8,7 +8,7 @@ import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import type { ApplianceConfig } from "../config/schema.js";
 import { GATEWAY_READY } from "../host/gateway-ipc.js";
-import type { Logger, PermissionDeclarations, ServiceDefinition } from "../kit/index.js";
+import type { Logger, PermissionDeclarations, ServiceManifest } from "../kit/index.js";
 import { removePid } from "../lib/pidfile.js";
 import { freePort } from "../lib/ports.js";
 import type { DataPaths } from "../paths.js";
@@ -36,7 +36,7 @@ export type { ServiceStatus } from "./status.js";
 export interface SupervisorDeps {
   config: ApplianceConfig;
   paths: DataPaths;
-  services: ServiceDefinition<unknown>[];
+  services: ServiceManifest[];
   isolation: "process" | "shared";
   log: Logger;
   host?: HostCommand;

@@ -1,5 +1,5 @@
 /** Turns a profile's service set and isolation mode into units (processes) with dependencies. */
-import type { ServiceDefinition } from "../kit/index.js";
+import type { ServiceManifest } from "../kit/manifest.js";
 import { topoOrder } from "./planner.js";
 import type { UnitSpec } from "./state.js";
 
@@ -7,7 +7,7 @@ import type { UnitSpec } from "./state.js";
 export const SHARED_UNIT = "services";
 
 /** `process`: one unit per service, dependencies as declared. `shared`: one unit holding all, in start order. */
-export function unitsFor(defs: ServiceDefinition<unknown>[], isolation: "process" | "shared"): UnitSpec[] {
+export function unitsFor(defs: ServiceManifest[], isolation: "process" | "shared"): UnitSpec[] {
   const ordered = topoOrder(defs.map((d) => ({ name: d.name, dependsOn: d.dependsOn })));
   if (isolation === "shared")
     return [{ name: SHARED_UNIT, services: ordered.map((d) => d.name), dependsOn: [] }];

@@ -13,8 +13,9 @@
  * against `changeRecordSchema` by the receiver like a format 1 record.
  */
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import { Packr } from "msgpackr";
+import type { Packr } from "msgpackr";
 import type { ChangeRecord } from "./change.js";
 
 /** The header that marks a format 2 (batch) message. */
@@ -51,7 +52,15 @@ interface Columns {
   data: unknown[];
 }
 
-const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+let packer: Packr | undefined;
+/** msgpackr (~6 MB of memory) loads with the first batch: a box that has not written since it started has none. */
+function packr(): Packr {
+  if (!packer) {
+    const { Packr } = createRequire(import.meta.url)("msgpackr") as typeof import("msgpackr");
+    packer = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+  }
+  return packer;
+}
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function packId(id: string): string | Uint8Array {
@@ -95,7 +104,7 @@ export function encodeBatch(site: string, service: string, entries: readonly Bat
     c.hlc.push(r.hlc);
     c.data.push(r.data ?? null);
   });
-  return deflateRawSync(packr.pack(c));
+  return deflateRawSync(packr().pack(c));
 }
 
 const isArr = (v: unknown, n: number): v is unknown[] => Array.isArray(v) && v.length === n;
@@ -105,7 +114,7 @@ const isArr = (v: unknown, n: number): v is unknown[] => Array.isArray(v) && v.l
  * anything that is not a well-formed batch, or one that inflates past MAX_BATCH_INFLATED.
  */
 export function decodeBatch(data: Uint8Array): { site: string; service: string; entries: BatchEntry[] } {
-  const c = packr.unpack(inflateRawSync(data, { maxOutputLength: MAX_BATCH_INFLATED })) as Partial<Columns>;
+  const c = packr().unpack(inflateRawSync(data, { maxOutputLength: MAX_BATCH_INFLATED })) as Partial<Columns>;
   if (!c || typeof c !== "object" || c.v !== 2) throw new Error("not a sync batch");
   const { site, service } = c;
   const n = Array.isArray(c.id) ? c.id.length : -1;

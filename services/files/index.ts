@@ -3,63 +3,25 @@
  * or S3), streaming and resumable uploads, ranged downloads, trash, share links and quotas. Its events
  * (`nexus.files.uploaded`, `.versioned`, `.deleted`) go through the outbox for media, AI, search and sync.
  */
-import { defineService, rule } from "../../appliance/kit/index.js";
+import { defineService } from "../../appliance/kit/index.js";
 import { aiMetadataSubscriptions } from "./ai-metadata.js";
 import { type FilesConfig, filesConfigSchema } from "./config.js";
 import { hubLinkOf, recordVersionsForHub, startBlobMover } from "./hub-sync.js";
 import { migrations } from "./migrations.js";
 import { expiredTrash, purgeTrashed } from "./nodes.js";
-import { permissions } from "./permissions.js";
 import { nodeRoutes } from "./routes-nodes.js";
 import { spaceRoutes } from "./routes-spaces.js";
 import { tusRoutes } from "./routes-tus.js";
+import { manifest } from "./service-manifest.js";
 import { type Ctx, filesOf, releaseBlobs, startFiles } from "./state.js";
 import { commitCompleteUploads, sweepUploads } from "./uploads.js";
 
-/** What the gateway lets through to the streaming routes; the service applies its own, finer limits. */
-const STREAM_LIMIT = { maxBodyBytes: 2 ** 50 };
 const SWEEP_MS = 15 * 60_000;
 
 export default defineService<FilesConfig>({
-  name: "files",
-  version: "0.1.0",
-  description:
-    "Files: spaces, folders, versions, resumable uploads, ranged downloads, trash, share links, quotas",
+  ...manifest,
   configSchema: filesConfigSchema,
-  permissions,
   migrations,
-  access: [
-    rule("GET", "/spaces", "files:read"),
-    rule("GET", "/spaces/:space/list/*", "files:read"),
-    rule("GET", "/spaces/:space/content/*", "files:read"),
-    rule("PUT", "/spaces/:space/content/*", "files:write", STREAM_LIMIT),
-    rule("POST", "/spaces/:space/folders", "files:write"),
-    rule("GET", "/nodes/:id", "files:read"),
-    rule("PATCH", "/nodes/:id", "files:write"),
-    rule("DELETE", "/nodes/:id", "files:write"),
-    rule("POST", "/nodes/:id/restore", "files:write"),
-    rule("GET", "/nodes/:id/versions", "files:read"),
-    rule("POST", "/nodes/:id/versions/:version/restore", "files:write"),
-    rule("POST", "/nodes/:id/shares", "files:write"),
-    rule("GET", "/trash", "files:read"),
-    rule("DELETE", "/trash/:id", "files:write"),
-    rule("POST", "/uploads", "files:write"),
-    rule("GET", "/uploads/:id", "files:write"),
-    rule("PATCH", "/uploads/:id", "files:write", STREAM_LIMIT),
-    rule("DELETE", "/uploads/:id", "files:write"),
-    // tus 1.0.0 (routes-tus.ts): discovery is public, like the protocol's version; HEAD goes by the GET rule.
-    rule("OPTIONS", "/tus", "public"),
-    rule("OPTIONS", "/tus/:id", "public"),
-    rule("POST", "/tus", "files:write", STREAM_LIMIT), // creation-with-upload carries bytes
-    rule("GET", "/tus/:id", "files:write"),
-    rule("PATCH", "/tus/:id", "files:write", STREAM_LIMIT),
-    rule("DELETE", "/tus/:id", "files:write"),
-    rule("GET", "/shares", "files:read"),
-    rule("DELETE", "/shares/:id", "files:write"),
-    rule("GET", "/s/:token", "public"),
-    rule("POST", "/s/:token", "public"),
-    rule("PUT", "/quotas/:space", "files:admin"),
-  ],
   subscriptions: (ctx) => aiMetadataSubscriptions(ctx),
   routes: (app, ctx) => {
     const files = () => filesOf(ctx);

@@ -4,16 +4,20 @@
  * RSS counts shared pages (the node binary, libraries) once per process, which is exactly what isolation
  * `process` pays for and `shared` saves, so summing RSS is the right comparison here.
  *
- * Two sets:
+ * Three sets:
  *  - the default profile's services (the built CLI: `nexus up --isolation process|shared`, production code);
+ *  - the core set identity, system, files (the same, the set named in config.json): `footprint_core_*`;
  *  - a 3-service set (echo, dependent, system fixtures). Fixtures only exist in the test harness, so a child
  *    process runs `startTestAppliance` (its own RSS counts as the supervisor's) and hosts run through tsx;
  *    a fresh child per mode so neither mode inherits the other's heap. Absolute figures are higher than the
  *    built CLI's (tsx loader in every process); the shared/process ratio is the figure to read.
  */
-import { fork } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { startTestAppliance } from "../helpers/appliance.js";
+import { execFile, fork } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { ROOT, startTestAppliance, tempDir } from "../helpers/appliance.js";
 import {
   alive,
   envNumber,
@@ -21,6 +25,7 @@ import {
   note,
   onCleanup,
   removeAppliance,
+  requireBuild,
   rss,
   sleep,
   track,
@@ -32,6 +37,8 @@ const MODES: Mode[] = ["process", "shared"];
 const MB = 1024 * 1024;
 const CHILD_FLAG = "NEXUS_BENCH_FOOTPRINT_CHILD";
 const FIXTURE_SET = ["echo", "dependent", "system"];
+/** The smallest useful box: accounts, box facts, files (built CLI, production code). */
+const CORE_SET = ["identity", "system", "files"];
 
 interface Pids {
   supervisor: number;
@@ -67,16 +74,24 @@ function report(prefix: string, by: Record<Mode, Footprint>): void {
   metric(`${prefix}_shared_process_ratio`, by.shared.total / by.process.total, 3);
 }
 
-/** Default profile through the built CLI. */
-async function defaultProfile(mode: Mode, idleMs: number): Promise<Footprint> {
-  return withNexusUp(["--isolation", mode], async (up) => {
-    await sleep(idleMs);
-    const s = await up.status();
-    const hosts = s.services.map((x) => x.pid).filter((p): p is number => typeof p === "number");
-    if (hosts.length === 0 || !s.nats.pid) throw new Error(`${mode}: not all processes up`);
-    note(`default profile, ${mode}: services ${s.services.map((x) => x.name).join(", ")}`);
-    return measure({ supervisor: s.pid, nats: s.nats.pid, hosts });
-  });
+/** Default profile through the built CLI; `services` (config.json) instead of the profile's set when given. */
+async function defaultProfile(mode: Mode, idleMs: number, services?: string[]): Promise<Footprint> {
+  const dataDir = tempDir("nexus-bench-");
+  if (services) writeFileSync(join(dataDir, "config.json"), JSON.stringify({ services }));
+  return withNexusUp(
+    ["--isolation", mode],
+    async (up) => {
+      await sleep(idleMs);
+      const s = await up.status();
+      const hosts = s.services.map((x) => x.pid).filter((p): p is number => typeof p === "number");
+      if (hosts.length === 0 || !s.nats.pid) throw new Error(`${mode}: not all processes up`);
+      note(
+        `${services ? "core set" : "default profile"}, ${mode}: services ${s.services.map((x) => x.name).join(", ")}`,
+      );
+      return measure({ supervisor: s.pid, nats: s.nats.pid, hosts });
+    },
+    { dataDir },
+  );
 }
 
 /** The fixture set in a fresh child process running the test harness. */
@@ -129,13 +144,45 @@ function fixtureSet(mode: Mode, idleMs: number): Promise<Footprint> {
     });
 }
 
+const run = promisify(execFile);
+
+/** RSS (MB) of a fresh `node` after importing `modules` of dist/ and a full GC; none: bare node. */
+async function importRss(modules: string[]): Promise<number> {
+  const urls = modules.map((m) => pathToFileURL(join(ROOT, "dist", m)).href);
+  const script = `for (const u of ${JSON.stringify(urls)}) await import(u); gc(); process.stdout.write(String(process.memoryUsage().rss));`;
+  const { stdout } = await run(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], {
+    cwd: ROOT,
+    timeout: 60_000,
+  });
+  return Number(stdout) / MB;
+}
+
+/** What loading the code costs, before anything runs: `nexus up`'s supervisor, and a host with the core set. */
+async function moduleLoad(): Promise<void> {
+  const bare = await importRss([]);
+  const supervisor = await importRss(["appliance/cli/up.js"]);
+  const host = await importRss([
+    "appliance/host/run.js",
+    ...CORE_SET.map((name) => `services/${name}/index.js`),
+  ]);
+  metric("modules_bare_node_mb", bare, 1);
+  metric("modules_supervisor_mb", supervisor, 1);
+  metric("modules_core_host_mb", host, 1);
+  metric("modules_supervisor_over_bare_mb", supervisor - bare, 1);
+}
+
 export async function footprintBench(): Promise<void> {
+  requireBuild();
+  await moduleLoad();
   const idleMs = envNumber("BENCH_IDLE_S", 3) * 1000;
   const byDefault = {} as Record<Mode, Footprint>;
   const byFixture = {} as Record<Mode, Footprint>;
+  const byCore = {} as Record<Mode, Footprint>;
   for (const mode of MODES) {
     byDefault[mode] = await defaultProfile(mode, idleMs);
     note(`default profile, ${mode}: ${(byDefault[mode].total / MB).toFixed(1)} MB`);
+    byCore[mode] = await defaultProfile(mode, idleMs, CORE_SET);
+    note(`core set ${CORE_SET.join("+")}, ${mode}: ${(byCore[mode].total / MB).toFixed(1)} MB`);
   }
   for (const mode of MODES) {
     byFixture[mode] = await fixtureSet(mode, idleMs);
@@ -143,6 +190,8 @@ export async function footprintBench(): Promise<void> {
   }
   // footprint_process_mb, footprint_shared_mb, footprint_shared_process_ratio: the default profile.
   report("footprint", byDefault);
+  // The goal of issue 16 part 4: the core set in shared mode ≤ 150 MB, its supervisor ≤ 50 MB.
+  report("footprint_core", byCore);
   report("footprint_3svc", byFixture);
 }
 

@@ -62,7 +62,7 @@ export async function startTestAppliance(
   const config = loadApplianceConfig({ dataDir, port: 0, isolation: opts.isolation }, env);
   const log = pino({ level: "warn" }, pino.destination(join(os.tmpdir(), "nexus-test-supervisor.log")));
   const app = await startAppliance(config, log, {
-    loadService: testLoader,
+    loadManifest: testLoader,
     env,
     host: hostCommand(opts.hostPrefix ?? []),
   });

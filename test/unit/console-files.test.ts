@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CONSOLE_CSP, loadConsoleFiles } from "../../appliance/gateway/console-files.js";
+import { CONSOLE_CSP, lazyFiles, loadConsoleFiles } from "../../appliance/gateway/console-files.js";
 import { removeDir, tempDir } from "../helpers/appliance.js";
 import { serveFiles } from "../helpers/static-files.js";
 
@@ -24,6 +24,25 @@ afterAll(() => {
 });
 
 describe("console files", () => {
+  it("load on the first request for a page, never for health checks, scrapes or the API; once", async () => {
+    let loads = 0;
+    const lazy = lazyFiles(() => {
+      loads++;
+      return loadConsoleFiles(dir);
+    });
+    const { base: lazyBase, close: closeLazy } = await serveFiles(lazy);
+    try {
+      for (const path of ["/health", "/ready", "/metrics", "/api/system/info"])
+        await fetch(`${lazyBase}${path}`);
+      expect(loads).toBe(0);
+      expect((await fetch(`${lazyBase}/`)).status).toBe(200);
+      expect((await fetch(`${lazyBase}/assets/app-abc.js`)).status).toBe(200);
+      expect(loads).toBe(1);
+    } finally {
+      closeLazy();
+    }
+  });
+
   it("is absent (null) when the console was not built", () => {
     expect(loadConsoleFiles(join(dir, "missing"))).toBeNull();
   });
