@@ -2,7 +2,9 @@
  * Idle memory of the whole appliance: VmRSS of the supervisor process + nats-server + every service host
  * process (a shared host counted once), read from /proc after BENCH_IDLE_S (3) seconds of idle after "ready".
  * RSS counts shared pages (the node binary, libraries) once per process, which is exactly what isolation
- * `process` pays for and `shared` saves, so summing RSS is the right comparison here.
+ * `process` pays for and `shared` saves, so summing RSS is the comparison the goals use. Beside it, each set's
+ * PSS sum (`*_pss_mb`: shared pages divided among the processes mapping them, i.e. the memory the box really
+ * occupies) and the supervisor's USS (`*_supervisor_uss_mb`: what stopping it would free).
  *
  * Three sets:
  *  - the default profile's services (the built CLI: `nexus up --isolation process|shared`, production code);
@@ -24,6 +26,7 @@ import {
   metric,
   note,
   onCleanup,
+  pssUss,
   removeAppliance,
   requireBuild,
   rss,
@@ -52,6 +55,9 @@ interface Footprint {
   hosts: number;
   total: number;
   hostCount: number;
+  /** Sum of PSS over every process of the set. */
+  pss: number;
+  supervisorUss: number;
 }
 
 function measure(p: Pids): Footprint {
@@ -59,7 +65,17 @@ function measure(p: Pids): Footprint {
   const supervisor = rss(p.supervisor);
   const nats = p.nats ? rss(p.nats) : 0;
   const hostRss = hosts.reduce((sum, pid) => sum + rss(pid), 0);
-  return { supervisor, nats, hosts: hostRss, total: supervisor + nats + hostRss, hostCount: hosts.length };
+  const all = [p.supervisor, ...(p.nats ? [p.nats] : []), ...hosts];
+  const pss = all.reduce((sum, pid) => sum + pssUss(pid).pss, 0);
+  return {
+    supervisor,
+    nats,
+    hosts: hostRss,
+    total: supervisor + nats + hostRss,
+    hostCount: hosts.length,
+    pss,
+    supervisorUss: pssUss(p.supervisor).uss,
+  };
 }
 
 function report(prefix: string, by: Record<Mode, Footprint>): void {
@@ -70,6 +86,8 @@ function report(prefix: string, by: Record<Mode, Footprint>): void {
     metric(`${prefix}_${mode}_nats_mb`, f.nats / MB, 1);
     metric(`${prefix}_${mode}_hosts_mb`, f.hosts / MB, 1);
     metric(`${prefix}_${mode}_host_processes`, f.hostCount);
+    metric(`${prefix}_${mode}_pss_mb`, f.pss / MB, 1);
+    metric(`${prefix}_${mode}_supervisor_uss_mb`, f.supervisorUss / MB, 1);
   }
   metric(`${prefix}_shared_process_ratio`, by.shared.total / by.process.total, 3);
 }

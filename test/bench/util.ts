@@ -47,6 +47,22 @@ export function rss(pid: number): number {
   }
 }
 
+/**
+ * Proportional and unique set size of `pid` in bytes (/proc/<pid>/smaps_rollup): PSS divides each shared page
+ * (the node binary, libraries) among the processes mapping it, so a sum of PSS is the memory a set of
+ * processes really occupies; USS (private pages) is what ending the process would free. Zeros when unreadable.
+ */
+export function pssUss(pid: number): { pss: number; uss: number } {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    const kb = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0) * 1024;
+    return { pss: kb("Pss"), uss: kb("Private_Clean") + kb("Private_Dirty") };
+  } catch {
+    return { pss: 0, uss: 0 };
+  }
+}
+
 /** User + system CPU time of `pid` in milliseconds (from /proc/<pid>/stat; 10 ms resolution), or NaN. */
 export function cpuMs(pid: number): number {
   try {
