@@ -51,7 +51,9 @@ export async function startSharedFront(
     socket.resume();
   };
   const lent = lender(serveHere);
-  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+  // noDelay as node:http sets it on its own connections: without it a response written in two pieces waits
+  // for the client's delayed ACK (Nagle), tens of milliseconds.
+  const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => {
     const child = host();
     if (!child) return serveHere(socket);
     lent.lend(child, socket);

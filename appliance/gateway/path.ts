@@ -9,6 +9,9 @@ export type ParsedPath =
   | { ok: true; service: string; rest: string; search: string }
   | { ok: false; status: 400 | 404; message: string };
 
+/** Printable ASCII without `%` and `\`: such a path decodes to itself. */
+const PLAIN_PATH = /^[\x21-\x24\x26-\x5b\x5d-\x7e]*$/;
+
 /** Splits a request target into service and the path the service sees. */
 export function parseApiPath(target: string): ParsedPath {
   if (target.length > 4096) return { ok: false, status: 400, message: "request target too long" };
@@ -17,7 +20,14 @@ export function parseApiPath(target: string): ParsedPath {
   const search = q === -1 ? "" : target.slice(q);
   if (!path.startsWith("/api/")) return { ok: false, status: 404, message: "not an API path" };
   const segments = path.slice(5).split("/");
+  // The common case: nothing encoded, no backslash, no control character; only dot segments to refuse.
+  const plain = PLAIN_PATH.test(path);
   for (const raw of segments) {
+    if (plain) {
+      if (raw === "." || raw === "..")
+        return { ok: false, status: 400, message: "dot segments are not allowed in paths" };
+      continue;
+    }
     if (/%(2f|5c|00)/i.test(raw) || raw.includes("\\")) {
       return { ok: false, status: 400, message: "encoded separators are not allowed in paths" };
     }
