@@ -116,6 +116,7 @@ async function forward(gw: GatewayContext, req: IncomingMessage, res: ServerResp
   const started = performance.now();
   const target = {
     port,
+    socketPath: deps.socket?.(service),
     path: f.path,
     headers: upstreamHeaders(req, reqId, principal, deps.internalToken, matched?.access === "service"),
     bodyLimitBytes: bodyLimit,
