@@ -19,9 +19,15 @@ export function parseApiPath(target: string): ParsedPath {
   const path = q === -1 ? target : target.slice(0, q);
   const search = q === -1 ? "" : target.slice(q);
   if (!path.startsWith("/api/")) return { ok: false, status: 404, message: "not an API path" };
-  const segments = path.slice(5).split("/");
-  // The common case: nothing encoded, no backslash, no control character; only dot segments to refuse.
   const plain = PLAIN_PATH.test(path);
+  // The common case: nothing encoded, no backslash or control character, and no "/." (so no dot segment).
+  if (plain && !path.includes("/.")) {
+    const end = path.indexOf("/", 5);
+    const service = end < 0 ? path.slice(5) : path.slice(5, end);
+    if (!SERVICE_NAME.test(service)) return { ok: false, status: 404, message: "no such service" };
+    return { ok: true, service, rest: end < 0 ? "/" : path.slice(end), search };
+  }
+  const segments = path.slice(5).split("/");
   for (const raw of segments) {
     if (plain) {
       if (raw === "." || raw === "..")
