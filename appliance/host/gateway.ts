@@ -156,7 +156,8 @@ function handBackIdle(server: Server): void {
     if (!lent[LENT]) continue;
     originals.set(c, c.destroy);
     c.destroy = function (this: Lent, err?: Error) {
-      if (!err) this[LENT]!.back = true;
+      // An answer still queued here (a slow reader) would be cut mid-way: that connection closes as before.
+      if (!err && this.writableLength === 0) this[LENT]!.back = true;
       return originals.get(this)!.call(this, err);
     };
   }
