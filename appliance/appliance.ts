@@ -189,6 +189,7 @@ export async function startAppliance(
     internalToken,
     route: (service, method, path) => ruleFor(rules.get(service) ?? [], method, path),
     routes: () => supervisor.routes(),
+    socket: (name) => supervisor.serviceSocket(name),
     services: () => supervisor.serviceNames(),
     gauges: () => supervisor.status(),
     box: () => ({

@@ -116,6 +116,7 @@ async function forward(gw: GatewayContext, req: IncomingMessage, res: ServerResp
   const started = performance.now();
   const target = {
     port,
+    socketPath: deps.socket?.(service),
     path: f.path,
     headers: upstreamHeaders(req, reqId, principal, deps.internalToken, matched?.access === "service"),
     bodyLimitBytes: bodyLimit,
@@ -183,9 +184,20 @@ function upstreamHeaders(
   };
   const auth = req.headers.authorization;
   if (serviceAuth && auth) h.authorization = auth;
-  if (principal) {
-    const { csrfOk: _csrf, ...visible } = principal;
-    h["x-nexus-principal"] = JSON.stringify(visible);
-  }
+  if (principal) h["x-nexus-principal"] = principalHeader(principal);
   return h;
+}
+
+/** Per principal object: auth hooks that hand out the same object (the bootstrap token's) pay it once. */
+const principalJson = new WeakMap<Principal, string>();
+
+/** The principal as services see it: JSON, without `csrfOk`. */
+function principalHeader(principal: Principal): string {
+  let json = principalJson.get(principal);
+  if (json === undefined) {
+    const { csrfOk: _csrf, ...visible } = principal;
+    json = JSON.stringify(visible);
+    principalJson.set(principal, json);
+  }
+  return json;
 }

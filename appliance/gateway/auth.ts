@@ -64,11 +64,18 @@ export function bootstrapToken(file: string): string {
 /** Accepts `Authorization: Bearer <bootstrap token>`; compares in constant time. */
 export function bootstrapTokenAuth(token: string): AuthHook {
   const expected = Buffer.from(token);
+  // One frozen object for every request: nothing downstream may change it, and its header is built once.
+  const admin: Principal = Object.freeze({
+    id: "bootstrap-admin",
+    roles: Object.freeze(["admin"]) as string[],
+    permissions: Object.freeze(["*"]) as string[],
+    via: "bootstrap-token",
+  });
   return (req) => {
     const token = bearerToken(req.headers.authorization);
     if (!token) return null;
     const given = Buffer.from(token);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
-    return { id: "bootstrap-admin", roles: ["admin"], permissions: ["*"], via: "bootstrap-token" };
+    return admin;
   };
 }

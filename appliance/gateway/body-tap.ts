@@ -35,3 +35,14 @@ export function tapBody(req: IncomingMessage, tap: BodyTap): void {
     return push(chunk, encoding);
   };
 }
+
+/**
+ * A request whose head says it has no body (no transfer-encoding; no content-length, or 0). Node marks such a
+ * request `complete` only after the request handler ran, so `req.complete` cannot tell yet.
+ */
+export function hasNoBody(req: IncomingMessage): boolean {
+  const h = req.headers;
+  if (h["transfer-encoding"] !== undefined) return false;
+  const length = h["content-length"];
+  return length === undefined || length === "0";
+}

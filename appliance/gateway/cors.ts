@@ -58,15 +58,17 @@ export function corsPolicy(
 ): (method: string, headers: IncomingHttpHeaders) => CorsDecision {
   const allowed = new Set(allowedOrigins);
   const enabled = allowed.size > 0;
+  const varyOnly = Object.freeze<Record<string, string>>(enabled ? { vary: "Origin" } : {});
+  const plain: CorsDecision = Object.freeze({ preflight: null, headers: varyOnly });
+  const refused: CorsDecision = Object.freeze({ preflight: "refused", headers: varyOnly });
   return (method, headers) => {
     const origin = headers.origin;
     const isPreflight =
       method === "OPTIONS" && typeof origin === "string" && !!headers["access-control-request-method"];
     // The answer depends on Origin once CORS is on: caches must not hand one origin's answer to another.
     const vary: Record<string, string> = enabled ? { vary: "Origin" } : {};
-    if (typeof origin !== "string" || !allowed.has(origin)) {
-      return { preflight: isPreflight ? "refused" : null, headers: vary };
-    }
+    // The common case (no Origin, or not an allowed one): one shared, frozen answer, no allocation.
+    if (typeof origin !== "string" || !allowed.has(origin)) return isPreflight ? refused : plain;
     if (!isPreflight) {
       return {
         preflight: null,

@@ -34,6 +34,8 @@ export interface GatewayDeps {
   collectFiles?: ConsoleFiles | null;
   /** The gateway's own API at `/api/appliance/…` (appliance-api.ts). */
   applianceApi?: ApplianceApiHandle;
+  /** The unix socket a service also listens on (process isolation): the proxy prefers it to the port. */
+  socket?: (service: string) => string | undefined;
   /** Shared isolation: the app of a service running in this process, called without a second HTTP hop. */
   local?: (service: string) => LocalApp | undefined;
   /**

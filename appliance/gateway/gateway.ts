@@ -13,7 +13,7 @@ import type { GatewayConfig } from "../config/schema.js";
 import { handleApi } from "./api-route.js";
 import { APPLIANCE_API } from "./appliance-access.js";
 import { AuthUnavailableError } from "./auth.js";
-import { tapBody } from "./body-tap.js";
+import { hasNoBody, tapBody } from "./body-tap.js";
 import { corsPolicy } from "./cors.js";
 import type { GatewayContext, GatewayDeps } from "./gateway-deps.js";
 import { handleOwn } from "./own-routes.js";
@@ -100,7 +100,8 @@ async function handle(
   const ip = clientIp(req);
   // On every answer, errors included, so an allowed page can read a 401 or a 429.
   const cors = corsFor(req.method ?? "GET", req.headers);
-  for (const [name, value] of Object.entries(cors.headers)) res.setHeader(name, value);
+  const corsHeaders = cors.headers;
+  for (const name in corsHeaders) res.setHeader(name, corsHeaders[name]!);
 
   const limit = limiter.hit(ip);
   if (!limit.allowed) {
@@ -117,7 +118,8 @@ async function handle(
     return fail(res, 403, "origin not allowed", { origin: req.headers.origin ?? null });
   }
 
-  const pathOnly = target.split("?")[0] ?? "/";
+  const q = target.indexOf("?");
+  const pathOnly = q < 0 ? target : target.slice(0, q);
   if (!pathOnly.startsWith("/api/") || pathOnly === "/api/openapi.json") {
     return handleOwn(gw, req, res, pathOnly, reqId);
   }
@@ -132,6 +134,8 @@ function servedHere(deps: GatewayDeps, target: string): boolean {
   return name !== APPLIANCE_API && deps.local?.(name) !== undefined;
 }
 
+const NO_DEADLINE = { idleOnly: (_idleMs: number) => undefined };
+
 /** How often node checks for headers timeouts: a quarter of it, between 50 ms and 1 s. */
 function timeoutSweepMs(config: GatewayConfig): number {
   return Math.min(1000, Math.max(50, Math.floor(config.headersTimeoutMs / 4)));
@@ -143,8 +147,9 @@ function timeoutSweepMs(config: GatewayConfig): number {
  * streaming routes, which only authenticated callers reach.
  */
 function requestDeadline(req: IncomingMessage, res: ServerResponse, ms: number) {
-  // Most API calls carry no body: their request is already complete, nothing to time.
-  if (req.complete) return { idleOnly: (_idleMs: number) => undefined };
+  // Most API calls carry no body: their request is complete with its head (node marks it `complete` only
+  // after this handler runs), nothing to time.
+  if (req.complete || hasNoBody(req)) return NO_DEADLINE;
   const expire = () => {
     if (req.complete) return;
     if (!res.headersSent) {

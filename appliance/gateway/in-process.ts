@@ -7,20 +7,18 @@
  * the request, and services' own CORS headers never reach the client.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
-import { tapBody } from "./body-tap.js";
+import { hasNoBody, tapBody } from "./body-tap.js";
 import { DROP_UPSTREAM, type ProxyOutcome } from "./proxy.js";
 
 /** Set on a response while the gateway itself writes it (asGateway): the app's writes are blocked then. */
 const GATEWAY_TURN = Symbol("nexus.gatewayTurn");
-
-type Guarded = ServerResponse & { [GATEWAY_TURN]?: boolean };
 
 /**
  * Runs `write` (the gateway's own 413/504 answer) past the guard that keeps a refused app from writing.
  * Any response may be passed: without a guard it just runs.
  */
 export function asGateway(res: ServerResponse, write: () => void): void {
-  const r = res as Guarded;
+  const r = res as ServerResponse & { [GATEWAY_TURN]?: boolean };
   r[GATEWAY_TURN] = true;
   try {
     write();
@@ -41,6 +39,43 @@ export interface LocalOptions {
   timeoutMs: number;
 }
 
+/**
+ * One in-process request: whether the gateway answers for the app (body over the limit, timeout), and the wake-up
+ * of `dispatchLocal`'s wait. A class, not closures: this runs on every request.
+ */
+class LocalRun {
+  refused: ProxyOutcome | null = null;
+  wake: (() => void) | null = null;
+  readonly refusal: Promise<void>;
+
+  constructor(
+    readonly res: ServerResponse,
+    /** The response's own writeHead, called by the guard. */
+    readonly writeHead: ServerResponse["writeHead"],
+  ) {
+    this.refusal = new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  /** The gateway answers instead of the app; whatever the app still writes goes nowhere. */
+  answerFirst(outcome: ProxyOutcome): void {
+    if (this.refused) return;
+    this.refused = outcome;
+    this.res.on("error", ignore);
+    this.wake?.();
+  }
+}
+
+const RUN = Symbol("nexus.localRun");
+type Guarded = ServerResponse & { [GATEWAY_TURN]?: boolean; [RUN]?: LocalRun };
+
+function ignore() {}
+
+function onTimeout(run: LocalRun) {
+  if (!run.res.headersSent) run.answerFirst({ error: "timeout" });
+}
+
 /** Hands `req` to the service's app in this process and resolves with what became of it. Never throws. */
 export async function dispatchLocal(
   req: IncomingMessage,
@@ -49,32 +84,21 @@ export async function dispatchLocal(
   opts: LocalOptions,
 ): Promise<ProxyOutcome> {
   rewriteRequest(req, opts);
-  let refused: ProxyOutcome | null = null;
-  let wake!: () => void;
-  const refusal = new Promise<void>((resolve) => {
-    wake = resolve;
-  });
-  const answerFirst = (outcome: ProxyOutcome) => {
-    if (refused) return;
-    refused = outcome;
-    // Whatever the app still writes goes nowhere: the gateway answers for it and closes the connection.
-    res.on("error", () => undefined);
-    wake();
-  };
-  guardResponse(res, () => refused !== null);
-  countBody(req, opts.bodyLimitBytes, () => answerFirst({ error: "body-too-large" }));
-  const timer = setTimeout(() => {
-    if (!res.headersSent) answerFirst({ error: "timeout" });
-  }, opts.timeoutMs);
+  const run = new LocalRun(res, res.writeHead);
+  const guarded = res as Guarded;
+  guarded[RUN] = run;
+  guarded.writeHead = guardedWriteHead as ServerResponse["writeHead"];
+  if (!hasNoBody(req)) countBody(req, opts.bodyLimitBytes, run);
+  const timer = setTimeout(onTimeout, opts.timeoutMs, run);
   try {
     // A refusal decided while the app runs is reported at once, so the gateway answers 413/504 itself.
-    await Promise.race([app(req, res), refusal]);
+    await Promise.race([app(req, res), run.refusal]);
   } catch {
-    refused ??= { error: "unavailable" };
+    run.refused ??= { error: "unavailable" };
   } finally {
     clearTimeout(timer);
   }
-  if (refused) return refused;
+  if (run.refused) return run.refused;
   if (!res.writableFinished && res.destroyed) return { error: "client-closed" };
   return { status: res.statusCode };
 }
@@ -110,39 +134,37 @@ function rewriteRequest(req: IncomingMessage, opts: LocalOptions) {
 
 /**
  * Counts body bytes as node's parser pushes them, without consuming the stream (the app reads it). Over the
- * limit, no more bytes reach the app and `over` is called; the gateway answers 413 and closes the connection.
+ * limit, no more bytes reach the app and the gateway answers 413 (and closes the connection).
  */
-function countBody(req: IncomingMessage, limit: number, over: () => void) {
+function countBody(req: IncomingMessage, limit: number, run: LocalRun) {
   if (req.complete && req.readableLength === 0) return;
   let received = 0;
   tapBody(req, (chunk) => {
     if (chunk === null) return true;
     received += chunk.length;
     if (received <= limit) return true;
-    over();
+    run.answerFirst({ error: "body-too-large" });
     return false;
   });
 }
 
 /**
- * Filters the service's response headers as the proxy does (no `access-control-*`, the gateway's `Vary` kept),
- * and drops whatever the app writes once the gateway answered for it.
+ * The response's writeHead while the app answers: the service's headers filtered as the proxy does (no
+ * `access-control-*`, the gateway's `Vary` kept), and nothing once the gateway answered for the app.
  */
-function guardResponse(res: ServerResponse, answered: () => boolean) {
-  const writeHead = res.writeHead;
-  res.writeHead = function (this: Guarded, status: number, ...rest: unknown[]) {
-    if (this[GATEWAY_TURN]) return writeHead.call(this, status, ...(rest as [OutgoingHttpHeaders]));
-    if (answered()) return this;
-    const headers = rest.find((r) => typeof r === "object" && r !== null) as OutgoingHttpHeaders | undefined;
-    if (headers && !Array.isArray(headers)) {
-      for (const k in headers) if (k.toLowerCase().startsWith("access-control-")) delete headers[k];
-      const ownVary = this.getHeader("vary");
-      const theirs = headers.vary ?? headers.Vary;
-      if (ownVary !== undefined && theirs !== undefined) {
-        delete headers.Vary;
-        headers.vary = `${String(ownVary)}, ${String(theirs)}`;
-      }
+function guardedWriteHead(this: Guarded, status: number, ...rest: unknown[]) {
+  const run = this[RUN]!;
+  if (this[GATEWAY_TURN]) return run.writeHead.call(this, status, ...(rest as [OutgoingHttpHeaders]));
+  if (run.refused) return this;
+  const headers = rest.find((r) => typeof r === "object" && r !== null) as OutgoingHttpHeaders | undefined;
+  if (headers && !Array.isArray(headers)) {
+    for (const k in headers) if (k.toLowerCase().startsWith("access-control-")) delete headers[k];
+    const ownVary = this.getHeader("vary");
+    const theirs = headers.vary ?? headers.Vary;
+    if (ownVary !== undefined && theirs !== undefined) {
+      delete headers.Vary;
+      headers.vary = `${String(ownVary)}, ${String(theirs)}`;
     }
-    return writeHead.call(this, status, headers as OutgoingHttpHeaders);
-  } as ServerResponse["writeHead"];
+  }
+  return run.writeHead.call(this, status, headers as OutgoingHttpHeaders);
 }

@@ -9,6 +9,9 @@ export type ParsedPath =
   | { ok: true; service: string; rest: string; search: string }
   | { ok: false; status: 400 | 404; message: string };
 
+/** Printable ASCII without `%` and `\`: such a path decodes to itself. */
+const PLAIN_PATH = /^[\x21-\x24\x26-\x5b\x5d-\x7e]*$/;
+
 /** Splits a request target into service and the path the service sees. */
 export function parseApiPath(target: string): ParsedPath {
   if (target.length > 4096) return { ok: false, status: 400, message: "request target too long" };
@@ -16,8 +19,21 @@ export function parseApiPath(target: string): ParsedPath {
   const path = q === -1 ? target : target.slice(0, q);
   const search = q === -1 ? "" : target.slice(q);
   if (!path.startsWith("/api/")) return { ok: false, status: 404, message: "not an API path" };
+  const plain = PLAIN_PATH.test(path);
+  // The common case: nothing encoded, no backslash or control character, and no "/." (so no dot segment).
+  if (plain && !path.includes("/.")) {
+    const end = path.indexOf("/", 5);
+    const service = end < 0 ? path.slice(5) : path.slice(5, end);
+    if (!SERVICE_NAME.test(service)) return { ok: false, status: 404, message: "no such service" };
+    return { ok: true, service, rest: end < 0 ? "/" : path.slice(end), search };
+  }
   const segments = path.slice(5).split("/");
   for (const raw of segments) {
+    if (plain) {
+      if (raw === "." || raw === "..")
+        return { ok: false, status: 400, message: "dot segments are not allowed in paths" };
+      continue;
+    }
     if (/%(2f|5c|00)/i.test(raw) || raw.includes("\\")) {
       return { ok: false, status: 400, message: "encoded separators are not allowed in paths" };
     }

@@ -1,10 +1,17 @@
 /**
- * IPC between the supervisor and a shared host's gateway (host/gateway.ts): connections handed over, the
- * host saying its gateway is up, and the supervisor asking for the host gateway's metrics.
+ * IPC between the supervisor and a shared host's gateway (host/gateway.ts): connections handed over (and
+ * released again), the host saying its gateway is up, and the supervisor asking for the host gateway's metrics.
  */
 import type { ChildProcess } from "node:child_process";
 
+/** Supervisor → host: `{ type, id }` with a connection's socket. */
 export const GATEWAY_CONNECTION = "gateway-connection";
+/**
+ * Host → supervisor: `{ type, id, back }` once the host closed its copy of connection `id`: `back` when it was
+ * idle at a request boundary (the host is draining) and the supervisor's gateway should serve it from now on,
+ * else the supervisor closes its copy too (the connection is over).
+ */
+export const GATEWAY_RELEASE = "gateway-release";
 export const GATEWAY_READY = "gateway-ready";
 export const GATEWAY_METRICS = "gateway-metrics";
 

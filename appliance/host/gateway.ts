@@ -19,7 +19,7 @@ import { GatewayMetrics } from "../gateway/metrics.js";
 import { proxy } from "../gateway/proxy.js";
 import { clientIp, fail } from "../gateway/reply.js";
 import { type AccessRule, type Logger, type RunningService, ruleFor } from "../kit/index.js";
-import { GATEWAY_CONNECTION, GATEWAY_METRICS, GATEWAY_READY } from "./gateway-ipc.js";
+import { GATEWAY_CONNECTION, GATEWAY_METRICS, GATEWAY_READY, GATEWAY_RELEASE } from "./gateway-ipc.js";
 
 /** What the supervisor tells a shared host about the gateway it runs. */
 export interface HostGatewaySpec {
@@ -81,7 +81,7 @@ export function startHostGateway(
   server.emit("listening");
   countInFlight(server);
   process.on("message", (msg: { type?: string; id?: number } | null, handle?: unknown) => {
-    if (msg?.type === GATEWAY_CONNECTION && handle) server.emit("connection", handle as Socket);
+    if (msg?.type === GATEWAY_CONNECTION && handle) borrow(server, handle as Socket, msg.id);
     if (msg?.type === GATEWAY_METRICS)
       process.send?.({ type: GATEWAY_METRICS, id: msg.id, payload: metrics.snapshot() });
   });
@@ -107,23 +107,87 @@ async function toSupervisor(req: IncomingMessage, res: ServerResponse, spec: Hos
 
 /**
  * Lets answers in flight finish (up to `graceMs`: a restart asked through this gateway answers 202 just before
- * the SIGTERM), then closes every connection. Idle keep-alive connections close at once.
+ * the SIGTERM), then closes every connection. Idle keep-alive connections go back to the supervisor at once,
+ * and so does each one whose answer finishes meanwhile: its gateway serves the client's next request.
  */
 export async function drainHostGateway(server: Server, graceMs: number): Promise<void> {
   (server as Server & { [DRAINING]?: boolean })[DRAINING] = true;
-  server.closeIdleConnections();
+  handBackIdle(server);
   const deadline = Date.now() + graceMs;
-  while (inFlight(server) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while (inFlight(server) > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    handBackIdle(server);
+  }
   server.closeAllConnections();
 }
 
 const IN_FLIGHT = Symbol("nexus.inFlight");
 const DRAINING = Symbol("nexus.draining");
+/** On a socket lent by the supervisor: its id there, and whether it was handed back. */
+const LENT = Symbol("nexus.lent");
+const CONNECTIONS = Symbol("nexus.connections");
+
+type Lent = Socket & { [LENT]?: { id: number; back: boolean } };
+
+/**
+ * Serves a connection the supervisor lent (it keeps a paused copy): when this host closes it, the supervisor
+ * is told, to close its copy too (or serve it, when handed back) — until then the client sees no FIN.
+ */
+function borrow(server: Server, socket: Socket, id: number | undefined): void {
+  if (typeof id === "number") {
+    const lent = socket as Lent;
+    lent[LENT] = { id, back: false };
+    socket.once("close", () => {
+      if (process.connected) process.send?.({ type: GATEWAY_RELEASE, id, back: lent[LENT]!.back });
+    });
+  }
+  server.emit("connection", socket);
+}
+
+/**
+ * Hands the idle connections back to the supervisor: the ones node's closeIdleConnections() would close,
+ * i.e. no byte of a next request parsed yet; what the client sends from now on waits in the kernel for the
+ * supervisor's gateway. A connection the supervisor did not lend is closed as before.
+ */
+function handBackIdle(server: Server): void {
+  const originals = new Map<Socket, Socket["destroy"]>();
+  // closeIdleConnections picks the sockets (from node's own parser state) and destroys each one.
+  for (const c of connections(server)) {
+    const lent = c as Lent;
+    if (!lent[LENT]) continue;
+    originals.set(c, c.destroy);
+    c.destroy = function (this: Lent, err?: Error) {
+      // An answer still queued here (a slow reader) would be cut mid-way: that connection closes as before.
+      if (!err && this.writableLength === 0) this[LENT]!.back = true;
+      return originals.get(this)!.call(this, err);
+    };
+  }
+  try {
+    server.closeIdleConnections();
+  } finally {
+    for (const [c, destroy] of originals) c.destroy = destroy;
+  }
+}
+
+/** The connections a server holds (node keeps no public list: tracked on 'connection'). */
+function connections(server: Server): Set<Socket> {
+  const s = server as Server & { [CONNECTIONS]?: Set<Socket> };
+  if (!s[CONNECTIONS]) {
+    const all = new Set<Socket>();
+    s[CONNECTIONS] = all;
+    server.on("connection", (socket: Socket) => {
+      all.add(socket);
+      socket.once("close", () => all.delete(socket));
+    });
+  }
+  return s[CONNECTIONS];
+}
 
 /** Counts requests whose answer has not finished, for drainHostGateway. */
 function countInFlight(server: Server): void {
   const s = server as Server & { [IN_FLIGHT]?: number; [DRAINING]?: boolean };
   s[IN_FLIGHT] = 0;
+  connections(server);
   server.on("request", (_req, res: ServerResponse) => {
     // While draining, no answer invites the client to send another request on this connection.
     if (s[DRAINING]) res.shouldKeepAlive = false;

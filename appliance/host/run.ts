@@ -7,6 +7,7 @@
  *   NEXUS_HOST_PERMISSIONS  JSON: every permission declared on the box (for identity's built-in roles)
  * The host exits when the supervisor goes away (IPC disconnect), so a killed supervisor leaves no orphans.
  */
+import { join } from "node:path";
 import {
   createLogger,
   LogDestination,
@@ -69,6 +70,9 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
           site: env.NEXUS_SITE ?? "local",
           log,
           port: spec.port,
+          socketPath: env.NEXUS_HOST_SOCKET_DIR
+            ? join(env.NEXUS_HOST_SOCKET_DIR, `${spec.name}.sock`)
+            : undefined,
           nats: nats ? { ...nats, name: `nexus-${spec.name}` } : null,
           bodyLimitBytes: Number(env.NEXUS_SERVICE_BODY_LIMIT_BYTES ?? 10 * 1024 * 1024),
           internalToken: env.NEXUS_INTERNAL_TOKEN || undefined,
@@ -87,7 +91,10 @@ export function runHost(loadService: ServiceLoader, env: NodeJS.ProcessEnv = pro
         if (!shared) throw err;
       }
     }
-    process.send?.({ type: "started", services: running.map((s) => ({ name: s.name, port: s.port })) });
+    process.send?.({
+      type: "started",
+      services: running.map((s) => ({ name: s.name, port: s.port, socket: s.socket })),
+    });
     if (gatewaySpec)
       gateway = startHostGateway(gatewaySpec, running, {
         internalToken: env.NEXUS_INTERNAL_TOKEN ?? "",

@@ -16,6 +16,7 @@ import { connectNats, type NatsOptions, runSubscription } from "./nats.js";
 import { OutboxRelay, outboxMigrations } from "./outbox.js";
 import type { PermissionDeclarations } from "./permissions.js";
 import { pluginMigrations, type ServicePlugin } from "./plugin.js";
+import { closeUnix, listenUnix } from "./unix-listener.js";
 
 export interface StartOptions {
   dataDir: string;
@@ -24,6 +25,8 @@ export interface StartOptions {
   /** 0 picks a free port. */
   port: number;
   host?: string;
+  /** Also listen on this unix socket (unix-listener.ts); skipped when it cannot be used. */
+  socketPath?: string;
   nats: NatsOptions | null;
   bodyLimitBytes?: number;
   /** See AppOptions.internalToken. */
@@ -43,6 +46,8 @@ export interface StartOptions {
 export interface RunningService {
   name: string;
   port: number;
+  /** The unix socket it also listens on, if any. */
+  socket: string | null;
   ctx: ServiceContext<unknown>;
   app: ReturnType<typeof createServiceApp>;
   relay: OutboxRelay | null;
@@ -120,11 +125,14 @@ export async function startService<C>(
       server.once("error", reject);
     });
     const port = (server.address() as AddressInfo).port;
-    log.info({ port }, "service listening");
+    const unix = opts.socketPath ? await listenUnix(app.fetch, opts.socketPath) : null;
+    const socket = unix ? opts.socketPath! : null;
+    log.info({ port, socket }, "service listening");
 
     return {
       name: def.name,
       port,
+      socket,
       ctx: ctx as ServiceContext<unknown>,
       app,
       relay,
@@ -133,6 +141,7 @@ export async function startService<C>(
           server.close(() => resolve());
           if ("closeIdleConnections" in server) server.closeIdleConnections();
         });
+        if (unix) await closeUnix(unix, socket!);
         stopPlugins();
         await relay?.stop();
         if (relay) await relay.flush().catch(() => 0);

@@ -22,6 +22,8 @@ export function hostEnv(opts: {
   env: NodeJS.ProcessEnv;
   /** The shared host's gateway (host/gateway.ts); only the shared unit gets one. */
   gateway?: object;
+  /** Where the host's services also listen on unix sockets (`<name>.sock`), for the supervisor's gateway. */
+  socketDir?: string;
 }): NodeJS.ProcessEnv {
   const { config, env } = opts;
   return {
@@ -47,5 +49,6 @@ export function hostEnv(opts: {
     NEXUS_DISK_RESERVE_PERCENT: String(config.disk.reservePercent),
     NEXUS_DISK_RESERVE_BYTES: String(config.disk.reserveBytes),
     NEXUS_HOST_GATEWAY: opts.gateway && JSON.stringify(opts.gateway),
+    NEXUS_HOST_SOCKET_DIR: opts.socketDir,
   };
 }

@@ -6,6 +6,7 @@
 import type { ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { ApplianceConfig } from "../config/schema.js";
 import { GATEWAY_READY } from "../host/gateway-ipc.js";
 import type { Logger, PermissionDeclarations, ServiceManifest } from "../kit/index.js";
@@ -63,6 +64,9 @@ export class Supervisor extends EventEmitter {
   private readonly logs: UnitLogs;
   private readonly lastProbe = new Map<string, number>();
   private routeCache: Map<string, number> | null = null;
+  /** Service → the unix socket its host reported listening on. */
+  private readonly sockets = new Map<string, string>();
+  private socketDirMade = false;
   private readonly names: readonly string[];
   private readonly natsUnit: NatsUnit;
   private readonly stepContext: StepContext;
@@ -156,6 +160,19 @@ export class Supervisor extends EventEmitter {
     if (u?.state !== "running" || !this.gatewayReady.has(SHARED_UNIT)) return null;
     const child = this.children.get(SHARED_UNIT);
     return child?.connected ? child : null;
+  }
+
+  /** The unix socket a running service also listens on (process isolation), else undefined: use its port. */
+  serviceSocket(name: string): string | undefined {
+    return this.routes().has(name) ? this.sockets.get(name) : undefined;
+  }
+
+  /** The owner-only folder of the services' unix sockets. */
+  private socketDir(): string {
+    const dir = join(this.deps.paths.run, "svc");
+    if (!this.socketDirMade) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.socketDirMade = true;
+    return dir;
   }
 
   natsState() {
@@ -282,6 +299,8 @@ export class Supervisor extends EventEmitter {
       permissions: this.deps.permissions,
       env: this.deps.env ?? process.env,
       gateway: u.spec.name === SHARED_UNIT ? this.deps.hostGateway : undefined,
+      // The shared host's gateway calls its services in-process: no sockets there.
+      socketDir: u.spec.name === SHARED_UNIT ? undefined : this.socketDir(),
     });
     const child = spawnUnit(u, this.ports, {
       host: this.host,
@@ -303,6 +322,7 @@ export class Supervisor extends EventEmitter {
 
   private onUnitExit(u: UnitStatus, code: number | null, signal: NodeJS.Signals | null) {
     this.children.delete(u.spec.name);
+    for (const s of u.spec.services) this.sockets.delete(s);
     this.gatewayReady.delete(u.spec.name);
     u.pid = null;
     // A unit that died before it was ready may have lost its port to another process: pick new ones.
@@ -328,6 +348,10 @@ export class Supervisor extends EventEmitter {
       return;
     }
     if (m?.type !== "started" || !Array.isArray(m.services)) return;
+    const dir = this.socketDir();
+    for (const s of m.services as { name: string; socket?: unknown }[]) {
+      if (typeof s.socket === "string" && dirname(s.socket) === dir) this.sockets.set(s.name, s.socket);
+    }
     const started = new Set(m.services.map((s) => s.name));
     const failed = new Set(u.spec.services.filter((s) => !started.has(s)));
     if (failed.size > 0) this.failedServices.set(u.spec.name, failed);

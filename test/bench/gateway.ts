@@ -100,19 +100,27 @@ interface Sample {
 /**
  * Both isolation modes by default (BENCH_ISOLATION=process,shared), each against its own direct baseline in the
  * same run. Process mode prints the names it always did; shared mode the same names prefixed `shared_`; and
- * `gateway_throughput_ratio_<mode>` for each.
+ * `gateway_throughput_ratio_<mode>` and `gateway_p50_added_ms_<mode>` (1 connection, gateway p50 − direct p50)
+ * for each.
  */
 export async function gatewayBench(): Promise<void> {
   const modes = (process.env.BENCH_ISOLATION ?? "process,shared").split(",") as ("process" | "shared")[];
   for (const isolation of modes) {
     note(`isolation: ${isolation}`);
-    const ratio = await gatewayBenchMode(isolation, isolation === "process" ? "" : `${isolation}_`);
+    const { ratio, addedMs } = await gatewayBenchMode(
+      isolation,
+      isolation === "process" ? "" : `${isolation}_`,
+    );
     printMetric(`gateway_throughput_ratio_${isolation}`, ratio, 3);
+    printMetric(`gateway_p50_added_ms_${isolation}`, addedMs, 3);
   }
 }
 
 /** One isolation mode; in shared mode the gateway runs in the shared host, next to the service. */
-async function gatewayBenchMode(isolation: "process" | "shared", prefix: string): Promise<number> {
+async function gatewayBenchMode(
+  isolation: "process" | "shared",
+  prefix: string,
+): Promise<{ ratio: number; addedMs: number }> {
   const metric = (name: string, value: number, digits?: number) => printMetric(prefix + name, value, digits);
   const connections = envNumber("BENCH_CONNECTIONS", 32);
   const durationMs = envNumber("BENCH_DURATION_S", 5) * 1000;
@@ -320,7 +328,7 @@ async function gatewayBenchMode(isolation: "process" | "shared", prefix: string)
     metric("gateway_c1_rps", low.gateway!.result.rps, 0);
     metric("gateway_added_latency_c1_ms", low.gateway!.result.p50Ms - low.direct!.result.p50Ms, 3);
     metric("gateway_throughput_ratio", gatewayRps / directRps, 3);
-    return gatewayRps / directRps;
+    return { ratio: gatewayRps / directRps, addedMs: low.gateway!.result.p50Ms - low.direct!.result.p50Ms };
   } finally {
     closeReference();
     await removeAppliance(app);

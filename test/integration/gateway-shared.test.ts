@@ -8,6 +8,7 @@ import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GatewayCounts } from "../../appliance/gateway/metrics.js";
 import { askChild, GATEWAY_METRICS } from "../../appliance/host/gateway-ipc.js";
+import { SHARED_UNIT } from "../../appliance/supervisor/units.js";
 import { removeDir, startTestAppliance, type TestAppliance, waitFor } from "../helpers/appliance.js";
 import { enc, filesCall } from "../helpers/files.js";
 import { addPerson, type Person, setupAdmin } from "../helpers/people.js";
@@ -234,6 +235,64 @@ describe("gateway in the shared host", () => {
     expect(Number(limited!.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     expect((await call("/api/echo/hello")).status).toBe(200);
   });
+});
+
+/** GET over `agent` (one socket): status, and whether it went over an existing connection, which port. */
+function agentGet(agent: http.Agent, path: string) {
+  return new Promise<{ status: number; reused: boolean; localPort: number }>((resolve, reject) => {
+    const req = http.get(
+      `${app.url}${path}`,
+      { agent, headers: { authorization: `Bearer ${admin.token}` } },
+      (res) => {
+        res.resume();
+        res.once("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            reused: req.reusedSocket,
+            localPort: req.socket!.localPort!,
+          }),
+        );
+      },
+    );
+    req.once("error", reject);
+  });
+}
+
+describe("restart of the shared host", () => {
+  it("an idle keep-alive connection is handed back to the supervisor, not reset; a closed one closes", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const first = await agentGet(agent, "/api/echo/hello");
+      expect(first.status).toBe(200);
+      const before = echoOk(await hostCounts());
+      expect(before).toBeGreaterThan(0);
+      const pid = app.supervisor.gatewayHost()?.pid;
+      await app.supervisor.restartUnit(SHARED_UNIT);
+      await waitFor(
+        () => app.supervisor.gatewayHost() && app.supervisor.gatewayHost()?.pid !== pid,
+        60_000,
+        "the restarted host",
+      );
+      // The same connection, still open: now the supervisor's gateway serves it (proxied to the new host).
+      const again = await agentGet(agent, "/api/echo/hello");
+      expect(again).toEqual({ status: 200, reused: true, localPort: first.localPort });
+      expect(echoOk(await hostCounts())).toBe(0);
+    } finally {
+      agent.destroy();
+    }
+    // A connection the host ends itself is closed for the client too (the supervisor drops its copy).
+    const closing = await rawRequest(
+      app.port,
+      rawRequestText("GET", "/api/echo/hello", {
+        authorization: `Bearer ${admin.token}`,
+        connection: "close",
+      }),
+      { untilClose: true, timeoutMs: 5000 },
+    );
+    expect(closing.response?.status).toBe(200);
+    expect(closing.closed).toBe(true);
+    expect(echoOk(await hostCounts())).toBe(1);
+  }, 90_000);
 });
 
 describe("kill -9 of the shared host", () => {

@@ -1,4 +1,6 @@
 /** Real supervisor + real nats-server + real service processes. */
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { isAlive } from "../../appliance/lib/pidfile.js";
 import {
@@ -33,6 +35,11 @@ describe("supervisor", () => {
 
   it("restarts a service killed with SIGKILL and it serves again", async () => {
     app = await startTestAppliance({ services: ["echo"] });
+    // The gateway reaches the service on its owner-only unix socket; the TCP port stays for direct callers.
+    const socket = app.supervisor.serviceSocket("echo")!;
+    expect(socket).toBe(join(app.dataDir, "run", "svc", "echo.sock"));
+    expect(statSync(socket).mode & 0o777).toBe(0o600);
+    expect(await (await app.api("/api/echo/transport")).json()).toEqual({ unix: true });
     const before = svc(app, "echo");
     process.kill(before.pid!, "SIGKILL");
     await waitFor(() => svc(app!, "echo").state !== "running", 5000, "echo to notice the kill");
@@ -42,6 +49,10 @@ describe("supervisor", () => {
     expect(after.restarts).toBe(1);
     const res = await app.api("/api/echo/hello");
     expect(res.status).toBe(200);
+    expect(app.supervisor.serviceSocket("echo")).toBe(socket);
+    expect(await (await app.api("/api/echo/transport")).json()).toEqual({ unix: true });
+    const direct = await fetch(`http://127.0.0.1:${after.port}/transport`);
+    expect(direct.status).toBe(401);
   });
 
   it("an explicit restart starts exactly one new process and leaves none behind", async () => {
