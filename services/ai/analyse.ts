@@ -16,11 +16,13 @@ import { decodeImage, ImageError } from "./image.js";
 import type { Ctx } from "./models.js";
 import { moderate, ocr, ocrPdf, vad } from "./routes-infer.js";
 import { embed } from "./routes-search.js";
+import type { Owner } from "./search-access.js";
 import { aiOf } from "./state.js";
 
 /** What the files service says of a new file or version (its VersionEvent). */
 export interface UploadEvent {
   nodeId: string;
+  space: string;
   version: number;
   sha256: string;
   size: number;
@@ -58,7 +60,8 @@ export async function readBlob(store: BlobStore, sha256: string): Promise<Buffer
 
 /** Which analysis an upload gets, or null. */
 export function analysisOf(e: UploadEvent, maxBytes: number): "ocr" | "pdf" | "vad" | null {
-  if (!e?.nodeId || !e.sha256 || !(e.size > 0) || e.size > maxBytes) return null;
+  if (!e?.nodeId || typeof e.space !== "string" || !e.sha256 || !(e.size > 0) || e.size > maxBytes)
+    return null;
   if (IMAGE.test(e.contentType)) return "ocr";
   if (PDF.test(e.contentType)) return "pdf";
   if (AUDIO.test(e.contentType)) return "vad";
@@ -71,14 +74,20 @@ export async function analyseUpload(ctx: Ctx, e: UploadEvent): Promise<void> {
   const kind = analysisOf(e, ctx.config.analyseMaxBytes);
   if (!kind) return;
   const bytes = await readBlob(filesStore(ctx), e.sha256);
-  const metadata = await analyseContent(ctx, kind, bytes, { id: `file-ocr:${e.nodeId}`, kind: "file-ocr" });
+  const at: IndexAs = {
+    id: `file-ocr:${e.nodeId}`,
+    kind: "file-ocr",
+    owner: { type: "files-space", id: e.space },
+  };
+  const metadata = await analyseContent(ctx, kind, bytes, at);
   ctx.tx(() => ctx.emit("file.analysed", { nodeId: e.nodeId, version: e.version, metadata }));
 }
 
-/** Where OCR text goes in the semantic index. */
+/** Where OCR text goes in the semantic index, and whose it is (who may find it). */
 export interface IndexAs {
   id: string;
   kind: string;
+  owner: Owner;
 }
 
 /** The `ai.*` metadata of content; undecodable content → `ai.error`, anything else throws (redelivery). */
@@ -102,7 +111,7 @@ export async function analyseContent(
 async function indexText(ctx: Ctx, at: IndexAs, text: string): Promise<void> {
   if (!text.trim()) return;
   const [vector] = await embed(ctx, aiOf(ctx), [text.slice(0, 4000)]);
-  indexDocument(ctx, { id: at.id, kind: at.kind, text }, vector as Float32Array);
+  indexDocument(ctx, { ...at, text }, vector as Float32Array);
 }
 
 const linesText = (lines: unknown[]) => (lines as { text: string }[]).map((l) => l.text).join("\n");
