@@ -1,5 +1,6 @@
 /**
- * Uploaded files' content (pipeline hooks): an image gets OCR and moderation labels, a PDF OCR of its pages, an
+ * Uploaded files' content (pipeline hooks): an image gets OCR, moderation labels and (config `detectUploads`)
+ * object and face detection, a PDF OCR of its pages, an
  * audio file speech segments (VAD). The result
  * goes back to the files service as the file's metadata (event `nexus.ai.file.analysed`, which files applies to
  * the version analysed only) and OCR text into the semantic index (kind `file-ocr`, id `file-ocr:<nodeId>`).
@@ -11,9 +12,11 @@ import type { BlobStore } from "../../appliance/lib/blob-store.js";
 import { createBlobStore } from "../files/blob-store/index.js";
 import { blobStoreConfig, filesConfigSchema } from "../files/config.js";
 import { AudioError, decodeAudio } from "./audio.js";
+import { detectionMetadata } from "./detect-metadata.js";
 import { indexDocument } from "./embed.js";
-import { decodeImage, ImageError } from "./image.js";
-import type { Ctx } from "./models.js";
+import { decodeImage, ImageError, type Rgb } from "./image.js";
+import { type Ctx, RegistryError } from "./models.js";
+import { detect } from "./routes-detect.js";
 import { moderate, ocr, ocrPdf, vad } from "./routes-infer.js";
 import { embed } from "./routes-search.js";
 import type { Owner } from "./search-access.js";
@@ -139,7 +142,19 @@ async function ocrMetadata(ctx: Ctx, at: IndexAs, bytes: Buffer): Promise<AiMeta
     "ai.moderation": labels[0]?.label ?? "",
     "ai.moderationScores": labels.map((l) => `${l.label} ${l.score.toFixed(3)}`).join(", "),
     "ai.flagged": flagged ? 1 : 0,
+    ...(await detectionsOf(ctx, image)),
   };
+}
+
+/** `ai.objects` and `ai.faces`, or nothing when detection is off or its models are not installed. */
+async function detectionsOf(ctx: Ctx, image: Rgb): Promise<AiMetadata> {
+  if (!ctx.config.detectUploads) return {};
+  try {
+    return detectionMetadata(await detect(ctx, aiOf(ctx), image));
+  } catch (err) {
+    if (err instanceof RegistryError && err.status === 404) return {};
+    throw err;
+  }
 }
 
 async function vadMetadata(ctx: Ctx, bytes: Buffer): Promise<AiMetadata> {

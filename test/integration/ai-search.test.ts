@@ -1,13 +1,13 @@
 /**
  * Embeddings and semantic search through a real appliance: 20 short documents indexed, 5 queries worded
  * differently from their document, each ranks its document first; 512-d vectors; bad input → 400. Pipeline
- * hooks: an uploaded image's OCR text and moderation labels and an uploaded recording's speech segments become the file's `ai.*`
+ * hooks: an uploaded image's OCR text, moderation labels, objects and faces and an uploaded recording's speech segments become the file's `ai.*`
  * metadata, OCR text is searchable; an undecodable image gets `ai.error`. A forms submission's photo (ODK
  * OpenRosa upload) gets OCR too: its text is searchable as kind `form-ocr`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
-import { speechWav, textImage } from "../helpers/audio.js";
+import { drawnFace, speechWav, textImage } from "../helpers/audio.js";
 
 const DOCS = [
   "Invoice 1042 from the electrical supplier for cable and switches",
@@ -147,10 +147,17 @@ describe("pipeline hooks on uploads", () => {
     expect(String(meta["ai.ocrText"])).toMatch(/PUMP\s*SERVICE\s*2026/);
     expect(String(meta["ai.ocrText"])).toMatch(/valve/);
     expect(meta["ai.ocrLines"]).toBe(2);
-    expect(meta).toMatchObject({ "ai.moderation": "neutral", "ai.flagged": 0 });
+    expect(meta).toMatchObject({ "ai.moderation": "neutral", "ai.flagged": 0, "ai.faces": 0 });
+    expect(typeof meta["ai.objects"]).toBe("string");
     expect(String(meta["ai.moderationScores"])).toMatch(/^neutral 0\.\d{3}, /);
     const hits = (await post("/search", { query: "pump service", kind: "file-ocr" })).body.hits;
     expect(hits[0].id).toBe(`file-ocr:${id}`);
+  }, 60_000);
+
+  it("writes the faces (and objects) found in an image as metadata", async () => {
+    const meta = await analysed(await upload("photos/face.png", drawnFace(), "image/png"));
+    expect(meta["ai.faces"]).toBe(1);
+    expect(typeof meta["ai.objects"]).toBe("string");
   }, 60_000);
 
   it("writes an audio file's speech segments as metadata", async () => {
