@@ -3,7 +3,8 @@
  * differently from their document, each ranks its document first; 512-d vectors; bad input → 400. Pipeline
  * hooks: an uploaded image's OCR text, moderation labels, objects and faces and an uploaded recording's speech segments become the file's `ai.*`
  * metadata, OCR text is searchable; an undecodable image gets `ai.error`. A forms submission's photo (ODK
- * OpenRosa upload) gets OCR too: its text is searchable as kind `form-ocr`.
+ * OpenRosa upload) gets OCR too: its text is searchable as kind `form-ocr`, and the forms service returns the
+ * results with the submission.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
@@ -220,5 +221,16 @@ describe("pipeline hooks on forms attachments", () => {
     const h = await hit();
     expect(h.id).toMatch(/^form-ocr:[^/]+\/meter\.png$/);
     expect(h.text).toMatch(/METER\s*4711/);
+    // The forms service stores the results with the submission and returns them as the attachment's `ai`.
+    const subId = (h.id as string).slice("form-ocr:".length).split("/")[0];
+    type Att = { name: string; ai: Record<string, string | number> | null };
+    let att: Att | undefined;
+    await until(async () => {
+      const res = await app.api(`/api/forms/submissions/${subId}`);
+      att = ((await res.json()) as { attachments: Att[] }).attachments.find((a) => a.name === "meter.png");
+      return !!att?.ai;
+    });
+    expect(String(att?.ai?.["ai.ocrText"])).toMatch(/METER\s*4711/);
+    expect(att?.ai).toMatchObject({ "ai.moderation": "neutral", "ai.faces": 0 });
   }, 60_000);
 });
