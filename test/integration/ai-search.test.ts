@@ -198,38 +198,47 @@ describe("pipeline hooks on uploads", () => {
   }, 60_000);
 });
 
-describe("pipeline hooks on forms attachments", () => {
-  const xform = `<?xml version="1.0"?>
+/** An XForm with one photo question. */
+const photoForm = (id: string, title: string) => `<?xml version="1.0"?>
 <h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml" xmlns:jr="http://openrosa.org/javarosa">
-<h:head><h:title>Meter reading</h:title><model>
-<instance><data id="meter" version="1"><photo/><meta><instanceID/></meta></data></instance>
+<h:head><h:title>${title}</h:title><model>
+<instance><data id="${id}" version="1"><photo/><meta><instanceID/></meta></data></instance>
 <bind nodeset="/data/photo" type="binary"/>
 <bind nodeset="/data/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/>
 </model></h:head>
 <h:body><upload ref="/data/photo" mediatype="image/*"><label>Photo</label></upload></h:body></h:html>`;
 
+/** Publishes a photo form `id` and submits one photo of `lines` (as ODK Collect does, with a new app user). */
+async function submitPhoto(id: string, photoName: string, instanceId: string, lines: string[]) {
+  const up = await api("/api/forms/forms?publish=true", {
+    method: "POST",
+    headers: { "content-type": "application/xml" },
+    body: photoForm(id, `Photo ${id}`),
+  });
+  expect(up.status, await up.clone().text()).toBe(201);
+  const au = await api("/api/forms/app-users", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: `tablet-${id}` }),
+  });
+  const { serverUrl } = (await au.json()) as { serverUrl: string };
+  const fd = new FormData();
+  const xml =
+    `<data id="${id}" version="1"><photo>${photoName}</photo>` +
+    `<meta><instanceID>${instanceId}</instanceID></meta></data>`;
+  fd.append("xml_submission_file", new Blob([xml], { type: "text/xml" }), "submission.xml");
+  const photo = new Uint8Array(textImage(lines));
+  fd.append(photoName, new Blob([photo], { type: "image/png" }), photoName);
+  const sub = await fetch(`${serverUrl}/submission`, { method: "POST", body: fd });
+  expect(sub.status, await sub.text()).toBe(201);
+}
+
+describe("pipeline hooks on forms attachments", () => {
   it("reads the text in a submitted photo and indexes it as form-ocr", async () => {
-    const up = await api("/api/forms/forms?publish=true", {
-      method: "POST",
-      headers: { "content-type": "application/xml" },
-      body: xform,
-    });
-    expect(up.status, await up.clone().text()).toBe(201);
-    const au = await api("/api/forms/app-users", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: "tablet" }),
-    });
-    const { serverUrl } = (await au.json()) as { serverUrl: string };
-    const fd = new FormData();
-    const xml =
-      `<data id="meter" version="1"><photo>meter.png</photo>` +
-      `<meta><instanceID>uuid:5b0c7e1a-2c3d-4e5f-8a9b-0c1d2e3f4a5b</instanceID></meta></data>`;
-    fd.append("xml_submission_file", new Blob([xml], { type: "text/xml" }), "submission.xml");
-    const photo = textImage(["METER 4711 READING", "gas 0815 m3"]);
-    fd.append("meter.png", new Blob([new Uint8Array(photo)], { type: "image/png" }), "meter.png");
-    const sub = await fetch(`${serverUrl}/submission`, { method: "POST", body: fd });
-    expect(sub.status, await sub.text()).toBe(201);
+    await submitPhoto("meter", "meter.png", "uuid:5b0c7e1a-2c3d-4e5f-8a9b-0c1d2e3f4a5b", [
+      "METER 4711 READING",
+      "gas 0815 m3",
+    ]);
     const hit = async () =>
       (await post("/search", { query: "meter reading", kind: "form-ocr" })).body.hits[0];
     await until(async () => (await hit()) !== undefined);
@@ -337,32 +346,11 @@ describe("files in search", () => {
 });
 
 describe("forms attachments in search", () => {
-  const xform = `<?xml version="1.0"?>
-<h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml" xmlns:jr="http://openrosa.org/javarosa">
-<h:head><h:title>Site photo</h:title><model>
-<instance><data id="sitephoto" version="1"><photo/><meta><instanceID/></meta></data></instance>
-<bind nodeset="/data/photo" type="binary"/>
-<bind nodeset="/data/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/>
-</model></h:head>
-<h:body><upload ref="/data/photo" mediatype="image/*"><label>Photo</label></upload></h:body></h:html>`;
-
   it("is found with forms:read only, and no longer once the role loses it", async () => {
-    const up = await fetch(`${app.url}/api/forms/forms?publish=true`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${admin.token}`, "content-type": "application/xml" },
-      body: xform,
-    });
-    expect(up.status, await up.clone().text()).toBe(201);
-    const { serverUrl } = (await call(admin, "POST", "/api/forms/app-users", { name: "tablet-2" })).body;
-    const fd = new FormData();
-    const xml =
-      `<data id="sitephoto" version="1"><photo>site.png</photo>` +
-      `<meta><instanceID>uuid:9a0c7e1a-2c3d-4e5f-8a9b-0c1d2e3f4a5b</instanceID></meta></data>`;
-    fd.append("xml_submission_file", new Blob([xml], { type: "text/xml" }), "submission.xml");
-    const photo = textImage(["BORDER CROSSING KILO", "password orchid"]);
-    fd.append("site.png", new Blob([new Uint8Array(photo)], { type: "image/png" }), "site.png");
-    const sub = await fetch(`${serverUrl}/submission`, { method: "POST", body: fd });
-    expect(sub.status, await sub.text()).toBe(201);
+    await submitPhoto("sitephoto", "site.png", "uuid:9a0c7e1a-2c3d-4e5f-8a9b-0c1d2e3f4a5b", [
+      "BORDER CROSSING KILO",
+      "password orchid",
+    ]);
 
     const query = "border crossing kilo";
     const formHits = async (p: Person) =>
