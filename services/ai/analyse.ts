@@ -1,5 +1,6 @@
 /**
- * Uploaded files' content (pipeline hooks): an image gets OCR and moderation labels, a PDF OCR of its pages, an
+ * Uploaded files' content (pipeline hooks): an image gets OCR, moderation labels and (config `detectUploads`)
+ * object and face detection, a PDF OCR of its pages, an
  * audio file speech segments (VAD). The result
  * goes back to the files service as the file's metadata (event `nexus.ai.file.analysed`, which files applies to
  * the version analysed only) and OCR text into the semantic index (kind `file-ocr`, id `file-ocr:<nodeId>`).
@@ -11,16 +12,20 @@ import type { BlobStore } from "../../appliance/lib/blob-store.js";
 import { createBlobStore } from "../files/blob-store/index.js";
 import { blobStoreConfig, filesConfigSchema } from "../files/config.js";
 import { AudioError, decodeAudio } from "./audio.js";
+import { detectionMetadata } from "./detect-metadata.js";
 import { indexDocument } from "./embed.js";
-import { decodeImage, ImageError } from "./image.js";
-import type { Ctx } from "./models.js";
+import { decodeImage, ImageError, type Rgb } from "./image.js";
+import { type Ctx, RegistryError } from "./models.js";
+import { detect } from "./routes-detect.js";
 import { moderate, ocr, ocrPdf, vad } from "./routes-infer.js";
 import { embed } from "./routes-search.js";
+import type { Owner } from "./search-access.js";
 import { aiOf } from "./state.js";
 
 /** What the files service says of a new file or version (its VersionEvent). */
 export interface UploadEvent {
   nodeId: string;
+  space: string;
   version: number;
   sha256: string;
   size: number;
@@ -58,7 +63,8 @@ export async function readBlob(store: BlobStore, sha256: string): Promise<Buffer
 
 /** Which analysis an upload gets, or null. */
 export function analysisOf(e: UploadEvent, maxBytes: number): "ocr" | "pdf" | "vad" | null {
-  if (!e?.nodeId || !e.sha256 || !(e.size > 0) || e.size > maxBytes) return null;
+  if (!e?.nodeId || typeof e.space !== "string" || !e.sha256 || !(e.size > 0) || e.size > maxBytes)
+    return null;
   if (IMAGE.test(e.contentType)) return "ocr";
   if (PDF.test(e.contentType)) return "pdf";
   if (AUDIO.test(e.contentType)) return "vad";
@@ -71,14 +77,20 @@ export async function analyseUpload(ctx: Ctx, e: UploadEvent): Promise<void> {
   const kind = analysisOf(e, ctx.config.analyseMaxBytes);
   if (!kind) return;
   const bytes = await readBlob(filesStore(ctx), e.sha256);
-  const metadata = await analyseContent(ctx, kind, bytes, { id: `file-ocr:${e.nodeId}`, kind: "file-ocr" });
+  const at: IndexAs = {
+    id: `file-ocr:${e.nodeId}`,
+    kind: "file-ocr",
+    owner: { type: "files-space", id: e.space },
+  };
+  const metadata = await analyseContent(ctx, kind, bytes, at);
   ctx.tx(() => ctx.emit("file.analysed", { nodeId: e.nodeId, version: e.version, metadata }));
 }
 
-/** Where OCR text goes in the semantic index. */
+/** Where OCR text goes in the semantic index, and whose it is (who may find it). */
 export interface IndexAs {
   id: string;
   kind: string;
+  owner: Owner;
 }
 
 /** The `ai.*` metadata of content; undecodable content → `ai.error`, anything else throws (redelivery). */
@@ -102,7 +114,7 @@ export async function analyseContent(
 async function indexText(ctx: Ctx, at: IndexAs, text: string): Promise<void> {
   if (!text.trim()) return;
   const [vector] = await embed(ctx, aiOf(ctx), [text.slice(0, 4000)]);
-  indexDocument(ctx, { id: at.id, kind: at.kind, text }, vector as Float32Array);
+  indexDocument(ctx, { ...at, text }, vector as Float32Array);
 }
 
 const linesText = (lines: unknown[]) => (lines as { text: string }[]).map((l) => l.text).join("\n");
@@ -130,7 +142,19 @@ async function ocrMetadata(ctx: Ctx, at: IndexAs, bytes: Buffer): Promise<AiMeta
     "ai.moderation": labels[0]?.label ?? "",
     "ai.moderationScores": labels.map((l) => `${l.label} ${l.score.toFixed(3)}`).join(", "),
     "ai.flagged": flagged ? 1 : 0,
+    ...(await detectionsOf(ctx, image)),
   };
+}
+
+/** `ai.objects` and `ai.faces`, or nothing when detection is off or its models are not installed. */
+async function detectionsOf(ctx: Ctx, image: Rgb): Promise<AiMetadata> {
+  if (!ctx.config.detectUploads) return {};
+  try {
+    return detectionMetadata(await detect(ctx, aiOf(ctx), image));
+  } catch (err) {
+    if (err instanceof RegistryError && err.status === 404) return {};
+    throw err;
+  }
 }
 
 async function vadMetadata(ctx: Ctx, bytes: Buffer): Promise<AiMetadata> {

@@ -51,6 +51,11 @@ export const aiConfigSchema = z.object({
   sourceForms: z.record(z.string(), z.unknown()).default({}),
   /** OCR of uploaded images and speech segments of uploaded audio, written back as the file's metadata. */
   analyseUploads: z.boolean().default(true),
+  /**
+   * Object and face detection of uploaded images and forms photos (`ai.objects`, `ai.faces`), beside OCR and
+   * moderation; off saves the detectors' time and memory on a small box.
+   */
+  detectUploads: z.boolean().default(true),
   /** Uploaded files larger than this are not analysed. */
   analyseMaxBytes: z
     .number()

@@ -3,7 +3,7 @@
  * `nexus.forms.submitted` each PNG/JPEG attachment gets OCR and moderation labels, each audio one speech segments.
  * The bytes are read from the forms service's attachment store (its settings copied into `sourceForms` by the
  * appliance, as for media); OCR text goes into the semantic index (kind `form-ocr`, id
- * `form-ocr:<submissionId>/<name>`) and the result is emitted as `nexus.ai.attachment.analysed`
+ * `form-ocr:<submissionId>/<name>`, owned by the form: found by holders of `forms:read`) and the result is emitted as `nexus.ai.attachment.analysed`
  * `{ submissionId, formId, name, sha256, metadata }`. A failure other than undecodable content is redelivered.
  */
 import { join } from "node:path";
@@ -66,7 +66,8 @@ export async function analyseSubmission(ctx: Ctx, e: CloudEvent): Promise<number
     if (!kind) continue;
     const bytes = await readBlob(formsStore(ctx), a.sha256);
     const id = `form-ocr:${d.id}/${a.name}`;
-    const metadata = await analyseContent(ctx, kind, bytes, { id, kind: "form-ocr" });
+    const owner = { type: "form" as const, id: d.formId };
+    const metadata = await analyseContent(ctx, kind, bytes, { id, kind: "form-ocr", owner });
     const out = { submissionId: d.id, formId: d.formId, name: a.name, sha256: a.sha256, metadata };
     ctx.tx(() => ctx.emit("attachment.analysed", out));
     done++;

@@ -1,7 +1,8 @@
 /**
  * Pipeline hooks on the files service's events (durable JetStream consumers; a failure is redelivered): a new or
  * new-version file's name goes into the semantic index (kind `file-name`, id `file:<nodeId>`), a deleted file
- * leaves it. Images and audio are analysed too (analyse.ts): OCR text and speech segments as file metadata;
+ * leaves it. Each document records the file's space, so a search shows it only to who may read that space
+ * (search-access.ts). Images and audio are analysed too (analyse.ts): OCR text and speech segments as file metadata;
  * forms submissions' image and audio attachments the same way (forms-analyse.ts).
  */
 import type { CloudEvent, Subscription } from "../../appliance/kit/index.js";
@@ -14,6 +15,7 @@ import { aiOf } from "./state.js";
 
 interface FileEvent {
   nodeId: string;
+  space: string;
   path: string;
 }
 
@@ -27,9 +29,14 @@ export function fileNameText(path: string): string {
 
 async function indexFileName(ctx: Ctx, e: FileEvent): Promise<void> {
   const text = fileNameText(e.path);
-  if (!text || !e.nodeId) return;
+  if (!text || !e.nodeId || typeof e.space !== "string") return;
   const [vector] = await embed(ctx, aiOf(ctx), [text]);
-  indexDocument(ctx, { id: `file:${e.nodeId}`, kind: "file-name", text: e.path }, vector as Float32Array);
+  const owner = { type: "files-space" as const, id: e.space };
+  indexDocument(
+    ctx,
+    { id: `file:${e.nodeId}`, kind: "file-name", text: e.path, owner },
+    vector as Float32Array,
+  );
 }
 
 /** The AI service's subscriptions. */

@@ -44,4 +44,12 @@ export const migrations: Migration[] = [
     id: "1765100002_model_signer",
     up: (db) => db.exec("ALTER TABLE models ADD COLUMN signer TEXT"),
   },
+  {
+    // The resource each indexed text was read from (search-access.ts): a files space, a form, or the user who
+    // indexed it. Older rows stay without one and are visible to ai:admin only, until they are indexed again.
+    id: "1765100003_document_owner",
+    up: (db) =>
+      db.exec(`ALTER TABLE documents ADD COLUMN resource_type TEXT;
+        ALTER TABLE documents ADD COLUMN resource_id TEXT;`),
+  },
 ];

@@ -1,8 +1,16 @@
 /** HTTP for embeddings and semantic search: thin handlers over embed.ts and the pool. */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
-import { ApiError, jsonRoute } from "../../appliance/kit/index.js";
-import { EMBED_DIMENSIONS, EMBED_MODEL, indexDocument, searchIndex, unindexDocument } from "./embed.js";
+import { ApiError, jsonRoute, requireCaller } from "../../appliance/kit/index.js";
+import {
+  EMBED_DIMENSIONS,
+  EMBED_MODEL,
+  indexDocument,
+  mayReadDocument,
+  mayWriteDocument,
+  searchIndex,
+  unindexDocument,
+} from "./embed.js";
 import { answer } from "./errors.js";
 import { type Ctx, getModel } from "./models.js";
 import { runJob } from "./run.js";
@@ -61,7 +69,8 @@ export function searchRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
       method: "post",
       path: "/index",
       operationId: "indexDocuments",
-      summary: "Add or replace texts in the semantic index (id, kind such as ocr, file-name, form-field)",
+      summary:
+        "Add or replace texts in the semantic index; they belong to the caller (only they and ai:admin find them). An id another user's or the pipeline's document holds → 409",
       body: z
         .object({
           documents: z
@@ -71,17 +80,26 @@ export function searchRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
         })
         .strict(),
       response: z.object({ indexed: z.number() }),
-      errors: [404, 429, 503],
+      errors: [404, 409, 429, 503],
     },
     (c, { body }) =>
       answer(c, async () => {
+        const caller = requireCaller(c);
+        const owner = { type: "user" as const, id: caller.id };
+        const taken = () => body.documents.find((d) => !mayWriteDocument(ctx, caller, d.id));
+        const refuse = (id?: string) =>
+          new ApiError(409, "that id is taken by a document that is not yours", { id });
+        if (taken()) throw refuse(taken()?.id);
         const vectors = await embed(
           ctx,
           ai(),
           body.documents.map((d) => d.text),
         );
         ctx.tx(() => {
-          for (const [i, d] of body.documents.entries()) indexDocument(ctx, d, vectors[i] as Float32Array);
+          // Checked again in the transaction: the pipeline may have taken an id while the texts were embedded.
+          if (taken()) throw refuse(taken()?.id);
+          for (const [i, d] of body.documents.entries())
+            indexDocument(ctx, { ...d, owner }, vectors[i] as Float32Array);
         });
         return c.json({ indexed: body.documents.length }, 200);
       }) as never,
@@ -92,12 +110,17 @@ export function searchRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
       method: "delete",
       path: "/index/{id}",
       operationId: "unindexDocument",
-      summary: "Remove a text from the semantic index",
+      summary:
+        "Remove a text one indexed from the semantic index (ai:admin: any user's); the pipeline's documents go with their file or submission",
       params: z.object({ id: docId }),
       response: z.object({ removed: z.boolean() }),
-      errors: [404],
+      errors: [403, 404],
     },
     (c, { params }) => {
+      const caller = requireCaller(c);
+      if (!mayReadDocument(ctx, caller, params.id)) throw new ApiError(404, "no such document in the index");
+      if (!mayWriteDocument(ctx, caller, params.id))
+        throw new ApiError(403, "only texts indexed through this API can be removed here");
       if (!unindexDocument(ctx, params.id)) throw new ApiError(404, "no such document in the index");
       return c.json({ removed: true }, 200);
     },
@@ -108,7 +131,8 @@ export function searchRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
       method: "post",
       path: "/search",
       operationId: "search",
-      summary: "Semantic search over the indexed texts (cosine similarity of embeddings)",
+      summary:
+        "Semantic search over the indexed texts the caller may read (their files' spaces, forms with forms:read, texts they indexed)",
       body: z
         .object({
           query: z.string().min(1).max(4000),
@@ -121,11 +145,10 @@ export function searchRoutes(app: OpenAPIHono, ctx: Ctx, ai: () => AiState) {
     },
     (c, { body }) =>
       answer(c, async () => {
+        const caller = requireCaller(c);
         const [q] = await embed(ctx, ai(), [body.query]);
-        return c.json(
-          { hits: searchIndex(ctx, q as Float32Array, { limit: body.limit, kind: body.kind }) },
-          200,
-        );
+        const hits = searchIndex(ctx, caller, q as Float32Array, { limit: body.limit, kind: body.kind });
+        return c.json({ hits }, 200);
       }) as never,
   );
 }

@@ -5,6 +5,7 @@
  * exports. Events `nexus.forms.submitted` and `nexus.forms.reviewed` go through the outbox.
  */
 import { defineService } from "../../appliance/kit/index.js";
+import { attachmentAiSubscriptions } from "./attachment-ai.js";
 import { type FormsConfig, formsConfigSchema } from "./config.js";
 import { startHubFormMedia } from "./hub-form-media.js";
 import { applyHubForm } from "./hub-forms.js";
@@ -24,6 +25,7 @@ export default defineService<FormsConfig>({
   migrations,
   // Form definitions managed on the hub: `PUT /api/hub/data/forms/forms/<formId>:<version>` `{ data: { xml, state } }`.
   syncApply: { forms: applyHubForm },
+  subscriptions: (ctx) => attachmentAiSubscriptions(ctx),
   routes: (app, ctx) => {
     openRosaRoutes(app, ctx);
     formRoutes(app, ctx);

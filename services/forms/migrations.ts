@@ -173,4 +173,19 @@ export const migrations: Migration[] = [
         );
       `),
   },
+  {
+    // What the AI service found in each attachment (nexus.ai.attachment.analysed), for the content it analysed.
+    id: "1765000006_submission_attachment_ai",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE submission_attachment_ai (
+          submission_id TEXT NOT NULL REFERENCES submissions(id),
+          name TEXT NOT NULL,
+          sha256 TEXT NOT NULL,
+          metadata TEXT NOT NULL,
+          analysed_at TEXT NOT NULL,
+          PRIMARY KEY (submission_id, name)
+        );
+      `),
+  },
 ];

@@ -3,6 +3,7 @@
  * day, review states (received, approved, rejected with a comment) and edits kept as revisions.
  */
 import { ApiError } from "../../appliance/kit/index.js";
+import { attachmentAiOf } from "./attachment-ai.js";
 import { recordSubmission } from "./hub-sync.js";
 import { type Ctx, now } from "./state.js";
 import { SubmissionError } from "./submission-check.js";
@@ -23,6 +24,7 @@ export interface SubmissionFilter {
 export function submissionOut(ctx: Ctx, r: SubmissionRow, withXml = false) {
   const expected = JSON.parse(r.expected) as string[];
   const have = attachmentRows(ctx, r.id);
+  const ai = attachmentAiOf(ctx, r.id);
   return {
     id: r.id,
     formId: r.form_id,
@@ -40,7 +42,8 @@ export function submissionOut(ctx: Ctx, r: SubmissionRow, withXml = false) {
     fields: JSON.parse(r.fields) as Record<string, string>,
     attachments: expected.map((name) => {
       const a = have.find((h) => h.name === name);
-      return { name, present: !!a, size: a?.size ?? null, contentType: a?.content_type ?? null };
+      const found = a ? (ai.get(name) ?? null) : null;
+      return { name, present: !!a, size: a?.size ?? null, contentType: a?.content_type ?? null, ai: found };
     }),
     ...(withXml ? { xml: r.xml } : {}),
   };

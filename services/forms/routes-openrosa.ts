@@ -5,14 +5,15 @@
  * authenticated here, and every answer carries `X-OpenRosa-Version: 1.0`.
  */
 import { join } from "node:path";
-import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { callerOf, documentRoute } from "../../appliance/kit/index.js";
+import { callerOf } from "../../appliance/kit/index.js";
 import { incomingOf } from "../files/http.js";
 import { type AppUser, appUserByToken, basicCredentials, mayUseForm } from "./app-users.js";
 import { attachmentsOf, getVersion, publishedVersions, type VersionRow } from "./forms.js";
 import { discard, type PostedFile, readMultipart } from "./multipart.js";
 import { formListXml, manifestXml, OPENROSA_HEADERS, openRosaResponse } from "./openrosa.js";
+import { documentOpenRosa } from "./openrosa-doc.js";
 import { openRosaBase } from "./routes-app-users.js";
 import { type Ctx, formsOf } from "./state.js";
 import { SubmissionError } from "./submission-check.js";
@@ -126,48 +127,6 @@ export function openRosaRoutes(app: OpenAPIHono, ctx: Ctx) {
     app.post(`${p}/submission`, async (c) => submit(ctx, c));
   }
   documentOpenRosa(app);
-}
-
-/** The OpenRosa routes in the OpenAPI document (key-URL form; the Basic form is the same under /openrosa). */
-function documentOpenRosa(app: OpenAPIHono) {
-  const token = z.object({ token: z.string().min(1).max(200) });
-  const xmlOf = (description: string) => ({
-    description,
-    content: { "text/xml": { schema: { type: "string" as const } } },
-  });
-  documentRoute(app, {
-    method: "get",
-    path: "/openrosa/key/{token}/formList",
-    operationId: "openRosaFormList",
-    summary: "OpenRosa Form List (xformsList): the newest published version of each form, for an app user",
-    request: { params: token },
-    responses: { 200: xmlOf("the form list") },
-    errors: [401],
-  });
-  documentRoute(app, {
-    method: "post",
-    path: "/openrosa/key/{token}/submission",
-    operationId: "openRosaSubmit",
-    summary:
-      "OpenRosa Form Submission: multipart with xml_submission_file and attachments; merged by instanceID, a " +
-      "resend is a success that stores nothing (HEAD answers 204 with X-OpenRosa-Accept-Content-Length)",
-    request: {
-      params: token,
-      body: {
-        content: {
-          "multipart/form-data": {
-            schema: {
-              type: "object",
-              properties: { xml_submission_file: { type: "string", format: "binary" } },
-            },
-          },
-        },
-        required: true,
-      },
-    },
-    responses: { 201: xmlOf("an OpenRosaResponse") },
-    errors: [401, 404, 409, 413],
-  });
 }
 
 const CONSOLE_USER: AppUser = {

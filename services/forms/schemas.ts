@@ -119,6 +119,13 @@ export const submissionOut = z
         present: z.boolean(),
         size: z.number().int().nullable(),
         contentType: z.string().nullable(),
+        ai: z
+          .record(z.string(), z.union([z.string(), z.number()]))
+          .nullable()
+          .openapi({
+            description:
+              "What the AI service found in the attachment (ai.ocrText, ai.moderation, ai.objects, ai.faces, ai.speech…); null until analysed or for kinds it does not analyse",
+          }),
       }),
     ),
     xml: z.string().optional(),

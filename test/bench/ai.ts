@@ -2,9 +2,11 @@
  * Local AI: OCR of one rendered page through the gateway and the AI service (decode by ffmpeg, worker thread,
  * PP-OCRv4 det + cls + rec) against the same decode and pipeline called directly on onnxruntime-node in this
  * process, in the same run; pages/s with one and two clients (service concurrency 2); the p99 of the AI
- * service's /health while both clients keep the CPU busy; sentences embedded per second (batches of 16).
+ * service's /health while both clients keep the CPU busy; sentences embedded per second (batches of 16); then
+ * moderation and detection the same way (ai-vision.ts).
  *
  *   ai_overhead_ratio = service page latency / direct page latency   (medians; goal ≤ 1.1)
+ *   ai_moderate_overhead_ratio, ai_detect_overhead_ratio: the same for one image (ai-vision.ts)
  *
  * Knobs: BENCH_AI_PAGES (8 timed pages per side), BENCH_AI_SECONDS (6 s per throughput phase).
  */
@@ -14,6 +16,7 @@ import ort from "onnxruntime-node";
 import { decodeImage } from "../../services/ai/image.js";
 import { runOcr } from "../../services/ai/ocr/pipeline.js";
 import { ROOT, startTestAppliance } from "../helpers/appliance.js";
+import { visionBench } from "./ai-vision.js";
 import { envNumber, median, metric, note, onCleanup, removeAppliance } from "./util.js";
 
 const FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
@@ -136,4 +139,6 @@ export async function aiBench(): Promise<void> {
     embedded += texts.length;
   }
   metric("ai_embeddings_per_s", embedded / ((performance.now() - t0) / 1000), 1);
+
+  await visionBench(app, pages, seconds);
 }

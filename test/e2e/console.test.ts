@@ -284,6 +284,8 @@ describe("web console", () => {
       "ai.moderation": "neutral",
       "ai.moderationScores": "neutral 0.991, drawing 0.009",
       "ai.flagged": 0,
+      "ai.objects": "person 2 (0.91), car 1 (0.55)",
+      "ai.faces": 2,
       "ai.speechSegments": 2,
       "ai.speechMs": 2100,
       "ai.durationMs": 5000,
@@ -314,7 +316,7 @@ describe("web console", () => {
     const panel = page.getByRole("region", { name: "AI analysis of report.txt" });
     await panel.getByText("site 4 inspected").waitFor();
     await expect(panel.textContent()).resolves.toMatch(
-      /neutral — neutral 0\.991.*2 segments, 2\.1 s of 5\.0 s.*300-1500,2600-3500/,
+      /neutral — neutral 0\.991.*Objectsperson 2 \(0\.91\), car 1 \(0\.55\)Faces2.*2 segments, 2\.1 s of 5\.0 s.*300-1500,2600-3500/,
     );
   });
 

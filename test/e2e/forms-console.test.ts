@@ -3,12 +3,15 @@
  * admin uploads a broken XLSForm and sees its cell-addressed errors, uploads a good one and publishes it,
  * creates an app user and sees its QR codes, then (as ODK Collect would) submits twice over OpenRosa with the
  * app user's URL; in the submissions table approves one, rejects the other with a comment, sees the photo
- * inline and the geopoints on the map, edits one (kept as a revision), and exports CSV.
+ * inline with what the AI service found in it and the geopoints on the map, edits one (kept as a revision), and
+ * exports CSV.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConsole } from "../../appliance/console/build.js";
+import { openDatabase } from "../../appliance/kit/index.js";
 import { startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
 import { type Browser, closeBrowserAndBox, openPage, screenshot } from "../helpers/browser.js";
 import { xlsx } from "../helpers/xlsx.js";
@@ -127,9 +130,27 @@ describe("console: forms", () => {
       .getByRole("row", { name: new RegExp(one) })
       .getByText("approved")
       .waitFor();
+    // The AI service's results, stored by forms' handler of nexus.ai.attachment.analysed (attachment-ai.ts,
+    // tested in ai-search.test.ts): written here into forms' database as that handler would.
+    const db = openDatabase(join(box.dataDir, "services", "forms", "forms.db"));
+    try {
+      db.prepare(
+        `INSERT INTO submission_attachment_ai (submission_id, name, sha256, metadata, analysed_at)
+         SELECT a.submission_id, a.name, a.sha256, ?, '2026-01-01T00:00:00Z' FROM submission_attachments a
+         JOIN submissions s ON s.id = a.submission_id WHERE s.instance_id = ?`,
+      ).run(
+        JSON.stringify({ "ai.moderation": "neutral", "ai.objects": "bottle 1 (0.62)", "ai.faces": 0 }),
+        two,
+      );
+    } finally {
+      db.close();
+    }
     await page.getByRole("button", { name: `Open ${two}` }).click();
     const detail = page.getByRole("region", { name: `Submission ${two}` });
     await detail.getByRole("img", { name: "p.png" }).waitFor();
+    await detail.getByText("AI: p.png").click();
+    const ai = detail.getByRole("region", { name: "AI analysis of p.png" });
+    await expect(ai.textContent()).resolves.toMatch(/neutral.*Objectsbottle 1 \(0\.62\)Faces0/);
     expect(
       await detail
         .getByRole("img", { name: "p.png" })

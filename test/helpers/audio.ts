@@ -1,6 +1,6 @@
 /**
  * Test media for the AI service: speech spoken by espeak-ng between silences, as a 16 kHz 16-bit WAV, with
- * where the speech is; images of known text drawn by ImageMagick.
+ * where the speech is; images of known text and a drawn face, by ImageMagick.
  */
 import { execFileSync } from "node:child_process";
 
@@ -108,4 +108,32 @@ export function textPdf(pages: string[][]): Buffer {
   for (let id = 1; id < objs.length; id++) out += `${String(offsets[id]).padStart(10, "0")} 00000 n \n`;
   out += `trailer\n<< /Size ${objs.length} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
   return Buffer.from(out, "latin1");
+}
+
+/** A 320×320 drawn face, centred at (160, 170), about 140×185 px, blurred a little like a photo. */
+export function drawnFace(): Buffer {
+  const d = (s: string) => ["-draw", s];
+  return execFileSync(
+    "convert",
+    [
+      ["-size", "320x320", "xc:#8fb4d8", "-fill", "#e0ac8a"],
+      d("ellipse 160,170 70,92 0,360"),
+      ["-fill", "#3a2a1a"],
+      d("ellipse 160,95 74,40 180,360"),
+      ["-fill", "white"],
+      d("ellipse 132,155 14,8 0,360"),
+      d("ellipse 188,155 14,8 0,360"),
+      ["-fill", "#2a1a10"],
+      d("circle 132,155 138,155"),
+      d("circle 188,155 194,155"),
+      ["-stroke", "#5a3a2a", "-strokewidth", "4"],
+      d("line 118,138 146,136"),
+      d("line 174,136 202,138"),
+      ["-stroke", "none", "-fill", "#c48a6a"],
+      d("polygon 160,160 150,195 170,195"),
+      ["-fill", "#a03a3a"],
+      d("ellipse 160,220 24,9 0,360"),
+      ["-blur", "0x2", "png:-"],
+    ].flat(),
+  );
 }

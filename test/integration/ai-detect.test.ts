@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COCO_LABELS } from "../../services/ai/detect-post.js";
 import { decodeImage } from "../../services/ai/image.js";
 import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
+import { drawnFace } from "../helpers/audio.js";
 
 let app: TestAppliance;
 beforeAll(async () => {
@@ -18,34 +19,6 @@ afterAll(async () => {
   await app?.stop();
   if (app) removeDir(app.dataDir);
 });
-
-/** A 320×320 drawn face, centred at (160, 170), about 140×185 px, blurred a little like a photo. */
-function drawnFace(): Buffer {
-  const d = (s: string) => ["-draw", s];
-  return execFileSync(
-    "convert",
-    [
-      ["-size", "320x320", "xc:#8fb4d8", "-fill", "#e0ac8a"],
-      d("ellipse 160,170 70,92 0,360"),
-      ["-fill", "#3a2a1a"],
-      d("ellipse 160,95 74,40 180,360"),
-      ["-fill", "white"],
-      d("ellipse 132,155 14,8 0,360"),
-      d("ellipse 188,155 14,8 0,360"),
-      ["-fill", "#2a1a10"],
-      d("circle 132,155 138,155"),
-      d("circle 188,155 194,155"),
-      ["-stroke", "#5a3a2a", "-strokewidth", "4"],
-      d("line 118,138 146,136"),
-      d("line 174,136 202,138"),
-      ["-stroke", "none", "-fill", "#c48a6a"],
-      d("polygon 160,160 150,195 170,195"),
-      ["-fill", "#a03a3a"],
-      d("ellipse 160,220 24,9 0,360"),
-      ["-blur", "0x2", "png:-"],
-    ].flat(),
-  );
-}
 
 interface Found {
   label: string;

@@ -1,13 +1,20 @@
 /**
  * Embeddings and semantic search through a real appliance: 20 short documents indexed, 5 queries worded
  * differently from their document, each ranks its document first; 512-d vectors; bad input → 400. Pipeline
- * hooks: an uploaded image's OCR text and moderation labels and an uploaded recording's speech segments become the file's `ai.*`
+ * hooks: an uploaded image's OCR text, moderation labels, objects and faces and an uploaded recording's speech segments become the file's `ai.*`
  * metadata, OCR text is searchable; an undecodable image gets `ai.error`. A forms submission's photo (ODK
- * OpenRosa upload) gets OCR too: its text is searchable as kind `form-ocr`.
+ * OpenRosa upload) gets OCR too: its text is searchable as kind `form-ocr`, and the forms service returns the
+ * results with the submission.
+ * Access control (services/ai/search-access.ts), on the same box with identity: a photo's OCR text in a team's
+ * space is found by its members and no one else, and no longer by someone removed from the team; a file in one's
+ * own space by its owner and admins only; a forms attachment's text by holders of forms:read only, no longer
+ * once the role loses it; texts indexed through POST /index belong to who indexed them (others cannot find,
+ * replace or remove them), and `limit` counts allowed hits only.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDir, startTestAppliance, type TestAppliance } from "../helpers/appliance.js";
-import { speechWav, textImage } from "../helpers/audio.js";
+import { removeDir, startTestAppliance, type TestAppliance, waitFor } from "../helpers/appliance.js";
+import { drawnFace, speechWav, textImage } from "../helpers/audio.js";
+import { addPerson, addTeam, login, type Person, setupAdmin } from "../helpers/people.js";
 
 const DOCS = [
   "Invoice 1042 from the electrical supplier for cable and switches",
@@ -40,9 +47,21 @@ const QUERIES: [string, number][] = [
 ];
 
 let app: TestAppliance;
+let admin: Person;
 beforeAll(async () => {
-  app = await startTestAppliance({ services: ["files", "forms", "ai"] });
-}, 60_000);
+  app = await startTestAppliance({
+    services: ["identity", "files", "forms", "ai"],
+    env: { NEXUS_GATEWAY_RATE_LIMIT_MAX: "100000" },
+  });
+  admin = await setupAdmin(app);
+}, 120_000);
+
+/** fetch against the gateway as the admin. */
+const api = (path: string, init: RequestInit = {}) =>
+  fetch(`${app.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${admin.token}`, ...(init.headers as Record<string, string>) },
+  });
 afterAll(async () => {
   await app?.stop();
   if (app) removeDir(app.dataDir);
@@ -58,7 +77,7 @@ async function until(cond: () => Promise<boolean>): Promise<void> {
 }
 
 const post = async (path: string, body: unknown) => {
-  const res = await app.api(`/api/ai${path}`, {
+  const res = await api(`/api/ai${path}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -88,13 +107,10 @@ describe("semantic search", () => {
   }, 60_000);
 
   it("indexes the names of uploaded files from the files service's events, and drops deleted ones", async () => {
-    const put = await app.api(
-      "/api/files/spaces/me/content/maintenance/boiler-pressure-valve-replacement.pdf",
-      {
-        method: "PUT",
-        body: "%PDF-1.4 test",
-      },
-    );
+    const put = await api("/api/files/spaces/me/content/maintenance/boiler-pressure-valve-replacement.pdf", {
+      method: "PUT",
+      body: "%PDF-1.4 test",
+    });
     expect(put.status).toBeLessThan(300);
     const { file } = (await put.json()) as { file: { id: string } };
     const id = file.id;
@@ -102,7 +118,7 @@ describe("semantic search", () => {
       (await post("/search", { query: "fixing the heating boiler", kind: "file-name" })).body.hits[0];
     await until(async () => (await hit())?.id === `file:${id}`);
     expect((await hit()).text).toBe("maintenance/boiler-pressure-valve-replacement.pdf");
-    expect((await app.api(`/api/files/nodes/${id}`, { method: "DELETE" })).status).toBe(200);
+    expect((await api(`/api/files/nodes/${id}`, { method: "DELETE" })).status).toBe(200);
     await until(async () => (await hit()) === undefined);
   }, 60_000);
 
@@ -116,7 +132,7 @@ describe("semantic search", () => {
 
 /** Uploads `body` to the `me` space; the new file's id. */
 async function upload(path: string, body: Buffer, contentType: string): Promise<string> {
-  const put = await app.api(`/api/files/spaces/me/content/${path}`, {
+  const put = await api(`/api/files/spaces/me/content/${path}`, {
     method: "PUT",
     headers: { "content-type": contentType },
     body,
@@ -129,7 +145,7 @@ async function upload(path: string, body: Buffer, contentType: string): Promise<
 async function analysed(id: string): Promise<Record<string, string | number>> {
   let meta: Record<string, string | number> = {};
   await until(async () => {
-    const res = await app.api(`/api/files/nodes/${id}`);
+    const res = await api(`/api/files/nodes/${id}`);
     meta = ((await res.json()) as { node: { metadata: Record<string, string | number> } }).node.metadata;
     return Object.keys(meta).some((k) => k.startsWith("ai."));
   });
@@ -147,10 +163,17 @@ describe("pipeline hooks on uploads", () => {
     expect(String(meta["ai.ocrText"])).toMatch(/PUMP\s*SERVICE\s*2026/);
     expect(String(meta["ai.ocrText"])).toMatch(/valve/);
     expect(meta["ai.ocrLines"]).toBe(2);
-    expect(meta).toMatchObject({ "ai.moderation": "neutral", "ai.flagged": 0 });
+    expect(meta).toMatchObject({ "ai.moderation": "neutral", "ai.flagged": 0, "ai.faces": 0 });
+    expect(typeof meta["ai.objects"]).toBe("string");
     expect(String(meta["ai.moderationScores"])).toMatch(/^neutral 0\.\d{3}, /);
     const hits = (await post("/search", { query: "pump service", kind: "file-ocr" })).body.hits;
     expect(hits[0].id).toBe(`file-ocr:${id}`);
+  }, 60_000);
+
+  it("writes the faces (and objects) found in an image as metadata", async () => {
+    const meta = await analysed(await upload("photos/face.png", drawnFace(), "image/png"));
+    expect(meta["ai.faces"]).toBe(1);
+    expect(typeof meta["ai.objects"]).toBe("string");
   }, 60_000);
 
   it("writes an audio file's speech segments as metadata", async () => {
@@ -175,43 +198,208 @@ describe("pipeline hooks on uploads", () => {
   }, 60_000);
 });
 
-describe("pipeline hooks on forms attachments", () => {
-  const xform = `<?xml version="1.0"?>
+/** An XForm with one photo question. */
+const photoForm = (id: string, title: string) => `<?xml version="1.0"?>
 <h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml" xmlns:jr="http://openrosa.org/javarosa">
-<h:head><h:title>Meter reading</h:title><model>
-<instance><data id="meter" version="1"><photo/><meta><instanceID/></meta></data></instance>
+<h:head><h:title>${title}</h:title><model>
+<instance><data id="${id}" version="1"><photo/><meta><instanceID/></meta></data></instance>
 <bind nodeset="/data/photo" type="binary"/>
 <bind nodeset="/data/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/>
 </model></h:head>
 <h:body><upload ref="/data/photo" mediatype="image/*"><label>Photo</label></upload></h:body></h:html>`;
 
+/** Publishes a photo form `id` and submits one photo of `lines` (as ODK Collect does, with a new app user). */
+async function submitPhoto(id: string, photoName: string, instanceId: string, lines: string[]) {
+  const up = await api("/api/forms/forms?publish=true", {
+    method: "POST",
+    headers: { "content-type": "application/xml" },
+    body: photoForm(id, `Photo ${id}`),
+  });
+  expect(up.status, await up.clone().text()).toBe(201);
+  const au = await api("/api/forms/app-users", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: `tablet-${id}` }),
+  });
+  const { serverUrl } = (await au.json()) as { serverUrl: string };
+  const fd = new FormData();
+  const xml =
+    `<data id="${id}" version="1"><photo>${photoName}</photo>` +
+    `<meta><instanceID>${instanceId}</instanceID></meta></data>`;
+  fd.append("xml_submission_file", new Blob([xml], { type: "text/xml" }), "submission.xml");
+  const photo = new Uint8Array(textImage(lines));
+  fd.append(photoName, new Blob([photo], { type: "image/png" }), photoName);
+  const sub = await fetch(`${serverUrl}/submission`, { method: "POST", body: fd });
+  expect(sub.status, await sub.text()).toBe(201);
+}
+
+describe("pipeline hooks on forms attachments", () => {
   it("reads the text in a submitted photo and indexes it as form-ocr", async () => {
-    const up = await app.api("/api/forms/forms?publish=true", {
-      method: "POST",
-      headers: { "content-type": "application/xml" },
-      body: xform,
-    });
-    expect(up.status, await up.clone().text()).toBe(201);
-    const au = await app.api("/api/forms/app-users", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: "tablet" }),
-    });
-    const { serverUrl } = (await au.json()) as { serverUrl: string };
-    const fd = new FormData();
-    const xml =
-      `<data id="meter" version="1"><photo>meter.png</photo>` +
-      `<meta><instanceID>uuid:5b0c7e1a-2c3d-4e5f-8a9b-0c1d2e3f4a5b</instanceID></meta></data>`;
-    fd.append("xml_submission_file", new Blob([xml], { type: "text/xml" }), "submission.xml");
-    const photo = textImage(["METER 4711 READING", "gas 0815 m3"]);
-    fd.append("meter.png", new Blob([new Uint8Array(photo)], { type: "image/png" }), "meter.png");
-    const sub = await fetch(`${serverUrl}/submission`, { method: "POST", body: fd });
-    expect(sub.status, await sub.text()).toBe(201);
+    await submitPhoto("meter", "meter.png", "uuid:5b0c7e1a-2c3d-4e5f-8a9b-0c1d2e3f4a5b", [
+      "METER 4711 READING",
+      "gas 0815 m3",
+    ]);
     const hit = async () =>
       (await post("/search", { query: "meter reading", kind: "form-ocr" })).body.hits[0];
     await until(async () => (await hit()) !== undefined);
     const h = await hit();
     expect(h.id).toMatch(/^form-ocr:[^/]+\/meter\.png$/);
     expect(h.text).toMatch(/METER\s*4711/);
+    // The forms service stores the results with the submission and returns them as the attachment's `ai`.
+    const subId = (h.id as string).slice("form-ocr:".length).split("/")[0];
+    type Att = { name: string; ai: Record<string, string | number> | null };
+    let att: Att | undefined;
+    await until(async () => {
+      const res = await api(`/api/forms/submissions/${subId}`);
+      att = ((await res.json()) as { attachments: Att[] }).attachments.find((a) => a.name === "meter.png");
+      return !!att?.ai;
+    });
+    expect(String(att?.ai?.["ai.ocrText"])).toMatch(/METER\s*4711/);
+    expect(att?.ai).toMatchObject({ "ai.moderation": "neutral", "ai.faces": 0 });
+  }, 60_000);
+});
+
+// Access control: search shows each caller only what they may read (services/ai/search-access.ts).
+
+let alice: Person;
+let bob: Person;
+let carl: Person;
+let dana: Person;
+let team: string;
+
+async function call(p: Person, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${app.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${p.token}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: test responses are checked field by field
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/** The ids `p` finds for `query` (of `kind`, `limit` hits). */
+async function found(p: Person, query: string, kind?: string, limit = 100): Promise<string[]> {
+  const r = await call(p, "POST", "/api/ai/search", { query, limit, ...(kind ? { kind } : {}) });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return (r.body.hits as { id: string }[]).map((h) => h.id);
+}
+
+/** Uploads to `space` as `p`; the new file's id. */
+async function uploadAs(p: Person, space: string, path: string, body: Buffer, contentType: string) {
+  const res = await fetch(`${app.url}/api/files/spaces/${space}/content/${path}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${p.token}`, "content-type": contentType },
+    body,
+  });
+  expect(res.status).toBeLessThan(300);
+  return ((await res.json()) as { file: { id: string } }).file.id;
+}
+
+beforeAll(async () => {
+  const roles = [
+    { name: "indexer", permissions: ["ai:index"] },
+    { name: "form-searcher", permissions: ["ai:read", "forms:read"] },
+    { name: "file-searcher", permissions: ["ai:read", "files:read"] },
+  ];
+  for (const r of roles) expect((await call(admin, "POST", "/api/identity/roles", r)).status).toBe(201);
+  alice = await addPerson(app, admin, "alice", ["field-agent", "indexer"]);
+  bob = await addPerson(app, admin, "bob", ["field-agent", "indexer"]);
+  carl = await addPerson(app, admin, "carl", ["field-agent"]);
+  dana = await addPerson(app, admin, "dana", ["form-searcher"]);
+  team = await addTeam(app, admin, "crew", [alice, carl]);
+}, 120_000);
+
+describe("files in search", () => {
+  it("a team space's OCR text: found by its members, not by others, and not after leaving the team", async () => {
+    const photo = textImage(["ZEPHYR VAULT 7731", "combination secret"]);
+    const id = await uploadAs(alice, `team:${team}`, "safe.png", photo, "image/png");
+    const query = "zephyr vault combination";
+    await waitFor(async () => (await found(alice, query, "file-ocr")).includes(`file-ocr:${id}`), 30_000);
+    expect(await found(carl, query, "file-ocr")).toContain(`file-ocr:${id}`);
+    expect(await found(admin, query, "file-ocr")).toContain(`file-ocr:${id}`);
+    expect(await found(bob, query, "file-ocr")).not.toContain(`file-ocr:${id}`);
+    expect(await found(bob, "safe png")).not.toContain(`file:${id}`);
+
+    const removed = await call(admin, "DELETE", `/api/identity/teams/${team}/members/${carl.id}`);
+    expect(removed.status).toBe(200);
+    carl.token = await login(app, carl.username, carl.password);
+    expect(await found(carl, query, "file-ocr")).not.toContain(`file-ocr:${id}`);
+    expect(await found(alice, query, "file-ocr")).toContain(`file-ocr:${id}`);
+  }, 60_000);
+
+  it("a file in one's own space: found by its owner and admins only", async () => {
+    const id = await uploadAs(
+      alice,
+      "me",
+      "plans/quarantine-greenhouse-layout.txt",
+      Buffer.from("x"),
+      "text/plain",
+    );
+    const query = "greenhouse quarantine layout";
+    await waitFor(async () => (await found(alice, query, "file-name")).includes(`file:${id}`), 30_000);
+    expect(await found(admin, query, "file-name")).toContain(`file:${id}`);
+    for (const p of [bob, carl, dana]) expect(await found(p, query)).not.toContain(`file:${id}`);
+  }, 60_000);
+});
+
+describe("forms attachments in search", () => {
+  it("is found with forms:read only, and no longer once the role loses it", async () => {
+    await submitPhoto("sitephoto", "site.png", "uuid:9a0c7e1a-2c3d-4e5f-8a9b-0c1d2e3f4a5b", [
+      "BORDER CROSSING KILO",
+      "password orchid",
+    ]);
+
+    const query = "border crossing kilo";
+    const formHits = async (p: Person) =>
+      (await found(p, query, "form-ocr")).filter((id) => id.endsWith("/site.png"));
+    await waitFor(async () => (await formHits(dana)).length === 1, 30_000);
+    expect(await formHits(alice)).toHaveLength(1);
+    const erin = await addPerson(app, admin, "erin", ["file-searcher"]);
+    expect(await formHits(erin)).toEqual([]);
+
+    const patched = await call(admin, "PATCH", "/api/identity/roles/form-searcher", {
+      permissions: ["ai:read"],
+    });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    dana.token = await login(app, dana.username, dana.password);
+    expect(await formHits(dana)).toEqual([]);
+  }, 60_000);
+});
+
+describe("texts indexed through the API", () => {
+  it("belong to who indexed them; limit counts allowed hits; others cannot replace or remove them", async () => {
+    const mine = [{ id: "alice-note", kind: "note", text: "the spare key is under the blue flower pot" }];
+    expect((await call(alice, "POST", "/api/ai/index", { documents: mine })).status).toBe(200);
+    const other = [{ id: "bob-note", kind: "note", text: "bicycle repair checklist" }];
+    expect((await call(bob, "POST", "/api/ai/index", { documents: other })).status).toBe(200);
+
+    const query = "where is the spare key hidden";
+    expect((await found(alice, query, "note", 1))[0]).toBe("alice-note");
+    // Alice's note ranks first for this query, but bob's one allowed hit still comes back.
+    expect(await found(bob, query, "note", 1)).toEqual(["bob-note"]);
+    expect(await found(admin, query, "note")).toContain("alice-note");
+
+    const steal = [{ id: "alice-note", kind: "note", text: "overwritten" }];
+    expect((await call(bob, "POST", "/api/ai/index", { documents: steal })).status).toBe(409);
+    expect((await call(bob, "DELETE", "/api/ai/index/alice-note")).status).toBe(404);
+    expect((await found(alice, query, "note", 1))[0]).toBe("alice-note");
+    expect((await call(alice, "DELETE", "/api/ai/index/alice-note")).status).toBe(200);
+    expect(await found(alice, query, "note")).not.toContain("alice-note");
+  }, 60_000);
+
+  it("pipeline documents cannot be replaced or removed through the API", async () => {
+    const id = await uploadAs(bob, "me", "bobs-tractor-manual.txt", Buffer.from("x"), "text/plain");
+    await waitFor(
+      async () => (await found(bob, "tractor manual", "file-name")).includes(`file:${id}`),
+      30_000,
+    );
+    const doc = [{ id: `file:${id}`, kind: "file-name", text: "hijacked" }];
+    expect((await call(bob, "POST", "/api/ai/index", { documents: doc })).status).toBe(409);
+    expect((await call(admin, "POST", "/api/ai/index", { documents: doc })).status).toBe(409);
+    expect((await call(bob, "DELETE", `/api/ai/index/file:${id}`)).status).toBe(403);
+    expect((await call(alice, "DELETE", `/api/ai/index/file:${id}`)).status).toBe(404);
   }, 60_000);
 });

@@ -1,6 +1,6 @@
 /**
- * The box's OpenAPI document as a generated client sees it: served by a real gateway (identity, files,
- * system), it lints with @redocly/cli's recommended rules without errors, validates with swagger-parser,
+ * The box's OpenAPI document as a generated client sees it: served by a real gateway with every service
+ * (identity, files, system, forms, media, ai), it lints with @redocly/cli's recommended rules without errors, validates with swagger-parser,
  * declares each operation's id, tag, security, response schema and ErrorBody errors, and generates exactly
  * the committed client types (test/generated/nexus-api.d.ts; `UPDATE_GENERATED=1` rewrites them).
  */
@@ -27,13 +27,21 @@ interface Doc {
   components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
 }
 
+/** Every service of the registry (services/registry.ts). */
+const SERVICES = ["identity", "files", "system", "forms", "media", "ai"] as const;
+const SERVICE = SERVICES.join("|");
+
 let app: TestAppliance;
 let doc: Doc;
 let docFile: string;
 const dir = tempDir("nexus-openapi-");
 
 beforeAll(async () => {
-  app = await startTestAppliance({ services: ["identity", "files", "system"] });
+  app = await startTestAppliance({
+    services: [...SERVICES],
+    // The document does not depend on the installed packs: skip copying them.
+    env: { NEXUS_AI_BUILTIN_PACKS: "false" },
+  });
   const admin = await setupAdmin(app);
   const res = await fetch(`${app.url}/api/openapi.json`, {
     headers: { authorization: `Bearer ${admin.token}` },
@@ -82,7 +90,7 @@ describe("the served OpenAPI document", () => {
     expect(doc.openapi).toBe("3.1.0");
     const paths = Object.keys(doc.paths);
     for (const p of paths)
-      expect(p).toMatch(/^(\/api\/(identity|files|system|appliance)\/|\/(health|ready|metrics)$)/);
+      expect(p).toMatch(new RegExp(`^(/api/(${SERVICE}|appliance)/|/(health|ready|metrics)$)`));
     expect(paths.filter((p) => p.includes("/internal"))).toEqual([]);
     expect(paths).toEqual(
       expect.arrayContaining([
@@ -99,7 +107,7 @@ describe("the served OpenAPI document", () => {
 
   it("gives every operation a unique camelCase operationId and its service's tag", () => {
     const ids = operations().map(({ op }) => op.operationId);
-    for (const id of ids) expect(id).toMatch(/^(identity|files|system|appliance|gateway)[A-Z][A-Za-z0-9]*$/);
+    for (const id of ids) expect(id).toMatch(new RegExp(`^(${SERVICE}|appliance|gateway)[A-Z][A-Za-z0-9]*$`));
     expect(new Set(ids).size).toBe(ids.length);
     // The gateway's own paths (/health, /ready, /metrics, /api/appliance/…) are tagged `appliance`.
     const tagOf = (path: string) => (path.startsWith("/api/") ? path.split("/")[2] : "appliance");
@@ -114,6 +122,13 @@ describe("the served OpenAPI document", () => {
     expect(open).toEqual(
       [
         "GET /api/files/s/{token}",
+        // An app user's key in the URL is the credential (services/forms/openrosa-doc.ts).
+        "GET /api/forms/openrosa/key/{token}/formList",
+        "GET /api/forms/openrosa/key/{token}/forms/{formId}/{version}/attachments/{name}",
+        "GET /api/forms/openrosa/key/{token}/forms/{formId}/{version}/form.xml",
+        "GET /api/forms/openrosa/key/{token}/forms/{formId}/{version}/manifest",
+        "GET /api/forms/openrosa/key/{token}/submission",
+        "POST /api/forms/openrosa/key/{token}/submission",
         "GET /api/identity/jwks",
         "GET /api/identity/setup",
         "OPTIONS /api/files/tus",
@@ -134,6 +149,16 @@ describe("the served OpenAPI document", () => {
       { bearer: ["identity:users:write"] },
       { apiKey: ["identity:users:write"] },
       { session: ["identity:users:write"], csrf: [] },
+    ]);
+    expect(doc.paths["/api/forms/me/openrosa/submission"]!.post!.security).toEqual([
+      { bearer: ["forms:submit"] },
+      { apiKey: ["forms:submit"] },
+      { session: ["forms:submit"], csrf: [] },
+    ]);
+    expect(doc.paths["/api/forms/me/openrosa/formList"]!.get!.security).toEqual([
+      { bearer: ["forms:read"] },
+      { apiKey: ["forms:read"] },
+      { session: ["forms:read"] },
     ]);
     expect(doc.paths["/api/identity/me"]!.get!.security).toEqual([
       { bearer: [] },

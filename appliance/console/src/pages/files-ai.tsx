@@ -1,6 +1,7 @@
 /**
  * What the AI service found in a file (its `ai.*` metadata, written by services/files/ai-metadata.ts): the
- * recognised text, the moderation class with every score, speech segments, or why the content could not be read.
+ * recognised text, the moderation class with every score, the objects and faces detected, speech segments, or why
+ * the content could not be read.
  */
 import type { FileNode } from "../types";
 
@@ -23,6 +24,8 @@ export function aiRows(m: Meta): [string, string][] {
         has("ai.moderationScores") ? ` — ${m["ai.moderationScores"]}` : ""
       }`,
     ]);
+  if (has("ai.objects")) rows.push(["Objects", String(m["ai.objects"]) || "none found"]);
+  if (has("ai.faces")) rows.push(["Faces", String(m["ai.faces"])]);
   if (has("ai.ocrLines")) rows.push(["Text lines", String(m["ai.ocrLines"])]);
   if (has("ai.speechSegments"))
     rows.push([
@@ -35,6 +38,8 @@ export function aiRows(m: Meta): [string, string][] {
     "ai.moderation",
     "ai.flagged",
     "ai.moderationScores",
+    "ai.objects",
+    "ai.faces",
     "ai.ocrLines",
     "ai.ocrText",
     "ai.speechSegments",

@@ -41,7 +41,14 @@ export interface Submission {
   reviewComment: string | null;
   revision: number;
   fields: Record<string, string>;
-  attachments: { name: string; present: boolean; size: number | null; contentType: string | null }[];
+  attachments: {
+    name: string;
+    present: boolean;
+    size: number | null;
+    contentType: string | null;
+    /** What the AI service found in it (`ai.*` keys), null until analysed. */
+    ai: Record<string, string | number> | null;
+  }[];
   xml?: string;
 }
 

@@ -1,11 +1,13 @@
 /**
- * One submission: its fields, attachments (images inline, others as links), its history, and for reviewers
+ * One submission: its fields, attachments (images inline, others as links, each with what the AI service found in
+ * it), its history, and for reviewers
  * rejecting with a comment and editing the data as a new revision.
  */
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, get, headersFor, post } from "../api";
 import { when } from "../format";
 import { Action, Field, useOutcome } from "../ui";
+import { AiDetails } from "./files-ai";
 import type { Submission } from "./forms-api";
 
 interface History {
@@ -80,6 +82,15 @@ export function SubmissionDetail(props: { id: string; review: boolean; onChanged
           );
         })}
       </div>
+      {sub.attachments.map(
+        (a) =>
+          a.ai && (
+            <details key={`ai-${a.name}`}>
+              <summary>AI: {a.name}</summary>
+              <AiDetails name={a.name} metadata={a.ai} />
+            </details>
+          ),
+      )}
       {props.review && (
         <div class="toolbar">
           <Field label="Comment" value={comment} onInput={setComment} />
