@@ -8,7 +8,8 @@
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
-import { Decrypter, Encrypter } from "age-encryption";
+import { Decrypter, Encrypter, type Identity } from "age-encryption";
+import { x25519Header, x25519Identity } from "./age-x25519.js";
 
 const CHUNK = 64 * 1024;
 const TAG = 16;
@@ -32,12 +33,18 @@ function headerLength(buf: Buffer): number {
   return end < 0 ? -1 : end + 1;
 }
 
+/** An X25519 recipient (`age1…`, 32 bytes): its header is made natively (age-x25519.ts). */
+const X25519_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
+const X25519_IDENTITY = /^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/;
+
 /**
- * A fresh header for `recipient` and its file key. typage makes the header (its X25519 stanza and MAC); the
+ * A fresh header for `recipient` and its file key: natively for an X25519 recipient (age-x25519.ts), else
+ * (another recipient type) through typage. typage makes the header (its X25519 stanza and MAC); the
  * file key is seen by a second Recipient (the package's public interface) that adds no stanza, so the header
  * is exactly the one typage writes for that recipient alone, and no identity is needed (recipient mode).
  */
 export async function newHeader(recipient: string): Promise<{ header: Buffer; fileKey: Uint8Array }> {
+  if (X25519_RECIPIENT.test(recipient)) return x25519Header(recipient);
   let fileKey: Uint8Array | null = null;
   const e = new Encrypter();
   e.addRecipient(recipient);
@@ -84,6 +91,14 @@ class PieceQueue {
   }
 }
 
+/**
+ * An X25519 identity string as a native Identity (age-x25519.ts), any other kind as it is (typage opens it).
+ * A restore or verify makes it once and opens every object with it.
+ */
+export function nativeIdentity(identity: string | Identity): string | Identity {
+  return typeof identity === "string" && X25519_IDENTITY.test(identity) ? x25519Identity(identity) : identity;
+}
+
 /** Encrypts a stream into an age file with the given header and file key. */
 export function sealStream(header: Buffer, fileKey: Uint8Array): Transform {
   const nonce = randomBytes(16);
@@ -119,7 +134,7 @@ export function sealStream(header: Buffer, fileKey: Uint8Array): Transform {
 }
 
 /** Decrypts an age file with `identity`; a wrong key or any altered byte makes the stream fail. */
-export function openStream(identity: string, onHeaderError: (err: Error) => Error): Transform {
+export function openStream(identity: string | Identity, onHeaderError: (err: Error) => Error): Transform {
   let head: Buffer = Buffer.alloc(0);
   const queue = new PieceQueue();
   let key: Buffer | null = null;
