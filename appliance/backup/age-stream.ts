@@ -105,30 +105,31 @@ export function sealStream(header: Buffer, fileKey: Uint8Array): Transform {
   const key = payloadKey(fileKey, nonce);
   const queue = new PieceQueue();
   let counter = 0;
-  const seal = (t: Transform, n: number, last: boolean) => {
+  const seal = (out: Buffer[], n: number, last: boolean) => {
     const c = createCipheriv("chacha20-poly1305", key, chunkNonce(counter++, last), { authTagLength: TAG });
-    for (const piece of queue.take(n)) t.push(c.update(piece));
+    for (const piece of queue.take(n)) out.push(c.update(piece));
     c.final();
-    t.push(c.getAuthTag());
+    out.push(c.getAuthTag());
   };
   let started = false;
-  const start = (t: Transform) => {
-    if (started) return;
+  const start = (): Buffer[] => {
+    if (started) return [];
     started = true;
-    t.push(Buffer.concat([header, nonce]));
+    return [header, nonce];
   };
   return new Transform({
     transform(data: Buffer, _enc, done: TransformCallback) {
-      start(this);
+      const out = start();
       queue.push(data);
       // Keep at least one byte back: only the flush knows which chunk is the last.
-      while (queue.length > CHUNK) seal(this, CHUNK, false);
-      done();
+      while (queue.length > CHUNK) seal(out, CHUNK, false);
+      // One buffer per input (a 1 MiB read is 16 chunks): few, large writes downstream.
+      done(null, out.length ? Buffer.concat(out) : undefined);
     },
     flush(done: TransformCallback) {
-      start(this);
-      seal(this, queue.length, true);
-      done();
+      const out = start();
+      seal(out, queue.length, true);
+      done(null, Buffer.concat(out));
     },
   });
 }
@@ -140,19 +141,21 @@ export function openStream(identity: string | Identity, onHeaderError: (err: Err
   let key: Buffer | null = null;
   let counter = 0;
   // A chunk's plaintext is released only once its tag checked out.
-  const open = (t: Transform, n: number, last: boolean) => {
+  const open = (out: Buffer[], n: number, last: boolean) => {
     if (n < TAG || (last && n === TAG && counter > 0)) throw new Error("truncated age payload");
     const d = createDecipheriv("chacha20-poly1305", key!, chunkNonce(counter++, last), {
       authTagLength: TAG,
     });
-    const pieces = queue.take(n - TAG);
-    const out = pieces.map((p) => d.update(p));
+    const plain = queue.take(n - TAG).map((p) => d.update(p));
     d.setAuthTag(Buffer.concat(queue.take(TAG)));
     d.final();
-    for (const o of out) t.push(o);
+    out.push(...plain);
   };
-  const drain = (t: Transform) => {
-    while (queue.length > CHUNK + TAG) open(t, CHUNK + TAG, false);
+  /** Opens every whole chunk but the last; their plaintext as one buffer (few, large writes downstream). */
+  const drain = (): Buffer | undefined => {
+    const out: Buffer[] = [];
+    while (queue.length > CHUNK + TAG) open(out, CHUNK + TAG, false);
+    return out.length ? Buffer.concat(out) : undefined;
   };
   /** Reads the header once enough bytes are there; false while they are not. */
   const readHeader = async (): Promise<boolean> => {
@@ -179,8 +182,7 @@ export function openStream(identity: string | Identity, onHeaderError: (err: Err
       if (key) {
         try {
           queue.push(data);
-          drain(this);
-          done();
+          done(null, drain());
         } catch (err) {
           done(err as Error);
         }
@@ -188,17 +190,16 @@ export function openStream(identity: string | Identity, onHeaderError: (err: Err
       }
       head = head.length ? Buffer.concat([head, data]) : data;
       readHeader()
-        .then((ready) => {
-          if (ready) drain(this);
-          done();
-        })
+        .then((ready) => done(null, ready ? drain() : undefined))
         .catch(done);
     },
     flush(done: TransformCallback) {
       try {
         if (!key) throw new Error("not an age file (truncated header)");
-        open(this, queue.length, true);
-        done();
+        const out: Buffer[] = [];
+        open(out, queue.length, true);
+        const last = Buffer.concat(out);
+        done(null, last.length ? last : undefined);
       } catch (err) {
         done(err as Error);
       }
