@@ -123,7 +123,7 @@ export function sealStream(header: Buffer, fileKey: Uint8Array): Transform {
       queue.push(data);
       // Keep at least one byte back: only the flush knows which chunk is the last.
       while (queue.length > CHUNK) seal(out, CHUNK, false);
-      // One buffer per input (a 1 MiB read is 16 chunks): few, large writes downstream.
+      // One buffer per input (a 256 KiB read is 4 chunks): few, large writes downstream.
       done(null, out.length ? Buffer.concat(out) : undefined);
     },
     flush(done: TransformCallback) {

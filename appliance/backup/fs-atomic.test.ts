@@ -12,7 +12,7 @@ describe("writeAtomic and shared directory fsyncs", () => {
     const bodies = Array.from({ length: 12 }, (_, i) => Buffer.alloc(1000 + i, i));
     await Promise.all(bodies.map((b, i) => writeAtomic(join(dir, `f${i}`), join(dir, `f${i}.tmp`), b)));
     expect(readdirSync(dir).sort()).toEqual(bodies.map((_, i) => `f${i}`).sort());
-    bodies.forEach((b, i) => expect(readFileSync(join(dir, `f${i}`))).toEqual(b));
+    expect(bodies.map((_, i) => readFileSync(join(dir, `f${i}`)))).toEqual(bodies);
   });
 
   it("a failing directory fsync fails every caller that shared it, and the next call runs afresh", async () => {

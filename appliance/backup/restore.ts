@@ -19,6 +19,7 @@ import { SERVICE_NAME } from "../lib/names.js";
 import { applyStaged, assertStopped, type Change, planChanges } from "./apply.js";
 import { openBlobStore } from "./blobs.js";
 import { partIdentity } from "./crypto.js";
+import { IO_CHUNK } from "./fs-atomic.js";
 import { openBackupManifest, type SealedManifest } from "./manifest.js";
 import { BackupPartDamagedError, getDecrypted } from "./parts-io.js";
 import { progressReporter } from "./progress.js";
@@ -26,9 +27,8 @@ import { assertSchemaKnown } from "./schema.js";
 import { type SyncEpoch, startSyncEpochs } from "./sync-epoch.js";
 import type { BackupDecryptionKey, BackupDestination, BackupProgress } from "./types.js";
 
-/** Objects fetched at once (their fsyncs overlap), and the write size of a restored file. */
+/** Objects fetched at once (their fsyncs overlap). */
 const GET_CONCURRENCY = 4;
-const WRITE_CHUNK = 1024 * 1024;
 
 const SECRET_PATH = /^secrets\/[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
 
@@ -77,7 +77,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{
       const file = join(staging, part.path);
       await mkdir(dirname(file), { recursive: true, mode: 0o700 });
       progress.phase("restore", part.path);
-      const sink = createWriteStream(file, { mode: 0o600, highWaterMark: WRITE_CHUNK });
+      const sink = createWriteStream(file, { mode: 0o600, highWaterMark: IO_CHUNK });
       await getDecrypted(dest, part.key, identity, part, sink, progress.add);
     });
     const blobChanges = await restoreBlobs(opts, sealed, identity, staging, progress);

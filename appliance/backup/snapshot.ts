@@ -18,6 +18,7 @@ import { applianceVersion } from "../paths.js";
 import { filesUnder } from "./apply.js";
 import { openBlobStore, referencedBlobs } from "./blobs.js";
 import { BackupKeyError, blobObjectName, manifestSealer, type PartKeys, partKeysFor } from "./crypto.js";
+import { IO_CHUNK } from "./fs-atomic.js";
 import {
   type BlobEntry,
   buildManifest,
@@ -42,8 +43,6 @@ import { snapshotId, stageDataDir } from "./upgrade-snapshot.js";
 
 /** Objects put at once: enough to overlap their fsyncs and reads, few enough to bound memory. */
 const PUT_CONCURRENCY = 4;
-/** Read size of a staged file (the cipher seals 64 KiB chunks of it; fewer, larger reads cost less). */
-const READ_CHUNK = 1024 * 1024;
 
 export interface CreateBackupOptions {
   dataDir: string;
@@ -119,7 +118,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupSum
       progress.phase(path.startsWith("services/") ? "databases" : "config", path);
       const key = partKey(id, n);
       written.push(key);
-      const src = createReadStream(join(staging, path), { highWaterMark: READ_CHUNK });
+      const src = createReadStream(join(staging, path), { highWaterMark: IO_CHUNK });
       parts[n] = { key, path, ...(await putEncrypted(dest, key, keys, src, progress.add)) };
     });
     const { entries, copied } = await putBlobs(dataDir, dest, keys, blobs, progress, checkAbort);
