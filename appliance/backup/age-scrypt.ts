@@ -4,8 +4,9 @@
  * JavaScript (2.5 s or more for work factor 18 on this box); the stanza is the same, so a manifest stays a
  * plain passphrase-encrypted age file (`age -d` opens it).
  */
-import { createCipheriv, createDecipheriv, randomBytes, scrypt } from "node:crypto";
+import { randomBytes, scrypt } from "node:crypto";
 import { type Identity, type Recipient, Stanza } from "age-encryption";
+import { b64, openFileKey, sealFileKey } from "./age-x25519.js";
 
 const LABEL = "age-encryption.org/v1/scrypt";
 const MAX_LOG_N = 22;
@@ -24,8 +25,6 @@ function wrapKey(passphrase: string, salt: Buffer, logN: number): Promise<Buffer
   );
 }
 
-const ZERO_NONCE = Buffer.alloc(12);
-
 /**
  * Encrypts the file key to a passphrase: one `scrypt <salt> <logN>` stanza. The salt is drawn and scrypt
  * started at once (on the thread pool), so a caller can make the recipient early and let the key derivation
@@ -41,9 +40,7 @@ export function scryptRecipient(passphrase: string, logN: number): Recipient {
       if (used) throw new Error("a scrypt recipient wraps one file key: make another for the next file");
       used = true;
       const key = await derived;
-      const c = createCipheriv("chacha20-poly1305", key, ZERO_NONCE, { authTagLength: 16 });
-      const body = Buffer.concat([c.update(fileKey), c.final(), c.getAuthTag()]);
-      return [new Stanza(["scrypt", salt.toString("base64").replace(/=+$/, ""), String(logN)], body)];
+      return [new Stanza(["scrypt", b64(salt), String(logN)], sealFileKey(key, fileKey))];
     },
   };
 }
@@ -66,14 +63,7 @@ export function scryptIdentity(passphrase: string): Identity {
         throw new Error("invalid scrypt stanza");
       }
       if (Number(logNs) > MAX_LOG_N) throw new Error("scrypt work factor is too high");
-      const key = await wrapKey(passphrase, salt, Number(logNs));
-      const d = createDecipheriv("chacha20-poly1305", key, ZERO_NONCE, { authTagLength: 16 });
-      d.setAuthTag(Buffer.from(s.body.subarray(16)));
-      try {
-        return new Uint8Array(Buffer.concat([d.update(s.body.subarray(0, 16)), d.final()]));
-      } catch {
-        return null;
-      }
+      return openFileKey(await wrapKey(passphrase, salt, Number(logNs)), s.body);
     },
   };
 }

@@ -8,7 +8,8 @@
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
-import { Decrypter, Encrypter } from "age-encryption";
+import { Decrypter, Encrypter, type Identity } from "age-encryption";
+import { x25519Header, x25519Identity } from "./age-x25519.js";
 
 const CHUNK = 64 * 1024;
 const TAG = 16;
@@ -32,12 +33,18 @@ function headerLength(buf: Buffer): number {
   return end < 0 ? -1 : end + 1;
 }
 
+/** An X25519 recipient (`age1…`, 32 bytes): its header is made natively (age-x25519.ts). */
+const X25519_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
+const X25519_IDENTITY = /^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/;
+
 /**
- * A fresh header for `recipient` and its file key. typage makes the header (its X25519 stanza and MAC); the
+ * A fresh header for `recipient` and its file key: natively for an X25519 recipient (age-x25519.ts), else
+ * (another recipient type) through typage. typage makes the header (its X25519 stanza and MAC); the
  * file key is seen by a second Recipient (the package's public interface) that adds no stanza, so the header
  * is exactly the one typage writes for that recipient alone, and no identity is needed (recipient mode).
  */
 export async function newHeader(recipient: string): Promise<{ header: Buffer; fileKey: Uint8Array }> {
+  if (X25519_RECIPIENT.test(recipient)) return x25519Header(recipient);
   let fileKey: Uint8Array | null = null;
   const e = new Encrypter();
   e.addRecipient(recipient);
@@ -84,60 +91,71 @@ class PieceQueue {
   }
 }
 
+/**
+ * An X25519 identity string as a native Identity (age-x25519.ts), any other kind as it is (typage opens it).
+ * A restore or verify makes it once and opens every object with it.
+ */
+export function nativeIdentity(identity: string | Identity): string | Identity {
+  return typeof identity === "string" && X25519_IDENTITY.test(identity) ? x25519Identity(identity) : identity;
+}
+
 /** Encrypts a stream into an age file with the given header and file key. */
 export function sealStream(header: Buffer, fileKey: Uint8Array): Transform {
   const nonce = randomBytes(16);
   const key = payloadKey(fileKey, nonce);
   const queue = new PieceQueue();
   let counter = 0;
-  const seal = (t: Transform, n: number, last: boolean) => {
+  const seal = (out: Buffer[], n: number, last: boolean) => {
     const c = createCipheriv("chacha20-poly1305", key, chunkNonce(counter++, last), { authTagLength: TAG });
-    for (const piece of queue.take(n)) t.push(c.update(piece));
+    for (const piece of queue.take(n)) out.push(c.update(piece));
     c.final();
-    t.push(c.getAuthTag());
+    out.push(c.getAuthTag());
   };
   let started = false;
-  const start = (t: Transform) => {
-    if (started) return;
+  const start = (): Buffer[] => {
+    if (started) return [];
     started = true;
-    t.push(Buffer.concat([header, nonce]));
+    return [header, nonce];
   };
   return new Transform({
     transform(data: Buffer, _enc, done: TransformCallback) {
-      start(this);
+      const out = start();
       queue.push(data);
       // Keep at least one byte back: only the flush knows which chunk is the last.
-      while (queue.length > CHUNK) seal(this, CHUNK, false);
-      done();
+      while (queue.length > CHUNK) seal(out, CHUNK, false);
+      // One buffer per input (a 256 KiB read is 4 chunks): few, large writes downstream.
+      done(null, out.length ? Buffer.concat(out) : undefined);
     },
     flush(done: TransformCallback) {
-      start(this);
-      seal(this, queue.length, true);
-      done();
+      const out = start();
+      seal(out, queue.length, true);
+      done(null, Buffer.concat(out));
     },
   });
 }
 
 /** Decrypts an age file with `identity`; a wrong key or any altered byte makes the stream fail. */
-export function openStream(identity: string, onHeaderError: (err: Error) => Error): Transform {
+export function openStream(identity: string | Identity, onHeaderError: (err: Error) => Error): Transform {
   let head: Buffer = Buffer.alloc(0);
   const queue = new PieceQueue();
   let key: Buffer | null = null;
   let counter = 0;
   // A chunk's plaintext is released only once its tag checked out.
-  const open = (t: Transform, n: number, last: boolean) => {
+  const open = (out: Buffer[], n: number, last: boolean) => {
     if (n < TAG || (last && n === TAG && counter > 0)) throw new Error("truncated age payload");
     const d = createDecipheriv("chacha20-poly1305", key!, chunkNonce(counter++, last), {
       authTagLength: TAG,
     });
-    const pieces = queue.take(n - TAG);
-    const out = pieces.map((p) => d.update(p));
+    const plain = queue.take(n - TAG).map((p) => d.update(p));
     d.setAuthTag(Buffer.concat(queue.take(TAG)));
     d.final();
-    for (const o of out) t.push(o);
+    out.push(...plain);
   };
-  const drain = (t: Transform) => {
-    while (queue.length > CHUNK + TAG) open(t, CHUNK + TAG, false);
+  /** Opens every whole chunk but the last; their plaintext as one buffer (few, large writes downstream). */
+  const drain = (): Buffer | undefined => {
+    const out: Buffer[] = [];
+    while (queue.length > CHUNK + TAG) open(out, CHUNK + TAG, false);
+    return out.length ? Buffer.concat(out) : undefined;
   };
   /** Reads the header once enough bytes are there; false while they are not. */
   const readHeader = async (): Promise<boolean> => {
@@ -164,8 +182,7 @@ export function openStream(identity: string, onHeaderError: (err: Error) => Erro
       if (key) {
         try {
           queue.push(data);
-          drain(this);
-          done();
+          done(null, drain());
         } catch (err) {
           done(err as Error);
         }
@@ -173,17 +190,16 @@ export function openStream(identity: string, onHeaderError: (err: Error) => Erro
       }
       head = head.length ? Buffer.concat([head, data]) : data;
       readHeader()
-        .then((ready) => {
-          if (ready) drain(this);
-          done();
-        })
+        .then((ready) => done(null, ready ? drain() : undefined))
         .catch(done);
     },
     flush(done: TransformCallback) {
       try {
         if (!key) throw new Error("not an age file (truncated header)");
-        open(this, queue.length, true);
-        done();
+        const out: Buffer[] = [];
+        open(out, queue.length, true);
+        const last = Buffer.concat(out);
+        done(null, last.length ? last : undefined);
       } catch (err) {
         done(err as Error);
       }

@@ -13,9 +13,15 @@
  */
 import { createHash, createHmac } from "node:crypto";
 import { pipeline, type Readable } from "node:stream";
-import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
+import {
+  Decrypter,
+  Encrypter,
+  generateX25519Identity,
+  type Identity,
+  identityToRecipient,
+} from "age-encryption";
 import { scryptIdentity, scryptRecipient } from "./age-scrypt.js";
-import { newHeader, openStream, sealStream } from "./age-stream.js";
+import { nativeIdentity, newHeader, openStream, sealStream } from "./age-stream.js";
 import type { BackupDecryptionKey, BackupEncryptionKey } from "./types.js";
 
 /** The backup cannot be opened with the key given. */
@@ -83,7 +89,7 @@ export async function encryptStream(recipient: string, src: NodeJS.ReadableStrea
 
 /** Decrypts a stream with `identity`; a wrong key or a flipped byte makes the stream fail where it is read. */
 export async function decryptStream(
-  identity: string,
+  identity: string | Identity,
   src: NodeJS.ReadableStream,
   what: string,
 ): Promise<Readable> {
@@ -129,9 +135,12 @@ export async function openManifest(
   }
 }
 
-/** The identity that decrypts parts: the manifest's data identity, or the caller's own. */
-export function partIdentity(key: BackupDecryptionKey, dataIdentity: string | undefined): string {
-  if (dataIdentity) return dataIdentity;
-  if ("identity" in key) return key.identity;
+/**
+ * The identity that decrypts parts: the manifest's data identity, or the caller's own; made once (natively
+ * for X25519), for every part and blob of one restore or verify.
+ */
+export function partIdentity(key: BackupDecryptionKey, dataIdentity: string | undefined): string | Identity {
+  if (dataIdentity) return nativeIdentity(dataIdentity);
+  if ("identity" in key) return nativeIdentity(key.identity);
   throw new Error("this backup was encrypted to a recipient: restore it with --identity-file");
 }

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { createReadStream, type Dirent } from "node:fs";
 import { mkdir, readdir, rm, rmdir, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { writeAtomic } from "./fs-atomic.js";
+import { IO_CHUNK, writeAtomic } from "./fs-atomic.js";
 import { type BackupDestination, BackupDestinationFullError, BackupPartMissingError } from "./types.js";
 
 const KEY = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
@@ -49,7 +49,7 @@ export function folderDestination(dir: string): BackupDestination {
     },
     async get(key) {
       const file = pathOf(key);
-      const s = createReadStream(file);
+      const s = createReadStream(file, { highWaterMark: IO_CHUNK });
       await new Promise<void>((ok, fail) => {
         s.once("open", () => ok());
         s.once("error", (err: NodeJS.ErrnoException) =>

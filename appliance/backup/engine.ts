@@ -1,58 +1,23 @@
 /**
  * What the job runner, the API and the CLI use of the backup engine (appliance/backup/index.ts, the
- * backup-core work): its functions as one object, so the runner takes the engine as a parameter.
+ * backup-core work): its functions as one object, so the runner takes the engine as a parameter. The
+ * signatures are the functions' own (no second copy to keep in step).
  */
+import type { listBackups } from "./manifest.js";
+import type { pruneBackups } from "./prune.js";
+import type { restoreBackup } from "./restore.js";
+import type { createBackup } from "./snapshot.js";
+import type { verifyBackup } from "./verify.js";
 
-import type { SyncEpoch } from "./sync-epoch.js";
-import type {
-  BackupDecryptionKey,
-  BackupDestination,
-  BackupEncryptionKey,
-  BackupProgress,
-  BackupReason,
-  BackupSummary,
-  RetentionPolicy,
-} from "./types.js";
-
-export type VerifyResult = { ok: true } | { ok: false; problems: { part: string; reason: string }[] };
-export interface RestorePlan {
-  changes: { path: string; action: "create" | "replace" | "delete" }[];
-  applied: boolean;
-  /** An enrolled box: the new sync epoch of each restored database (see sync-epoch.ts). */
-  syncEpochs?: SyncEpoch[];
-}
+export type VerifyResult = Awaited<ReturnType<typeof verifyBackup>>;
+export type RestorePlan = Awaited<ReturnType<typeof restoreBackup>>;
 
 export interface BackupEngine {
-  createBackup(opts: {
-    dataDir: string;
-    destination: BackupDestination;
-    key: BackupEncryptionKey;
-    includeSecrets?: boolean;
-    reason?: BackupReason;
-    onProgress?: (p: BackupProgress) => void;
-    signal?: AbortSignal;
-  }): Promise<BackupSummary>;
-  listBackups(destination: BackupDestination): Promise<BackupSummary[]>;
-  verifyBackup(opts: {
-    destination: BackupDestination;
-    id: string;
-    key: BackupDecryptionKey;
-    onProgress?: (p: BackupProgress) => void;
-  }): Promise<VerifyResult>;
-  restoreBackup(opts: {
-    dataDir: string;
-    destination: BackupDestination;
-    id: string;
-    key: BackupDecryptionKey;
-    dryRun?: boolean;
-    onProgress?: (p: BackupProgress) => void;
-  }): Promise<RestorePlan>;
-  pruneBackups(opts: {
-    destination: BackupDestination;
-    policy: RetentionPolicy;
-    now?: Date;
-    dryRun?: boolean;
-  }): Promise<{ kept: string[]; removed: string[] }>;
+  createBackup: typeof createBackup;
+  listBackups: typeof listBackups;
+  verifyBackup: typeof verifyBackup;
+  restoreBackup: typeof restoreBackup;
+  pruneBackups: typeof pruneBackups;
 }
 
 /**

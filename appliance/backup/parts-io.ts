@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { pipeline as pipelineCb, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import type { Identity } from "age-encryption";
 import { BackupKeyError, decryptStream, encryptStream } from "./crypto.js";
 import { type BackupDestination, BackupDestinationFullError, BackupPartMissingError } from "./types.js";
 
@@ -71,7 +72,7 @@ export async function putEncrypted(
 export async function getDecrypted(
   dest: BackupDestination,
   key: string,
-  identity: string,
+  identity: string | Identity,
   expect: { sha256: string; size: number; storedSha256?: string },
   sink: Writable,
   onBytes?: (n: number) => void,

@@ -13,16 +13,22 @@ import { createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { PassThrough } from "node:stream";
+import type { Identity } from "age-encryption";
+import { eachLimit } from "../lib/each-limit.js";
 import { SERVICE_NAME } from "../lib/names.js";
 import { applyStaged, assertStopped, type Change, planChanges } from "./apply.js";
 import { openBlobStore } from "./blobs.js";
 import { partIdentity } from "./crypto.js";
+import { IO_CHUNK } from "./fs-atomic.js";
 import { openBackupManifest, type SealedManifest } from "./manifest.js";
 import { BackupPartDamagedError, getDecrypted } from "./parts-io.js";
 import { progressReporter } from "./progress.js";
 import { assertSchemaKnown } from "./schema.js";
 import { type SyncEpoch, startSyncEpochs } from "./sync-epoch.js";
 import type { BackupDecryptionKey, BackupDestination, BackupProgress } from "./types.js";
+
+/** Objects fetched at once (their fsyncs overlap). */
+const GET_CONCURRENCY = 4;
 
 const SECRET_PATH = /^secrets\/[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
 
@@ -66,20 +72,14 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{
   await rm(staging, { recursive: true, force: true });
   try {
     progress.phase("restore");
-    for (const part of sealed.parts) {
-      assertRestorablePath(part.path);
+    for (const part of sealed.parts) assertRestorablePath(part.path);
+    await eachLimit(sealed.parts, GET_CONCURRENCY, async (part) => {
       const file = join(staging, part.path);
       await mkdir(dirname(file), { recursive: true, mode: 0o700 });
       progress.phase("restore", part.path);
-      await getDecrypted(
-        dest,
-        part.key,
-        identity,
-        part,
-        createWriteStream(file, { mode: 0o600 }),
-        progress.add,
-      );
-    }
+      const sink = createWriteStream(file, { mode: 0o600, highWaterMark: IO_CHUNK });
+      await getDecrypted(dest, part.key, identity, part, sink, progress.add);
+    });
     const blobChanges = await restoreBlobs(opts, sealed, identity, staging, progress);
     const secrets = sealed.summary.secretsIncluded;
     if (opts.dryRun) {
@@ -105,7 +105,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{
 async function restoreBlobs(
   opts: RestoreOptions,
   sealed: SealedManifest,
-  identity: string,
+  identity: string | Identity,
   staging: string,
   progress: ReturnType<typeof progressReporter>,
 ): Promise<Change[]> {
@@ -115,13 +115,14 @@ async function restoreBlobs(
   const changes: Change[] = [];
   try {
     if (!opts.dryRun) await store.init();
+    const missing: SealedManifest["blobs"] = [];
     for (const b of sealed.blobs) {
-      if (await store.stat(b.sha256).catch(() => null)) {
-        progress.add(b.size);
-        continue;
-      }
-      changes.push({ path: `blobs/${b.sha256}`, action: "create" });
-      if (opts.dryRun) continue;
+      if (await store.stat(b.sha256).catch(() => null)) progress.add(b.size);
+      else missing.push(b);
+    }
+    for (const b of missing) changes.push({ path: `blobs/${b.sha256}`, action: "create" });
+    if (opts.dryRun) return changes;
+    await eachLimit(missing, GET_CONCURRENCY, async (b) => {
       progress.phase("restore", `blob ${b.sha256}`);
       const pass = new PassThrough();
       const stored = store.put(b.sha256, pass, b.size);
@@ -131,7 +132,7 @@ async function restoreBlobs(
       await stored.catch((err: Error) => {
         throw new BackupPartDamagedError(b.key, `content does not match the manifest (${err.message})`);
       });
-    }
+    });
   } finally {
     await store.close();
   }

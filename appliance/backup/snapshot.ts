@@ -13,10 +13,12 @@ import { createReadStream, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { loadApplianceConfig } from "../config/load.js";
+import { eachLimit } from "../lib/each-limit.js";
 import { applianceVersion } from "../paths.js";
 import { filesUnder } from "./apply.js";
 import { openBlobStore, referencedBlobs } from "./blobs.js";
 import { BackupKeyError, blobObjectName, manifestSealer, type PartKeys, partKeysFor } from "./crypto.js";
+import { IO_CHUNK } from "./fs-atomic.js";
 import {
   type BlobEntry,
   buildManifest,
@@ -38,6 +40,9 @@ import type {
   BackupSummary,
 } from "./types.js";
 import { snapshotId, stageDataDir } from "./upgrade-snapshot.js";
+
+/** Objects put at once: enough to overlap their fsyncs and reads, few enough to bound memory. */
+const PUT_CONCURRENCY = 4;
 
 export interface CreateBackupOptions {
   dataDir: string;
@@ -108,14 +113,14 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupSum
     progress.total(fileBytes + [...blobs.values()].reduce((a, b) => a + b, 0));
 
     const parts: PartEntry[] = [];
-    for (const [n, path] of files.entries()) {
+    await eachLimit(files, PUT_CONCURRENCY, async (path, n) => {
       checkAbort();
       progress.phase(path.startsWith("services/") ? "databases" : "config", path);
       const key = partKey(id, n);
       written.push(key);
-      const o = await putEncrypted(dest, key, keys, createReadStream(join(staging, path)), progress.add);
-      parts.push({ key, path, ...o });
-    }
+      const src = createReadStream(join(staging, path), { highWaterMark: IO_CHUNK });
+      parts[n] = { key, path, ...(await putEncrypted(dest, key, keys, src, progress.add)) };
+    });
     const { entries, copied } = await putBlobs(dataDir, dest, keys, blobs, progress, checkAbort);
 
     const summary: BackupSummary = {
@@ -163,18 +168,19 @@ async function putBlobs(
   progress: ReturnType<typeof progressReporter>,
   checkAbort: () => void,
 ): Promise<{ entries: BlobEntry[]; copied: number }> {
-  const entries: BlobEntry[] = [];
+  const entries: BlobEntry[] = [...blobs]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([sha256, size]) => ({ sha256, size, key: `blobs/${blobObjectName(keys, sha256)}` }));
   let copied = 0;
-  if (blobs.size === 0) return { entries, copied };
+  if (entries.length === 0) return { entries, copied };
   const store = openBlobStore(dataDir);
   try {
-    for (const [sha256, size] of [...blobs].sort(([a], [b]) => a.localeCompare(b))) {
+    // A few at a time: a small blob costs two fsyncs, which overlap (and batch in the journal) when concurrent.
+    await eachLimit(entries, PUT_CONCURRENCY, async ({ sha256, size, key }) => {
       checkAbort();
-      const key = `blobs/${blobObjectName(keys, sha256)}`;
-      entries.push({ sha256, size, key });
       if (await dest.has(key)) {
         progress.add(size);
-        continue;
+        return;
       }
       progress.phase("blobs", sha256);
       // putEncrypted hashes what the store gives: a blob damaged on the box's disk is not backed up as fine.
@@ -187,7 +193,7 @@ async function putBlobs(
         );
       }
       copied++;
-    }
+    });
   } finally {
     await store.close();
   }

@@ -1,5 +1,6 @@
 /** verifyBackup: reads every part and blob a backup names, decrypts it and checks it against the manifest. */
 import { Writable } from "node:stream";
+import { eachLimit } from "../lib/each-limit.js";
 import { partIdentity } from "./crypto.js";
 import { manifestKey, openBackupManifest, type SealedManifest } from "./manifest.js";
 import { BackupPartDamagedError, getDecrypted } from "./parts-io.js";
@@ -32,16 +33,18 @@ export async function verifyBackup(opts: {
   const progress = progressReporter(opts.onProgress);
   progress.total(sealed.parts.reduce((n, p) => n + p.size, 0) + sealed.blobs.reduce((n, b) => n + b.size, 0));
   progress.phase("verify");
-  const problems: Problem[] = [];
+  const found: (Problem | undefined)[] = [];
   const items = [...sealed.parts, ...sealed.blobs];
-  for (const item of items) {
+  // A few objects at once; the problems are listed in the manifest's order whatever order they were found in.
+  await eachLimit(items, 4, async (item, i) => {
     try {
       await getDecrypted(opts.destination, item.key, identity, item, discard(), progress.add);
     } catch (err) {
       if (!(err instanceof BackupPartDamagedError)) throw err;
-      problems.push({ part: err.part, reason: err.reason });
+      found[i] = { part: err.part, reason: err.reason };
     }
-  }
+  });
+  const problems = found.filter((p): p is Problem => !!p);
   progress.done();
   return problems.length ? { ok: false, problems } : { ok: true };
 }
