@@ -3,11 +3,12 @@
  * backup-core work): its functions as one object, so the runner takes the engine as a parameter. The
  * signatures are the functions' own (no second copy to keep in step).
  */
-import type { BackupDestination } from "./types.js";
+
 import type { listBackups } from "./manifest.js";
 import type { pruneBackups } from "./prune.js";
 import type { restoreBackup } from "./restore.js";
 import type { createBackup } from "./snapshot.js";
+import type { BackupDestination } from "./types.js";
 import type { verifyBackup } from "./verify.js";
 
 export type VerifyResult = Awaited<ReturnType<typeof verifyBackup>>;
