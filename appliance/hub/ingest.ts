@@ -152,26 +152,23 @@ export class SiteIngest {
   private async run(): Promise<void> {
     while (this.running) {
       let applying: Promise<void> | null = null;
-      let next: Parsed[] = [];
       try {
         await this.restore();
         const consumer = await this.js.consumers.get(edgeStream(this.site), CONSUMER);
         while (this.running) {
-          next = await this.fetchParsed(consumer);
+          const next = await this.fetchParsed(consumer);
           if (applying) await applying;
           applying = null;
           await this.releaseDue();
           if (next.length === 0) continue;
-          const batch = next;
-          next = [];
-          applying = this.applyAll(batch);
+          applying = this.applyAll(next);
           // Awaited before the next one starts; a failure is handled there, never unhandled meanwhile.
           applying.catch(() => undefined);
         }
         await applying;
       } catch (err) {
-        // What was fetched and not applied comes back at once instead of after the ack wait.
-        for (const p of next) p.msg.nak();
+        // What was fetched and not acknowledged (the failed transaction's messages and the fetch after it)
+        // comes back after the ack wait, in stream order; the inbox skips what of it did apply.
         await applying?.catch(() => undefined);
         if (!this.running) return;
         this.log.warn({ err: (err as Error).message, site: this.site }, "ingest paused; retrying");
