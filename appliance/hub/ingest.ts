@@ -105,6 +105,26 @@ function chunks(parsed: Parsed[]): Parsed[][] {
   return out;
 }
 
+/** How often messages waiting their turn tell JetStream they are being worked on (the ack wait is 15 s). */
+const WORKING_MS = 5000;
+
+/**
+ * Waits for `work` while telling JetStream that `waiting` messages are in progress: with the pipeline a fetched
+ * message waits for the transactions before it, and on a slow database that could pass the ack wait and have
+ * it delivered again (harmless, the inbox skips it, but work done twice).
+ */
+async function keptAlive<T>(waiting: Parsed[], work: Promise<T>): Promise<T> {
+  if (waiting.length === 0) return work;
+  const timer = setInterval(() => {
+    for (const p of waiting) p.msg.working();
+  }, WORKING_MS);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** Lets the event loop run (a transaction's next statement goes out) between messages being decoded. */
 const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -157,7 +177,7 @@ export class SiteIngest {
         const consumer = await this.js.consumers.get(edgeStream(this.site), CONSUMER);
         while (this.running) {
           const next = await this.fetchParsed(consumer);
-          if (applying) await applying;
+          if (applying) await keptAlive(next, applying);
           applying = null;
           await this.releaseDue();
           if (next.length === 0) continue;
@@ -199,7 +219,8 @@ export class SiteIngest {
 
   private async applyAll(parsed: Parsed[]): Promise<void> {
     await this.noteFormat(parsed);
-    for (const chunk of chunks(parsed)) await this.apply(chunk);
+    const all = chunks(parsed);
+    for (const [i, chunk] of all.entries()) await keptAlive(all.slice(i + 1).flat(), this.apply(chunk));
   }
 
   /** Remembers (once) that the site speaks format 2, for the hub → box direction after a restart. */
