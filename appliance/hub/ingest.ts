@@ -176,6 +176,11 @@ export class SiteIngest {
         await this.restore();
         const consumer = await this.js.consumers.get(edgeStream(this.site), CONSUMER);
         while (this.running) {
+          // PGlite runs on this thread, one statement at a time: nothing to overlap, so no fetch ahead there.
+          if (applying && this.db.kind !== "postgres") {
+            await applying;
+            applying = null;
+          }
           const next = await this.fetchParsed(consumer);
           if (applying) await keptAlive(next, applying);
           applying = null;
