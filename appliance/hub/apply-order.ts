@@ -27,9 +27,24 @@ export interface VersionId {
   site: string;
 }
 
-/** Byte-order comparison (UTF-8), as the HLC encoding expects; JS `<` compares UTF-16 units. */
+const isSurrogate = (u: number) => u >= 0xd800 && u <= 0xdfff;
+
+/**
+ * Byte-order comparison (UTF-8), as the HLC encoding expects; JS `<` compares UTF-16 units. Outside surrogate
+ * pairs the two orders agree, so strings are compared unit by unit without encoding them (the hub sorts every
+ * batch by it); only a difference at a surrogate falls back to comparing the UTF-8 bytes.
+ */
 export function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (isSurrogate(x) || isSurrogate(y))
+      return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+    return x < y ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
 /** True when version a beats version b under the policy; identical versions beat nothing. */

@@ -38,7 +38,7 @@ export async function applyChangesIn(
   return {
     applied: fresh.length,
     duplicates: batch.length - fresh.length,
-    watermarks: await advance(q, batch),
+    watermarks: await advance(q, batch, fresh),
   };
 }
 
@@ -105,26 +105,37 @@ async function countReceived(q: HubQuery, fresh: IncomingChange[]): Promise<void
  * Moves each (site, service) watermark along the chain of applied records: a record (seq S, prev P) with
  * P <= W moves W to S. A record whose predecessor never arrived (lost by the edge's nats-server) holds the
  * watermark back until the edge sends it again, so the edge never prunes a record the hub does not have.
- * The chain is walked over inbox rows read in seq order, a page at a time: a row that cannot extend the
- * watermark when reached never can later (the watermark only passes it).
+ * The chain is walked in seq order: first over the batch's fresh rows (in memory: they are inbox rows exactly
+ * as inserted), then over inbox rows beyond where that got, read a page at a time. Other inbox rows below
+ * that point cannot take the walk further than it got: the watermark only grows, and it cannot pass the
+ * highest seq walked so far. A row that cannot extend the watermark when reached never can later.
  */
-async function advance(q: HubQuery, batch: IncomingChange[]): Promise<ApplyResult["watermarks"]> {
-  const keys = new Map<string, { site: string; service: string }>();
+async function advance(
+  q: HubQuery,
+  batch: IncomingChange[],
+  fresh: IncomingChange[],
+): Promise<ApplyResult["watermarks"]> {
+  const keys = new Map<string, { site: string; service: string; fresh: IncomingChange[] }>();
   for (const c of batch) {
-    keys.set(JSON.stringify([c.record.site, c.record.service]), {
-      site: c.record.site,
-      service: c.record.service,
-    });
+    const id = JSON.stringify([c.record.site, c.record.service]);
+    if (!keys.has(id)) keys.set(id, { site: c.record.site, service: c.record.service, fresh: [] });
   }
+  for (const c of fresh) keys.get(JSON.stringify([c.record.site, c.record.service]))!.fresh.push(c);
   const out: ApplyResult["watermarks"] = [];
   for (const id of [...keys.keys()].sort(compareBytes)) {
-    const { site, service } = keys.get(id)!;
+    const { site, service, fresh: mine } = keys.get(id)!;
     const [current] = await q.query<{ seq: string | number; hlc: string }>(
       "SELECT seq, hlc FROM watermarks WHERE site = $1 AND service = $2 FOR UPDATE",
       [site, service],
     );
     let w = Number(current?.seq ?? 0);
     let hlc = current?.hlc ?? "";
+    for (const c of mine.sort((a, b) => a.seq - b.seq)) {
+      if (c.seq > w && (c.prevSeq ?? 0) <= w) {
+        w = c.seq;
+        hlc = c.record.hlc;
+      }
+    }
     for (let after = w; ; ) {
       const rows = await q.query<{ seq: string | number; prev_seq: string | number; hlc: string }>(
         `SELECT seq, prev_seq, hlc FROM inbox WHERE site = $1 AND service = $2 AND seq > $3

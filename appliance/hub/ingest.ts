@@ -7,19 +7,20 @@
  */
 import {
   AckPolicy,
+  type Consumer,
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
-  type JsMsg,
   type NatsConnection,
   RetentionPolicy,
   StorageType,
 } from "nats";
 import type { Logger } from "../kit/index.js";
 import { decodeHlc } from "../sync/index.js";
-import type { IncomingChange } from "./apply.js";
+import type { ApplyResult, IncomingChange } from "./apply.js";
 import type { HubDb } from "./db.js";
 import { type Parsed, parseSyncMessage } from "./ingest-decode.js";
+import { holdChanges, nextHeldDue, releaseHeld } from "./ingest-held.js";
 import { applySiteBatch } from "./replicas.js";
 
 export const edgeStream = (site: string) => `EDGE_${site}`;
@@ -104,14 +105,39 @@ function chunks(parsed: Parsed[]): Parsed[][] {
   return out;
 }
 
+/** How often messages waiting their turn tell JetStream they are being worked on (the ack wait is 15 s). */
+const WORKING_MS = 5000;
+
+/**
+ * Waits for `work` while telling JetStream that `waiting` messages are in progress: with the pipeline a fetched
+ * message waits for the transactions before it, and on a slow database that could pass the ack wait and have
+ * it delivered again (harmless, the inbox skips it, but work done twice).
+ */
+async function keptAlive<T>(waiting: Parsed[], work: Promise<T>): Promise<T> {
+  if (waiting.length === 0) return work;
+  const timer = setInterval(() => {
+    for (const p of waiting) p.msg.working();
+  }, WORKING_MS);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Lets the event loop run (a transaction's next statement goes out) between messages being decoded. */
+const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
+
 export class SiteIngest {
   private running = false;
   private loop: Promise<void> | null = null;
   lastAppliedAt: number | null = null;
   /** How far ahead of the hub's clock the site's latest records were stamped (0: not ahead). */
   clockAheadMs = 0;
-  /** The box sent a format 2 batch: it understands them, so the hub may send it batches too. */
+  /** The box sent a format 2 batch: it understands them, so the hub may send it batches too (kept in `sites`). */
   speaksBatch = false;
+  /** When the next record held for being from the future is due (ms since the epoch); null: none. */
+  private heldDue: number | null = null;
   private readonly maxDriftMs: number;
   private readonly now: () => number;
 
@@ -138,19 +164,37 @@ export class SiteIngest {
     await this.loop;
   }
 
+  /**
+   * The pipeline: while one fetch's transactions run, the next fetch is pulled and decoded (depth 2: one
+   * applying, one ready). Transactions of a site stay one after the other, in stream order, and a message is
+   * acknowledged only after the transaction holding its records committed.
+   */
   private async run(): Promise<void> {
     while (this.running) {
+      let applying: Promise<void> | null = null;
       try {
+        await this.restore();
         const consumer = await this.js.consumers.get(edgeStream(this.site), CONSUMER);
         while (this.running) {
-          const batch = await consumer.fetch({ max_bytes: FETCH_BYTES, expires: 1000 });
-          const msgs: JsMsg[] = [];
-          for await (const m of batch) msgs.push(m);
-          if (msgs.length === 0) continue;
-          const parsed = msgs.map((m) => parseSyncMessage(this.site, m));
-          for (const chunk of chunks(parsed)) await this.apply(chunk);
+          // PGlite runs on this thread, one statement at a time: nothing to overlap, so no fetch ahead there.
+          if (applying && this.db.kind !== "postgres") {
+            await applying;
+            applying = null;
+          }
+          const next = await this.fetchParsed(consumer);
+          if (applying) await keptAlive(next, applying);
+          applying = null;
+          await this.releaseDue();
+          if (next.length === 0) continue;
+          applying = this.applyAll(next);
+          // Awaited before the next one starts; a failure is handled there, never unhandled meanwhile.
+          applying.catch(() => undefined);
         }
+        await applying;
       } catch (err) {
+        // What was fetched and not acknowledged (the failed transaction's messages and the fetch after it)
+        // comes back after the ack wait, in stream order; the inbox skips what of it did apply.
+        await applying?.catch(() => undefined);
         if (!this.running) return;
         this.log.warn({ err: (err as Error).message, site: this.site }, "ingest paused; retrying");
         await new Promise((r) => setTimeout(r, 1000));
@@ -158,9 +202,41 @@ export class SiteIngest {
     }
   }
 
+  /** What survives a restart: the format the site speaks, and when its held records are due. */
+  private async restore(): Promise<void> {
+    const [row] = await this.db.query<{ sync_format: number }>(
+      "SELECT sync_format FROM sites WHERE id = $1",
+      [this.site],
+    );
+    if (Number(row?.sync_format) >= 2) this.speaksBatch = true;
+    this.heldDue = await nextHeldDue(this.db, this.site);
+  }
+
+  private async fetchParsed(consumer: Consumer): Promise<Parsed[]> {
+    const batch = await consumer.fetch({ max_bytes: FETCH_BYTES, expires: 1000 });
+    const parsed: Parsed[] = [];
+    for await (const m of batch) {
+      parsed.push(parseSyncMessage(this.site, m));
+      await yieldLoop();
+    }
+    return parsed;
+  }
+
+  private async applyAll(parsed: Parsed[]): Promise<void> {
+    await this.noteFormat(parsed);
+    const all = chunks(parsed);
+    for (const [i, chunk] of all.entries()) await keptAlive(all.slice(i + 1).flat(), this.apply(chunk));
+  }
+
+  /** Remembers (once) that the site speaks format 2, for the hub → box direction after a restart. */
+  private async noteFormat(parsed: Parsed[]): Promise<void> {
+    if (this.speaksBatch || !parsed.some((p) => p.format === 2)) return;
+    await this.db.query("UPDATE sites SET sync_format = 2 WHERE id = $1 AND sync_format < 2", [this.site]);
+    this.speaksBatch = true;
+  }
+
   private async apply(parsed: Parsed[]): Promise<void> {
     for (const p of parsed) {
-      if (p.format === 2) this.speaksBatch = true;
       if (p.dropped > 0) {
         this.log.warn(
           { site: this.site, subject: p.msg.subject, dropped: p.dropped },
@@ -171,39 +247,45 @@ export class SiteIngest {
     }
     const now = this.now();
     const ready: IncomingChange[] = [];
-    const acks: JsMsg[] = [];
+    const held: { change: IncomingChange; dueAt: number }[] = [];
     let ahead = 0;
-    let waiting = false;
     for (const p of parsed) {
-      if (p.items.length === 0) continue;
-      let future = 0;
       for (const item of p.items) {
-        const aheadMs = decodeHlc(item.record.hlc).wall - now;
-        ahead = Math.max(ahead, aheadMs);
-        // Stamped too far in the future (a box whose clock runs ahead): it would win every conflict. It waits,
-        // unacknowledged, until the hub's clock catches up; the box keeps it and the chain holds the watermark.
-        if (aheadMs > this.maxDriftMs) future = Math.max(future, aheadMs);
+        const wall = decodeHlc(item.record.hlc).wall;
+        ahead = Math.max(ahead, wall - now);
+        // Stamped too far in the future (a box whose clock runs ahead): it would win every conflict. Only it
+        // waits (ingest-held.ts), until the hub's clock catches up; the rest of its batch applies now.
+        if (wall - now > this.maxDriftMs) held.push({ change: item, dueAt: wall - this.maxDriftMs });
         else ready.push(item);
       }
-      // A batch with a record from the future comes back whole later; what of it applied now is a duplicate then.
-      if (future > 0) {
-        waiting = true;
-        p.msg.nak(Math.min(future - this.maxDriftMs + 500, 60_000));
-      } else acks.push(p.msg);
     }
     this.clockAheadMs = Math.max(0, ahead);
-    if (waiting) {
+    if (held.length > 0) {
       this.log.warn(
-        { site: this.site, aheadMs: ahead },
+        { site: this.site, aheadMs: ahead, held: held.length },
         "records stamped in the future wait for the hub's clock",
       );
     }
     // Hub replicas share this consumer; the site lock and the inbox keep a batch from applying twice.
-    const result = await applySiteBatch(this.db, this.site, ready);
-    for (const m of acks) m.ack();
+    const result = await applySiteBatch(this.db, this.site, ready, (q) => holdChanges(q, this.site, held));
+    for (const p of parsed) if (p.items.length > 0) p.msg.ack();
+    for (const h of held) this.heldDue = Math.min(this.heldDue ?? h.dueAt, h.dueAt);
+    this.applied(now, result, ready);
+  }
+
+  /** Applies the held records whose time has come. */
+  private async releaseDue(): Promise<void> {
+    const now = this.now();
+    if (this.heldDue === null || this.heldDue > now) return;
+    const { result, changes } = await releaseHeld(this.db, this.site, now);
+    this.heldDue = await nextHeldDue(this.db, this.site);
+    if (changes.length > 0) this.applied(now, result, changes);
+  }
+
+  private applied(now: number, result: ApplyResult, batch: IncomingChange[]): void {
     this.lastAppliedAt = now;
     for (const w of result.watermarks) publishAck(this.nc, w.site, w.service, w.seq);
-    this.opts.onBatch?.(this.site, result.applied, ready);
+    this.opts.onBatch?.(this.site, result.applied, batch);
   }
 }
 

@@ -168,6 +168,22 @@ export const migrations: Migration[] = [
       )`,
     ],
   },
+  {
+    // Sync pipeline (issue 16): the chain walk uses inbox_seq, so inbox_chain only cost every insert; the
+    // format a site speaks survives a hub restart; a record stamped too far ahead waits alone, durably, here.
+    name: "1796682600_sync_pipeline",
+    statements: [
+      "DROP INDEX IF EXISTS inbox_chain",
+      "ALTER TABLE sites ADD COLUMN sync_format smallint NOT NULL DEFAULT 1",
+      `CREATE TABLE inbox_held (
+        msg_id text PRIMARY KEY,
+        site text NOT NULL,
+        due_at bigint NOT NULL,
+        change jsonb NOT NULL
+      )`,
+      "CREATE INDEX inbox_held_due ON inbox_held (site, due_at)",
+    ],
+  },
   ...bundleMigrations,
   ...packMigrations,
 ];

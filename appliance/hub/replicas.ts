@@ -48,15 +48,30 @@ async function lockSite(q: HubQuery, site: string): Promise<void> {
   await q.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK_CLASS, `site:${site}`]);
 }
 
+/** Runs fn in one transaction holding the site's apply lock (PostgreSQL; PGlite has one connection). */
+export function withSiteTx<T>(db: HubDb, site: string, fn: (q: HubQuery) => Promise<T>): Promise<T> {
+  return db.tx(async (q) => {
+    if (db.kind === "postgres") await lockSite(q, site);
+    return fn(q);
+  });
+}
+
 /**
  * Applies one site's batch: one transaction, holding the site's lock on PostgreSQL, so replicas pulling the
- * same consumer apply a site one batch at a time; the inbox makes a batch seen before a no-op.
+ * same consumer apply a site one batch at a time; the inbox makes a batch seen before a no-op. `also` runs in
+ * the same transaction after the apply (the ingest holds records from the future with it).
  */
-export function applySiteBatch(db: HubDb, site: string, batch: IncomingChange[]): Promise<ApplyResult> {
-  if (db.kind !== "postgres") return applyChanges(db, batch);
-  return db.tx(async (q) => {
-    await lockSite(q, site);
-    return applyChangesIn(q, batch);
+export function applySiteBatch(
+  db: HubDb,
+  site: string,
+  batch: IncomingChange[],
+  also?: (q: HubQuery) => Promise<void>,
+): Promise<ApplyResult> {
+  if (db.kind !== "postgres" && !also) return applyChanges(db, batch);
+  return withSiteTx(db, site, async (q) => {
+    const result = await applyChangesIn(q, batch);
+    await also?.(q);
+    return result;
   });
 }
 

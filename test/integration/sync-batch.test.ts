@@ -228,6 +228,63 @@ describe("format 2 batches at the hub", () => {
   });
 });
 
+describe("a record from the future, and a hub restart", () => {
+  it("only the record stamped too far ahead waits (held, durably); the rest applies and is acked; the format is remembered", async () => {
+    await ingest.stop();
+    await db.query("INSERT INTO sites (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING", [SITE]);
+    await db.query("UPDATE sites SET sync_format = 1 WHERE id = $1", [SITE]);
+    let clock = Date.now();
+    const opts = { maxClockDriftMs: 5000, now: () => clock };
+    const restart = () => {
+      ingest = new SiteIngest(SITE, nc, js, db, log, opts);
+      ingest.start();
+    };
+    restart();
+    // Another service, so its chain starts afresh (this file's hostile test holds the forms chain for good).
+    const tasks = async () => (await watermarkOf(db, SITE, "tasks"))?.seq ?? 0;
+    // wall0 is 60 s (plus this file's run so far) in the past: +200 s is well ahead of the hub's clock and its 5 s.
+    const ahead = record("f-ahead", 200_000, { service: "tasks" });
+    const rs: SyncRow[] = [
+      record("f-1", 1100, { service: "tasks" }),
+      ahead,
+      record("f-2", 1101, { service: "tasks" }),
+    ].map((r, i) => ({
+      seq: i + 1,
+      prevSeq: i,
+      id: r.id,
+      subject: `sync.${SITE}.tasks.notes`,
+      payload: JSON.stringify(r),
+    }));
+    await publishBatches(rs);
+    const keys = async () => new Set((await recordsOf(db, "notes")).map((r) => r.key));
+    await waitFor(async () => (await keys()).has("f-2"), 20_000);
+    expect((await keys()).has("f-ahead")).toBe(false);
+    const held = await db.query<{ msg_id: string }>("SELECT msg_id FROM inbox_held");
+    expect(held.map((h) => h.msg_id)).toEqual([ahead.id]);
+    // The batch is acknowledged (nothing redelivered), the watermark stops before the held record.
+    const jsm = await nc.jetstreamManager();
+    await waitFor(
+      async () => (await jsm.consumers.info(`EDGE_${SITE}`, "hub-ingest")).num_ack_pending === 0,
+      10_000,
+    );
+    expect(await tasks()).toBe(1);
+    expect(ingest.speaksBatch).toBe(true);
+    const [site] = await db.query<{ sync_format: number }>("SELECT sync_format FROM sites WHERE id = $1", [
+      SITE,
+    ]);
+    expect(Number(site!.sync_format)).toBe(2);
+
+    // A restarted hub knows the site speaks batches before it sends anything, and still holds the record.
+    await ingest.stop();
+    restart();
+    await waitFor(() => ingest.speaksBatch, 10_000);
+    clock += 200_000;
+    await waitFor(async () => (await keys()).has("f-ahead"), 20_000);
+    await waitFor(async () => (await tasks()) === 3, 10_000);
+    expect(await db.query("SELECT msg_id FROM inbox_held")).toEqual([]);
+  });
+});
+
 describe("format 2 batches from the hub to a box", () => {
   it("delivers consecutive records of one service as one batch, and a format 1 message to a box that never sent one", async () => {
     const versions = Array.from({ length: 30 }, (_, i) => ({
