@@ -4,9 +4,12 @@
  * dir (first boot: secrets, JetStream store, migrations), stops it, and boots the same dir again (warm).
  * Baselines in the same run: a bare `node -e 0`, and `nexus --help` (node + loading the CLI's modules).
  *
+ * The same for the core set (identity, system, files named in config.json): `startup_core_seconds`.
+ *
  * Knobs: BENCH_STARTUP_RUNS (3), BENCH_BASELINE_RUNS (5).
  */
 import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -14,6 +17,8 @@ import { ROOT, removeDir, tempDir } from "../helpers/appliance.js";
 import { envNumber, median, metric, note, onCleanup, requireBuild, spawnUp } from "./util.js";
 
 const run = promisify(execFile);
+/** The smallest useful box: accounts, box facts, files. */
+const CORE_SET = ["identity", "system", "files"];
 
 async function timeCommand(args: string[]): Promise<number> {
   const t0 = performance.now();
@@ -61,17 +66,25 @@ export async function startupBench(): Promise<void> {
 
   const first: Boot[] = [];
   const warm: Boot[] = [];
+  const coreFirst: Boot[] = [];
+  const coreWarm: Boot[] = [];
   for (let i = 0; i < runs; i++) {
-    const dir = tempDir("nexus-bench-");
-    try {
-      first.push(await boot(dir));
-      warm.push(await boot(dir));
-    } finally {
-      removeDir(dir);
+    for (const [set, into, intoWarm] of [
+      ["default profile", first, warm],
+      ["core set", coreFirst, coreWarm],
+    ] as const) {
+      const dir = tempDir("nexus-bench-");
+      if (into === coreFirst) writeFileSync(join(dir, "config.json"), JSON.stringify({ services: CORE_SET }));
+      try {
+        into.push(await boot(dir));
+        intoWarm.push(await boot(dir));
+      } finally {
+        removeDir(dir);
+      }
+      note(
+        `round ${i + 1}, ${set}: first boot ${into.at(-1)!.total.toFixed(2)} s, warm ${intoWarm.at(-1)!.total.toFixed(2)} s`,
+      );
     }
-    note(
-      `round ${i + 1}: first boot ${first.at(-1)!.total.toFixed(2)} s, warm ${warm.at(-1)!.total.toFixed(2)} s`,
-    );
   }
 
   const baseline = median(nodeBare);
@@ -84,6 +97,9 @@ export async function startupBench(): Promise<void> {
   metric("startup_reported_seconds", median(first.map((b) => b.reported)), 2);
   metric("startup_nats_running_seconds", median(first.map((b) => b.nats)), 2);
   metric("startup_warm_nats_running_seconds", median(warm.map((b) => b.nats)), 2);
+  metric("startup_core_seconds", median(coreFirst.map((b) => b.total)), 2);
+  metric("startup_core_warm_seconds", median(coreWarm.map((b) => b.total)), 2);
+  metric("startup_core_reported_seconds", median(coreFirst.map((b) => b.reported)), 2);
   metric("baseline_node_seconds", baseline, 3);
   metric("baseline_cli_help_seconds", median(cliHelp), 3);
   metric("startup_baseline_ratio", startup / baseline, 1);
