@@ -1,5 +1,5 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | media | sync | sync-phases | fleet | backup | backup-remote | bundle | ai | hub-packs | all.
+ * Benchmark dispatcher: `npm run bench -- <name>` with name gateway | auth | startup | footprint | console | files | forms | media | sync | sync-phases | sync-linkup | fleet | backup | backup-remote | bundle | ai | hub-packs | all.
  * Results are `name: value` lines on stdout; progress goes to stderr. Not tests (vitest only picks *.test.ts).
  * startup and footprint spawn the built CLI, so run `npm run build` first.
  */
@@ -20,6 +20,7 @@ import { hubPacksBench } from "./hub-packs.js";
 import { mediaBench } from "./media.js";
 import { startupBench } from "./startup.js";
 import { syncBench } from "./sync.js";
+import { syncLinkupBench } from "./sync-linkup.js";
 import { syncPhasesBench } from "./sync-phases.js";
 import { installExitHooks, metric, note, runCleanups } from "./util.js";
 
@@ -33,6 +34,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   forms: formsBench,
   sync: syncBench,
   "sync-phases": syncPhasesBench,
+  "sync-linkup": syncLinkupBench,
   fleet: fleetBench,
   backup: backupBench,
   "backup-remote": backupRemoteBench,
