@@ -91,6 +91,22 @@ export async function body<T extends z.ZodType>(c: Context, schema: T): Promise<
 }
 
 /** Writes the request body to `file`, hashing it; 413 past `max` bytes (default MAX_BUNDLE). */
+/** A blob the hub offers a site (a bundle, a model pack), streamed with its size and sha256 in the headers. */
+export async function offeredBlob(
+  c: Context,
+  blobs: BlobStore,
+  blob: { sha256: string; size: number },
+  type: string,
+  shaHeader: string,
+): Promise<Response> {
+  const stream = (await blobs.get(blob.sha256)) as Readable;
+  return c.body(Readable.toWeb(stream) as ReadableStream, 200, {
+    "content-type": type,
+    "content-length": String(blob.size),
+    [shaHeader]: blob.sha256,
+  });
+}
+
 export async function receive(incoming: IncomingMessage, file: string, max = MAX_BUNDLE, what = "a bundle") {
   const hash = createHash("sha256");
   let size = 0;
@@ -185,12 +201,7 @@ export function bundleRoutes(deps: BundleRouteDeps) {
       ? await bundles.getRelease(db, version)
       : null;
     if (!release) throw new ApiError(404, "no such bundle offered to this site");
-    const stream = (await deps.blobs.get(release.sha256)) as Readable;
-    return c.body(Readable.toWeb(stream) as ReadableStream, 200, {
-      "content-type": "application/gzip",
-      "content-length": String(release.size),
-      "x-bundle-sha256": release.sha256,
-    });
+    return offeredBlob(c, deps.blobs, release, "application/gzip", "x-bundle-sha256");
   });
 
   app.post("/api/hub/bundles/report", async (c) => {

@@ -11,7 +11,6 @@ import { mkdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { ManifestError, MODEL_NAME } from "../../services/ai/manifest.js";
@@ -22,7 +21,7 @@ import type { Logger } from "../kit/index.js";
 import type { BlobStore } from "../lib/blob-store.js";
 import { SITE_ID } from "../lib/names.js";
 import { siteAuth } from "./blobs.js";
-import { body, hubTrustedKeys, receive } from "./bundle-routes.js";
+import { body, hubTrustedKeys, offeredBlob, receive } from "./bundle-routes.js";
 import type { HubDb } from "./db.js";
 import * as packs from "./packs.js";
 import { listSites } from "./sites.js";
@@ -164,12 +163,7 @@ export function packRoutes(deps: PackRouteDeps) {
     const { name, version } = packParams(c);
     const pack = await packs.offeredPack(db, site, name, version);
     if (!pack) throw new ApiError(404, "no such pack offered to this site");
-    const stream = (await deps.blobs.get(pack.sha256)) as Readable;
-    return c.body(Readable.toWeb(stream) as ReadableStream, 200, {
-      "content-type": "application/x-tar",
-      "content-length": String(pack.size),
-      "x-pack-sha256": pack.sha256,
-    });
+    return offeredBlob(c, deps.blobs, pack, "application/x-tar", "x-pack-sha256");
   });
 
   app.post("/api/hub/models/report", async (c) => {
