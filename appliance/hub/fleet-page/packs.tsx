@@ -3,7 +3,7 @@
  * its assignment (all sites or a list; whether unassigning removes it from the boxes) and each concerned site's
  * state (pending, installed, failed with the reason, removed). Errors are left to the sites table above.
  */
-import { useEffect, useState } from "preact/hooks";
+import { usePolledList } from "./use-polled.js";
 
 interface Pack {
   name: string;
@@ -14,8 +14,6 @@ interface Pack {
   assignment: { sites: string[] | "all"; removeOnUnassign: boolean; state: string } | null;
   sites: { site: string; state: string; reason: string | null }[];
 }
-
-const REFRESH_MS = 5000;
 
 /** A pack's assignment as text. */
 function assignmentText(p: Pack): string {
@@ -31,30 +29,7 @@ const siteText = (p: Pack) =>
   p.sites.map((s) => `${s.site}: ${s.state}${s.reason ? ` (${s.reason})` : ""}`).join(", ") || "—";
 
 export function Packs({ token }: { token: string | null }) {
-  const [packs, setPacks] = useState<Pack[]>([]);
-  useEffect(() => {
-    if (!token) return;
-    let live = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const load = async () => {
-      try {
-        const res = await fetch("/api/hub/models", {
-          headers: { authorization: `Bearer ${token}` },
-          cache: "no-store",
-        });
-        const body = (await res.json()) as { packs?: Pack[] };
-        if (live && res.ok && Array.isArray(body.packs)) setPacks(body.packs);
-      } catch {
-        // the sites table says when the hub cannot be reached
-      }
-      if (live) timer = setTimeout(load, REFRESH_MS);
-    };
-    void load();
-    return () => {
-      live = false;
-      clearTimeout(timer);
-    };
-  }, [token]);
+  const packs = usePolledList<Pack>(token, "/api/hub/models", "packs");
 
   return (
     // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard

@@ -3,7 +3,7 @@
  * version, its rollout state (active / halted / done, and why), the stage reached and its sites, and what the
  * boxes reported. Errors are left to the sites table above (same token, same hub).
  */
-import { useEffect, useState } from "preact/hooks";
+import { usePolledList } from "./use-polled.js";
 
 interface Release {
   version: string;
@@ -12,8 +12,6 @@ interface Release {
   rollout: { stages: string[][]; stage: number; state: string; reason: string | null } | null;
   reports: { site: string; outcome: string; reason: string | null }[];
 }
-
-const REFRESH_MS = 5000;
 
 /** One release's rollout as text: state, stage reached, its sites. */
 function stageText(r: Release): string {
@@ -24,30 +22,7 @@ function stageText(r: Release): string {
 }
 
 export function Rollouts({ token }: { token: string | null }) {
-  const [releases, setReleases] = useState<Release[]>([]);
-  useEffect(() => {
-    if (!token) return;
-    let live = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const load = async () => {
-      try {
-        const res = await fetch("/api/hub/bundles", {
-          headers: { authorization: `Bearer ${token}` },
-          cache: "no-store",
-        });
-        const body = (await res.json()) as { releases?: Release[] };
-        if (live && res.ok && Array.isArray(body.releases)) setReleases(body.releases);
-      } catch {
-        // the sites table says when the hub cannot be reached
-      }
-      if (live) timer = setTimeout(load, REFRESH_MS);
-    };
-    void load();
-    return () => {
-      live = false;
-      clearTimeout(timer);
-    };
-  }, [token]);
+  const releases = usePolledList<Release>(token, "/api/hub/bundles", "releases");
 
   return (
     // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
