@@ -69,12 +69,12 @@ export async function startupBench(): Promise<void> {
   const coreFirst: Boot[] = [];
   const coreWarm: Boot[] = [];
   for (let i = 0; i < runs; i++) {
-    for (const [set, into, intoWarm] of [
-      ["default profile", first, warm],
-      ["core set", coreFirst, coreWarm],
+    for (const [set, services, into, intoWarm] of [
+      ["default profile", null, first, warm],
+      ["core set", CORE_SET, coreFirst, coreWarm],
     ] as const) {
       const dir = tempDir("nexus-bench-");
-      if (into === coreFirst) writeFileSync(join(dir, "config.json"), JSON.stringify({ services: CORE_SET }));
+      if (services) writeFileSync(join(dir, "config.json"), JSON.stringify({ services }));
       try {
         into.push(await boot(dir));
         intoWarm.push(await boot(dir));
