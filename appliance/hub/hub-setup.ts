@@ -16,6 +16,7 @@ import { freePort } from "../lib/ports.js";
 import { watermarksOf } from "./apply.js";
 import { type HubDb, type HubDbOptions, openHubDb } from "./db.js";
 import { ensureEdgeStream, publishAck, SiteIngest } from "./ingest.js";
+import { watchLink } from "./ingest-linkup.js";
 import { externalLeafTls, type LeafTls, leafTls } from "./leaf-tls.js";
 import { migrateHub } from "./migrations.js";
 import {
@@ -181,6 +182,7 @@ export async function startSiteSync(base: HubBase, db: HubDb, link: HubLink): Pr
   const { opts, log } = base;
   const { nc, jsm, js } = link;
   const ingests = new Map<string, SiteIngest>();
+  const links = new Map<string, { stop(): Promise<void> }>();
 
   // Hub → box: pending records go out while a box's link is up (and wait, queued, while it is not).
   const delivering = new Set<string>();
@@ -214,6 +216,8 @@ export async function startSiteSync(base: HubBase, db: HubDb, link: HubLink): Pr
     });
     ingests.set(site, ingest);
     ingest.start();
+    // The backlog is sourced as soon as the box links, not at nats-server's next retry (ingest-linkup.ts).
+    links.set(site, watchLink(nc, jsm, site, log));
   };
   // Which sites this replica ingests is up to watchSites (replicas.ts), which starts them.
 
@@ -228,8 +232,10 @@ export async function startSiteSync(base: HubBase, db: HubDb, link: HubLink): Pr
   }, 5000);
   const stopIngest = async (site: string) => {
     const ingest = ingests.get(site);
+    const watch = links.get(site);
     ingests.delete(site);
-    await ingest?.stop();
+    links.delete(site);
+    await Promise.all([ingest?.stop(), watch?.stop()]);
   };
   return { ingests, deliverAll, prepare, startIngest, stopIngest, timers: [republish, deliveryTimer] };
 }

@@ -73,7 +73,7 @@ async function stopHub(
     // A fleet page polling over keep-alive would otherwise hold the server open.
     if ("closeAllConnections" in server) server.closeAllConnections();
   });
-  await Promise.all([...sync.ingests.values()].map((i) => i.stop()));
+  await Promise.all([...sync.ingests.keys()].map((site) => sync.stopIngest(site)));
   await blobs.sweeper.stop();
   await link.nc.drain().catch(() => undefined);
   const child = link.nats.child;

@@ -14,6 +14,8 @@ import {
   type NatsConnection,
   RetentionPolicy,
   StorageType,
+  type StreamConfig,
+  type StreamSource,
 } from "nats";
 import type { Logger } from "../kit/index.js";
 import { decodeHlc } from "../sync/index.js";
@@ -40,6 +42,21 @@ export interface AckMessage {
 }
 
 /**
+ * What `EDGE_<site>` sources: the box's `NEXUS_SYNC`, only this site's subjects (records a box wrote under an
+ * earlier site id stay in its stream until they age out, and are rewritten for this site by the box:
+ * appliance/sync/rehome.ts), through the box's JetStream domain over the leafnode.
+ */
+export function edgeSources(site: string): StreamSource[] {
+  return [
+    {
+      name: "NEXUS_SYNC",
+      filter_subject: `sync.${site}.>`,
+      external: { api: `$JS.${site}.API`, deliver: "" },
+    },
+  ];
+}
+
+/**
  * Creates (or keeps) the hub stream that sources a site's sync stream, and its ingest consumer. `replicas`:
  * JetStream replicas of both on a NATS cluster (3 there; 1 on the hub's own nats-server). Every hub replica
  * calls it; creating what exists with the same config is a no-op, so replicas starting at once agree.
@@ -53,21 +70,17 @@ export async function ensureEdgeStream(jsm: JetStreamManager, site: string, repl
     storage: StorageType.File,
     num_replicas: replicas,
     duplicate_window: 2 * 3600 * 1_000_000_000,
-    // Only this site's subjects: records a box wrote under an earlier site id stay in its stream (until they
-    // age out) and are rewritten for this site by the box (appliance/sync/rehome.ts).
-    sources: [
-      {
-        name: "NEXUS_SYNC",
-        filter_subject: `sync.${site}.>`,
-        external: { api: `$JS.${site}.API`, deliver: "" },
-      },
-    ],
+    sources: edgeSources(site),
   };
+  let existing: StreamConfig | null = null;
   try {
-    await jsm.streams.info(name);
+    existing = (await jsm.streams.info(name)).config;
   } catch {
     await jsm.streams.add(config);
   }
+  // A hub killed between the two updates of a source re-add (ingest-linkup.ts) left the stream without it.
+  if (existing && !existing.sources?.length)
+    await jsm.streams.update(name, { ...existing, sources: config.sources });
   try {
     await jsm.consumers.info(name, CONSUMER);
   } catch {
