@@ -101,6 +101,7 @@ it("sources a site's backlog within ~2 s of its link coming up, each message onc
   await write(10, 200);
 
   hub = server("hub", hubConf);
+  const hubStarted = performance.now();
   nc = await connectTo(hubPort, "hub", "hubpw");
   jsm = await nc.jetstreamManager();
   const resourced: number[] = [];
@@ -110,12 +111,17 @@ it("sources a site's backlog within ~2 s of its link coming up, each message onc
     const tLink = performance.now();
     await waitFor(async () => (await held(jsm)) === 210, 30_000, "the backlog on the hub");
     const sourcedAfter = (performance.now() - tLink) / 1000;
-    expect(resourced.length).toBe(1);
     // nats-server's own retry comes ~4 s after this link (5 s after its start); the re-add within ~0.5 s.
     expect(sourcedAfter).toBeLessThan(2.5);
+    // Once (none if the server's own first ask had found the link up, which it does not in practice).
+    expect(resourced.length).toBeLessThanOrEqual(1);
     expect(await boxLinked(nc, SITE, 5000)).toBe(true);
 
-    // Exactly once and in order, with the source in place.
+    // Exactly once and in order, with the source in place, after the server's own pending ask has timed out
+    // (5 s after its start, then at most 2 s of its throttle) and asked again from where the stream stood
+    // before: what crossed since crosses again, and the message id (the box's relay sets one on every
+    // message, as here) drops it. Not an event to wait for: the window nats-server v2.9 leaves.
+    await waitFor(() => performance.now() - hubStarted > 7500, 30_000, "nats-server's own retry");
     await write(210, 5);
     await waitFor(async () => (await held(jsm)) === 215, 30_000, "a live write");
     const info = await jsm.streams.info(edgeStream(SITE));
