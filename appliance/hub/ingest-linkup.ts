@@ -100,7 +100,10 @@ export function watchLink(
       const now = await boxLinked(nc, site, timeoutMs);
       if (now === true && linked !== true) {
         try {
-          if (await resource(jsm, site, linked === null)) opts.onResourced?.(site);
+          if (await resource(jsm, site, linked === null)) {
+            log.info({ site }, "site linked: its stream source set up again");
+            opts.onResourced?.(site);
+          }
           linked = true;
         } catch (err) {
           // Asked again next time round; the server's own retry still runs meanwhile.
