@@ -46,8 +46,10 @@ export function rule(
 
 /** Whether `path` fits a route pattern: `:name` takes one non-empty segment, a trailing `*` the rest. */
 export function pathMatches(pattern: string, path: string): boolean {
-  const p = pattern.split("/");
-  const s = path.split("/");
+  return segmentsMatch(pattern.split("/"), path.split("/"));
+}
+
+function segmentsMatch(p: readonly string[], s: readonly string[]): boolean {
   for (let i = 0; i < p.length; i++) {
     if (p[i] === "*") return true;
     if (i >= s.length) return false;
@@ -62,11 +64,35 @@ export function pathMatches(pattern: string, path: string): boolean {
 
 const FAIL_CLOSED: AccessRule = { method: "*", path: "*", access: { permission: "*" } };
 
+/** A rule with its method upper-cased and its pattern split, once per rule list. */
+interface CompiledRule {
+  rule: AccessRule;
+  method: string;
+  segments: readonly string[];
+}
+
+/**
+ * Rule lists are fixed once a service is defined; the gateway matches them on every request, so each list is
+ * compiled on first use. A rule list changed in place afterwards would be matched stale: none is.
+ */
+const compiled = new WeakMap<readonly AccessRule[], readonly CompiledRule[]>();
+
+function compile(rules: readonly AccessRule[]): readonly CompiledRule[] {
+  let c = compiled.get(rules);
+  if (!c) {
+    c = rules.map((rule) => ({ rule, method: rule.method.toUpperCase(), segments: rule.path.split("/") }));
+    compiled.set(rules, c);
+  }
+  return c;
+}
+
 /** The first rule matching `method path`; the fail-closed default (needs `*`) when none does. */
 export function ruleFor(rules: readonly AccessRule[], method: string, path: string): AccessRule {
-  const m = method.toUpperCase() === "HEAD" ? "GET" : method.toUpperCase();
-  for (const r of rules) {
-    if ((r.method === "*" || r.method.toUpperCase() === m) && pathMatches(r.path, path)) return r;
+  const upper = method.toUpperCase();
+  const m = upper === "HEAD" ? "GET" : upper;
+  const s = path.split("/");
+  for (const r of compile(rules)) {
+    if ((r.method === "*" || r.method === m) && segmentsMatch(r.segments, s)) return r.rule;
   }
   return FAIL_CLOSED;
 }
