@@ -64,23 +64,37 @@ function segmentsMatch(p: readonly string[], s: readonly string[]): boolean {
 
 const FAIL_CLOSED: AccessRule = { method: "*", path: "*", access: { permission: "*" } };
 
-/** A rule with its method upper-cased and its pattern split, once per rule list. */
+/** A rule with its method upper-cased and its pattern split. */
 interface CompiledRule {
   rule: AccessRule;
   method: string;
   segments: readonly string[];
 }
 
+/** A rule list, compiled, with the rules recently matched by `METHOD path`. */
+interface Compiled {
+  rules: readonly CompiledRule[];
+  matched: Map<string, AccessRule>;
+}
+
+/** Paths remembered per rule list; past this the memory starts over (ids in paths make it unbounded). */
+const MATCHED_MAX = 512;
+/** Longer paths are matched every time, so the memory stays small (512 × 256 characters at most). */
+const MATCHED_PATH_MAX = 256;
+
 /**
  * Rule lists are fixed once a service is defined; the gateway matches them on every request, so each list is
  * compiled on first use. A rule list changed in place afterwards would be matched stale: none is.
  */
-const compiled = new WeakMap<readonly AccessRule[], readonly CompiledRule[]>();
+const compiled = new WeakMap<readonly AccessRule[], Compiled>();
 
-function compile(rules: readonly AccessRule[]): readonly CompiledRule[] {
+function compile(rules: readonly AccessRule[]): Compiled {
   let c = compiled.get(rules);
   if (!c) {
-    c = rules.map((rule) => ({ rule, method: rule.method.toUpperCase(), segments: rule.path.split("/") }));
+    c = {
+      rules: rules.map((rule) => ({ rule, method: rule.method.toUpperCase(), segments: rule.path.split("/") })),
+      matched: new Map(),
+    };
     compiled.set(rules, c);
   }
   return c;
@@ -90,11 +104,23 @@ function compile(rules: readonly AccessRule[]): readonly CompiledRule[] {
 export function ruleFor(rules: readonly AccessRule[], method: string, path: string): AccessRule {
   const upper = method.toUpperCase();
   const m = upper === "HEAD" ? "GET" : upper;
+  const c = compile(rules);
+  const key = `${m} ${path}`;
+  let found = c.matched.get(key);
+  if (found) return found;
+  found = FAIL_CLOSED;
   const s = path.split("/");
-  for (const r of compile(rules)) {
-    if ((r.method === "*" || r.method === m) && segmentsMatch(r.segments, s)) return r.rule;
+  for (const r of c.rules) {
+    if ((r.method === "*" || r.method === m) && segmentsMatch(r.segments, s)) {
+      found = r.rule;
+      break;
+    }
   }
-  return FAIL_CLOSED;
+  if (path.length <= MATCHED_PATH_MAX) {
+    if (c.matched.size >= MATCHED_MAX) c.matched.clear();
+    c.matched.set(key, found);
+  }
+  return found;
 }
 
 /** The access level of the rule matching `method path`. */
