@@ -92,7 +92,11 @@ function compile(rules: readonly AccessRule[]): Compiled {
   let c = compiled.get(rules);
   if (!c) {
     c = {
-      rules: rules.map((rule) => ({ rule, method: rule.method.toUpperCase(), segments: rule.path.split("/") })),
+      rules: rules.map((rule) => ({
+        rule,
+        method: rule.method.toUpperCase(),
+        segments: rule.path.split("/"),
+      })),
       matched: new Map(),
     };
     compiled.set(rules, c);
