@@ -71,11 +71,13 @@ export function bootstrapTokenAuth(token: string): AuthHook {
     permissions: Object.freeze(["*"]) as string[],
     via: "bootstrap-token",
   });
+  // The given token is written here, not into a new Buffer per request (synchronous: no request interleaves).
+  const given = Buffer.alloc(expected.length);
   return (req) => {
     const token = bearerToken(req.headers.authorization);
-    if (!token) return null;
-    const given = Buffer.from(token);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+    if (!token || Buffer.byteLength(token) !== expected.length) return null;
+    given.write(token);
+    if (!timingSafeEqual(given, expected)) return null;
     return admin;
   };
 }

@@ -40,20 +40,22 @@ export interface LocalOptions {
 }
 
 /**
- * One in-process request: whether the gateway answers for the app (body over the limit, timeout), and the wake-up
- * of `dispatchLocal`'s wait. A class, not closures: this runs on every request.
+ * One in-process request: whether the gateway answers for the app (body over the limit, timeout), and the one
+ * promise `dispatchLocal` waits on, settled by whichever comes first: the app's end or a refusal (one promise,
+ * not a `Promise.race` of two: this runs on every request).
  */
 class LocalRun {
   refused: ProxyOutcome | null = null;
-  wake: (() => void) | null = null;
-  readonly refusal: Promise<void>;
+  failed = false;
+  wake!: () => void;
+  readonly settled: Promise<void>;
 
   constructor(
     readonly res: ServerResponse,
     /** The response's own writeHead, called by the guard. */
     readonly writeHead: ServerResponse["writeHead"],
   ) {
-    this.refusal = new Promise<void>((resolve) => {
+    this.settled = new Promise<void>((resolve) => {
       this.wake = resolve;
     });
   }
@@ -63,7 +65,13 @@ class LocalRun {
     if (this.refused) return;
     this.refused = outcome;
     this.res.on("error", ignore);
-    this.wake?.();
+    this.wake();
+  }
+
+  /** The app threw or rejected: unavailable, unless the gateway already answered. */
+  fail(): void {
+    this.failed = true;
+    this.wake();
   }
 }
 
@@ -90,15 +98,19 @@ export async function dispatchLocal(
   guarded.writeHead = guardedWriteHead as ServerResponse["writeHead"];
   if (!hasNoBody(req)) countBody(req, opts.bodyLimitBytes, run);
   const timer = setTimeout(onTimeout, opts.timeoutMs, run);
+  // A refusal decided while the app runs is reported at once, so the gateway answers 413/504 itself.
   try {
-    // A refusal decided while the app runs is reported at once, so the gateway answers 413/504 itself.
-    await Promise.race([app(req, res), run.refusal]);
+    app(req, res).then(
+      () => run.wake(),
+      () => run.fail(),
+    );
   } catch {
-    run.refused ??= { error: "unavailable" };
-  } finally {
-    clearTimeout(timer);
+    run.fail();
   }
+  await run.settled;
+  clearTimeout(timer);
   if (run.refused) return run.refused;
+  if (run.failed) return { error: "unavailable" };
   if (!res.writableFinished && res.destroyed) return { error: "client-closed" };
   return { status: res.statusCode };
 }
@@ -156,15 +168,25 @@ function guardedWriteHead(this: Guarded, status: number, ...rest: unknown[]) {
   const run = this[RUN]!;
   if (this[GATEWAY_TURN]) return run.writeHead.call(this, status, ...(rest as [OutgoingHttpHeaders]));
   if (run.refused) return this;
-  const headers = rest.find((r) => typeof r === "object" && r !== null) as OutgoingHttpHeaders | undefined;
-  if (headers && !Array.isArray(headers)) {
-    for (const k in headers) if (k.toLowerCase().startsWith("access-control-")) delete headers[k];
-    const ownVary = this.getHeader("vary");
-    const theirs = headers.vary ?? headers.Vary;
-    if (ownVary !== undefined && theirs !== undefined) {
-      delete headers.Vary;
-      headers.vary = `${String(ownVary)}, ${String(theirs)}`;
-    }
-  }
+  // writeHead(status, headers) or writeHead(status, message, headers); the adapter uses the first.
+  const headers = (typeof rest[0] === "object" ? rest[0] : rest[1]) as OutgoingHttpHeaders | undefined;
+  if (headers && !Array.isArray(headers)) filterHeaders(this, headers);
   return run.writeHead.call(this, status, headers as OutgoingHttpHeaders);
+}
+
+/** Drops the app's `access-control-*` headers and appends its `Vary` to the gateway's. */
+function filterHeaders(res: ServerResponse, headers: OutgoingHttpHeaders) {
+  let theirVary: string | undefined;
+  for (const k in headers) {
+    // Cheap first-letter test: most names start with neither "a" nor "v".
+    const c = k.charCodeAt(0) | 0x20;
+    if (c === 0x61 && k.length > 15 && k.toLowerCase().startsWith("access-control-")) delete headers[k];
+    else if (c === 0x76 && k.length === 4 && k.toLowerCase() === "vary") theirVary = k;
+  }
+  if (theirVary === undefined) return;
+  const ownVary = res.getHeader("vary");
+  if (ownVary === undefined) return;
+  const theirs = headers[theirVary];
+  delete headers[theirVary];
+  headers.vary = `${String(ownVary)}, ${String(theirs)}`;
 }

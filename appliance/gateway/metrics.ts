@@ -114,12 +114,20 @@ export interface GatewayCounts {
   rejected: [string, number][];
 }
 
+interface Series {
+  name: string;
+  h: Histogram;
+  keys: Map<number, string>;
+}
+
 /** The supervisor/gateway process's own label on the process families. */
 const OWN_UNIT = "supervisor";
 
 export class GatewayMetrics {
   private readonly requests = new Map<string, number>();
   private readonly latency = new Map<string, Histogram>();
+  /** service → method label → its series (the `latency` entry and the `requests` keys by status). */
+  private readonly series = new Map<string, Map<string, Series>>();
   private readonly rejected = new Map<string, number>();
   private readonly own = new MetricsRegistry(startProcessSampler());
   private remote: GatewayCounts | null = null;
@@ -128,17 +136,35 @@ export class GatewayMetrics {
 
   /** Records one proxied request. */
   observe(service: string, method: string, status: number, seconds: number): void {
-    const series = `${service}\u0000${methodLabel(method)}`;
-    const key = `${series}\u0000${status}`;
-    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
-    let h = this.latency.get(series);
-    if (!h) {
-      h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
-      this.latency.set(series, h);
+    const series = this.seriesOf(service, methodLabel(method));
+    let key = series.keys.get(status);
+    if (key === undefined) {
+      key = `${series.name}\u0000${status}`;
+      series.keys.set(status, key);
     }
+    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+    const h = series.h;
     for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) h.counts[i]!++;
     h.sum += seconds;
     h.count++;
+  }
+
+  /** The histogram and key strings of one service and method, found without building strings per request. */
+  private seriesOf(service: string, method: string): Series {
+    let byMethod = this.series.get(service);
+    if (!byMethod) {
+      byMethod = new Map();
+      this.series.set(service, byMethod);
+    }
+    let series = byMethod.get(method);
+    if (!series) {
+      const name = `${service}\u0000${method}`;
+      const h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.latency.set(name, h);
+      series = { name, h, keys: new Map() };
+      byMethod.set(method, series);
+    }
+    return series;
   }
 
   /** Records a request the gateway answered itself with an error (rate limit, body size, path, auth). */

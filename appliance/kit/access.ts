@@ -46,8 +46,10 @@ export function rule(
 
 /** Whether `path` fits a route pattern: `:name` takes one non-empty segment, a trailing `*` the rest. */
 export function pathMatches(pattern: string, path: string): boolean {
-  const p = pattern.split("/");
-  const s = path.split("/");
+  return segmentsMatch(pattern.split("/"), path.split("/"));
+}
+
+function segmentsMatch(p: readonly string[], s: readonly string[]): boolean {
   for (let i = 0; i < p.length; i++) {
     if (p[i] === "*") return true;
     if (i >= s.length) return false;
@@ -62,13 +64,67 @@ export function pathMatches(pattern: string, path: string): boolean {
 
 const FAIL_CLOSED: AccessRule = { method: "*", path: "*", access: { permission: "*" } };
 
+/** A rule with its method upper-cased and its pattern split. */
+interface CompiledRule {
+  rule: AccessRule;
+  method: string;
+  segments: readonly string[];
+}
+
+/** A rule list, compiled, with the rules recently matched by `METHOD path`. */
+interface Compiled {
+  rules: readonly CompiledRule[];
+  matched: Map<string, AccessRule>;
+}
+
+/** Paths remembered per rule list; past this the memory starts over (ids in paths make it unbounded). */
+const MATCHED_MAX = 512;
+/** Longer paths are matched every time, so the memory stays small (512 × 256 characters at most). */
+const MATCHED_PATH_MAX = 256;
+
+/**
+ * Rule lists are fixed once a service is defined; the gateway matches them on every request, so each list is
+ * compiled on first use. A rule list changed in place afterwards would be matched stale: none is.
+ */
+const compiled = new WeakMap<readonly AccessRule[], Compiled>();
+
+function compile(rules: readonly AccessRule[]): Compiled {
+  let c = compiled.get(rules);
+  if (!c) {
+    c = {
+      rules: rules.map((rule) => ({
+        rule,
+        method: rule.method.toUpperCase(),
+        segments: rule.path.split("/"),
+      })),
+      matched: new Map(),
+    };
+    compiled.set(rules, c);
+  }
+  return c;
+}
+
 /** The first rule matching `method path`; the fail-closed default (needs `*`) when none does. */
 export function ruleFor(rules: readonly AccessRule[], method: string, path: string): AccessRule {
-  const m = method.toUpperCase() === "HEAD" ? "GET" : method.toUpperCase();
-  for (const r of rules) {
-    if ((r.method === "*" || r.method.toUpperCase() === m) && pathMatches(r.path, path)) return r;
+  const upper = method.toUpperCase();
+  const m = upper === "HEAD" ? "GET" : upper;
+  const c = compile(rules);
+  const key = `${m} ${path}`;
+  let found = c.matched.get(key);
+  if (found) return found;
+  found = FAIL_CLOSED;
+  const s = path.split("/");
+  for (const r of c.rules) {
+    if ((r.method === "*" || r.method === m) && segmentsMatch(r.segments, s)) {
+      found = r.rule;
+      break;
+    }
   }
-  return FAIL_CLOSED;
+  if (path.length <= MATCHED_PATH_MAX) {
+    if (c.matched.size >= MATCHED_MAX) c.matched.clear();
+    c.matched.set(key, found);
+  }
+  return found;
 }
 
 /** The access level of the rule matching `method path`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { accessFor, hasPermission, rule } from "../../appliance/kit/access.js";
+import { accessFor, hasPermission, rule, ruleFor } from "../../appliance/kit/access.js";
 
 describe("accessFor", () => {
   const rules = [
@@ -20,6 +20,17 @@ describe("accessFor", () => {
     ["GET", "/unknown", { permission: "*" }],
   ])("%s %s → %j", (method, path, expected) => {
     expect(accessFor(rules, method, path)).toEqual(expected);
+  });
+
+  it("answers the same from its memory of matched paths, also after that memory starts over", () => {
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 1200; i++) {
+        expect(ruleFor(rules, "get", `/users/${i}`)).toBe(rules[2]);
+        expect(ruleFor(rules, "GET", `/users/${i}/x`).access).toEqual({ permission: "*" });
+      }
+      expect(ruleFor(rules, "head", "/me")).toBe(rules[1]);
+      expect(ruleFor(rules, "POST", `/files/${"a".repeat(300)}`)).toBe(rules[3]);
+    }
   });
 });
 
