@@ -4,63 +4,29 @@
  * would leave the client waiting forever), and a client that left aborts the request to the service.
  */
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import { downstreamHeaders, type ProxyOptions, type ProxyOutcome, upstreamHeaders } from "./proxy-common.js";
+import { hasNoBody } from "./body-tap.js";
+import { relayBodiless } from "./relay.js";
 
-export const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-]);
-
-/** Headers a client may never set itself: services trust them because only the gateway reaches them. */
-export const TRUSTED_HEADERS = ["x-nexus-principal", "x-forwarded-for", "x-forwarded-proto"];
-
-/** Credentials stop at the gateway: a service learns who calls from `x-nexus-principal`, never the secret. */
-export const CREDENTIAL_HEADERS = ["authorization", "cookie"];
-
-/** Request headers that never travel upstream: hop-by-hop, trusted (set by the gateway) and credentials. */
-export const DROP_UPSTREAM = new Set([...HOP_BY_HOP, ...TRUSTED_HEADERS, ...CREDENTIAL_HEADERS, "forwarded"]);
-
-/** DROP_UPSTREAM less the credentials: what a gateway handing a request on to another gateway drops. */
-const DROP_FORWARDED = new Set([...HOP_BY_HOP, ...TRUSTED_HEADERS, "forwarded"]);
+export {
+  CREDENTIAL_HEADERS,
+  DROP_UPSTREAM,
+  HOP_BY_HOP,
+  type ProxyError,
+  type ProxyOptions,
+  type ProxyOutcome,
+  TRUSTED_HEADERS,
+} from "./proxy-common.js";
 
 export const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
 
-export interface ProxyOptions {
-  port: number;
-  /** A unix socket to connect to instead of the loopback port (the supervisor's private listener). */
-  socketPath?: string;
-  path: string;
-  headers: Record<string, string>;
-  bodyLimitBytes: number;
-  timeoutMs: number;
-  /**
-   * The upstream is another gateway (the shared host's gateway handing a request on to the supervisor's): the
-   * client's credentials go along, as it checks them itself, and its CORS headers come back.
-   */
-  toGateway?: boolean;
-}
-
-export type ProxyError = "body-too-large" | "unavailable" | "timeout" | "client-closed";
-export type ProxyOutcome = { status: number } | { error: ProxyError };
-
 /** Streams `req` to the service and its response back to `res`. Never throws. */
 export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOptions): Promise<ProxyOutcome> {
+  // Most API calls carry no body: they take the lighter client (relay.ts).
+  if (hasNoBody(req) && process.env.NEXUS_PROXY_CLIENT !== "node") return relayBodiless(req, res, opts);
   return new Promise((resolve) => {
-    const headers: Record<string, string | string[]> = {};
-    const inbound = req.headers;
-    const drop = opts.toGateway ? DROP_FORWARDED : DROP_UPSTREAM;
+    const headers = upstreamHeaders(req.headers, opts);
     const keepCors = opts.toGateway === true;
-    for (const k in inbound) {
-      const v = inbound[k];
-      if (v !== undefined && !drop.has(k) && !k.startsWith("x-forwarded-")) headers[k] = v;
-    }
-    Object.assign(headers, opts.headers);
     let settled = false;
     const finish = (o: ProxyOutcome) => {
       if (!settled) {
@@ -78,19 +44,7 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
         timeout: opts.timeoutMs,
       },
       (up) => {
-        const out: Record<string, string | string[]> = {};
-        const upHeaders = up.headers;
-        for (const k in upHeaders) {
-          const v = upHeaders[k];
-          // CORS is the gateway's decision (cors.ts): a service's own access-control-* headers never pass.
-          if (v !== undefined && !HOP_BY_HOP.has(k) && (keepCors || !k.startsWith("access-control-")))
-            out[k] = v;
-        }
-        // Keep the gateway's `Vary: Origin` (set before proxying) next to the service's own Vary.
-        const ownVary = res.getHeader("vary");
-        if (ownVary !== undefined && out.vary !== undefined)
-          out.vary = `${String(ownVary)}, ${String(out.vary)}`;
-        res.writeHead(up.statusCode ?? 502, out);
+        res.writeHead(up.statusCode ?? 502, downstreamHeaders(up.headers, res, keepCors));
         up.pipe(res);
         up.once("end", () => {
           // Answered before the whole body arrived (an upload refused early): stop feeding the service; the
@@ -120,10 +74,7 @@ export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOpti
       finish({ error: "timeout" });
     });
     upstream.once("error", () => finish({ error: settled ? "timeout" : "unavailable" }));
-
-    // Most API calls carry no body: skip the byte counting and piping machinery for them.
-    const bodiless = inbound["transfer-encoding"] === undefined && (inbound["content-length"] ?? "0") === "0";
-    if (bodiless) {
+    if (hasNoBody(req)) {
       req.resume();
       upstream.end();
       return;
