@@ -907,34 +907,36 @@ describe("gateway with tiny limits (echo)", () => {
     it("a client that waits for 100 Continue gets it and its body through", async () => {
       const first = await createItem();
       const body = JSON.stringify({ body: "after continue" });
-      const answer = await new Promise<{ status: number; continued: boolean; text: string }>((resolve, reject) => {
-        let continued = false;
-        const req = http.request({
-          port: app.port,
-          host: "127.0.0.1",
-          method: "POST",
-          path: "/api/echo/items",
-          headers: {
-            authorization: `Bearer ${app.token}`,
-            "content-type": "application/json",
-            "content-length": Buffer.byteLength(body),
-            expect: "100-continue",
-          },
-        });
-        req.once("continue", () => {
-          continued = true;
-          req.end(body);
-        });
-        req.once("response", (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (d: string) => {
-            text += d;
+      const answer = await new Promise<{ status: number; continued: boolean; text: string }>(
+        (resolve, reject) => {
+          let continued = false;
+          const req = http.request({
+            port: app.port,
+            host: "127.0.0.1",
+            method: "POST",
+            path: "/api/echo/items",
+            headers: {
+              authorization: `Bearer ${app.token}`,
+              "content-type": "application/json",
+              "content-length": Buffer.byteLength(body),
+              expect: "100-continue",
+            },
           });
-          res.once("end", () => resolve({ status: res.statusCode ?? 0, continued, text }));
-        });
-        req.once("error", reject);
-      });
+          req.once("continue", () => {
+            continued = true;
+            req.end(body);
+          });
+          req.once("response", (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (d: string) => {
+              text += d;
+            });
+            res.once("end", () => resolve({ status: res.statusCode ?? 0, continued, text }));
+          });
+          req.once("error", reject);
+        },
+      );
       expect(answer.continued).toBe(true);
       expect(answer.status).toBe(201);
       expect((JSON.parse(answer.text) as { id: number }).id).toBe(first + 1);
