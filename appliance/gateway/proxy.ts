@@ -39,6 +39,7 @@ function poolFor(opts: ProxyOptions): Pool {
 const TIMEOUTS = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 const CLIENT_LEFT = new Error("client closed the connection");
 const TOO_LARGE = new Error("request body over the limit");
+const ignore = () => undefined;
 
 /** One request on its way: undici's handler for the answer, and the request body's feed. A class, not closures. */
 class Relay implements Dispatcher.DispatchHandler {
@@ -61,6 +62,9 @@ class Relay implements Dispatcher.DispatchHandler {
   /** Streams the client's body, refused past `limit` bytes. */
   feed(limit: number): PassThrough {
     const body = new PassThrough();
+    // undici may destroy the feed with its error after the request failed; that failure reaches
+    // onResponseError, and an unheard `error` event would take the supervisor down.
+    body.on("error", ignore);
     this.body = body;
     let received = 0;
     this.req.on("data", (chunk: Buffer) => {

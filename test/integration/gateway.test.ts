@@ -1202,6 +1202,21 @@ describe("gateway in front of a misbehaving service (in-process gateway, raw TCP
     expect((await get(port, "/ok")).response?.status).toBe(200);
   });
 
+  it.each([
+    ["hangs up on a request with a body", "/hangup", 503, "service unavailable"],
+    ["never answers a request with a body", "/silent", 504, "service did not answer in time"],
+  ])("a service that %s → %i; the gateway keeps serving", async (_n, path, status, message) => {
+    const port = await startGateway();
+    const text = rawRequestText(
+      "POST",
+      `/api/bad${path}`,
+      { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      JSON.stringify({ body: "x".repeat(4096) }),
+    );
+    expectRawError(await rawRequest(port, text), status, message);
+    expect((await get(port, "/ok")).response?.status).toBe(200);
+  });
+
   it("a service that never answers → 504", async () => {
     const port = await startGateway();
     expectRawError(await get(port, "/silent"), 504, "service did not answer in time");
