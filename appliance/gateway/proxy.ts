@@ -1,142 +1,173 @@
 /**
- * Forwards one request to a service on loopback over a keep-alive agent, streaming both bodies. Either side
- * going away ends the other: a response the service cut short closes the client's connection (a pipe alone
- * would leave the client waiting forever), and a client that left aborts the request to the service.
+ * Forwards one request to a service (its unix socket, or its loopback port) over a keep-alive pool, streaming
+ * both bodies. The upstream client is undici's `Pool.dispatch`, not node:http: it builds no ClientRequest /
+ * IncomingMessage streams per request, which was most of the hop's own CPU (docs/benchmarks.md, "Gateway
+ * overhead"). Either side going away ends the other: a response the service cut short closes the client's
+ * connection, and a client that left aborts the request to the service.
  */
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { PassThrough } from "node:stream";
+import { type Dispatcher, Pool } from "undici";
+import { hasNoBody } from "./body-tap.js";
+import { downstreamHeaders, type ProxyOptions, type ProxyOutcome, upstreamHeaders } from "./proxy-common.js";
 
-export const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-]);
+export {
+  CREDENTIAL_HEADERS,
+  DROP_UPSTREAM,
+  HOP_BY_HOP,
+  type ProxyError,
+  type ProxyOptions,
+  type ProxyOutcome,
+  TRUSTED_HEADERS,
+} from "./proxy-common.js";
 
-/** Headers a client may never set itself: services trust them because only the gateway reaches them. */
-export const TRUSTED_HEADERS = ["x-nexus-principal", "x-forwarded-for", "x-forwarded-proto"];
+/** One keep-alive pool per upstream (a unix socket or a loopback port), as node's agent kept one per address. */
+const pools = new Map<string, Pool>();
 
-/** Credentials stop at the gateway: a service learns who calls from `x-nexus-principal`, never the secret. */
-export const CREDENTIAL_HEADERS = ["authorization", "cookie"];
-
-/** Request headers that never travel upstream: hop-by-hop, trusted (set by the gateway) and credentials. */
-export const DROP_UPSTREAM = new Set([...HOP_BY_HOP, ...TRUSTED_HEADERS, ...CREDENTIAL_HEADERS, "forwarded"]);
-
-/** DROP_UPSTREAM less the credentials: what a gateway handing a request on to another gateway drops. */
-const DROP_FORWARDED = new Set([...HOP_BY_HOP, ...TRUSTED_HEADERS, "forwarded"]);
-
-export const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
-
-export interface ProxyOptions {
-  port: number;
-  /** A unix socket to connect to instead of the loopback port (the supervisor's private listener). */
-  socketPath?: string;
-  path: string;
-  headers: Record<string, string>;
-  bodyLimitBytes: number;
-  timeoutMs: number;
-  /**
-   * The upstream is another gateway (the shared host's gateway handing a request on to the supervisor's): the
-   * client's credentials go along, as it checks them itself, and its CORS headers come back.
-   */
-  toGateway?: boolean;
+function poolFor(opts: ProxyOptions): Pool {
+  const key = opts.socketPath ?? `127.0.0.1:${opts.port}`;
+  let pool = pools.get(key);
+  if (!pool) {
+    pool = opts.socketPath
+      ? new Pool("http://localhost", { socketPath: opts.socketPath, connections: 256 })
+      : new Pool(`http://${key}`, { connections: 256 });
+    pools.set(key, pool);
+  }
+  return pool;
 }
 
-export type ProxyError = "body-too-large" | "unavailable" | "timeout" | "client-closed";
-export type ProxyOutcome = { status: number } | { error: ProxyError };
+const TIMEOUTS = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+const CLIENT_LEFT = new Error("client closed the connection");
+const TOO_LARGE = new Error("request body over the limit");
+const ignore = () => undefined;
+
+/** One request on its way: undici's handler for the answer, and the request body's feed. A class, not closures. */
+class Relay implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  /** The request body as undici reads it; not `req` itself, which undici would destroy on an early answer. */
+  private body: PassThrough | null = null;
+  private status = 0;
+  private settled = false;
+  private abortWith: Error | null = null;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly keepCors: boolean,
+    private readonly resolve: (o: ProxyOutcome) => void,
+  ) {
+    res.once("close", () => this.onClientClose());
+  }
+
+  /** Streams the client's body, refused past `limit` bytes. */
+  feed(limit: number): PassThrough {
+    const body = new PassThrough();
+    // undici may destroy the feed with its error after the request failed; that failure reaches
+    // onResponseError, and an unheard `error` event would take the supervisor down.
+    body.on("error", ignore);
+    this.body = body;
+    let received = 0;
+    this.req.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit && !this.settled) {
+        // Settled first: the abort below reports back (onResponseError), possibly at once.
+        this.finish({ error: "body-too-large" });
+        this.stopFeeding();
+        this.abort(TOO_LARGE);
+      }
+    });
+    this.req.pipe(body);
+    return body;
+  }
+
+  private stopFeeding() {
+    if (!this.body) return;
+    this.req.unpipe(this.body);
+    this.body.destroy();
+  }
+
+  private abort(err: Error) {
+    this.abortWith = err;
+    this.controller?.abort(err);
+  }
+
+  private finish(o: ProxyOutcome) {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(o);
+  }
+
+  private onClientClose() {
+    if (this.settled || this.res.writableFinished) return;
+    this.finish({ error: "client-closed" });
+    this.stopFeeding();
+    this.abort(CLIENT_LEFT);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController) {
+    this.controller = controller;
+    // Refused (client gone, body too large) while the request waited for a connection.
+    if (this.abortWith) controller.abort(this.abortWith);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders) {
+    if (statusCode < 200 || this.settled) return;
+    this.status = statusCode;
+    this.res.writeHead(statusCode, downstreamHeaders(headers, this.res, this.keepCors));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer) {
+    if (this.settled) return;
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once("drain", () => controller.resume());
+    }
+  }
+
+  onResponseEnd() {
+    if (this.settled) return;
+    // Answered before the whole body arrived (an upload refused early): stop feeding the service; the rest of
+    // the client's body is read and dropped (see lingerAfterEarlyAnswer in api-route.ts). Unpiped, the request
+    // is paused and node would not drain it: the linger would cut the socket and a client reusing it get
+    // ECONNRESET.
+    if (this.body && !this.req.complete) {
+      this.stopFeeding();
+      this.req.resume();
+    }
+    this.res.end();
+    this.finish({ status: this.status });
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error) {
+    if (this.settled) return;
+    this.stopFeeding();
+    if (this.status === 0) {
+      const code = (err as Error & { code?: string }).code ?? "";
+      return this.finish({ error: TIMEOUTS.has(code) ? "timeout" : "unavailable" });
+    }
+    // The answer started and was cut short: closing the client's connection is the only way to tell it.
+    this.res.destroy();
+    this.finish({ status: this.status });
+  }
+}
 
 /** Streams `req` to the service and its response back to `res`. Never throws. */
 export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOptions): Promise<ProxyOutcome> {
   return new Promise((resolve) => {
-    const headers: Record<string, string | string[]> = {};
-    const inbound = req.headers;
-    const drop = opts.toGateway ? DROP_FORWARDED : DROP_UPSTREAM;
-    const keepCors = opts.toGateway === true;
-    for (const k in inbound) {
-      const v = inbound[k];
-      if (v !== undefined && !drop.has(k) && !k.startsWith("x-forwarded-")) headers[k] = v;
-    }
-    Object.assign(headers, opts.headers);
-    let settled = false;
-    const finish = (o: ProxyOutcome) => {
-      if (!settled) {
-        settled = true;
-        resolve(o);
-      }
-    };
-    const upstream = http.request(
+    const relay = new Relay(req, res, opts.toGateway === true, resolve);
+    // Most API calls carry no body: no stream to feed (node drains the empty body when the answer finishes).
+    const body = hasNoBody(req) ? null : relay.feed(opts.bodyLimitBytes);
+    poolFor(opts).dispatch(
       {
-        ...(opts.socketPath ? { socketPath: opts.socketPath } : { host: "127.0.0.1", port: opts.port }),
-        method: req.method,
+        method: req.method ?? "GET",
         path: opts.path,
-        headers,
-        agent: upstreamAgent,
-        timeout: opts.timeoutMs,
+        headers: upstreamHeaders(req.headers, opts),
+        body,
+        // Both reset whenever bytes move (the body going up included): an idle limit, as the socket timeout was.
+        headersTimeout: opts.timeoutMs,
+        bodyTimeout: opts.timeoutMs,
       },
-      (up) => {
-        const out: Record<string, string | string[]> = {};
-        const upHeaders = up.headers;
-        for (const k in upHeaders) {
-          const v = upHeaders[k];
-          // CORS is the gateway's decision (cors.ts): a service's own access-control-* headers never pass.
-          if (v !== undefined && !HOP_BY_HOP.has(k) && (keepCors || !k.startsWith("access-control-")))
-            out[k] = v;
-        }
-        // Keep the gateway's `Vary: Origin` (set before proxying) next to the service's own Vary.
-        const ownVary = res.getHeader("vary");
-        if (ownVary !== undefined && out.vary !== undefined)
-          out.vary = `${String(ownVary)}, ${String(out.vary)}`;
-        res.writeHead(up.statusCode ?? 502, out);
-        up.pipe(res);
-        up.once("end", () => {
-          // Answered before the whole body arrived (an upload refused early): stop feeding the service; the
-          // rest of the client's body is read and dropped (see lingerAfterEarlyAnswer in gateway.ts).
-          if (!req.complete) {
-            req.unpipe(upstream);
-            upstream.destroy();
-            // Unpiped, the request is paused and node does not drain a body already being read: without this
-            // it never completes, the linger cuts the socket, and a client that reused it gets ECONNRESET.
-            req.resume();
-          }
-          finish({ status: up.statusCode ?? 502 });
-        });
-        up.once("error", () => finish({ status: up.statusCode ?? 502 }));
-        up.once("close", () => {
-          if (!up.complete) res.destroy();
-        });
-      },
+      relay,
     );
-    res.once("close", () => {
-      if (settled || res.writableFinished) return;
-      upstream.destroy();
-      finish({ error: "client-closed" });
-    });
-    upstream.once("timeout", () => {
-      upstream.destroy();
-      finish({ error: "timeout" });
-    });
-    upstream.once("error", () => finish({ error: settled ? "timeout" : "unavailable" }));
-
-    // Most API calls carry no body: skip the byte counting and piping machinery for them.
-    const bodiless = inbound["transfer-encoding"] === undefined && (inbound["content-length"] ?? "0") === "0";
-    if (bodiless) {
-      req.resume();
-      upstream.end();
-      return;
-    }
-    let received = 0;
-    req.on("data", (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > opts.bodyLimitBytes) {
-        upstream.destroy();
-        req.unpipe(upstream);
-        finish({ error: "body-too-large" });
-      }
-    });
-    req.pipe(upstream);
   });
 }

@@ -4,7 +4,7 @@
  * normalise `..` away and refuses to send most of these. All traffic stays on 127.0.0.1. The last block runs
  * the gateway in this process in front of a raw TCP "service" that breaks HTTP in ways no real one can on cue.
  */
-import type { Server } from "node:http";
+import http, { type Server } from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -904,6 +904,44 @@ describe("gateway with tiny limits (echo)", () => {
       expect(res.status).toBe(201);
     });
 
+    it("a client that waits for 100 Continue gets it and its body through", async () => {
+      const first = await createItem();
+      const body = JSON.stringify({ body: "after continue" });
+      const answer = await new Promise<{ status: number; continued: boolean; text: string }>(
+        (resolve, reject) => {
+          let continued = false;
+          const req = http.request({
+            port: app.port,
+            host: "127.0.0.1",
+            method: "POST",
+            path: "/api/echo/items",
+            headers: {
+              authorization: `Bearer ${app.token}`,
+              "content-type": "application/json",
+              "content-length": Buffer.byteLength(body),
+              expect: "100-continue",
+            },
+          });
+          req.once("continue", () => {
+            continued = true;
+            req.end(body);
+          });
+          req.once("response", (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (d: string) => {
+              text += d;
+            });
+            res.once("end", () => resolve({ status: res.statusCode ?? 0, continued, text }));
+          });
+          req.once("error", reject);
+        },
+      );
+      expect(answer.continued).toBe(true);
+      expect(answer.status).toBe(201);
+      expect((JSON.parse(answer.text) as { id: number }).id).toBe(first + 1);
+    });
+
     it("a chunked body without content-length is cut off at the limit → 413, nothing stored", async () => {
       const rejectedBefore = bodySizeRejections(await metricsText(app));
       const first = await createItem();
@@ -1161,6 +1199,21 @@ describe("gateway in front of a misbehaving service (in-process gateway, raw TCP
   ])("a service that %s → 503 with the shape", async (_n, path) => {
     const port = await startGateway();
     expectRawError(await get(port, path), 503, "service unavailable");
+    expect((await get(port, "/ok")).response?.status).toBe(200);
+  });
+
+  it.each([
+    ["hangs up on a request with a body", "/hangup", 503, "service unavailable"],
+    ["never answers a request with a body", "/silent", 504, "service did not answer in time"],
+  ])("a service that %s → %i; the gateway keeps serving", async (_n, path, status, message) => {
+    const port = await startGateway();
+    const text = rawRequestText(
+      "POST",
+      `/api/bad${path}`,
+      { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      JSON.stringify({ body: "x".repeat(4096) }),
+    );
+    expectRawError(await rawRequest(port, text), status, message);
     expect((await get(port, "/ok")).response?.status).toBe(200);
   });
 
