@@ -19,7 +19,15 @@ const ROOT = resolve(import.meta.dirname, "..");
 const outdir = join(ROOT, BUNDLE_DIR);
 
 /** Packages (with what they import) bundled in; no external package imports any of them (one copy each). */
-const BUNDLED = new Set(["hono", "@hono/node-server", "@hono/zod-openapi", "zod", "nats", "pino", "commander"]);
+const BUNDLED = new Set([
+  "hono",
+  "@hono/node-server",
+  "@hono/zod-openapi",
+  "zod",
+  "nats",
+  "pino",
+  "commander",
+]);
 
 /** The package a bare import names: `hono/http-exception` → `hono`, `@hono/zod-openapi` → itself. */
 function packageOf(spec: string): string {
@@ -56,7 +64,9 @@ const { metafile } = await build({
   target: "node20",
   plugins: [externals],
   // CommonJS packages in an ES module bundle call require() for node's built-ins.
-  banner: { js: 'import { createRequire as __nexusRequire } from "node:module";\nconst require = __nexusRequire(import.meta.url);' },
+  banner: {
+    js: 'import { createRequire as __nexusRequire } from "node:module";\nconst require = __nexusRequire(import.meta.url);',
+  },
   legalComments: "none",
   logLevel: "warning",
   metafile: true,

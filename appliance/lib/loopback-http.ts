@@ -27,25 +27,30 @@ export function loopbackRequest(
 ): Promise<LoopbackResponse> {
   const { method = "GET", headers, timeoutMs = 2000, maxBytes = 1 << 20 } = opts;
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+    };
+    const fail = (err: Error) => settle(() => reject(err));
     const req = request({ host: "127.0.0.1", port, path, method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on("data", (c: Buffer) => {
         size += c.length;
-        if (size > maxBytes) req.destroy(new Error(`response over ${maxBytes} bytes`));
-        else chunks.push(c);
+        if (size <= maxBytes) return void chunks.push(c);
+        fail(new Error(`response over ${maxBytes} bytes`));
+        req.destroy();
       });
       res.on("end", () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
+        const body = Buffer.concat(chunks).toString("utf8");
+        settle(() => resolve({ status: res.statusCode ?? 0, body }));
       });
       res.on("error", fail);
     });
     const timer = setTimeout(() => req.destroy(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
-    function fail(err: Error) {
-      clearTimeout(timer);
-      reject(err);
-    }
     req.on("error", fail);
     req.end();
   });
