@@ -8,6 +8,7 @@
  * as before (native addons, files read next to their code, lazily loaded ones). The bundle's last file,
  * `inputs.json`, lists the dist/ files it was built from: bin/nexus.js runs the bundle only while none of them is
  * newer than that list (a `tsc` alone, or a file edited after the build, falls back to the plain dist/ files).
+ * The list holds no package files: after a bundled package changes version, build again.
  *   node --import tsx scripts/bundle-dist.ts
  */
 import { rmSync, writeFileSync } from "node:fs";
