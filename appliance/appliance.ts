@@ -38,6 +38,7 @@ import { type DiskReserve, diskRoom } from "./kit/disk.js";
 import type { Logger } from "./kit/index.js";
 import { manifestOf, type ServiceManifest } from "./kit/manifest.js";
 import { mergePermissions } from "./kit/permissions.js";
+import { loopbackRequest } from "./lib/loopback-http.js";
 import { cmdline, readPid, removePid, writePid } from "./lib/pidfile.js";
 import { applianceVersion, dataPaths, packageRoot } from "./paths.js";
 import { loadProfile } from "./profiles/load.js";
@@ -272,11 +273,12 @@ export async function startAppliance(
     if (!withIdentity) return { kind: "bootstrap-token", file: paths.adminToken };
     const port = supervisor.routes().get("identity");
     if (!port) return { kind: "unavailable" };
-    const res = await fetch(`http://127.0.0.1:${port}/internal/setup-token`, {
+    const res = await loopbackRequest(port, "/internal/setup-token", {
       method: "POST",
       headers: { "x-nexus-internal": internalToken },
+      timeoutMs: 10_000,
     });
-    const { setup } = (await res.json()) as { setup: { token: string; expiresAt: string } | null };
+    const { setup } = JSON.parse(res.body) as { setup: { token: string; expiresAt: string } | null };
     if (!setup) return { kind: "accounts" };
     return { kind: "setup", url: `${url}/setup?token=${setup.token}`, expiresAt: setup.expiresAt };
   };

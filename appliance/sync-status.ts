@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { loopbackRequest } from "./lib/loopback-http.js";
 import { dataPaths } from "./paths.js";
 import { readHubLink } from "./sync/hub-link.js";
 import { type SyncBacklog, syncBacklog } from "./sync/state.js";
@@ -36,8 +37,8 @@ async function linkUp(monitorFile: string): Promise<boolean | null> {
   if (!existsSync(monitorFile)) return null;
   const port = Number(readFileSync(monitorFile, "utf8"));
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/leafz`, { signal: AbortSignal.timeout(2000) });
-    const body = (await res.json()) as { leafs?: unknown[] };
+    const res = await loopbackRequest(port, "/leafz", { timeoutMs: 2000, maxBytes: 16 << 20 });
+    const body = JSON.parse(res.body) as { leafs?: unknown[] };
     return (body.leafs?.length ?? 0) > 0;
   } catch {
     return null;

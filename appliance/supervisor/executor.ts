@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../kit/index.js";
+import { bundledEntry } from "../lib/bundle-entry.js";
 import type { UnitStatus } from "./state.js";
 
 export interface HostCommand {
@@ -55,8 +56,13 @@ export function terminate(child: ChildProcess, timeoutMs: number): Promise<void>
   });
 }
 
-/** How to run a service host: the compiled entry under node, or the TypeScript one through tsx (tests, dev). */
+/**
+ * How to run a service host: the bundled or compiled entry under node, or the TypeScript one through tsx (tests,
+ * dev).
+ */
 export function defaultHostCommand(): HostCommand {
+  const bundled = bundledEntry(import.meta.url, "host");
+  if (bundled) return { execPath: process.execPath, args: [bundled] };
   const self = fileURLToPath(import.meta.url);
   const ext = self.endsWith(".ts") ? ".ts" : ".js";
   const entry = fileURLToPath(new URL(`../host/main${ext}`, import.meta.url));

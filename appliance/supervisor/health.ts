@@ -1,12 +1,12 @@
 /** Readiness probes: GET /ready on each service port of a unit. */
+import { loopbackRequest } from "../lib/loopback-http.js";
 import type { UnitStatus } from "./state.js";
 
 /** True when the service on `port` answers /ready with 2xx within `timeoutMs`. */
 export async function probeReady(port: number, timeoutMs = 2000): Promise<boolean> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(timeoutMs) });
-    await res.body?.cancel();
-    return res.ok;
+    const res = await loopbackRequest(port, "/ready", { timeoutMs });
+    return res.status >= 200 && res.status < 300;
   } catch {
     return false;
   }

@@ -356,6 +356,9 @@ export class Supervisor extends EventEmitter {
     const failed = new Set(u.spec.services.filter((s) => !started.has(s)));
     if (failed.size > 0) this.failedServices.set(u.spec.name, failed);
     this.routeCache = null;
+    // Its services listen now: probe at once instead of at the next tick of the health loop (up to 250 ms).
+    this.lastProbe.delete(u.spec.name);
+    void this.checkHealth();
   }
 
   private checkHealth(): Promise<void> {

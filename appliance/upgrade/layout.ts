@@ -62,7 +62,8 @@ export function installBeside(l: Layout, bundleDir: string, version: string, mov
   const tmp = `${dest}.partial`;
   rmSync(tmp, { recursive: true, force: true });
   if (move) renameSync(bundleDir, tmp);
-  else cpSync(bundleDir, tmp, { recursive: true, verbatimSymlinks: true });
+  // Times kept: bin/nexus.js runs dist/bundle only while no file it was built from is newer than its list.
+  else cpSync(bundleDir, tmp, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
   rmSync(dest, { recursive: true, force: true });
   renameSync(tmp, dest);
   return dest;

@@ -85,8 +85,10 @@ function copyApp(o: StageOptions): void {
   writeFileSync(join(app, "package.json"), `${JSON.stringify(slim, null, 2)}\n`);
   copyFileSync(join(o.repo, "bin/nexus.js"), join(app, "bin/nexus.js"));
   o.step("compiled code and console (dist/)");
+  // Times kept: bin/nexus.js runs dist/bundle only while no file it was built from is newer than its list.
   cpSync(join(o.repo, "dist"), join(app, "dist"), {
     recursive: true,
+    preserveTimestamps: true,
     filter: (s) => !s.endsWith(".map") && !s.includes("/dist/nexus-"),
   });
   cpSync(join(o.repo, "firmware-profiles"), join(app, "firmware-profiles"), { recursive: true });

@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { bundledEntry } from "../../appliance/lib/bundle-entry.js";
 import type { Provider } from "./config.js";
 import type { Job, JobReply, JobRequest } from "./jobs.js";
 
@@ -77,9 +78,11 @@ export interface LaneStatus {
   providers: Record<string, Provider>;
 }
 
-/** The worker entry: compiled worker.js in dist, worker.ts through tsx in development and tests. */
+/** The worker entry: bundled or compiled worker.js in dist, worker.ts through tsx in development and tests. */
 export function defaultSpawn(nice: number): Worker {
   const workerData = { nice };
+  const bundled = bundledEntry(import.meta.url, "ai-worker");
+  if (bundled) return new Worker(bundled, { workerData });
   const js = new URL("./worker.js", import.meta.url);
   if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
   // Source checkout (tsx): register tsx's loader in the thread first, then load the TypeScript entry.

@@ -103,6 +103,8 @@ describe("bundle → install → upgrade → rollback", { timeout: 300_000 }, ()
     const s = await box.status();
     expect(s).toMatchObject({ running: true, version: "0.1.0" });
     expect(s.services.every((x: { state: string }) => x.state === "running")).toBe(true);
+    // The install kept the build's file times, so the box runs the bundle, not the plain dist/ files.
+    expect(readFileSync(`/proc/${s.services[0].pid}/cmdline`, "utf8")).toContain("/dist/bundle/host.js");
     expect(
       (await box.api("/api/system/settings/color", { method: "PUT", body: '{"value":"blue"}' })).status,
     ).toBe(200);
