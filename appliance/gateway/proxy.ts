@@ -7,7 +7,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { PassThrough } from "node:stream";
-import { type Dispatcher, Pool } from "undici";
+import type { Dispatcher, Pool } from "undici";
 import { hasNoBody } from "./body-tap.js";
 import { downstreamHeaders, type ProxyOptions, type ProxyOutcome, upstreamHeaders } from "./proxy-common.js";
 
@@ -24,13 +24,22 @@ export {
 /** One keep-alive pool per upstream (a unix socket or a loopback port), as node's agent kept one per address. */
 const pools = new Map<string, Pool>();
 
+/**
+ * undici is loaded with the first proxied request, not with the gateway: an idle supervisor in shared mode never
+ * proxies (docs/benchmarks.md, "Footprint": undici alone is ~10 MB and ~70 ms of start-up).
+ */
+let PoolClass: typeof Pool | null = null;
+async function loadUndici(): Promise<void> {
+  PoolClass = (await import("undici")).Pool;
+}
+
 function poolFor(opts: ProxyOptions): Pool {
   const key = opts.socketPath ?? `127.0.0.1:${opts.port}`;
   let pool = pools.get(key);
   if (!pool) {
     pool = opts.socketPath
-      ? new Pool("http://localhost", { socketPath: opts.socketPath, connections: 256 })
-      : new Pool(`http://${key}`, { connections: 256 });
+      ? new PoolClass!("http://localhost", { socketPath: opts.socketPath, connections: 256 })
+      : new PoolClass!(`http://${key}`, { connections: 256 });
     pools.set(key, pool);
   }
   return pool;
@@ -153,6 +162,7 @@ class Relay implements Dispatcher.DispatchHandler {
 
 /** Streams `req` to the service and its response back to `res`. Never throws. */
 export function proxy(req: IncomingMessage, res: ServerResponse, opts: ProxyOptions): Promise<ProxyOutcome> {
+  if (!PoolClass) return loadUndici().then(() => proxy(req, res, opts));
   return new Promise((resolve) => {
     const relay = new Relay(req, res, opts.toGateway === true, resolve);
     // Most API calls carry no body: no stream to feed (node drains the empty body when the answer finishes).
