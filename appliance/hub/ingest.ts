@@ -78,8 +78,11 @@ export async function ensureEdgeStream(jsm: JetStreamManager, site: string, repl
   } catch {
     await jsm.streams.add(config);
   }
-  // A hub killed between the two updates of a source re-add (ingest-linkup.ts) left the stream without it.
-  if (existing && !existing.sources?.length)
+  // A hub killed between the two updates of a source re-add (ingest-linkup.ts) left the stream without it. A
+  // stream with subjects of its own is filled by publishing (the fleet simulator, tests): no source to put back
+  // (nats-server gives a stream left with neither its own name as subject).
+  const ownSubjects = (existing?.subjects ?? []).filter((s) => s !== name);
+  if (existing && !existing.sources?.length && ownSubjects.length === 0)
     await jsm.streams.update(name, { ...existing, sources: config.sources });
   try {
     await jsm.consumers.info(name, CONSUMER);
