@@ -64,6 +64,7 @@ function startThread(): Thread {
   t.worker.on("error", fail);
   t.worker.on("exit", (code) => fail(new Error(`backup crypto thread exited (${code})`)));
   threads.push(t);
+  endWhenIdle(t); // a warmed thread no job ever uses ends too
   return t;
 }
 
@@ -83,9 +84,14 @@ function pickThread(): Thread {
 
 function releaseThread(t: Thread): void {
   if (--t.jobs > 0 || !threads.includes(t)) return;
+  endWhenIdle(t);
+}
+
+function endWhenIdle(t: Thread): void {
   t.idle = setTimeout(() => {
     if (t.jobs > 0) return;
-    threads.splice(threads.indexOf(t), 1);
+    const i = threads.indexOf(t);
+    if (i >= 0) threads.splice(i, 1);
     void t.worker.terminate();
   }, IDLE_MS);
   t.idle.unref();
