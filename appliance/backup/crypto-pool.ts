@@ -1,9 +1,11 @@
 /**
- * The backup's crypto threads: ChaCha20-Poly1305 and sha256 of every part and blob run in up to two worker
- * threads (crypto-worker.ts), not on the event loop of the process taking the backup (the supervisor, which
- * also serves the box): a backup then uses both cores of a small box, and the requests the box serves meanwhile
- * do not wait behind a chunk's crypto. A job is one object, bound to one thread; its messages are answered in
- * order. Threads start on first use and end after a few idle seconds (the supervisor's memory stays small).
+ * The backup's crypto threads: ChaCha20-Poly1305 and sha256 of every part and blob of a megabyte or more run
+ * in worker threads (crypto-worker.ts; one by default, `NEXUS_BACKUP_CRYPTO_THREADS`), not on the event loop
+ * of the process taking the backup (the supervisor, which also serves the box), so the requests the box
+ * serves meanwhile do not wait behind a chunk's crypto. A job is one object, bound to one thread; its messages
+ * are answered in order. Threads start on first use and end after 30 idle seconds (the supervisor's memory
+ * stays small between backups). Two threads were measured on a 2-core box: no faster, and the box's own
+ * writes slowed more (docs/benchmarks.md).
  */
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -24,9 +26,16 @@ export interface CryptoReply {
   stored?: Digest;
 }
 
-/** Threads at most: two keep a 2-core box's cores busy and leave larger boxes' other cores to the services. */
-const THREADS = Math.max(1, Math.min(2, availableParallelism()));
-const IDLE_MS = 5_000;
+/**
+ * Threads at most (`NEXUS_BACKUP_CRYPTO_THREADS`, 0: every job on the calling thread). One by default: the
+ * crypto leaves the event loop, and a 2-core box keeps a core for the services it runs meanwhile.
+ */
+export function cryptoThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.NEXUS_BACKUP_CRYPTO_THREADS ?? 1);
+  return Number.isInteger(n) && n >= 0 ? Math.min(n, availableParallelism()) : 1;
+}
+const THREADS = cryptoThreads();
+const IDLE_MS = 30_000;
 
 interface Thread {
   worker: Worker;
@@ -137,8 +146,9 @@ export interface CryptoJob {
   abort(): void;
 }
 
-/** Starts a job in a crypto thread (see PayloadJobOptions). */
+/** Starts a job in a crypto thread (see PayloadJobOptions), or here when there are none. */
 export function startCryptoJob(opts: PayloadJobOptions): CryptoJob {
+  if (THREADS === 0) return localCryptoJob(opts);
   const t = pickThread();
   const id = nextId++;
   let open = true;
