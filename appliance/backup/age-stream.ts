@@ -1,8 +1,9 @@
 /**
  * age files as streams: headers made and opened here (natively for X25519, else by the `age-encryption`
- * package), the payload by age-payload.ts on Node's native cipher in the backup's crypto threads. typage's own payload code is pure
- * JavaScript (~15 MB/s here); this is the same format, so every object stays a plain age file (`age -d -i
- * key` opens it), and the tests check both directions against typage.
+ * package), the payload by age-payload.ts on Node's native cipher, in a crypto thread for objects of a
+ * megabyte or more (crypto-pool.ts). typage's own payload code is pure JavaScript (~15 MB/s here); this is
+ * the same format, so every object stays a plain age file (`age -d -i key` opens it), and the tests check
+ * both directions against typage.
  */
 import { randomBytes } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
@@ -175,7 +176,7 @@ export function sealStream(header: Buffer, fileKey: Uint8Array, opts: AgeStreamO
  * The payload key of an age file whose start (header and nonce, and maybe more) is in `head`, or null while
  * not all of it is there; `identity` unwraps the file key. Throws `onHeaderError(err)` for a wrong key.
  */
-export async function openHeader(
+async function openHeader(
   head: Buffer,
   identity: string | Identity,
   onHeaderError: (err: Error) => Error,
