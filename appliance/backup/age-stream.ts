@@ -72,6 +72,8 @@ interface AgeStreamOptions {
 
 /** Bytes sent to the crypto thread per message: few messages (each wakes a thread), bounded memory. */
 const BATCH = 1024 * 1024;
+/** Batches of one object in a crypto thread at once: reading the next overlaps sealing this one. */
+const IN_FLIGHT = 2;
 
 /**
  * A Transform around a crypto job: `begin` sees the input until it can say what job to run (returns null to
@@ -98,12 +100,16 @@ function jobTransform(
     if (b.length) batch.push(b);
     batched += b.length;
   };
-  const send = async (last: boolean): Promise<Buffer[]> => {
+  // Batches sent and not yet answered, oldest first: the next one is read while the thread seals this one.
+  const inFlight: Promise<Buffer[]>[] = [];
+  const send = (last: boolean) => {
     job ??= last ? localCryptoJob(params!) : startCryptoJob(params!);
     const bs = batch;
     batch = [];
     batched = 0;
-    return bs.length ? counted(await job.data(bs, moveChunks)) : [];
+    const answer = bs.length ? job.data(bs, moveChunks) : Promise.resolve([]);
+    answer.catch(() => {}); // awaited below, in order
+    inFlight.push(answer);
   };
   /** Takes `data`; returns what is ready to pass on. */
   const feed = async (data: Buffer, last: boolean): Promise<Buffer[]> => {
@@ -118,7 +124,9 @@ function jobTransform(
       if (b.out) out.push(b.out);
       add(b.rest);
     }
-    if (batched >= BATCH || last) out.push(...(await send(last)));
+    if (batched >= BATCH || last) send(last);
+    // The thread answers in order; wait for the oldest while too many are out (for all at the end).
+    while (inFlight.length >= (last ? 1 : IN_FLIGHT)) out.push(...counted(await inFlight.shift()!));
     return out;
   };
   const stream: Transform = new Transform({
