@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
 import { describe, expect, it } from "vitest";
@@ -79,5 +79,45 @@ describe("native age payload and passphrase stanza", () => {
     await expect(open(flipped)).rejects.toThrow();
     await expect(open(sealed.subarray(0, sealed.length - 70_000))).rejects.toThrow();
     await expect(open(sealed, await generateX25519Identity())).rejects.toThrow("wrong key");
+  });
+
+  it("a large object goes through the crypto threads: typage opens it, the digests are right, damage fails", async () => {
+    const identity = await generateX25519Identity();
+    const recipient = await identityToRecipient(identity);
+    const plain = randomBytes(3 * 1024 * 1024 + 5);
+    const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+    const { header, fileKey } = await newHeader(recipient);
+    // Chunks that own their memory (as a file read's do) are moved to the thread: give it copies.
+    const pieces = () =>
+      [0, 1, 2, 3].map((i) => Buffer.from(plain.subarray(i * 1024 * 1024, (i + 1) * 1024 * 1024)));
+    let counted = 0;
+    const seal = sealStream(header, fileKey, {
+      hashStored: true,
+      moveChunks: true,
+      onBytes: (n) => (counted += n),
+    });
+    const sealed = await collect(Readable.from(pieces()).pipe(seal));
+    expect(seal.digests()).toEqual({
+      plain: { sha256: sha(plain), size: plain.length },
+      stored: { sha256: sha(sealed), size: sealed.length },
+    });
+    expect(counted).toBe(plain.length);
+    const d = new Decrypter();
+    d.addIdentity(identity);
+    expect(Buffer.from(await d.decrypt(new Uint8Array(sealed))).equals(plain)).toBe(true);
+
+    const e = new Encrypter();
+    e.addRecipient(recipient);
+    const theirs = Buffer.from(await e.encrypt(new Uint8Array(plain)));
+    const open = openStream(identity, (err) => err, { hashStored: true });
+    expect((await collect(Readable.from([theirs]).pipe(open))).equals(plain)).toBe(true);
+    expect(open.digests().stored).toEqual({ sha256: sha(theirs), size: theirs.length });
+    expect(open.digests().plain.sha256).toBe(sha(plain));
+
+    const flipped = Buffer.from(sealed);
+    flipped.writeUInt8(flipped.readUInt8(2_000_000) ^ 1, 2_000_000);
+    await expect(
+      collect(Readable.from([flipped]).pipe(openStream(identity, (err) => err))),
+    ).rejects.toThrow();
   });
 });

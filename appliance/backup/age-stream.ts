@@ -1,37 +1,17 @@
 /**
- * age's payload (STREAM: ChaCha20-Poly1305 over 64 KiB chunks) with Node's native cipher, around headers
- * made and opened by the `age-encryption` package. typage's own payload code is pure JavaScript (~15 MB/s
- * here); this is the same format, so every object stays a plain age file (`age -d -i key` opens it), and
- * the tests check both directions against typage.
- * Format (age-encryption.org/v1): header, 16-byte nonce, then chunks; payload key = HKDF-SHA256(file key,
- * salt = nonce, info "payload"); chunk nonce = 11-byte big-endian counter ‖ 0x01 for the last chunk, else 0.
+ * age files as streams: headers made and opened here (natively for X25519, else by the `age-encryption`
+ * package), the payload by age-payload.ts on Node's native cipher, in a crypto thread for objects of a
+ * megabyte or more (crypto-pool.ts). typage's own payload code is pure JavaScript (~15 MB/s here); this is
+ * the same format, so every object stays a plain age file (`age -d -i key` opens it), and the tests check
+ * both directions against typage.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { Decrypter, Encrypter, type Identity } from "age-encryption";
+import { headerLength, payloadKey } from "./age-payload.js";
 import { x25519Header, x25519Identity } from "./age-x25519.js";
-
-const CHUNK = 64 * 1024;
-const TAG = 16;
-
-function chunkNonce(counter: number, last: boolean): Buffer {
-  const n = Buffer.alloc(12);
-  n.writeUIntBE(counter, 5, 6);
-  n[11] = last ? 1 : 0;
-  return n;
-}
-
-function payloadKey(fileKey: Uint8Array, nonce: Buffer): Buffer {
-  return Buffer.from(hkdfSync("sha256", fileKey, nonce, "payload", 32));
-}
-
-/** The header's length in `buf` (through the newline after `--- <mac>`), or -1 when not all there yet. */
-function headerLength(buf: Buffer): number {
-  const mac = buf.indexOf("\n--- ");
-  if (mac < 0) return -1;
-  const end = buf.indexOf("\n", mac + 5);
-  return end < 0 ? -1 : end + 1;
-}
+import type { Digest, PayloadJobOptions } from "./crypto-job.js";
+import { type CryptoJob, localCryptoJob, startCryptoJob } from "./crypto-pool.js";
 
 /** An X25519 recipient (`age1…`, 32 bytes): its header is made natively (age-x25519.ts). */
 const X25519_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
@@ -60,38 +40,6 @@ export async function newHeader(recipient: string): Promise<{ header: Buffer; fi
 }
 
 /**
- * Buffers written pieces without copying them together, and hands out runs of `n` bytes as the pieces (or
- * parts of them) they span.
- */
-class PieceQueue {
-  private pieces: Buffer[] = [];
-  length = 0;
-  push(b: Buffer): void {
-    if (b.length === 0) return;
-    this.pieces.push(b);
-    this.length += b.length;
-  }
-  /** The first `n` bytes (n <= length), as pieces. */
-  take(n: number): Buffer[] {
-    const out: Buffer[] = [];
-    this.length -= n;
-    while (n > 0) {
-      const p = this.pieces[0]!;
-      if (p.length <= n) {
-        out.push(p);
-        this.pieces.shift();
-        n -= p.length;
-      } else {
-        out.push(p.subarray(0, n));
-        this.pieces[0] = p.subarray(n);
-        n = 0;
-      }
-    }
-    return out;
-  }
-}
-
-/**
  * An X25519 identity string as a native Identity (age-x25519.ts), any other kind as it is (typage opens it).
  * A restore or verify makes it once and opens every object with it.
  */
@@ -99,110 +47,186 @@ export function nativeIdentity(identity: string | Identity): string | Identity {
   return typeof identity === "string" && X25519_IDENTITY.test(identity) ? x25519Identity(identity) : identity;
 }
 
-/** Encrypts a stream into an age file with the given header and file key. */
-export function sealStream(header: Buffer, fileKey: Uint8Array): Transform {
-  const nonce = randomBytes(16);
-  const key = payloadKey(fileKey, nonce);
-  const queue = new PieceQueue();
-  let counter = 0;
-  const seal = (out: Buffer[], n: number, last: boolean) => {
-    const c = createCipheriv("chacha20-poly1305", key, chunkNonce(counter++, last), { authTagLength: TAG });
-    for (const piece of queue.take(n)) out.push(c.update(piece));
-    c.final();
-    out.push(c.getAuthTag());
+/** The sha256 and size of an object's plaintext and of its stored (encrypted) bytes; "" when not asked for. */
+export interface AgeDigests {
+  plain: Digest;
+  stored: Digest;
+}
+
+/** A Transform running a crypto job (crypto-pool.ts), with the job's digests once it has ended. */
+export type AgeTransform = Transform & { digests(): AgeDigests };
+
+interface AgeStreamOptions {
+  /** Hash the plaintext (on by default). */
+  hashPlain?: boolean;
+  /** Hash the stored bytes, header included. */
+  hashStored?: boolean;
+  /** Called with the plaintext bytes as they pass. */
+  onBytes?: (n: number) => void;
+  /**
+   * The chunks written are the stream's (a file or socket read's): one that owns its memory is moved to the
+   * crypto thread, not copied, and is empty for anyone else afterwards.
+   */
+  moveChunks?: boolean;
+}
+
+/** Bytes sent to the crypto thread per message: few messages (each wakes a thread), bounded memory. */
+const BATCH = 1024 * 1024;
+/** Batches of one object in a crypto thread at once: reading the next overlaps sealing this one. */
+const IN_FLIGHT = 2;
+
+/**
+ * A Transform around a crypto job: `begin` sees the input until it can say what job to run (returns null to
+ * wait for more), then every byte goes through the job, about a megabyte at a time: in a crypto thread once
+ * there is a megabyte, on this thread for an object that ends before that.
+ */
+function jobTransform(
+  begin: (head: Buffer) => Promise<{ job: PayloadJobOptions; rest: Buffer; out?: Buffer } | null>,
+  countIn: boolean,
+  opts: AgeStreamOptions,
+): AgeTransform {
+  const { onBytes, moveChunks } = opts;
+  let params: PayloadJobOptions | null = null;
+  let job: CryptoJob | null = null;
+  let head: Buffer = Buffer.alloc(0);
+  let batch: Buffer[] = [];
+  let batched = 0;
+  let digests: AgeDigests | null = null;
+  const counted = (bs: Buffer[]) => {
+    if (!countIn) for (const b of bs) onBytes?.(b.length);
+    return bs;
   };
-  let started = false;
-  const start = (): Buffer[] => {
-    if (started) return [];
-    started = true;
-    return [header, nonce];
+  const add = (b: Buffer) => {
+    if (b.length) batch.push(b);
+    batched += b.length;
   };
-  return new Transform({
+  // Batches sent and not yet answered, oldest first: the next one is read while the thread seals this one.
+  const inFlight: Promise<Buffer[]>[] = [];
+  const send = (last: boolean) => {
+    job ??= last ? localCryptoJob(params!) : startCryptoJob(params!);
+    const bs = batch;
+    batch = [];
+    batched = 0;
+    const answer = bs.length ? job.data(bs, moveChunks) : Promise.resolve([]);
+    answer.catch(() => {}); // awaited below, in order
+    inFlight.push(answer);
+  };
+  /** Takes `data`; returns what is ready to pass on. */
+  const feed = async (data: Buffer, last: boolean): Promise<Buffer[]> => {
+    if (countIn) onBytes?.(data.length);
+    const out: Buffer[] = [];
+    if (params) add(data);
+    else {
+      head = head.length ? Buffer.concat([head, data]) : data;
+      const b = await begin(head);
+      if (!b) return out;
+      params = b.job;
+      if (b.out) out.push(b.out);
+      add(b.rest);
+    }
+    if (batched >= BATCH || last) send(last);
+    // The thread answers in order; wait for the oldest while too many are out (for all at the end).
+    while (inFlight.length >= (last ? 1 : IN_FLIGHT)) out.push(...counted(await inFlight.shift()!));
+    return out;
+  };
+  const stream: Transform = new Transform({
     transform(data: Buffer, _enc, done: TransformCallback) {
-      const out = start();
-      queue.push(data);
-      // Keep at least one byte back: only the flush knows which chunk is the last.
-      while (queue.length > CHUNK) seal(out, CHUNK, false);
-      // One buffer per input (a 256 KiB read is 4 chunks): few, large writes downstream.
-      done(null, out.length ? Buffer.concat(out) : undefined);
+      feed(data, false).then((out) => {
+        for (const b of out) stream.push(b);
+        done();
+      }, done);
     },
     flush(done: TransformCallback) {
-      const out = start();
-      seal(out, queue.length, true);
-      done(null, Buffer.concat(out));
+      (async () => {
+        const out = await feed(Buffer.alloc(0), true);
+        if (!job) throw new Error("not an age file (truncated header)");
+        const r = await job.end();
+        digests = { plain: r.plain, stored: r.stored };
+        return [...out, ...counted(r.out)];
+      })().then((out) => {
+        for (const b of out) stream.push(b);
+        done();
+      }, done);
+    },
+    destroy(err, done) {
+      job?.abort();
+      done(err);
+    },
+  });
+  return Object.assign(stream, {
+    digests() {
+      if (!digests) throw new Error("the age stream has not ended");
+      return digests;
     },
   });
 }
 
-/** Decrypts an age file with `identity`; a wrong key or any altered byte makes the stream fail. */
-export function openStream(identity: string | Identity, onHeaderError: (err: Error) => Error): Transform {
-  let head: Buffer = Buffer.alloc(0);
-  const queue = new PieceQueue();
-  let key: Buffer | null = null;
-  let counter = 0;
-  // A chunk's plaintext is released only once its tag checked out.
-  const open = (out: Buffer[], n: number, last: boolean) => {
-    if (n < TAG || (last && n === TAG && counter > 0)) throw new Error("truncated age payload");
-    const d = createDecipheriv("chacha20-poly1305", key!, chunkNonce(counter++, last), {
-      authTagLength: TAG,
-    });
-    const plain = queue.take(n - TAG).map((p) => d.update(p));
-    d.setAuthTag(Buffer.concat(queue.take(TAG)));
-    d.final();
-    out.push(...plain);
-  };
-  /** Opens every whole chunk but the last; their plaintext as one buffer (few, large writes downstream). */
-  const drain = (): Buffer | undefined => {
-    const out: Buffer[] = [];
-    while (queue.length > CHUNK + TAG) open(out, CHUNK + TAG, false);
-    return out.length ? Buffer.concat(out) : undefined;
-  };
-  /** Reads the header once enough bytes are there; false while they are not. */
-  const readHeader = async (): Promise<boolean> => {
-    const h = headerLength(head);
-    if (h < 0 || head.length < h + 16) {
-      if (head.length > 64 * 1024) throw new Error("not an age file (no header)");
-      return false;
-    }
-    const dec = new Decrypter();
-    dec.addIdentity(identity);
-    let fileKey: Uint8Array;
-    try {
-      fileKey = await dec.decryptHeader(head.subarray(0, h));
-    } catch (err) {
-      throw onHeaderError(err as Error);
-    }
-    key = payloadKey(fileKey, head.subarray(h, h + 16));
-    queue.push(head.subarray(h + 16));
-    head = Buffer.alloc(0);
-    return true;
-  };
-  return new Transform({
-    transform(data: Buffer, _enc, done: TransformCallback) {
-      if (key) {
-        try {
-          queue.push(data);
-          done(null, drain());
-        } catch (err) {
-          done(err as Error);
-        }
-        return;
-      }
-      head = head.length ? Buffer.concat([head, data]) : data;
-      readHeader()
-        .then((ready) => done(null, ready ? drain() : undefined))
-        .catch(done);
+/** Encrypts a stream into an age file with the given header and file key (payload sealed in a crypto thread). */
+export function sealStream(header: Buffer, fileKey: Uint8Array, opts: AgeStreamOptions = {}): AgeTransform {
+  const nonce = randomBytes(16);
+  const prefix = Buffer.concat([header, nonce]);
+  return jobTransform(
+    async (head) => {
+      const job = {
+        seal: true,
+        key: payloadKey(fileKey, nonce),
+        hashPlain: opts.hashPlain ?? true,
+        storedPrefix: opts.hashStored ? prefix : undefined,
+      };
+      return { job, rest: head, out: prefix };
     },
-    flush(done: TransformCallback) {
-      try {
-        if (!key) throw new Error("not an age file (truncated header)");
-        const out: Buffer[] = [];
-        open(out, queue.length, true);
-        const last = Buffer.concat(out);
-        done(null, last.length ? last : undefined);
-      } catch (err) {
-        done(err as Error);
-      }
+    true,
+    opts,
+  );
+}
+
+/**
+ * The payload key of an age file whose start (header and nonce, and maybe more) is in `head`, or null while
+ * not all of it is there; `identity` unwraps the file key. Throws `onHeaderError(err)` for a wrong key.
+ */
+async function openHeader(
+  head: Buffer,
+  identity: string | Identity,
+  onHeaderError: (err: Error) => Error,
+): Promise<{ key: Buffer; length: number } | null> {
+  const h = headerLength(head);
+  if (h < 0 || head.length < h + 16) {
+    if (head.length > 64 * 1024) throw new Error("not an age file (no header)");
+    return null;
+  }
+  const dec = new Decrypter();
+  dec.addIdentity(identity);
+  let fileKey: Uint8Array;
+  try {
+    fileKey = await dec.decryptHeader(head.subarray(0, h));
+  } catch (err) {
+    throw onHeaderError(err as Error);
+  }
+  return { key: payloadKey(fileKey, head.subarray(h, h + 16)), length: h + 16 };
+}
+
+/**
+ * Decrypts an age file with `identity` (header here, payload in a crypto thread); a wrong key or any altered
+ * byte makes the stream fail.
+ */
+export function openStream(
+  identity: string | Identity,
+  onHeaderError: (err: Error) => Error,
+  opts: AgeStreamOptions = {},
+): AgeTransform {
+  return jobTransform(
+    async (head) => {
+      const h = await openHeader(head, identity, onHeaderError);
+      if (!h) return null;
+      const job = {
+        seal: false,
+        key: h.key,
+        hashPlain: opts.hashPlain ?? true,
+        storedPrefix: opts.hashStored ? head.subarray(0, h.length) : undefined,
+      };
+      return { job, rest: head.subarray(h.length) };
     },
-  });
+    false,
+    opts,
+  );
 }

@@ -12,7 +12,6 @@
  * nor its hash. The name key is derived from the data identity (passphrase mode) or the recipient.
  */
 import { createHash, createHmac } from "node:crypto";
-import { pipeline, type Readable } from "node:stream";
 import {
   Decrypter,
   Encrypter,
@@ -21,7 +20,7 @@ import {
   identityToRecipient,
 } from "age-encryption";
 import { scryptIdentity, scryptRecipient } from "./age-scrypt.js";
-import { nativeIdentity, newHeader, openStream, sealStream } from "./age-stream.js";
+import { nativeIdentity } from "./age-stream.js";
 import type { BackupDecryptionKey, BackupEncryptionKey } from "./types.js";
 
 /** The backup cannot be opened with the key given. */
@@ -76,28 +75,6 @@ function sha256Bytes(s: string): Buffer {
 /** The destination name of a blob: an HMAC of its sha256, so the name does not reveal the content's hash. */
 export function blobObjectName(keys: Pick<PartKeys, "nameKey">, sha256: string): string {
   return createHmac("sha256", keys.nameKey).update(sha256).digest("hex");
-}
-
-/**
- * Encrypts a stream to `recipient`, streaming (constant memory): typage writes the header, Node's native
- * ChaCha20-Poly1305 seals the payload (age-stream.ts), in both modes.
- */
-export async function encryptStream(recipient: string, src: NodeJS.ReadableStream): Promise<Readable> {
-  const { header, fileKey } = await newHeader(recipient);
-  return pipeline(src, sealStream(header, fileKey), () => {});
-}
-
-/** Decrypts a stream with `identity`; a wrong key or a flipped byte makes the stream fail where it is read. */
-export async function decryptStream(
-  identity: string | Identity,
-  src: NodeJS.ReadableStream,
-  what: string,
-): Promise<Readable> {
-  return pipeline(
-    src,
-    openStream(identity, (err) => new BackupKeyError(`${what} (${err.message})`)),
-    () => {},
-  );
 }
 
 /** Encrypts the manifest with the passphrase or to the recipient. */

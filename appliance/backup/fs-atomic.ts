@@ -62,8 +62,8 @@ export async function writeAtomic(
   try {
     const src = Buffer.isBuffer(body) ? Readable.from([body]) : body;
     // A large buffer: the writes of a fast source are gathered (writev) instead of one syscall per chunk.
-    await pipeline(src, createWriteStream(tmp, { mode: 0o600, highWaterMark: IO_CHUNK }));
-    await fsyncPath(tmp, "r+");
+    // `flush`: fsync on the same descriptor before it closes (not a second open, fsync and close per file).
+    await pipeline(src, createWriteStream(tmp, { mode: 0o600, highWaterMark: IO_CHUNK, flush: true }));
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });

@@ -2,11 +2,11 @@
  * Moving one encrypted object to and from a destination, streaming, with the hashes that verify and
  * restore check: the plaintext's sha256 and size (what the manifest promises) and the stored object's.
  */
-import { createHash } from "node:crypto";
-import { pipeline as pipelineCb, Transform, type Writable } from "node:stream";
+import { pipeline as pipelineCb, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Identity } from "age-encryption";
-import { BackupKeyError, decryptStream, encryptStream } from "./crypto.js";
+import { type AgeDigests, newHeader, openStream, sealStream } from "./age-stream.js";
+import { BackupKeyError } from "./crypto.js";
 import { type BackupDestination, BackupDestinationFullError, BackupPartMissingError } from "./types.js";
 
 /** A part of a backup is missing, damaged or does not match its manifest. */
@@ -19,21 +19,6 @@ export class BackupPartDamagedError extends Error {
     super(`backup part ${part}: ${reason}`);
     this.name = "BackupPartDamagedError";
   }
-}
-
-/** A pass-through that hashes and counts what flows through it. */
-export function hasher(onBytes?: (n: number) => void) {
-  const h = createHash("sha256");
-  let size = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      h.update(chunk);
-      size += chunk.length;
-      onBytes?.(chunk.length);
-      done(null, chunk);
-    },
-  });
-  return { stream, result: () => ({ sha256: h.digest("hex"), size }) };
 }
 
 export interface StoredObject {
@@ -52,17 +37,15 @@ export async function putEncrypted(
   onBytes?: (n: number) => void,
   hashStored = true,
 ): Promise<StoredObject> {
-  const plain = hasher(onBytes);
-  const stored = hashStored ? hasher() : null;
-  const enc = await encryptStream(
-    keys.recipient,
-    pipelineCb(src, plain.stream, () => {}),
+  const { header, fileKey } = await newHeader(keys.recipient);
+  const seal = sealStream(header, fileKey, { hashStored, onBytes, moveChunks: true });
+  await dest.put(
+    key,
+    pipelineCb(src, seal, () => {}),
   );
-  await dest.put(key, stored ? pipelineCb(enc, stored.stream, () => {}) : enc);
-  const p = plain.result();
   // Blobs skip the stored hash (their check is the plaintext's sha256, their name): 0 and "" then.
-  const s = stored?.result() ?? { size: 0, sha256: "" };
-  return { size: p.size, sha256: p.sha256, storedSize: s.size, storedSha256: s.sha256 };
+  const { plain, stored } = seal.digests();
+  return { size: plain.size, sha256: plain.sha256, storedSize: stored.size, storedSha256: stored.sha256 };
 }
 
 /**
@@ -79,35 +62,28 @@ export async function getDecrypted(
   /** The sink checks the content's sha256 and size itself (the blob store does): no second hash here. */
   sinkVerifies = false,
 ): Promise<void> {
-  const stored = expect.storedSha256 ? hasher() : null;
-  const plain = sinkVerifies ? null : hasher(onBytes);
+  let digests: AgeDigests;
   try {
     const raw = await dest.get(key);
-    const src = stored ? pipelineCb(raw, stored.stream, () => {}) : raw;
-    const dec = await decryptStream(identity, src, key);
-    if (plain) await pipeline(dec, plain.stream, sink);
-    else await pipeline(dec, counter(onBytes), sink);
+    const open = openStream(identity, (err) => new BackupKeyError(`${key} (${err.message})`), {
+      hashPlain: !sinkVerifies,
+      hashStored: !!expect.storedSha256,
+      onBytes,
+      moveChunks: true,
+    });
+    await pipeline(raw, open, sink);
+    digests = open.digests();
   } catch (err) {
     if (err instanceof BackupPartMissingError) throw new BackupPartDamagedError(key, "missing");
     if (err instanceof BackupDestinationFullError) throw err;
     const why = err instanceof BackupKeyError ? err.message : `does not decrypt (${(err as Error).message})`;
     throw new BackupPartDamagedError(key, why);
   }
-  if (stored && stored.result().sha256 !== expect.storedSha256) {
+  if (expect.storedSha256 && digests.stored.sha256 !== expect.storedSha256) {
     throw new BackupPartDamagedError(key, "stored bytes do not match the manifest's sha256");
   }
-  const p = plain?.result();
-  if (p && (p.sha256 !== expect.sha256 || p.size !== expect.size)) {
+  const p = digests.plain;
+  if (!sinkVerifies && (p.sha256 !== expect.sha256 || p.size !== expect.size)) {
     throw new BackupPartDamagedError(key, "content does not match the manifest's sha256/size");
   }
-}
-
-/** A pass-through that only counts. */
-function counter(onBytes?: (n: number) => void) {
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      onBytes?.(chunk.length);
-      done(null, chunk);
-    },
-  });
 }

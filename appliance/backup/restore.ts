@@ -1,8 +1,9 @@
 /**
  * restoreBackup: onto the same box or a fresh data dir (new hardware, same site id).
- * 1. Open the manifest (wrong key → clear error) and refuse a backup from a newer schema.
+ * 1. Open the manifest (wrong key → clear error).
  * 2. Download and decrypt every part into `<data>/backups/staging/restore-<id>`, each checked against the
- *    manifest: a damaged part stops the restore here, before anything of the box changed.
+ *    manifest: a damaged part stops the restore here, before anything of the box changed. Meanwhile, refuse
+ *    a backup from a newer schema (also before anything changed).
  * 3. Put the blobs the box lacks into its blob store (content-addressed: extra blobs harm nothing, and every
  *    row restored next finds its blob).
  * 4. Swap the staged databases, config.json and secrets/ in (apply.ts: a kill -9 leaves the old data or a
@@ -63,7 +64,10 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{
 }> {
   const { dataDir, destination: dest, id } = opts;
   const { sealed } = await openBackupManifest(dest, id, opts.key);
-  await assertSchemaKnown(sealed.databases, opts.knownMigrations);
+  // Loading this code's migrations (the service modules) runs while the parts are staged; nothing of the
+  // box changes before it passed.
+  const schemaKnown = assertSchemaKnown(sealed.databases, opts.knownMigrations);
+  schemaKnown.catch(() => {});
   if (!opts.dryRun) assertStopped(dataDir);
   const identity = partIdentity(opts.key, sealed.dataIdentity);
   const progress = progressReporter(opts.onProgress);
@@ -80,6 +84,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<{
       const sink = createWriteStream(file, { mode: 0o600, highWaterMark: IO_CHUNK });
       await getDecrypted(dest, part.key, identity, part, sink, progress.add);
     });
+    await schemaKnown;
     const blobChanges = await restoreBlobs(opts, sealed, identity, staging, progress);
     const secrets = sealed.summary.secretsIncluded;
     if (opts.dryRun) {

@@ -18,6 +18,7 @@ import { applianceVersion } from "../paths.js";
 import { filesUnder } from "./apply.js";
 import { openBlobStore, referencedBlobs } from "./blobs.js";
 import { BackupKeyError, blobObjectName, manifestSealer, type PartKeys, partKeysFor } from "./crypto.js";
+import { warmCryptoPool } from "./crypto-pool.js";
 import { IO_CHUNK } from "./fs-atomic.js";
 import {
   type BlobEntry,
@@ -43,6 +44,8 @@ import { snapshotId, stageDataDir } from "./upgrade-snapshot.js";
 
 /** Objects put at once: enough to overlap their fsyncs and reads, few enough to bound memory. */
 const PUT_CONCURRENCY = 4;
+/** A backup this large starts the crypto threads at once (a small one may never need them). */
+const WARM_POOL_BYTES = 8 * 1024 * 1024;
 
 export interface CreateBackupOptions {
   dataDir: string;
@@ -110,7 +113,10 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupSum
     const files = filesUnder(staging);
     const blobs = referencedBlobs(join(staging, "services", "files", "files.db"));
     const fileBytes = files.reduce((n, f) => n + statSync(join(staging, f)).size, 0);
-    progress.total(fileBytes + [...blobs.values()].reduce((a, b) => a + b, 0));
+    const totalBytes = fileBytes + [...blobs.values()].reduce((a, b) => a + b, 0);
+    progress.total(totalBytes);
+    // Objects of a megabyte or more are sealed in the crypto threads: start them while the parts go.
+    if (totalBytes >= WARM_POOL_BYTES) warmCryptoPool();
 
     const parts: PartEntry[] = [];
     await eachLimit(files, PUT_CONCURRENCY, async (path, n) => {

@@ -5,7 +5,8 @@
  *
  *   backup_throughput_ratio  = backup MB/s / cp -r MB/s      (goal ≥ 0.7)
  *   restore_throughput_ratio = restore MB/s / cp -r MB/s
- *   backup_write_p99_ratio   = p99 write latency during a backup / without   (goal ≤ 2)
+ *   backup_write_p99_ratio   = p99 write latency during a backup / without   (goal ≤ 2); the backups are
+ *                              repeated until 300 writes were measured (barrier: the longest of them)
  *
  * The throughput figures are taken in both key modes: passphrase (one scrypt, work factor 18, seals each
  * backup's manifest and is the fixed floor of a backup and of a restore) and recipient (`age1…` public key,
@@ -27,6 +28,8 @@ import { addPerson, setupAdmin } from "../helpers/people.js";
 import { envNumber, metric, note, onCleanup, removeAppliance } from "./util.js";
 
 const MB = 1024 * 1024;
+/** Writes measured during backups: backups are repeated (up to 5) until there are this many. */
+const DURING_WRITES = 300;
 const key = { passphrase: "benchmark passphrase" };
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
@@ -106,19 +109,21 @@ export async function backupBench(): Promise<void> {
   const dest = folderDestination(join(work, "dest"));
   const backup = await timed(() => createBackup({ dataDir: app.dataDir, destination: dest, key }));
   const second = await timed(() => createBackup({ dataDir: app.dataDir, destination: dest, key }));
-  const duringRun = createBackup({
-    dataDir: app.dataDir,
-    destination: folderDestination(join(work, "dest2")),
-    key,
-  });
-  const during = await writeLatencies(duringRun);
-  const duringId = (await duringRun).id;
+  // Full backups to fresh folders, one after the other, while the client writes, until there are enough
+  // writes for a p99 that is not just the slowest one or two (a backup of this box takes a few seconds).
+  const during: number[] = [];
+  const barriers: number[] = [];
+  for (let run = 0; run < 5 && during.length < DURING_WRITES; run++) {
+    const destDuring = folderDestination(join(work, `dest-during-${run}`));
+    const duringRun = createBackup({ dataDir: app.dataDir, destination: destDuring, key });
+    during.push(...(await writeLatencies(duringRun)));
+    const { sealed } = await openBackupManifest(destDuring, (await duringRun).id, key);
+    barriers.push(sealed.writeBarrierMs);
+  }
   const cpBack = rawCopy(join(work, "cp"), join(work, "cp-back"));
   const restore = await timed(() =>
     restoreBackup({ dataDir: join(work, "restored"), destination: dest, id: backup.value.id, key }),
   );
-  const barrier = (await openBackupManifest(folderDestination(join(work, "dest2")), duringId, key)).sealed
-    .writeBarrierMs;
   // The fixed cost of a passphrase backup: one scrypt (work factor 18) to seal the manifest, started when the
   // backup starts and run while it copies (opening the previous manifest is skipped for this process's own).
   const scrypt = await timed(async () => {
@@ -157,7 +162,8 @@ export async function backupBench(): Promise<void> {
   metric("backup_incremental_blobs_copied", second.value.blobsCopied);
   metric("restore_mb_per_s", mb / restore.seconds, 1);
   metric("restore_throughput_ratio", cpBack / restore.seconds);
-  metric("backup_write_barrier_ms", barrier, 1);
+  metric("backup_write_barrier_ms", Math.max(...barriers), 1);
+  metric("backup_runs_during_writes", barriers.length, 0);
   metric("write_p99_ms_quiet", p99(quiet), 1);
   metric("write_p99_ms_during_backup", p99(during), 1);
   metric("backup_write_p99_ratio", p99(during) / p99(quiet), 2);
