@@ -55,6 +55,7 @@ const { metafile } = await build({
     nexus: join(ROOT, "dist/appliance/cli/main.js"),
     host: join(ROOT, "dist/appliance/host/main.js"),
     "ai-worker": join(ROOT, "dist/services/ai/worker.js"),
+    "backup-crypto-worker": join(ROOT, "dist/appliance/backup/crypto-worker.js"),
   },
   outdir,
   bundle: true,

@@ -7,10 +7,9 @@
  * stays small between backups). Two threads were measured on a 2-core box: no faster, and the box's own
  * writes slowed more (docs/benchmarks.md).
  */
-import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startWorker } from "../lib/bundle-entry.js";
 import { type Digest, type PayloadJobOptions, payloadJob } from "./crypto-job.js";
 
 export type CryptoRequest =
@@ -48,14 +47,9 @@ interface Thread {
 const threads: Thread[] = [];
 let nextId = 1;
 
-/** The worker entry: crypto-worker.js beside this file in dist, crypto-worker.ts through tsx in a checkout. */
+/** The worker entry (bundled, compiled or through tsx: startWorker). */
 function spawn(): Worker {
-  const js = new URL("./crypto-worker.js", import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js);
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const entry = new URL("./crypto-worker.ts", import.meta.url).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((t) => t.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`;
-  return new Worker(boot, { eval: true });
+  return startWorker(import.meta.url, "backup-crypto-worker", "crypto-worker");
 }
 
 function startThread(): Thread {

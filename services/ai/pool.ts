@@ -1,13 +1,5 @@
-/**
- * The inference pool: one lane per model (or pipeline), each with up to `concurrency` worker threads that keep
- * their sessions warm, and a bounded queue (full → QueueFullError, a 429 with Retry-After). Lanes idle longer
- * than `idleMs` are unloaded, and loading a lane that would pass the memory budget first unloads the least
- * recently used idle ones. A job past its timeout is dropped from the queue, or its worker is ended.
- */
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
-import { bundledEntry } from "../../appliance/lib/bundle-entry.js";
+import type { Worker } from "node:worker_threads";
+import { startWorker } from "../../appliance/lib/bundle-entry.js";
 import type { Provider } from "./config.js";
 import type { Job, JobReply, JobRequest } from "./jobs.js";
 
@@ -80,16 +72,7 @@ export interface LaneStatus {
 
 /** The worker entry: bundled or compiled worker.js in dist, worker.ts through tsx in development and tests. */
 export function defaultSpawn(nice: number): Worker {
-  const workerData = { nice };
-  const bundled = bundledEntry(import.meta.url, "ai-worker");
-  if (bundled) return new Worker(bundled, { workerData });
-  const js = new URL("./worker.js", import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
-  // Source checkout (tsx): register tsx's loader in the thread first, then load the TypeScript entry.
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const entry = new URL("./worker.ts", import.meta.url).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((t) => t.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`;
-  return new Worker(boot, { eval: true, workerData });
+  return startWorker(import.meta.url, "ai-worker", "worker", { workerData: { nice } });
 }
 
 export class InferencePool {
