@@ -15,8 +15,9 @@
  * is the realistic case for a small appliance. Per-request CPU of each process is printed to show where it goes.
  *
  * Services refuse requests that lack the gateway's internal token (x-nexus-internal); the direct path sends the
- * same token (read from the service host's environment, where the supervisor put it), so the service does the
- * same work on both paths.
+ * same token (read from the service host's environment, where the supervisor put it) and the principal the
+ * gateway passes on (read once through the gateway), so the service does the same work and sends the same
+ * answer on both paths.
  *
  * A third path, `reference`, is the least a node:http proxy can do (in this same process, keep-alive agent,
  * no checks, only the internal token added, pipe the response back): it separates "cost of having a second node:http hop at
@@ -152,6 +153,15 @@ async function gatewayBenchMode(
 
     const token = internalToken(servicePid);
     const serviceHeaders: Record<string, string> = token ? { "x-nexus-internal": token } : {};
+    // The principal the gateway passes on (the echo answers it back): sent on the direct path too, so the service
+    // reads and answers the same on both paths (without it the direct answer was `principal: null`, 100 bytes
+    // shorter, and the service skipped parsing it).
+    const seen = await fetch(`http://127.0.0.1:${app.port}/api/echo/headers`, {
+      headers: { authorization: `Bearer ${app.token}` },
+    });
+    const principal = ((await seen.json()) as Record<string, string>)["x-nexus-principal"];
+    if (!principal) throw new Error("the gateway passed no x-nexus-principal to the echo service");
+    serviceHeaders["x-nexus-principal"] = principal;
     if (process.env.BENCH_REFERENCE !== "0" && isolation === "process")
       reference = await referenceProxy(echo.port, serviceHeaders);
     const targets: Partial<Record<PathName, Pick<LoadOptions, "port" | "path" | "headers">>> = {
