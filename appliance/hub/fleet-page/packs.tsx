@@ -3,6 +3,7 @@
  * its assignment (all sites or a list; whether unassigning removes it from the boxes) and each concerned site's
  * state (pending, installed, failed with the reason, removed). Errors are left to the sites table above.
  */
+import { ListTable } from "./list-table.js";
 import { usePolledList } from "./use-polled.js";
 
 interface Pack {
@@ -30,41 +31,22 @@ const siteText = (p: Pack) =>
 
 export function Packs({ token }: { token: string | null }) {
   const packs = usePolledList<Pack>(token, "/api/hub/models", "packs");
-
   return (
-    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
-    <section class="scroll" tabIndex={0} aria-labelledby="packs-caption">
-      <table>
-        <caption id="packs-caption">Model packs and their sites</caption>
-        <thead>
-          <tr>
-            <th scope="col">Model</th>
-            <th scope="col">Version</th>
-            <th scope="col">Licence</th>
-            <th scope="col">Assignment</th>
-            <th scope="col">Sites</th>
-          </tr>
-        </thead>
-        <tbody id="packs">
-          {packs.length === 0 ? (
-            <tr>
-              <td colSpan={5} class="muted">
-                No model pack uploaded (PUT /api/hub/models/upload).
-              </td>
-            </tr>
-          ) : (
-            packs.map((p) => (
-              <tr key={`${p.name}@${p.version}`}>
-                <td>{p.name}</td>
-                <td>{p.version}</td>
-                <td>{p.license}</td>
-                <td>{assignmentText(p)}</td>
-                <td>{siteText(p)}</td>
-              </tr>
-            ))
-          )}
-        </tbody>
-      </table>
-    </section>
+    <ListTable
+      id="packs"
+      caption="Model packs and their sites"
+      columns={["Model", "Version", "Licence", "Assignment", "Sites"]}
+      empty="No model pack uploaded (PUT /api/hub/models/upload)."
+      items={packs}
+      row={(p) => (
+        <tr key={`${p.name}@${p.version}`}>
+          <td>{p.name}</td>
+          <td>{p.version}</td>
+          <td>{p.license}</td>
+          <td>{assignmentText(p)}</td>
+          <td>{siteText(p)}</td>
+        </tr>
+      )}
+    />
   );
 }
