@@ -188,7 +188,7 @@ export async function startAppliance(
     auth,
     metrics,
     internalToken,
-    route: (service, method, path) => ruleFor(rules.get(service) ?? [], method, path),
+    route: (service, method, path) => ruleFor(rules.get(service), method, path),
     routes: () => supervisor.routes(),
     socket: (name) => supervisor.serviceSocket(name),
     services: () => supervisor.serviceNames(),

@@ -21,9 +21,6 @@ import { clientIp, fail } from "../gateway/reply.js";
 import { type AccessRule, type Logger, type RunningService, ruleFor } from "../kit/index.js";
 import { GATEWAY_CONNECTION, GATEWAY_METRICS, GATEWAY_READY, GATEWAY_RELEASE } from "./gateway-ipc.js";
 
-/** The rules of a service this host does not know: one list, so ruleFor's compiled-rules cache holds one entry. */
-const NO_RULES: readonly AccessRule[] = [];
-
 /** What the supervisor tells a shared host about the gateway it runs. */
 export interface HostGatewaySpec {
   config: GatewayConfig;
@@ -71,7 +68,7 @@ export function startHostGateway(
     auth,
     metrics,
     internalToken: opts.internalToken,
-    route: (service, method, path) => ruleFor(opts.rules.get(service) ?? NO_RULES, method, path),
+    route: (service, method, path) => ruleFor(opts.rules.get(service), method, path),
     routes: () => ports,
     services: () => names,
     gauges: () => [],

@@ -84,7 +84,7 @@ const MATCHED_PATH_MAX = 256;
 
 /**
  * Rule lists are fixed once a service is defined; the gateway matches them on every request, so each list is
- * compiled on first use. A rule list changed in place afterwards would be matched stale: none is.
+ * compiled on first use and frozen then (a later change in place throws instead of being matched stale).
  */
 const compiled = new WeakMap<readonly AccessRule[], Compiled>();
 
@@ -99,13 +99,18 @@ function compile(rules: readonly AccessRule[]): Compiled {
       })),
       matched: new Map(),
     };
+    Object.freeze(rules);
     compiled.set(rules, c);
   }
   return c;
 }
 
-/** The first rule matching `method path`; the fail-closed default (needs `*`) when none does. */
-export function ruleFor(rules: readonly AccessRule[], method: string, path: string): AccessRule {
+/**
+ * The first rule matching `method path`; the fail-closed default (needs `*`) when none does, or when there is no
+ * rule list at all (a service the caller does not know).
+ */
+export function ruleFor(rules: readonly AccessRule[] | undefined, method: string, path: string): AccessRule {
+  if (!rules) return FAIL_CLOSED;
   const upper = method.toUpperCase();
   const m = upper === "HEAD" ? "GET" : upper;
   const c = compile(rules);
